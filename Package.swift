@@ -1,0 +1,85 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every target: Swift 6 language mode plus the upcoming features the
+/// design notes ask for.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "wendao",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wendao", targets: ["wendao"]),
+        .library(name: "WendaoRAG", targets: ["WendaoRAG"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(
+            name: "WendaoCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoText",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoLoaders",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoIndex",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoStore",
+            dependencies: [
+                "WendaoCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoRAG",
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WendaoEval",
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wendao",
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
+                "WendaoStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoTests",
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoRAG",
+                "WendaoEval", "wendao",
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

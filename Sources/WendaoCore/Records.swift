@@ -1,0 +1,179 @@
+/// Settings of one knowledge base, stored with it.
+public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
+    /// Target chunk size in characters (Unicode scalars).
+    public var chunkSize: Int
+    /// Characters of overlap carried from one chunk into the next (whole sentences).
+    public var chunkOverlap: Int
+    /// BM25 term-frequency saturation.
+    public var k1: Double
+    /// BM25 length normalisation.
+    public var b: Double
+
+    /// Defaults measured on the Chinese dev sets (see BENCHMARKS.md).
+    public static let `default` = KnowledgeBaseSettings(chunkSize: 200, chunkOverlap: 40, k1: 1.2, b: 0.75)
+
+    /// Creates settings.
+    public init(chunkSize: Int, chunkOverlap: Int, k1: Double, b: Double) {
+        self.chunkSize = chunkSize
+        self.chunkOverlap = chunkOverlap
+        self.k1 = k1
+        self.b = b
+    }
+
+    /// Checks that every value is usable.
+    public func validated() throws(WendaoError) -> Self {
+        guard (40...20_000).contains(chunkSize) else {
+            throw WendaoError(.invalidArgument, "chunk size must be between 40 and 20000 characters (got \(chunkSize))")
+        }
+        guard chunkOverlap >= 0, chunkOverlap < chunkSize / 2 + 1 else {
+            throw WendaoError(.invalidArgument, "chunk overlap must be between 0 and half the chunk size (got \(chunkOverlap))")
+        }
+        guard k1 >= 0, k1 <= 10, b >= 0, b <= 1 else {
+            throw WendaoError(.invalidArgument, "BM25 needs 0 ≤ k1 ≤ 10 and 0 ≤ b ≤ 1")
+        }
+        return self
+    }
+}
+
+/// A knowledge base as stored.
+public struct KnowledgeBaseRecord: Sendable, Equatable {
+    /// Stable numeric id (names index files).
+    public var id: Int64
+    /// Unique name.
+    public var name: String
+    /// Settings.
+    public var settings: KnowledgeBaseSettings
+    /// Creation time, seconds since 1970.
+    public var createdAt: Double
+    /// Change counter, bumped by every committed document change.
+    public var generation: Int64
+
+    /// Creates a record.
+    public init(id: Int64, name: String, settings: KnowledgeBaseSettings, createdAt: Double, generation: Int64) {
+        self.id = id
+        self.name = name
+        self.settings = settings
+        self.createdAt = createdAt
+        self.generation = generation
+    }
+}
+
+/// A stored document.
+public struct DocumentRecord: Sendable, Equatable {
+    /// Stable numeric id.
+    public var id: Int64
+    /// Identity inside the knowledge base.
+    public var path: String
+    /// Human title.
+    public var title: String
+    /// Format.
+    public var format: String
+    /// SHA-256 of the source bytes, lowercase hex.
+    public var contentHash: String
+    /// Size of the source in bytes.
+    public var byteCount: Int64
+    /// Number of chunks.
+    public var chunkCount: Int
+    /// Ingest time, seconds since 1970.
+    public var ingestedAt: Double
+
+    /// Creates a record.
+    public init(
+        id: Int64, path: String, title: String, format: String, contentHash: String, byteCount: Int64,
+        chunkCount: Int, ingestedAt: Double
+    ) {
+        self.id = id
+        self.path = path
+        self.title = title
+        self.format = format
+        self.contentHash = contentHash
+        self.byteCount = byteCount
+        self.chunkCount = chunkCount
+        self.ingestedAt = ingestedAt
+    }
+}
+
+/// A stored chunk with what a citation needs.
+public struct ChunkRecord: Sendable, Equatable {
+    /// Stable numeric id (the BM25 index refers to chunks by it).
+    public var id: Int64
+    /// Owning document id.
+    public var documentID: Int64
+    /// Owning document path.
+    public var documentPath: String
+    /// Owning document title.
+    public var documentTitle: String
+    /// Position of the chunk inside its document (0-based).
+    public var ordinal: Int
+    /// Section path joined with ` › `.
+    public var section: String
+    /// Page, when known.
+    public var page: Int?
+    /// The chunk text.
+    public var text: String
+    /// Start offset in Unicode scalars into the document text.
+    public var start: Int
+    /// End offset (exclusive).
+    public var end: Int
+
+    /// Creates a record.
+    public init(
+        id: Int64, documentID: Int64, documentPath: String, documentTitle: String, ordinal: Int, section: String,
+        page: Int?, text: String, start: Int, end: Int
+    ) {
+        self.id = id
+        self.documentID = documentID
+        self.documentPath = documentPath
+        self.documentTitle = documentTitle
+        self.ordinal = ordinal
+        self.section = section
+        self.page = page
+        self.text = text
+        self.start = start
+        self.end = end
+    }
+}
+
+/// A new version of a document to store; its chunks are streamed in by the caller (see
+/// ``KnowledgeStore/replaceDocument(kb:_:chunks:)``).
+public struct NewDocument: Sendable {
+    /// Identity inside the knowledge base.
+    public var path: String
+    /// Human title.
+    public var title: String
+    /// Format name.
+    public var format: String
+    /// SHA-256 of the source bytes.
+    public var contentHash: String
+    /// Size of the source in bytes.
+    public var byteCount: Int64
+
+    /// Creates a new document.
+    public init(path: String, title: String, format: String, contentHash: String, byteCount: Int64) {
+        self.path = path
+        self.title = title
+        self.format = format
+        self.contentHash = contentHash
+        self.byteCount = byteCount
+    }
+}
+
+/// What replacing a document changed, so that the index can follow.
+public struct DocumentChange: Sendable {
+    /// The stored document.
+    public var document: DocumentRecord
+    /// Chunk ids that were removed (the previous version's chunks).
+    public var removedChunkIDs: [Int64]
+    /// The new chunk ids, in the order they were inserted.
+    public var addedChunkIDs: [Int64]
+    /// The knowledge base generation after the change.
+    public var generation: Int64
+
+    /// Creates a change.
+    public init(document: DocumentRecord, removedChunkIDs: [Int64], addedChunkIDs: [Int64], generation: Int64) {
+        self.document = document
+        self.removedChunkIDs = removedChunkIDs
+        self.addedChunkIDs = addedChunkIDs
+        self.generation = generation
+    }
+}

@@ -1,0 +1,41 @@
+/// Persistence of knowledge bases, documents and chunks.
+///
+/// The pipeline talks only to this protocol, so that a PostgreSQL backend can replace the embedded
+/// SQLite one without touching ingest or query code. Every method that changes data is atomic:
+/// it either commits completely or leaves the store as it was.
+public protocol KnowledgeStore: Sendable {
+    /// Creates a knowledge base; throws ``WendaoError/Code/alreadyExists`` when the name is taken.
+    func createKnowledgeBase(name: String, settings: KnowledgeBaseSettings) throws -> KnowledgeBaseRecord
+    /// All knowledge bases, by name.
+    func knowledgeBases() throws -> [KnowledgeBaseRecord]
+    /// The knowledge base with this name, or nil.
+    func knowledgeBase(named name: String) throws -> KnowledgeBaseRecord?
+    /// Deletes a knowledge base with all its documents and chunks.
+    func deleteKnowledgeBase(id: Int64) throws
+    /// Replaces the settings of a knowledge base.
+    func updateSettings(kb: Int64, settings: KnowledgeBaseSettings) throws
+
+    /// The document with this path, or nil.
+    func document(kb: Int64, path: String) throws -> DocumentRecord?
+    /// All documents of a knowledge base, by path.
+    func documents(kb: Int64) throws -> [DocumentRecord]
+    /// Stores a document and its chunks, replacing any previous version with the same path, in
+    /// one transaction. `chunks` is called inside the transaction with an `insert` function that
+    /// stores one chunk and returns its id; if `chunks` throws, nothing changes.
+    func replaceDocument(
+        kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
+    ) throws -> DocumentChange
+    /// Deletes a document and its chunks; returns the removed chunk ids.
+    func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64)
+
+    /// Chunks by id, in the order asked (missing ids are skipped).
+    func chunks(ids: [Int64]) throws -> [ChunkRecord]
+    /// Neighbouring chunks of the same document (by ordinal), for context expansion.
+    func chunks(document: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkRecord]
+    /// Visits every chunk of a knowledge base as (id, section, text), in id order.
+    func forEachChunk(kb: Int64, _ body: (Int64, String, String) throws -> Void) throws
+    /// All chunk ids of a knowledge base, ascending.
+    func chunkIDs(kb: Int64) throws -> [Int64]
+    /// Problems found by a consistency check of the store itself (empty when healthy).
+    func integrityProblems(kb: Int64) throws -> [String]
+}

@@ -1,0 +1,43 @@
+/// The error every Wendao library throws: a code a program can switch on and a message a person can
+/// read. Messages never contain secrets.
+///
+/// ```swift
+/// throw WendaoError(.notFound, "knowledge base 'demo' does not exist")
+/// ```
+public struct WendaoError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Broad classes of failure; the CLI and (later) the server map them to exit codes and statuses.
+    public enum Code: String, Sendable, Equatable {
+        /// A name, option or value is not acceptable.
+        case invalidArgument = "invalid_argument"
+        /// The thing asked for does not exist.
+        case notFound = "not_found"
+        /// The thing to create exists already.
+        case alreadyExists = "already_exists"
+        /// A file could not be read or understood.
+        case unreadable = "unreadable"
+        /// The file type is not supported (yet).
+        case unsupported = "unsupported"
+        /// A size or time limit was reached.
+        case limitExceeded = "limit_exceeded"
+        /// Stored data is damaged or inconsistent.
+        case corrupt = "corrupt"
+        /// A storage operation failed.
+        case storage = "storage"
+        /// Anything else.
+        case `internal` = "internal"
+    }
+
+    /// The failure class.
+    public var code: Code
+    /// A one-line, human-readable reason.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}

@@ -1,0 +1,451 @@
+import Foundation
+public import WendaoCore
+
+/// A BM25 inverted index over chunks: a memory-mapped segment file plus an in-memory delta and
+/// tombstones, so that ingest and delete update it without a rebuild.
+///
+/// Opening maps the file (no parsing, no hash-map construction), so a search on a large knowledge
+/// base starts in milliseconds. ``save(to:generation:)`` merges segment, delta and tombstones into
+/// a new file atomically.
+///
+/// ```swift
+/// let index = try BM25Index(path: "kb-1.bm25")
+/// index.add(id: 42, terms: Analyzer().terms("首重12元"))
+/// let hits = index.search(Analyzer().terms("首重多少钱"), k: 10)
+/// try index.save(to: "kb-1.bm25", generation: 7)
+/// ```
+public final class BM25Index {
+    /// Scoring parameters.
+    public var parameters: BM25Parameters
+
+    private var segment: Segment?
+    private let delta = PostingsBuilder()
+    /// Tombstones of segment documents.
+    private var deletedInSegment: [Bool] = []
+    private var deletedSegmentCount = 0
+    private var deletedSegmentLength: UInt64 = 0
+    /// Tombstones of delta documents.
+    private var deletedInDelta: [Bool] = []
+    private var deletedDeltaCount = 0
+    private var deletedDeltaLength: UInt64 = 0
+    /// external id → (in segment?, local number); built on first use.
+    private var locator: [Int64: (segment: Bool, doc: UInt32)]?
+
+    // Scoring scratch, reused across queries.
+    private var accumulator: [Float] = []
+    private var deltaAccumulator: [Float] = []
+    private var norms: [Float] = []
+    private var normsAverage: Float = -1
+    private var touched: [UInt32] = []
+
+    /// The generation stored in the file the index was opened from (0 for a new index).
+    public private(set) var generation: Int64 = 0
+
+    /// Creates an empty index.
+    public init(parameters: BM25Parameters = BM25Parameters()) {
+        self.parameters = parameters
+    }
+
+    /// Opens the index saved at `path`; a missing file gives an empty index.
+    public init(path: String, parameters: BM25Parameters = BM25Parameters()) throws(WendaoError) {
+        self.parameters = parameters
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            let s = try Segment(path: path)
+            segment = s
+            generation = s.generation
+            deletedInSegment = [Bool](repeating: false, count: s.documentCount)
+        } catch SegmentError.corrupt(_, let why) {
+            throw WendaoError(.corrupt, "index file \(path) is damaged (\(why)); run `wendao reindex`")
+        } catch SegmentError.unreadable(_, let why) {
+            throw WendaoError(.storage, "cannot read index file \(path): \(why)")
+        } catch {
+            throw WendaoError(.storage, "cannot read index file \(path)")
+        }
+    }
+
+    /// Live documents.
+    public var count: Int {
+        (segment?.documentCount ?? 0) - deletedSegmentCount + delta.documentCount - deletedDeltaCount
+    }
+
+    private var liveLength: UInt64 {
+        (segment?.totalLength ?? 0) - deletedSegmentLength + delta.totalLength - deletedDeltaLength
+    }
+
+    /// Adds a document (a chunk) with its analysed terms. Adding an id that is present replaces it.
+    public func add(id: Int64, terms: [UInt64]) {
+        if locator != nil || deletedSegmentCount > 0 || deletedDeltaCount > 0 {
+            if contains(id) { remove(ids: [id]) }
+        }
+        let doc = delta.add(id: id, terms: terms)
+        deletedInDelta.append(false)
+        locator?[id] = (false, doc)
+        normsAverage = -1
+    }
+
+    private func buildLocator() -> [Int64: (segment: Bool, doc: UInt32)] {
+        if let l = locator { return l }
+        var l: [Int64: (segment: Bool, doc: UInt32)] = [:]
+        l.reserveCapacity(count)
+        if let s = segment {
+            for d in 0..<s.documentCount where !deletedInSegment[d] { l[s.ids[d]] = (true, UInt32(d)) }
+        }
+        for (d, id) in delta.ids.enumerated() where !deletedInDelta[d] { l[id] = (false, UInt32(d)) }
+        locator = l
+        return l
+    }
+
+    /// Whether a live document has this id.
+    public func contains(_ id: Int64) -> Bool { buildLocator()[id] != nil }
+
+    /// Removes documents by id (unknown ids are ignored).
+    public func remove(ids: some Sequence<Int64>) {
+        var l = buildLocator()
+        for id in ids {
+            guard let loc = l.removeValue(forKey: id) else { continue }
+            let d = Int(loc.doc)
+            if loc.segment, let s = segment {
+                deletedInSegment[d] = true
+                deletedSegmentCount += 1
+                deletedSegmentLength += UInt64(s.lengths[d])
+            } else {
+                deletedInDelta[d] = true
+                deletedDeltaCount += 1
+                deletedDeltaLength += UInt64(delta.lengths[d])
+            }
+        }
+        locator = l
+        normsAverage = -1
+    }
+
+    /// All live ids, ascending.
+    public func ids() -> [Int64] {
+        var out: [Int64] = []
+        out.reserveCapacity(count)
+        if let s = segment { for d in 0..<s.documentCount where !deletedInSegment[d] { out.append(s.ids[d]) } }
+        for (d, id) in delta.ids.enumerated() where !deletedInDelta[d] { out.append(id) }
+        out.sort()
+        return out
+    }
+
+    /// Whether there are changes not yet saved.
+    public var hasUnsavedChanges: Bool { delta.documentCount > 0 || deletedSegmentCount > 0 }
+
+    /// Internal consistency problems of the mapped file (empty when healthy).
+    public func verify() -> [String] { segment?.verify() ?? [] }
+
+    // MARK: - Search
+
+    /// Documents containing `term` (tombstoned segment documents still count until the next save).
+    public func documentFrequency(_ term: UInt64) -> Int {
+        (segment?.postings(of: term)?.count ?? 0) + (delta.slot(of: term).map { delta.docs[$0].count } ?? 0)
+    }
+
+    /// BM25 inverse document frequency of `term` (the maximum for an unknown term).
+    public func idf(_ term: UInt64) -> Float {
+        let n = Float(max(count, 1))
+        let df = Float(min(documentFrequency(term), max(count, 1)))
+        return log(1 + (n - df + 0.5) / (df + 0.5))
+    }
+
+    private func prepareNorms(average: Float) {
+        if normsAverage == average { return }
+        let k1 = parameters.k1
+        let b = parameters.b
+        let avg = max(average, 1e-6)
+        if let s = segment {
+            let n = s.documentCount
+            if norms.count != n { norms = [Float](repeating: 0, count: n) }
+            norms.withUnsafeMutableBufferPointer { out in
+                for d in 0..<n { out[d] = k1 * (1 - b + b * Float(s.lengths[d]) / avg) }
+            }
+            if accumulator.count != n { accumulator = [Float](repeating: 0, count: n) }
+        }
+        normsAverage = average
+    }
+
+    /// The `k` best live documents for the analysed query, best first. Repeated query terms count
+    /// once per repetition.
+    public func search(_ queryTerms: [UInt64], k: Int) -> [ScoredID] {
+        guard k > 0, count > 0, !queryTerms.isEmpty else { return [] }
+        let n = Float(count)
+        let avg = Float(Double(liveLength) / Double(max(count, 1)))
+        prepareNorms(average: avg)
+        let k1 = parameters.k1
+        let b = parameters.b
+        // Unique terms with their query frequency.
+        var unique: [(term: UInt64, qtf: Float)] = []
+        for t in queryTerms.sorted() {
+            if let last = unique.last, last.term == t {
+                unique[unique.count - 1].qtf += 1
+            } else {
+                unique.append((t, 1))
+            }
+        }
+        var heap = TopK(k: k)
+        // Segment part.
+        if let s = segment {
+            var lists: [(start: Int, count: Int, weight: Float)] = []
+            var total = 0
+            for (t, qtf) in unique {
+                let seg = s.postings(of: t)
+                let dcount = delta.slot(of: t).map { delta.docs[$0].count } ?? 0
+                let df = Float((seg?.count ?? 0) + dcount)
+                if df == 0 { continue }
+                let idf = log(1 + (n - df + 0.5) / (df + 0.5))
+                if let seg {
+                    lists.append((seg.start, seg.count, idf * (k1 + 1) * qtf))
+                    total += seg.count
+                }
+            }
+            if !lists.isEmpty {
+                let useTouched = total < s.documentCount / 4
+                touched.removeAll(keepingCapacity: true)
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    norms.withUnsafeBufferPointer { norm in
+                        for l in lists {
+                            let docs = s.postingDocs + l.start
+                            let tfs = s.postingTFs + l.start
+                            let w = l.weight
+                            if useTouched {
+                                for i in 0..<l.count {
+                                    let d = Int(docs[i])
+                                    let tf = Float(tfs[i])
+                                    if acc[d] == 0 { touched.append(UInt32(d)) }
+                                    acc[d] += w * tf / (tf + norm[d])
+                                }
+                            } else {
+                                for i in 0..<l.count {
+                                    let d = Int(docs[i])
+                                    let tf = Float(tfs[i])
+                                    acc[d] += w * tf / (tf + norm[d])
+                                }
+                            }
+                        }
+                    }
+                    if useTouched {
+                        for d32 in touched {
+                            let d = Int(d32)
+                            let sc = acc[d]
+                            acc[d] = 0
+                            if sc > heap.threshold && !deletedInSegment[d] { heap.push(s.ids[d], sc) }
+                        }
+                    } else {
+                        for d in 0..<acc.count {
+                            let sc = acc[d]
+                            if sc != 0 {
+                                acc[d] = 0
+                                if sc > heap.threshold && !deletedInSegment[d] { heap.push(s.ids[d], sc) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Delta part.
+        if delta.documentCount > 0 {
+            if deltaAccumulator.count < delta.documentCount {
+                deltaAccumulator = [Float](repeating: 0, count: delta.documentCount)
+            }
+            var any = false
+            for (t, qtf) in unique {
+                guard let slot = delta.slot(of: t) else { continue }
+                let segCount = segment?.postings(of: t)?.count ?? 0
+                let df = Float(segCount + delta.docs[slot].count)
+                let idf = log(1 + (n - df + 0.5) / (df + 0.5))
+                let w = idf * (k1 + 1) * qtf
+                let docs = delta.docs[slot]
+                let tfs = delta.tfs[slot]
+                for i in 0..<docs.count {
+                    let d = Int(docs[i])
+                    let tf = Float(tfs[i])
+                    let norm = k1 * (1 - b + b * Float(delta.lengths[d]) / max(avg, 1e-6))
+                    deltaAccumulator[d] += w * tf / (tf + norm)
+                }
+                any = true
+            }
+            if any {
+                for d in 0..<delta.documentCount {
+                    let sc = deltaAccumulator[d]
+                    if sc != 0 {
+                        deltaAccumulator[d] = 0
+                        if sc > heap.threshold && !deletedInDelta[d] { heap.push(delta.ids[d], sc) }
+                    }
+                }
+            }
+        }
+        return heap.sorted()
+    }
+
+    // MARK: - Persistence
+
+    /// Writes segment + delta − tombstones to `path` atomically and maps the result.
+    public func save(to path: String, generation: Int64) throws(WendaoError) {
+        // New doc numbering: live segment docs, then live delta docs.
+        var ids: [Int64] = []
+        var lengths: [UInt32] = []
+        ids.reserveCapacity(count)
+        lengths.reserveCapacity(count)
+        var segMap: [UInt32] = []
+        if let s = segment {
+            segMap = [UInt32](repeating: UInt32.max, count: s.documentCount)
+            for d in 0..<s.documentCount where !deletedInSegment[d] {
+                segMap[d] = UInt32(ids.count)
+                ids.append(s.ids[d])
+                lengths.append(s.lengths[d])
+            }
+        }
+        var deltaMap = [UInt32](repeating: UInt32.max, count: delta.documentCount)
+        for d in 0..<delta.documentCount where !deletedInDelta[d] {
+            deltaMap[d] = UInt32(ids.count)
+            ids.append(delta.ids[d])
+            lengths.append(delta.lengths[d])
+        }
+        // Count terms and postings of the merged result.
+        var termCount = 0
+        var postingCount = 0
+        let seg = segment
+        let noDeletes = deletedSegmentCount == 0 && deletedDeltaCount == 0
+        func mergedCount(segStart: Int, segCount: Int, slot: Int?) -> Int {
+            var c = 0
+            if noDeletes {
+                c = segCount + (slot.map { delta.docs[$0].count } ?? 0)
+            } else {
+                if let s = seg {
+                    for k in segStart..<(segStart + segCount) where !deletedInSegment[Int(s.postingDocs[k])] { c += 1 }
+                }
+                if let slot { for d in delta.docs[slot] where !deletedInDelta[Int(d)] { c += 1 } }
+            }
+            return c
+        }
+        seg?.forEachTerm { term, start, cnt in
+            let c = mergedCount(segStart: start, segCount: cnt, slot: delta.slot(of: term))
+            if c > 0 {
+                termCount += 1
+                postingCount += c
+            }
+        }
+        for (slot, term) in delta.terms.enumerated() where seg?.postings(of: term) == nil {
+            let c = mergedCount(segStart: 0, segCount: 0, slot: slot)
+            if c > 0 {
+                termCount += 1
+                postingCount += c
+            }
+        }
+        var docsBuf: [UInt32] = []
+        var tfsBuf: [UInt16] = []
+        do {
+            try SegmentWriter.write(
+                path: path, generation: generation, ids: ids, lengths: lengths, termCount: termCount,
+                postingCount: postingCount
+            ) { put in
+                func emit(_ term: UInt64, segStart: Int, segCount: Int, slot: Int?) {
+                    docsBuf.removeAll(keepingCapacity: true)
+                    tfsBuf.removeAll(keepingCapacity: true)
+                    if let s = seg {
+                        for k in segStart..<(segStart + segCount) {
+                            let m = segMap[Int(s.postingDocs[k])]
+                            if m != UInt32.max {
+                                docsBuf.append(m)
+                                tfsBuf.append(s.postingTFs[k])
+                            }
+                        }
+                    }
+                    if let slot {
+                        let dd = delta.docs[slot]
+                        let tt = delta.tfs[slot]
+                        for i in 0..<dd.count {
+                            let m = deltaMap[Int(dd[i])]
+                            if m != UInt32.max {
+                                docsBuf.append(m)
+                                tfsBuf.append(tt[i])
+                            }
+                        }
+                    }
+                    if docsBuf.isEmpty { return }
+                    docsBuf.withUnsafeBufferPointer { d in tfsBuf.withUnsafeBufferPointer { t in put(term, d, t) } }
+                }
+                seg?.forEachTerm { term, start, cnt in emit(term, segStart: start, segCount: cnt, slot: delta.slot(of: term)) }
+                for (slot, term) in delta.terms.enumerated() where seg?.postings(of: term) == nil {
+                    emit(term, segStart: 0, segCount: 0, slot: slot)
+                }
+            }
+            let fresh = try Segment(path: path)
+            reset(to: fresh)
+        } catch SegmentError.unreadable(_, let why) {
+            throw WendaoError(.storage, "cannot write index file \(path): \(why)")
+        } catch SegmentError.corrupt(_, let why) {
+            throw WendaoError(.corrupt, "index file \(path): \(why)")
+        } catch {
+            throw WendaoError(.storage, "cannot write index file \(path)")
+        }
+    }
+
+    private func reset(to s: Segment) {
+        segment = s
+        generation = s.generation
+        deletedInSegment = [Bool](repeating: false, count: s.documentCount)
+        deletedSegmentCount = 0
+        deletedSegmentLength = 0
+        delta.reset()
+        deletedInDelta = []
+        deletedDeltaCount = 0
+        deletedDeltaLength = 0
+        locator = nil
+        normsAverage = -1
+        accumulator = []
+        norms = []
+    }
+}
+
+/// A bounded min-heap keeping the k best (id, score) pairs.
+struct TopK {
+    let k: Int
+    private var items: [ScoredID] = []
+
+    init(k: Int) {
+        self.k = k
+        items.reserveCapacity(k)
+    }
+
+    /// Scores at or below this cannot enter.
+    var threshold: Float { items.count < k ? -Float.infinity : items[0].score }
+
+    @inline(__always)
+    private static func less(_ a: ScoredID, _ b: ScoredID) -> Bool {
+        a.score < b.score || (a.score == b.score && a.id > b.id)
+    }
+
+    mutating func push(_ id: Int64, _ score: Float) {
+        let item = ScoredID(id: id, score: score)
+        if items.count < k {
+            items.append(item)
+            var i = items.count - 1
+            while i > 0 {
+                let p = (i - 1) / 2
+                if Self.less(items[i], items[p]) {
+                    items.swapAt(i, p)
+                    i = p
+                } else {
+                    break
+                }
+            }
+        } else if Self.less(items[0], item) {
+            items[0] = item
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                let r = l + 1
+                var m = i
+                if l < items.count && Self.less(items[l], items[m]) { m = l }
+                if r < items.count && Self.less(items[r], items[m]) { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+    }
+
+    func sorted() -> [ScoredID] { items.sorted { Self.less($1, $0) } }
+}

@@ -1,0 +1,179 @@
+import WendaoCore
+import WendaoIndex
+import WendaoText
+
+/// A numbered source of an answer.
+public struct Citation: Sendable, Codable, Equatable {
+    /// The number used in the answer text, `[n]`.
+    public var n: Int
+    /// Document identity.
+    public var document: String
+    /// Section path.
+    public var section: String
+    /// Page, when known.
+    public var page: Int?
+    /// Chunk id.
+    public var chunkID: Int64
+    /// The cited passage (the chunk text).
+    public var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case n, document, section, page, chunkID = "chunk_id", text
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(n, forKey: .n)
+        try c.encode(document, forKey: .document)
+        try c.encode(section, forKey: .section)
+        try c.encode(page, forKey: .page)
+        try c.encode(chunkID, forKey: .chunkID)
+        try c.encode(text, forKey: .text)
+    }
+}
+
+/// An answer with its citations.
+public struct Answer: Sendable, Codable, Equatable {
+    /// The question as asked.
+    public var question: String
+    /// The answer text, with `[n]` markers.
+    public var answer: String
+    /// `extractive` (no model) or `llm`.
+    public var mode: String
+    /// False when the knowledge base does not contain the answer.
+    public var found: Bool
+    /// Sources, numbered as in the text.
+    public var citations: [Citation]
+    /// How much of the question the best evidence covers (0…1): the confidence signal.
+    public var coverage: Double
+}
+
+/// Builds answers from the best sentences of the retrieved chunks, without a language model.
+///
+/// Each sentence is scored by the inverse-document-frequency mass of the question terms it
+/// contains, plus the rank of its chunk. When even the best chunk covers too little of the
+/// question's informative terms, the answer is "not found" rather than an unrelated passage.
+public struct ExtractiveAnswerer: Sendable {
+    /// Minimum share of the question's informative term weight the best chunk must contain.
+    public var minimumCoverage: Double = 0.45
+    /// At most this many sentences in an answer.
+    public var maxSentences = 3
+    /// At most this many characters of answer text.
+    public var maxCharacters = 360
+
+    /// Creates an answerer.
+    public init() {}
+
+    /// Chinese question and function words that carry no topic (used only for the coverage
+    /// signal, never for retrieval).
+    static let questionWords: Set<String> = [
+        "请问", "问下", "一下", "什么", "怎么", "怎样", "如何", "多少", "哪些", "哪里", "哪个", "为什么", "是否", "能否", "可以",
+        "能不能", "可不可以", "有没有", "是不是", "吗", "呢", "吧", "啊", "呀", "的", "了", "我", "我们", "你", "你们", "您", "是",
+        "有", "要", "会", "能", "在", "和", "与", "或", "就", "都", "也", "还", "又", "这", "那", "这个", "那个", "个", "些",
+        "想", "需要", "应该", "一个", "请", "问", "么", "怎", "哪", "几", "多", "谁", "吗？", "被", "把", "给", "对", "让",
+        "how", "what", "which", "when", "where", "why", "who", "can", "much", "many", "long", "does", "do", "get",
+        "need", "want", "please", "tell",
+    ]
+
+    /// Hashes of the question words (and, for Chinese words, of their characters and pairs).
+    static let questionTermHashes: Set<UInt64> = {
+        let a = Analyzer(cjkMode: .unigramsAndBigrams, stemming: true, dropStopwords: false)
+        var s = Set<UInt64>()
+        for w in questionWords {
+            let t = a.terms(w)
+            if t.count <= 3 { s.formUnion(t) }
+        }
+        return s
+    }()
+
+    /// Answers `question` from ranked hits.
+    public func answer(question: String, hits: [SearchHit], analyzer: Analyzer, idf: (UInt64) -> Float) -> Answer {
+        let qTerms = Array(Set(analyzer.terms(question)))
+        let informative = qTerms.filter { !Self.questionTermHashes.contains($0) }
+        let weighted = (informative.isEmpty ? qTerms : informative).map { ($0, Double(idf($0))) }
+        let totalWeight = weighted.reduce(0) { $0 + $1.1 }
+        func coverage(_ text: String) -> Double {
+            guard totalWeight > 0 else { return 0 }
+            let terms = Set(analyzer.terms(text))
+            var w = 0.0
+            for (t, x) in weighted where terms.contains(t) { w += x }
+            return w / totalWeight
+        }
+        let notFound = Answer(
+            question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
+            found: false, citations: [], coverage: 0)
+        guard !hits.isEmpty, totalWeight > 0 else { return notFound }
+        // Coverage of the best chunks (with title and section, as indexed).
+        let candidates = Array(hits.prefix(6))
+        let chunkCoverage = candidates.map { coverage($0.section + "\n" + $0.text) }
+        let best = chunkCoverage.max() ?? 0
+        guard best >= minimumCoverage else {
+            var a = notFound
+            a.coverage = best
+            return a
+        }
+        // Score sentences.
+        struct Scored {
+            var hit: Int
+            var start: Int
+            var end: Int
+            var text: String
+            var score: Double
+        }
+        var sentences: [Scored] = []
+        for (i, h) in candidates.enumerated() where chunkCoverage[i] >= minimumCoverage * 0.6 {
+            let scalars = Array(h.text.unicodeScalars)
+            for span in SentenceSplitter.spans(scalars.map(\.value)) {
+                let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
+                let c = coverage(text)
+                if c == 0 { continue }
+                // Earlier chunks and chunks that cover more of the question are preferred.
+                let score = c + 0.35 * chunkCoverage[i] - 0.04 * Double(i)
+                sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score))
+            }
+        }
+        sentences.sort { $0.score > $1.score }
+        var chosen: [Scored] = []
+        var length = 0
+        var seenText = Set<String>()
+        for s in sentences {
+            if chosen.count >= maxSentences { break }
+            if seenText.contains(s.text) { continue }
+            if !chosen.isEmpty && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.55) { continue }
+            chosen.append(s)
+            seenText.insert(s.text)
+            length += s.text.count
+        }
+        guard !chosen.isEmpty else { return notFound }
+        // Order: by chunk rank, then position in the chunk; number citations in order of appearance.
+        chosen.sort { ($0.hit, $0.start) < ($1.hit, $1.start) }
+        var numbers: [Int: Int] = [:]
+        var citations: [Citation] = []
+        var parts: [String] = []
+        for s in chosen {
+            let n: Int
+            if let existing = numbers[s.hit] {
+                n = existing
+            } else {
+                n = citations.count + 1
+                numbers[s.hit] = n
+                let h = candidates[s.hit]
+                citations.append(
+                    Citation(n: n, document: h.document, section: h.section, page: h.page, chunkID: h.chunkID, text: h.text))
+            }
+            parts.append("\(s.text) [\(n)]")
+        }
+        let cjk = parts.joined().unicodeScalars.contains { $0.value >= 0x3000 }
+        return Answer(
+            question: question, answer: parts.joined(separator: cjk ? "" : " "), mode: "extractive", found: true,
+            citations: citations, coverage: best)
+    }
+}
+
+extension KnowledgeBase {
+    /// Answers a question from this knowledge base (extractive: no model needed).
+    public func ask(_ question: String, topK: Int = 8) throws -> Answer {
+        let hits = try search(question, topK: topK)
+        return ExtractiveAnswerer().answer(question: question, hits: hits, analyzer: analyzer) { index.idf($0) }
+    }
+}

@@ -1,0 +1,196 @@
+public import WendaoCore
+import WendaoIndex
+import WendaoText
+
+/// One search result.
+public struct SearchHit: Sendable, Codable, Equatable {
+    /// 1-based rank.
+    public var rank: Int
+    /// BM25 score.
+    public var score: Double
+    /// Document identity.
+    public var document: String
+    /// Section path.
+    public var section: String
+    /// Page, when known.
+    public var page: Int?
+    /// Chunk id.
+    public var chunkID: Int64
+    /// Chunk text.
+    public var text: String
+    /// Start offset in the document text (Unicode scalars).
+    public var start: Int
+    /// End offset.
+    public var end: Int
+    /// Owning document id.
+    public var documentID: Int64
+    /// Chunk position in its document.
+    public var ordinal: Int
+
+    enum CodingKeys: String, CodingKey {
+        case rank, score, document, section, page, chunkID = "chunk_id", text, start, end
+    }
+
+    /// Creates a hit from a stored chunk.
+    public init(rank: Int, score: Double, chunk: ChunkRecord) {
+        self.rank = rank
+        self.score = score
+        self.document = chunk.documentPath
+        self.section = chunk.section
+        self.page = chunk.page
+        self.chunkID = chunk.id
+        self.text = chunk.text
+        self.start = chunk.start
+        self.end = chunk.end
+        self.documentID = chunk.documentID
+        self.ordinal = chunk.ordinal
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rank = try c.decode(Int.self, forKey: .rank)
+        score = try c.decode(Double.self, forKey: .score)
+        document = try c.decode(String.self, forKey: .document)
+        section = try c.decode(String.self, forKey: .section)
+        page = try c.decodeIfPresent(Int.self, forKey: .page)
+        chunkID = try c.decode(Int64.self, forKey: .chunkID)
+        text = try c.decode(String.self, forKey: .text)
+        start = try c.decode(Int.self, forKey: .start)
+        end = try c.decode(Int.self, forKey: .end)
+        documentID = 0
+        ordinal = 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(score, forKey: .score)
+        try c.encode(document, forKey: .document)
+        try c.encode(section, forKey: .section)
+        try c.encode(page, forKey: .page)
+        try c.encode(chunkID, forKey: .chunkID)
+        try c.encode(text, forKey: .text)
+        try c.encode(start, forKey: .start)
+        try c.encode(end, forKey: .end)
+    }
+}
+
+/// Limits on queries, so that a hostile query cannot take the service down.
+public enum QueryLimits {
+    /// Longer queries are cut to this many characters before analysis.
+    public static let maxCharacters = 4096
+    /// At most this many distinct terms are scored.
+    public static let maxTerms = 256
+}
+
+extension KnowledgeBase {
+    /// Analyses a query with the knowledge base's analyzer, bounded by ``QueryLimits``.
+    public func queryTerms(_ query: String) throws(WendaoError) -> [UInt64] {
+        let trimmed = query.trimmingCharactersInSet()
+        guard !trimmed.isEmpty else { throw WendaoError(.invalidArgument, "the query is empty") }
+        let bounded = trimmed.unicodeScalars.count > QueryLimits.maxCharacters
+            ? String(String.UnicodeScalarView(trimmed.unicodeScalars.prefix(QueryLimits.maxCharacters))) : trimmed
+        var terms = analyzer.terms(bounded)
+        if terms.count > QueryLimits.maxTerms {
+            // Keep distinct terms in first-seen order.
+            var seen = Set<UInt64>()
+            terms = terms.filter { seen.insert($0).inserted }.prefix(QueryLimits.maxTerms).map { $0 }
+        }
+        guard !terms.isEmpty else {
+            throw WendaoError(.invalidArgument, "the query has no searchable words (only punctuation or stopwords)")
+        }
+        return terms
+    }
+
+    /// The `topK` best chunks for `query`.
+    public func search(_ query: String, topK: Int = 10) throws -> [SearchHit] {
+        let terms = try queryTerms(query)
+        let scored = index.search(terms, k: max(1, min(topK, 1000)))
+        let chunks = try store.chunks(ids: scored.map(\.id))
+        let byID = Dictionary(chunks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var hits: [SearchHit] = []
+        for s in scored {
+            guard let c = byID[s.id] else { continue }
+            hits.append(SearchHit(rank: hits.count + 1, score: Double(s.score), chunk: c))
+        }
+        return hits
+    }
+
+    /// Search results packed into at most `budget` characters of context: results in rank order,
+    /// overlapping chunks of one document merged, a result that does not fit skipped for a smaller
+    /// one further down.
+    public func search(_ query: String, topK: Int, budgetChars: Int) throws -> [SearchHit] {
+        ContextPacker.pack(try search(query, topK: topK), budget: budgetChars)
+    }
+}
+
+extension String {
+    func trimmingCharactersInSet() -> String {
+        var s = Substring(self)
+        while let f = s.unicodeScalars.first, f.properties.isWhitespace { s = s.dropFirst() }
+        while let l = s.unicodeScalars.last, l.properties.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Packs ranked hits into a character budget.
+public enum ContextPacker {
+    /// Hits (in rank order) whose combined new text fits in `budget` characters. Hits that overlap
+    /// an already chosen hit of the same document only cost their new characters.
+    public static func pack(_ hits: [SearchHit], budget: Int) -> [SearchHit] {
+        var used = 0
+        var out: [SearchHit] = []
+        for h in hits {
+            let cost = newCharacters(h, against: out)
+            if cost == 0 { continue }
+            if used + cost > budget {
+                if out.isEmpty { continue }
+                continue
+            }
+            used += cost
+            out.append(h)
+        }
+        return out
+    }
+
+    /// Characters of `h` not already covered by chosen hits of the same document.
+    static func newCharacters(_ h: SearchHit, against chosen: [SearchHit]) -> Int {
+        var covered = 0
+        for c in chosen where c.documentID == h.documentID && c.document == h.document {
+            let a = max(c.start, h.start)
+            let b = min(c.end, h.end)
+            if b > a { covered += b - a }
+        }
+        return max(0, (h.end - h.start) - covered)
+    }
+}
+
+extension ContextPacker {
+    /// The text of packed hits as one context: hits of one document whose ranges overlap or touch
+    /// are merged into one passage (overlaps not repeated); passages are separated by a newline.
+    public static func contextText(_ hits: [SearchHit]) -> String {
+        var passages: [(doc: Int64, path: String, start: Int, end: Int, text: [Unicode.Scalar])] = []
+        for h in hits {
+            let scalars = Array(h.text.unicodeScalars)
+            if let i = passages.firstIndex(where: {
+                $0.doc == h.documentID && $0.path == h.document && h.start <= $0.end && h.end >= $0.start
+            }) {
+                var p = passages[i]
+                if h.start < p.start {
+                    let keep = max(0, min(scalars.count, p.start - h.start))
+                    p.text = Array(scalars[0..<keep]) + p.text
+                    p.start = h.start
+                }
+                if h.end > p.end {
+                    let from = max(0, min(scalars.count, p.end - h.start))
+                    p.text += scalars[from...]
+                    p.end = h.end
+                }
+                passages[i] = p
+            } else {
+                passages.append((h.documentID, h.document, h.start, h.end, scalars))
+            }
+        }
+        return passages.map { String(String.UnicodeScalarView($0.text)) }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+public import WendaoCore
+import WendaoIndex
+public import WendaoText
+
+/// One knowledge base: its documents in the store and its BM25 index, kept in agreement.
+///
+/// The store is the source of truth; the index file records the store generation it reflects. When
+/// they differ (an ingest was killed before it saved the index), opening catches the index up by
+/// comparing chunk ids, so a crash never leaves a knowledge base that answers from stale data.
+public final class KnowledgeBase {
+    /// The stored record (settings, generation).
+    public internal(set) var record: KnowledgeBaseRecord
+    let library: Library
+    var index: BM25Index
+    /// The analyzer used for chunks and queries.
+    public let analyzer: Analyzer
+    /// What opening had to repair, if anything (reported by `doctor`).
+    public private(set) var recoveryNote: String?
+
+    init(library: Library, record: KnowledgeBaseRecord) throws {
+        self.library = library
+        self.record = record
+        self.analyzer = Analyzer()
+        let params = BM25Parameters(k1: Float(record.settings.k1), b: Float(record.settings.b))
+        let path = library.indexURL(kb: record.id).path
+        do {
+            index = try BM25Index(path: path, parameters: params)
+        } catch let e {
+            library.logger.warning("index unreadable, rebuilding from the store", metadata: ["reason": "\(e.message)"])
+            index = BM25Index(parameters: params)
+            recoveryNote = "index file was unreadable (\(e.message)); rebuilt from the store"
+            try rebuildIndex()
+            return
+        }
+        if index.generation != record.generation {
+            try catchUp()
+        }
+    }
+
+    /// Name of the knowledge base.
+    public var name: String { record.name }
+
+    var store: any KnowledgeStore { library.store }
+
+    var indexPath: String { library.indexURL(kb: record.id).path }
+
+    /// Takes the writer lock of this knowledge base.
+    func lock() throws -> FileLock {
+        guard let l = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 30) else {
+            throw WendaoError(.storage, "knowledge base '\(name)' is busy (another ingest is running)")
+        }
+        return l
+    }
+
+    /// Text that is indexed for a chunk: its document title and section, then its text.
+    static func indexedText(title: String, section: String, text: String) -> String {
+        title + "\n" + section + "\n" + text
+    }
+
+    /// Brings the index in line with the store by chunk id.
+    private func catchUp() throws {
+        let lock = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 0)
+        let storeIDs = try store.chunkIDs(kb: record.id)
+        let indexIDs = index.ids()
+        let storeSet = Set(storeIDs)
+        let stale = indexIDs.filter { !storeSet.contains($0) }
+        let indexSet = Set(indexIDs)
+        let missing = storeIDs.filter { !indexSet.contains($0) }
+        index.remove(ids: stale)
+        for batch in stride(from: 0, to: missing.count, by: 1000) {
+            let ids = Array(missing[batch..<min(batch + 1000, missing.count)])
+            for c in try store.chunks(ids: ids) {
+                index.add(id: c.id, terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
+            }
+        }
+        recoveryNote =
+            "index was behind the store (interrupted ingest?): removed \(stale.count), added \(missing.count) chunks"
+        library.logger.notice("index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
+        if lock != nil {
+            try index.save(to: indexPath, generation: record.generation)
+        }
+    }
+
+    /// Rebuilds the index from the store (`wendao reindex`). Returns the number of chunks indexed.
+    @discardableResult
+    public func rebuildIndex() throws -> Int {
+        let l = try lock()
+        defer { _ = l }
+        try refreshRecord()
+        let fresh = BM25Index(parameters: index.parameters)
+        var n = 0
+        // Titles come with the chunk records; read in id order in batches.
+        let ids = try store.chunkIDs(kb: record.id)
+        for batch in stride(from: 0, to: ids.count, by: 2000) {
+            for c in try store.chunks(ids: Array(ids[batch..<min(batch + 2000, ids.count)])) {
+                fresh.add(id: c.id, terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
+                n += 1
+            }
+        }
+        try fresh.save(to: indexPath, generation: record.generation)
+        index = try BM25Index(path: indexPath, parameters: index.parameters)
+        recoveryNote = nil
+        return n
+    }
+
+    func refreshRecord() throws {
+        if let r = try store.knowledgeBase(named: record.name) { record = r }
+    }
+
+    /// Number of chunks in the index.
+    public var chunkCount: Int { index.count }
+
+    /// Stored documents.
+    public func documents() throws -> [DocumentRecord] { try store.documents(kb: record.id) }
+
+    /// Deletes documents by id or path; returns what was deleted.
+    public func deleteDocuments(_ keys: [String]) throws -> [DocumentRecord] {
+        let l = try lock()
+        defer { _ = l }
+        let docs = try documents()
+        var deleted: [DocumentRecord] = []
+        for key in keys {
+            guard let d = docs.first(where: { String($0.id) == key || $0.path == key }) else {
+                throw WendaoError(.notFound, "no document '\(key)' in knowledge base '\(name)'")
+            }
+            let r = try store.deleteDocument(kb: record.id, id: d.id)
+            index.remove(ids: r.removedChunkIDs)
+            record.generation = r.generation
+            deleted.append(d)
+        }
+        try index.save(to: indexPath, generation: record.generation)
+        return deleted
+    }
+
+    /// Changes chunking or BM25 settings. Chunking changes apply to documents ingested afterwards
+    /// (re-ingest with `--force` to re-chunk); BM25 changes apply at once.
+    public func updateSettings(_ settings: KnowledgeBaseSettings) throws {
+        let s = try settings.validated()
+        try store.updateSettings(kb: record.id, settings: s)
+        record.settings = s
+        index.parameters = BM25Parameters(k1: Float(s.k1), b: Float(s.b))
+    }
+}
+

@@ -1,0 +1,106 @@
+public import Foundation
+import Logging
+public import WendaoCore
+import WendaoIndex
+import WendaoStore
+
+/// A data directory: one SQLite database plus one BM25 index file per knowledge base.
+///
+/// ```
+/// DATA/wendao.sqlite        documents, chunks, settings (WAL)
+/// DATA/indexes/kb-7.bm25    BM25 segment of knowledge base 7
+/// DATA/indexes/kb-7.lock    writer lock
+/// ```
+///
+/// ```swift
+/// let library = try Library(directory: Library.defaultDirectory())
+/// let kb = try library.open("logistics")
+/// ```
+public final class Library {
+    /// The data directory.
+    public let directory: URL
+    /// The store.
+    public let store: any KnowledgeStore
+    let logger: Logger
+
+    /// Opens (creating if needed) a data directory.
+    public init(directory: URL, logger: Logger = Logger(label: "wendao")) throws {
+        self.directory = directory
+        self.logger = logger
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: directory.appendingPathComponent("indexes"), withIntermediateDirectories: true)
+        } catch {
+            throw WendaoError(.storage, "cannot create data directory \(directory.path): \(error.localizedDescription)")
+        }
+        store = try SQLiteStore(path: directory.appendingPathComponent("wendao.sqlite").path)
+    }
+
+    /// `--data` if given, else `WENDAO_DATA`, else `$XDG_DATA_HOME/wendao`, else `~/.local/share/wendao`.
+    public static func defaultDirectory(explicit: String? = nil, environment: [String: String]) -> URL {
+        if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
+        if let env = environment["WENDAO_DATA"], !env.isEmpty { return URL(fileURLWithPath: env) }
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("wendao")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".local/share/wendao")
+    }
+
+    /// Checks a knowledge-base name: 1–64 letters (any script), digits, `-`, `_` or `.`, starting
+    /// with a letter or digit, no `..`.
+    public static func validateName(_ name: String) throws(WendaoError) {
+        let scalars = Array(name.unicodeScalars)
+        guard let first = scalars.first, scalars.count <= 64 else {
+            throw WendaoError(.invalidArgument, "knowledge-base name must be 1 to 64 characters")
+        }
+        func ok(_ u: Unicode.Scalar) -> Bool {
+            u.properties.isAlphabetic || (u.value >= 0x30 && u.value <= 0x39) || u == "-" || u == "_" || u == "."
+        }
+        guard first.properties.isAlphabetic || (first.value >= 0x30 && first.value <= 0x39),
+            scalars.allSatisfy(ok), !name.contains("..")
+        else {
+            throw WendaoError(
+                .invalidArgument,
+                "invalid knowledge-base name '\(name.prefix(80))': use letters, digits, '-', '_' or '.' (no spaces, slashes or quotes)"
+            )
+        }
+    }
+
+    /// Creates a knowledge base.
+    @discardableResult
+    public func create(_ name: String, settings: KnowledgeBaseSettings = .default) throws -> KnowledgeBaseRecord {
+        try Self.validateName(name)
+        return try store.createKnowledgeBase(name: name, settings: try settings.validated())
+    }
+
+    /// All knowledge bases.
+    public func list() throws -> [KnowledgeBaseRecord] { try store.knowledgeBases() }
+
+    /// The record of a knowledge base, or a `notFound` error.
+    public func record(_ name: String) throws -> KnowledgeBaseRecord {
+        try Self.validateName(name)
+        guard let r = try store.knowledgeBase(named: name) else {
+            throw WendaoError(.notFound, "knowledge base '\(name)' does not exist (create it with `wendao kb create \(name)`)")
+        }
+        return r
+    }
+
+    /// Opens a knowledge base for reading and writing.
+    public func open(_ name: String) throws -> KnowledgeBase {
+        try KnowledgeBase(library: self, record: try record(name))
+    }
+
+    /// Deletes a knowledge base, its documents and its index.
+    public func delete(_ name: String) throws {
+        let r = try record(name)
+        try store.deleteKnowledgeBase(id: r.id)
+        for suffix in ["bm25", "lock"] {
+            try? FileManager.default.removeItem(at: indexURL(kb: r.id, suffix: suffix))
+        }
+    }
+
+    func indexURL(kb: Int64, suffix: String = "bm25") -> URL {
+        directory.appendingPathComponent("indexes/kb-\(kb).\(suffix)")
+    }
+}

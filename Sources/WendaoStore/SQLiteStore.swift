@@ -1,0 +1,329 @@
+import Foundation
+import GRDB
+public import WendaoCore
+
+/// The embedded store: one SQLite database (WAL, foreign keys on, one writer) holding every
+/// knowledge base of a data directory.
+///
+/// ```swift
+/// let store = try SQLiteStore(path: "/data/wendao.sqlite")
+/// let kb = try store.createKnowledgeBase(name: "logistics", settings: .default)
+/// ```
+public final class SQLiteStore: KnowledgeStore {
+    private let pool: DatabasePool
+    /// Where the database file is.
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch let e as DatabaseError {
+            throw WendaoError(.storage, "cannot open database \(path): \(e.message ?? "\(e.resultCode)")")
+        }
+    }
+
+    /// Versioned, idempotent schema migrations.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE kb (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL UNIQUE,
+                        settings TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        generation INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE document (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        path TEXT NOT NULL,
+                        title TEXT NOT NULL,
+                        format TEXT NOT NULL,
+                        content_hash TEXT NOT NULL,
+                        byte_count INTEGER NOT NULL,
+                        chunk_count INTEGER NOT NULL,
+                        ingested_at REAL NOT NULL,
+                        UNIQUE (kb_id, path)
+                    );
+                    CREATE TABLE chunk (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        document_id INTEGER NOT NULL REFERENCES document(id) ON DELETE CASCADE,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        ordinal INTEGER NOT NULL,
+                        section TEXT NOT NULL,
+                        page INTEGER,
+                        text TEXT NOT NULL,
+                        start INTEGER NOT NULL,
+                        "end" INTEGER NOT NULL
+                    );
+                    CREATE INDEX chunk_document ON chunk(document_id, ordinal);
+                    CREATE INDEX chunk_kb ON chunk(kb_id);
+                    """)
+        }
+        return m
+    }
+
+    private func wrap<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as WendaoError {
+            throw e
+        } catch let e as DatabaseError {
+            throw WendaoError(.storage, "\(what): \(e.message ?? "\(e.resultCode)")")
+        }
+    }
+
+    private static func settings(from json: String) -> KnowledgeBaseSettings {
+        (try? JSONDecoder().decode(KnowledgeBaseSettings.self, from: Data(json.utf8))) ?? .default
+    }
+
+    private static func kbRecord(_ row: Row) -> KnowledgeBaseRecord {
+        KnowledgeBaseRecord(
+            id: row["id"], name: row["name"], settings: settings(from: row["settings"]),
+            createdAt: row["created_at"], generation: row["generation"])
+    }
+
+    private static func documentRecord(_ row: Row) -> DocumentRecord {
+        DocumentRecord(
+            id: row["id"], path: row["path"], title: row["title"], format: row["format"],
+            contentHash: row["content_hash"], byteCount: row["byte_count"], chunkCount: row["chunk_count"],
+            ingestedAt: row["ingested_at"])
+    }
+
+    private static func chunkRecord(_ row: Row) -> ChunkRecord {
+        ChunkRecord(
+            id: row["id"], documentID: row["document_id"], documentPath: row["path"], documentTitle: row["title"],
+            ordinal: row["ordinal"], section: row["section"], page: row["page"], text: row["text"],
+            start: row["start"], end: row["end"])
+    }
+
+    // MARK: Knowledge bases
+
+    public func createKnowledgeBase(name: String, settings: KnowledgeBaseSettings) throws -> KnowledgeBaseRecord {
+        let json = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data("{}".utf8), as: UTF8.self)
+        return try wrap("cannot create knowledge base") {
+            try pool.write { db in
+                if try Row.fetchOne(db, sql: "SELECT id FROM kb WHERE name = ?", arguments: [name]) != nil {
+                    throw WendaoError(.alreadyExists, "knowledge base '\(name)' already exists")
+                }
+                let now = Date().timeIntervalSince1970
+                try db.execute(
+                    sql: "INSERT INTO kb (name, settings, created_at) VALUES (?, ?, ?)", arguments: [name, json, now])
+                return KnowledgeBaseRecord(
+                    id: db.lastInsertedRowID, name: name, settings: settings, createdAt: now, generation: 0)
+            }
+        }
+    }
+
+    public func knowledgeBases() throws -> [KnowledgeBaseRecord] {
+        try wrap("cannot list knowledge bases") {
+            try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM kb ORDER BY name").map(Self.kbRecord) }
+        }
+    }
+
+    public func knowledgeBase(named name: String) throws -> KnowledgeBaseRecord? {
+        try wrap("cannot read knowledge base") {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM kb WHERE name = ?", arguments: [name]).map(Self.kbRecord)
+            }
+        }
+    }
+
+    public func deleteKnowledgeBase(id: Int64) throws {
+        try wrap("cannot delete knowledge base") {
+            try pool.write { db in try db.execute(sql: "DELETE FROM kb WHERE id = ?", arguments: [id]) }
+        }
+    }
+
+    public func updateSettings(kb: Int64, settings: KnowledgeBaseSettings) throws {
+        let json = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data("{}".utf8), as: UTF8.self)
+        try wrap("cannot update settings") {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE kb SET settings = ? WHERE id = ?", arguments: [json, kb])
+            }
+        }
+    }
+
+    // MARK: Documents
+
+    public func document(kb: Int64, path: String) throws -> DocumentRecord? {
+        try wrap("cannot read document") {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM document WHERE kb_id = ? AND path = ?", arguments: [kb, path])
+                    .map(Self.documentRecord)
+            }
+        }
+    }
+
+    public func documents(kb: Int64) throws -> [DocumentRecord] {
+        try wrap("cannot list documents") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM document WHERE kb_id = ? ORDER BY path", arguments: [kb])
+                    .map(Self.documentRecord)
+            }
+        }
+    }
+
+    public func replaceDocument(
+        kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
+    ) throws -> DocumentChange {
+        try wrap("cannot store document \(document.path)") {
+            try pool.write { db in
+                var removed: [Int64] = []
+                if let old = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM document WHERE kb_id = ? AND path = ?", arguments: [kb, document.path])
+                {
+                    removed = try Int64.fetchAll(
+                        db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [old])
+                    try db.execute(sql: "DELETE FROM document WHERE id = ?", arguments: [old])
+                }
+                let now = Date().timeIntervalSince1970
+                try db.execute(
+                    sql: """
+                        INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at)
+                        VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                        """,
+                    arguments: [
+                        kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
+                    ])
+                let docID = db.lastInsertedRowID
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO chunk (document_id, kb_id, ordinal, section, page, text, start, "end")
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                var added: [Int64] = []
+                try chunks { draft in
+                    try statement.execute(arguments: [
+                        docID, kb, added.count, draft.section, draft.page, draft.text, draft.start, draft.end,
+                    ])
+                    let id = db.lastInsertedRowID
+                    added.append(id)
+                    return id
+                }
+                try db.execute(
+                    sql: "UPDATE document SET chunk_count = ? WHERE id = ?", arguments: [added.count, docID])
+                try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
+                let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
+                let record = DocumentRecord(
+                    id: docID, path: document.path, title: document.title, format: document.format,
+                    contentHash: document.contentHash, byteCount: document.byteCount, chunkCount: added.count,
+                    ingestedAt: now)
+                return DocumentChange(
+                    document: record, removedChunkIDs: removed, addedChunkIDs: added, generation: generation)
+            }
+        }
+    }
+
+    public func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64) {
+        try wrap("cannot delete document") {
+            try pool.write { db in
+                let removed = try Int64.fetchAll(
+                    db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [id])
+                try db.execute(sql: "DELETE FROM document WHERE id = ? AND kb_id = ?", arguments: [id, kb])
+                guard db.changesCount > 0 else { throw WendaoError(.notFound, "no document with id \(id)") }
+                try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
+                let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
+                return (removed, generation)
+            }
+        }
+    }
+
+    // MARK: Chunks
+
+    private static let chunkSelect = """
+        SELECT chunk.*, document.path AS path, document.title AS title
+        FROM chunk JOIN document ON document.id = chunk.document_id
+        """
+
+    public func chunks(ids: [Int64]) throws -> [ChunkRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try wrap("cannot read chunks") {
+            try pool.read { db in
+                var byID: [Int64: ChunkRecord] = [:]
+                for batch in stride(from: 0, to: ids.count, by: 500) {
+                    let part = Array(ids[batch..<min(batch + 500, ids.count)])
+                    let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                    let rows = try Row.fetchAll(
+                        db, sql: Self.chunkSelect + " WHERE chunk.id IN (\(marks))", arguments: StatementArguments(part))
+                    for r in rows {
+                        let c = Self.chunkRecord(r)
+                        byID[c.id] = c
+                    }
+                }
+                return ids.compactMap { byID[$0] }
+            }
+        }
+    }
+
+    public func chunks(document: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkRecord] {
+        try wrap("cannot read chunks") {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: Self.chunkSelect
+                        + " WHERE chunk.document_id = ? AND chunk.ordinal BETWEEN ? AND ? ORDER BY chunk.ordinal",
+                    arguments: [document, ordinals.lowerBound, ordinals.upperBound]
+                ).map(Self.chunkRecord)
+            }
+        }
+    }
+
+    public func forEachChunk(kb: Int64, _ body: (Int64, String, String) throws -> Void) throws {
+        try wrap("cannot read chunks") {
+            try pool.read { db in
+                let cursor = try Row.fetchCursor(
+                    db, sql: "SELECT id, section, text FROM chunk WHERE kb_id = ? ORDER BY id", arguments: [kb])
+                while let row = try cursor.next() {
+                    try body(row[0], row[1], row[2])
+                }
+            }
+        }
+    }
+
+    public func chunkIDs(kb: Int64) throws -> [Int64] {
+        try wrap("cannot read chunks") {
+            try pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT id FROM chunk WHERE kb_id = ? ORDER BY id", arguments: [kb])
+            }
+        }
+    }
+
+    public func integrityProblems(kb: Int64) throws -> [String] {
+        try wrap("cannot check the database") {
+            try pool.read { db in
+                var problems: [String] = []
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                if check != ["ok"] { problems.append("SQLite quick_check: " + check.prefix(5).joined(separator: "; ")) }
+                let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+                if !fk.isEmpty { problems.append("\(fk.count) rows violate foreign keys") }
+                let badCounts = try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COUNT(*) FROM document d WHERE d.kb_id = ? AND d.chunk_count !=
+                        (SELECT COUNT(*) FROM chunk c WHERE c.document_id = d.id)
+                        """, arguments: [kb]) ?? 0
+                if badCounts > 0 { problems.append("\(badCounts) documents whose chunk count disagrees with their chunks") }
+                let strays = try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COUNT(*) FROM chunk c JOIN document d ON d.id = c.document_id
+                        WHERE c.kb_id = ? AND d.kb_id != c.kb_id
+                        """, arguments: [kb]) ?? 0
+                if strays > 0 { problems.append("\(strays) chunks filed under the wrong knowledge base") }
+                return problems
+            }
+        }
+    }
+}

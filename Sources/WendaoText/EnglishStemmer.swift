@@ -1,0 +1,112 @@
+/// A fixed-capacity word buffer for the stemmer (no heap allocation for words up to 24 letters).
+struct StemBuffer {
+    var storage: [UInt32]
+    var count: Int
+
+    init(_ part: ArraySlice<UInt32>) {
+        storage = Array(part)
+        count = storage.count
+    }
+
+    subscript(i: Int) -> UInt32 {
+        get { storage[i] }
+        set { storage[i] = newValue }
+    }
+
+    var last: UInt32 { storage[count - 1] }
+
+    mutating func removeLast(_ n: Int = 1) { count -= n }
+
+    mutating func append(_ v: UInt32) {
+        if count < storage.count { storage[count] = v } else { storage.append(v) }
+        count += 1
+    }
+
+    /// Whether the word ends with `suffix` and is longer than it.
+    func ends(_ suffix: StaticString) -> Bool {
+        let n = suffix.utf8CodeUnitCount
+        guard count > n else { return false }
+        return suffix.withUTF8Buffer { s in
+            for i in 0..<n where storage[count - n + i] != UInt32(s[i]) { return false }
+            return true
+        }
+    }
+
+    func hasVowel(before end: Int) -> Bool {
+        for i in 0..<end where EnglishStemmer.isVowel(storage[i]) { return true }
+        return false
+    }
+
+    func withSlice<R>(_ body: (ArraySlice<UInt32>) -> R) -> R { body(storage[0..<count]) }
+}
+
+/// A light English stemmer on lowercase ASCII scalar values: plurals, `-ed`, `-ing` and a final `e`.
+///
+/// It is deliberately conservative (no derivational suffixes): the same rules run on documents and
+/// queries, so what matters is that inflections of one word meet, not that stems are real words.
+enum EnglishStemmer {
+    @inline(__always)
+    static func isVowel(_ v: UInt32) -> Bool {
+        v == 0x61 || v == 0x65 || v == 0x69 || v == 0x6F || v == 0x75
+    }
+
+    /// Stems `w` in place.
+    static func stem(_ w: inout StemBuffer) {
+        guard w.count > 3 else { return }
+        // Plurals.
+        if w.ends("sses") {
+            w.removeLast(2)
+        } else if w.ends("ies") && w.count > 4 {
+            w.removeLast(3)
+            w.append(0x79)  // y
+        } else if w.ends("ches") || w.ends("shes") || w.ends("xes") || w.ends("zzes") {
+            w.removeLast(2)
+        } else if w.last == 0x73 && !w.ends("ss") && !w.ends("us") && !w.ends("is") {
+            w.removeLast()
+        }
+        // -ing / -ed.
+        var stripped = false
+        if w.count > 5 && w.ends("ing") && w.hasVowel(before: w.count - 3) {
+            w.removeLast(3)
+            stripped = true
+        } else if w.count > 4 && w.ends("ed") && !w.ends("eed") && w.hasVowel(before: w.count - 2) {
+            w.removeLast(2)
+            stripped = true
+        }
+        if stripped, w.count > 2 {
+            let a = w[w.count - 1]
+            let b = w[w.count - 2]
+            if a == b && !isVowel(a) && a != 0x6C && a != 0x73 && a != 0x7A { w.removeLast() }  // shipp → ship
+        }
+        if w.count > 4 && w.last == 0x65 { w.removeLast() }  // packag(e)
+        if w.count > 3 && w.last == 0x79 { w[w.count - 1] = 0x69 }  // deliver(y) ~ deliveri(es)
+    }
+}
+
+/// English stopwords, matched on lowercase words before stemming.
+enum Stopwords {
+    private static let words: [String] = [
+        "a", "about", "above", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be",
+        "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did",
+        "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have",
+        "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in",
+        "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not",
+        "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own",
+        "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
+        "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
+        "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
+        "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "don", "shall",
+        "may", "might", "must", "also", "let", "us",
+    ]
+
+    /// Longest stopword, to skip the lookup for longer words.
+    static let maxLength = 10
+
+    /// Unfinished FNV hashes of the stopwords (compared before the final mix).
+    static let hashes: Set<UInt64> = Set(
+        words.map { w in
+            var h = TermHash()
+            for u in w.unicodeScalars { h.add(u.value) }
+            return h.value
+        })
+}

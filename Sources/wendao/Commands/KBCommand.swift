@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import WendaoCore
+import WendaoRAG
+
+struct KBCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kb", abstract: "Create, list, show, configure and delete knowledge bases.",
+        subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
+
+    struct KBJSON: Encodable {
+        var name: String
+        var id: Int64
+        var documents: Int
+        var chunks: Int
+        var chunk_size: Int
+        var chunk_overlap: Int
+        var k1: Double
+        var b: Double
+        var created_at: String
+
+        init(_ r: KnowledgeBaseRecord, documents: Int, chunks: Int) {
+            name = r.name
+            id = r.id
+            self.documents = documents
+            self.chunks = chunks
+            chunk_size = r.settings.chunkSize
+            chunk_overlap = r.settings.chunkOverlap
+            k1 = r.settings.k1
+            b = r.settings.b
+            created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
+        }
+    }
+
+    struct SettingsOptions: ParsableArguments {
+        @Option(help: "Chunk size in characters.") var chunkSize: Int?
+        @Option(help: "Chunk overlap in characters (whole sentences).") var chunkOverlap: Int?
+        @Option(help: "BM25 k1.") var k1: Double?
+        @Option(help: "BM25 b.") var b: Double?
+
+        func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
+            var s = s
+            if let chunkSize { s.chunkSize = chunkSize }
+            if let chunkOverlap { s.chunkOverlap = chunkOverlap }
+            if let k1 { s.k1 = k1 }
+            if let b { s.b = b }
+            return s
+        }
+    }
+
+    static func describe(_ lib: Library, _ name: String) throws -> KBJSON {
+        let kb = try lib.open(name)
+        let docs = try kb.documents()
+        return KBJSON(kb.record, documents: docs.count, chunks: kb.chunkCount)
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a knowledge base.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Name: letters, digits, '-', '_' or '.'.") var name: String
+        @OptionGroup var settings: SettingsOptions
+
+        func run() throws {
+            let lib = try global.library()
+            try lib.create(name, settings: settings.apply(to: .default))
+            if global.json { Output.json(try describe(lib, name)) } else { Output.line("created knowledge base '\(name)'") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List knowledge bases.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let lib = try global.library()
+            let all = try lib.list().map { try describe(lib, $0.name) }
+            if global.json {
+                Output.json(["knowledge_bases": all])
+            } else if all.isEmpty {
+                Output.line("no knowledge bases yet — create one with `wendao kb create NAME`")
+            } else {
+                for k in all { Output.line("\(k.name)\t\(k.documents) documents\t\(k.chunks) chunks") }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a knowledge base and its settings.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() throws {
+            let k = try describe(try global.library(), name)
+            if global.json {
+                Output.json(k)
+            } else {
+                Output.line("""
+                    \(k.name)
+                      documents:     \(k.documents)
+                      chunks:        \(k.chunks)
+                      chunk size:    \(k.chunk_size) (overlap \(k.chunk_overlap))
+                      BM25:          k1 \(k.k1), b \(k.b)
+                      created:       \(k.created_at)
+                    """)
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change settings (chunking applies to files ingested afterwards; use ingest --force to re-chunk).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        @OptionGroup var settings: SettingsOptions
+
+        func run() throws {
+            let lib = try global.library()
+            let kb = try lib.open(name)
+            try kb.updateSettings(settings.apply(to: kb.record.settings))
+            if global.json { Output.json(try describe(lib, name)) } else { Output.line("updated '\(name)'") }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a knowledge base with all its documents.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+
+        func run() throws {
+            try global.library().delete(name)
+            if global.json { Output.json(["deleted": name]) } else { Output.line("deleted knowledge base '\(name)'") }
+        }
+    }
+}

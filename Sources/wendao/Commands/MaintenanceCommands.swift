@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import WendaoCore
+import WendaoRAG
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor", abstract: "Check that the store and the index agree; say how to repair.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long) var kb: String
+
+    func run() throws {
+        let report = try global.library().open(kb).doctor()
+        if global.json {
+            Output.json(report)
+        } else {
+            Output.line("documents \(report.documents), chunks in store \(report.storeChunks), in index \(report.indexChunks)")
+            if let r = report.repaired { Output.line("repaired on open: \(r)") }
+            for p in report.problems { Output.line("✗ \(p)") }
+            Output.line(report.ok ? "ok" : "problems found — run `wendao reindex --kb \(kb)` to rebuild the index from the store")
+        }
+        if !report.ok { throw ExitCode(1) }
+    }
+}
+
+struct ReindexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reindex", abstract: "Rebuild the BM25 index of a knowledge base from the store.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long) var kb: String
+
+    func run() throws {
+        let started = Date()
+        let n = try global.library().open(kb).rebuildIndex()
+        let secs = Date().timeIntervalSince(started)
+        if global.json {
+            Output.json(["kb": kb, "chunks": "\(n)", "seconds": String(format: "%.3f", secs)])
+        } else {
+            Output.line(String(format: "reindexed %d chunks in %.2fs", n, secs))
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import WendaoCore
+import WendaoRAG
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search", abstract: "Show the best-matching passages with their scores.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long) var kb: String
+    @Argument(help: "The query.") var query: String
+    @Option(name: .long, help: "Number of results.") var topK = 10
+    @Option(name: .long, help: "Pack results into at most this many characters.") var budgetChars: Int?
+
+    struct Body: Encodable {
+        var query: String
+        var results: [SearchHit]
+    }
+
+    func run() throws {
+        guard topK > 0 else { throw WendaoError(.invalidArgument, "--top-k must be positive") }
+        let base = try global.library().open(kb)
+        let hits: [SearchHit]
+        if let budgetChars {
+            guard budgetChars > 0 else { throw WendaoError(.invalidArgument, "--budget-chars must be positive") }
+            hits = try base.search(query, topK: max(topK, 20), budgetChars: budgetChars)
+        } else {
+            hits = try base.search(query, topK: topK)
+        }
+        if global.json {
+            Output.json(Body(query: query, results: hits))
+            return
+        }
+        if hits.isEmpty { Output.line("no matching passages") }
+        for h in hits {
+            let page = h.page.map { " p.\($0)" } ?? ""
+            let section = h.section.isEmpty ? "" : " › \(h.section)"
+            Output.line(String(format: "%2d. %.3f  %@%@%@", h.rank, h.score, h.document, section, page))
+            Output.line("    " + h.text.replacingOccurrences(of: "\n", with: " ").prefix(240))
+        }
+    }
+}
+
+struct AskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer a question from a knowledge base, with numbered citations.",
+        discussion: "Without a language model configured, the answer is extractive: the most relevant sentences, each cited.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long) var kb: String
+    @Argument(help: "The question.") var question: String
+    @Option(name: .long, help: "Passages to consider.") var topK = 8
+
+    func run() throws {
+        let base = try global.library().open(kb)
+        let a = try base.ask(question, topK: max(1, min(topK, 50)))
+        if global.json {
+            Output.json(a)
+            return
+        }
+        Output.line(a.answer)
+        if !a.citations.isEmpty { Output.line("") }
+        for c in a.citations {
+            var loc = c.document
+            if !c.section.isEmpty { loc += " › " + c.section }
+            if let p = c.page { loc += " (p. \(p))" }
+            Output.line("[\(c.n)] \(loc)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WendaoCore
+import WendaoRAG
+
+/// The `wendao` command line.
+@main
+struct Wendao: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wendao",
+        abstract: "Wendao (问道): knowledge-base question answering with citations.",
+        discussion: """
+            Data lives in --data DIR, else $WENDAO_DATA, else ~/.local/share/wendao.
+            Every command takes --json for machine-readable output on stdout; progress and logs go to stderr.
+            Exit codes: 0 success, 1 failure (including partial ingest failures), 2 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            KBCommand.self, IngestCommand.self, DocsCommand.self, SearchCommand.self, AskCommand.self,
+            DoctorCommand.self, ReindexCommand.self, EvalCommand.self, BenchCommand.self, DemoCommand.self,
+        ]
+    )
+
+    static func main() {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = ProcessInfo.processInfo.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            return h
+        }
+        let args = Array(CommandLine.arguments.dropFirst())
+        let json = args.contains("--json")
+        do {
+            var command = try parseAsRoot(args)
+            try command.run()
+        } catch let e as WendaoError {
+            Output.fail(e, json: json)
+        } catch let e as ExitCode {
+            Foundation.exit(e.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help / --version
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            if code == .validationFailure { Foundation.exit(2) }
+            Foundation.exit(code.rawValue == 64 ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (default: $WENDAO_DATA or ~/.local/share/wendao).")
+    var data: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
+    var json = false
+
+    func library() throws -> Library {
+        let dir = Library.defaultDirectory(explicit: data, environment: ProcessInfo.processInfo.environment)
+        return try Library(directory: dir, logger: Logger(label: "wendao"))
+    }
+}
+
+/// Output helpers: JSON on stdout, human text on stdout, errors on stderr.
+enum Output {
+    static func json<T: Encodable>(_ value: T) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let d = try? enc.encode(value) {
+            FileHandle.standardOutput.write(d)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        }
+    }
+
+    static func line(_ s: String) {
+        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+    }
+
+    static func err(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+
+    struct ErrorBody: Encodable {
+        struct Inner: Encodable {
+            var code: String
+            var message: String
+        }
+        var error: Inner
+    }
+
+    static func fail(_ e: WendaoError, json: Bool) -> Never {
+        if json { Self.json(ErrorBody(error: .init(code: e.code.rawValue, message: e.message))) }
+        err("error: \(e.message)")
+        exit(e.code == .invalidArgument ? 2 : 1)
+    }
+
+    static var stderrIsTTY: Bool { isatty(2) == 1 }
+}

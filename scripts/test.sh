@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test. CI runs this through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages (Debian): SQLite headers for GRDB.
+missing=()
+for pkg in libsqlite3-dev; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+fi
+
+# Build outside the clone so repeated runs on one machine are incremental.
+scratch="${WENDAO_SCRATCH:-$HOME/.cache/wendao-ci}"
+echo "== swift build (scratch: $scratch)"
+swift build --scratch-path "$scratch"
+echo "== swift test"
+export WENDAO_BIN="$scratch/debug/wendao"
+swift test --scratch-path "$scratch"
