@@ -38,7 +38,10 @@ public enum BM25Bench {
     /// Indexes the corpus into a segment file under `workDirectory`, maps it, and runs every query
     /// (after a short warm-up) one at a time.
     public static func run(corpus: URL, queries: URL, topK: Int, workDirectory: URL, repeats: Int = 3) throws -> BM25BenchReport {
-        guard let corpusData = try? Data(contentsOf: corpus) else { throw WendaoError(.unreadable, "cannot read \(corpus.path)") }
+        guard let corpusHandle = FileHandle(forReadingAtPath: corpus.path) else {
+            throw WendaoError(.unreadable, "cannot read \(corpus.path)")
+        }
+        defer { try? corpusHandle.close() }
         guard let queryText = try? String(contentsOf: queries, encoding: .utf8) else {
             throw WendaoError(.unreadable, "cannot read \(queries.path)")
         }
@@ -50,26 +53,49 @@ public enum BM25Bench {
         do {
             let index = BM25Index()
             var terms: [UInt64] = []
-            corpusData.withUnsafeBytes { raw in
-                var start = 0
-                let n = raw.count
-                while start < n {
-                    var end = start
-                    while end < n && raw[end] != 0x0A { end += 1 }
-                    let line = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
-                    terms.removeAll(keepingCapacity: true)
-                    analyzer.analyze(line, into: &terms)
-                    index.add(id: Int64(documents), terms: terms)
-                    documents += 1
-                    start = end + 1
-                }
+            // Stream the corpus in 8 MB pieces so its size does not count towards peak memory.
+            var carry: [UInt8] = []
+            func addLine(_ bytes: UnsafeRawBufferPointer) {
+                let line = String(decoding: bytes, as: UTF8.self)
+                terms.removeAll(keepingCapacity: true)
+                analyzer.analyze(line, into: &terms)
+                index.add(id: Int64(documents), terms: terms)
+                documents += 1
             }
+            while true {
+                let piece = (try? corpusHandle.read(upToCount: 8 << 20)) ?? Data()
+                if piece.isEmpty { break }
+                carry.append(contentsOf: piece)
+                var consumed = 0
+                carry.withUnsafeBytes { raw in
+                    var start = 0
+                    let n = raw.count
+                    while let nl = raw[start..<n].firstIndex(of: 0x0A) {
+                        addLine(UnsafeRawBufferPointer(rebasing: raw[start..<nl]))
+                        start = nl + 1
+                    }
+                    consumed = start
+                }
+                carry.removeFirst(consumed)
+            }
+            if !carry.isEmpty { carry.withUnsafeBytes { addLine($0) } }
             try index.save(to: path, generation: 1)
         }
         let indexSeconds = Date().timeIntervalSince(t0)
         let index = try BM25Index(path: path)
         let qs = queryText.split(separator: "\n").map(String.init)
         for q in qs.prefix(50) { _ = index.search(analyzer.terms(q), k: topK) }
+        if ProcessInfo.processInfo.environment["WENDAO_BENCH_SPLIT"] != nil {
+            let t = Date()
+            var c = 0
+            for q in qs { c &+= analyzer.terms(q).count }
+            let analysis = Date().timeIntervalSince(t)
+            let pre = qs.map { analyzer.terms($0) }
+            let t2 = Date()
+            for q in pre { c &+= index.search(q, k: topK).count }
+            let search = Date().timeIntervalSince(t2)
+            FileHandle.standardError.write(Data("analysis \(analysis * 1e6 / Double(qs.count)) µs/q, search \(search * 1e6 / Double(qs.count)) µs/q (\(c))\n".utf8))
+        }
         var resultCount = 0
         var best: [Double] = []
         var bestTotal = Double.infinity

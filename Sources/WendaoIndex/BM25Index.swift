@@ -37,6 +37,15 @@ public final class BM25Index {
     private var norms: [Float] = []
     private var normsAverage: Float = -1
     private var touched: [UInt32] = []
+    private var scratchAcc: UnsafeMutablePointer<Float>?
+    private var scratchTouched: UnsafeMutablePointer<UInt32>?
+    private var scratchCapacity = 0
+    private var bitmap: [UInt64] = []
+
+    deinit {
+        scratchAcc?.deallocate()
+        scratchTouched?.deallocate()
+    }
 
     /// The generation stored in the file the index was opened from (0 for a new index).
     public private(set) var generation: Int64 = 0
@@ -139,7 +148,7 @@ public final class BM25Index {
 
     /// Documents containing `term` (tombstoned segment documents still count until the next save).
     public func documentFrequency(_ term: UInt64) -> Int {
-        (segment?.postings(of: term)?.count ?? 0) + (delta.slot(of: term).map { delta.docs[$0].count } ?? 0)
+        (segment?.postings(of: term)?.count ?? 0) + (delta.slot(of: term).map { delta.count(of: $0) } ?? 0)
     }
 
     /// BM25 inverse document frequency of `term` (the maximum for an unknown term).
@@ -186,61 +195,11 @@ public final class BM25Index {
         var heap = TopK(k: k)
         // Segment part.
         if let s = segment {
-            var lists: [(start: Int, count: Int, weight: Float)] = []
-            var total = 0
-            for (t, qtf) in unique {
-                let seg = s.postings(of: t)
-                let dcount = delta.slot(of: t).map { delta.docs[$0].count } ?? 0
-                let df = Float((seg?.count ?? 0) + dcount)
-                if df == 0 { continue }
-                let idf = log(1 + (n - df + 0.5) / (df + 0.5))
-                if let seg {
-                    lists.append((seg.start, seg.count, idf * (k1 + 1) * qtf))
-                    total += seg.count
-                }
-            }
-            if !lists.isEmpty {
-                let useTouched = total < s.documentCount / 4
-                touched.removeAll(keepingCapacity: true)
-                accumulator.withUnsafeMutableBufferPointer { acc in
-                    norms.withUnsafeBufferPointer { norm in
-                        for l in lists {
-                            let docs = s.postingDocs + l.start
-                            let tfs = s.postingTFs + l.start
-                            let w = l.weight
-                            if useTouched {
-                                for i in 0..<l.count {
-                                    let d = Int(docs[i])
-                                    let tf = Float(tfs[i])
-                                    if acc[d] == 0 { touched.append(UInt32(d)) }
-                                    acc[d] += w * tf / (tf + norm[d])
-                                }
-                            } else {
-                                for i in 0..<l.count {
-                                    let d = Int(docs[i])
-                                    let tf = Float(tfs[i])
-                                    acc[d] += w * tf / (tf + norm[d])
-                                }
-                            }
-                        }
-                    }
-                    if useTouched {
-                        for d32 in touched {
-                            let d = Int(d32)
-                            let sc = acc[d]
-                            acc[d] = 0
-                            if sc > heap.threshold && !deletedInSegment[d] { heap.push(s.ids[d], sc) }
-                        }
-                    } else {
-                        for d in 0..<acc.count {
-                            let sc = acc[d]
-                            if sc != 0 {
-                                acc[d] = 0
-                                if sc > heap.threshold && !deletedInSegment[d] { heap.push(s.ids[d], sc) }
-                            }
-                        }
-                    }
-                }
+            let pristine = delta.documentCount == 0 && deletedSegmentCount == 0 && s.impactK1 == k1 && s.impactB == b
+            if pristine {
+                searchImpacts(s, unique: unique, n: n, k: k, heap: &heap)
+            } else {
+                searchSegmentExact(s, unique: unique, n: n, avg: avg, heap: &heap)
             }
         }
         // Delta part.
@@ -252,11 +211,10 @@ public final class BM25Index {
             for (t, qtf) in unique {
                 guard let slot = delta.slot(of: t) else { continue }
                 let segCount = segment?.postings(of: t)?.count ?? 0
-                let df = Float(segCount + delta.docs[slot].count)
+                let (docs, tfs) = delta.postings(of: slot)
+                let df = Float(segCount + docs.count)
                 let idf = log(1 + (n - df + 0.5) / (df + 0.5))
                 let w = idf * (k1 + 1) * qtf
-                let docs = delta.docs[slot]
-                let tfs = delta.tfs[slot]
                 for i in 0..<docs.count {
                     let d = Int(docs[i])
                     let tf = Float(tfs[i])
@@ -276,6 +234,208 @@ public final class BM25Index {
             }
         }
         return heap.sorted()
+    }
+
+    /// Exact scoring from term frequencies (used while there are unsaved changes).
+    private func searchSegmentExact(
+        _ s: Segment, unique: [(term: UInt64, qtf: Float)], n: Float, avg: Float, heap: inout TopK
+    ) {
+        let k1 = parameters.k1
+        var lists: [(start: Int, count: Int, weight: Float)] = []
+        var total = 0
+        for (t, qtf) in unique {
+            let seg = s.postings(of: t)
+            let dcount = delta.slot(of: t).map { delta.count(of: $0) } ?? 0
+            let df = Float((seg?.count ?? 0) + dcount)
+            if df == 0 { continue }
+            let idf = log(1 + (n - df + 0.5) / (df + 0.5))
+            if let seg {
+                lists.append((seg.start, seg.count, idf * (k1 + 1) * qtf))
+                total += seg.count
+            }
+        }
+        if lists.isEmpty { return }
+        var touched = self.touched
+        touched.removeAll(keepingCapacity: true)
+        let deleted = deletedInSegment
+        accumulator.withUnsafeMutableBufferPointer { acc in
+            norms.withUnsafeBufferPointer { norm in
+                for l in lists {
+                    let docs = s.postingDocs + l.start
+                    let tfs = s.postingTFs + l.start
+                    let w = l.weight
+                    for i in 0..<l.count {
+                        let d = Int(docs[i])
+                        let tf = Float(tfs[i])
+                        if acc[d] == 0 { touched.append(UInt32(d)) }
+                        acc[d] += w * tf / (tf + norm[d])
+                    }
+                }
+            }
+            for d32 in touched {
+                let d = Int(d32)
+                let sc = acc[d]
+                acc[d] = 0
+                if sc > heap.threshold && !deleted[d] { heap.push(s.ids[d], sc) }
+            }
+        }
+        self.touched = touched
+    }
+
+    /// Scoring with precomputed impacts and MaxScore pruning: terms are taken by decreasing upper
+    /// bound; once the k-th best partial score beats what the remaining terms could add, no new
+    /// document can enter the top k, and the remaining (long) lists are only probed for the
+    /// surviving candidates by galloping search. Results and scores are exact.
+    private func searchImpacts(
+        _ s: Segment, unique: [(term: UInt64, qtf: Float)], n: Float, k: Int, heap: inout TopK
+    ) {
+        var lists: [(start: Int, count: Int, weight: Float, bound: Float)] = []
+        for (t, qtf) in unique {
+            guard let seg = s.postings(of: t) else { continue }
+            let df = Float(seg.count)
+            let w = log(1 + (n - df + 0.5) / (df + 0.5)) * qtf
+            lists.append((seg.start, seg.count, w, w * seg.maxImpact))
+        }
+        if lists.isEmpty { return }
+        lists.sort { $0.bound > $1.bound }
+        let m = lists.count
+        var suffix = [Float](repeating: 0, count: m + 1)
+        for i in stride(from: m - 1, through: 0, by: -1) { suffix[i] = suffix[i + 1] + lists[i].bound }
+        let docCount = s.documentCount
+        if scratchCapacity < docCount {
+            scratchAcc?.deallocate()
+            scratchTouched?.deallocate()
+            scratchAcc = .allocate(capacity: docCount)
+            scratchAcc?.initialize(repeating: 0, count: docCount)
+            scratchTouched = .allocate(capacity: docCount)
+            scratchCapacity = docCount
+        }
+        guard let acc = scratchAcc, let touched = scratchTouched else { return }
+        var nt = 0
+        var split = m
+        var theta = -Float.infinity
+        var prefix: Float = 0
+        for i in 0..<m {
+            if i > 0 && nt >= k && suffix[i] < prefix {
+                var kth = TopK(k: k)
+                for t in 0..<nt {
+                    let sc = acc[Int(touched[t])]
+                    if sc > kth.threshold { kth.pushScore(sc) }
+                }
+                theta = kth.threshold
+                if theta >= suffix[i] {
+                    split = i
+                    break
+                }
+            }
+            let l = lists[i]
+            let docs = s.postingDocs + l.start
+            let impacts = s.postingImpacts + l.start
+            let w = l.weight
+            for p in 0..<l.count {
+                let d32 = docs[p]
+                let d = Int(d32)
+                let old = acc[d]
+                // Branch-free "first touch" bookkeeping: always write, advance only when new.
+                touched[nt] = d32
+                nt &+= old == 0 ? 1 : 0
+                acc[d] = old + w * impacts[p]
+            }
+            prefix += l.bound
+        }
+        if split < m {
+            let rest = suffix[split]
+            // Surviving candidates in doc order, via a bitmap (cheaper than sorting).
+            let words = (docCount + 63) >> 6
+            if bitmap.count < words { bitmap = [UInt64](repeating: 0, count: words) }
+            var candidates: [UInt32] = []
+            bitmap.withUnsafeMutableBufferPointer { bits in
+                var lowWord = words
+                var highWord = 0
+                for t in 0..<nt {
+                    let d = Int(touched[t])
+                    if acc[d] + rest > theta {
+                        bits[d >> 6] |= 1 << UInt64(d & 63)
+                        lowWord = min(lowWord, d >> 6)
+                        highWord = max(highWord, d >> 6)
+                    }
+                }
+                if lowWord <= highWord {
+                    for wi in lowWord...highWord {
+                        var word = bits[wi]
+                        while word != 0 {
+                            let bit = word.trailingZeroBitCount
+                            candidates.append(UInt32(wi << 6 | bit))
+                            word &= word - 1
+                        }
+                        bits[wi] = 0
+                    }
+                }
+            }
+            for j in split..<m {
+                let l = lists[j]
+                let docs = s.postingDocs + l.start
+                let impacts = s.postingImpacts + l.start
+                let w = l.weight
+                var pos = 0
+                let count = l.count
+                if candidates.count * 8 > count {
+                    // Dense: a linear merge beats searching.
+                    var c = 0
+                    let nc = candidates.count
+                    while pos < count && c < nc {
+                        let d = docs[pos]
+                        let cd = candidates[c]
+                        if d == cd {
+                            acc[Int(d)] += w * impacts[pos]
+                            pos += 1
+                            c += 1
+                        } else if d < cd {
+                            pos += 1
+                        } else {
+                            c += 1
+                        }
+                    }
+                    continue
+                }
+                for d32 in candidates {
+                    if docs[pos] < d32 {
+                        // Gallop, then binary search.
+                        var step = 1
+                        var lo = pos
+                        var hi = pos + 1
+                        while hi < count && docs[hi] < d32 {
+                            lo = hi
+                            step <<= 1
+                            hi = pos + step
+                        }
+                        if hi > count { hi = count }
+                        while lo < hi {
+                            let mid = (lo + hi) >> 1
+                            if docs[mid] < d32 { lo = mid + 1 } else { hi = mid }
+                        }
+                        pos = lo
+                        if pos >= count { break }
+                    }
+                    if docs[pos] == d32 {
+                        acc[Int(d32)] += w * impacts[pos]
+                        pos += 1
+                        if pos >= count { break }
+                    }
+                }
+            }
+            for d32 in candidates {
+                let sc = acc[Int(d32)]
+                if sc > heap.threshold { heap.push(s.ids[Int(d32)], sc) }
+            }
+        } else {
+            for t in 0..<nt {
+                let d = Int(touched[t])
+                let sc = acc[d]
+                if sc > heap.threshold { heap.push(s.ids[d], sc) }
+            }
+        }
+        for t in 0..<nt { acc[Int(touched[t])] = 0 }
     }
 
     // MARK: - Persistence
@@ -310,12 +470,12 @@ public final class BM25Index {
         func mergedCount(segStart: Int, segCount: Int, slot: Int?) -> Int {
             var c = 0
             if noDeletes {
-                c = segCount + (slot.map { delta.docs[$0].count } ?? 0)
+                c = segCount + (slot.map { delta.count(of: $0) } ?? 0)
             } else {
                 if let s = seg {
                     for k in segStart..<(segStart + segCount) where !deletedInSegment[Int(s.postingDocs[k])] { c += 1 }
                 }
-                if let slot { for d in delta.docs[slot] where !deletedInDelta[Int(d)] { c += 1 } }
+                if let slot { for d in delta.postings(of: slot).docs where !deletedInDelta[Int(d)] { c += 1 } }
             }
             return c
         }
@@ -337,7 +497,8 @@ public final class BM25Index {
         var tfsBuf: [UInt16] = []
         do {
             try SegmentWriter.write(
-                path: path, generation: generation, ids: ids, lengths: lengths, termCount: termCount,
+                path: path, generation: generation, ids: ids, lengths: lengths, k1: parameters.k1, b: parameters.b,
+                termCount: termCount,
                 postingCount: postingCount
             ) { put in
                 func emit(_ term: UInt64, segStart: Int, segCount: Int, slot: Int?) {
@@ -353,8 +514,7 @@ public final class BM25Index {
                         }
                     }
                     if let slot {
-                        let dd = delta.docs[slot]
-                        let tt = delta.tfs[slot]
+                        let (dd, tt) = delta.postings(of: slot)
                         for i in 0..<dd.count {
                             let m = deltaMap[Int(dd[i])]
                             if m != UInt32.max {
@@ -408,6 +568,9 @@ struct TopK {
         self.k = k
         items.reserveCapacity(k)
     }
+
+    /// Pushes a bare score (for computing a threshold).
+    mutating func pushScore(_ score: Float) { push(0, score) }
 
     /// Scores at or below this cannot enter.
     var threshold: Float { items.count < k ? -Float.infinity : items[0].score }

@@ -10,11 +10,15 @@ import Foundation
 ///
 /// Layout (little-endian, every section 8-byte aligned):
 /// header (96 bytes) · external ids (Int64 × docs) · lengths (UInt32 × docs) ·
-/// term table (open addressing; 24-byte entries: hash, first posting, count, max tf) ·
-/// posting doc numbers (UInt32) · posting term frequencies (UInt16).
+/// term table (open addressing; 24-byte entries: hash, first posting, count, max impact) ·
+/// posting doc numbers (UInt32) · posting term frequencies (UInt16) · posting impacts (Float32).
+///
+/// An impact is the BM25 term-frequency part `tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen))`
+/// computed with the k1, b and average length stored in the header; a query multiplies it by idf.
+/// The per-term maximum impact lets a query skip postings that cannot reach the top k.
 final class Segment {
     static let magic: UInt64 = 0x3135_324D_4244_5757  // "WWDBM251"
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerSize = 96
     static let entrySize = 24
 
@@ -24,6 +28,10 @@ final class Segment {
     let postingCount: Int
     let totalLength: UInt64
     let generation: Int64
+    /// k1, b and average length the impacts were computed with.
+    let impactK1: Float
+    let impactB: Float
+    let impactAverage: Float
 
     private let base: UnsafeMutableRawPointer
     private let mappedLength: Int
@@ -32,18 +40,20 @@ final class Segment {
     private let table: UnsafeRawPointer
     let postingDocs: UnsafePointer<UInt32>
     let postingTFs: UnsafePointer<UInt16>
+    let postingImpacts: UnsafePointer<Float>
 
     static func align8(_ x: Int) -> Int { (x + 7) & ~7 }
 
     struct Layout {
-        var ids = 0, lengths = 0, table = 0, docs = 0, tfs = 0, end = 0
+        var ids = 0, lengths = 0, table = 0, docs = 0, tfs = 0, impacts = 0, end = 0
         init(documents: Int, capacity: Int, postings: Int) {
             ids = Segment.headerSize
             lengths = ids + documents * 8
             table = Segment.align8(lengths + documents * 4)
             docs = table + capacity * Segment.entrySize
             tfs = Segment.align8(docs + postings * 4)
-            end = Segment.align8(tfs + postings * 2)
+            impacts = Segment.align8(tfs + postings * 2)
+            end = Segment.align8(impacts + postings * 4)
         }
     }
 
@@ -73,6 +83,9 @@ final class Segment {
         tableCapacity = Int(u64(40))
         postingCount = Int(u64(48))
         totalLength = u64(56)
+        impactK1 = h.loadUnaligned(fromByteOffset: 64, as: Float.self)
+        impactB = h.loadUnaligned(fromByteOffset: 68, as: Float.self)
+        impactAverage = h.loadUnaligned(fromByteOffset: 72, as: Float.self)
         let layout = Layout(documents: documentCount, capacity: tableCapacity, postings: postingCount)
         guard layout.end == size, tableCapacity > 0, tableCapacity & (tableCapacity - 1) == 0,
             termCount < tableCapacity, documentCount < Int(UInt32.max)
@@ -85,13 +98,14 @@ final class Segment {
         table = h.advanced(by: layout.table)
         postingDocs = h.advanced(by: layout.docs).assumingMemoryBound(to: UInt32.self)
         postingTFs = h.advanced(by: layout.tfs).assumingMemoryBound(to: UInt16.self)
+        postingImpacts = h.advanced(by: layout.impacts).assumingMemoryBound(to: Float.self)
     }
 
     deinit { munmap(base, mappedLength) }
 
-    /// (first posting, count) for a term, or nil.
+    /// (first posting, count, max impact) for a term, or nil.
     @inline(__always)
-    func postings(of term: UInt64) -> (start: Int, count: Int)? {
+    func postings(of term: UInt64) -> (start: Int, count: Int, maxImpact: Float)? {
         let mask = tableCapacity - 1
         var i = Int(truncatingIfNeeded: term) & mask
         while true {
@@ -99,7 +113,10 @@ final class Segment {
             let count = e.load(fromByteOffset: 16, as: UInt32.self)
             if count == 0 { return nil }
             if e.load(as: UInt64.self) == term {
-                return (Int(e.load(fromByteOffset: 8, as: UInt64.self)), Int(count))
+                return (
+                    Int(e.load(fromByteOffset: 8, as: UInt64.self)), Int(count),
+                    e.load(fromByteOffset: 20, as: Float.self)
+                )
             }
             i = (i + 1) & mask
         }
@@ -163,7 +180,8 @@ enum SegmentWriter {
 
     /// Writes a segment atomically (temporary file, fsync, rename).
     static func write(
-        path: String, generation: Int64, ids: [Int64], lengths: [UInt32], termCount: Int, postingCount: Int,
+        path: String, generation: Int64, ids: [Int64], lengths: [UInt32], k1: Float, b: Float, termCount: Int,
+        postingCount: Int,
         forEachTerm: ((UInt64, UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt16>) -> Void) -> Void
     ) throws {
         var capacity = 16
@@ -180,13 +198,20 @@ enum SegmentWriter {
         put64(32, UInt64(termCount))
         put64(40, UInt64(capacity))
         put64(48, UInt64(postingCount))
-        put64(56, lengths.reduce(UInt64(0)) { $0 + UInt64($1) })
+        let total = lengths.reduce(UInt64(0)) { $0 + UInt64($1) }
+        put64(56, total)
+        let average = ids.isEmpty ? 1 : max(Float(Double(total) / Double(ids.count)), 1e-6)
+        buffer.storeBytes(of: k1, toByteOffset: 64, as: Float.self)
+        buffer.storeBytes(of: b, toByteOffset: 68, as: Float.self)
+        buffer.storeBytes(of: average, toByteOffset: 72, as: Float.self)
+        let norms = lengths.map { k1 * (1 - b + b * Float($0) / average) }
         ids.withUnsafeBytes { buffer.advanced(by: layout.ids).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         lengths.withUnsafeBytes {
             if $0.count > 0 { buffer.advanced(by: layout.lengths).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
         let docsOut = buffer.advanced(by: layout.docs).assumingMemoryBound(to: UInt32.self)
         let tfsOut = buffer.advanced(by: layout.tfs).assumingMemoryBound(to: UInt16.self)
+        let impactsOut = buffer.advanced(by: layout.impacts).assumingMemoryBound(to: Float.self)
         var cursor = 0
         var written = 0
         let mask = capacity - 1
@@ -202,6 +227,14 @@ enum SegmentWriter {
             buffer.storeBytes(of: UInt32(docs.count), toByteOffset: e + 16, as: UInt32.self)
             (docsOut + cursor).update(from: docs.baseAddress!, count: docs.count)
             (tfsOut + cursor).update(from: tfs.baseAddress!, count: tfs.count)
+            var maxImpact: Float = 0
+            for i in 0..<docs.count {
+                let tf = Float(tfs[i])
+                let impact = tf * (k1 + 1) / (tf + norms[Int(docs[i])])
+                impactsOut[cursor + i] = impact
+                maxImpact = max(maxImpact, impact)
+            }
+            buffer.storeBytes(of: maxImpact, toByteOffset: e + 20, as: Float.self)
             cursor += docs.count
             written += 1
         }

@@ -1,3 +1,4 @@
+import Foundation
 import WendaoCore
 import WendaoIndex
 import WendaoText
@@ -55,7 +56,7 @@ public struct Answer: Sendable, Codable, Equatable {
 /// question's informative terms, the answer is "not found" rather than an unrelated passage.
 public struct ExtractiveAnswerer: Sendable {
     /// Minimum share of the question's informative term weight the best chunk must contain.
-    public var minimumCoverage: Double = 0.45
+    public var minimumCoverage: Double = 0.3
     /// At most this many sentences in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
@@ -86,27 +87,88 @@ public struct ExtractiveAnswerer: Sendable {
         return s
     }()
 
+    /// Query terms split by kind, each with its idf weight.
+    struct QueryProfile {
+        var unigrams: [(UInt64, Double)] = []
+        var bigrams: [(UInt64, Double)] = []
+        var words: [(UInt64, Double)] = []
+
+        var isEmpty: Bool { unigrams.isEmpty && bigrams.isEmpty && words.isEmpty }
+    }
+
+    static func profile(_ question: String, analyzer: Analyzer, idf: (UInt64) -> Float) -> QueryProfile {
+        var p = QueryProfile()
+        var seen = Set<UInt64>()
+        // Words that only ask (什么, 多少, how, …) carry no topic: drop them, and the pairs they form.
+        let tokens = analyzer.tokens(question)
+        for t in tokens {
+            let h = Analyzer.hash(term: t)
+            guard !questionTermHashes.contains(h), seen.insert(h).inserted else { continue }
+            let w = Double(idf(h))
+            let scalars = Array(t.unicodeScalars)
+            let cjk = scalars.allSatisfy { $0.value >= 0x2E80 }
+            if cjk && scalars.count == 1 {
+                p.unigrams.append((h, w))
+            } else if cjk && scalars.count == 2 {
+                if questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[0])))
+                    || questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[1])))
+                {
+                    continue
+                }
+                p.bigrams.append((h, w))
+            } else {
+                p.words.append((h, w))
+            }
+        }
+        return p
+    }
+
+    /// Single characters of the question words.
+    static let questionCharacterHashes: Set<UInt64> = {
+        var s = Set<UInt64>()
+        for w in questionWords where w.unicodeScalars.allSatisfy({ $0.value >= 0x2E80 }) {
+            for u in w.unicodeScalars { s.insert(Analyzer.hash(term: ScriptFolding.fold(String(u)))) }
+        }
+        return s
+    }()
+
+    /// The share of the question's weight found in `terms`: characters and words by idf, and
+    /// character pairs (which carry word order and meaning) by idf, averaged.
+    static func coverage(_ p: QueryProfile, in terms: Set<UInt64>) -> Double {
+        func share(_ xs: [(UInt64, Double)]) -> (Double, Double) {
+            var got = 0.0
+            var all = 0.0
+            for (h, w) in xs {
+                all += w
+                if terms.contains(h) { got += w }
+            }
+            return (got, all)
+        }
+        let (u, ut) = share(p.unigrams + p.words)
+        let (b, bt) = share(p.bigrams)
+        let uni = ut > 0 ? u / ut : 0
+        if bt == 0 { return uni }
+        let bi = b / bt
+        return ut > 0 ? 0.5 * uni + 0.5 * bi : bi
+    }
+
     /// Answers `question` from ranked hits.
     public func answer(question: String, hits: [SearchHit], analyzer: Analyzer, idf: (UInt64) -> Float) -> Answer {
-        let qTerms = Array(Set(analyzer.terms(question)))
-        let informative = qTerms.filter { !Self.questionTermHashes.contains($0) }
-        let weighted = (informative.isEmpty ? qTerms : informative).map { ($0, Double(idf($0))) }
-        let totalWeight = weighted.reduce(0) { $0 + $1.1 }
+        let profile = Self.profile(question, analyzer: analyzer, idf: idf)
         func coverage(_ text: String) -> Double {
-            guard totalWeight > 0 else { return 0 }
-            let terms = Set(analyzer.terms(text))
-            var w = 0.0
-            for (t, x) in weighted where terms.contains(t) { w += x }
-            return w / totalWeight
+            Self.coverage(profile, in: Set(analyzer.terms(text)))
         }
         let notFound = Answer(
             question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
             found: false, citations: [], coverage: 0)
-        guard !hits.isEmpty, totalWeight > 0 else { return notFound }
+        guard !hits.isEmpty, !profile.isEmpty else { return notFound }
         // Coverage of the best chunks (with title and section, as indexed).
         let candidates = Array(hits.prefix(6))
         let chunkCoverage = candidates.map { coverage($0.section + "\n" + $0.text) }
         let best = chunkCoverage.max() ?? 0
+        if ProcessInfo.processInfo.environment["WENDAO_DEBUG_COVERAGE"] != nil {
+            FileHandle.standardError.write(Data("coverage \(String(format: "%.3f", best)) \(question)\n".utf8))
+        }
         guard best >= minimumCoverage else {
             var a = notFound
             a.coverage = best
@@ -125,8 +187,10 @@ public struct ExtractiveAnswerer: Sendable {
             let scalars = Array(h.text.unicodeScalars)
             for span in SentenceSplitter.spans(scalars.map(\.value)) {
                 let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
-                let c = coverage(text)
+                var c = coverage(text)
                 if c == 0 { continue }
+                // A sentence that asks a question (an FAQ's question line) is not an answer.
+                if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
                 // Earlier chunks and chunks that cover more of the question are preferred.
                 let score = c + 0.35 * chunkCoverage[i] - 0.04 * Double(i)
                 sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score))
@@ -139,7 +203,7 @@ public struct ExtractiveAnswerer: Sendable {
         for s in sentences {
             if chosen.count >= maxSentences { break }
             if seenText.contains(s.text) { continue }
-            if !chosen.isEmpty && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.55) { continue }
+            if !chosen.isEmpty && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.8) { continue }
             chosen.append(s)
             seenText.insert(s.text)
             length += s.text.count

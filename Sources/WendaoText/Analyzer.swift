@@ -192,12 +192,12 @@ public struct Analyzer: Sendable {
         var start = 0
         let s = word.scalars
         for i in 0...s.count where i == s.count || Self.isJoiner(s[i]) {
-            if i > start { emitWord(s[start..<i], &sink) }
+            if i > start { emitWord(s[start..<i], &sink, &word.stemScratch) }
             start = i + 1
         }
     }
 
-    private func emitWord<S: TermSink>(_ part: ArraySlice<UInt32>, _ sink: inout S) {
+    private func emitWord<S: TermSink>(_ part: ArraySlice<UInt32>, _ sink: inout S, _ stemScratch: inout [UInt32]) {
         var ascii = true
         for v in part where v >= 0x80 {
             ascii = false
@@ -208,12 +208,13 @@ public struct Analyzer: Sendable {
             if dropStopwords && part.count <= Stopwords.maxLength {
                 var h = TermHash()
                 for v in part { h.add(v) }
-                if Stopwords.hashes.contains(h.value) { return }
+                if Stopwords.contains(hash: h.value) { return }
             }
             if stemming && part.count > 3 {
-                var buf = StemBuffer(part)
+                var buf = StemBuffer(part, reusing: &stemScratch)
                 EnglishStemmer.stem(&buf)
                 buf.withSlice { sink.emit($0) }
+                stemScratch = buf.release()
                 return
             }
         }
@@ -224,6 +225,7 @@ public struct Analyzer: Sendable {
 /// A word being collected by the scanner.
 struct WordBuffer {
     var scalars: [UInt32] = []
+    var stemScratch: [UInt32] = []
     var hasDigit = false
     var hasLetter = false
     var hasJoiner = false

@@ -3,10 +3,18 @@ struct StemBuffer {
     var storage: [UInt32]
     var count: Int
 
-    init(_ part: ArraySlice<UInt32>) {
-        storage = Array(part)
-        count = storage.count
+    /// Copies `part` into `scratch`'s storage (no allocation once the scratch has grown).
+    init(_ part: ArraySlice<UInt32>, reusing scratch: inout [UInt32]) {
+        var s: [UInt32] = []
+        swap(&s, &scratch)
+        s.removeAll(keepingCapacity: true)
+        s.append(contentsOf: part)
+        storage = s
+        count = s.count
     }
+
+    /// Gives the storage back for reuse.
+    consuming func release() -> [UInt32] { storage }
 
     subscript(i: Int) -> UInt32 {
         get { storage[i] }
@@ -102,11 +110,28 @@ enum Stopwords {
     /// Longest stopword, to skip the lookup for longer words.
     static let maxLength = 10
 
-    /// Unfinished FNV hashes of the stopwords (compared before the final mix).
-    static let hashes: Set<UInt64> = Set(
-        words.map { w in
+    /// Unfinished FNV hashes of the stopwords in a small open-addressing table (0 = empty).
+    static let table: [UInt64] = {
+        var t = [UInt64](repeating: 0, count: 512)
+        for w in words {
             var h = TermHash()
             for u in w.unicodeScalars { h.add(u.value) }
-            return h.value
-        })
+            var i = Int(truncatingIfNeeded: h.value >> 7) & 511
+            while t[i] != 0 && t[i] != h.value { i = (i + 1) & 511 }
+            t[i] = h.value
+        }
+        return t
+    }()
+
+    /// Whether the unfinished hash of a lowercase word is a stopword's.
+    @inline(__always)
+    static func contains(hash: UInt64) -> Bool {
+        var i = Int(truncatingIfNeeded: hash >> 7) & 511
+        while true {
+            let v = table[i]
+            if v == hash { return true }
+            if v == 0 { return false }
+            i = (i + 1) & 511
+        }
+    }
 }

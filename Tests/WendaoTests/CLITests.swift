@@ -1,0 +1,323 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The result of one `wendao` run.
+private struct RunResult {
+    var status: Int32
+    /// True when the process ended by a signal (a crash), not by exit.
+    var signalled: Bool
+    var stdout: String
+    var stderr: String
+
+    /// stdout parsed as one JSON object.
+    func json(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let obj = try? JSONSerialization.jsonObject(with: Data(stdout.utf8))
+        return try #require(obj as? [String: Any], "stdout is not a JSON object: \(stdout.prefix(500)) — stderr: \(stderr.prefix(500))", sourceLocation: sourceLocation)
+    }
+}
+
+/// Finds and runs the built `wendao` executable.
+private enum WendaoCLI {
+    static let binary: URL? = {
+        let fm = FileManager.default
+        func executable(_ url: URL) -> Bool {
+            var isDir: ObjCBool = false
+            return fm.fileExists(atPath: url.path, isDirectory: &isDir) && !isDir.boolValue && fm.isExecutableFile(atPath: url.path)
+        }
+        if let env = ProcessInfo.processInfo.environment["WENDAO_BIN"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        let starts = [
+            Bundle.main.bundleURL, Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
+        ].compactMap { $0 }
+        for start in starts {
+            var dir = start
+            for _ in 0..<6 {
+                let candidate = dir.appendingPathComponent("wendao")
+                if executable(candidate) { return candidate }
+                dir = dir.deletingLastPathComponent()
+                if dir.path == "/" { break }
+            }
+        }
+        return nil
+    }()
+
+    static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+        try #require(binary, "cannot find the wendao executable next to the test bundle; set WENDAO_BIN", sourceLocation: sourceLocation)
+    }
+
+    /// Starts `wendao args…`; output goes to files in `scratch`.
+    static func start(_ args: [String], scratch: ScratchDirectory) throws -> (Process, URL, URL) {
+        let p = Process()
+        p.executableURL = try requireBinary()
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "WENDAO_DATA")
+        env["WENDAO_LOG_LEVEL"] = "error"
+        p.environment = env
+        let id = UUID().uuidString
+        let out = scratch.child("stdout-\(id)")
+        let err = scratch.child("stderr-\(id)")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out, err)
+    }
+
+    static func finish(_ p: Process, _ out: URL, _ err: URL) -> RunResult {
+        p.waitUntilExit()
+        let stdout = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: out)
+        try? FileManager.default.removeItem(at: err)
+        return RunResult(
+            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, stdout: stdout, stderr: stderr)
+    }
+
+    /// Runs `wendao args…` to completion.
+    static func run(_ args: [String], scratch: ScratchDirectory) throws -> RunResult {
+        let (p, out, err) = try start(args, scratch: scratch)
+        return finish(p, out, err)
+    }
+}
+
+/// A data directory plus a source folder for CLI runs.
+private final class CLIFixture {
+    let scratch: ScratchDirectory
+    let data: String
+
+    init() throws {
+        scratch = try ScratchDirectory("cli")
+        data = scratch.child("data").path
+    }
+
+    func run(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
+        try run(args, sourceLocation: sourceLocation)
+    }
+
+    func run(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
+        let r = try WendaoCLI.run(args + ["--data", data], scratch: scratch)
+        #expect(!r.signalled, "wendao \(args) crashed: \(r.stderr.suffix(1000))", sourceLocation: sourceLocation)
+        return r
+    }
+
+    func writeFacts() throws -> String {
+        try scratch.write("src/kb/pricing.md", """
+            # 价格说明
+
+            ## 首重与续重
+
+            标准快递首重收费12元，续重每公斤收费3元。
+
+            ## 保价
+
+            保价费按声明价值的1%收取。
+            """)
+        try scratch.write("src/kb/contact.txt", "客服热线400-820-5566，每天8点到22点有人接听。")
+        return scratch.child("src/kb").path
+    }
+}
+
+private func expectKeys(
+    _ object: Any?, _ keys: Set<String>, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard let dict = object as? [String: Any] else {
+        Issue.record("\(what) is not an object: \(String(describing: object))", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(Set(dict.keys).isSuperset(of: keys), "\(what) keys \(dict.keys.sorted()) lack \(keys.subtracting(dict.keys).sorted())", sourceLocation: sourceLocation)
+}
+
+@Suite struct CLITests {
+    @Test func searchAndAskJSONShapes() throws {
+        let f = try CLIFixture()
+        let src = try f.writeFacts()
+        let created = try f.run("kb", "create", "cli", "--json")
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try created.json()["name"] as? String == "cli")
+
+        let ingest = try f.run("ingest", "--kb", "cli", src, "--json")
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let summary = try ingest.json()
+        expectKeys(summary, ["kb", "files", "added", "updated", "unchanged", "failed", "pruned", "chunks", "results"], "ingest")
+        #expect(summary["added"] as? Int == 2)
+        #expect(summary["failed"] as? Int == 0)
+
+        let search = try f.run("search", "--kb", "cli", "首重收费", "--json")
+        #expect(search.status == 0, "\(search.stderr)")
+        let body = try search.json()
+        expectKeys(body, ["query", "results"], "search")
+        #expect(body["query"] as? String == "首重收费")
+        let results = try #require(body["results"] as? [[String: Any]])
+        #expect(!results.isEmpty)
+        for r in results {
+            expectKeys(r, ["rank", "score", "document", "section", "page", "chunk_id", "text", "start", "end"], "search result")
+        }
+        #expect(results.first?["rank"] as? Int == 1)
+        #expect(results.first?["document"] as? String == "kb/pricing.md")
+        #expect((results.first?["text"] as? String)?.contains("首重收费12元") == true)
+        #expect(results.first?["page"] is NSNull)
+
+        let ask = try f.run("ask", "--kb", "cli", "首重收费多少钱？", "--json")
+        #expect(ask.status == 0, "\(ask.stderr)")
+        let answer = try ask.json()
+        expectKeys(answer, ["question", "answer", "mode", "found", "citations"], "ask")
+        #expect(answer["mode"] as? String == "extractive")
+        #expect(answer["found"] as? Bool == true)
+        #expect(answer["question"] as? String == "首重收费多少钱？")
+        #expect((answer["answer"] as? String)?.contains("[1]") == true)
+        let citations = try #require(answer["citations"] as? [[String: Any]])
+        #expect(!citations.isEmpty)
+        for c in citations { expectKeys(c, ["n", "document", "section", "page", "chunk_id", "text"], "citation") }
+        #expect(citations.first?["n"] as? Int == 1)
+
+        let notFound = try f.run("ask", "--kb", "cli", "火星上的天气怎么样", "--json")
+        #expect(notFound.status == 0)
+        #expect(try notFound.json()["found"] as? Bool == false)
+        #expect((try notFound.json()["citations"] as? [Any])?.isEmpty == true)
+
+        // Human-readable output.
+        let human = try f.run("ask", "--kb", "cli", "首重收费多少钱？")
+        #expect(human.status == 0)
+        #expect(human.stdout.contains("[1]") && human.stdout.contains("kb/pricing.md"))
+        let docs = try f.run("docs", "list", "--kb", "cli", "--json")
+        #expect(docs.status == 0)
+        #expect((try docs.json()["documents"] as? [Any])?.count == 2)
+        let doctor = try f.run("doctor", "--kb", "cli", "--json")
+        #expect(doctor.status == 0)
+        #expect(try doctor.json()["ok"] as? Bool == true)
+    }
+
+    @Test func exitCodesAndJSONErrors() throws {
+        let f = try CLIFixture()
+        #expect(try f.run("kb", "create", "ok-kb").status == 0)
+
+        let badName = try f.run("kb", "create", "../x")
+        #expect(badName.status == 2, "\(badName.stderr)")
+        #expect(!badName.stderr.isEmpty)
+        let badNameJSON = try f.run("kb", "create", "../x", "--json")
+        #expect(badNameJSON.status == 2)
+        let error = try #require(try badNameJSON.json()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "invalid_argument")
+        #expect((error["message"] as? String)?.isEmpty == false)
+        #expect(try f.run("search", "--kb", "../x", "运费").status == 2)
+        #expect(try f.run("ingest", "--kb", "a b", f.scratch.path).status == 2)
+
+        let unknownOption = try f.run("search", "--kb", "ok-kb", "运费", "--no-such-option")
+        #expect(unknownOption.status == 2, "\(unknownOption.stderr)")
+        #expect(try f.run("no-such-command").status == 2)
+        #expect(try f.run("search", "--kb", "ok-kb", "运费", "--top-k", "zero").status == 2)
+
+        let missing = try f.run("search", "--kb", "missing", "运费", "--json")
+        #expect(missing.status == 1)
+        let missingError = try #require(try missing.json()["error"] as? [String: Any])
+        #expect(missingError["code"] as? String == "not_found")
+        #expect((missingError["message"] as? String)?.contains("missing") == true)
+
+        let empty = try f.run("search", "--kb", "ok-kb", "？？？", "--json")
+        #expect(empty.status == 2)
+        #expect((try empty.json()["error"] as? [String: Any])?["code"] as? String == "invalid_argument")
+
+        let duplicate = try f.run("kb", "create", "ok-kb", "--json")
+        #expect(duplicate.status == 1)
+        #expect((try duplicate.json()["error"] as? [String: Any])?["code"] as? String == "already_exists")
+
+        let help = try f.run("--help")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("ingest"))
+    }
+
+    @Test func partialIngestFailureExitsOneAndKeepsTheRest() throws {
+        let f = try CLIFixture()
+        try f.scratch.write("src/mixed/good.md", "# 好\n\n貔貅快递专线每天发车。")
+        try f.scratch.write("src/mixed/also-good.txt", "饕餮冷链专线周末停运。")
+        try f.scratch.write("src/mixed/broken.pdf", Data("%PDF-1.7\n1 0 obj\n".utf8))
+        let dir = f.scratch.child("src/mixed").path
+        #expect(try f.run("kb", "create", "mixed").status == 0)
+
+        let r = try f.run("ingest", "--kb", "mixed", dir, "--json")
+        #expect(r.status == 1, "\(r.stderr)")
+        let summary = try r.json()
+        #expect(summary["added"] as? Int == 2)
+        #expect(summary["failed"] as? Int == 1)
+        let results = try #require(summary["results"] as? [[String: Any]])
+        let failed = results.filter { $0["outcome"] as? String == "failed" }
+        #expect(failed.count == 1)
+        #expect(failed.first?["path"] as? String == "mixed/broken.pdf")
+        #expect((failed.first?["reason"] as? String).map { !$0.isEmpty && !$0.contains("\n") } == true)
+
+        for (query, doc) in [("貔貅快递专线", "mixed/good.md"), ("饕餮冷链专线", "mixed/also-good.txt")] {
+            let s = try f.run("search", "--kb", "mixed", query, "--json")
+            #expect(s.status == 0)
+            let first = (try s.json()["results"] as? [[String: Any]])?.first
+            #expect(first?["document"] as? String == doc)
+        }
+        // Human-readable: the failure is named on stdout, the exit code is still 1.
+        let again = try f.run("ingest", "--kb", "mixed", dir)
+        #expect(again.status == 1)
+        #expect(again.stdout.contains("broken.pdf"))
+    }
+
+    @Test func killedIngestLeavesAConsistentKnowledgeBase() throws {
+        let f = try CLIFixture()
+        let seed = ProcessInfo.processInfo.environment["WENDAO_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        print("killedIngestLeavesAConsistentKnowledgeBase: WENDAO_TEST_SEED=\(seed)")
+        var rng = SeededGenerator(seed: seed)
+
+        // ~400 files of ~20 KB.
+        let fileCount = 400
+        var pool: [String] = []
+        var poolRNG = SeededGenerator(seed: 1234)
+        for _ in 0..<300 { pool.append(TextPool.paragraph(&poolRNG, sentences: 2...6)) }
+        for i in 0..<fileCount {
+            var text = "# 文件 \(i)\n\n唯一标记 MARK\(i)X 在这里。\n\n"
+            while text.utf8.count < 20_000 { text += pool[Int.random(in: 0..<pool.count, using: &rng)] + "\n\n" }
+            try f.scratch.write(String(format: "src/corpus/d%02d/file-%03d.%@", i % 10, i, i % 3 == 0 ? "txt" : "md"), text)
+        }
+        let corpus = f.scratch.child("src/corpus").path
+        #expect(try f.run("kb", "create", "crash").status == 0)
+
+        func expectDoctorOK(_ when: String) throws {
+            let d = try f.run("doctor", "--kb", "crash", "--json")
+            #expect(d.status == 0, "doctor after \(when) (seed \(seed)): \(d.stdout) \(d.stderr.suffix(500))")
+            #expect(try d.json()["ok"] as? Bool == true, "doctor after \(when) (seed \(seed)): \(d.stdout)")
+        }
+
+        var delays: Set<Int> = []
+        while delays.count < 3 { delays.insert(Int.random(in: 50...600, using: &rng)) }
+        for (round, delay) in delays.sorted().enumerated() {
+            // Round 0 adds; later rounds force a re-ingest so that there is replacement work to kill.
+            var args = ["ingest", "--kb", "crash", corpus, "--data", f.data]
+            if round > 0 { args.append("--force") }
+            let (p, out, err) = try WendaoCLI.start(args, scratch: f.scratch)
+            usleep(useconds_t(delay * 1000))
+            let wasRunning = p.isRunning
+            kill(p.processIdentifier, SIGKILL)
+            let killed = WendaoCLI.finish(p, out, err)
+            print("round \(round): SIGKILL after \(delay) ms (running: \(wasRunning), signalled: \(killed.signalled))")
+            try expectDoctorOK("kill after \(delay) ms")
+
+            let full = try f.run("ingest", "--kb", "crash", corpus, "--json")
+            #expect(full.status == 0, "re-ingest after kill (seed \(seed)): \(full.stderr.suffix(800))")
+            let docs = try f.run("docs", "list", "--kb", "crash", "--json")
+            #expect(docs.status == 0)
+            #expect((try docs.json()["documents"] as? [Any])?.count == fileCount, "seed \(seed)")
+            try expectDoctorOK("re-ingest")
+        }
+        // Every file is findable by its marker.
+        for i in [0, 137, 399] {
+            let s = try f.run("search", "--kb", "crash", "MARK\(i)X", "--json", "--top-k", "1")
+            let first = (try s.json()["results"] as? [[String: Any]])?.first
+            #expect((first?["text"] as? String)?.contains("MARK\(i)X") == true, "MARK\(i)X not found (seed \(seed))")
+        }
+    }
+}

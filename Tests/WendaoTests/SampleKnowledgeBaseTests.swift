@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import WendaoCore
+import WendaoEval
+import WendaoRAG
+
+/// The repository root: three levels up from this file (Tests/WendaoTests/<file>).
+let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite struct SampleKnowledgeBaseTests {
+    @Test func logisticsSampleIngestsAndAnswers() throws {
+        let samples = repositoryRoot.appendingPathComponent("Samples/logistics")
+        let evalFile = samples.appendingPathComponent("eval.jsonl")
+        try #require(FileManager.default.fileExists(atPath: evalFile.path), "no sample at \(samples.path)")
+        let scratch = try ScratchDirectory("sample")
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("logistics")
+        let kb = try library.open("logistics")
+        var options = IngestOptions()
+        options.exclude = ["eval.jsonl"]
+        let summary = try kb.ingest([samples.path], options: options)
+        let failures = summary.results.filter { $0.outcome == .failed }.map { "\($0.path): \($0.reason ?? "")" }
+        #expect(summary.failed == 0, "\(failures)")
+        #expect(summary.added >= 30)
+        let documents = try kb.documents()
+        #expect(documents.count >= 30)
+        #expect(!documents.contains { $0.path.hasSuffix("eval.jsonl") })
+        #expect(documents.allSatisfy { $0.path.hasPrefix("logistics/") && $0.chunkCount > 0 })
+        #expect(try kb.doctor().ok)
+
+        let report = try AnswerEvaluator.run(kb: kb, file: evalFile)
+        print(String(
+            format: "sample eval: %d questions (%d answerable, %d unanswerable): answer_hit %.3f, citation_hit %.3f, cited_document_hit %.3f, false_not_found %.3f, not_found_recall %.3f",
+            report.questions, report.answerable, report.unanswerable, report.answerHit, report.citationHit,
+            report.citedDocumentHit, report.falseNotFound, report.notFoundRecall))
+        for m in report.misses.prefix(15) { print("  miss \(m.id) [\(m.problem)] \(m.question)") }
+        #expect(report.questions >= 100)
+        #expect(report.unanswerable > 0)
+        #expect(report.citationHit >= 0.6, "citation_hit \(report.citationHit)")
+        #expect(report.notFoundRecall >= 0.6, "not_found_recall \(report.notFoundRecall)")
+    }
+}
