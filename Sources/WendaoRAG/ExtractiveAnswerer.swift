@@ -87,6 +87,18 @@ public struct ExtractiveAnswerer: Sendable {
         return s
     }()
 
+    /// Words that ask for an amount, a time, a size or a count.
+    static let quantityCues = [
+        "多少", "几", "多久", "多长", "多大", "多重", "多高", "多远", "多快", "何时", "什么时候", "哪天", "哪一天", "几点", "比例",
+        "费率", "价格", "费用", "运费", "时效", "how much", "how many", "how long", "how soon", "how far", "when", "what time",
+        "price", "cost", "fee", "rate",
+    ]
+
+    static func asksForQuantity(_ question: String) -> Bool {
+        let q = question.lowercased()
+        return quantityCues.contains { q.contains($0) }
+    }
+
     /// Query terms split by kind, each with its idf weight.
     struct QueryProfile {
         var unigrams: [(UInt64, Double)] = []
@@ -181,8 +193,10 @@ public struct ExtractiveAnswerer: Sendable {
             var end: Int
             var text: String
             var score: Double
+            var coverage: Double
         }
         var sentences: [Scored] = []
+        let wantsNumber = Self.asksForQuantity(question)
         for (i, h) in candidates.enumerated() where chunkCoverage[i] >= minimumCoverage * 0.6 {
             let scalars = Array(h.text.unicodeScalars)
             for span in SentenceSplitter.spans(scalars.map(\.value)) {
@@ -191,9 +205,11 @@ public struct ExtractiveAnswerer: Sendable {
                 if c == 0 { continue }
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
                 if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
+                // Questions about amounts, times and sizes are answered by sentences with numbers.
+                if wantsNumber && !text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) { c *= 0.7 }
                 // Earlier chunks and chunks that cover more of the question are preferred.
                 let score = c + 0.35 * chunkCoverage[i] - 0.04 * Double(i)
-                sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score))
+                sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score, coverage: c))
             }
         }
         sentences.sort { $0.score > $1.score }
@@ -203,14 +219,22 @@ public struct ExtractiveAnswerer: Sendable {
         for s in sentences {
             if chosen.count >= maxSentences { break }
             if seenText.contains(s.text) { continue }
-            if !chosen.isEmpty && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.8) { continue }
+            if !chosen.isEmpty
+                && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.65
+                    || s.coverage < chosen[0].coverage * 0.6)
+            {
+                continue
+            }
             chosen.append(s)
             seenText.insert(s.text)
             length += s.text.count
         }
         guard !chosen.isEmpty else { return notFound }
-        // Order: by chunk rank, then position in the chunk; number citations in order of appearance.
+        // Best sentence first; the others follow by chunk rank and position. Citations are
+        // numbered in order of appearance.
+        let lead = chosen.removeFirst()
         chosen.sort { ($0.hit, $0.start) < ($1.hit, $1.start) }
+        chosen.insert(lead, at: 0)
         var numbers: [Int: Int] = [:]
         var citations: [Citation] = []
         var parts: [String] = []

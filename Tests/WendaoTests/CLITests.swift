@@ -140,6 +140,7 @@ private func expectKeys(
 @Suite struct CLITests {
     @Test func searchAndAskJSONShapes() throws {
         let f = try CLIFixture()
+        defer { f.scratch.remove() }
         let src = try f.writeFacts()
         let created = try f.run("kb", "create", "cli", "--json")
         #expect(created.status == 0, "\(created.stderr)")
@@ -199,6 +200,7 @@ private func expectKeys(
 
     @Test func exitCodesAndJSONErrors() throws {
         let f = try CLIFixture()
+        defer { f.scratch.remove() }
         #expect(try f.run("kb", "create", "ok-kb").status == 0)
 
         let badName = try f.run("kb", "create", "../x")
@@ -238,6 +240,7 @@ private func expectKeys(
 
     @Test func partialIngestFailureExitsOneAndKeepsTheRest() throws {
         let f = try CLIFixture()
+        defer { f.scratch.remove() }
         try f.scratch.write("src/mixed/good.md", "# 好\n\n貔貅快递专线每天发车。")
         try f.scratch.write("src/mixed/also-good.txt", "饕餮冷链专线周末停运。")
         try f.scratch.write("src/mixed/broken.pdf", Data("%PDF-1.7\n1 0 obj\n".utf8))
@@ -269,6 +272,7 @@ private func expectKeys(
 
     @Test func killedIngestLeavesAConsistentKnowledgeBase() throws {
         let f = try CLIFixture()
+        defer { f.scratch.remove() }
         let seed = ProcessInfo.processInfo.environment["WENDAO_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("killedIngestLeavesAConsistentKnowledgeBase: WENDAO_TEST_SEED=\(seed)")
         var rng = SeededGenerator(seed: seed)
@@ -281,7 +285,8 @@ private func expectKeys(
         for i in 0..<fileCount {
             var text = "# 文件 \(i)\n\n唯一标记 MARK\(i)X 在这里。\n\n"
             while text.utf8.count < 20_000 { text += pool[Int.random(in: 0..<pool.count, using: &rng)] + "\n\n" }
-            try f.scratch.write(String(format: "src/corpus/d%02d/file-%03d.%@", i % 10, i, i % 3 == 0 ? "txt" : "md"), text)
+            let name = "file-" + String(1000 + i).dropFirst() + (i % 3 == 0 ? ".txt" : ".md")
+            try f.scratch.write("src/corpus/d\(i % 10)/\(name)", text)
         }
         let corpus = f.scratch.child("src/corpus").path
         #expect(try f.run("kb", "create", "crash").status == 0)

@@ -168,6 +168,7 @@ private struct RandomCorpus {
 
     @Test func emptyIndex() throws {
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let empty = BM25Index()
         #expect(empty.count == 0)
         #expect(empty.search([1, 2, 3], k: 10).isEmpty)
@@ -196,6 +197,7 @@ private struct RandomCorpus {
         }
         // The same from the saved, memory-mapped segment.
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let path = scratch.child("ref.bm25").path
         try index.save(to: path, generation: 1)
         let mapped = try BM25Index(path: path)
@@ -205,6 +207,7 @@ private struct RandomCorpus {
 
     @Test func saveAndReopenGiveIdenticalResults() throws {
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 77, documents: 2000, queries: 50)
         let index = BM25Index()
         for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
@@ -226,6 +229,7 @@ private struct RandomCorpus {
 
     @Test func updatesAfterReopenEqualAFreshIndex() throws {
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 4242, documents: 2000, queries: 50)
         let path = scratch.child("kb.bm25").path
         var rng = SeededGenerator(seed: 9)
@@ -284,6 +288,7 @@ private struct RandomCorpus {
     /// `add(id:terms:)` is documented as "adding an id that is present replaces it".
     @Test func addingAPresentIdReplacesIt() throws {
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let index = BM25Index()
         index.add(id: 7, terms: analyzer.terms("first version alpha"))
         index.add(id: 7, terms: analyzer.terms("second version omega"))
@@ -303,6 +308,7 @@ private struct RandomCorpus {
 
     @Test func damagedFilesAreReportedAsCorrupt() throws {
         let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 5, documents: 300, queries: 1)
         let index = BM25Index()
         for d in corpus.docs { index.add(id: d.id, terms: d.terms) }

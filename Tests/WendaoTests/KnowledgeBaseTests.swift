@@ -18,6 +18,8 @@ private final class LibraryFixture {
     }
 
     /// A second, independent `Library` on the same data directory (as another process would open it).
+    func remove() { scratch.remove() }
+
     func reopen() throws -> Library { try Library(directory: scratch.child("data")) }
 
     /// Creates and opens a knowledge base.
@@ -79,6 +81,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func libraryEnforcesNamesAndUniqueness() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         #expect(thrownWendaoError { try f.library.create("../x") }?.code == .invalidArgument)
         #expect(thrownWendaoError { try f.library.create("a b") }?.code == .invalidArgument)
         #expect(thrownWendaoError { _ = try f.library.open("../x") }?.code == .invalidArgument)
@@ -102,6 +105,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 @Suite struct KnowledgeBaseIngestTests {
     @Test func mixedFolderLifecycle() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         let src = try f.scratch.makeFolder("src/docs")
         let docs = src.path
@@ -232,6 +236,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
     /// merely excluded by a pattern".
     @Test func pruneKeepsDocumentsThatAreOnlyExcluded() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "# A\n\n甲文件的内容。\n")
         try f.scratch.write("src/docs/b.csv", "question,answer\n乙问题？,乙答案。\n")
@@ -248,6 +253,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func includeAndExcludePatterns() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "甲。")
         try f.scratch.write("src/docs/sub/b.txt", "乙。")
@@ -266,6 +272,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func forceReingestsUnchangedFiles() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "# 标题\n\n强制重新导入的内容。")
         let docs = f.scratch.child("src/docs").path
@@ -282,6 +289,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func deletingAKnowledgeBaseRemovesItsIndex() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase("gone")
         try f.scratch.write("src/docs/a.md", "要删除的知识库。")
         _ = try kb.ingest([f.scratch.child("src/docs").path])
@@ -355,7 +363,8 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         ("同城快递多久送达？", "次日"),
     ])
     func answerableQuestions(_ question: String, _ expected: String) throws {
-        let (_, kb) = try factsKnowledgeBase()
+        let (f, kb) = try factsKnowledgeBase()
+        defer { f.remove() }
         let a = try kb.ask(question)
         #expect(a.found, "\(question) → \(a.answer) (coverage \(a.coverage))")
         #expect(a.question == question)
@@ -371,7 +380,8 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         "火星上的天气怎么样", "what is the stock price of Tesla", "你们公司的股票代码是多少？", "How do I bake sourdough bread?",
     ])
     func unrelatedQuestionsAreNotFound(_ question: String) throws {
-        let (_, kb) = try factsKnowledgeBase()
+        let (f, kb) = try factsKnowledgeBase()
+        defer { f.remove() }
         let a = try kb.ask(question)
         #expect(!a.found, "\(question) → \(a.answer)")
         #expect(a.citations.isEmpty)
@@ -380,13 +390,15 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test(arguments: ["", "   ", "\n\t", "？？！。", "...!!!", "the of and"])
     func emptyQueriesAreInvalid(_ query: String) throws {
-        let (_, kb) = try factsKnowledgeBase()
+        let (f, kb) = try factsKnowledgeBase()
+        defer { f.remove() }
         #expect(thrownWendaoError { _ = try kb.search(query) }?.code == .invalidArgument)
         #expect(thrownWendaoError { _ = try kb.ask(query) }?.code == .invalidArgument)
     }
 
     @Test func oneMegabyteQueryDoesNotCrash() throws {
-        let (_, kb) = try factsKnowledgeBase()
+        let (f, kb) = try factsKnowledgeBase()
+        defer { f.remove() }
         var rng = SeededGenerator(seed: 2)
         var big = ""
         while big.utf8.count < 1 << 20 { big += TextPool.paragraph(&rng, sentences: 20...40) + " 首重收费 " }
@@ -403,7 +415,8 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
     }
 
     @Test func searchHitsAreConsistent() throws {
-        let (_, kb) = try factsKnowledgeBase()
+        let (f, kb) = try factsKnowledgeBase()
+        defer { f.remove() }
         let hits = try kb.search("快递 收费 parcel", topK: 5)
         #expect(!hits.isEmpty && hits.count <= 5)
         #expect(hits.map(\.rank) == Array(1...hits.count))
@@ -422,6 +435,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 @Suite struct KnowledgeBaseRecoveryTests {
     @Test func interruptedIngestIsRepairedOnOpen() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "# 甲\n\n普通的快递说明文字。")
         _ = try kb.ingest([f.scratch.child("src/docs").path])
@@ -452,6 +466,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func chunksDeletedBehindTheIndexAreDropped() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "甲文档：凤凰快递专线。")
         try f.scratch.write("src/docs/b.md", "乙文档：麒麟快递专线。")
@@ -469,6 +484,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
 
     @Test func unreadableIndexIsRebuiltFromTheStore() throws {
         let f = try LibraryFixture()
+        defer { f.remove() }
         let kb = try f.knowledgeBase()
         try f.scratch.write("src/docs/a.md", "白泽快递专线全国通达。")
         _ = try kb.ingest([f.scratch.child("src/docs").path])

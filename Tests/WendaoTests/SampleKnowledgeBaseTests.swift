@@ -14,6 +14,7 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         let evalFile = samples.appendingPathComponent("eval.jsonl")
         try #require(FileManager.default.fileExists(atPath: evalFile.path), "no sample at \(samples.path)")
         let scratch = try ScratchDirectory("sample")
+        defer { scratch.remove() }
         let library = try Library(directory: scratch.child("data"))
         try library.create("logistics")
         let kb = try library.open("logistics")

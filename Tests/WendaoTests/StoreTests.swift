@@ -20,7 +20,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func createListAndDuplicateNames() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         #expect(try store.knowledgeBases().isEmpty)
         let b = try store.createKnowledgeBase(name: "beta", settings: .default)
         var custom = KnowledgeBaseSettings.default
@@ -40,7 +41,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func replaceDocumentStoresAndReplacesChunks() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
         let first = try store.replaceDocument(kb: kb.id, newDocument("a.md", hash: "1")) { insert in
             _ = try insert(draft("第一段。"))
@@ -80,7 +82,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func chunksByIdKeepTheAskedOrderAndSkipMissing() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
         let change = try store.replaceDocument(kb: kb.id, newDocument("a.md")) { insert in
             for i in 0..<1200 { _ = try insert(draft("chunk \(i)", start: i * 20)) }
@@ -103,7 +106,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func aThrowingChunkSourceLeavesNothing() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
         let original = try store.replaceDocument(kb: kb.id, newDocument("a.md", hash: "old")) { insert in
             _ = try insert(draft("原来的内容。"))
@@ -143,7 +147,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func deleteDocument() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
         let a = try store.replaceDocument(kb: kb.id, newDocument("a.md")) { insert in
             _ = try insert(draft("一。"))
@@ -163,7 +168,8 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
     }
 
     @Test func deleteKnowledgeBaseCascades() throws {
-        let (_, store) = try makeStore()
+        let (scratch, store) = try makeStore()
+        defer { scratch.remove() }
         let doomed = try store.createKnowledgeBase(name: "doomed", settings: .default)
         let kept = try store.createKnowledgeBase(name: "kept", settings: .default)
         var doomedChunks: [Int64] = []
@@ -190,6 +196,7 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
 
     @Test func reopeningRunsMigrationsSafely() throws {
         let dir = try ScratchDirectory("store")
+        defer { dir.remove() }
         let path = dir.child("wendao.sqlite").path
         let ids: [Int64]
         do {
@@ -212,6 +219,7 @@ private func newDocument(_ path: String, hash: String = "h") -> NewDocument {
 
     @Test func unopenableDatabaseIsAStorageError() throws {
         let dir = try ScratchDirectory("store")
+        defer { dir.remove() }
         let path = dir.child("not-a-db.sqlite").path
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
         let error = thrownWendaoError { _ = try SQLiteStore(path: path) }

@@ -12,7 +12,11 @@ final class ScratchDirectory: @unchecked Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    deinit { remove() }
+
+    /// Removes the folder now (tests call this in a `defer`, which also keeps the folder alive until
+    /// the end of the test).
+    func remove() { try? FileManager.default.removeItem(at: url) }
 
     var path: String { url.path }
 

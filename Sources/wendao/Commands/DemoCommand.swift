@@ -18,7 +18,7 @@ struct DemoCommand: ParsableCommand {
         "保价费怎么收？",
         "包裹丢了最多赔多少钱？",
         "How do I track my parcel?",
-        "你们公司的股票代码是多少？",
+        "明天上海会下雨吗？",
     ]
 
     func run() throws {
