@@ -70,6 +70,7 @@ public enum BEIREvaluator {
         try library.create(kbName, settings: settings)
         let kb = try library.open(kbName)
         let t0 = Date()
+        var docs: [(document: LoadedDocument, contentHash: String)] = []
         for obj in corpus {
             guard let id = idString(obj["_id"]) else { continue }
             let title = obj["title"] as? String ?? ""
@@ -77,8 +78,9 @@ public enum BEIREvaluator {
             let paragraphs = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             let doc = LoadedDocument(
                 path: id, title: title, format: .text, blocks: paragraphs.map { Block(kind: .paragraph, text: $0) })
-            if !doc.blocks.isEmpty { try kb.add(doc, contentHash: id) }
+            if !doc.blocks.isEmpty { docs.append((doc, id)) }
         }
+        try kb.add(docs)
         try kb.saveIndex()
         let indexSeconds = Date().timeIntervalSince(t0)
         var ndcg = 0.0
@@ -90,7 +92,7 @@ public enum BEIREvaluator {
         for q in queries {
             guard let qid = idString(q["_id"]), let rel = qrels[qid], let text = q["text"] as? String else { continue }
             n += 1
-            let hits = (try? kb.search(text, topK: 300)) ?? []
+            let hits = (try? kb.search(text, topK: 150)) ?? []
             var ranked: [String] = []
             var seen = Set<String>()
             for h in hits where seen.insert(h.document).inserted {

@@ -75,15 +75,16 @@ public enum SQuADEvaluator {
         let t0 = Date()
         var questions: [(String, [String])] = []
         var chunks = 0
+        var docs: [(document: LoadedDocument, contentHash: String)] = []
         for (i, article) in parsed.data.enumerated() {
             let blocks = article.paragraphs.map { Block(kind: .paragraph, text: $0.context) }
             let title = article.title ?? "article \(i + 1)"
-            let doc = LoadedDocument(path: "article-\(i + 1)", title: title, format: .text, blocks: blocks)
-            chunks += try kb.add(doc, contentHash: "squad-\(i)")
+            docs.append((LoadedDocument(path: "article-\(i + 1)", title: title, format: .text, blocks: blocks), "squad-\(i)"))
             for p in article.paragraphs {
                 for qa in p.qas { questions.append((qa.question, qa.answers.map(\.text).filter { !$0.isEmpty })) }
             }
         }
+        chunks = try kb.add(docs)
         try kb.saveIndex()
         let indexSeconds = Date().timeIntervalSince(t0)
         var contextHits = 0

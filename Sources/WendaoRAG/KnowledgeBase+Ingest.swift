@@ -104,32 +104,66 @@ extension KnowledgeBase {
             summary.results.append(.init(path: e.path, outcome: .failed, chunks: 0, reason: e.error.message))
             progress(.file(path: e.path, outcome: .failed, chunks: 0, bytes: 0, reason: e.error.message))
         }
-        for file in files {
-            summary.files += 1
-            var outcome = IngestOutcome.failed
-            var chunks = 0
-            var reason: String?
-            do {
-                (outcome, chunks, reason) = try ingestFile(file, options: options)
-            } catch let e as WendaoError {
-                reason = e.message
-            } catch {
-                reason = "\(error)"
+        // Files are planned (hashed, loaded, chunked, analysed) in parallel batches, then stored
+        // one by one in file order: one transaction per file, one writer.
+        let settings = record.settings
+        let analyzer = self.analyzer
+        let store = self.store
+        let kbID = record.id
+        var batchStart = 0
+        while batchStart < files.count {
+            var batchEnd = batchStart
+            var batchBytes: Int64 = 0
+            while batchEnd < files.count && batchEnd - batchStart < 32 && (batchBytes < 64 << 20 || batchEnd == batchStart) {
+                batchBytes += files[batchEnd].size
+                batchEnd += 1
             }
-            switch outcome {
-            case .added: summary.added += 1
-            case .updated: summary.updated += 1
-            case .unchanged: summary.unchanged += 1
-            case .failed: summary.failed += 1
-            case .pruned: summary.pruned += 1
+            let batch = Array(files[batchStart..<batchEnd])
+            batchStart = batchEnd
+            let plans = parallelMap(batch.count) { i in
+                Self.plan(batch[i], kb: kbID, store: store, settings: settings, analyzer: analyzer, options: options)
             }
-            summary.chunks += chunks
-            summary.bytes += file.size
-            summary.results.append(.init(path: file.identity, outcome: outcome, chunks: chunks, reason: reason))
-            if outcome == .failed {
-                library.logger.warning("file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])
+            for (file, plan) in zip(batch, plans) {
+                summary.files += 1
+                var outcome = IngestOutcome.failed
+                var chunks = 0
+                var reason: String?
+                do {
+                    switch plan {
+                    case .unchanged:
+                        outcome = .unchanged
+                    case .failed(let why):
+                        reason = why
+                    case .prepared(let p, let isNew):
+                        chunks = try self.store(p).addedChunkIDs.count
+                        outcome = isNew ? .added : .updated
+                        reason = p.warnings.isEmpty ? nil : p.warnings.prefix(3).joined(separator: "; ")
+                    case .streamed(let hash, let isNew):
+                        (chunks, reason) = try ingestStreamed(file, hash: hash, options: options)
+                        outcome = isNew ? .added : .updated
+                    }
+                } catch let e as WendaoError {
+                    outcome = .failed
+                    reason = e.message
+                } catch {
+                    outcome = .failed
+                    reason = "\(error)"
+                }
+                switch outcome {
+                case .added: summary.added += 1
+                case .updated: summary.updated += 1
+                case .unchanged: summary.unchanged += 1
+                case .failed: summary.failed += 1
+                case .pruned: summary.pruned += 1
+                }
+                summary.chunks += chunks
+                summary.bytes += file.size
+                summary.results.append(.init(path: file.identity, outcome: outcome, chunks: chunks, reason: reason))
+                if outcome == .failed {
+                    library.logger.warning("file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])
+                }
+                progress(.file(path: file.identity, outcome: outcome, chunks: chunks, bytes: file.size, reason: reason))
             }
-            progress(.file(path: file.identity, outcome: outcome, chunks: chunks, bytes: file.size, reason: reason))
         }
         if options.prune {
             let seen = Set(files.map(\.identity))
@@ -159,34 +193,14 @@ extension KnowledgeBase {
         return summary
     }
 
-    /// Adds (or replaces) a document given as loaded structure, e.g. built by a program or an
-    /// evaluation. Returns the number of chunks stored. Call ``saveIndex()`` after a batch.
+    /// Adds (or replaces) one document given as loaded structure. Returns the chunks stored.
+    /// Call ``saveIndex()`` after a batch.
     @discardableResult
     public func add(_ doc: LoadedDocument, contentHash: String, byteCount: Int64 = 0) throws -> Int {
-        let settings = record.settings
-        var chunker = Chunker(size: settings.chunkSize, overlap: settings.chunkOverlap)
         let header = NewDocument(
             path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: contentHash, byteCount: byteCount)
-        var added: [Int64] = []
-        let change: DocumentChange
-        do {
-            change = try store.replaceDocument(kb: record.id, header) { insert in
-                func put(_ draft: ChunkDraft) throws {
-                    let id = try insert(draft)
-                    added.append(id)
-                    index.add(
-                        id: id, terms: analyzer.terms(Self.indexedText(title: doc.title, section: draft.section, text: draft.text)))
-                }
-                for block in doc.blocks { try chunker.add(block, emit: put) }
-                try chunker.finish(emit: put)
-            }
-        } catch {
-            index.remove(ids: added)
-            throw error
-        }
-        index.remove(ids: change.removedChunkIDs)
-        record.generation = change.generation
-        return change.addedChunkIDs.count
+        let p = Self.prepare(doc, header: header, settings: record.settings, analyzer: analyzer)
+        return try store(p).addedChunkIDs.count
     }
 
     /// Saves the index (after ``add(_:contentHash:byteCount:)`` calls).
@@ -214,43 +228,15 @@ extension KnowledgeBase {
         return sha.hexDigest()
     }
 
-    private func ingestFile(_ file: SourceFile, options: IngestOptions) throws -> (IngestOutcome, Int, String?) {
-        let hash = try Self.hashFile(file.url)
-        let existing = try store.document(kb: record.id, path: file.identity)
-        if let existing, existing.contentHash == hash, !options.force {
-            return (.unchanged, 0, nil)
-        }
+    /// Ingests a large plain-text file by streaming it: blocks are chunked, stored and indexed as
+    /// they are read, inside one transaction, so memory stays bounded.
+    private func ingestStreamed(_ file: SourceFile, hash: String, options: IngestOptions) throws -> (Int, String?) {
         let settings = record.settings
         var chunker = Chunker(size: settings.chunkSize, overlap: settings.chunkOverlap)
-        let ext = file.url.pathExtension.lowercased()
-        let streamed = ["txt", "text", "log"].contains(ext) && file.size > options.streamThreshold
-        var title = file.url.deletingPathExtension().lastPathComponent
-        var format = DocumentFormat.text
+        let title = file.url.deletingPathExtension().lastPathComponent
         var warnings: [String] = []
-        var loaded: LoadedDocument?
-        if !streamed {
-            if file.size > Int64(options.limits.maxStructuredBytes) {
-                throw WendaoError(
-                    .limitExceeded,
-                    "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format")
-            }
-            let data: Data
-            do {
-                data = try Data(contentsOf: file.url)
-            } catch {
-                throw WendaoError(.unreadable, "cannot read file: \(error.localizedDescription)")
-            }
-            let doc = try DocumentLoader.load(
-                data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
-            title = doc.title
-            format = doc.format
-            warnings = doc.warnings
-            loaded = doc
-        } else if file.size > options.limits.maxTextBytes {
-            throw WendaoError(.limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
-        }
         let header = NewDocument(
-            path: file.identity, title: title, format: format.rawValue, contentHash: hash, byteCount: file.size)
+            path: file.identity, title: title, format: DocumentFormat.text.rawValue, contentHash: hash, byteCount: file.size)
         var added: [Int64] = []
         var failedLoad: (any Error)?
         let change: DocumentChange
@@ -261,18 +247,14 @@ extension KnowledgeBase {
                     added.append(id)
                     index.add(id: id, terms: analyzer.terms(Self.indexedText(title: title, section: draft.section, text: draft.text)))
                 }
-                if let doc = loaded {
-                    for block in doc.blocks { try chunker.add(block, emit: put) }
-                } else {
-                    do {
-                        let info = try PlainTextStream.forEachBlock(url: file.url, limits: options.limits) { block in
-                            try chunker.add(block, emit: put)
-                        }
-                        warnings += info.warnings
-                    } catch {
-                        failedLoad = error
-                        throw error
+                do {
+                    let info = try PlainTextStream.forEachBlock(url: file.url, limits: options.limits) { block in
+                        try chunker.add(block, emit: put)
                     }
+                    warnings += info.warnings
+                } catch {
+                    failedLoad = error
+                    throw error
                 }
                 try chunker.finish(emit: put)
                 if added.isEmpty {
@@ -287,7 +269,6 @@ extension KnowledgeBase {
         }
         index.remove(ids: change.removedChunkIDs)
         record.generation = change.generation
-        let reason = warnings.isEmpty ? nil : warnings.prefix(3).joined(separator: "; ")
-        return (existing == nil ? .added : .updated, change.addedChunkIDs.count, reason)
+        return (change.addedChunkIDs.count, warnings.isEmpty ? nil : warnings.prefix(3).joined(separator: "; "))
     }
 }

@@ -1,0 +1,143 @@
+import Foundation
+import WendaoCore
+import WendaoIndex
+import WendaoLoaders
+import WendaoText
+
+/// A document chunked and analysed, ready to be stored: the CPU-bound part of ingest, which runs
+/// in parallel across documents, while storing stays sequential (one writer).
+struct PreparedDocument: Sendable {
+    var header: NewDocument
+    var chunks: [ChunkDraft]
+    var terms: [[UInt64]]
+    var warnings: [String]
+}
+
+/// Results written by concurrent workers, each to its own index, under a lock.
+private final class ResultBox<T>: @unchecked Sendable {
+    var items: [T?]
+    init(_ n: Int) { items = [T?](repeating: nil, count: n) }
+}
+
+/// Runs `body` for every index in `0..<count` on all cores and returns the results in order.
+func parallelMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    let box = ResultBox<T>(count)
+    let lock = NSLock()
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+        let r = body(i)
+        lock.lock()
+        box.items[i] = r
+        lock.unlock()
+    }
+    return box.items.compactMap { $0 }
+}
+
+extension KnowledgeBase {
+    /// Chunks and analyses a loaded document (pure; safe to run concurrently).
+    static func prepare(
+        _ doc: LoadedDocument, header: NewDocument, settings: KnowledgeBaseSettings, analyzer: Analyzer
+    ) -> PreparedDocument {
+        var chunker = Chunker(size: settings.chunkSize, overlap: settings.chunkOverlap)
+        var chunks: [ChunkDraft] = []
+        for block in doc.blocks { chunker.add(block) { chunks.append($0) } }
+        chunker.finish { chunks.append($0) }
+        let terms = chunks.map {
+            analyzer.terms(indexedText(title: header.title, section: $0.section, text: $0.text))
+        }
+        return PreparedDocument(header: header, chunks: chunks, terms: terms, warnings: doc.warnings)
+    }
+
+    /// Stores a prepared document in one transaction and updates the index.
+    func store(_ p: PreparedDocument) throws -> DocumentChange {
+        guard !p.chunks.isEmpty else { throw WendaoError(.unreadable, "no text found in the file") }
+        var added: [Int64] = []
+        let change: DocumentChange
+        do {
+            change = try store.replaceDocument(kb: record.id, p.header) { insert in
+                for (i, draft) in p.chunks.enumerated() {
+                    let id = try insert(draft)
+                    added.append(id)
+                    index.add(id: id, terms: p.terms[i])
+                }
+            }
+        } catch {
+            // The transaction rolled back: take the chunks back out of the index.
+            index.remove(ids: added)
+            throw error
+        }
+        index.remove(ids: change.removedChunkIDs)
+        record.generation = change.generation
+        return change
+    }
+
+    /// Adds (or replaces) documents given as loaded structure — built by a program or an
+    /// evaluation — chunking and analysing them on all cores. Returns the chunks stored.
+    /// Call ``saveIndex()`` after a batch.
+    @discardableResult
+    public func add(_ docs: [(document: LoadedDocument, contentHash: String)]) throws -> Int {
+        let settings = record.settings
+        let analyzer = self.analyzer
+        var total = 0
+        for batchStart in stride(from: 0, to: docs.count, by: 256) {
+            let batch = Array(docs[batchStart..<min(batchStart + 256, docs.count)])
+            let prepared = parallelMap(batch.count) { i in
+                let (doc, hash) = batch[i]
+                let header = NewDocument(
+                    path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: hash, byteCount: 0)
+                return Self.prepare(doc, header: header, settings: settings, analyzer: analyzer)
+            }
+            for p in prepared where !p.chunks.isEmpty { total += try store(p).addedChunkIDs.count }
+        }
+        return total
+    }
+
+    /// What the parallel stage of file ingest decided for one file.
+    enum FilePlan: Sendable {
+        case unchanged
+        case prepared(PreparedDocument, isNew: Bool)
+        case streamed(hash: String, isNew: Bool)
+        case failed(String)
+    }
+
+    /// Hashes, compares and (unless the file is large plain text, which is streamed later) loads,
+    /// chunks and analyses one file. Runs concurrently with other files.
+    static func plan(
+        _ file: SourceFile, kb: Int64, store: any KnowledgeStore, settings: KnowledgeBaseSettings, analyzer: Analyzer,
+        options: IngestOptions
+    ) -> FilePlan {
+        do {
+            let hash = try hashFile(file.url)
+            let existing = try store.document(kb: kb, path: file.identity)
+            if let existing, existing.contentHash == hash, !options.force { return .unchanged }
+            let ext = file.url.pathExtension.lowercased()
+            if ["txt", "text", "log"].contains(ext) && file.size > options.streamThreshold {
+                if file.size > options.limits.maxTextBytes {
+                    throw WendaoError(.limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
+                }
+                return .streamed(hash: hash, isNew: existing == nil)
+            }
+            if file.size > Int64(options.limits.maxStructuredBytes) {
+                throw WendaoError(
+                    .limitExceeded,
+                    "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format")
+            }
+            let data: Data
+            do {
+                data = try Data(contentsOf: file.url)
+            } catch {
+                throw WendaoError(.unreadable, "cannot read file: \(error.localizedDescription)")
+            }
+            let doc = try DocumentLoader.load(
+                data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
+            let header = NewDocument(
+                path: file.identity, title: doc.title, format: doc.format.rawValue, contentHash: hash, byteCount: file.size)
+            let p = prepare(doc, header: header, settings: settings, analyzer: analyzer)
+            if p.chunks.isEmpty { throw WendaoError(.unreadable, "no text found in the file") }
+            return .prepared(p, isNew: existing == nil)
+        } catch let e as WendaoError {
+            return .failed(e.message)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}
