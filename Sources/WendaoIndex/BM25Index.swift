@@ -16,7 +16,9 @@ public import WendaoCore
 /// ```
 public final class BM25Index {
     /// Scoring parameters.
-    public var parameters: BM25Parameters
+    public var parameters: BM25Parameters {
+        didSet { normsAverage = -1 }
+    }
 
     private var segment: Segment?
     private let delta = PostingsBuilder()
@@ -84,9 +86,7 @@ public final class BM25Index {
 
     /// Adds a document (a chunk) with its analysed terms. Adding an id that is present replaces it.
     public func add(id: Int64, terms: [UInt64]) {
-        if locator != nil || deletedSegmentCount > 0 || deletedDeltaCount > 0 {
-            if contains(id) { remove(ids: [id]) }
-        }
+        if contains(id) { remove(ids: [id]) }
         let doc = delta.add(id: id, terms: terms)
         deletedInDelta.append(false)
         locator?[id] = (false, doc)
@@ -266,6 +266,7 @@ public final class BM25Index {
                     let w = l.weight
                     for i in 0..<l.count {
                         let d = Int(docs[i])
+                        if d >= acc.count { continue }
                         let tf = Float(tfs[i])
                         if acc[d] == 0 { touched.append(UInt32(d)) }
                         acc[d] += w * tf / (tf + norm[d])
@@ -307,7 +308,8 @@ public final class BM25Index {
             scratchTouched?.deallocate()
             scratchAcc = .allocate(capacity: docCount)
             scratchAcc?.initialize(repeating: 0, count: docCount)
-            scratchTouched = .allocate(capacity: docCount)
+            // One spare slot: the branch-free bookkeeping always writes one past the last new document.
+            scratchTouched = .allocate(capacity: docCount + 1)
             scratchCapacity = docCount
         }
         guard let acc = scratchAcc, let touched = scratchTouched else { return }
@@ -335,6 +337,8 @@ public final class BM25Index {
             for p in 0..<l.count {
                 let d32 = docs[p]
                 let d = Int(d32)
+                // A damaged file must not make us write outside the accumulator.
+                if d >= docCount { continue }
                 let old = acc[d]
                 // Branch-free "first touch" bookkeeping: always write, advance only when new.
                 touched[nt] = d32
@@ -373,6 +377,17 @@ public final class BM25Index {
                 }
             }
             for j in split..<m {
+                if j > split && candidates.count > k {
+                    // Tighten: the k-th best so far only grows, what is left to add only shrinks.
+                    var kth = TopK(k: k)
+                    for d32 in candidates {
+                        let sc = acc[Int(d32)]
+                        if sc > kth.threshold { kth.pushScore(sc) }
+                    }
+                    theta = max(theta, kth.threshold)
+                    let left = suffix[j]
+                    candidates.removeAll { acc[Int($0)] + left <= theta }
+                }
                 let l = lists[j]
                 let docs = s.postingDocs + l.start
                 let impacts = s.postingImpacts + l.start
@@ -473,7 +488,10 @@ public final class BM25Index {
                 c = segCount + (slot.map { delta.count(of: $0) } ?? 0)
             } else {
                 if let s = seg {
-                    for k in segStart..<(segStart + segCount) where !deletedInSegment[Int(s.postingDocs[k])] { c += 1 }
+                    for k in segStart..<(segStart + segCount) {
+                        let raw = Int(s.postingDocs[k])
+                        if raw < deletedInSegment.count && !deletedInSegment[raw] { c += 1 }
+                    }
                 }
                 if let slot { for d in delta.postings(of: slot).docs where !deletedInDelta[Int(d)] { c += 1 } }
             }
@@ -506,7 +524,9 @@ public final class BM25Index {
                     tfsBuf.removeAll(keepingCapacity: true)
                     if let s = seg {
                         for k in segStart..<(segStart + segCount) {
-                            let m = segMap[Int(s.postingDocs[k])]
+                            let raw = Int(s.postingDocs[k])
+                            if raw >= segMap.count { continue }
+                            let m = segMap[raw]
                             if m != UInt32.max {
                                 docsBuf.append(m)
                                 tfsBuf.append(s.postingTFs[k])

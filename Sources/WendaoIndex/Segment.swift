@@ -93,6 +93,23 @@ final class Segment {
             munmap(p, size)
             throw SegmentError.corrupt(path, "sizes in the header do not match the file")
         }
+        // Every term's postings must lie inside the file (cheap: one pass over the term table).
+        var entries = 0
+        for i in 0..<tableCapacity {
+            let e = h.advanced(by: layout.table + i * Segment.entrySize)
+            let count = Int(e.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+            if count == 0 { continue }
+            entries += 1
+            let start = e.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            if start > UInt64(postingCount) || Int(start) + count > postingCount {
+                munmap(p, size)
+                throw SegmentError.corrupt(path, "a term's postings lie outside the file")
+            }
+        }
+        if entries != termCount {
+            munmap(p, size)
+            throw SegmentError.corrupt(path, "the term table does not match the header")
+        }
         ids = h.advanced(by: layout.ids).assumingMemoryBound(to: Int64.self)
         lengths = h.advanced(by: layout.lengths).assumingMemoryBound(to: UInt32.self)
         table = h.advanced(by: layout.table)
@@ -132,28 +149,33 @@ final class Segment {
         }
     }
 
-    /// Verifies internal consistency (posting ranges, doc numbers, ascending order).
+    /// Verifies internal consistency (posting ranges, doc numbers, ascending order); each kind of
+    /// problem is reported once, with the number of terms it affects.
     func verify() -> [String] {
         var problems: [String] = []
         var total = 0
         var terms = 0
+        var outside = 0
+        var disordered = 0
         forEachTerm { _, start, count in
             terms += 1
             total += count
             if start + count > postingCount {
-                problems.append("a term's postings run past the end of the file")
+                outside += 1
                 return
             }
             var prev: Int64 = -1
             for k in start..<(start + count) {
                 let d = Int64(postingDocs[k])
                 if d <= prev || d >= Int64(documentCount) {
-                    problems.append("postings out of order or out of range")
+                    disordered += 1
                     return
                 }
                 prev = d
             }
         }
+        if outside > 0 { problems.append("\(outside) terms have postings past the end of the file") }
+        if disordered > 0 { problems.append("\(disordered) terms have postings out of order or out of range") }
         if terms != termCount { problems.append("term count \(terms) ≠ header \(termCount)") }
         if total != postingCount { problems.append("posting count \(total) ≠ header \(postingCount)") }
         var sum: UInt64 = 0

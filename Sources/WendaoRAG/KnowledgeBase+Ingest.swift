@@ -92,7 +92,6 @@ extension KnowledgeBase {
     ) throws -> IngestSummary {
         let l = try lock()
         defer { _ = l }
-        try refreshRecord()
         let started = Date()
         var summary = IngestSummary(kb: name)
         let walker = SourceWalker(include: options.include, exclude: options.exclude)
@@ -166,19 +165,28 @@ extension KnowledgeBase {
             }
         }
         if options.prune {
-            let seen = Set(files.map(\.identity))
-            let roots = paths.map { p -> String in
-                let url = URL(fileURLWithPath: p)
+            // A document is pruned only when its source file is gone from disk: not when a pattern
+            // excludes it, nor when it could not be read this time.
+            let fm = FileManager.default
+            var roots: [(prefix: String, directory: URL?)] = []
+            for p in paths {
+                let url = URL(fileURLWithPath: p).standardizedFileURL
                 var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                    return url.standardizedFileURL.lastPathComponent + "/"
+                guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else { continue }
+                if isDir.boolValue {
+                    let name = url.lastPathComponent.isEmpty || url.path == "/" ? "root" : url.lastPathComponent
+                    roots.append((name + "/", url))
+                } else {
+                    roots.append((url.lastPathComponent, nil))
                 }
-                return url.lastPathComponent
             }
+            let seen = Set(files.map(\.identity))
             for doc in try documents() where !seen.contains(doc.path) {
-                guard roots.contains(where: { $0.hasSuffix("/") ? doc.path.hasPrefix($0) : doc.path == $0 }) else { continue }
-                // Only prune when the source is really gone (not merely excluded by a pattern or unreadable).
-                if walkErrors.contains(where: { $0.path.hasSuffix(doc.path) }) { continue }
+                guard let root = roots.first(where: { r in
+                    r.directory == nil ? doc.path == r.prefix : doc.path.hasPrefix(r.prefix)
+                }), let dir = root.directory else { continue }
+                let source = dir.appendingPathComponent(String(doc.path.dropFirst(root.prefix.count)))
+                if fm.fileExists(atPath: source.path) { continue }
                 let r = try store.deleteDocument(kb: record.id, id: doc.id)
                 index.remove(ids: r.removedChunkIDs)
                 record.generation = r.generation

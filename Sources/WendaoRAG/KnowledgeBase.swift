@@ -30,8 +30,8 @@ public final class KnowledgeBase {
         } catch let e {
             library.logger.warning("index unreadable, rebuilding from the store", metadata: ["reason": "\(e.message)"])
             index = BM25Index(parameters: params)
-            recoveryNote = "index file was unreadable (\(e.message)); rebuilt from the store"
             try rebuildIndex()
+            recoveryNote = "index file was unreadable (\(e.message)); rebuilt from the store"
             return
         }
         if index.generation != record.generation {
@@ -46,10 +46,17 @@ public final class KnowledgeBase {
 
     var indexPath: String { library.indexURL(kb: record.id).path }
 
-    /// Takes the writer lock of this knowledge base.
-    func lock() throws -> FileLock {
-        guard let l = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 30) else {
+    /// Takes the writer lock of this knowledge base and makes sure the in-memory index reflects
+    /// what other writers committed while we waited (their saved index file, caught up with the
+    /// store if needed).
+    func lock(reload: Bool = true) throws -> FileLock {
+        guard let l = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 300) else {
             throw WendaoError(.storage, "knowledge base '\(name)' is busy (another ingest is running)")
+        }
+        try refreshRecord()
+        if reload && (index.generation != record.generation || index.hasUnsavedChanges) {
+            index = try BM25Index(path: indexPath, parameters: index.parameters)
+            if index.generation != record.generation { try catchUp(locked: true) }
         }
         return l
     }
@@ -60,8 +67,8 @@ public final class KnowledgeBase {
     }
 
     /// Brings the index in line with the store by chunk id.
-    private func catchUp() throws {
-        let lock = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 0)
+    private func catchUp(locked: Bool = false) throws {
+        let lock = locked ? nil : FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 0)
         let storeIDs = try store.chunkIDs(kb: record.id)
         let indexIDs = index.ids()
         let storeSet = Set(storeIDs)
@@ -78,7 +85,7 @@ public final class KnowledgeBase {
         recoveryNote =
             "index was behind the store (interrupted ingest?): removed \(stale.count), added \(missing.count) chunks"
         library.logger.notice("index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
-        if lock != nil {
+        if locked || lock != nil {
             try index.save(to: indexPath, generation: record.generation)
         }
     }
@@ -86,7 +93,7 @@ public final class KnowledgeBase {
     /// Rebuilds the index from the store (`wendao reindex`). Returns the number of chunks indexed.
     @discardableResult
     public func rebuildIndex() throws -> Int {
-        let l = try lock()
+        let l = try lock(reload: false)
         defer { _ = l }
         try refreshRecord()
         let fresh = BM25Index(parameters: index.parameters)
@@ -120,11 +127,15 @@ public final class KnowledgeBase {
         let l = try lock()
         defer { _ = l }
         let docs = try documents()
-        var deleted: [DocumentRecord] = []
+        var targets: [DocumentRecord] = []
         for key in keys {
             guard let d = docs.first(where: { String($0.id) == key || $0.path == key }) else {
                 throw WendaoError(.notFound, "no document '\(key)' in knowledge base '\(name)'")
             }
+            if !targets.contains(d) { targets.append(d) }
+        }
+        var deleted: [DocumentRecord] = []
+        for d in targets {
             let r = try store.deleteDocument(kb: record.id, id: d.id)
             index.remove(ids: r.removedChunkIDs)
             record.generation = r.generation

@@ -64,8 +64,8 @@ private enum WendaoCLI {
         let id = UUID().uuidString
         let out = scratch.child("stdout-\(id)")
         let err = scratch.child("stderr-\(id)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = try FileHandle(forWritingTo: err)
         p.standardInput = FileHandle.nullDevice
@@ -268,6 +268,80 @@ private func expectKeys(
         let again = try f.run("ingest", "--kb", "mixed", dir)
         #expect(again.status == 1)
         #expect(again.stdout.contains("broken.pdf"))
+    }
+
+    /// A damaged index file (here: its postings overwritten, header intact) must be reported or
+    /// repaired, never crash a search.
+    @Test func damagedIndexFileIsReportedNotACrash() throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        for i in 0..<30 {
+            try f.scratch.write("src/kb/f\(i).txt", "第\(i)份文件：快递运费首重12元，续重每公斤3元。parcel shipping fee \(i).")
+        }
+        #expect(try f.run("kb", "create", "hurt").status == 0)
+        #expect(try f.run("ingest", "--kb", "hurt", f.scratch.child("src/kb").path).status == 0)
+        let indexes = f.scratch.child("data/indexes")
+        let files = try FileManager.default.contentsOfDirectory(atPath: indexes.path).filter { $0.hasSuffix(".bm25") }
+        let file = indexes.appendingPathComponent(try #require(files.first))
+        var bytes = try Data(contentsOf: file)
+        // Overwrite the postings (everything after the term table, per the header's counts) with
+        // 0xFF; the header stays valid, so opening succeeds.
+        func u64(_ o: Int) -> Int {
+            Int(truncatingIfNeeded: bytes[o..<(o + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        }
+        let documents = u64(24)
+        let capacity = u64(40)
+        let lengths = 96 + documents * 8
+        var from = ((lengths + documents * 4 + 7) & ~7) + capacity * 24
+        if from <= 96 || from >= bytes.count { from = bytes.count / 2 }
+        bytes.replaceSubrange(from..<bytes.count, with: Data(repeating: 0xFF, count: bytes.count - from))
+        try bytes.write(to: file)
+
+        let search = try f.run("search", "--kb", "hurt", "快递运费", "--json")
+        #expect(!search.signalled)
+        #expect(search.status == 0 || search.status == 1, "status \(search.status)")
+        let doctor = try f.run("doctor", "--kb", "hurt", "--json")
+        #expect(!doctor.signalled)
+        let report = try doctor.json()
+        #expect((report["ok"] as? Bool == true) == (doctor.status == 0))
+        // reindex always repairs.
+        #expect(try f.run("reindex", "--kb", "hurt").status == 0)
+        let again = try f.run("search", "--kb", "hurt", "快递运费", "--json")
+        #expect(again.status == 0)
+        #expect((try again.json()["results"] as? [Any])?.count == 10)
+        #expect(try f.run("doctor", "--kb", "hurt").status == 0)
+    }
+
+    /// Two ingests into one knowledge base at the same time: the second waits for the writer lock,
+    /// and afterwards every document of both must be in the index.
+    @Test func concurrentIngestsKeepEveryDocumentSearchable() throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let filler = String(repeating: "快递运费首重十二元，续重每公斤三元。", count: 200)
+        for i in 0..<150 { try f.scratch.write("src/a/a\(i).txt", "文件A\(i) 独有词ALPHA\(i)X。\(filler)") }
+        for i in 0..<5 { try f.scratch.write("src/b/b\(i).txt", "文件B\(i) 独有词BETA\(i)X。麒麟专线。") }
+        #expect(try f.run("kb", "create", "shared").status == 0)
+        let (pa, outA, errA) = try WendaoCLI.start(
+            ["ingest", "--kb", "shared", f.scratch.child("src/a").path, "--data", f.data], scratch: f.scratch)
+        // Start the second ingest once the first has committed something.
+        let deadline = Date().addingTimeInterval(20)
+        while pa.isRunning && Date() < deadline {
+            let docs = try f.run("docs", "list", "--kb", "shared", "--json")
+            if ((try? docs.json())?["documents"] as? [Any])?.isEmpty == false { break }
+            usleep(20_000)
+        }
+        let b = try f.run("ingest", "--kb", "shared", f.scratch.child("src/b").path)
+        let a = WendaoCLI.finish(pa, outA, errA)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr.suffix(300)) \(b.stderr.suffix(300))")
+        let docs = try f.run("docs", "list", "--kb", "shared", "--json")
+        #expect((try docs.json()["documents"] as? [Any])?.count == 155)
+        let doctor = try f.run("doctor", "--kb", "shared")
+        #expect(doctor.status == 0, "\(doctor.stdout)")
+        for term in ["ALPHA7X", "ALPHA149X", "BETA3X"] {
+            let s = try f.run("search", "--kb", "shared", term, "--json", "--top-k", "1")
+            let first = (try s.json()["results"] as? [[String: Any]])?.first
+            #expect((first?["text"] as? String)?.contains(term) == true, "\(term) is not searchable")
+        }
     }
 
     @Test func killedIngestLeavesAConsistentKnowledgeBase() throws {

@@ -56,34 +56,42 @@ private func relativelyClose(_ a: Double, _ b: Double, _ tolerance: Double = 1e-
     abs(a - b) <= tolerance * max(abs(a), abs(b), 1e-9)
 }
 
-/// Checks `hits` against the reference: same length, scores at every rank within tolerance, every
-/// returned id really has that score, and ids differ from the reference only among tied scores.
+/// Problems of `hits` against the reference (empty when they agree): same length, scores at every
+/// rank within tolerance, every returned id really has that score, ids differ from the reference
+/// only among tied scores, sorted, no duplicates.
+private func referenceMismatches(_ hits: [ScoredID], _ reference: ReferenceBM25, _ query: [UInt64], k: Int) -> [String] {
+    let all = reference.scores(query)
+    let expected = reference.top(query, k: k)
+    guard hits.count == expected.count else { return ["\(hits.count) hits, reference has \(expected.count)"] }
+    let cutoff = expected.last?.score ?? 0
+    var problems: [String] = []
+    var seen = Set<Int64>()
+    for (i, h) in hits.enumerated() {
+        if !seen.insert(h.id).inserted { problems.append("duplicate id \(h.id)") }
+        if !relativelyClose(Double(h.score), expected[i].score) {
+            problems.append("rank \(i): score \(h.score), reference \(expected[i].score)")
+        }
+        guard let own = all[h.id] else {
+            problems.append("id \(h.id) does not match the query at all")
+            continue
+        }
+        if !relativelyClose(Double(h.score), own) { problems.append("id \(h.id): score \(h.score), reference \(own)") }
+        // An id outside the reference top k is allowed only when tied with its last score.
+        if !expected.contains(where: { $0.id == h.id }) && !relativelyClose(own, cutoff) {
+            problems.append("id \(h.id) is not in the reference top \(k)")
+        }
+        if i > 0 && h.score > hits[i - 1].score { problems.append("not sorted at rank \(i)") }
+    }
+    return problems
+}
+
+/// Records one issue per query whose hits disagree with the reference.
 private func expectMatchesReference(
     _ hits: [ScoredID], _ reference: ReferenceBM25, _ query: [UInt64], k: Int,
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    let all = reference.scores(query)
-    let expected = reference.top(query, k: k)
-    #expect(hits.count == expected.count, "hit count", sourceLocation: sourceLocation)
-    guard hits.count == expected.count else { return }
-    let cutoff = expected.last?.score ?? 0
-    var seen = Set<Int64>()
-    for (i, h) in hits.enumerated() {
-        #expect(seen.insert(h.id).inserted, "duplicate id \(h.id)", sourceLocation: sourceLocation)
-        #expect(
-            relativelyClose(Double(h.score), expected[i].score),
-            "rank \(i): score \(h.score) vs reference \(expected[i].score)", sourceLocation: sourceLocation)
-        guard let own = all[h.id] else {
-            Issue.record("id \(h.id) does not match the query at all", sourceLocation: sourceLocation)
-            continue
-        }
-        #expect(relativelyClose(Double(h.score), own), "id \(h.id): \(h.score) vs \(own)", sourceLocation: sourceLocation)
-        if !expected.contains(where: { $0.id == h.id }) {
-            // Allowed only when tied with the reference's last score.
-            #expect(relativelyClose(own, cutoff), "id \(h.id) is not in the reference top \(k)", sourceLocation: sourceLocation)
-        }
-        if i > 0 { #expect(h.score <= hits[i - 1].score, "not sorted", sourceLocation: sourceLocation) }
-    }
+    let problems = referenceMismatches(hits, reference, query, k: k)
+    #expect(problems.isEmpty, "k=\(k): \(problems.prefix(3).joined(separator: "; "))", sourceLocation: sourceLocation)
 }
 
 /// Two result lists are equal up to reordering among (nearly) tied scores.
@@ -202,7 +210,10 @@ private struct RandomCorpus {
         try index.save(to: path, generation: 1)
         let mapped = try BM25Index(path: path)
         #expect(mapped.verify().isEmpty)
-        for q in corpus.queries { expectMatchesReference(mapped.search(q, k: 10), reference, q, k: 10) }
+        for (qi, q) in corpus.queries.enumerated() {
+            let k = [10, 1, 3, 50, 2][qi % 5]
+            expectMatchesReference(mapped.search(q, k: k), reference, q, k: k)
+        }
     }
 
     @Test func saveAndReopenGiveIdenticalResults() throws {
@@ -270,6 +281,76 @@ private struct RandomCorpus {
             #expect(!got.contains { removed.contains($0.id) })
             expectSameResults(got, fresh.search(q, k: 10))
             expectMatchesReference(got, reference, q, k: 10)
+        }
+    }
+
+    /// `parameters` is public and settable (KnowledgeBase.updateSettings says BM25 changes apply at
+    /// once): after a change, scores must follow the new k1 and b, also when the index has already
+    /// answered queries with the old ones.
+    @Test func changedParametersApplyAtOnce() throws {
+        let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
+        let corpus = RandomCorpus(seed: 31, documents: 1500, queries: 20)
+        let index = BM25Index()
+        for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
+        let path = scratch.child("p.bm25").path
+        try index.save(to: path, generation: 1)
+        var reference = ReferenceBM25(docs: Dictionary(uniqueKeysWithValues: corpus.docs.map { ($0.id, $0.terms) }))
+        // A fresh mapped index with other parameters from the start.
+        let fresh = try BM25Index(path: path, parameters: BM25Parameters(k1: 2.0, b: 0.3))
+        reference.k1 = 2.0
+        reference.b = 0.3
+        for q in corpus.queries { expectMatchesReference(fresh.search(q, k: 10), reference, q, k: 10) }
+        // The same index, first used with the defaults, then switched.
+        let mapped = try BM25Index(path: path)
+        for q in corpus.queries { _ = mapped.search(q, k: 10) }
+        mapped.parameters = BM25Parameters(k1: 2.0, b: 0.3)
+        for q in corpus.queries { expectMatchesReference(mapped.search(q, k: 10), reference, q, k: 10) }
+    }
+
+    @Test func segmentSavedWithOtherParameters() throws {
+        let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
+        let corpus = RandomCorpus(seed: 32, documents: 1500, queries: 20)
+        let params = BM25Parameters(k1: 0.9, b: 0.4)
+        let tuned = BM25Index(parameters: params)
+        for d in corpus.docs { tuned.add(id: d.id, terms: d.terms) }
+        var reference = ReferenceBM25(docs: Dictionary(uniqueKeysWithValues: corpus.docs.map { ($0.id, $0.terms) }))
+        reference.k1 = 0.9
+        reference.b = 0.4
+        for q in corpus.queries { expectMatchesReference(tuned.search(q, k: 10), reference, q, k: 10) }
+        let path = scratch.child("tuned.bm25").path
+        try tuned.save(to: path, generation: 1)
+        let mapped = try BM25Index(path: path, parameters: params)
+        for (qi, q) in corpus.queries.enumerated() {
+            let k = [10, 1, 3][qi % 3]
+            expectMatchesReference(mapped.search(q, k: k), reference, q, k: k)
+        }
+    }
+
+    /// Small mapped segments where every query term occurs in every document: scoring touches each
+    /// document once per term (the case where scratch buffers sized by the document count are
+    /// fullest). Run under `-sanitize=address` to catch out-of-bounds scratch writes.
+    @Test func smallSegmentsWhereEveryDocumentMatchesEveryTerm() throws {
+        let scratch = try ScratchDirectory("index")
+        defer { scratch.remove() }
+        for n in 1...24 {
+            let index = BM25Index()
+            var docs: [Int64: [UInt64]] = [:]
+            for d in 0..<n {
+                let terms: [UInt64] = [11, 22, 33] + Array(repeating: 44, count: d % 3) + [UInt64(1000 + d)]
+                docs[Int64(d + 1)] = terms
+                index.add(id: Int64(d + 1), terms: terms)
+            }
+            let path = scratch.child("small-\(n).bm25").path
+            try index.save(to: path, generation: Int64(n))
+            let mapped = try BM25Index(path: path)
+            let reference = ReferenceBM25(docs: docs)
+            for q: [UInt64] in [[11, 22, 33], [11, 22, 33, 44], [44, 11, 11], [1000, 11, 22]] {
+                for k in [1, 2, 10] {
+                    expectMatchesReference(mapped.search(q, k: k), reference, q, k: k)
+                }
+            }
         }
     }
 

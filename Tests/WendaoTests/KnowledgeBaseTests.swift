@@ -287,6 +287,33 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         try expectHealthy(kb, "force")
     }
 
+    /// `updateSettings` promises that BM25 changes apply at once: the open knowledge base must score
+    /// like one opened afresh with the new settings.
+    @Test func bm25SettingsApplyAtOnce() throws {
+        let f = try LibraryFixture()
+        defer { f.remove() }
+        let kb = try f.knowledgeBase()
+        var rng = SeededGenerator(seed: 8)
+        for i in 0..<40 { try f.scratch.write("src/docs/d\(i).txt", TextPool.paragraph(&rng, sentences: 1...12)) }
+        _ = try kb.ingest([f.scratch.child("src/docs").path])
+        let queries = ["快递运费 包裹", "parcel delivery tracking", "保价 理赔 赔偿", "冷链 仓库 司机"]
+        for q in queries { _ = try kb.search(q) }
+        var settings = kb.record.settings
+        settings.k1 = 2.0
+        settings.b = 0.3
+        try kb.updateSettings(settings)
+        let fresh = try f.reopen().open("kb")
+        #expect(fresh.record.settings == settings)
+        for q in queries {
+            let a = try kb.search(q)
+            let b = try fresh.search(q)
+            #expect(a.count == b.count)
+            for (x, y) in zip(a, b) {
+                #expect(abs(x.score - y.score) <= 1e-4 * max(abs(y.score), 1), "\(q): \(x.score) vs \(y.score)")
+            }
+        }
+    }
+
     @Test func deletingAKnowledgeBaseRemovesItsIndex() throws {
         let f = try LibraryFixture()
         defer { f.remove() }
