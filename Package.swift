@@ -77,7 +77,6 @@ let package = Package(
                 "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoRAG",
                 "WendaoEval", "wendao",
             ],
-            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
     ],

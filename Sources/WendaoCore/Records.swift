@@ -9,15 +9,37 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     /// BM25 length normalisation.
     public var b: Double
 
+    /// How Chinese/Japanese/Korean runs are indexed: `unigram+bigram` (default), `bigram` or `unigram`.
+    public var cjkMode: String
+
+    /// The accepted values of ``cjkMode``.
+    public static let cjkModes = ["unigram+bigram", "bigram", "unigram"]
+
     /// Defaults measured on the Chinese dev sets (see BENCHMARKS.md).
     public static let `default` = KnowledgeBaseSettings(chunkSize: 200, chunkOverlap: 40, k1: 1.2, b: 0.75)
 
     /// Creates settings.
-    public init(chunkSize: Int, chunkOverlap: Int, k1: Double, b: Double) {
+    public init(chunkSize: Int, chunkOverlap: Int, k1: Double, b: Double, cjkMode: String = "unigram+bigram") {
         self.chunkSize = chunkSize
         self.chunkOverlap = chunkOverlap
         self.k1 = k1
         self.b = b
+        self.cjkMode = cjkMode
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chunkSize, chunkOverlap, k1, b, cjkMode
+    }
+
+    /// Decodes settings; fields added in later versions take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = KnowledgeBaseSettings.default
+        chunkSize = try c.decodeIfPresent(Int.self, forKey: .chunkSize) ?? d.chunkSize
+        chunkOverlap = try c.decodeIfPresent(Int.self, forKey: .chunkOverlap) ?? d.chunkOverlap
+        k1 = try c.decodeIfPresent(Double.self, forKey: .k1) ?? d.k1
+        b = try c.decodeIfPresent(Double.self, forKey: .b) ?? d.b
+        cjkMode = try c.decodeIfPresent(String.self, forKey: .cjkMode) ?? d.cjkMode
     }
 
     /// Checks that every value is usable.
@@ -30,6 +52,9 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         }
         guard k1 >= 0, k1 <= 10, b >= 0, b <= 1 else {
             throw WendaoError(.invalidArgument, "BM25 needs 0 ≤ k1 ≤ 10 and 0 ≤ b ≤ 1")
+        }
+        guard Self.cjkModes.contains(cjkMode) else {
+            throw WendaoError(.invalidArgument, "CJK mode must be one of \(Self.cjkModes.joined(separator: ", "))")
         }
         return self
     }

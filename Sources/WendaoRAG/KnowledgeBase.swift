@@ -14,7 +14,8 @@ public final class KnowledgeBase {
     public internal(set) var record: KnowledgeBaseRecord
     let library: Library
     var index: BM25Index
-    /// The analyzer used for chunks and queries.
+    /// The analyzer used for chunks and queries (its CJK mode is fixed when the knowledge base is
+    /// created; changing it needs a reindex).
     public let analyzer: Analyzer
     /// What opening had to repair, if anything (reported by `doctor`).
     public private(set) var recoveryNote: String?
@@ -22,7 +23,7 @@ public final class KnowledgeBase {
     init(library: Library, record: KnowledgeBaseRecord) throws {
         self.library = library
         self.record = record
-        self.analyzer = Analyzer()
+        self.analyzer = Analyzer(cjkMode: CJKMode(rawValue: record.settings.cjkMode) ?? .unigramsAndBigrams)
         let params = BM25Parameters(k1: Float(record.settings.k1), b: Float(record.settings.b))
         let path = library.indexURL(kb: record.id).path
         do {

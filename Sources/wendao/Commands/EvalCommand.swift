@@ -14,9 +14,10 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Chunk overlap in characters.") var chunkOverlap = KnowledgeBaseSettings.default.chunkOverlap
         @Option(help: "BM25 k1.") var k1 = KnowledgeBaseSettings.default.k1
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
+        @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default.cjkMode
 
         var settings: KnowledgeBaseSettings {
-            KnowledgeBaseSettings(chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b)
+            KnowledgeBaseSettings(chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
         }
     }
 

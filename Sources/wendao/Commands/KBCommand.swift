@@ -17,6 +17,7 @@ struct KBCommand: ParsableCommand {
         var chunk_overlap: Int
         var k1: Double
         var b: Double
+        var cjk_mode: String
         var created_at: String
 
         init(_ r: KnowledgeBaseRecord, documents: Int, chunks: Int) {
@@ -28,6 +29,7 @@ struct KBCommand: ParsableCommand {
             chunk_overlap = r.settings.chunkOverlap
             k1 = r.settings.k1
             b = r.settings.b
+            cjk_mode = r.settings.cjkMode
             created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
         }
     }
@@ -37,6 +39,7 @@ struct KBCommand: ParsableCommand {
         @Option(help: "Chunk overlap in characters (whole sentences).") var chunkOverlap: Int?
         @Option(help: "BM25 k1.") var k1: Double?
         @Option(help: "BM25 b.") var b: Double?
+        @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.") var cjkMode: String?
 
         func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
             var s = s
@@ -44,6 +47,7 @@ struct KBCommand: ParsableCommand {
             if let chunkOverlap { s.chunkOverlap = chunkOverlap }
             if let k1 { s.k1 = k1 }
             if let b { s.b = b }
+            if let cjkMode { s.cjkMode = cjkMode }
             return s
         }
     }
@@ -116,6 +120,9 @@ struct KBCommand: ParsableCommand {
         func run() throws {
             let lib = try global.library()
             let kb = try lib.open(name)
+            if let mode = settings.cjkMode, mode != kb.record.settings.cjkMode {
+                throw WendaoError(.invalidArgument, "the CJK mode is fixed when a knowledge base is created")
+            }
             try kb.updateSettings(settings.apply(to: kb.record.settings))
             if global.json { Output.json(try describe(lib, name)) } else { Output.line("updated '\(name)'") }
         }
