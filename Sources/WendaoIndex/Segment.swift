@@ -200,7 +200,42 @@ enum SegmentWriter {
         var tfs: [UInt16]
     }
 
-    /// Writes a segment atomically (temporary file, fsync, rename).
+    /// A sequential writer into one section of the output file through a 1 MB buffer.
+    private struct SectionStream {
+        let fd: Int32
+        var offset: Int
+        var buffer: [UInt8] = []
+
+        init(fd: Int32, offset: Int) {
+            self.fd = fd
+            self.offset = offset
+            buffer.reserveCapacity(1 << 20)
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) throws {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { try flush() }
+        }
+
+        mutating func flush() throws {
+            try buffer.withUnsafeBytes { try SegmentWriter.pwriteAll(fd, $0, at: offset) }
+            offset += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            guard let base = bytes.baseAddress else { return }
+            let n = pwrite(fd, base + done, bytes.count - done, off_t(offset + done))
+            if n <= 0 { throw SegmentError.unreadable("", "write failed: \(String(cString: strerror(errno)))") }
+            done += n
+        }
+    }
+
+    /// Writes a segment atomically (temporary file, fsync, rename). Sections are streamed through
+    /// small buffers, so memory beyond the term table stays constant whatever the index size.
     static func write(
         path: String, generation: Int64, ids: [Int64], lengths: [UInt32], k1: Float, b: Float, termCount: Int,
         postingCount: Int,
@@ -209,78 +244,92 @@ enum SegmentWriter {
         var capacity = 16
         while capacity < termCount * 2 { capacity <<= 1 }
         let layout = Segment.Layout(documents: ids.count, capacity: capacity, postings: postingCount)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: layout.end, alignment: 8)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: layout.end)
-        func put64(_ o: Int, _ v: UInt64) { buffer.storeBytes(of: v, toByteOffset: o, as: UInt64.self) }
-        put64(0, Segment.magic)
-        buffer.storeBytes(of: Segment.version, toByteOffset: 8, as: UInt32.self)
-        put64(16, UInt64(bitPattern: generation))
-        put64(24, UInt64(ids.count))
-        put64(32, UInt64(termCount))
-        put64(40, UInt64(capacity))
-        put64(48, UInt64(postingCount))
-        let total = lengths.reduce(UInt64(0)) { $0 + UInt64($1) }
-        put64(56, total)
-        let average = ids.isEmpty ? 1 : max(Float(Double(total) / Double(ids.count)), 1e-6)
-        buffer.storeBytes(of: k1, toByteOffset: 64, as: Float.self)
-        buffer.storeBytes(of: b, toByteOffset: 68, as: Float.self)
-        buffer.storeBytes(of: average, toByteOffset: 72, as: Float.self)
-        let norms = lengths.map { k1 * (1 - b + b * Float($0) / average) }
-        ids.withUnsafeBytes { buffer.advanced(by: layout.ids).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        lengths.withUnsafeBytes {
-            if $0.count > 0 { buffer.advanced(by: layout.lengths).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        }
-        let docsOut = buffer.advanced(by: layout.docs).assumingMemoryBound(to: UInt32.self)
-        let tfsOut = buffer.advanced(by: layout.tfs).assumingMemoryBound(to: UInt16.self)
-        let impactsOut = buffer.advanced(by: layout.impacts).assumingMemoryBound(to: Float.self)
-        var cursor = 0
-        var written = 0
-        let mask = capacity - 1
-        forEachTerm { term, docs, tfs in
-            guard docs.count > 0 else { return }
-            var i = Int(truncatingIfNeeded: term) & mask
-            while buffer.load(fromByteOffset: layout.table + i * Segment.entrySize + 16, as: UInt32.self) != 0 {
-                i = (i + 1) & mask
-            }
-            let e = layout.table + i * Segment.entrySize
-            buffer.storeBytes(of: term, toByteOffset: e, as: UInt64.self)
-            buffer.storeBytes(of: UInt64(cursor), toByteOffset: e + 8, as: UInt64.self)
-            buffer.storeBytes(of: UInt32(docs.count), toByteOffset: e + 16, as: UInt32.self)
-            (docsOut + cursor).update(from: docs.baseAddress!, count: docs.count)
-            (tfsOut + cursor).update(from: tfs.baseAddress!, count: tfs.count)
-            var maxImpact: Float = 0
-            for i in 0..<docs.count {
-                let tf = Float(tfs[i])
-                let impact = tf * (k1 + 1) / (tf + norms[Int(docs[i])])
-                impactsOut[cursor + i] = impact
-                maxImpact = max(maxImpact, impact)
-            }
-            buffer.storeBytes(of: maxImpact, toByteOffset: e + 20, as: Float.self)
-            cursor += docs.count
-            written += 1
-        }
-        guard cursor == postingCount && written == termCount else {
-            throw SegmentError.corrupt(path, "segment writer: term or posting counts disagree")
-        }
         let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw SegmentError.unreadable(tmp, String(cString: strerror(errno))) }
-        var off = 0
-        while off < layout.end {
-            let n = Glibc.write(fd, buffer + off, min(layout.end - off, 1 << 24))
-            if n <= 0 {
-                close(fd)
-                unlink(tmp)
-                throw SegmentError.unreadable(tmp, "write failed: \(String(cString: strerror(errno)))")
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        guard ftruncate(fd, off_t(layout.end)) == 0 else {
+            throw SegmentError.unreadable(tmp, "cannot size the file: \(String(cString: strerror(errno)))")
+        }
+        do {
+            // Header.
+            var header = [UInt8](repeating: 0, count: Segment.headerSize)
+            let total = lengths.reduce(UInt64(0)) { $0 + UInt64($1) }
+            let average = ids.isEmpty ? 1 : max(Float(Double(total) / Double(ids.count)), 1e-6)
+            header.withUnsafeMutableBytes { h in
+                h.storeBytes(of: Segment.magic, toByteOffset: 0, as: UInt64.self)
+                h.storeBytes(of: Segment.version, toByteOffset: 8, as: UInt32.self)
+                h.storeBytes(of: UInt64(bitPattern: generation), toByteOffset: 16, as: UInt64.self)
+                h.storeBytes(of: UInt64(ids.count), toByteOffset: 24, as: UInt64.self)
+                h.storeBytes(of: UInt64(termCount), toByteOffset: 32, as: UInt64.self)
+                h.storeBytes(of: UInt64(capacity), toByteOffset: 40, as: UInt64.self)
+                h.storeBytes(of: UInt64(postingCount), toByteOffset: 48, as: UInt64.self)
+                h.storeBytes(of: total, toByteOffset: 56, as: UInt64.self)
+                h.storeBytes(of: k1, toByteOffset: 64, as: Float.self)
+                h.storeBytes(of: b, toByteOffset: 68, as: Float.self)
+                h.storeBytes(of: average, toByteOffset: 72, as: Float.self)
             }
-            off += n
+            try header.withUnsafeBytes { try pwriteAll(fd, $0, at: 0) }
+            try ids.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.ids) }
+            try lengths.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.lengths) }
+            let norms = lengths.map { k1 * (1 - b + b * Float($0) / average) }
+            var table = [UInt8](repeating: 0, count: capacity * Segment.entrySize)
+            var docsOut = SectionStream(fd: fd, offset: layout.docs)
+            var tfsOut = SectionStream(fd: fd, offset: layout.tfs)
+            var impactsOut = SectionStream(fd: fd, offset: layout.impacts)
+            var impacts: [Float] = []
+            var cursor = 0
+            var written = 0
+            var failure: (any Error)?
+            let mask = capacity - 1
+            forEachTerm { term, docs, tfs in
+                guard docs.count > 0, failure == nil else { return }
+                table.withUnsafeMutableBytes { t in
+                    var i = Int(truncatingIfNeeded: term) & mask
+                    while t.load(fromByteOffset: i * Segment.entrySize + 16, as: UInt32.self) != 0 {
+                        i = (i + 1) & mask
+                    }
+                    let e = i * Segment.entrySize
+                    impacts.removeAll(keepingCapacity: true)
+                    var maxImpact: Float = 0
+                    for k in 0..<docs.count {
+                        let tf = Float(tfs[k])
+                        let impact = tf * (k1 + 1) / (tf + norms[Int(docs[k])])
+                        impacts.append(impact)
+                        maxImpact = max(maxImpact, impact)
+                    }
+                    t.storeBytes(of: term, toByteOffset: e, as: UInt64.self)
+                    t.storeBytes(of: UInt64(cursor), toByteOffset: e + 8, as: UInt64.self)
+                    t.storeBytes(of: UInt32(docs.count), toByteOffset: e + 16, as: UInt32.self)
+                    t.storeBytes(of: maxImpact, toByteOffset: e + 20, as: Float.self)
+                }
+                do {
+                    try docsOut.append(UnsafeRawBufferPointer(docs))
+                    try tfsOut.append(UnsafeRawBufferPointer(tfs))
+                    try impacts.withUnsafeBytes { try impactsOut.append($0) }
+                } catch {
+                    failure = error
+                }
+                cursor += docs.count
+                written += 1
+            }
+            if let failure { throw failure }
+            try docsOut.flush()
+            try tfsOut.flush()
+            try impactsOut.flush()
+            try table.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.table) }
+            guard cursor == postingCount && written == termCount else {
+                throw SegmentError.corrupt(path, "segment writer: term or posting counts disagree")
+            }
+        } catch SegmentError.unreadable(_, let why) {
+            throw SegmentError.unreadable(tmp, why)
         }
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw SegmentError.unreadable(path, "rename failed")
-        }
+        guard fsync(fd) == 0 else { throw SegmentError.unreadable(tmp, "fsync failed") }
+        guard rename(tmp, path) == 0 else { throw SegmentError.unreadable(path, "rename failed") }
+        ok = true
     }
 }
