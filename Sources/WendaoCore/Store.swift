@@ -25,6 +25,10 @@ public protocol KnowledgeStore: Sendable {
     func replaceDocument(
         kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange
+    /// Stores several documents with their chunks in one transaction (bulk loading): all of them
+    /// or none. Returns one change per document, in order.
+    func replaceDocuments(kb: Int64, _ documents: [(document: NewDocument, chunks: [ChunkDraft])]) throws
+        -> [DocumentChange]
     /// Deletes a document and its chunks; returns the removed chunk ids.
     func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64)
 

@@ -86,7 +86,15 @@ extension KnowledgeBase {
                     path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: hash, byteCount: 0)
                 return Self.prepare(doc, header: header, settings: settings, analyzer: analyzer)
             }
-            for p in prepared where !p.chunks.isEmpty { total += try store(p).addedChunkIDs.count }
+            // One transaction for the batch: every document whole, or none of the batch.
+            let items = prepared.filter { !$0.chunks.isEmpty }
+            let changes = try store.replaceDocuments(kb: record.id, items.map { ($0.header, $0.chunks) })
+            for (p, change) in zip(items, changes) {
+                for (id, terms) in zip(change.addedChunkIDs, p.terms) { index.add(id: id, terms: terms) }
+                index.remove(ids: change.removedChunkIDs)
+                record.generation = change.generation
+                total += change.addedChunkIDs.count
+            }
         }
         return total
     }

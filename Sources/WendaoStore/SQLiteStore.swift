@@ -179,51 +179,66 @@ public final class SQLiteStore: KnowledgeStore {
         kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         try wrap("cannot store document \(document.path)") {
+            try pool.write { db in try Self.replace(db, kb: kb, document, chunks: chunks) }
+        }
+    }
+
+    public func replaceDocuments(kb: Int64, _ documents: [(document: NewDocument, chunks: [ChunkDraft])]) throws
+        -> [DocumentChange]
+    {
+        try wrap("cannot store \(documents.count) documents") {
             try pool.write { db in
-                var removed: [Int64] = []
-                if let old = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM document WHERE kb_id = ? AND path = ?", arguments: [kb, document.path])
-                {
-                    removed = try Int64.fetchAll(
-                        db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [old])
-                    try db.execute(sql: "DELETE FROM document WHERE id = ?", arguments: [old])
+                try documents.map { item in
+                    try Self.replace(db, kb: kb, item.document) { insert in
+                        for c in item.chunks { _ = try insert(c) }
+                    }
                 }
-                let now = Date().timeIntervalSince1970
-                try db.execute(
-                    sql: """
-                        INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at)
-                        VALUES (?, ?, ?, ?, ?, ?, 0, ?)
-                        """,
-                    arguments: [
-                        kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
-                    ])
-                let docID = db.lastInsertedRowID
-                let statement = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO chunk (document_id, kb_id, ordinal, section, page, text, start, "end")
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """)
-                var added: [Int64] = []
-                try chunks { draft in
-                    try statement.execute(arguments: [
-                        docID, kb, added.count, draft.section, draft.page, draft.text, draft.start, draft.end,
-                    ])
-                    let id = db.lastInsertedRowID
-                    added.append(id)
-                    return id
-                }
-                try db.execute(
-                    sql: "UPDATE document SET chunk_count = ? WHERE id = ?", arguments: [added.count, docID])
-                try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
-                let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
-                let record = DocumentRecord(
-                    id: docID, path: document.path, title: document.title, format: document.format,
-                    contentHash: document.contentHash, byteCount: document.byteCount, chunkCount: added.count,
-                    ingestedAt: now)
-                return DocumentChange(
-                    document: record, removedChunkIDs: removed, addedChunkIDs: added, generation: generation)
             }
         }
+    }
+
+    /// One document's replacement inside an open transaction.
+    private static func replace(
+        _ db: Database, kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
+    ) throws -> DocumentChange {
+        var removed: [Int64] = []
+        if let old = try Int64.fetchOne(
+            db, sql: "SELECT id FROM document WHERE kb_id = ? AND path = ?", arguments: [kb, document.path])
+        {
+            removed = try Int64.fetchAll(db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [old])
+            try db.execute(sql: "DELETE FROM document WHERE id = ?", arguments: [old])
+        }
+        let now = Date().timeIntervalSince1970
+        try db.execute(
+            sql: """
+                INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                """,
+            arguments: [
+                kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
+            ])
+        let docID = db.lastInsertedRowID
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO chunk (document_id, kb_id, ordinal, section, page, text, start, "end")
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        var added: [Int64] = []
+        try chunks { draft in
+            try statement.execute(arguments: [
+                docID, kb, added.count, draft.section, draft.page, draft.text, draft.start, draft.end,
+            ])
+            let id = db.lastInsertedRowID
+            added.append(id)
+            return id
+        }
+        try db.execute(sql: "UPDATE document SET chunk_count = ? WHERE id = ?", arguments: [added.count, docID])
+        try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
+        let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
+        let record = DocumentRecord(
+            id: docID, path: document.path, title: document.title, format: document.format,
+            contentHash: document.contentHash, byteCount: document.byteCount, chunkCount: added.count, ingestedAt: now)
+        return DocumentChange(document: record, removedChunkIDs: removed, addedChunkIDs: added, generation: generation)
     }
 
     public func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64) {

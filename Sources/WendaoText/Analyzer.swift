@@ -87,8 +87,12 @@ public struct Analyzer: Sendable {
             isASCII = false
             break
         }
-        let text = isASCII ? raw : raw.precomposedStringWithCompatibilityMapping
         var word = WordBuffer()
+        if isASCII {
+            scanASCII(raw, &word, &sink)
+            return
+        }
+        let text = raw.precomposedStringWithCompatibilityMapping
         var pendingJoiner: UInt32 = 0
         var prevCJK: UInt32 = 0
         var cjkRun = 0
@@ -147,6 +151,34 @@ public struct Analyzer: Sendable {
             }
         }
         if cjkRun > 0 { endCJKRun(&sink) }
+        if !word.isEmpty { flush(&word, &sink) }
+    }
+
+    /// The same scan for ASCII-only text, over bytes (no normalisation or CJK handling needed).
+    private func scanASCII<S: TermSink>(_ text: String, _ word: inout WordBuffer, _ sink: inout S) {
+        var pendingJoiner: UInt32 = 0
+        for b in text.utf8 {
+            var v = UInt32(b)
+            var isWordChar = false
+            if v >= 0x41 && v <= 0x5A {
+                v += 0x20
+                isWordChar = true
+            } else if (v >= 0x61 && v <= 0x7A) || (v >= 0x30 && v <= 0x39) {
+                isWordChar = true
+            }
+            if isWordChar {
+                if pendingJoiner != 0 {
+                    word.append(pendingJoiner, joiner: true)
+                    pendingJoiner = 0
+                }
+                word.append(v, joiner: false)
+            } else if Self.isJoiner(v) && !word.isEmpty && pendingJoiner == 0 {
+                pendingJoiner = v
+            } else {
+                pendingJoiner = 0
+                if !word.isEmpty { flush(&word, &sink) }
+            }
+        }
         if !word.isEmpty { flush(&word, &sink) }
     }
 

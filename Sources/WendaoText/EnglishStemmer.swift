@@ -62,7 +62,9 @@ enum EnglishStemmer {
     static func stem(_ w: inout StemBuffer) {
         guard w.count > 3 else { return }
         // Plurals.
-        if w.ends("sses") {
+        if w.last != 0x73 {
+            // Not a plural: skip those checks.
+        } else if w.ends("sses") {
             w.removeLast(2)
         } else if w.ends("ies") && w.count > 4 {
             w.removeLast(3)
@@ -74,10 +76,11 @@ enum EnglishStemmer {
         }
         // -ing / -ed.
         var stripped = false
-        if w.count > 5 && w.ends("ing") && w.hasVowel(before: w.count - 3) {
+        let final = w.last
+        if final == 0x67 && w.count > 5 && w.ends("ing") && w.hasVowel(before: w.count - 3) {
             w.removeLast(3)
             stripped = true
-        } else if w.count > 4 && w.ends("ed") && !w.ends("eed") && w.hasVowel(before: w.count - 2) {
+        } else if final == 0x64 && w.count > 4 && w.ends("ed") && !w.ends("eed") && w.hasVowel(before: w.count - 2) {
             w.removeLast(2)
             stripped = true
         }

@@ -26,6 +26,10 @@ public enum ScriptFolding {
         return result
     }()
 
+    /// Builds the table now (it is otherwise built on first use). The CLI calls this on a
+    /// background thread at start-up so that the ~30 ms overlap with reading files.
+    public static func prepare() { _ = table.count }
+
     /// Whether the folding table could be built (ICU transliteration available).
     public static var isAvailable: Bool { table.contains { $0 != 0 } }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import WendaoCore
 import WendaoRAG
+import WendaoText
 
 /// The `wendao` command line.
 @main
@@ -28,6 +29,8 @@ struct Wendao: ParsableCommand {
             h.logLevel = ProcessInfo.processInfo.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
             return h
         }
+        // Build the Traditional→Simplified table while arguments are parsed and files are read.
+        Thread.detachNewThread { ScriptFolding.prepare() }
         let args = Array(CommandLine.arguments.dropFirst())
         let json = args.contains("--json")
         do {
