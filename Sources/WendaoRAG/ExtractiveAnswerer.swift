@@ -56,7 +56,7 @@ public struct Answer: Sendable, Codable, Equatable {
 /// question's informative terms, the answer is "not found" rather than an unrelated passage.
 public struct ExtractiveAnswerer: Sendable {
     /// Minimum share of the question's informative term weight the best chunk must contain.
-    public var minimumCoverage: Double = 0.3
+    public var minimumCoverage: Double = 0.35
     /// At most this many sentences in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
@@ -111,6 +111,7 @@ public struct ExtractiveAnswerer: Sendable {
     static func profile(_ question: String, analyzer: Analyzer, idf: (UInt64) -> Float) -> QueryProfile {
         var p = QueryProfile()
         var seen = Set<UInt64>()
+        let unknownIDF = Double(idf(0x5EED_0000_0000_0001))
         // Words that only ask (什么, 多少, how, …) carry no topic: drop them, and the pairs they form.
         let tokens = analyzer.tokens(question)
         for t in tokens {
@@ -127,7 +128,9 @@ public struct ExtractiveAnswerer: Sendable {
                 {
                     continue
                 }
-                p.bigrams.append((h, w))
+                // A pair that occurs nowhere may be phrasing rather than a missing topic: it counts
+                // half.
+                p.bigrams.append((h, w < unknownIDF - 1e-4 ? w : w * 0.5))
             } else {
                 p.words.append((h, w))
             }
