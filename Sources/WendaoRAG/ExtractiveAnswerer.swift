@@ -204,7 +204,8 @@ public struct ExtractiveAnswerer: Sendable {
             let scalars = Array(h.text.unicodeScalars)
             for span in SentenceSplitter.spans(scalars.map(\.value)) {
                 let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
-                var c = coverage(text)
+                // A sentence is read under its heading: "五、赔多少？" makes its sentences about compensation.
+                var c = coverage(h.section + "\n" + text)
                 if c == 0 { continue }
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
                 if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
