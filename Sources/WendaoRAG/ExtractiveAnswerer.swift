@@ -199,20 +199,26 @@ public struct ExtractiveAnswerer: Sendable {
             var coverage: Double
         }
         var sentences: [Scored] = []
+        let topScore = max(candidates.first?.score ?? 1, 1e-9)
         let wantsNumber = Self.asksForQuantity(question)
         for (i, h) in candidates.enumerated() where chunkCoverage[i] >= minimumCoverage * 0.6 {
             let scalars = Array(h.text.unicodeScalars)
+            let path = h.section.components(separatedBy: " › ")
+            let heading = path.count > 1 ? path[path.count - 1] : ""
             for span in SentenceSplitter.spans(scalars.map(\.value)) {
                 let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
-                // A sentence is read under its heading: "五、赔多少？" makes its sentences about compensation.
-                var c = coverage(h.section + "\n" + text)
+                // A sentence is read under its own heading ("五、赔多少？" makes its sentences about
+                // compensation) — the innermost one only: the document title would make every
+                // sentence of the document look relevant.
+                var c = coverage(heading + "\n" + text)
                 if c == 0 { continue }
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
                 if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
                 // Questions about amounts, times and sizes are answered by sentences with numbers.
                 if wantsNumber && !text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) { c *= 0.7 }
-                // Earlier chunks and chunks that cover more of the question are preferred.
-                let score = c + 0.35 * chunkCoverage[i] - 0.04 * Double(i)
+                // Sentences of passages that retrieval ranked higher are preferred (BM25 relative to
+                // the best passage).
+                let score = c + 0.5 * Double(h.score / topScore)
                 sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score, coverage: c))
             }
         }
