@@ -167,24 +167,26 @@ final class PostingsBuilder {
 
     /// The postings of a slot, in document order.
     func postings(of slot: Int) -> (docs: [UInt32], tfs: [UInt16]) {
-        var d: [UInt32] = []
-        var t: [UInt16] = []
         let n = Int(state.counts[slot])
-        d.reserveCapacity(n)
-        t.reserveCapacity(n)
         var block = Int(state.head[slot])
-        var cap = 2
-        while d.count < n {
-            let take = min(cap, n - d.count)
-            for k in 0..<take {
-                d.append(state.docs[block + k])
-                t.append(state.tfs[block + k])
-            }
-            if d.count < n {
-                block = Int(Int32(bitPattern: state.docs[block + cap]))
-                cap = min(cap * 2, 1024)
+        return state.docs.withUnsafeBufferPointer { arenaDocs in
+            state.tfs.withUnsafeBufferPointer { arenaTFs in
+                var d: [UInt32] = []
+                var t: [UInt16] = []
+                d.reserveCapacity(n)
+                t.reserveCapacity(n)
+                var cap = 2
+                while d.count < n {
+                    let take = min(cap, n - d.count)
+                    d.append(contentsOf: arenaDocs[block..<(block + take)])
+                    t.append(contentsOf: arenaTFs[block..<(block + take)])
+                    if d.count < n {
+                        block = Int(Int32(bitPattern: arenaDocs[block + cap]))
+                        cap = min(cap * 2, 1024)
+                    }
+                }
+                return (d, t)
             }
         }
-        return (d, t)
     }
 }

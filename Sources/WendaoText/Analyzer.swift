@@ -243,10 +243,10 @@ public struct Analyzer: Sendable {
                 if Stopwords.contains(hash: h.value) { return }
             }
             if stemming && part.count > 3 {
-                var buf = StemBuffer(part, reusing: &stemScratch)
-                EnglishStemmer.stem(&buf)
-                buf.withSlice { sink.emit($0) }
-                stemScratch = buf.release()
+                stemScratch.removeAll(keepingCapacity: true)
+                stemScratch.append(contentsOf: part)
+                EnglishStemmer.stem(&stemScratch)
+                sink.emit(stemScratch[...])
                 return
             }
         }

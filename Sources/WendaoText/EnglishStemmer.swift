@@ -1,51 +1,20 @@
-/// A fixed-capacity word buffer for the stemmer (no heap allocation for words up to 24 letters).
-struct StemBuffer {
-    var storage: [UInt32]
-    var count: Int
-
-    /// Copies `part` into `scratch`'s storage (no allocation once the scratch has grown).
-    init(_ part: ArraySlice<UInt32>, reusing scratch: inout [UInt32]) {
-        var s: [UInt32] = []
-        swap(&s, &scratch)
-        s.removeAll(keepingCapacity: true)
-        s.append(contentsOf: part)
-        storage = s
-        count = s.count
-    }
-
-    /// Gives the storage back for reuse.
-    consuming func release() -> [UInt32] { storage }
-
-    subscript(i: Int) -> UInt32 {
-        get { storage[i] }
-        set { storage[i] = newValue }
-    }
-
-    var last: UInt32 { storage[count - 1] }
-
-    mutating func removeLast(_ n: Int = 1) { count -= n }
-
-    mutating func append(_ v: UInt32) {
-        if count < storage.count { storage[count] = v } else { storage.append(v) }
-        count += 1
-    }
-
+extension Array where Element == UInt32 {
     /// Whether the word ends with `suffix` and is longer than it.
+    @inline(__always)
     func ends(_ suffix: StaticString) -> Bool {
         let n = suffix.utf8CodeUnitCount
         guard count > n else { return false }
         return suffix.withUTF8Buffer { s in
-            for i in 0..<n where storage[count - n + i] != UInt32(s[i]) { return false }
+            for i in 0..<n where self[count - n + i] != UInt32(s[i]) { return false }
             return true
         }
     }
 
+    @inline(__always)
     func hasVowel(before end: Int) -> Bool {
-        for i in 0..<end where EnglishStemmer.isVowel(storage[i]) { return true }
+        for i in 0..<end where EnglishStemmer.isVowel(self[i]) { return true }
         return false
     }
-
-    func withSlice<R>(_ body: (ArraySlice<UInt32>) -> R) -> R { body(storage[0..<count]) }
 }
 
 /// A light English stemmer on lowercase ASCII scalar values: plurals, `-ed`, `-ing` and a final `e`.
@@ -59,10 +28,10 @@ enum EnglishStemmer {
     }
 
     /// Stems `w` in place.
-    static func stem(_ w: inout StemBuffer) {
-        guard w.count > 3 else { return }
+    static func stem(_ w: inout [UInt32]) {
+        guard w.count > 3, let last = w.last else { return }
         // Plurals.
-        if w.last != 0x73 {
+        if last != 0x73 {
             // Not a plural: skip those checks.
         } else if w.ends("sses") {
             w.removeLast(2)
@@ -71,12 +40,12 @@ enum EnglishStemmer {
             w.append(0x79)  // y
         } else if w.ends("ches") || w.ends("shes") || w.ends("xes") || w.ends("zzes") {
             w.removeLast(2)
-        } else if w.last == 0x73 && !w.ends("ss") && !w.ends("us") && !w.ends("is") {
+        } else if !w.ends("ss") && !w.ends("us") && !w.ends("is") {
             w.removeLast()
         }
         // -ing / -ed.
         var stripped = false
-        let final = w.last
+        let final = w[w.count - 1]
         if final == 0x67 && w.count > 5 && w.ends("ing") && w.hasVowel(before: w.count - 3) {
             w.removeLast(3)
             stripped = true
@@ -89,8 +58,8 @@ enum EnglishStemmer {
             let b = w[w.count - 2]
             if a == b && !isVowel(a) && a != 0x6C && a != 0x73 && a != 0x7A { w.removeLast() }  // shipp → ship
         }
-        if w.count > 4 && w.last == 0x65 { w.removeLast() }  // packag(e)
-        if w.count > 3 && w.last == 0x79 { w[w.count - 1] = 0x69 }  // deliver(y) ~ deliveri(es)
+        if w.count > 4 && w[w.count - 1] == 0x65 { w.removeLast() }  // packag(e)
+        if w.count > 3 && w[w.count - 1] == 0x79 { w[w.count - 1] = 0x69 }  // deliver(y) ~ deliveri(es)
     }
 }
 
