@@ -48,7 +48,8 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
             throw WendaoError(.invalidArgument, "chunk size must be between 40 and 20000 characters (got \(chunkSize))")
         }
         guard chunkOverlap >= 0, chunkOverlap < chunkSize / 2 + 1 else {
-            throw WendaoError(.invalidArgument, "chunk overlap must be between 0 and half the chunk size (got \(chunkOverlap))")
+            throw WendaoError(
+                .invalidArgument, "chunk overlap must be between 0 and half the chunk size (got \(chunkOverlap))")
         }
         guard k1 >= 0, k1 <= 10, b >= 0, b <= 1 else {
             throw WendaoError(.invalidArgument, "BM25 needs 0 ≤ k1 ≤ 10 and 0 ≤ b ≤ 1")

@@ -37,7 +37,9 @@ public struct BM25BenchReport: Sendable, Codable {
 public enum BM25Bench {
     /// Indexes the corpus into a segment file under `workDirectory`, maps it, and runs every query
     /// (after a short warm-up) one at a time.
-    public static func run(corpus: URL, queries: URL, topK: Int, workDirectory: URL, repeats: Int = 3) throws -> BM25BenchReport {
+    public static func run(corpus: URL, queries: URL, topK: Int, workDirectory: URL, repeats: Int = 3) throws
+        -> BM25BenchReport
+    {
         guard let corpusHandle = FileHandle(forReadingAtPath: corpus.path) else {
             throw WendaoError(.unreadable, "cannot read \(corpus.path)")
         }
@@ -94,7 +96,10 @@ public enum BM25Bench {
             let t2 = Date()
             for q in pre { c &+= index.search(q, k: topK).count }
             let search = Date().timeIntervalSince(t2)
-            FileHandle.standardError.write(Data("analysis \(analysis * 1e6 / Double(qs.count)) µs/q, search \(search * 1e6 / Double(qs.count)) µs/q (\(c))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "analysis \(analysis * 1e6 / Double(qs.count)) µs/q, search \(search * 1e6 / Double(qs.count)) µs/q (\(c))\n"
+                        .utf8))
         }
         var resultCount = 0
         var best: [Double] = []
@@ -126,7 +131,8 @@ public enum BM25Bench {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return BM25BenchReport(
-            documents: documents, indexSeconds: indexSeconds, indexDocsPerSecond: Double(documents) / max(indexSeconds, 1e-9),
+            documents: documents, indexSeconds: indexSeconds,
+            indexDocsPerSecond: Double(documents) / max(indexSeconds, 1e-9),
             queriesPerSecond: Double(qs.count) / max(bestTotal / 1000, 1e-9), p50Ms: pct(0.5), p99Ms: pct(0.99),
             peakRssMb: Double(usage.ru_maxrss) / 1024, topK: topK)
     }

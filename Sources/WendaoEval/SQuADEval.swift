@@ -79,7 +79,8 @@ public enum SQuADEvaluator {
         for (i, article) in parsed.data.enumerated() {
             let blocks = article.paragraphs.map { Block(kind: .paragraph, text: $0.context) }
             let title = article.title ?? "article \(i + 1)"
-            docs.append((LoadedDocument(path: "article-\(i + 1)", title: title, format: .text, blocks: blocks), "squad-\(i)"))
+            docs.append(
+                (LoadedDocument(path: "article-\(i + 1)", title: title, format: .text, blocks: blocks), "squad-\(i)"))
             for p in article.paragraphs {
                 for qa in p.qas { questions.append((qa.question, qa.answers.map(\.text).filter { !$0.isEmpty })) }
             }

@@ -94,14 +94,20 @@ public enum AnswerEvaluator {
                 if inCitation { citationHit += 1 }
                 if fromDoc { docHit += 1 }
                 if !inAnswer {
-                    misses.append(.init(id: id, question: q.question, problem: inCitation ? "gold only in citation" : "gold missing", answer: a.answer))
+                    misses.append(
+                        .init(
+                            id: id, question: q.question,
+                            problem: inCitation ? "gold only in citation" : "gold missing", answer: a.answer))
                 }
             } else {
                 unanswerable += 1
                 if !a.found {
                     nfOK += 1
                 } else {
-                    misses.append(.init(id: id, question: q.question, problem: "answered an unanswerable question", answer: a.answer))
+                    misses.append(
+                        .init(
+                            id: id, question: q.question, problem: "answered an unanswerable question", answer: a.answer
+                        ))
                 }
             }
         }
@@ -109,8 +115,10 @@ public enum AnswerEvaluator {
         let na = Double(max(answerable, 1))
         return AnswerReport(
             questions: qs.count, answerable: answerable, unanswerable: unanswerable, answerHit: Double(answerHit) / na,
-            citationHit: Double(citationHit) / na, citedDocumentHit: Double(docHit) / na, falseNotFound: Double(falseNF) / na,
-            notFoundRecall: Double(nfOK) / Double(max(unanswerable, 1)), queriesPerSecond: Double(qs.count) / max(secs, 1e-9),
+            citationHit: Double(citationHit) / na, citedDocumentHit: Double(docHit) / na,
+            falseNotFound: Double(falseNF) / na,
+            notFoundRecall: Double(nfOK) / Double(max(unanswerable, 1)),
+            queriesPerSecond: Double(qs.count) / max(secs, 1e-9),
             misses: misses)
     }
 }

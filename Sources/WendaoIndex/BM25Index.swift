@@ -546,7 +546,9 @@ public final class BM25Index {
                     if docsBuf.isEmpty { return }
                     docsBuf.withUnsafeBufferPointer { d in tfsBuf.withUnsafeBufferPointer { t in put(term, d, t) } }
                 }
-                seg?.forEachTerm { term, start, cnt in emit(term, segStart: start, segCount: cnt, slot: delta.slot(of: term)) }
+                seg?.forEachTerm { term, start, cnt in
+                    emit(term, segStart: start, segCount: cnt, slot: delta.slot(of: term))
+                }
                 for (slot, term) in delta.terms.enumerated() where seg?.postings(of: term) == nil {
                     emit(term, segStart: 0, segCount: 0, slot: slot)
                 }

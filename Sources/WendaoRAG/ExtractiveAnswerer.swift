@@ -22,6 +22,7 @@ public struct Citation: Sendable, Codable, Equatable {
         case n, document, section, page, chunkID = "chunk_id", text
     }
 
+    /// Encodes the citation shape of `ask --json` (`page` is written as null when unknown).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(n, forKey: .n)
@@ -215,11 +216,14 @@ public struct ExtractiveAnswerer: Sendable {
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
                 if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
                 // Questions about amounts, times and sizes are answered by sentences with numbers.
-                if wantsNumber && !text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) { c *= 0.7 }
+                if wantsNumber && !text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) {
+                    c *= 0.7
+                }
                 // Sentences of passages that retrieval ranked higher are preferred (BM25 relative to
                 // the best passage).
                 let score = c + 0.5 * Double(h.score / topScore)
-                sentences.append(Scored(hit: i, start: span.start, end: span.end, text: text, score: score, coverage: c))
+                sentences.append(
+                    Scored(hit: i, start: span.start, end: span.end, text: text, score: score, coverage: c))
             }
         }
         sentences.sort { $0.score > $1.score }
@@ -257,7 +261,8 @@ public struct ExtractiveAnswerer: Sendable {
                 numbers[s.hit] = n
                 let h = candidates[s.hit]
                 citations.append(
-                    Citation(n: n, document: h.document, section: h.section, page: h.page, chunkID: h.chunkID, text: h.text))
+                    Citation(
+                        n: n, document: h.document, section: h.section, page: h.page, chunkID: h.chunkID, text: h.text))
             }
             parts.append("\(s.text) [\(n)]")
         }

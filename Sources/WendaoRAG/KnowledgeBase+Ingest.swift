@@ -113,7 +113,9 @@ extension KnowledgeBase {
         while batchStart < files.count {
             var batchEnd = batchStart
             var batchBytes: Int64 = 0
-            while batchEnd < files.count && batchEnd - batchStart < 32 && (batchBytes < 64 << 20 || batchEnd == batchStart) {
+            while batchEnd < files.count && batchEnd - batchStart < 32
+                && (batchBytes < 64 << 20 || batchEnd == batchStart)
+            {
                 batchBytes += files[batchEnd].size
                 batchEnd += 1
             }
@@ -159,7 +161,8 @@ extension KnowledgeBase {
                 summary.bytes += file.size
                 summary.results.append(.init(path: file.identity, outcome: outcome, chunks: chunks, reason: reason))
                 if outcome == .failed {
-                    library.logger.warning("file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])
+                    library.logger.warning(
+                        "file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])
                 }
                 progress(.file(path: file.identity, outcome: outcome, chunks: chunks, bytes: file.size, reason: reason))
             }
@@ -182,9 +185,11 @@ extension KnowledgeBase {
             }
             let seen = Set(files.map(\.identity))
             for doc in try documents() where !seen.contains(doc.path) {
-                guard let root = roots.first(where: { r in
-                    r.directory == nil ? doc.path == r.prefix : doc.path.hasPrefix(r.prefix)
-                }), let dir = root.directory else { continue }
+                guard
+                    let root = roots.first(where: { r in
+                        r.directory == nil ? doc.path == r.prefix : doc.path.hasPrefix(r.prefix)
+                    }), let dir = root.directory
+                else { continue }
                 let source = dir.appendingPathComponent(String(doc.path.dropFirst(root.prefix.count)))
                 if fm.fileExists(atPath: source.path) { continue }
                 let r = try store.deleteDocument(kb: record.id, id: doc.id)
@@ -206,7 +211,8 @@ extension KnowledgeBase {
     @discardableResult
     public func add(_ doc: LoadedDocument, contentHash: String, byteCount: Int64 = 0) throws -> Int {
         let header = NewDocument(
-            path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: contentHash, byteCount: byteCount)
+            path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: contentHash,
+            byteCount: byteCount)
         let p = Self.prepare(doc, header: header, settings: record.settings, analyzer: analyzer)
         return try store(p).addedChunkIDs.count
     }
@@ -244,7 +250,8 @@ extension KnowledgeBase {
         let title = file.url.deletingPathExtension().lastPathComponent
         var warnings: [String] = []
         let header = NewDocument(
-            path: file.identity, title: title, format: DocumentFormat.text.rawValue, contentHash: hash, byteCount: file.size)
+            path: file.identity, title: title, format: DocumentFormat.text.rawValue, contentHash: hash,
+            byteCount: file.size)
         var added: [Int64] = []
         var failedLoad: (any Error)?
         let change: DocumentChange
@@ -253,7 +260,9 @@ extension KnowledgeBase {
                 func put(_ draft: ChunkDraft) throws {
                     let id = try insert(draft)
                     added.append(id)
-                    index.add(id: id, terms: analyzer.terms(Self.indexedText(title: title, section: draft.section, text: draft.text)))
+                    index.add(
+                        id: id,
+                        terms: analyzer.terms(Self.indexedText(title: title, section: draft.section, text: draft.text)))
                 }
                 do {
                     let info = try PlainTextStream.forEachBlock(url: file.url, limits: options.limits) { block in

@@ -120,14 +120,16 @@ extension KnowledgeBase {
             let ext = file.url.pathExtension.lowercased()
             if ["txt", "text", "log"].contains(ext) && file.size > options.streamThreshold {
                 if file.size > options.limits.maxTextBytes {
-                    throw WendaoError(.limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
+                    throw WendaoError(
+                        .limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
                 }
                 return .streamed(hash: hash, isNew: existing == nil)
             }
             if file.size > Int64(options.limits.maxStructuredBytes) {
                 throw WendaoError(
                     .limitExceeded,
-                    "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format")
+                    "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format"
+                )
             }
             let data: Data
             do {
@@ -138,7 +140,8 @@ extension KnowledgeBase {
             let doc = try DocumentLoader.load(
                 data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
             let header = NewDocument(
-                path: file.identity, title: doc.title, format: doc.format.rawValue, contentHash: hash, byteCount: file.size)
+                path: file.identity, title: doc.title, format: doc.format.rawValue, contentHash: hash,
+                byteCount: file.size)
             let p = prepare(doc, header: header, settings: settings, analyzer: analyzer)
             if p.chunks.isEmpty { throw WendaoError(.unreadable, "no text found in the file") }
             return .prepared(p, isNew: existing == nil)

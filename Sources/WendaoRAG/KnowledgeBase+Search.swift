@@ -46,6 +46,7 @@ public struct SearchHit: Sendable, Codable, Equatable {
         self.ordinal = chunk.ordinal
     }
 
+    /// Decodes a hit from the `search --json` shape (document ids and ordinals are not part of it).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         rank = try c.decode(Int.self, forKey: .rank)
@@ -61,6 +62,7 @@ public struct SearchHit: Sendable, Codable, Equatable {
         ordinal = 0
     }
 
+    /// Encodes the `search --json` shape (`page` is written as null when unknown).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(rank, forKey: .rank)
@@ -88,7 +90,8 @@ extension KnowledgeBase {
     public func queryTerms(_ query: String) throws(WendaoError) -> [UInt64] {
         let trimmed = query.trimmingCharactersInSet()
         guard !trimmed.isEmpty else { throw WendaoError(.invalidArgument, "the query is empty") }
-        let bounded = trimmed.unicodeScalars.count > QueryLimits.maxCharacters
+        let bounded =
+            trimmed.unicodeScalars.count > QueryLimits.maxCharacters
             ? String(String.UnicodeScalarView(trimmed.unicodeScalars.prefix(QueryLimits.maxCharacters))) : trimmed
         var terms = analyzer.terms(bounded)
         if terms.count > QueryLimits.maxTerms {

@@ -80,12 +80,15 @@ public final class KnowledgeBase {
         for batch in stride(from: 0, to: missing.count, by: 1000) {
             let ids = Array(missing[batch..<min(batch + 1000, missing.count)])
             for c in try store.chunks(ids: ids) {
-                index.add(id: c.id, terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
+                index.add(
+                    id: c.id,
+                    terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
             }
         }
         recoveryNote =
             "index was behind the store (interrupted ingest?): removed \(stale.count), added \(missing.count) chunks"
-        library.logger.notice("index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
+        library.logger.notice(
+            "index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
         if locked || lock != nil {
             try index.save(to: indexPath, generation: record.generation)
         }
@@ -103,7 +106,9 @@ public final class KnowledgeBase {
         let ids = try store.chunkIDs(kb: record.id)
         for batch in stride(from: 0, to: ids.count, by: 2000) {
             for c in try store.chunks(ids: Array(ids[batch..<min(batch + 2000, ids.count)])) {
-                fresh.add(id: c.id, terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
+                fresh.add(
+                    id: c.id,
+                    terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
                 n += 1
             }
         }
@@ -155,4 +160,3 @@ public final class KnowledgeBase {
         index.parameters = BM25Parameters(k1: Float(s.k1), b: Float(s.b))
     }
 }
-

@@ -81,7 +81,8 @@ public final class Library {
     public func record(_ name: String) throws -> KnowledgeBaseRecord {
         try Self.validateName(name)
         guard let r = try store.knowledgeBase(named: name) else {
-            throw WendaoError(.notFound, "knowledge base '\(name)' does not exist (create it with `wendao kb create \(name)`)")
+            throw WendaoError(
+                .notFound, "knowledge base '\(name)' does not exist (create it with `wendao kb create \(name)`)")
         }
         return r
     }

@@ -110,6 +110,7 @@ public final class SQLiteStore: KnowledgeStore {
 
     // MARK: Knowledge bases
 
+    /// Creates a knowledge base; throws `alreadyExists` when the name is taken.
     public func createKnowledgeBase(name: String, settings: KnowledgeBaseSettings) throws -> KnowledgeBaseRecord {
         let json = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data("{}".utf8), as: UTF8.self)
         return try wrap("cannot create knowledge base") {
@@ -126,12 +127,14 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// All knowledge bases, by name.
     public func knowledgeBases() throws -> [KnowledgeBaseRecord] {
         try wrap("cannot list knowledge bases") {
             try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM kb ORDER BY name").map(Self.kbRecord) }
         }
     }
 
+    /// The knowledge base with this name, or nil.
     public func knowledgeBase(named name: String) throws -> KnowledgeBaseRecord? {
         try wrap("cannot read knowledge base") {
             try pool.read { db in
@@ -140,12 +143,14 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// Deletes a knowledge base; documents and chunks go with it (foreign-key cascade).
     public func deleteKnowledgeBase(id: Int64) throws {
         try wrap("cannot delete knowledge base") {
             try pool.write { db in try db.execute(sql: "DELETE FROM kb WHERE id = ?", arguments: [id]) }
         }
     }
 
+    /// Replaces the settings of a knowledge base.
     public func updateSettings(kb: Int64, settings: KnowledgeBaseSettings) throws {
         let json = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data("{}".utf8), as: UTF8.self)
         try wrap("cannot update settings") {
@@ -157,6 +162,7 @@ public final class SQLiteStore: KnowledgeStore {
 
     // MARK: Documents
 
+    /// The document with this path, or nil.
     public func document(kb: Int64, path: String) throws -> DocumentRecord? {
         try wrap("cannot read document") {
             try pool.read { db in
@@ -166,6 +172,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// All documents of a knowledge base, by path.
     public func documents(kb: Int64) throws -> [DocumentRecord] {
         try wrap("cannot list documents") {
             try pool.read { db in
@@ -175,6 +182,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// Stores a document and its streamed chunks in one transaction, replacing the previous version.
     public func replaceDocument(
         kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
@@ -183,6 +191,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// Stores several documents in one transaction (all or none).
     public func replaceDocuments(kb: Int64, _ documents: [(document: NewDocument, chunks: [ChunkDraft])]) throws
         -> [DocumentChange]
     {
@@ -199,13 +208,15 @@ public final class SQLiteStore: KnowledgeStore {
 
     /// One document's replacement inside an open transaction.
     private static func replace(
-        _ db: Database, kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
+        _ db: Database, kb: Int64, _ document: NewDocument,
+        chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         var removed: [Int64] = []
         if let old = try Int64.fetchOne(
             db, sql: "SELECT id FROM document WHERE kb_id = ? AND path = ?", arguments: [kb, document.path])
         {
-            removed = try Int64.fetchAll(db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [old])
+            removed = try Int64.fetchAll(
+                db, sql: "SELECT id FROM chunk WHERE document_id = ? ORDER BY id", arguments: [old])
             try db.execute(sql: "DELETE FROM document WHERE id = ?", arguments: [old])
         }
         let now = Date().timeIntervalSince1970
@@ -241,6 +252,7 @@ public final class SQLiteStore: KnowledgeStore {
         return DocumentChange(document: record, removedChunkIDs: removed, addedChunkIDs: added, generation: generation)
     }
 
+    /// Deletes a document with its chunks and bumps the generation.
     public func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64) {
         try wrap("cannot delete document") {
             try pool.write { db in
@@ -249,7 +261,8 @@ public final class SQLiteStore: KnowledgeStore {
                 try db.execute(sql: "DELETE FROM document WHERE id = ? AND kb_id = ?", arguments: [id, kb])
                 guard db.changesCount > 0 else { throw WendaoError(.notFound, "no document with id \(id)") }
                 try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
-                let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
+                let generation =
+                    try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
                 return (removed, generation)
             }
         }
@@ -262,6 +275,7 @@ public final class SQLiteStore: KnowledgeStore {
         FROM chunk JOIN document ON document.id = chunk.document_id
         """
 
+    /// Chunks by id, in the order asked; unknown ids are skipped.
     public func chunks(ids: [Int64]) throws -> [ChunkRecord] {
         guard !ids.isEmpty else { return [] }
         return try wrap("cannot read chunks") {
@@ -271,7 +285,8 @@ public final class SQLiteStore: KnowledgeStore {
                     let part = Array(ids[batch..<min(batch + 500, ids.count)])
                     let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
                     let rows = try Row.fetchAll(
-                        db, sql: Self.chunkSelect + " WHERE chunk.id IN (\(marks))", arguments: StatementArguments(part))
+                        db, sql: Self.chunkSelect + " WHERE chunk.id IN (\(marks))", arguments: StatementArguments(part)
+                    )
                     for r in rows {
                         let c = Self.chunkRecord(r)
                         byID[c.id] = c
@@ -282,6 +297,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// Chunks of one document within an ordinal range, in order.
     public func chunks(document: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkRecord] {
         try wrap("cannot read chunks") {
             try pool.read { db in
@@ -295,6 +311,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// Visits every chunk of a knowledge base as (id, section, text), in id order, with a cursor.
     public func forEachChunk(kb: Int64, _ body: (Int64, String, String) throws -> Void) throws {
         try wrap("cannot read chunks") {
             try pool.read { db in
@@ -307,6 +324,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// All chunk ids of a knowledge base, ascending.
     public func chunkIDs(kb: Int64) throws -> [Int64] {
         try wrap("cannot read chunks") {
             try pool.read { db in
@@ -315,6 +333,7 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
+    /// `quick_check`, foreign keys, chunk counts and knowledge-base ownership; empty when healthy.
     public func integrityProblems(kb: Int64) throws -> [String] {
         try wrap("cannot check the database") {
             try pool.read { db in
@@ -323,19 +342,23 @@ public final class SQLiteStore: KnowledgeStore {
                 if check != ["ok"] { problems.append("SQLite quick_check: " + check.prefix(5).joined(separator: "; ")) }
                 let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
                 if !fk.isEmpty { problems.append("\(fk.count) rows violate foreign keys") }
-                let badCounts = try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT COUNT(*) FROM document d WHERE d.kb_id = ? AND d.chunk_count !=
-                        (SELECT COUNT(*) FROM chunk c WHERE c.document_id = d.id)
-                        """, arguments: [kb]) ?? 0
-                if badCounts > 0 { problems.append("\(badCounts) documents whose chunk count disagrees with their chunks") }
-                let strays = try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT COUNT(*) FROM chunk c JOIN document d ON d.id = c.document_id
-                        WHERE c.kb_id = ? AND d.kb_id != c.kb_id
-                        """, arguments: [kb]) ?? 0
+                let badCounts =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COUNT(*) FROM document d WHERE d.kb_id = ? AND d.chunk_count !=
+                            (SELECT COUNT(*) FROM chunk c WHERE c.document_id = d.id)
+                            """, arguments: [kb]) ?? 0
+                if badCounts > 0 {
+                    problems.append("\(badCounts) documents whose chunk count disagrees with their chunks")
+                }
+                let strays =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COUNT(*) FROM chunk c JOIN document d ON d.id = c.document_id
+                            WHERE c.kb_id = ? AND d.kb_id != c.kb_id
+                            """, arguments: [kb]) ?? 0
                 if strays > 0 { problems.append("\(strays) chunks filed under the wrong knowledge base") }
                 return problems
             }

@@ -26,7 +26,9 @@ struct Wendao: ParsableCommand {
     static func main() {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = ProcessInfo.processInfo.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            h.logLevel =
+                ProcessInfo.processInfo.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+                ?? .warning
             return h
         }
         // Build the Traditional→Simplified table while arguments are parsed and files are read.

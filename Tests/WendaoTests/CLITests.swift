@@ -18,7 +18,9 @@ private struct RunResult {
     /// stdout parsed as one JSON object.
     func json(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
         let obj = try? JSONSerialization.jsonObject(with: Data(stdout.utf8))
-        return try #require(obj as? [String: Any], "stdout is not a JSON object: \(stdout.prefix(500)) — stderr: \(stderr.prefix(500))", sourceLocation: sourceLocation)
+        return try #require(
+            obj as? [String: Any], "stdout is not a JSON object: \(stdout.prefix(500)) — stderr: \(stderr.prefix(500))",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -28,13 +30,15 @@ private enum WendaoCLI {
         let fm = FileManager.default
         func executable(_ url: URL) -> Bool {
             var isDir: ObjCBool = false
-            return fm.fileExists(atPath: url.path, isDirectory: &isDir) && !isDir.boolValue && fm.isExecutableFile(atPath: url.path)
+            return fm.fileExists(atPath: url.path, isDirectory: &isDir) && !isDir.boolValue
+                && fm.isExecutableFile(atPath: url.path)
         }
         if let env = ProcessInfo.processInfo.environment["WENDAO_BIN"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
         let starts = [
-            Bundle.main.bundleURL, Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
+            Bundle.main.bundleURL, Bundle.main.executableURL,
+            URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
         ].compactMap { $0 }
         for start in starts {
             var dir = start
@@ -49,7 +53,9 @@ private enum WendaoCLI {
     }()
 
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
-        try #require(binary, "cannot find the wendao executable next to the test bundle; set WENDAO_BIN", sourceLocation: sourceLocation)
+        try #require(
+            binary, "cannot find the wendao executable next to the test bundle; set WENDAO_BIN",
+            sourceLocation: sourceLocation)
     }
 
     /// Starts `wendao args…`; output goes to files in `scratch`.
@@ -80,7 +86,8 @@ private enum WendaoCLI {
         try? FileManager.default.removeItem(at: out)
         try? FileManager.default.removeItem(at: err)
         return RunResult(
-            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, stdout: stdout, stderr: stderr)
+            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, stdout: stdout,
+            stderr: stderr)
     }
 
     /// Runs `wendao args…` to completion.
@@ -111,7 +118,9 @@ private final class CLIFixture {
     }
 
     func writeFacts() throws -> String {
-        try scratch.write("src/kb/pricing.md", """
+        try scratch.write(
+            "src/kb/pricing.md",
+            """
             # 价格说明
 
             ## 首重与续重
@@ -134,7 +143,10 @@ private func expectKeys(
         Issue.record("\(what) is not an object: \(String(describing: object))", sourceLocation: sourceLocation)
         return
     }
-    #expect(Set(dict.keys).isSuperset(of: keys), "\(what) keys \(dict.keys.sorted()) lack \(keys.subtracting(dict.keys).sorted())", sourceLocation: sourceLocation)
+    #expect(
+        Set(dict.keys).isSuperset(of: keys),
+        "\(what) keys \(dict.keys.sorted()) lack \(keys.subtracting(dict.keys).sorted())",
+        sourceLocation: sourceLocation)
 }
 
 @Suite struct CLITests {
@@ -149,7 +161,9 @@ private func expectKeys(
         let ingest = try f.run("ingest", "--kb", "cli", src, "--json")
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let summary = try ingest.json()
-        expectKeys(summary, ["kb", "files", "added", "updated", "unchanged", "failed", "pruned", "chunks", "results"], "ingest")
+        expectKeys(
+            summary, ["kb", "files", "added", "updated", "unchanged", "failed", "pruned", "chunks", "results"], "ingest"
+        )
         #expect(summary["added"] as? Int == 2)
         #expect(summary["failed"] as? Int == 0)
 
@@ -161,7 +175,9 @@ private func expectKeys(
         let results = try #require(body["results"] as? [[String: Any]])
         #expect(!results.isEmpty)
         for r in results {
-            expectKeys(r, ["rank", "score", "document", "section", "page", "chunk_id", "text", "start", "end"], "search result")
+            expectKeys(
+                r, ["rank", "score", "document", "section", "page", "chunk_id", "text", "start", "end"], "search result"
+            )
         }
         #expect(results.first?["rank"] as? Int == 1)
         #expect(results.first?["document"] as? String == "kb/pricing.md")
@@ -287,7 +303,10 @@ private func expectKeys(
         // Overwrite the postings (everything after the term table, per the header's counts) with
         // 0xFF; the header stays valid, so opening succeeds.
         func u64(_ o: Int) -> Int {
-            Int(truncatingIfNeeded: bytes[o..<(o + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+            Int(
+                truncatingIfNeeded: bytes[o..<(o + 8)].enumerated().reduce(UInt64(0)) {
+                    $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+                })
         }
         let documents = u64(24)
         let capacity = u64(40)
@@ -347,7 +366,9 @@ private func expectKeys(
     @Test func killedIngestLeavesAConsistentKnowledgeBase() throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
-        let seed = ProcessInfo.processInfo.environment["WENDAO_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let seed =
+            ProcessInfo.processInfo.environment["WENDAO_TEST_SEED"].flatMap(UInt64.init)
+            ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("killedIngestLeavesAConsistentKnowledgeBase: WENDAO_TEST_SEED=\(seed)")
         var rng = SeededGenerator(seed: seed)
 

@@ -59,7 +59,8 @@ private func relativelyClose(_ a: Double, _ b: Double, _ tolerance: Double = 1e-
 /// Problems of `hits` against the reference (empty when they agree): same length, scores at every
 /// rank within tolerance, every returned id really has that score, ids differ from the reference
 /// only among tied scores, sorted, no duplicates.
-private func referenceMismatches(_ hits: [ScoredID], _ reference: ReferenceBM25, _ query: [UInt64], k: Int) -> [String] {
+private func referenceMismatches(_ hits: [ScoredID], _ reference: ReferenceBM25, _ query: [UInt64], k: Int) -> [String]
+{
     let all = reference.scores(query)
     let expected = reference.top(query, k: k)
     guard hits.count == expected.count else { return ["\(hits.count) hits, reference has \(expected.count)"] }
@@ -105,8 +106,9 @@ private func expectSameResults(
         if x.id != y.id {
             // Different ids at one rank are fine only for tied scores.
             let tieX = b.first { $0.id == x.id }
-            #expect(tieX.map { relativelyClose(Double($0.score), Double(x.score), 1e-5) } ?? false,
-                    "\(x.id) vs \(y.id) at the same rank", sourceLocation: sourceLocation)
+            #expect(
+                tieX.map { relativelyClose(Double($0.score), Double(x.score), 1e-5) } ?? false,
+                "\(x.id) vs \(y.id) at the same rank", sourceLocation: sourceLocation)
         }
     }
 }
@@ -404,7 +406,12 @@ private struct RandomCorpus {
             ("truncated by one byte", bytes.prefix(bytes.count - 1)),
             ("truncated to half", bytes.prefix(bytes.count / 2)),
             ("extra bytes", bytes + Data(repeating: 0, count: 8)),
-            ("text", Data("this is not an index at all, just some text padding padding padding padding padding padding padding".utf8)),
+            (
+                "text",
+                Data(
+                    "this is not an index at all, just some text padding padding padding padding padding padding padding"
+                        .utf8)
+            ),
         ]
         var badMagic = bytes
         badMagic[0] ^= 0xFF

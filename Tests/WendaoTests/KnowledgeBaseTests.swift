@@ -40,7 +40,9 @@ private func utf16LEWithBOM(_ s: String) -> Data {
     return Data(bytes)
 }
 
-private func expectHealthy(_ kb: KnowledgeBase, _ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectHealthy(_ kb: KnowledgeBase, _ step: String, sourceLocation: SourceLocation = #_sourceLocation)
+    throws
+{
     let report = try kb.doctor()
     #expect(report.ok, "doctor after \(step): \(report.problems)", sourceLocation: sourceLocation)
     #expect(report.problems.isEmpty, sourceLocation: sourceLocation)
@@ -110,7 +112,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         let src = try f.scratch.makeFolder("src/docs")
         let docs = src.path
         let weirdName = "it's a \"quoted\" 文件 name.md"
-        try f.scratch.write("src/docs/guide.md", """
+        try f.scratch.write(
+            "src/docs/guide.md",
+            """
             # 运费说明
 
             ## 首重
@@ -128,8 +132,10 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         try f.scratch.write("src/docs/utf16.txt", utf16LEWithBOM("易碎品需要木架包装，木架费用20元。"))
         try f.scratch.write("src/docs/empty.txt", Data())
         var rng = SeededGenerator(seed: 1)
-        try f.scratch.write("src/docs/garbage.txt", Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }))
-        try f.scratch.write("src/docs/manual.pdf", Data("%PDF-1.4\n%\u{E2}\u{E3}\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".utf8))
+        try f.scratch.write(
+            "src/docs/garbage.txt", Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }))
+        try f.scratch.write(
+            "src/docs/manual.pdf", Data("%PDF-1.4\n%\u{E2}\u{E3}\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".utf8))
         try f.scratch.write("src/docs/\(weirdName)", "# 特殊\n\n鸵鸟蛋专线每周三发车。\n")
 
         // 1. First ingest.
@@ -166,7 +172,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         try expectHealthy(kb, "re-ingest")
 
         // 3. One file changes.
-        try f.scratch.write("src/docs/guide.md", """
+        try f.scratch.write(
+            "src/docs/guide.md",
+            """
             # 运费说明
 
             ## 首重
@@ -337,7 +345,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
     private func factsKnowledgeBase() throws -> (LibraryFixture, KnowledgeBase) {
         let f = try LibraryFixture()
         let kb = try f.knowledgeBase()
-        try f.scratch.write("src/kb/pricing.md", """
+        try f.scratch.write(
+            "src/kb/pricing.md",
+            """
             # 价格说明
 
             ## 首重与续重
@@ -353,7 +363,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
             同城快递一般次日送达，省内两天送达。
             """)
         try f.scratch.write("src/kb/contact.txt", "客服热线400-820-5566，每天8点到22点有人接听。\n\n投诉请发邮件到客服邮箱。")
-        try f.scratch.write("src/kb/en.md", """
+        try f.scratch.write(
+            "src/kb/en.md",
+            """
             # Shipping guide
 
             The insurance fee is 1% of the declared value. Parcels are delivered within two days in the same province.
@@ -366,7 +378,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         return (f, kb)
     }
 
-    private func expectWellFormed(_ a: Answer, _ kb: KnowledgeBase, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    private func expectWellFormed(_ a: Answer, _ kb: KnowledgeBase, sourceLocation: SourceLocation = #_sourceLocation)
+        throws
+    {
         #expect(a.mode == "extractive", sourceLocation: sourceLocation)
         #expect(a.citations.map(\.n) == Array(1...max(1, a.citations.count)), sourceLocation: sourceLocation)
         let parts = answerParts(a.answer)
@@ -374,7 +388,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         for p in parts {
             let c = a.citations.first { $0.n == p.n }
             #expect(c != nil, "[\(p.n)] has no citation", sourceLocation: sourceLocation)
-            #expect(c.map { $0.text.contains(p.text) } ?? false, "sentence \(p.text) is not in citation \(p.n)", sourceLocation: sourceLocation)
+            #expect(
+                c.map { $0.text.contains(p.text) } ?? false, "sentence \(p.text) is not in citation \(p.n)",
+                sourceLocation: sourceLocation)
         }
         let stored = try kb.store.chunks(ids: a.citations.map(\.chunkID))
         #expect(stored.map(\.text) == a.citations.map(\.text), sourceLocation: sourceLocation)
@@ -397,7 +413,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         #expect(a.question == question)
         #expect(!a.citations.isEmpty)
         #expect(a.answer.contains("[1]"))
-        #expect(a.citations.contains { $0.text.contains(expected) }, "no citation contains \(expected): \(a.citations.map(\.text))")
+        #expect(
+            a.citations.contains { $0.text.contains(expected) },
+            "no citation contains \(expected): \(a.citations.map(\.text))")
         #expect(a.answer.contains(expected), "answer lacks \(expected): \(a.answer)")
         #expect(a.coverage >= 0.45 && a.coverage <= 1.0001)
         try expectWellFormed(a, kb)
@@ -525,4 +543,3 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         #expect(try BM25Index(path: indexFile.path).count == fresh.chunkCount)
     }
 }
-

@@ -31,10 +31,12 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         #expect(try kb.doctor().ok)
 
         let report = try AnswerEvaluator.run(kb: kb, file: evalFile)
-        print(String(
-            format: "sample eval: %d questions (%d answerable, %d unanswerable): answer_hit %.3f, citation_hit %.3f, cited_document_hit %.3f, false_not_found %.3f, not_found_recall %.3f",
-            report.questions, report.answerable, report.unanswerable, report.answerHit, report.citationHit,
-            report.citedDocumentHit, report.falseNotFound, report.notFoundRecall))
+        print(
+            String(
+                format:
+                    "sample eval: %d questions (%d answerable, %d unanswerable): answer_hit %.3f, citation_hit %.3f, cited_document_hit %.3f, false_not_found %.3f, not_found_recall %.3f",
+                report.questions, report.answerable, report.unanswerable, report.answerHit, report.citationHit,
+                report.citedDocumentHit, report.falseNotFound, report.notFoundRecall))
         for m in report.misses.prefix(15) { print("  miss \(m.id) [\(m.problem)] \(m.question)") }
         #expect(report.questions >= 100)
         #expect(report.unanswerable > 0)

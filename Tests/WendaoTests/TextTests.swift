@@ -114,7 +114,8 @@ import WendaoCore
     @Test func hashesAgreeWithTokens() {
         var rng = SeededGenerator(seed: 7)
         for _ in 0..<50 {
-            let text = TextPool.paragraph(&rng, sentences: 1...6) + " SA2026\(Int.random(in: 0...99999, using: &rng)) 國際"
+            let text =
+                TextPool.paragraph(&rng, sentences: 1...6) + " SA2026\(Int.random(in: 0...99999, using: &rng)) 國際"
             let terms = analyzer.terms(text)
             let hashed = analyzer.tokens(text).map { Analyzer.hash(term: $0) }
             #expect(terms == hashed)
@@ -174,15 +175,20 @@ private func sentences(_ text: String) -> [String] {
     }
 
     @Test func abbreviationsDoNotSplit() {
-        #expect(sentences("Mr. Smith ships e.g. parcels to the U.S. daily. No. 5 is next.") == [
-            "Mr. Smith ships e.g. parcels to the U.S. daily.", "No. 5 is next.",
-        ])
-        #expect(sentences("Contact Dr. Wang i.e. the manager. Done.") == ["Contact Dr. Wang i.e. the manager.", "Done."])
+        #expect(
+            sentences("Mr. Smith ships e.g. parcels to the U.S. daily. No. 5 is next.") == [
+                "Mr. Smith ships e.g. parcels to the U.S. daily.", "No. 5 is next.",
+            ])
+        #expect(
+            sentences("Contact Dr. Wang i.e. the manager. Done.") == ["Contact Dr. Wang i.e. the manager.", "Done."])
         #expect(sentences("J. Smith signed it. OK.") == ["J. Smith signed it.", "OK."])
     }
 
     @Test func decimalsDoNotSplit() {
-        #expect(sentences("The fee is 0.5 yuan per 3.5kg parcel. Next one.") == ["The fee is 0.5 yuan per 3.5kg parcel.", "Next one."])
+        #expect(
+            sentences("The fee is 0.5 yuan per 3.5kg parcel. Next one.") == [
+                "The fee is 0.5 yuan per 3.5kg parcel.", "Next one.",
+            ])
         #expect(sentences("每公斤3.5元，体积重量按0.2计算。下一条。") == ["每公斤3.5元，体积重量按0.2计算。", "下一条。"])
         #expect(sentences("See www.example.com for v1.2 details.") == ["See www.example.com for v1.2 details."])
     }
@@ -246,12 +252,18 @@ private struct GeneratedDocument {
                 for _ in 0..<Int.random(in: 1...7, using: &rng) {
                     switch Int.random(in: 0..<10, using: &rng) {
                     case 0...3:
-                        doc.blocks.append(Block(kind: .paragraph, text: TextPool.paragraph(&rng, sentences: 1...3), sectionPath: path))
+                        doc.blocks.append(
+                            Block(kind: .paragraph, text: TextPool.paragraph(&rng, sentences: 1...3), sectionPath: path)
+                        )
                     case 4...5:
                         // A long paragraph (several chunks).
-                        doc.blocks.append(Block(kind: .paragraph, text: TextPool.paragraph(&rng, sentences: 10...30), sectionPath: path))
+                        doc.blocks.append(
+                            Block(
+                                kind: .paragraph, text: TextPool.paragraph(&rng, sentences: 10...30), sectionPath: path)
+                        )
                     case 6:
-                        doc.blocks.append(Block(kind: .listItem, text: TextPool.chineseSentence(&rng), sectionPath: path))
+                        doc.blocks.append(
+                            Block(kind: .listItem, text: TextPool.chineseSentence(&rng), sectionPath: path))
                     case 7:
                         let q = TextPool.chineseSentence(&rng, words: 2...4)
                         let a = TextPool.paragraph(&rng, sentences: 1...(Bool.random(using: &rng) ? 2 : 14))
@@ -270,7 +282,9 @@ private struct GeneratedDocument {
                         for _ in 0..<Int.random(in: 40...160, using: &rng) {
                             words.append(TextPool.englishWords.randomElement(using: &rng)!)
                         }
-                        doc.blocks.append(Block(kind: .paragraph, text: "  " + words.joined(separator: " ") + "\n", sectionPath: path))
+                        doc.blocks.append(
+                            Block(kind: .paragraph, text: "  " + words.joined(separator: " ") + "\n", sectionPath: path)
+                        )
                     }
                 }
             }

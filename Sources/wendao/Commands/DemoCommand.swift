@@ -23,7 +23,8 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: samples) else {
-            throw WendaoError(.notFound, "sample folder \(samples) not found: run from the repository root or pass --samples DIR")
+            throw WendaoError(
+                .notFound, "sample folder \(samples) not found: run from the repository root or pass --samples DIR")
         }
         let lib = try global.library()
         if try lib.store.knowledgeBase(named: kb) == nil { try lib.create(kb) }

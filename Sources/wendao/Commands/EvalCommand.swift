@@ -14,7 +14,8 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Chunk overlap in characters.") var chunkOverlap = KnowledgeBaseSettings.default.chunkOverlap
         @Option(help: "BM25 k1.") var k1 = KnowledgeBaseSettings.default.k1
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
-        @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default.cjkMode
+        @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
+            .cjkMode
 
         var settings: KnowledgeBaseSettings {
             KnowledgeBaseSettings(chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
@@ -40,15 +41,18 @@ struct EvalCommand: ParsableCommand {
             let dir = try scratch()
             defer { try? FileManager.default.removeItem(at: dir) }
             let r = try SQuADEvaluator.run(
-                file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK, settings: try tuning.settings.validated(),
+                file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK,
+                settings: try tuning.settings.validated(),
                 workDirectory: dir)
             if global.json {
                 Output.json(r)
             } else {
                 Output.line(
                     String(
-                        format: "%d questions, %d chunks: context_hit %.4f @%d chars · hit@1 %.4f · hit@5 %.4f · mrr@10 %.4f · index %.2fs · %.0f q/s",
-                        r.questions, r.chunks, r.contextHit, r.budgetChars, r.hitAt1, r.hitAt5, r.mrrAt10, r.indexSeconds,
+                        format:
+                            "%d questions, %d chunks: context_hit %.4f @%d chars · hit@1 %.4f · hit@5 %.4f · mrr@10 %.4f · index %.2fs · %.0f q/s",
+                        r.questions, r.chunks, r.contextHit, r.budgetChars, r.hitAt1, r.hitAt5, r.mrrAt10,
+                        r.indexSeconds,
                         r.queriesPerSecond))
             }
         }
@@ -65,14 +69,17 @@ struct EvalCommand: ParsableCommand {
             let dir = try scratch()
             defer { try? FileManager.default.removeItem(at: dir) }
             let r = try BEIREvaluator.run(
-                directory: URL(fileURLWithPath: directory), settings: try tuning.settings.validated(), workDirectory: dir)
+                directory: URL(fileURLWithPath: directory), settings: try tuning.settings.validated(),
+                workDirectory: dir)
             if global.json {
                 Output.json(r)
             } else {
                 Output.line(
                     String(
-                        format: "%d queries: ndcg@10 %.4f · recall@10 %.4f · recall@100 %.4f · mrr@10 %.4f · index %.2fs · %.0f q/s",
-                        r.queries, r.ndcgAt10, r.recallAt10, r.recallAt100, r.mrrAt10, r.indexSeconds, r.queriesPerSecond))
+                        format:
+                            "%d queries: ndcg@10 %.4f · recall@10 %.4f · recall@100 %.4f · mrr@10 %.4f · index %.2fs · %.0f q/s",
+                        r.queries, r.ndcgAt10, r.recallAt10, r.recallAt100, r.mrrAt10, r.indexSeconds,
+                        r.queriesPerSecond))
             }
         }
     }
@@ -92,7 +99,8 @@ struct EvalCommand: ParsableCommand {
             } else {
                 Output.line(
                     String(
-                        format: "%d questions (%d answerable, %d not): answer_hit %.3f · citation_hit %.3f · cited_document %.3f · false not-found %.3f · not-found recall %.3f",
+                        format:
+                            "%d questions (%d answerable, %d not): answer_hit %.3f · citation_hit %.3f · cited_document %.3f · false not-found %.3f · not-found recall %.3f",
                         r.questions, r.answerable, r.unanswerable, r.answerHit, r.citationHit, r.citedDocumentHit,
                         r.falseNotFound, r.notFoundRecall))
                 for m in r.misses { Output.line("  \(m.id) \(m.problem): \(m.question)") }
@@ -118,7 +126,8 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             let dir = FileManager.default.temporaryDirectory
             let r = try BM25Bench.run(
-                corpus: URL(fileURLWithPath: corpus), queries: URL(fileURLWithPath: queries), topK: topK, workDirectory: dir,
+                corpus: URL(fileURLWithPath: corpus), queries: URL(fileURLWithPath: queries), topK: topK,
+                workDirectory: dir,
                 repeats: repeats)
             Output.json(r)
         }

@@ -45,7 +45,8 @@ struct IngestCommand: ParsableCommand {
             let mb = Double(summary.bytes) / 1_048_576
             Output.line(
                 String(
-                    format: "%@: %d files — %d added, %d updated, %d unchanged, %d failed, %d pruned; %d chunks, %.1f MB in %.2fs",
+                    format:
+                        "%@: %d files — %d added, %d updated, %d unchanged, %d failed, %d pruned; %d chunks, %.1f MB in %.2fs",
                     summary.kb, summary.files, summary.added, summary.updated, summary.unchanged, summary.failed,
                     summary.pruned, summary.chunks, mb, summary.seconds))
         }

@@ -67,7 +67,11 @@ struct KBCommand: ParsableCommand {
         func run() throws {
             let lib = try global.library()
             try lib.create(name, settings: settings.apply(to: .default))
-            if global.json { Output.json(try describe(lib, name)) } else { Output.line("created knowledge base '\(name)'") }
+            if global.json {
+                Output.json(try describe(lib, name))
+            } else {
+                Output.line("created knowledge base '\(name)'")
+            }
         }
     }
 
@@ -98,7 +102,8 @@ struct KBCommand: ParsableCommand {
             if global.json {
                 Output.json(k)
             } else {
-                Output.line("""
+                Output.line(
+                    """
                     \(k.name)
                       documents:     \(k.documents)
                       chunks:        \(k.chunks)
@@ -112,7 +117,8 @@ struct KBCommand: ParsableCommand {
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change settings (chunking applies to files ingested afterwards; use ingest --force to re-chunk).")
+            abstract: "Change settings (chunking applies to files ingested afterwards; use ingest --force to re-chunk)."
+        )
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
         @OptionGroup var settings: SettingsOptions

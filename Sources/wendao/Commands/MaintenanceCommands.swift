@@ -15,10 +15,13 @@ struct DoctorCommand: ParsableCommand {
         if global.json {
             Output.json(report)
         } else {
-            Output.line("documents \(report.documents), chunks in store \(report.storeChunks), in index \(report.indexChunks)")
+            Output.line(
+                "documents \(report.documents), chunks in store \(report.storeChunks), in index \(report.indexChunks)")
             if let r = report.repaired { Output.line("repaired on open: \(r)") }
             for p in report.problems { Output.line("✗ \(p)") }
-            Output.line(report.ok ? "ok" : "problems found — run `wendao reindex --kb \(kb)` to rebuild the index from the store")
+            Output.line(
+                report.ok
+                    ? "ok" : "problems found — run `wendao reindex --kb \(kb)` to rebuild the index from the store")
         }
         if !report.ok { throw ExitCode(1) }
     }

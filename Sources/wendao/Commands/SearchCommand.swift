@@ -46,7 +46,8 @@ struct AskCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ask",
         abstract: "Answer a question from a knowledge base, with numbered citations.",
-        discussion: "Without a language model configured, the answer is extractive: the most relevant sentences, each cited.")
+        discussion:
+            "Without a language model configured, the answer is extractive: the most relevant sentences, each cited.")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long) var kb: String
