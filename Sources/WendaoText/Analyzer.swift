@@ -137,18 +137,7 @@ public struct Analyzer: Sendable {
                 }
             }
             if cjkRun > 0 { endCJKRun(&sink) }
-            if isWordChar {
-                if pendingJoiner != 0 {
-                    word.append(pendingJoiner, joiner: true)
-                    pendingJoiner = 0
-                }
-                word.append(v, joiner: false)
-            } else if Self.isJoiner(v) && !word.isEmpty && pendingJoiner == 0 {
-                pendingJoiner = v
-            } else {
-                pendingJoiner = 0
-                if !word.isEmpty { flush(&word, &sink) }
-            }
+            step(v, isWordChar: isWordChar, &word, &pendingJoiner, &sink)
         }
         if cjkRun > 0 { endCJKRun(&sink) }
         if !word.isEmpty { flush(&word, &sink) }
@@ -166,20 +155,29 @@ public struct Analyzer: Sendable {
             } else if (v >= 0x61 && v <= 0x7A) || (v >= 0x30 && v <= 0x39) {
                 isWordChar = true
             }
-            if isWordChar {
-                if pendingJoiner != 0 {
-                    word.append(pendingJoiner, joiner: true)
-                    pendingJoiner = 0
-                }
-                word.append(v, joiner: false)
-            } else if Self.isJoiner(v) && !word.isEmpty && pendingJoiner == 0 {
-                pendingJoiner = v
-            } else {
-                pendingJoiner = 0
-                if !word.isEmpty { flush(&word, &sink) }
-            }
+            step(v, isWordChar: isWordChar, &word, &pendingJoiner, &sink)
         }
         if !word.isEmpty { flush(&word, &sink) }
+    }
+
+    /// One non-CJK scalar: extends the current word (a joiner such as `-` or `.` only between word
+    /// characters), or ends it.
+    @inline(__always)
+    private func step<S: TermSink>(
+        _ v: UInt32, isWordChar: Bool, _ word: inout WordBuffer, _ pendingJoiner: inout UInt32, _ sink: inout S
+    ) {
+        if isWordChar {
+            if pendingJoiner != 0 {
+                word.append(pendingJoiner, joiner: true)
+                pendingJoiner = 0
+            }
+            word.append(v, joiner: false)
+        } else if Self.isJoiner(v) && !word.isEmpty && pendingJoiner == 0 {
+            pendingJoiner = v
+        } else {
+            pendingJoiner = 0
+            if !word.isEmpty { flush(&word, &sink) }
+        }
     }
 
     /// Emits the terms of one word-like run and clears it.

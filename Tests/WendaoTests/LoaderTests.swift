@@ -9,27 +9,6 @@ import WendaoCore
     import Glibc
 #endif
 
-/// A temporary folder removed when the value is released.
-private final class TempDir {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("wendao-loader-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    @discardableResult
-    func write(_ relative: String, _ data: Data) throws -> URL {
-        let file = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: file)
-        return file
-    }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) throws -> URL { try write(relative, Data(text.utf8)) }
-}
-
 private func load(_ text: String, _ name: String) throws -> LoadedDocument {
     try DocumentLoader.load(data: Data(text.utf8), identity: "kb/\(name)", fileName: name)
 }
@@ -457,7 +436,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     // MARK: - Source walker
 
     @Test func walkerSkipsHiddenAppliesGlobsAndReportsLoopsOnce() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         let root = dir.url.appendingPathComponent("kb")
         try dir.write("kb/a.md", "a")
         try dir.write("kb/.hidden.md", "h")
@@ -503,7 +482,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     }
 
     @Test func walkerFilesAndMissingPaths() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         let file = try dir.write("docs/说明 文档.txt", "x")
         let result = SourceWalker().walk([file.path, dir.url.appendingPathComponent("missing").path])
         #expect(result.files.map(\.identity) == ["说明 文档.txt"])
@@ -539,7 +518,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     // MARK: - Streaming plain text
 
     @Test func plainTextStreamEmitsEveryParagraphOfALargeFile() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         // ~20 MB: numbered paragraphs of mixed Chinese/English text over two lines, some with CRLF.
         let filler = String(repeating: "快递 delivery 时效说明 ", count: 7)
         var data = Data()
@@ -576,7 +555,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     }
 
     @Test func plainTextStreamSplitsHugeParagraphs() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         let sentence = "This is one sentence of a very long paragraph. "
         let long = String(repeating: sentence, count: 5000)  // ~235 KB, one paragraph
         let url = try dir.write("long.txt", "intro\n\n" + long + "\n\nend")
@@ -591,7 +570,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     }
 
     @Test func plainTextStreamGB18030AndUTF16AcrossPieces() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         // GB18030: an odd ASCII prefix makes the 1 MB piece boundary fall inside a character.
         var gbk: [UInt8] = Array("x".utf8)
         var paragraphs = 0
@@ -624,7 +603,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     }
 
     @Test func plainTextStreamRejectsBinaryAndMissingFiles() throws {
-        let dir = try TempDir()
+        let dir = try ScratchDirectory("loader")
         let bin = try dir.write("bin.txt", Data([0x7F, 0x45, 0x4C, 0x46, 0, 0, 0, 1, 2, 3]))
         let e1 = wendaoError { _ = try PlainTextStream.forEachBlock(url: bin, limits: LoaderLimits()) { _ in } }
         #expect(e1 == WendaoError(.unreadable, "binary data, not text"))
