@@ -94,9 +94,17 @@ extension KnowledgeBase {
         defer { _ = l }
         let started = Date()
         var summary = IngestSummary(kb: name)
+        // Web pages come with the document-formats release: say so instead of "no such file".
+        let isURL = { (p: String) -> Bool in
+            let l = p.lowercased()
+            return l.hasPrefix("http://") || l.hasPrefix("https://") || l.hasPrefix("ftp://") || l.hasPrefix("file://")
+        }
         let walker = SourceWalker(include: options.include, exclude: options.exclude)
-        let (files, walkErrors) = walker.walk(paths)
-        progress(.planned(files: files.count, bytes: files.reduce(0) { $0 + $1.size }))
+        var (files, walkErrors) = walker.walk(paths.filter { !isURL($0) })
+        for url in paths where isURL(url) {
+            walkErrors.append((url, WendaoError(.unsupported, "web pages and URLs are not supported yet; save the page and ingest the file")))
+        }
+        progress(.planned(files: files.count + walkErrors.count, bytes: files.reduce(0) { $0 + $1.size }))
         for e in walkErrors {
             summary.files += 1
             summary.failed += 1

@@ -278,6 +278,21 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         #expect(try kb2.documents().map(\.path) == ["docs/sub/b.txt"])
     }
 
+    @Test func urlsAreRejectedByNameAndTheRestGoesOn() throws {
+        let f = try LibraryFixture()
+        defer { f.remove() }
+        let kb = try f.knowledgeBase()
+        try f.scratch.write("src/docs/a.md", "运费首重十二元。")
+        let s = try kb.ingest(["https://example.com/page", f.scratch.child("src/docs").path])
+        #expect(s.files == 2)
+        #expect(s.added == 1)
+        #expect(s.failed == 1)
+        let failure = s.results.first { $0.outcome == .failed }
+        #expect(failure?.path == "https://example.com/page")
+        #expect(failure?.reason?.contains("not supported yet") == true)
+        #expect(try kb.search("运费").first?.document == "docs/a.md")
+    }
+
     @Test func forceReingestsUnchangedFiles() throws {
         let f = try LibraryFixture()
         defer { f.remove() }
