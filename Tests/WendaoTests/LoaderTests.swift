@@ -13,18 +13,6 @@ private func load(_ text: String, _ name: String) throws -> LoadedDocument {
     try DocumentLoader.load(data: Data(text.utf8), identity: "kb/\(name)", fileName: name)
 }
 
-/// The error `body` throws, or nil.
-private func wendaoError(_ body: () throws -> Void) -> WendaoError? {
-    do {
-        try body()
-        return nil
-    } catch let e as WendaoError {
-        return e
-    } catch {
-        return WendaoError(.internal, "unexpected error \(error)")
-    }
-}
-
 /// "中文测试" in GBK.
 private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA, 0xD4]
 
@@ -85,7 +73,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
 
     @Test func undecodableBytesAreRejected() {
         let bytes = [UInt8](repeating: 0, count: 0) + (0..<200).map { $0 % 2 == 0 ? UInt8(0x80) : UInt8(0xFF) }
-        let error = wendaoError { _ = try TextDecoding.decode(Data(bytes)) }
+        let error = thrownWendaoError { _ = try TextDecoding.decode(Data(bytes)) }
         #expect(error?.code == .unreadable)
         #expect(error?.message == "not valid UTF-8, UTF-16 or GB18030 text")
     }
@@ -98,18 +86,18 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
             bytes.append(UInt8(truncatingIfNeeded: x >> 16))
         }
         bytes[10] = 0
-        let error = wendaoError {
+        let error = thrownWendaoError {
             _ = try DocumentLoader.load(data: Data(bytes), identity: "kb/data.txt", fileName: "data.txt")
         }
         #expect(error == WendaoError(.unreadable, "binary data, not text"))
     }
 
     @Test func emptyAndTooLargeFiles() {
-        let empty = wendaoError { _ = try DocumentLoader.load(data: Data(), identity: "e.txt", fileName: "e.txt") }
+        let empty = thrownWendaoError { _ = try DocumentLoader.load(data: Data(), identity: "e.txt", fileName: "e.txt") }
         #expect(empty == WendaoError(.unreadable, "empty file"))
         var limits = LoaderLimits()
         limits.maxStructuredBytes = 100
-        let big = wendaoError {
+        let big = thrownWendaoError {
             _ = try DocumentLoader.load(
                 data: Data(repeating: 0x61, count: 101), identity: "b.md", fileName: "b.md", limits: limits)
         }
@@ -120,7 +108,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
 
     @Test func binaryFormatsAreRecognisedAndRejected() {
         func error(_ bytes: [UInt8], _ name: String) -> WendaoError? {
-            wendaoError { _ = try DocumentLoader.load(data: Data(bytes), identity: name, fileName: name) }
+            thrownWendaoError { _ = try DocumentLoader.load(data: Data(bytes), identity: name, fileName: name) }
         }
         let pdf = error(Array("%PDF-1.7\n".utf8) + [0xE2, 0xE3, 0xCF, 0xD3], "report.txt")
         #expect(
@@ -141,12 +129,12 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
 
     @Test func pdfNamedFileWithHTMLInsideIsRejectedWithMismatch() {
         let html = "<!DOCTYPE html><html><body><p>Hello</p></body></html>"
-        let error = wendaoError { _ = try load(html, "manual.pdf") }
+        let error = thrownWendaoError { _ = try load(html, "manual.pdf") }
         #expect(error?.code == .unsupported)
         #expect(error?.message == "named .pdf but contains HTML; rename it to .html to load it")
-        let csv = wendaoError { _ = try load("a,b\n1,2\n", "export.xls") }
+        let csv = thrownWendaoError { _ = try load("a,b\n1,2\n", "export.xls") }
         #expect(csv?.message == "named .xls but contains plain text; rename it to .txt to load it")
-        let rtf = wendaoError { _ = try load("{\\rtf1\\ansi hello}", "letter.doc") }
+        let rtf = thrownWendaoError { _ = try load("{\\rtf1\\ansi hello}", "letter.doc") }
         #expect(rtf?.message.hasPrefix("RTF files are not supported yet") == true)
     }
 
@@ -157,7 +145,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
         let html = try load("<!doctype html><title>T</title><p>x</p>", "page.view")
         #expect(html.format == .html)
         #expect(html.title == "T")
-        let binary = wendaoError {
+        let binary = thrownWendaoError {
             _ = try DocumentLoader.load(data: Data([0, 1, 2, 3, 0, 0, 7]), identity: "x.xyz", fileName: "x.xyz")
         }
         #expect(binary == WendaoError(.unsupported, "unsupported file type .xyz"))
@@ -406,9 +394,9 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     @Test func jsonTooDeepOrInvalidIsRejected() {
         let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         #expect(
-            wendaoError { _ = try load(deep, "deep.json") }
+            thrownWendaoError { _ = try load(deep, "deep.json") }
                 == WendaoError(.unreadable, "JSON nested deeper than 256 levels"))
-        #expect(wendaoError { _ = try load("{\"a\": ", "bad.json") }?.code == .unreadable)
+        #expect(thrownWendaoError { _ = try load("{\"a\": ", "bad.json") }?.code == .unreadable)
         // Brackets inside strings do not count.
         let inString = "{\"a\": \"" + String(repeating: "[", count: 300) + "\"}"
         #expect((try? load(inString, "ok.json"))?.blocks.count == 1)
@@ -429,7 +417,7 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
                 Block(kind: .record, text: "Q: How long?\nA: 2 days", sectionPath: ["How long?"]),
                 Block(kind: .record, text: "Zone A\nprice: 8", sectionPath: ["Zone A"]),
             ])
-        let allBad = wendaoError { _ = try load("{x}\nnope\n", "bad.ndjson") }
+        let allBad = thrownWendaoError { _ = try load("{x}\nnope\n", "bad.ndjson") }
         #expect(allBad?.code == .unreadable)
     }
 
@@ -605,13 +593,13 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     @Test func plainTextStreamRejectsBinaryAndMissingFiles() throws {
         let dir = try ScratchDirectory("loader")
         let bin = try dir.write("bin.txt", Data([0x7F, 0x45, 0x4C, 0x46, 0, 0, 0, 1, 2, 3]))
-        let e1 = wendaoError { _ = try PlainTextStream.forEachBlock(url: bin, limits: LoaderLimits()) { _ in } }
+        let e1 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: bin, limits: LoaderLimits()) { _ in } }
         #expect(e1 == WendaoError(.unreadable, "binary data, not text"))
         let missing = dir.url.appendingPathComponent("nope.txt")
-        let e2 = wendaoError { _ = try PlainTextStream.forEachBlock(url: missing, limits: LoaderLimits()) { _ in } }
+        let e2 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: missing, limits: LoaderLimits()) { _ in } }
         #expect(e2?.code == .notFound)
         let empty = try dir.write("empty.txt", Data())
-        let e3 = wendaoError { _ = try PlainTextStream.forEachBlock(url: empty, limits: LoaderLimits()) { _ in } }
+        let e3 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: empty, limits: LoaderLimits()) { _ in } }
         #expect(e3 == WendaoError(.unreadable, "empty file"))
     }
 }
