@@ -180,7 +180,6 @@ public final class BM25Index {
         guard k > 0, count > 0, !queryTerms.isEmpty else { return [] }
         let n = Float(count)
         let avg = Float(Double(liveLength) / Double(max(count, 1)))
-        prepareNorms(average: avg)
         let k1 = parameters.k1
         let b = parameters.b
         // Unique terms with their query frequency.
@@ -199,6 +198,7 @@ public final class BM25Index {
             if pristine {
                 searchImpacts(s, unique: unique, n: n, k: k, heap: &heap)
             } else {
+                prepareNorms(average: avg)
                 searchSegmentExact(s, unique: unique, n: n, avg: avg, heap: &heap)
             }
         }
@@ -212,7 +212,7 @@ public final class BM25Index {
                 guard let slot = delta.slot(of: t) else { continue }
                 let segCount = segment?.postings(of: t)?.count ?? 0
                 let (docs, tfs) = delta.postings(of: slot)
-                let df = Float(segCount + docs.count)
+                let df = min(Float(segCount + docs.count), n)
                 let idf = log(1 + (n - df + 0.5) / (df + 0.5))
                 let w = idf * (k1 + 1) * qtf
                 for i in 0..<docs.count {
@@ -246,7 +246,9 @@ public final class BM25Index {
         for (t, qtf) in unique {
             let seg = s.postings(of: t)
             let dcount = delta.slot(of: t).map { delta.count(of: $0) } ?? 0
-            let df = Float((seg?.count ?? 0) + dcount)
+            // Tombstoned documents still sit in the postings until the next save: never let df
+            // exceed the live count, or idf would turn negative.
+            let df = min(Float((seg?.count ?? 0) + dcount), n)
             if df == 0 { continue }
             let idf = log(1 + (n - df + 0.5) / (df + 0.5))
             if let seg {

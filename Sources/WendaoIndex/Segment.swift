@@ -78,6 +78,12 @@ final class Segment {
             throw SegmentError.corrupt(path, "not a Wendao BM25 segment (or an older version)")
         }
         generation = Int64(bitPattern: u64(16))
+        // Counts come from the file: refuse values that could overflow the layout arithmetic.
+        let limit: UInt64 = 1 << 40
+        guard u64(24) < limit, u64(32) < limit, u64(40) < limit, u64(48) < limit else {
+            munmap(p, size)
+            throw SegmentError.corrupt(path, "impossible counts in the header")
+        }
         documentCount = Int(u64(24))
         termCount = Int(u64(32))
         tableCapacity = Int(u64(40))
@@ -92,23 +98,6 @@ final class Segment {
         else {
             munmap(p, size)
             throw SegmentError.corrupt(path, "sizes in the header do not match the file")
-        }
-        // Every term's postings must lie inside the file (cheap: one pass over the term table).
-        var entries = 0
-        for i in 0..<tableCapacity {
-            let e = h.advanced(by: layout.table + i * Segment.entrySize)
-            let count = Int(e.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-            if count == 0 { continue }
-            entries += 1
-            let start = e.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-            if start > UInt64(postingCount) || Int(start) + count > postingCount {
-                munmap(p, size)
-                throw SegmentError.corrupt(path, "a term's postings lie outside the file")
-            }
-        }
-        if entries != termCount {
-            munmap(p, size)
-            throw SegmentError.corrupt(path, "the term table does not match the header")
         }
         ids = h.advanced(by: layout.ids).assumingMemoryBound(to: Int64.self)
         lengths = h.advanced(by: layout.lengths).assumingMemoryBound(to: UInt32.self)
@@ -130,23 +119,39 @@ final class Segment {
             let count = e.load(fromByteOffset: 16, as: UInt32.self)
             if count == 0 { return nil }
             if e.load(as: UInt64.self) == term {
-                return (
-                    Int(e.load(fromByteOffset: 8, as: UInt64.self)), Int(count),
-                    e.load(fromByteOffset: 20, as: Float.self)
-                )
+                // A damaged entry pointing outside the postings reads as "no postings".
+                let start = e.load(fromByteOffset: 8, as: UInt64.self)
+                guard start <= UInt64(postingCount), Int(start) + Int(count) <= postingCount else { return nil }
+                return (Int(start), Int(count), e.load(fromByteOffset: 20, as: Float.self))
             }
             i = (i + 1) & mask
         }
     }
 
-    /// Visits every term with its postings range.
+    /// Visits every term with its postings range (entries pointing outside the postings are skipped;
+    /// ``verify()`` reports them).
     func forEachTerm(_ body: (UInt64, Int, Int) throws -> Void) rethrows {
         for i in 0..<tableCapacity {
             let e = table.advanced(by: i * Segment.entrySize)
             let count = e.load(fromByteOffset: 16, as: UInt32.self)
             if count == 0 { continue }
-            try body(e.load(as: UInt64.self), Int(e.load(fromByteOffset: 8, as: UInt64.self)), Int(count))
+            let start = e.load(fromByteOffset: 8, as: UInt64.self)
+            guard start <= UInt64(postingCount), Int(start) + Int(count) <= postingCount else { continue }
+            try body(e.load(as: UInt64.self), Int(start), Int(count))
         }
+    }
+
+    /// Term-table entries whose postings range lies outside the file.
+    func entriesOutside() -> Int {
+        var n = 0
+        for i in 0..<tableCapacity {
+            let e = table.advanced(by: i * Segment.entrySize)
+            let count = e.load(fromByteOffset: 16, as: UInt32.self)
+            if count == 0 { continue }
+            let start = e.load(fromByteOffset: 8, as: UInt64.self)
+            if start > UInt64(postingCount) || Int(start) + Int(count) > postingCount { n += 1 }
+        }
+        return n
     }
 
     /// Verifies internal consistency (posting ranges, doc numbers, ascending order); each kind of
@@ -155,15 +160,11 @@ final class Segment {
         var problems: [String] = []
         var total = 0
         var terms = 0
-        var outside = 0
+        let outside = entriesOutside()
         var disordered = 0
         forEachTerm { _, start, count in
             terms += 1
             total += count
-            if start + count > postingCount {
-                outside += 1
-                return
-            }
             var prev: Int64 = -1
             for k in start..<(start + count) {
                 let d = Int64(postingDocs[k])
@@ -176,7 +177,7 @@ final class Segment {
         }
         if outside > 0 { problems.append("\(outside) terms have postings past the end of the file") }
         if disordered > 0 { problems.append("\(disordered) terms have postings out of order or out of range") }
-        if terms != termCount { problems.append("term count \(terms) ≠ header \(termCount)") }
+        if terms + outside != termCount { problems.append("term count \(terms) ≠ header \(termCount)") }
         if total != postingCount { problems.append("posting count \(total) ≠ header \(postingCount)") }
         var sum: UInt64 = 0
         for d in 0..<documentCount { sum += UInt64(lengths[d]) }
@@ -193,13 +194,6 @@ enum SegmentError: Error {
 
 /// Writes segment files.
 enum SegmentWriter {
-    /// One term's postings source: doc numbers (already remapped, ascending) and tfs.
-    struct TermPostings {
-        var term: UInt64
-        var docs: [UInt32]
-        var tfs: [UInt16]
-    }
-
     /// A sequential writer into one section of the output file through a 1 MB buffer.
     private struct SectionStream {
         let fd: Int32

@@ -178,13 +178,10 @@ public struct ExtractiveAnswerer: Sendable {
             question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
             found: false, citations: [], coverage: 0)
         guard !hits.isEmpty, !profile.isEmpty else { return notFound }
-        // Coverage of the best chunks (with title and section, as indexed).
+        // Coverage of the best chunks (section path and text).
         let candidates = Array(hits.prefix(6))
         let chunkCoverage = candidates.map { coverage($0.section + "\n" + $0.text) }
         let best = chunkCoverage.max() ?? 0
-        if ProcessInfo.processInfo.environment["WENDAO_DEBUG_COVERAGE"] != nil {
-            FileHandle.standardError.write(Data("coverage \(String(format: "%.3f", best)) \(question)\n".utf8))
-        }
         guard best >= minimumCoverage else {
             var a = notFound
             a.coverage = best

@@ -91,7 +91,7 @@ extension KnowledgeBase {
         _ paths: [String], options: IngestOptions = IngestOptions(), progress: (IngestEvent) -> Void = { _ in }
     ) throws -> IngestSummary {
         let l = try lock()
-        defer { _ = l }
+        defer { l.unlock() }
         let started = Date()
         var summary = IngestSummary(kb: name)
         // Web pages come with the document-formats release: say so instead of "no such file".
@@ -102,7 +102,12 @@ extension KnowledgeBase {
         let walker = SourceWalker(include: options.include, exclude: options.exclude)
         var (files, walkErrors) = walker.walk(paths.filter { !isURL($0) })
         for url in paths where isURL(url) {
-            walkErrors.append((url, WendaoError(.unsupported, "web pages and URLs are not supported yet; save the page and ingest the file")))
+            walkErrors.append(
+                (
+                    url,
+                    WendaoError(
+                        .unsupported, "web pages and URLs are not supported yet; save the page and ingest the file")
+                ))
         }
         progress(.planned(files: files.count + walkErrors.count, bytes: files.reduce(0) { $0 + $1.size }))
         for e in walkErrors {
@@ -208,7 +213,10 @@ extension KnowledgeBase {
                 progress(.file(path: doc.path, outcome: .pruned, chunks: 0, bytes: 0, reason: nil))
             }
         }
-        try index.save(to: indexPath, generation: record.generation)
+        // A run that changed nothing leaves the index file as it is.
+        if index.hasUnsavedChanges || index.generation != record.generation {
+            try index.save(to: indexPath, generation: record.generation)
+        }
         summary.seconds = Date().timeIntervalSince(started)
         summary.results.sort { ($0.outcome == .failed ? 0 : 1, $0.path) < ($1.outcome == .failed ? 0 : 1, $1.path) }
         return summary
@@ -261,7 +269,6 @@ extension KnowledgeBase {
             path: file.identity, title: title, format: DocumentFormat.text.rawValue, contentHash: hash,
             byteCount: file.size)
         var added: [Int64] = []
-        var failedLoad: (any Error)?
         let change: DocumentChange
         do {
             change = try store.replaceDocument(kb: record.id, header) { insert in
@@ -272,15 +279,10 @@ extension KnowledgeBase {
                         id: id,
                         terms: analyzer.terms(Self.indexedText(title: title, section: draft.section, text: draft.text)))
                 }
-                do {
-                    let info = try PlainTextStream.forEachBlock(url: file.url, limits: options.limits) { block in
-                        try chunker.add(block, emit: put)
-                    }
-                    warnings += info.warnings
-                } catch {
-                    failedLoad = error
-                    throw error
+                let info = try PlainTextStream.forEachBlock(url: file.url, limits: options.limits) { block in
+                    try chunker.add(block, emit: put)
                 }
+                warnings += info.warnings
                 try chunker.finish(emit: put)
                 if added.isEmpty {
                     throw WendaoError(.unreadable, "no text found in the file")
@@ -289,7 +291,6 @@ extension KnowledgeBase {
         } catch {
             // The transaction rolled back: take the chunks back out of the index.
             index.remove(ids: added)
-            if let e = failedLoad as? WendaoError { throw e }
             throw error
         }
         index.remove(ids: change.removedChunkIDs)

@@ -114,11 +114,12 @@ extension KnowledgeBase {
         options: IngestOptions
     ) -> FilePlan {
         do {
-            let hash = try hashFile(file.url)
             let existing = try store.document(kb: kb, path: file.identity)
-            if let existing, existing.contentHash == hash, !options.force { return .unchanged }
             let ext = file.url.pathExtension.lowercased()
             if ["txt", "text", "log"].contains(ext) && file.size > options.streamThreshold {
+                // Large plain text: hashed by streaming; the content is streamed again when stored.
+                let hash = try hashFile(file.url)
+                if let existing, existing.contentHash == hash, !options.force { return .unchanged }
                 if file.size > options.limits.maxTextBytes {
                     throw WendaoError(
                         .limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
@@ -131,12 +132,17 @@ extension KnowledgeBase {
                     "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format"
                 )
             }
+            // Read once: the stored hash is of exactly the bytes that were loaded.
             let data: Data
             do {
                 data = try Data(contentsOf: file.url)
             } catch {
                 throw WendaoError(.unreadable, "cannot read file: \(error.localizedDescription)")
             }
+            var sha = SHA256()
+            sha.update(data)
+            let hash = sha.hexDigest()
+            if let existing, existing.contentHash == hash, !options.force { return .unchanged }
             let doc = try DocumentLoader.load(
                 data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
             let header = NewDocument(

@@ -146,10 +146,8 @@ public enum ContextPacker {
         for h in hits {
             let cost = newCharacters(h, against: out)
             if cost == 0 { continue }
-            if used + cost > budget {
-                if out.isEmpty { continue }
-                continue
-            }
+            // A result that does not fit is skipped for a smaller one further down.
+            if used + cost > budget { continue }
             used += cost
             out.append(h)
         }

@@ -51,7 +51,7 @@ public final class KnowledgeBase {
     /// what other writers committed while we waited (their saved index file, caught up with the
     /// store if needed).
     func lock(reload: Bool = true) throws -> FileLock {
-        guard let l = FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 300) else {
+        guard let l = try FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 300) else {
             throw WendaoError(.storage, "knowledge base '\(name)' is busy (another ingest is running)")
         }
         try refreshRecord()
@@ -69,7 +69,10 @@ public final class KnowledgeBase {
 
     /// Brings the index in line with the store by chunk id.
     private func catchUp(locked: Bool = false) throws {
-        let lock = locked ? nil : FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 0)
+        let lock = locked ? nil : try FileLock(path: library.indexURL(kb: record.id, suffix: "lock").path, timeout: 0)
+        defer { lock?.unlock() }
+        // Under the lock, the record must be as current as the store the catch-up reads.
+        if lock != nil { try refreshRecord() }
         let storeIDs = try store.chunkIDs(kb: record.id)
         let indexIDs = index.ids()
         let storeSet = Set(storeIDs)
@@ -98,7 +101,7 @@ public final class KnowledgeBase {
     @discardableResult
     public func rebuildIndex() throws -> Int {
         let l = try lock(reload: false)
-        defer { _ = l }
+        defer { l.unlock() }
         try refreshRecord()
         let fresh = BM25Index(parameters: index.parameters)
         var n = 0
@@ -131,7 +134,7 @@ public final class KnowledgeBase {
     /// Deletes documents by id or path; returns what was deleted.
     public func deleteDocuments(_ keys: [String]) throws -> [DocumentRecord] {
         let l = try lock()
-        defer { _ = l }
+        defer { l.unlock() }
         let docs = try documents()
         var targets: [DocumentRecord] = []
         for key in keys {
@@ -155,6 +158,9 @@ public final class KnowledgeBase {
     /// (re-ingest with `--force` to re-chunk); BM25 changes apply at once.
     public func updateSettings(_ settings: KnowledgeBaseSettings) throws {
         let s = try settings.validated()
+        guard s.cjkMode == record.settings.cjkMode else {
+            throw WendaoError(.invalidArgument, "the CJK mode is fixed when a knowledge base is created")
+        }
         try store.updateSettings(kb: record.id, settings: s)
         record.settings = s
         index.parameters = BM25Parameters(k1: Float(s.k1), b: Float(s.b))

@@ -95,10 +95,14 @@ public final class Library {
     /// Deletes a knowledge base, its documents and its index.
     public func delete(_ name: String) throws {
         let r = try record(name)
-        try store.deleteKnowledgeBase(id: r.id)
-        for suffix in ["bm25", "lock"] {
-            try? FileManager.default.removeItem(at: indexURL(kb: r.id, suffix: suffix))
+        // Wait for a running writer; the lock file itself stays (ids are never reused), so that a
+        // writer blocked on it cannot end up holding a lock nobody else sees.
+        guard let lock = try FileLock(path: indexURL(kb: r.id, suffix: "lock").path, timeout: 300) else {
+            throw WendaoError(.storage, "knowledge base '\(name)' is busy (an ingest is running)")
         }
+        defer { lock.unlock() }
+        try store.deleteKnowledgeBase(id: r.id)
+        try? FileManager.default.removeItem(at: indexURL(kb: r.id, suffix: "bm25"))
     }
 
     func indexURL(kb: Int64, suffix: String = "bm25") -> URL {

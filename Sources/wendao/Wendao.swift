@@ -12,7 +12,7 @@ struct Wendao: ParsableCommand {
         commandName: "wendao",
         abstract: "Wendao (问道): knowledge-base question answering with citations.",
         discussion: """
-            Data lives in --data DIR, else $WENDAO_DATA, else ~/.local/share/wendao.
+            Data lives in --data DIR, else $WENDAO_DATA, else $XDG_DATA_HOME/wendao, else ~/.local/share/wendao.
             Every command takes --json for machine-readable output on stdout; progress and logs go to stderr.
             Exit codes: 0 success, 1 failure (including partial ingest failures), 2 usage error.
             """,
@@ -58,7 +58,8 @@ struct Wendao: ParsableCommand {
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Data directory (default: $WENDAO_DATA or ~/.local/share/wendao).")
+    @Option(
+        name: .long, help: "Data directory (default: $WENDAO_DATA, $XDG_DATA_HOME/wendao or ~/.local/share/wendao).")
     var data: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")

@@ -93,7 +93,9 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
     }
 
     @Test func emptyAndTooLargeFiles() {
-        let empty = thrownWendaoError { _ = try DocumentLoader.load(data: Data(), identity: "e.txt", fileName: "e.txt") }
+        let empty = thrownWendaoError {
+            _ = try DocumentLoader.load(data: Data(), identity: "e.txt", fileName: "e.txt")
+        }
         #expect(empty == WendaoError(.unreadable, "empty file"))
         var limits = LoaderLimits()
         limits.maxStructuredBytes = 100
@@ -596,7 +598,9 @@ private let gbkChineseTest: [UInt8] = [0xD6, 0xD0, 0xCE, 0xC4, 0xB2, 0xE2, 0xCA,
         let e1 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: bin, limits: LoaderLimits()) { _ in } }
         #expect(e1 == WendaoError(.unreadable, "binary data, not text"))
         let missing = dir.url.appendingPathComponent("nope.txt")
-        let e2 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: missing, limits: LoaderLimits()) { _ in } }
+        let e2 = thrownWendaoError {
+            _ = try PlainTextStream.forEachBlock(url: missing, limits: LoaderLimits()) { _ in }
+        }
         #expect(e2?.code == .notFound)
         let empty = try dir.write("empty.txt", Data())
         let e3 = thrownWendaoError { _ = try PlainTextStream.forEachBlock(url: empty, limits: LoaderLimits()) { _ in } }

@@ -126,9 +126,6 @@ struct KBCommand: ParsableCommand {
         func run() throws {
             let lib = try global.library()
             let kb = try lib.open(name)
-            if let mode = settings.cjkMode, mode != kb.record.settings.cjkMode {
-                throw WendaoError(.invalidArgument, "the CJK mode is fixed when a knowledge base is created")
-            }
             try kb.updateSettings(settings.apply(to: kb.record.settings))
             if global.json { Output.json(try describe(lib, name)) } else { Output.line("updated '\(name)'") }
         }

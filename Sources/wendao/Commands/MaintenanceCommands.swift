@@ -39,7 +39,12 @@ struct ReindexCommand: ParsableCommand {
         let n = try global.library().open(kb).rebuildIndex()
         let secs = Date().timeIntervalSince(started)
         if global.json {
-            Output.json(["kb": kb, "chunks": "\(n)", "seconds": String(format: "%.3f", secs)])
+            struct Body: Encodable {
+                var kb: String
+                var chunks: Int
+                var seconds: Double
+            }
+            Output.json(Body(kb: kb, chunks: n, seconds: secs))
         } else {
             Output.line(String(format: "reindexed %d chunks in %.2fs", n, secs))
         }
