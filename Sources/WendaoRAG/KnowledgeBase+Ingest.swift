@@ -76,7 +76,7 @@ public struct IngestSummary: Sendable, Codable {
     public var pruned = 0
     /// Chunks stored in this run.
     public var chunks = 0
-    /// Bytes read.
+    /// Total size of the files considered (unchanged and failed ones included).
     public var bytes: Int64 = 0
     /// Wall time.
     public var seconds = 0.0
@@ -223,7 +223,9 @@ extension KnowledgeBase {
     }
 
     /// Adds (or replaces) one document given as loaded structure. Returns the chunks stored.
-    /// Call ``saveIndex()`` after a batch.
+    /// Call ``saveIndex()`` after a batch. Unlike ``ingest(_:options:progress:)`` this does not take
+    /// the writer lock: use it from one process at a time (evaluations, programs that own the data
+    /// directory).
     @discardableResult
     public func add(_ doc: LoadedDocument, contentHash: String, byteCount: Int64 = 0) throws -> Int {
         let header = NewDocument(

@@ -72,7 +72,7 @@ extension KnowledgeBase {
 
     /// Adds (or replaces) documents given as loaded structure — built by a program or an
     /// evaluation — chunking and analysing them on all cores. Returns the chunks stored.
-    /// Call ``saveIndex()`` after a batch.
+    /// Call ``saveIndex()`` after a batch. Does not take the writer lock (one process at a time).
     @discardableResult
     public func add(_ docs: [(document: LoadedDocument, contentHash: String)]) throws -> Int {
         let settings = record.settings

@@ -80,14 +80,7 @@ public final class KnowledgeBase {
         let indexSet = Set(indexIDs)
         let missing = storeIDs.filter { !indexSet.contains($0) }
         index.remove(ids: stale)
-        for batch in stride(from: 0, to: missing.count, by: 1000) {
-            let ids = Array(missing[batch..<min(batch + 1000, missing.count)])
-            for c in try store.chunks(ids: ids) {
-                index.add(
-                    id: c.id,
-                    terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
-            }
-        }
+        try indexStoredChunks(missing, into: index)
         recoveryNote =
             "index was behind the store (interrupted ingest?): removed \(stale.count), added \(missing.count) chunks"
         library.logger.notice(
@@ -97,6 +90,22 @@ public final class KnowledgeBase {
         }
     }
 
+    /// Reads stored chunks by id (in batches, titles included) and adds them to `target`.
+    /// Returns how many were added.
+    @discardableResult
+    private func indexStoredChunks(_ ids: [Int64], into target: BM25Index) throws -> Int {
+        var n = 0
+        for batch in stride(from: 0, to: ids.count, by: 2000) {
+            for c in try store.chunks(ids: Array(ids[batch..<min(batch + 2000, ids.count)])) {
+                target.add(
+                    id: c.id,
+                    terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
+                n += 1
+            }
+        }
+        return n
+    }
+
     /// Rebuilds the index from the store (`wendao reindex`). Returns the number of chunks indexed.
     @discardableResult
     public func rebuildIndex() throws -> Int {
@@ -104,17 +113,7 @@ public final class KnowledgeBase {
         defer { l.unlock() }
         try refreshRecord()
         let fresh = BM25Index(parameters: index.parameters)
-        var n = 0
-        // Titles come with the chunk records; read in id order in batches.
-        let ids = try store.chunkIDs(kb: record.id)
-        for batch in stride(from: 0, to: ids.count, by: 2000) {
-            for c in try store.chunks(ids: Array(ids[batch..<min(batch + 2000, ids.count)])) {
-                fresh.add(
-                    id: c.id,
-                    terms: analyzer.terms(Self.indexedText(title: c.documentTitle, section: c.section, text: c.text)))
-                n += 1
-            }
-        }
+        let n = try indexStoredChunks(try store.chunkIDs(kb: record.id), into: fresh)
         try fresh.save(to: indexPath, generation: record.generation)
         index = try BM25Index(path: indexPath, parameters: index.parameters)
         recoveryNote = nil

@@ -52,10 +52,11 @@ struct KBCommand: ParsableCommand {
         }
     }
 
+    /// Describes a knowledge base from the store alone (listing never opens or repairs an index).
     static func describe(_ lib: Library, _ name: String) throws -> KBJSON {
-        let kb = try lib.open(name)
-        let docs = try kb.documents()
-        return KBJSON(kb.record, documents: docs.count, chunks: kb.chunkCount)
+        let record = try lib.record(name)
+        let docs = try lib.store.documents(kb: record.id)
+        return KBJSON(record, documents: docs.count, chunks: docs.reduce(0) { $0 + $1.chunkCount })
     }
 
     struct Create: ParsableCommand {
