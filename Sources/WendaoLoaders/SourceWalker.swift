@@ -124,12 +124,7 @@ private struct WalkState {
     }
 
     mutating func walkDirectory(_ root: String, id rootID: FileID) {
-        // The folder's name as given; ".", ".." and "/" use the resolved folder's name.
-        var rootName = Self.lastComponent(root)
-        if rootName == "." || rootName == ".." || rootName == "/" || rootName.isEmpty {
-            rootName = Self.lastComponent(Self.realPath(root) ?? root)
-        }
-        if rootName.isEmpty || rootName == "/" || rootName == "." || rootName == ".." { rootName = "root" }
+        let rootName = Self.rootName(ofDirectory: root)
         let base = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         var visited: Set<FileID> = [rootID]
         // Each entry: the folder's path, its path below the root ("" for the root), its ancestors.
@@ -218,6 +213,15 @@ private struct WalkState {
 
     // MARK: POSIX helpers
 
+    static func rootName(ofDirectory root: String) -> String {
+        var name = lastComponent(root)
+        if name == "." || name == ".." || name == "/" || name.isEmpty {
+            name = lastComponent(realPath(root) ?? root)
+        }
+        if name.isEmpty || name == "/" || name == "." || name == ".." { name = "root" }
+        return name
+    }
+
     static func lastComponent(_ path: String) -> String {
         var p = Substring(path)
         while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
@@ -277,5 +281,13 @@ private struct WalkState {
             let message = strerror(code).map { String(cString: $0) } ?? "error \(code)"
             return WendaoError(.unreadable, message.lowercased())
         }
+    }
+}
+
+extension SourceWalker {
+    /// The name a folder given to ``walk(_:)`` lends to the identities below it: its name as given;
+    /// `.`, `..` and `/` use the resolved folder's name (`root` for the file-system root).
+    public static func rootName(ofDirectory root: String) -> String {
+        WalkState.rootName(ofDirectory: root)
     }
 }

@@ -184,26 +184,16 @@ extension KnowledgeBase {
             // A document is pruned only when its source file is gone from disk: not when a pattern
             // excludes it, nor when it could not be read this time.
             let fm = FileManager.default
-            var roots: [(prefix: String, directory: URL?)] = []
-            for p in paths {
-                let url = URL(fileURLWithPath: p).standardizedFileURL
+            var roots: [(prefix: String, directory: URL)] = []
+            for p in paths where !isURL(p) {
                 var isDir: ObjCBool = false
-                guard fm.fileExists(atPath: url.path, isDirectory: &isDir) else { continue }
-                if isDir.boolValue {
-                    let name = url.lastPathComponent.isEmpty || url.path == "/" ? "root" : url.lastPathComponent
-                    roots.append((name + "/", url))
-                } else {
-                    roots.append((url.lastPathComponent, nil))
-                }
+                guard fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue else { continue }
+                roots.append((SourceWalker.rootName(ofDirectory: p) + "/", URL(fileURLWithPath: p)))
             }
             let seen = Set(files.map(\.identity))
             for doc in try documents() where !seen.contains(doc.path) {
-                guard
-                    let root = roots.first(where: { r in
-                        r.directory == nil ? doc.path == r.prefix : doc.path.hasPrefix(r.prefix)
-                    }), let dir = root.directory
-                else { continue }
-                let source = dir.appendingPathComponent(String(doc.path.dropFirst(root.prefix.count)))
+                guard let root = roots.first(where: { doc.path.hasPrefix($0.prefix) }) else { continue }
+                let source = root.directory.appendingPathComponent(String(doc.path.dropFirst(root.prefix.count)))
                 if fm.fileExists(atPath: source.path) { continue }
                 let r = try store.deleteDocument(kb: record.id, id: doc.id)
                 index.remove(ids: r.removedChunkIDs)
