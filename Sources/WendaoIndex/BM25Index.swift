@@ -322,11 +322,15 @@ public final class BM25Index {
         for i in 0..<m {
             if i > 0 && nt >= k && suffix[i] < prefix {
                 var kth = TopK(k: k)
+                var floor = -Float.infinity
                 for t in 0..<nt {
                     let sc = acc[Int(touched[t])]
-                    if sc > kth.threshold { kth.pushScore(sc) }
+                    if sc > floor {
+                        kth.pushScore(sc)
+                        floor = kth.threshold
+                    }
                 }
-                theta = kth.threshold
+                theta = floor
                 if theta >= suffix[i] {
                     split = i
                     break
@@ -382,11 +386,15 @@ public final class BM25Index {
                 if j > split && candidates.count > k {
                     // Tighten: the k-th best so far only grows, what is left to add only shrinks.
                     var kth = TopK(k: k)
+                    var floor = -Float.infinity
                     for d32 in candidates {
                         let sc = acc[Int(d32)]
-                        if sc > kth.threshold { kth.pushScore(sc) }
+                        if sc > floor {
+                            kth.pushScore(sc)
+                            floor = kth.threshold
+                        }
                     }
-                    theta = max(theta, kth.threshold)
+                    theta = max(theta, floor)
                     let left = suffix[j]
                     candidates.removeAll { acc[Int($0)] + left <= theta }
                 }
@@ -398,19 +406,18 @@ public final class BM25Index {
                 let count = l.count
                 if candidates.count * 8 > count {
                     // Dense: a linear merge beats searching.
-                    var c = 0
-                    let nc = candidates.count
-                    while pos < count && c < nc {
-                        let d = docs[pos]
-                        let cd = candidates[c]
-                        if d == cd {
-                            acc[Int(d)] += w * impacts[pos]
-                            pos += 1
-                            c += 1
-                        } else if d < cd {
-                            pos += 1
-                        } else {
-                            c += 1
+                    // Branch-free: both cursors advance by comparison results, and the candidate's
+                    // accumulator always receives either the impact or zero.
+                    candidates.withUnsafeBufferPointer { cand in
+                        var c = 0
+                        let nc = cand.count
+                        while pos < count && c < nc {
+                            let d = docs[pos]
+                            let cd = cand[c]
+                            let hit: Float = d == cd ? 1 : 0
+                            acc[Int(cd)] += hit * w * impacts[pos]
+                            pos &+= d <= cd ? 1 : 0
+                            c &+= d >= cd ? 1 : 0
                         }
                     }
                     continue
