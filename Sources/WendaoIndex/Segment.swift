@@ -28,10 +28,9 @@ final class Segment {
     let postingCount: Int
     let totalLength: UInt64
     let generation: Int64
-    /// k1, b and average length the impacts were computed with.
+    /// k1 and b the impacts were computed with (the average length is recorded in the header too).
     let impactK1: Float
     let impactB: Float
-    let impactAverage: Float
 
     private let base: UnsafeMutableRawPointer
     private let mappedLength: Int
@@ -91,7 +90,6 @@ final class Segment {
         totalLength = u64(56)
         impactK1 = h.loadUnaligned(fromByteOffset: 64, as: Float.self)
         impactB = h.loadUnaligned(fromByteOffset: 68, as: Float.self)
-        impactAverage = h.loadUnaligned(fromByteOffset: 72, as: Float.self)
         let layout = Layout(documents: documentCount, capacity: tableCapacity, postings: postingCount)
         guard layout.end == size, tableCapacity > 0, tableCapacity & (tableCapacity - 1) == 0,
             termCount < tableCapacity, documentCount < Int(UInt32.max)

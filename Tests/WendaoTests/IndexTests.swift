@@ -116,6 +116,13 @@ private func expectSameResults(
 /// A random corpus: Zipf-like term choice over a vocabulary, some empty documents, and a group of
 /// terms that collide in the low bits (to exercise open-addressing probes).
 private struct RandomCorpus {
+    /// An in-memory index holding every document of the corpus.
+    func makeIndex() -> BM25Index {
+        let index = BM25Index()
+        for d in docs { index.add(id: d.id, terms: d.terms) }
+        return index
+    }
+
     var vocabulary: [UInt64]
     var docs: [(id: Int64, terms: [UInt64])]
     var queries: [[UInt64]]
@@ -197,8 +204,7 @@ private struct RandomCorpus {
 
     @Test func matchesBruteForceReference() throws {
         let corpus = RandomCorpus(seed: 20_260_101, documents: 2000, queries: 50)
-        let index = BM25Index()
-        for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
+        let index = corpus.makeIndex()
         let reference = ReferenceBM25(docs: Dictionary(uniqueKeysWithValues: corpus.docs.map { ($0.id, $0.terms) }))
         #expect(index.count == corpus.docs.count)
         for (qi, q) in corpus.queries.enumerated() {
@@ -222,8 +228,7 @@ private struct RandomCorpus {
         let scratch = try ScratchDirectory("index")
         defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 77, documents: 2000, queries: 50)
-        let index = BM25Index()
-        for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
+        let index = corpus.makeIndex()
         let before = corpus.queries.map { index.search($0, k: 10) }
         let path = scratch.child("kb.bm25").path
         try index.save(to: path, generation: 42)
@@ -293,8 +298,7 @@ private struct RandomCorpus {
         let scratch = try ScratchDirectory("index")
         defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 31, documents: 1500, queries: 20)
-        let index = BM25Index()
-        for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
+        let index = corpus.makeIndex()
         let path = scratch.child("p.bm25").path
         try index.save(to: path, generation: 1)
         var reference = ReferenceBM25(docs: Dictionary(uniqueKeysWithValues: corpus.docs.map { ($0.id, $0.terms) }))
@@ -393,8 +397,7 @@ private struct RandomCorpus {
         let scratch = try ScratchDirectory("index")
         defer { scratch.remove() }
         let corpus = RandomCorpus(seed: 5, documents: 300, queries: 1)
-        let index = BM25Index()
-        for d in corpus.docs { index.add(id: d.id, terms: d.terms) }
+        let index = corpus.makeIndex()
         let good = scratch.child("good.bm25").path
         try index.save(to: good, generation: 1)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
