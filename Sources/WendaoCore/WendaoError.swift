@@ -23,6 +23,20 @@ public struct WendaoError: Error, Sendable, Equatable, CustomStringConvertible {
         case corrupt = "corrupt"
         /// A storage operation failed.
         case storage = "storage"
+        /// A model provider rejected the credentials.
+        case unauthenticated = "unauthenticated"
+        /// A model provider asks to slow down (HTTP 429) and retries did not help.
+        case rateLimited = "rate_limited"
+        /// The prompt does not fit the model's context window.
+        case contextTooLong = "context_too_long"
+        /// A model provider is down or unreachable.
+        case unavailable = "unavailable"
+        /// A model provider answered with something that is not the expected protocol.
+        case badResponse = "bad_response"
+        /// A connect, first-token or total time limit passed.
+        case timeout = "timeout"
+        /// The operation was cancelled (Ctrl-C, client gone).
+        case cancelled = "cancelled"
         /// Anything else.
         case `internal` = "internal"
     }
