@@ -12,6 +12,9 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     /// How Chinese/Japanese/Korean runs are indexed: `unigram+bigram` (default), `bigram` or `unigram`.
     public var cjkMode: String
 
+    /// The model that writes answers (`provider:model`), or nil for extractive answers.
+    public var model: String?
+
     /// The accepted values of ``cjkMode``.
     public static let cjkModes = ["unigram+bigram", "bigram", "unigram"]
 
@@ -28,7 +31,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case chunkSize, chunkOverlap, k1, b, cjkMode
+        case chunkSize, chunkOverlap, k1, b, cjkMode, model
     }
 
     /// Decodes settings; fields added in later versions take their defaults.
@@ -40,6 +43,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         k1 = try c.decodeIfPresent(Double.self, forKey: .k1) ?? d.k1
         b = try c.decodeIfPresent(Double.self, forKey: .b) ?? d.b
         cjkMode = try c.decodeIfPresent(String.self, forKey: .cjkMode) ?? d.cjkMode
+        model = try c.decodeIfPresent(String.self, forKey: .model)
     }
 
     /// Checks that every value is usable.
@@ -56,6 +60,9 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         }
         guard Self.cjkModes.contains(cjkMode) else {
             throw WendaoError(.invalidArgument, "CJK mode must be one of \(Self.cjkModes.joined(separator: ", "))")
+        }
+        if let model, !model.contains(":") || model.count > 200 {
+            throw WendaoError(.invalidArgument, "model must be written provider:model (got '\(model)')")
         }
         return self
     }

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import WendaoCore
 import WendaoRAG
 import WendaoText
 
 /// The `wendao` command line.
 @main
-struct Wendao: ParsableCommand {
+struct Wendao: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wendao",
         abstract: "Wendao (问道): knowledge-base question answering with citations.",
@@ -20,10 +21,11 @@ struct Wendao: ParsableCommand {
         subcommands: [
             KBCommand.self, IngestCommand.self, DocsCommand.self, SearchCommand.self, AskCommand.self,
             DoctorCommand.self, ReindexCommand.self, EvalCommand.self, BenchCommand.self, DemoCommand.self,
+            ModelsCommand.self, ChatCommand.self,
         ]
     )
 
-    static func main() {
+    static func main() async {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel =
@@ -37,7 +39,11 @@ struct Wendao: ParsableCommand {
         let json = args.contains("--json")
         do {
             var command = try parseAsRoot(args)
-            try command.run()
+            if let asyncCommand = command as? any AsyncParsableCommand {
+                try await runInterruptible(asyncCommand)
+            } else {
+                try command.run()
+            }
         } catch let e as WendaoError {
             Output.fail(e, json: json)
         } catch let e as ExitCode {
@@ -53,6 +59,32 @@ struct Wendao: ParsableCommand {
             if code == .validationFailure { Foundation.exit(2) }
             Foundation.exit(code.rawValue == 64 ? 2 : code.rawValue)
         }
+    }
+}
+
+/// Runs an async command in a task that the first Ctrl-C cancels (model requests stop, the command
+/// exits 130); a second Ctrl-C exits at once. Synchronous commands keep the default signal
+/// behaviour (ingest is crash-safe).
+func runInterruptible(_ command: any AsyncParsableCommand) async throws {
+    nonisolated(unsafe) var command = command
+    let task = Task { try await command.run() }
+    signal(SIGINT, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    let interrupted = Mutex(false)
+    source.setEventHandler {
+        if interrupted.withLock({ let was = $0; $0 = true; return was }) { exit(130) }
+        task.cancel()
+    }
+    source.resume()
+    defer {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+    do {
+        try await task.value
+    } catch {
+        if interrupted.withLock({ $0 }) { throw WendaoError(.cancelled, "interrupted") }
+        throw error
     }
 }
 
@@ -82,6 +114,11 @@ enum Output {
         }
     }
 
+    /// Writes `s` to stdout without a newline (streamed answers).
+    static func write(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+
     static func line(_ s: String) {
         FileHandle.standardOutput.write(Data((s + "\n").utf8))
     }
@@ -101,7 +138,7 @@ enum Output {
     static func fail(_ e: WendaoError, json: Bool) -> Never {
         if json { Self.json(ErrorBody(error: .init(code: e.code.rawValue, message: e.message))) }
         err("error: \(e.message)")
-        exit(e.code == .invalidArgument ? 2 : 1)
+        exit(e.code == .invalidArgument ? 2 : e.code == .cancelled ? 130 : 1)
     }
 
     static var stderrIsTTY: Bool { isatty(2) == 1 }

@@ -18,6 +18,7 @@ struct KBCommand: ParsableCommand {
         var k1: Double
         var b: Double
         var cjk_mode: String
+        var model: String?
         var created_at: String
 
         init(_ r: KnowledgeBaseRecord, documents: Int, chunks: Int) {
@@ -30,6 +31,7 @@ struct KBCommand: ParsableCommand {
             k1 = r.settings.k1
             b = r.settings.b
             cjk_mode = r.settings.cjkMode
+            model = r.settings.model
             created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
         }
     }
@@ -40,6 +42,8 @@ struct KBCommand: ParsableCommand {
         @Option(help: "BM25 k1.") var k1: Double?
         @Option(help: "BM25 b.") var b: Double?
         @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.") var cjkMode: String?
+        @Option(help: "Model that writes answers, provider:model (e.g. dashscope:qwen-plus); 'none' for extractive.")
+        var model: String?
 
         func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
             var s = s
@@ -48,6 +52,7 @@ struct KBCommand: ParsableCommand {
             if let k1 { s.k1 = k1 }
             if let b { s.b = b }
             if let cjkMode { s.cjkMode = cjkMode }
+            if let model { s.model = model == "none" || model.isEmpty ? nil : model }
             return s
         }
     }
@@ -110,6 +115,7 @@ struct KBCommand: ParsableCommand {
                       chunks:        \(k.chunks)
                       chunk size:    \(k.chunk_size) (overlap \(k.chunk_overlap))
                       BM25:          k1 \(k.k1), b \(k.b)
+                      model:         \(k.model ?? "none (extractive answers)")
                       created:       \(k.created_at)
                     """)
             }

@@ -42,32 +42,3 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
-struct AskCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ask",
-        abstract: "Answer a question from a knowledge base, with numbered citations.",
-        discussion:
-            "Without a language model configured, the answer is extractive: the most relevant sentences, each cited.")
-
-    @OptionGroup var global: GlobalOptions
-    @Option(name: .long) var kb: String
-    @Argument(help: "The question.") var question: String
-    @Option(name: .long, help: "Passages to consider.") var topK = 8
-
-    func run() throws {
-        let base = try global.library().open(kb)
-        let a = try base.ask(question, topK: max(1, min(topK, 50)))
-        if global.json {
-            Output.json(a)
-            return
-        }
-        Output.line(a.answer)
-        if !a.citations.isEmpty { Output.line("") }
-        for c in a.citations {
-            var loc = c.document
-            if !c.section.isEmpty { loc += " › " + c.section }
-            if let p = c.page { loc += " (p. \(p))" }
-            Output.line("[\(c.n)] \(loc)")
-        }
-    }
-}

@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+struct AskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer a question from a knowledge base, with numbered citations.",
+        discussion: """
+            With a model (--model, the knowledge base's model from `kb set --model`, $WENDAO_MODEL or default_model \
+            in config.yaml) the answer is written by the model from the retrieved passages and streams as it comes; \
+            citations are checked afterwards. Without one, the answer is extractive: the most relevant sentences, \
+            each cited. When nothing relevant is found, the model is not called and the answer says so.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long) var kb: String
+    @Argument(help: "The question.") var question: String
+    @Option(name: .long, help: "Passages to consider.") var topK = 8
+    @Option(name: .long, help: "Model that writes the answer, provider:model (e.g. deepseek:deepseek-chat).")
+    var model: String?
+    @Flag(name: .long, help: "Answer extractively even when a model is configured.") var extractive = false
+    @Option(
+        name: .long,
+        help: "Conversation file (JSONL of {\"role\",\"content\"} turns): earlier turns give the follow-up its context; this turn is appended."
+    )
+    var history: String?
+    @Option(name: .long, help: "Cap on context tokens given to the model (default: what the model's window allows).")
+    var maxContextTokens: Int?
+    @Option(name: .long, help: "Upper bound on answer tokens.") var maxAnswerTokens = 1024
+
+    func run() async throws {
+        guard (1...50).contains(topK) else { throw WendaoError(.invalidArgument, "--top-k must be between 1 and 50") }
+        let lib = try global.library()
+        let base = try lib.open(kb)
+        let setup = try ModelSetup(global: global)
+        let spec = extractive ? nil : (model ?? base.record.settings.model ?? setup.defaultModel)
+        guard let spec else {
+            if history != nil {
+                Output.err("warning: --history needs a model; answering the question on its own (extractive)")
+            }
+            try answerExtractively(base)
+            return
+        }
+        let resolved = try setup.resolve(spec)
+        let turns = try history.map { try ConversationFile.read($0) } ?? []
+        let templates = try PromptTemplates.load(dataDirectory: setup.dataDirectory, kb: base.name)
+        var options = GroundedAnswerer.Options()
+        options.topK = topK
+        options.maxContextTokens = maxContextTokens
+        guard maxAnswerTokens > 0 else { throw WendaoError(.invalidArgument, "--max-answer-tokens must be positive") }
+        options.maxAnswerTokens = maxAnswerTokens
+        if let m = maxContextTokens, m <= 0 {
+            throw WendaoError(.invalidArgument, "--max-context-tokens must be positive")
+        }
+        let gateway = setup.gateway()
+        let answerer = GroundedAnswerer(
+            model: GatewayChatModel(gateway: gateway, model: resolved), templates: templates, options: options)
+        let json = global.json
+        let started = ContinuousClock.now
+        let answer: GroundedAnswer
+        do {
+            answer = try await answerer.answer(question, history: turns, in: base) { event in
+                guard !json else { return }
+                switch event {
+                case .rewritten(let q): Output.err("(searching for: \(q))")
+                case .translated(let q): Output.err("(also searching for: \(q))")
+                case .sources: break
+                case .text(let t): Output.write(t)
+                }
+            }
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+        await gateway.shutdown()
+        let calls = answer.usage == .zero && !answer.found && answer.sources.isEmpty ? 0 : nil
+        let report = UsageReport(
+            model: resolved, usage: answer.usage, calls: calls ?? Self.calls(answer),
+            seconds: (ContinuousClock.now - started).seconds)
+        if let history {
+            try ConversationFile.append(
+                history, [ChatMessage(.user, question), ChatMessage(.assistant, answer.answer)])
+        }
+        if json {
+            Output.json(AskJSON(answer: answer, usage: report))
+            return
+        }
+        if !answer.answer.hasSuffix("\n") { Output.write("\n") }
+        if !answer.citations.isEmpty { Output.line("") }
+        for c in answer.citations {
+            var loc = c.document
+            if !c.section.isEmpty { loc += " › " + c.section }
+            if let p = c.page { loc += " (p. \(p))" }
+            Output.line("[\(c.n)] \(loc)")
+        }
+        for w in answer.warnings { Output.err("warning: \(w)") }
+        Output.err(report.line)
+    }
+
+    /// Model calls an answer took: the answer itself (when sources were offered), a rewrite and a
+    /// translation when they happened.
+    static func calls(_ a: GroundedAnswer) -> Int {
+        (a.sources.isEmpty ? 0 : 1) + (a.query != a.question.trimmingCharacters(in: .whitespacesAndNewlines) ? 1 : 0)
+            + (a.translatedQuery == nil ? 0 : 1)
+    }
+
+    func answerExtractively(_ base: KnowledgeBase) throws {
+        let a = try base.ask(question, topK: topK)
+        if global.json {
+            Output.json(a)
+            return
+        }
+        Output.line(a.answer)
+        if !a.citations.isEmpty { Output.line("") }
+        for c in a.citations {
+            var loc = c.document
+            if !c.section.isEmpty { loc += " › " + c.section }
+            if let p = c.page { loc += " (p. \(p))" }
+            Output.line("[\(c.n)] \(loc)")
+        }
+    }
+}
+
+/// `ask --json` with a model: the grounded answer, its `usage` replaced by the usage report (tokens,
+/// calls, cost, seconds).
+struct AskJSON: Encodable {
+    var answer: GroundedAnswer
+    var usage: UsageReport
+
+    func encode(to encoder: any Encoder) throws {
+        try answer.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(usage, forKey: Key(stringValue: "usage"))
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        init(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// A conversation kept as JSONL: one `{"role": "user"|"assistant", "content": "…"}` per line.
+enum ConversationFile {
+    static func read(_ path: String) throws -> [ChatMessage] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WendaoError(.unreadable, "\(path): cannot read the conversation file")
+        }
+        guard data.count <= 16 << 20 else { throw WendaoError(.limitExceeded, "\(path): conversation file over 16 MiB") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw WendaoError(.unreadable, "\(path): the conversation file is not UTF-8 text")
+        }
+        var turns: [ChatMessage] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if l.isEmpty { continue }
+            guard let m = try? JSONDecoder().decode(ChatMessage.self, from: Data(l.utf8)), m.role != .system else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "\(path):\(i + 1): expected {\"role\": \"user\" or \"assistant\", \"content\": \"…\"}")
+            }
+            turns.append(m)
+        }
+        return turns
+    }
+
+    static func append(_ path: String, _ turns: [ChatMessage]) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        var out = Data()
+        for t in turns {
+            out.append(try enc.encode(t))
+            out.append(0x0A)
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: out) else {
+                throw WendaoError(.unreadable, "\(path): cannot create the conversation file")
+            }
+            return
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw WendaoError(.unreadable, "\(path): cannot write the conversation file")
+        }
+        defer { try? h.close() }
+        let end = try h.seekToEnd()
+        if end > 0 {
+            // Keep one turn per line even if the file lacks a final newline.
+            try h.seek(toOffset: end - 1)
+            if h.readData(ofLength: 1) != Data([0x0A]) { out.insert(0x0A, at: 0) }
+            try h.seekToEnd()
+        }
+        h.write(out)
+    }
+}

@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+/// Model configuration as the commands see it: `config.yaml` in the data directory (or
+/// `$WENDAO_CONFIG`) plus the environment.
+struct ModelSetup {
+    var configuration: ModelsConfiguration
+    var environment: [String: String]
+    var dataDirectory: URL
+
+    init(global: GlobalOptions) throws {
+        environment = ProcessInfo.processInfo.environment
+        dataDirectory = Library.defaultDirectory(explicit: global.data, environment: environment)
+        let file =
+            environment["WENDAO_CONFIG"].map { URL(fileURLWithPath: $0) }
+            ?? ModelsConfiguration.defaultFile(dataDirectory: dataDirectory)
+        configuration = try ModelsConfiguration.load(from: file)
+        for w in configuration.warnings { Output.err("warning: \(w)") }
+    }
+
+    /// The model named on the command line, else in the environment (`WENDAO_MODEL`), else in the
+    /// configuration (`default_model`).
+    var defaultModel: String? {
+        environment["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.defaultModel
+    }
+
+    func resolve(_ spec: String) throws -> ResolvedModel {
+        let m = try ModelCatalog.resolve(spec, configuration: configuration, environment: environment)
+        try m.requireKey()
+        return m
+    }
+
+    func gateway() -> ModelGateway {
+        ModelGateway(configuration: configuration, logger: Logger(label: "wendao.models"))
+    }
+}
+
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "Show the model providers Wendao knows and how they are configured.",
+        subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List providers, base URLs and key status (keys are never shown), or a provider's models.",
+            discussion: """
+                Keys come from WENDAO_<PROVIDER>_API_KEY or the provider's usual variable (DASHSCOPE_API_KEY, \
+                OPENAI_API_KEY, …); base URLs can be overridden with WENDAO_<PROVIDER>_BASE_URL, OPENAI_BASE_URL, \
+                OLLAMA_HOST or config.yaml in the data directory.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "Ask this provider for its model list (GET /models), e.g. --remote ollama.")
+        var remote: String?
+
+        struct Row: Encodable {
+            var provider: String
+            var name: String
+            var base_url: String
+            var key: String
+            var key_variables: [String]
+            var key_source: String?
+            var example_models: [String]
+        }
+
+        struct Body: Encodable {
+            var default_model: String?
+            var providers: [Row]
+            var custom: [String]
+            var config_file: String?
+        }
+
+        func run() async throws {
+            let setup = try ModelSetup(global: global)
+            if let remote {
+                let m = try ModelCatalog.resolve(
+                    remote.contains(":") ? remote : remote + ":-", configuration: setup.configuration,
+                    environment: setup.environment)
+                let gateway = setup.gateway()
+                let names: [String]
+                do {
+                    names = try await gateway.listModels(m)
+                    await gateway.shutdown()
+                } catch {
+                    await gateway.shutdown()
+                    throw error
+                }
+                if global.json {
+                    Output.json(["provider": m.provider, "models": names.sorted().joined(separator: "\n")])
+                } else {
+                    for n in names.sorted() { Output.line("\(m.provider):\(n)") }
+                }
+                return
+            }
+            var rows: [Row] = []
+            var names = ProviderPreset.builtIn.map(\.name)
+            for n in setup.configuration.providers.keys.sorted() where ProviderPreset.named(n) == nil { names.append(n) }
+            for name in names {
+                let example = ProviderPreset.named(name)?.exampleModels.first ?? "model"
+                do {
+                    let m = try ModelCatalog.resolve(
+                        "\(name):\(example)", configuration: setup.configuration, environment: setup.environment)
+                    let key = m.apiKey != nil ? "set" : (m.requiresKey ? "missing" : "not needed")
+                    rows.append(
+                        Row(
+                            provider: name, name: ProviderPreset.named(name)?.displayName ?? name,
+                            base_url: m.displayURL, key: key, key_variables: m.keyVariables, key_source: m.keySource,
+                            example_models: ProviderPreset.named(name)?.exampleModels ?? []))
+                } catch {
+                    rows.append(
+                        Row(
+                            provider: name, name: name, base_url: "invalid: \(error.message)", key: "unknown",
+                            key_variables: [], key_source: nil, example_models: []))
+                }
+            }
+            let custom = setup.configuration.custom.keys.sorted().map { "custom:\($0)" }
+            if global.json {
+                Output.json(
+                    Body(
+                        default_model: setup.defaultModel, providers: rows, custom: custom,
+                        config_file: setup.configuration.source))
+                return
+            }
+            Output.line("Configuration: \(setup.configuration.source ?? "none (built-in presets only)")")
+            Output.line("Default model: \(setup.defaultModel ?? "none (ask answers extractively)")")
+            Output.line("")
+            for r in rows {
+                let keyText: String
+                switch r.key {
+                case "set": keyText = "key set (\(r.key_source ?? "config"))"
+                case "missing": keyText = "no key: set \(r.key_variables.prefix(2).joined(separator: " or "))"
+                default: keyText = "no key needed"
+                }
+                Output.line(r.provider.padding(toLength: 12, withPad: " ", startingAt: 0) + r.base_url)
+                Output.line(
+                    "            \(keyText)"
+                        + (r.example_models.isEmpty
+                            ? "" : " · e.g. \(r.example_models.map { "\(r.provider):\($0)" }.joined(separator: ", "))"))
+            }
+            if !custom.isEmpty { Output.line("\ncustom models: \(custom.joined(separator: ", "))") }
+        }
+    }
+}
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Send one prompt to a model and stream the reply.",
+        discussion: "Example: wendao chat deepseek:deepseek-chat \"用一句话介绍你自己\". Use - as the prompt to read stdin.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "provider:model, e.g. dashscope:qwen-plus, ollama:qwen2.5, custom:NAME.") var model: String
+    @Argument(help: "The prompt (- reads standard input).") var prompt: String
+    @Option(name: .long, help: "A system prompt.") var system: String?
+    @Option(name: .long, help: "Sampling temperature.") var temperature: Double?
+    @Option(name: .long, help: "Upper bound on generated tokens.") var maxTokens: Int?
+    @Flag(name: .long, help: "Also print the model's reasoning (DeepSeek-R1 and the like) to stderr.")
+    var showReasoning = false
+
+    struct Body: Encodable {
+        var model: String
+        var reply: String
+        var reasoning: String?
+        var finish_reason: String?
+        var usage: UsageReport
+    }
+
+    func run() async throws {
+        let setup = try ModelSetup(global: global)
+        let resolved = try setup.resolve(model)
+        var text = prompt
+        if prompt == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw WendaoError(.invalidArgument, "the prompt is empty")
+        }
+        var messages: [ChatMessage] = []
+        if let system { messages.append(ChatMessage(.system, system)) }
+        messages.append(ChatMessage(.user, text))
+        if let maxTokens, maxTokens <= 0 { throw WendaoError(.invalidArgument, "--max-tokens must be positive") }
+        let options = ChatOptions(temperature: temperature, maxTokens: maxTokens)
+        let gateway = setup.gateway()
+        let json = global.json
+        let showReasoning = self.showReasoning
+        let started = ContinuousClock.now
+        do {
+            var reply = ""
+            var reasoning = ""
+            var usage = TokenUsage.zero
+            var finish: String?
+            for try await e in gateway.streamChat(resolved, messages: messages, options: options) {
+                switch e {
+                case .text(let t):
+                    reply += t
+                    if !json { Output.write(t) }
+                case .reasoning(let r):
+                    reasoning += r
+                    if showReasoning && !json { FileHandle.standardError.write(Data(r.utf8)) }
+                case .usage(let u): usage = u
+                case .finish(let f): finish = f
+                }
+            }
+            try Task.checkCancellation()
+            await gateway.shutdown()
+            let report = UsageReport(
+                model: resolved, usage: usage, calls: 1, seconds: (ContinuousClock.now - started).seconds)
+            if json {
+                Output.json(
+                    Body(
+                        model: resolved.id, reply: reply, reasoning: reasoning.isEmpty ? nil : reasoning,
+                        finish_reason: finish, usage: report))
+            } else {
+                if !reply.hasSuffix("\n") { Output.write("\n") }
+                if reply.isEmpty { Output.err("warning: \(resolved.provider) returned an empty reply") }
+                if finish == "length" { Output.err("warning: the reply was cut off at the token limit") }
+                Output.err(report.line)
+            }
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}
