@@ -44,13 +44,14 @@ public struct ProviderErrorPayload: Sendable, Equatable {
     }
 
     /// The error carried by a server-sent-event `data:` payload in the middle of a stream; `nil`
-    /// for an ordinary chunk (anything with `choices`), `[DONE]`, or non-JSON.
+    /// for an ordinary chunk (anything with a non-null `choices`), `[DONE]`, non-JSON, or an
+    /// object without an unmistakable error shape (a bare `message` is not enough here).
     ///
     /// ```swift
     /// if let err = ProviderErrorPayload.parseStreamError(event.data) { throw map(err) }
     /// ```
     public static func parseStreamError(_ payload: String) -> ProviderErrorPayload? {
-        guard let json = JSONValue.parse(Data(payload.utf8)), json["choices"] == nil else { return nil }
+        guard let json = JSONValue.parse(Data(payload.utf8)), json["choices"]?.isNull ?? true else { return nil }
         return from(json, strict: true)
     }
 
@@ -64,7 +65,7 @@ public struct ProviderErrorPayload: Sendable, Equatable {
             return strict || s.isEmpty ? nil : ProviderErrorPayload(message: s)
         }
         guard case .object(let o) = json else { return nil }
-        let requestID = (o["request_id"] ?? o["requestId"] ?? o["header"]?["sid"])?.scalarText
+        let requestID = (o["request_id"] ?? o["requestId"] ?? o["sid"] ?? o["header"]?["sid"])?.scalarText
 
         func make(_ message: String?, type: String? = nil, code: JSONValue?, param: JSONValue? = nil)
             -> ProviderErrorPayload?

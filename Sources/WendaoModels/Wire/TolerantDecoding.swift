@@ -17,23 +17,28 @@ struct AnyKey: CodingKey, Hashable, ExpressibleByStringLiteral {
 extension KeyedDecodingContainer where Key == AnyKey {
     /// A string member.
     func string(_ key: String) -> String? {
-        (try? decodeIfPresent(String.self, forKey: AnyKey(key))) ?? nil
+        try? decodeIfPresent(String.self, forKey: AnyKey(key))
     }
 
-    /// A string member, or a number or boolean written as text (error codes arrive both ways).
+    /// A string member, or a number or boolean written as text (error codes and IDs arrive both
+    /// ways; integers are read exactly, also beyond 2^53).
     func text(_ key: String) -> String? {
-        guard let value = json(key) else { return nil }
-        return value.scalarText
+        guard contains(AnyKey(key)) else { return nil }
+        if let s = try? decode(String.self, forKey: AnyKey(key)) { return s }
+        if let i = try? decode(Int64.self, forKey: AnyKey(key)) { return String(i) }
+        return json(key)?.scalarText
     }
 
     /// An integer member, also when sent as `12.0` or `"12"`.
     func int(_ key: String) -> Int? {
-        json(key)?.lenientInt
+        guard contains(AnyKey(key)) else { return nil }
+        if let i = try? decode(Int.self, forKey: AnyKey(key)) { return i }
+        return json(key)?.lenientInt
     }
 
     /// Any member as JSON; `nil` when missing or `null`.
     func json(_ key: String) -> JSONValue? {
-        guard let value = (try? decodeIfPresent(JSONValue.self, forKey: AnyKey(key))) ?? nil, !value.isNull else {
+        guard let value = try? decodeIfPresent(JSONValue.self, forKey: AnyKey(key)), !value.isNull else {
             return nil
         }
         return value
@@ -47,7 +52,9 @@ extension KeyedDecodingContainer where Key == AnyKey {
 
     /// A message content: a string, `null`, or an array of parts whose texts are joined.
     func content(_ key: String) -> String? {
-        json(key)?.contentText
+        guard contains(AnyKey(key)) else { return nil }
+        if let s = try? decode(String.self, forKey: AnyKey(key)) { return s }
+        return json(key)?.contentText
     }
 
     /// An array member whose elements decode as `T`; elements that do not are skipped.
@@ -68,7 +75,7 @@ extension KeyedDecodingContainer where Key == AnyKey {
 
     /// Token usage in any of the shapes providers send.
     func usage(_ key: String) -> TokenUsage? {
-        ((try? decodeIfPresent(WireUsage.self, forKey: AnyKey(key))) ?? nil)?.value
+        (try? decodeIfPresent(WireUsage.self, forKey: AnyKey(key)))?.value
     }
 }
 
