@@ -1,0 +1,97 @@
+public import WendaoCore
+
+/// What ``GroundedAnswerer/answer(_:history:in:onEvent:)`` reports while it works, in order:
+/// `rewritten` and `translated` (when those steps run), `sources`, then the answer `text` in pieces.
+/// When the knowledge base has nothing relevant, only the not-found sentence comes as `text`.
+public enum GroundedEvent: Sendable, Equatable {
+    /// The follow-up question rewritten as a standalone search query.
+    case rewritten(String)
+    /// The query translated into the other language for a second search.
+    case translated(String)
+    /// The numbered sources offered to the model (before the answer starts).
+    case sources([Citation])
+    /// A piece of the answer, citation markers normalised and unsafe images removed.
+    case text(String)
+}
+
+/// A model-written answer grounded in numbered sources, with checked citations.
+///
+/// `--json` shape (snake_case keys; `finish_reason` and `translated_query` are null when absent):
+///
+/// ```json
+/// {"question": "那重量呢？", "query": "续重怎么收费", "answer": "续重每公斤3元[1]。", "mode": "llm",
+///  "model": "dashscope:qwen-plus", "found": true, "language": "zh", "coverage": 0.8,
+///  "citations": [{"n": 1, …}], "sources": [{"n": 1, …}, {"n": 2, …}], "invalid_citations": [],
+///  "uncited": false, "truncated_context": false, "removed_images": 0, "warnings": [],
+///  "usage": {"prompt_tokens": 900, "completion_tokens": 20, "total_tokens": 920},
+///  "finish_reason": "stop", "translated_query": null}
+/// ```
+public struct GroundedAnswer: Sendable, Codable, Equatable {
+    /// The question as asked.
+    public var question: String
+    /// The query searched: the rewritten follow-up, or the question.
+    public var query: String
+    /// The translated query of the cross-lingual second search, when it ran.
+    public var translatedQuery: String?
+    /// The answer text with `[n]` markers (the not-found sentence when `found` is false and the
+    /// knowledge base had nothing; empty when the model returned nothing).
+    public var answer: String
+    /// Always `llm`.
+    public var mode: String
+    /// The model id (`provider:model`).
+    public var model: String
+    /// False when the knowledge base does not contain the answer (or the model gave none).
+    public var found: Bool
+    /// The answer language.
+    public var language: AnswerLanguage
+    /// Best relevance (coverage of the query's informative terms by a retrieved passage, 0…1).
+    public var coverage: Double
+    /// The sources the answer cites, with the numbers used in its text.
+    public var citations: [Citation]
+    /// Every source offered to the model, numbered 1…n.
+    public var sources: [Citation]
+    /// Marker numbers the model wrote that pointed at no source (removed from the text).
+    public var invalidCitations: [Int]
+    /// The answer has text but cites no source.
+    public var uncited: Bool
+    /// The best passage was cut to fit the context window.
+    public var truncatedContext: Bool
+    /// Remote images removed from the answer.
+    public var removedImages: Int
+    /// Things a reader should know (uncited answer, removed markers, cut-off answer, …).
+    public var warnings: [String]
+    /// Tokens of all model calls (rewrite, translation, answer).
+    public var usage: TokenUsage
+    /// Why the answer call stopped, when the provider said.
+    public var finishReason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case question, query, translatedQuery = "translated_query", answer, mode, model, found, language, coverage
+        case citations, sources, invalidCitations = "invalid_citations", uncited
+        case truncatedContext = "truncated_context", removedImages = "removed_images", warnings, usage
+        case finishReason = "finish_reason"
+    }
+
+    /// Encodes the shape above (absent optionals as null, so that the keys are stable).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(question, forKey: .question)
+        try c.encode(query, forKey: .query)
+        try c.encode(translatedQuery, forKey: .translatedQuery)
+        try c.encode(answer, forKey: .answer)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(model, forKey: .model)
+        try c.encode(found, forKey: .found)
+        try c.encode(language, forKey: .language)
+        try c.encode(coverage, forKey: .coverage)
+        try c.encode(citations, forKey: .citations)
+        try c.encode(sources, forKey: .sources)
+        try c.encode(invalidCitations, forKey: .invalidCitations)
+        try c.encode(uncited, forKey: .uncited)
+        try c.encode(truncatedContext, forKey: .truncatedContext)
+        try c.encode(removedImages, forKey: .removedImages)
+        try c.encode(warnings, forKey: .warnings)
+        try c.encode(usage, forKey: .usage)
+        try c.encode(finishReason, forKey: .finishReason)
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+public import WendaoCore
+import WendaoIndex
+import WendaoText
+
+/// Answers questions with a language model, from numbered sources retrieved from a knowledge base,
+/// and checks the citations the model writes.
+///
+/// 1. A follow-up (non-empty history) is rewritten by the model into a standalone search query.
+/// 2. The knowledge base is searched. When the best passage covers too little of the query
+///    (``Options/minimumCoverage``, the measure of ``ExtractiveAnswerer``), the query is translated
+///    into the other language (Chinese ↔ English) and searched again; when still nothing is
+///    relevant the answer is the not-found sentence and the answering model is not called.
+/// 3. The passages that fit the context window become numbered sources (``GroundedPrompt``).
+/// 4. The answer streams through a ``CitationFilter``: markers normalised, markers pointing at no
+///    source removed, remote images removed.
+/// 5. The citations of the result are the sources the answer actually cites.
+///
+/// ```swift
+/// let answerer = GroundedAnswerer(model: model)
+/// let result = try await answerer.answer("首重多少钱？", in: kb) { event in
+///     if case .text(let piece) = event { print(piece, terminator: "") }
+/// }
+/// print(result.citations.map(\.document))
+/// ```
+public struct GroundedAnswerer: Sendable {
+    /// Tunables of grounded answering.
+    public struct Options: Sendable, Equatable {
+        /// Passages retrieved per search.
+        public var topK = 8
+        /// Tokens reserved for (and the limit on) the answer.
+        public var maxAnswerTokens = 1024
+        /// An optional cap on the tokens of sources in the prompt (the context window is the other
+        /// limit).
+        public var maxContextTokens: Int?
+        /// Sampling temperature of the answer call (low: answers stay close to the sources).
+        public var temperature = 0.2
+        /// The relevance gate: the share of the query's informative term weight (see
+        /// ``ExtractiveAnswerer``) the best retrieved passage must contain, else the answer is "not
+        /// found" without calling the model. A little below the extractive answerer's 0.35, because
+        /// a model can still answer from a passage that paraphrases part of the question, while the
+        /// extractive answerer has to quote a sentence that matches it.
+        public var minimumCoverage = 0.3
+        /// Rewrite follow-up questions (when there is history) into standalone search queries.
+        public var rewriteFollowUps = true
+        /// When nothing relevant is found, translate the query (Chinese ↔ English) and search again.
+        public var crossLingual = true
+        /// At most this many earlier messages are used (a question and its answer are two).
+        public var historyTurns = 6
+        /// Token limit of the rewrite and translation calls.
+        public var queryMaxTokens = 128
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The model that rewrites, translates and answers.
+    public var model: any ChatModel
+    /// The prompts.
+    public var templates: PromptTemplates
+    /// The tunables.
+    public var options: Options
+
+    /// Creates an answerer.
+    public init(model: any ChatModel, templates: PromptTemplates = .builtIn, options: Options = .init()) {
+        self.model = model
+        self.templates = templates
+        self.options = options
+    }
+
+    /// Answers `question` from `kb`, reporting progress and the answer text to `onEvent` as they
+    /// come. `history` holds the earlier turns of the conversation (already answered).
+    ///
+    /// Runs on the caller's executor (the knowledge base is not `Sendable`; it is never captured by
+    /// an escaping closure). Throws `.invalidArgument` for an empty question, `.contextTooLong`
+    /// when the model's context window leaves no room for sources, and whatever the model throws.
+    nonisolated(nonsending)
+        public func answer(
+            _ question: String, history: [ChatMessage] = [], in kb: KnowledgeBase, onEvent: (GroundedEvent) -> Void
+        ) async throws -> GroundedAnswer
+    {
+        let asked = question.trimmingCharactersInSet()
+        guard !asked.isEmpty else { throw WendaoError(.invalidArgument, "the question is empty") }
+        let language = AnswerLanguage.detect(asked)
+        var usage = TokenUsage.zero
+        var result = GroundedAnswer(
+            question: question, query: asked, translatedQuery: nil, answer: "", mode: "llm", model: model.id,
+            found: false, language: language, coverage: 0, citations: [], sources: [], invalidCitations: [],
+            uncited: false, truncatedContext: false, removedImages: 0, warnings: [], usage: .zero, finishReason: nil)
+
+        // 1. A follow-up becomes a standalone query.
+        var query = asked
+        if options.rewriteFollowUps {
+            let conversation = Self.conversationText(history, limit: options.historyTurns)
+            if !conversation.isEmpty {
+                try Task.checkCancellation()
+                let prompt = templates.render(
+                    .rewrite,
+                    [
+                        "history": conversation, "question": GroundedPrompt.dataText(asked),
+                        "language": language.displayName,
+                    ])
+                let reply = try await model.complete(
+                    [ChatMessage(.user, prompt)],
+                    options: ChatOptions(temperature: 0, maxTokens: options.queryMaxTokens))
+                usage = usage + reply.usage
+                query = Self.cleanQuery(reply.text) ?? asked
+                onEvent(.rewritten(query))
+            }
+        }
+
+        // 2. Retrieve; gate on relevance; cross-lingual second search.
+        var hits: [SearchHit]
+        do {
+            hits = try kb.search(query, topK: options.topK)
+        } catch let e as WendaoError where e.code == .invalidArgument && query != asked {
+            // The rewritten query has no searchable words: search the question itself.
+            query = asked
+            hits = try kb.search(query, topK: options.topK)
+        }
+        result.query = query
+        var coverage = Self.relevance(of: query, in: hits, kb: kb)
+        if coverage < options.minimumCoverage && options.crossLingual {
+            try Task.checkCancellation()
+            let target = language.other
+            let prompt = templates.render(
+                .translate, ["question": GroundedPrompt.dataText(query), "language": target.displayName])
+            let reply = try await model.complete(
+                [ChatMessage(.user, prompt)], options: ChatOptions(temperature: 0, maxTokens: options.queryMaxTokens))
+            usage = usage + reply.usage
+            if let translated = Self.cleanQuery(reply.text), translated != query {
+                result.translatedQuery = translated
+                onEvent(.translated(translated))
+                let more = Self.searchIfSearchable(translated, topK: options.topK, kb: kb)
+                let translatedCoverage = Self.relevance(of: translated, in: more, kb: kb)
+                hits = Self.fuse([(hits, coverage), (more, translatedCoverage)], topK: options.topK)
+                coverage = max(coverage, translatedCoverage)
+            }
+        }
+        result.coverage = coverage
+        guard coverage >= options.minimumCoverage, !hits.isEmpty else {
+            result.answer = language.notFoundSentence
+            result.usage = usage
+            onEvent(.text(result.answer))
+            return result
+        }
+
+        // 3. Sources that fit.
+        let prompt = try GroundedPrompt.assemble(
+            question: asked, hits: hits, history: history, templates: templates, language: language,
+            contextWindow: model.contextWindow, maxAnswerTokens: options.maxAnswerTokens,
+            maxContextTokens: options.maxContextTokens, historyTurns: options.historyTurns)
+        result.sources = prompt.sources
+        result.truncatedContext = prompt.truncatedContext
+        onEvent(.sources(prompt.sources))
+
+        // 4. Stream the answer through the citation filter.
+        try Task.checkCancellation()
+        var filter = CitationFilter(sourceCount: prompt.sources.count)
+        var text = ""
+        let stream = model.streamChat(
+            prompt.messages, options: ChatOptions(temperature: options.temperature, maxTokens: options.maxAnswerTokens))
+        for try await event in stream {
+            switch event {
+            case .text(let t):
+                let piece = filter.feed(t)
+                if !piece.isEmpty {
+                    text += piece
+                    onEvent(.text(piece))
+                }
+            case .reasoning: break
+            case .usage(let u): usage = usage + u
+            case .finish(let reason): result.finishReason = reason
+            }
+        }
+        let tail = filter.finish()
+        if !tail.isEmpty {
+            text += tail
+            onEvent(.text(tail))
+        }
+        result.usage = usage
+        result.removedImages = filter.removedImages
+        result.invalidCitations = filter.invalidMarkers
+
+        // 5. Check what the answer says and cites.
+        let body = text.trimmingCharactersInSet()
+        if body.isEmpty {
+            result.warnings.append(
+                "the model returned an empty answer"
+                    + (result.finishReason.map { " (finish reason: \($0))" } ?? ""))
+        } else if AnswerLanguage.isNotFoundSentence(GroundedPrompt.removingCitationMarkers(body)) {
+            result.answer = language.notFoundSentence
+        } else {
+            result.answer = text
+            result.found = true
+            result.citations = prompt.sources.filter { filter.cited.contains($0.n) }
+            result.uncited = filter.cited.isEmpty
+        }
+        result.warnings += warnings(for: result, sourceCount: prompt.sources.count)
+        return result
+    }
+
+    // MARK: - Internals
+
+    private func warnings(for r: GroundedAnswer, sourceCount: Int) -> [String] {
+        var w: [String] = []
+        if r.uncited { w.append("the answer cites no source: check it against the sources before relying on it") }
+        if !r.invalidCitations.isEmpty {
+            let list = r.invalidCitations.map { "[\($0)]" }.joined(separator: ", ")
+            w.append("removed citation markers that point at no source: \(list) (there were \(sourceCount) sources)")
+        }
+        if r.removedImages > 0 { w.append("removed \(r.removedImages) remote image(s) from the answer") }
+        if r.truncatedContext { w.append("the best passage was cut to fit the model's context window") }
+        switch r.finishReason {
+        case "length"?: w.append("the answer reached the limit of \(options.maxAnswerTokens) tokens and is cut off")
+        case "content_filter"?: w.append("the provider's content filter stopped the answer")
+        default: break
+        }
+        return w
+    }
+
+    /// Relevance of `hits` to `query`: the best coverage among the first six passages (section and
+    /// text), as ``ExtractiveAnswerer`` measures it.
+    static func relevance(of query: String, in hits: [SearchHit], kb: KnowledgeBase) -> Double {
+        guard !hits.isEmpty else { return 0 }
+        let bounded = String(String.UnicodeScalarView(query.unicodeScalars.prefix(QueryLimits.maxCharacters)))
+        let profile = ExtractiveAnswerer.profile(bounded, analyzer: kb.analyzer) { kb.index.idf($0) }
+        guard !profile.isEmpty else { return 0 }
+        return hits.prefix(6).map {
+            ExtractiveAnswerer.coverage(profile, in: Set(kb.analyzer.terms($0.section + "\n" + $0.text)))
+        }.max() ?? 0
+    }
+
+    /// Search results of `query`, or none when it has no searchable words.
+    static func searchIfSearchable(_ query: String, topK: Int, kb: KnowledgeBase) -> [SearchHit] {
+        do {
+            return try kb.search(query, topK: topK)
+        } catch {
+            return []
+        }
+    }
+
+    /// Reciprocal-rank fusion of result lists, each weighted by its relevance (so a list that
+    /// failed the gate ranks below one that passed it); deduplicated by chunk id; ranks renumbered.
+    static func fuse(_ lists: [(hits: [SearchHit], weight: Double)], topK: Int) -> [SearchHit] {
+        var score: [Int64: Double] = [:]
+        var first: [Int64: SearchHit] = [:]
+        var order: [Int64] = []
+        for (hits, weight) in lists {
+            let w = max(weight, 0.05)
+            for (i, h) in hits.enumerated() {
+                score[h.chunkID, default: 0] += w / Double(60 + i + 1)
+                if first[h.chunkID] == nil {
+                    first[h.chunkID] = h
+                    order.append(h.chunkID)
+                }
+            }
+        }
+        let ranked = order.enumerated().sorted {
+            let a = score[$0.element] ?? 0
+            let b = score[$1.element] ?? 0
+            return a != b ? a > b : $0.offset < $1.offset
+        }
+        var out: [SearchHit] = []
+        for (_, id) in ranked.prefix(max(1, topK)) {
+            guard var h = first[id] else { continue }
+            h.rank = out.count + 1
+            out.append(h)
+        }
+        return out
+    }
+
+    /// The earlier turns as text for the rewrite prompt: `User: …` / `Assistant: …` lines,
+    /// neutralised, each turn at most 1,000 characters.
+    static func conversationText(_ history: [ChatMessage], limit: Int) -> String {
+        GroundedPrompt.historyMessages(history, limit: limit).map { m in
+            var text = GroundedPrompt.dataText(m.content)
+            if text.unicodeScalars.count > 1000 {
+                text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(1000))) + "…"
+            }
+            return (m.role == .user ? "User: " : "Assistant: ") + text
+        }.joined(separator: "\n")
+    }
+
+    /// Longest query kept from a rewrite or translation.
+    static let maxQueryLength = 512
+
+    /// A model's rewrite or translation reduced to one clean query line: reasoning blocks, labels
+    /// (`Query:`, `翻译：`), quotes and markup removed; nil when nothing usable is left.
+    static func cleanQuery(_ reply: String) -> String? {
+        var text = reply
+        // Models that think aloud in the text: keep what follows the reasoning.
+        if let end = text.range(of: "</think>") { text = String(text[end.upperBound...]) }
+        let lines = GroundedPrompt.stripInvisible(text).split(whereSeparator: { $0.isNewline })
+        guard var line = lines.map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: { !$0.isEmpty }) else {
+            return nil
+        }
+        let labels = [
+            "standalone search query", "standalone query", "search query", "rewritten query", "query", "translation",
+            "translated query", "查询", "检索词", "搜索词", "检索语句", "改写后的问题", "改写", "问题", "翻译",
+        ]
+        for sep in [":", "："] {
+            if let r = line.range(of: sep),
+                labels.contains(line[..<r.lowerBound].trimmingCharacters(in: .whitespaces).lowercased())
+            {
+                line = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
+                break
+            }
+        }
+        let wrappers: Set<Unicode.Scalar> = [
+            "\"", "'", "“", "”", "‘", "’", "「", "」", "『", "』", "`", "*", "<", ">", "《", "》", " ",
+        ]
+        var scalars = Substring(line).unicodeScalars
+        while let f = scalars.first, wrappers.contains(f) { scalars.removeFirst() }
+        while let l = scalars.last, wrappers.contains(l) { scalars.removeLast() }
+        var query = String(Substring(scalars))
+        if query.unicodeScalars.count > maxQueryLength {
+            query = String(String.UnicodeScalarView(query.unicodeScalars.prefix(maxQueryLength)))
+        }
+        let hasContent = query.unicodeScalars.contains {
+            $0.properties.isAlphabetic || $0.properties.numericType != nil
+        }
+        guard hasContent, !AnswerLanguage.isNotFoundSentence(query) else { return nil }
+        return query
+    }
+}
