@@ -147,6 +147,7 @@ extension ChatModel {
             case .reasoning, .finish: break
             }
         }
+        try Task.checkCancellation()
         return (text, usage)
     }
 }

@@ -159,6 +159,7 @@ public final class ModelGateway: Sendable {
         var sawDone = false
         var sawFinish = false
         var malformed = 0
+        var lastUsage: TokenUsage?
         func handle(_ events: [SSEEvent]) throws {
             for ev in events {
                 let payload = ev.data.trimmingCharacters(in: .whitespaces)
@@ -181,7 +182,10 @@ public final class ModelGateway: Sendable {
                     switch e {
                     case .text, .reasoning: delivered.set()
                     case .finish: sawFinish = true
-                    case .usage: break
+                    case .usage(let u):
+                        // Some providers repeat running totals on several chunks: keep the last.
+                        lastUsage = u
+                        continue
                     }
                     continuation.yield(e)
                 }
@@ -202,6 +206,7 @@ public final class ModelGateway: Sendable {
         if !sawDone && !sawFinish {
             throw StreamBroke(afterTokens: delivered.isSet, underlying: "the stream ended without [DONE]")
         }
+        if let lastUsage { continuation.yield(.usage(lastUsage)) }
     }
 
     func midStreamError(_ p: ProviderErrorPayload, model: ResolvedModel) -> WendaoError {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WendaoTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -59,13 +60,19 @@ private enum WendaoCLI {
     }
 
     /// Starts `wendao args…`; output goes to files in `scratch`.
-    static func start(_ args: [String], scratch: ScratchDirectory) throws -> (Process, URL, URL) {
+    static func start(_ args: [String], scratch: ScratchDirectory, environment: [String: String] = [:]) throws -> (
+        Process, URL, URL
+    ) {
         let p = Process()
         p.executableURL = try requireBinary()
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "WENDAO_DATA")
+        env.removeValue(forKey: "WENDAO_MODEL")
+        env.removeValue(forKey: "WENDAO_CONFIG")
+        for (k, _) in env where k.hasSuffix("_API_KEY") || k.hasSuffix("_BASE_URL") { env.removeValue(forKey: k) }
         env["WENDAO_LOG_LEVEL"] = "error"
+        env.merge(environment) { _, new in new }
         p.environment = env
         let id = UUID().uuidString
         let out = scratch.child("stdout-\(id)")
@@ -88,6 +95,16 @@ private enum WendaoCLI {
         return RunResult(
             status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, stdout: stdout,
             stderr: stderr)
+    }
+
+    /// Runs `wendao args…` to completion without blocking a concurrency thread (in-process servers
+    /// must keep running meanwhile).
+    static func runAsync(_ args: [String], scratch: ScratchDirectory, environment: [String: String]) async throws
+        -> RunResult
+    {
+        let (p, out, err) = try start(args, scratch: scratch, environment: environment)
+        while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return finish(p, out, err)
     }
 
     /// Runs `wendao args…` to completion.
@@ -113,6 +130,15 @@ private final class CLIFixture {
 
     func run(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
         let r = try WendaoCLI.run(args + ["--data", data], scratch: scratch)
+        #expect(!r.signalled, "wendao \(args) crashed: \(r.stderr.suffix(1000))", sourceLocation: sourceLocation)
+        return r
+    }
+
+    /// Runs `wendao args…` with extra environment variables, asynchronously.
+    func runAsync(_ args: [String], environment: [String: String], sourceLocation: SourceLocation = #_sourceLocation)
+        async throws -> RunResult
+    {
+        let r = try await WendaoCLI.runAsync(args + ["--data", data], scratch: scratch, environment: environment)
         #expect(!r.signalled, "wendao \(args) crashed: \(r.stderr.suffix(1000))", sourceLocation: sourceLocation)
         return r
     }
@@ -419,5 +445,190 @@ private func expectKeys(
             let first = (try s.json()["results"] as? [[String: Any]])?.first
             #expect((first?["text"] as? String)?.contains("MARK\(i)X") == true, "MARK\(i)X not found (seed \(seed))")
         }
+    }
+}
+
+/// A fake provider for CLI runs: rewrites and translations get a one-line query, answers cite [1]
+/// and a source that does not exist.
+private func scriptedProvider() async throws -> FakeProviderServer {
+    try await FakeProviderServer.start { req, _ in
+        let body = req.bodyString
+        if body.contains("Rewrite the follow-up") {
+            return .sse([Shapes.chunk("标准快递续重每公斤收费多少", finish: "stop")])
+        }
+        if body.contains("Translate the search query") {
+            return .sse([Shapes.chunk("weather on Mars", finish: "stop")])
+        }
+        return .sse([
+            Shapes.chunk("标准快递首重"), Shapes.chunk("收费12元[1"), Shapes.chunk("]，详见[7]。", finish: "stop"),
+            #"{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":700,"completion_tokens":20,"total_tokens":720}}"#,
+        ])
+    }
+}
+
+@Suite struct ModelCLITests {
+    @Test("chat streams a reply with a usage line; --json has a usage object with cost; the key never shows")
+    func chat() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let server = try await scriptedProvider()
+        let env = ["WENDAO_DEEPSEEK_BASE_URL": server.baseURL, "DEEPSEEK_API_KEY": canaryKey, "WENDAO_LOG_LEVEL": "trace"]
+        let plain = try await f.runAsync(["chat", "deepseek:deepseek-chat", "首重多少钱？"], environment: env)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout == "标准快递首重收费12元[1]，详见[7]。\n")
+        #expect(plain.stderr.contains("tokens: 700 prompt + 20 completion = 720"))
+        #expect(plain.stderr.contains("cost unknown"))
+        try f.scratch.write(
+            "data/config.yaml",
+            """
+            models:
+              deepseek:deepseek-chat:
+                price: { input: 2, output: 8, currency: CNY }
+            """)
+        let json = try await f.runAsync(["chat", "deepseek:deepseek-chat", "首重多少钱？", "--json"], environment: env)
+        #expect(json.status == 0, "\(json.stderr)")
+        let o = try json.json()
+        #expect(o["reply"] as? String == "标准快递首重收费12元[1]，详见[7]。")
+        let usage = try #require(o["usage"] as? [String: Any])
+        #expect(usage["prompt_tokens"] as? Int == 700)
+        #expect(usage["total_tokens"] as? Int == 720)
+        #expect(abs((usage["cost"] as? Double ?? 0) - (700 * 2 + 20 * 8) / 1e6) < 1e-9)
+        #expect(usage["currency"] as? String == "CNY")
+        for r in [plain, json] {
+            #expect(!r.stdout.contains(canaryKey) && !r.stderr.contains(canaryKey))
+        }
+        #expect(server.requests.allSatisfy { $0.header("authorization") == "Bearer \(canaryKey)" })
+        await server.shutdown()
+    }
+
+    @Test("ask --model: streamed answer, citations map to retrieved chunks, [7] of fewer sources removed")
+    func askWithModel() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        let server = try await scriptedProvider()
+        let env = ["OPENAI_BASE_URL": server.baseURL, "OPENAI_API_KEY": canaryKey]
+        let r = try await f.runAsync(
+            ["ask", "--kb", "facts", "--model", "openai:gpt-4o-mini", "首重收费多少？", "--json"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try r.json()
+        #expect(o["mode"] as? String == "llm")
+        #expect(o["found"] as? Bool == true)
+        let answer = try #require(o["answer"] as? String)
+        #expect(answer.contains("12元[1]"))
+        #expect(!answer.contains("[7]"))
+        #expect(o["invalid_citations"] as? [Int] == [7])
+        let citations = try #require(o["citations"] as? [[String: Any]])
+        let sources = try #require(o["sources"] as? [[String: Any]])
+        #expect(citations.count == 1)
+        #expect(citations.first?["n"] as? Int == 1)
+        #expect((citations.first?["text"] as? String)?.contains("首重收费12元") == true)
+        let sourceIDs = Set(sources.compactMap { $0["chunk_id"] as? Int })
+        #expect(citations.allSatisfy { sourceIDs.contains($0["chunk_id"] as? Int ?? -1) })
+        // The chunk ids are the knowledge base's own: search returns the same chunk.
+        let s = try f.run("search", "--kb", "facts", "首重收费", "--json")
+        let hits = try #require(try s.json()["results"] as? [[String: Any]])
+        #expect(hits.contains { $0["chunk_id"] as? Int == citations.first?["chunk_id"] as? Int })
+        let usage = try #require(o["usage"] as? [String: Any])
+        #expect(usage["total_tokens"] as? Int == 720)
+        // The prompt carried the sources as data and the instructions in the system message.
+        let sent = try #require(server.requests.last?.jsonObject()?["messages"] as? [[String: Any]])
+        #expect(sent.first?["role"] as? String == "system")
+        #expect((sent.last?["content"] as? String)?.contains("<source ") == true)
+        let system = sent.first?["content"] as? String ?? ""
+        #expect(!system.contains("首重收费12元"), "\(system)")
+        #expect(!r.stdout.contains(canaryKey) && !r.stderr.contains(canaryKey))
+
+        // Human output streams the answer, lists citations, reports the removed marker and usage.
+        let plain = try await f.runAsync(
+            ["ask", "--kb", "facts", "--model", "openai:gpt-4o-mini", "首重收费多少？"], environment: env)
+        #expect(plain.status == 0)
+        #expect(plain.stdout.hasPrefix("标准快递首重收费12元[1]"))
+        #expect(plain.stdout.contains("[1] kb/pricing.md › 价格说明 › 首重与续重"))
+        #expect(plain.stderr.contains("[7]"))
+        #expect(plain.stderr.contains("tokens: 700 prompt"))
+        await server.shutdown()
+    }
+
+    @Test("ask: nothing relevant means no model call; follow-ups are rewritten and appended to --history")
+    func notFoundAndHistory() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        let server = try await scriptedProvider()
+        let env = ["WENDAO_DASHSCOPE_BASE_URL": server.baseURL, "DASHSCOPE_API_KEY": canaryKey]
+        #expect(try f.run("kb", "set", "facts", "--model", "dashscope:qwen-plus").status == 0)
+        let nf = try await f.runAsync(
+            ["ask", "--kb", "facts", "火星上的天气怎么样？", "--json"], environment: env.merging(["WENDAO_LOG_LEVEL": "error"]) { a, _ in a })
+        #expect(nf.status == 0, "\(nf.stderr)")
+        let o = try nf.json()
+        #expect(o["found"] as? Bool == false)
+        #expect(o["answer"] as? String == "知识库中没有找到答案。")
+        #expect(!server.requests.contains { !$0.bodyString.contains("Translate the search query") },
+            "only a translation for the cross-lingual retry may be sent, never the answer call")
+
+        let history = f.scratch.child("chat.jsonl").path
+        try f.scratch.write("chat.jsonl", #"{"role":"user","content":"标准快递首重多少钱？"}"# + "\n" + #"{"role":"assistant","content":"首重12元[1]。"}"#)
+        let before = server.requests.count
+        let r = try await f.runAsync(["ask", "--kb", "facts", "那续重呢？", "--history", history, "--json"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let a = try r.json()
+        #expect(a["query"] as? String == "标准快递续重每公斤收费多少")
+        let calls = Array(server.requests[before...])
+        #expect(calls.first?.bodyString.contains("Rewrite the follow-up") == true)
+        #expect(calls.first?.bodyString.contains("标准快递首重多少钱") == true)
+        let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[2].contains("那续重呢"))
+        #expect(lines[3].contains("assistant"))
+        await server.shutdown()
+    }
+
+    @Test("Missing key, unknown provider, bad base URL and a bad history file are clear usage errors")
+    func badModelInput() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let missing = try await f.runAsync(["chat", "dashscope:qwen-plus", "hi", "--json"], environment: [:])
+        #expect(missing.status == 1)
+        let e = try #require(try missing.json()["error"] as? [String: Any])
+        #expect(e["code"] as? String == "unauthenticated")
+        #expect((e["message"] as? String)?.contains("DASHSCOPE_API_KEY") == true)
+        let unknown = try await f.runAsync(["chat", "acme:m1", "hi"], environment: [:])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown provider 'acme'"))
+        let badURL = try await f.runAsync(
+            ["chat", "openai:gpt-4o", "hi"], environment: ["OPENAI_BASE_URL": "ftp://example.com", "OPENAI_API_KEY": canaryKey])
+        #expect(badURL.status == 2)
+        #expect(badURL.stderr.contains("not an http:// or https:// URL"))
+        #expect(!badURL.stderr.contains(canaryKey))
+        let src = try f.writeFacts()
+        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        try f.scratch.write("bad.jsonl", "{\"role\":\"user\",\"content\":\"a\"}\nnot json\n")
+        let badHistory = try await f.runAsync(
+            ["ask", "--kb", "facts", "--model", "openai:gpt-4o", "首重？", "--history", f.scratch.child("bad.jsonl").path],
+            environment: ["OPENAI_API_KEY": canaryKey])
+        #expect(badHistory.status == 2)
+        #expect(badHistory.stderr.contains("bad.jsonl:2"))
+    }
+
+    @Test("models list shows key status and sources, never the key")
+    func modelsList() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let r = try await f.runAsync(["models", "list", "--json"], environment: ["DASHSCOPE_API_KEY": canaryKey])
+        #expect(r.status == 0)
+        let o = try r.json()
+        let rows = try #require(o["providers"] as? [[String: Any]])
+        let ds = try #require(rows.first { $0["provider"] as? String == "dashscope" })
+        #expect(ds["key"] as? String == "set")
+        #expect(ds["key_source"] as? String == "DASHSCOPE_API_KEY")
+        #expect(rows.first { $0["provider"] as? String == "openai" }?["key"] as? String == "missing")
+        #expect(rows.first { $0["provider"] as? String == "ollama" }?["key"] as? String == "not needed")
+        #expect(!r.stdout.contains(canaryKey))
+        let plain = try await f.runAsync(["models", "list"], environment: ["DASHSCOPE_API_KEY": canaryKey])
+        #expect(plain.stdout.contains("key set (DASHSCOPE_API_KEY)"))
+        #expect(!plain.stdout.contains(canaryKey))
     }
 }

@@ -64,12 +64,14 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     public var usage: TokenUsage
     /// Why the answer call stopped, when the provider said.
     public var finishReason: String?
+    /// Model calls made (rewrite, translation, answer).
+    public var modelCalls = 0
 
     enum CodingKeys: String, CodingKey {
         case question, query, translatedQuery = "translated_query", answer, mode, model, found, language, coverage
         case citations, sources, invalidCitations = "invalid_citations", uncited
         case truncatedContext = "truncated_context", removedImages = "removed_images", warnings, usage
-        case finishReason = "finish_reason"
+        case finishReason = "finish_reason", modelCalls = "model_calls"
     }
 
     /// Encodes the shape above (absent optionals as null, so that the keys are stable).
@@ -93,5 +95,6 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
         try c.encode(warnings, forKey: .warnings)
         try c.encode(usage, forKey: .usage)
         try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(modelCalls, forKey: .modelCalls)
     }
 }

@@ -104,6 +104,7 @@ public struct GroundedAnswerer: Sendable {
                     [ChatMessage(.user, prompt)],
                     options: ChatOptions(temperature: 0, maxTokens: options.queryMaxTokens))
                 usage = usage + reply.usage
+                result.modelCalls += 1
                 query = Self.cleanQuery(reply.text) ?? asked
                 onEvent(.rewritten(query))
             }
@@ -128,6 +129,7 @@ public struct GroundedAnswerer: Sendable {
             let reply = try await model.complete(
                 [ChatMessage(.user, prompt)], options: ChatOptions(temperature: 0, maxTokens: options.queryMaxTokens))
             usage = usage + reply.usage
+            result.modelCalls += 1
             if let translated = Self.cleanQuery(reply.text), translated != query {
                 result.translatedQuery = translated
                 onEvent(.translated(translated))
@@ -173,6 +175,10 @@ public struct GroundedAnswerer: Sendable {
             case .finish(let reason): result.finishReason = reason
             }
         }
+        // A cancelled consumer's loop ends early without an error: do not pass the partial answer off
+        // as complete.
+        try Task.checkCancellation()
+        result.modelCalls += 1
         let tail = filter.finish()
         if !tail.isEmpty {
             text += tail

@@ -76,9 +76,8 @@ struct AskCommand: AsyncParsableCommand {
             throw error
         }
         await gateway.shutdown()
-        let calls = answer.usage == .zero && !answer.found && answer.sources.isEmpty ? 0 : nil
         let report = UsageReport(
-            model: resolved, usage: answer.usage, calls: calls ?? Self.calls(answer),
+            model: resolved, usage: answer.usage, calls: answer.modelCalls,
             seconds: (ContinuousClock.now - started).seconds)
         if let history {
             try ConversationFile.append(
@@ -98,13 +97,6 @@ struct AskCommand: AsyncParsableCommand {
         }
         for w in answer.warnings { Output.err("warning: \(w)") }
         Output.err(report.line)
-    }
-
-    /// Model calls an answer took: the answer itself (when sources were offered), a rewrite and a
-    /// translation when they happened.
-    static func calls(_ a: GroundedAnswer) -> Int {
-        (a.sources.isEmpty ? 0 : 1) + (a.query != a.question.trimmingCharacters(in: .whitespacesAndNewlines) ? 1 : 0)
-            + (a.translatedQuery == nil ? 0 : 1)
     }
 
     func answerExtractively(_ base: KnowledgeBase) throws {
@@ -183,7 +175,7 @@ enum ConversationFile {
             }
             return
         }
-        guard let h = FileHandle(forWritingAtPath: path) else {
+        guard let h = FileHandle(forUpdatingAtPath: path) else {
             throw WendaoError(.unreadable, "\(path): cannot write the conversation file")
         }
         defer { try? h.close() }
@@ -191,9 +183,9 @@ enum ConversationFile {
         if end > 0 {
             // Keep one turn per line even if the file lacks a final newline.
             try h.seek(toOffset: end - 1)
-            if h.readData(ofLength: 1) != Data([0x0A]) { out.insert(0x0A, at: 0) }
+            if try h.read(upToCount: 1) != Data([0x0A]) { out.insert(0x0A, at: 0) }
             try h.seekToEnd()
         }
-        h.write(out)
+        try h.write(contentsOf: out)
     }
 }
