@@ -103,15 +103,15 @@ private enum WendaoCLI {
         -> RunResult
     {
         let (p, out, err) = try start(args, scratch: scratch, environment: environment)
-        while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return await finishAsync(p, out, err)
+    }
+
+    /// ``finish(_:_:_:)`` without blocking a concurrency thread.
+    static func finishAsync(_ p: Process, _ out: URL, _ err: URL) async -> RunResult {
+        while p.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         return finish(p, out, err)
     }
 
-    /// Runs `wendao args…` to completion.
-    static func run(_ args: [String], scratch: ScratchDirectory) throws -> RunResult {
-        let (p, out, err) = try start(args, scratch: scratch)
-        return finish(p, out, err)
-    }
 }
 
 /// A data directory plus a source folder for CLI runs.
@@ -124,12 +124,14 @@ private final class CLIFixture {
         data = scratch.child("data").path
     }
 
-    func run(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
-        try run(args, sourceLocation: sourceLocation)
+    func run(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws -> RunResult {
+        try await run(args, sourceLocation: sourceLocation)
     }
 
-    func run(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> RunResult {
-        let r = try WendaoCLI.run(args + ["--data", data], scratch: scratch)
+    /// Runs `wendao args…` to completion; waiting never blocks a concurrency thread (in-process
+    /// servers of other tests must keep running meanwhile).
+    func run(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> RunResult {
+        let r = try await WendaoCLI.runAsync(args + ["--data", data], scratch: scratch, environment: [:])
         #expect(!r.signalled, "wendao \(args) crashed: \(r.stderr.suffix(1000))", sourceLocation: sourceLocation)
         return r
     }
@@ -176,15 +178,15 @@ private func expectKeys(
 }
 
 @Suite struct CLITests {
-    @Test func searchAndAskJSONShapes() throws {
+    @Test func searchAndAskJSONShapes() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let src = try f.writeFacts()
-        let created = try f.run("kb", "create", "cli", "--json")
+        let created = try await f.run("kb", "create", "cli", "--json")
         #expect(created.status == 0, "\(created.stderr)")
         #expect(try created.json()["name"] as? String == "cli")
 
-        let ingest = try f.run("ingest", "--kb", "cli", src, "--json")
+        let ingest = try await f.run("ingest", "--kb", "cli", src, "--json")
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let summary = try ingest.json()
         expectKeys(
@@ -193,7 +195,7 @@ private func expectKeys(
         #expect(summary["added"] as? Int == 2)
         #expect(summary["failed"] as? Int == 0)
 
-        let search = try f.run("search", "--kb", "cli", "首重收费", "--json")
+        let search = try await f.run("search", "--kb", "cli", "首重收费", "--json")
         #expect(search.status == 0, "\(search.stderr)")
         let body = try search.json()
         expectKeys(body, ["query", "results"], "search")
@@ -210,7 +212,7 @@ private func expectKeys(
         #expect((results.first?["text"] as? String)?.contains("首重收费12元") == true)
         #expect(results.first?["page"] is NSNull)
 
-        let ask = try f.run("ask", "--kb", "cli", "首重收费多少钱？", "--json")
+        let ask = try await f.run("ask", "--kb", "cli", "首重收费多少钱？", "--json")
         #expect(ask.status == 0, "\(ask.stderr)")
         let answer = try ask.json()
         expectKeys(answer, ["question", "answer", "mode", "found", "citations"], "ask")
@@ -223,73 +225,73 @@ private func expectKeys(
         for c in citations { expectKeys(c, ["n", "document", "section", "page", "chunk_id", "text"], "citation") }
         #expect(citations.first?["n"] as? Int == 1)
 
-        let notFound = try f.run("ask", "--kb", "cli", "火星上的天气怎么样", "--json")
+        let notFound = try await f.run("ask", "--kb", "cli", "火星上的天气怎么样", "--json")
         #expect(notFound.status == 0)
         #expect(try notFound.json()["found"] as? Bool == false)
         #expect((try notFound.json()["citations"] as? [Any])?.isEmpty == true)
 
         // Human-readable output.
-        let human = try f.run("ask", "--kb", "cli", "首重收费多少钱？")
+        let human = try await f.run("ask", "--kb", "cli", "首重收费多少钱？")
         #expect(human.status == 0)
         #expect(human.stdout.contains("[1]") && human.stdout.contains("kb/pricing.md"))
-        let docs = try f.run("docs", "list", "--kb", "cli", "--json")
+        let docs = try await f.run("docs", "list", "--kb", "cli", "--json")
         #expect(docs.status == 0)
         #expect((try docs.json()["documents"] as? [Any])?.count == 2)
-        let doctor = try f.run("doctor", "--kb", "cli", "--json")
+        let doctor = try await f.run("doctor", "--kb", "cli", "--json")
         #expect(doctor.status == 0)
         #expect(try doctor.json()["ok"] as? Bool == true)
     }
 
-    @Test func exitCodesAndJSONErrors() throws {
+    @Test func exitCodesAndJSONErrors() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
-        #expect(try f.run("kb", "create", "ok-kb").status == 0)
+        #expect(try await f.run("kb", "create", "ok-kb").status == 0)
 
-        let badName = try f.run("kb", "create", "../x")
+        let badName = try await f.run("kb", "create", "../x")
         #expect(badName.status == 2, "\(badName.stderr)")
         #expect(!badName.stderr.isEmpty)
-        let badNameJSON = try f.run("kb", "create", "../x", "--json")
+        let badNameJSON = try await f.run("kb", "create", "../x", "--json")
         #expect(badNameJSON.status == 2)
         let error = try #require(try badNameJSON.json()["error"] as? [String: Any])
         #expect(error["code"] as? String == "invalid_argument")
         #expect((error["message"] as? String)?.isEmpty == false)
-        #expect(try f.run("search", "--kb", "../x", "运费").status == 2)
-        #expect(try f.run("ingest", "--kb", "a b", f.scratch.path).status == 2)
+        #expect(try await f.run("search", "--kb", "../x", "运费").status == 2)
+        #expect(try await f.run("ingest", "--kb", "a b", f.scratch.path).status == 2)
 
-        let unknownOption = try f.run("search", "--kb", "ok-kb", "运费", "--no-such-option")
+        let unknownOption = try await f.run("search", "--kb", "ok-kb", "运费", "--no-such-option")
         #expect(unknownOption.status == 2, "\(unknownOption.stderr)")
-        #expect(try f.run("no-such-command").status == 2)
-        #expect(try f.run("search", "--kb", "ok-kb", "运费", "--top-k", "zero").status == 2)
+        #expect(try await f.run("no-such-command").status == 2)
+        #expect(try await f.run("search", "--kb", "ok-kb", "运费", "--top-k", "zero").status == 2)
 
-        let missing = try f.run("search", "--kb", "missing", "运费", "--json")
+        let missing = try await f.run("search", "--kb", "missing", "运费", "--json")
         #expect(missing.status == 1)
         let missingError = try #require(try missing.json()["error"] as? [String: Any])
         #expect(missingError["code"] as? String == "not_found")
         #expect((missingError["message"] as? String)?.contains("missing") == true)
 
-        let empty = try f.run("search", "--kb", "ok-kb", "？？？", "--json")
+        let empty = try await f.run("search", "--kb", "ok-kb", "？？？", "--json")
         #expect(empty.status == 2)
         #expect((try empty.json()["error"] as? [String: Any])?["code"] as? String == "invalid_argument")
 
-        let duplicate = try f.run("kb", "create", "ok-kb", "--json")
+        let duplicate = try await f.run("kb", "create", "ok-kb", "--json")
         #expect(duplicate.status == 1)
         #expect((try duplicate.json()["error"] as? [String: Any])?["code"] as? String == "already_exists")
 
-        let help = try f.run("--help")
+        let help = try await f.run("--help")
         #expect(help.status == 0)
         #expect(help.stdout.contains("ingest"))
     }
 
-    @Test func partialIngestFailureExitsOneAndKeepsTheRest() throws {
+    @Test func partialIngestFailureExitsOneAndKeepsTheRest() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         try f.scratch.write("src/mixed/good.md", "# 好\n\n貔貅快递专线每天发车。")
         try f.scratch.write("src/mixed/also-good.txt", "饕餮冷链专线周末停运。")
         try f.scratch.write("src/mixed/broken.pdf", Data("%PDF-1.7\n1 0 obj\n".utf8))
         let dir = f.scratch.child("src/mixed").path
-        #expect(try f.run("kb", "create", "mixed").status == 0)
+        #expect(try await f.run("kb", "create", "mixed").status == 0)
 
-        let r = try f.run("ingest", "--kb", "mixed", dir, "--json")
+        let r = try await f.run("ingest", "--kb", "mixed", dir, "--json")
         #expect(r.status == 1, "\(r.stderr)")
         let summary = try r.json()
         #expect(summary["added"] as? Int == 2)
@@ -301,27 +303,27 @@ private func expectKeys(
         #expect((failed.first?["reason"] as? String).map { !$0.isEmpty && !$0.contains("\n") } == true)
 
         for (query, doc) in [("貔貅快递专线", "mixed/good.md"), ("饕餮冷链专线", "mixed/also-good.txt")] {
-            let s = try f.run("search", "--kb", "mixed", query, "--json")
+            let s = try await f.run("search", "--kb", "mixed", query, "--json")
             #expect(s.status == 0)
             let first = (try s.json()["results"] as? [[String: Any]])?.first
             #expect(first?["document"] as? String == doc)
         }
         // Human-readable: the failure is named on stdout, the exit code is still 1.
-        let again = try f.run("ingest", "--kb", "mixed", dir)
+        let again = try await f.run("ingest", "--kb", "mixed", dir)
         #expect(again.status == 1)
         #expect(again.stdout.contains("broken.pdf"))
     }
 
     /// A damaged index file (here: its postings overwritten, header intact) must be reported or
     /// repaired, never crash a search.
-    @Test func damagedIndexFileIsReportedNotACrash() throws {
+    @Test func damagedIndexFileIsReportedNotACrash() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         for i in 0..<30 {
             try f.scratch.write("src/kb/f\(i).txt", "第\(i)份文件：快递运费首重12元，续重每公斤3元。parcel shipping fee \(i).")
         }
-        #expect(try f.run("kb", "create", "hurt").status == 0)
-        #expect(try f.run("ingest", "--kb", "hurt", f.scratch.child("src/kb").path).status == 0)
+        #expect(try await f.run("kb", "create", "hurt").status == 0)
+        #expect(try await f.run("ingest", "--kb", "hurt", f.scratch.child("src/kb").path).status == 0)
         let indexes = f.scratch.child("data/indexes")
         let files = try FileManager.default.contentsOfDirectory(atPath: indexes.path).filter { $0.hasSuffix(".bm25") }
         let file = indexes.appendingPathComponent(try #require(files.first))
@@ -342,54 +344,54 @@ private func expectKeys(
         bytes.replaceSubrange(from..<bytes.count, with: Data(repeating: 0xFF, count: bytes.count - from))
         try bytes.write(to: file)
 
-        let search = try f.run("search", "--kb", "hurt", "快递运费", "--json")
+        let search = try await f.run("search", "--kb", "hurt", "快递运费", "--json")
         #expect(!search.signalled)
         #expect(search.status == 0 || search.status == 1, "status \(search.status)")
-        let doctor = try f.run("doctor", "--kb", "hurt", "--json")
+        let doctor = try await f.run("doctor", "--kb", "hurt", "--json")
         #expect(!doctor.signalled)
         let report = try doctor.json()
         #expect((report["ok"] as? Bool == true) == (doctor.status == 0))
         // reindex always repairs.
-        #expect(try f.run("reindex", "--kb", "hurt").status == 0)
-        let again = try f.run("search", "--kb", "hurt", "快递运费", "--json")
+        #expect(try await f.run("reindex", "--kb", "hurt").status == 0)
+        let again = try await f.run("search", "--kb", "hurt", "快递运费", "--json")
         #expect(again.status == 0)
         #expect((try again.json()["results"] as? [Any])?.count == 10)
-        #expect(try f.run("doctor", "--kb", "hurt").status == 0)
+        #expect(try await f.run("doctor", "--kb", "hurt").status == 0)
     }
 
     /// Two ingests into one knowledge base at the same time: the second waits for the writer lock,
     /// and afterwards every document of both must be in the index.
-    @Test func concurrentIngestsKeepEveryDocumentSearchable() throws {
+    @Test func concurrentIngestsKeepEveryDocumentSearchable() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let filler = String(repeating: "快递运费首重十二元，续重每公斤三元。", count: 200)
         for i in 0..<150 { try f.scratch.write("src/a/a\(i).txt", "文件A\(i) 独有词ALPHA\(i)X。\(filler)") }
         for i in 0..<5 { try f.scratch.write("src/b/b\(i).txt", "文件B\(i) 独有词BETA\(i)X。麒麟专线。") }
-        #expect(try f.run("kb", "create", "shared").status == 0)
+        #expect(try await f.run("kb", "create", "shared").status == 0)
         let (pa, outA, errA) = try WendaoCLI.start(
             ["ingest", "--kb", "shared", f.scratch.child("src/a").path, "--data", f.data], scratch: f.scratch)
         // Start the second ingest once the first has committed something.
         let deadline = Date().addingTimeInterval(20)
         while pa.isRunning && Date() < deadline {
-            let docs = try f.run("docs", "list", "--kb", "shared", "--json")
+            let docs = try await f.run("docs", "list", "--kb", "shared", "--json")
             if ((try? docs.json())?["documents"] as? [Any])?.isEmpty == false { break }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
-        let b = try f.run("ingest", "--kb", "shared", f.scratch.child("src/b").path)
-        let a = WendaoCLI.finish(pa, outA, errA)
+        let b = try await f.run("ingest", "--kb", "shared", f.scratch.child("src/b").path)
+        let a = await WendaoCLI.finishAsync(pa, outA, errA)
         #expect(a.status == 0 && b.status == 0, "\(a.stderr.suffix(300)) \(b.stderr.suffix(300))")
-        let docs = try f.run("docs", "list", "--kb", "shared", "--json")
+        let docs = try await f.run("docs", "list", "--kb", "shared", "--json")
         #expect((try docs.json()["documents"] as? [Any])?.count == 155)
-        let doctor = try f.run("doctor", "--kb", "shared")
+        let doctor = try await f.run("doctor", "--kb", "shared")
         #expect(doctor.status == 0, "\(doctor.stdout)")
         for term in ["ALPHA7X", "ALPHA149X", "BETA3X"] {
-            let s = try f.run("search", "--kb", "shared", term, "--json", "--top-k", "1")
+            let s = try await f.run("search", "--kb", "shared", term, "--json", "--top-k", "1")
             let first = (try s.json()["results"] as? [[String: Any]])?.first
             #expect((first?["text"] as? String)?.contains(term) == true, "\(term) is not searchable")
         }
     }
 
-    @Test func killedIngestLeavesAConsistentKnowledgeBase() throws {
+    @Test func killedIngestLeavesAConsistentKnowledgeBase() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let seed =
@@ -410,10 +412,10 @@ private func expectKeys(
             try f.scratch.write("src/corpus/d\(i % 10)/\(name)", text)
         }
         let corpus = f.scratch.child("src/corpus").path
-        #expect(try f.run("kb", "create", "crash").status == 0)
+        #expect(try await f.run("kb", "create", "crash").status == 0)
 
-        func expectDoctorOK(_ when: String) throws {
-            let d = try f.run("doctor", "--kb", "crash", "--json")
+        func expectDoctorOK(_ when: String) async throws {
+            let d = try await f.run("doctor", "--kb", "crash", "--json")
             #expect(d.status == 0, "doctor after \(when) (seed \(seed)): \(d.stdout) \(d.stderr.suffix(500))")
             #expect(try d.json()["ok"] as? Bool == true, "doctor after \(when) (seed \(seed)): \(d.stdout)")
         }
@@ -425,23 +427,23 @@ private func expectKeys(
             var args = ["ingest", "--kb", "crash", corpus, "--data", f.data]
             if round > 0 { args.append("--force") }
             let (p, out, err) = try WendaoCLI.start(args, scratch: f.scratch)
-            usleep(useconds_t(delay * 1000))
+            try await Task.sleep(for: .milliseconds(delay))
             let wasRunning = p.isRunning
             kill(p.processIdentifier, SIGKILL)
-            let killed = WendaoCLI.finish(p, out, err)
+            let killed = await WendaoCLI.finishAsync(p, out, err)
             print("round \(round): SIGKILL after \(delay) ms (running: \(wasRunning), signalled: \(killed.signalled))")
-            try expectDoctorOK("kill after \(delay) ms")
+            try await expectDoctorOK("kill after \(delay) ms")
 
-            let full = try f.run("ingest", "--kb", "crash", corpus, "--json")
+            let full = try await f.run("ingest", "--kb", "crash", corpus, "--json")
             #expect(full.status == 0, "re-ingest after kill (seed \(seed)): \(full.stderr.suffix(800))")
-            let docs = try f.run("docs", "list", "--kb", "crash", "--json")
+            let docs = try await f.run("docs", "list", "--kb", "crash", "--json")
             #expect(docs.status == 0)
             #expect((try docs.json()["documents"] as? [Any])?.count == fileCount, "seed \(seed)")
-            try expectDoctorOK("re-ingest")
+            try await expectDoctorOK("re-ingest")
         }
         // Every file is findable by its marker.
         for i in [0, 137, 399] {
-            let s = try f.run("search", "--kb", "crash", "MARK\(i)X", "--json", "--top-k", "1")
+            let s = try await f.run("search", "--kb", "crash", "MARK\(i)X", "--json", "--top-k", "1")
             let first = (try s.json()["results"] as? [[String: Any]])?.first
             #expect((first?["text"] as? String)?.contains("MARK\(i)X") == true, "MARK\(i)X not found (seed \(seed))")
         }
@@ -506,7 +508,7 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let src = try f.writeFacts()
-        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        #expect(try await f.run("ingest", "--kb", "facts", "--create", src).status == 0)
         let server = try await scriptedProvider()
         let env = ["OPENAI_BASE_URL": server.baseURL, "OPENAI_API_KEY": canaryKey]
         let r = try await f.runAsync(
@@ -527,7 +529,7 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         let sourceIDs = Set(sources.compactMap { $0["chunk_id"] as? Int })
         #expect(citations.allSatisfy { sourceIDs.contains($0["chunk_id"] as? Int ?? -1) })
         // The chunk ids are the knowledge base's own: search returns the same chunk.
-        let s = try f.run("search", "--kb", "facts", "首重收费", "--json")
+        let s = try await f.run("search", "--kb", "facts", "首重收费", "--json")
         let hits = try #require(try s.json()["results"] as? [[String: Any]])
         #expect(hits.contains { $0["chunk_id"] as? Int == citations.first?["chunk_id"] as? Int })
         let usage = try #require(o["usage"] as? [String: Any])
@@ -556,10 +558,10 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let src = try f.writeFacts()
-        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        #expect(try await f.run("ingest", "--kb", "facts", "--create", src).status == 0)
         let server = try await scriptedProvider()
         let env = ["WENDAO_DASHSCOPE_BASE_URL": server.baseURL, "DASHSCOPE_API_KEY": canaryKey]
-        #expect(try f.run("kb", "set", "facts", "--model", "dashscope:qwen-plus").status == 0)
+        #expect(try await f.run("kb", "set", "facts", "--model", "dashscope:qwen-plus").status == 0)
         let nf = try await f.runAsync(
             ["ask", "--kb", "facts", "火星上的天气怎么样？", "--json"], environment: env.merging(["WENDAO_LOG_LEVEL": "error"]) { a, _ in a })
         #expect(nf.status == 0, "\(nf.stderr)")
@@ -604,7 +606,7 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         #expect(badURL.stderr.contains("not an http:// or https:// URL"))
         #expect(!badURL.stderr.contains(canaryKey))
         let src = try f.writeFacts()
-        #expect(try f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        #expect(try await f.run("ingest", "--kb", "facts", "--create", src).status == 0)
         try f.scratch.write("bad.jsonl", "{\"role\":\"user\",\"content\":\"a\"}\nnot json\n")
         let badHistory = try await f.runAsync(
             ["ask", "--kb", "facts", "--model", "openai:gpt-4o", "首重？", "--history", f.scratch.child("bad.jsonl").path],

@@ -44,7 +44,7 @@ final class LogCapture: Sendable {
 }
 
 /// Test configuration: quick retries, short limits.
-func fastConfiguration(firstToken: Double = 5, total: Double = 20, retries: Int = 2) -> ModelsConfiguration {
+func fastConfiguration(firstToken: Double = 30, total: Double = 60, retries: Int = 2) -> ModelsConfiguration {
     var c = ModelsConfiguration()
     c.retry.baseDelay = 0.01
     c.retry.maxDelay = 0.05
