@@ -36,17 +36,29 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
     public var cachedPromptTokens: Int?
     /// Completion tokens spent on hidden reasoning, when reported.
     public var reasoningTokens: Int?
+    /// True when the provider reported no usage and the counts are ``TokenEstimator`` estimates.
+    public var estimated = false
 
     /// Prompt plus completion tokens.
     public var totalTokens: Int { promptTokens + completionTokens }
 
     /// Creates a usage record.
-    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int? = nil, reasoningTokens: Int? = nil)
-    {
+    public init(
+        promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int? = nil, reasoningTokens: Int? = nil,
+        estimated: Bool = false
+    ) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedPromptTokens = cachedPromptTokens
         self.reasoningTokens = reasoningTokens
+        self.estimated = estimated
+    }
+
+    /// An estimate for a call whose provider reported no usage.
+    public static func estimate(prompt: [ChatMessage], completion: String) -> TokenUsage {
+        TokenUsage(
+            promptTokens: TokenEstimator.estimate(prompt), completionTokens: TokenEstimator.estimate(completion),
+            estimated: true)
     }
 
     /// No tokens.
@@ -58,12 +70,12 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
         return TokenUsage(
             promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
             cachedPromptTokens: add(a.cachedPromptTokens, b.cachedPromptTokens),
-            reasoningTokens: add(a.reasoningTokens, b.reasoningTokens))
+            reasoningTokens: add(a.reasoningTokens, b.reasoningTokens), estimated: a.estimated || b.estimated)
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
-        case cachedPromptTokens = "cached_prompt_tokens", reasoningTokens = "reasoning_tokens"
+        case cachedPromptTokens = "cached_prompt_tokens", reasoningTokens = "reasoning_tokens", estimated
     }
 
     /// Decodes the shape ``encode(to:)`` writes.
@@ -73,9 +85,11 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
         completionTokens = try c.decode(Int.self, forKey: .completionTokens)
         cachedPromptTokens = try c.decodeIfPresent(Int.self, forKey: .cachedPromptTokens)
         reasoningTokens = try c.decodeIfPresent(Int.self, forKey: .reasoningTokens)
+        estimated = try c.decodeIfPresent(Bool.self, forKey: .estimated) ?? false
     }
 
-    /// Encodes `prompt_tokens`, `completion_tokens`, `total_tokens` and the optional parts.
+    /// Encodes `prompt_tokens`, `completion_tokens`, `total_tokens`, the optional parts, and
+    /// `estimated: true` for estimates.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(promptTokens, forKey: .promptTokens)
@@ -83,6 +97,7 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
         try c.encode(totalTokens, forKey: .totalTokens)
         try c.encodeIfPresent(cachedPromptTokens, forKey: .cachedPromptTokens)
         try c.encodeIfPresent(reasoningTokens, forKey: .reasoningTokens)
+        if estimated { try c.encode(true, forKey: .estimated) }
     }
 }
 

@@ -39,6 +39,9 @@ public final class ModelGateway: Sendable {
         c.timeout = HTTPClient.Configuration.Timeout(connect: .milliseconds(Int64(configuration.timeouts.connect * 1000)))
         // Never follow redirects: the Authorization header must not travel to another host.
         c.redirectConfiguration = .disallow
+        // A refused connection fails at once (our retry policy backs off), instead of the pool
+        // retrying until the connect timeout: "Ollama is not running" should not take 30 s.
+        c.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
     }
 
@@ -68,11 +71,11 @@ public final class ModelGateway: Sendable {
         try model.requireKey()
         let body = try chatBody(model, messages, options, stream: false)
         let data = try await send(model, path: "/chat/completions", body: body, contentType: "application/json")
-        do {
-            return try JSONDecoder().decode(ChatCompletionResponse.self, from: data)
-        } catch {
+        guard var r = try? JSONDecoder().decode(ChatCompletionResponse.self, from: data) else {
             throw ProviderErrors.badBody(data, model: model, expected: "a chat completion")
         }
+        if r.usage == nil { r.usage = .estimate(prompt: messages, completion: (r.reasoning ?? "") + r.text) }
+        return r
     }
 
     /// A streamed chat completion: text and reasoning pieces as they arrive, then usage and the
@@ -86,7 +89,7 @@ public final class ModelGateway: Sendable {
                 do {
                     try model.requireKey()
                     let body = try self.chatBody(model, messages, options, stream: true)
-                    try await self.runStream(model, body: body, continuation: continuation)
+                    try await self.runStream(model, body: body, messages: messages, continuation: continuation)
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: self.publicError(error, model: model))
@@ -98,7 +101,8 @@ public final class ModelGateway: Sendable {
 
     /// Consumes one streamed call, with retries before the first delivered piece.
     func runStream(
-        _ model: ResolvedModel, body: Data, continuation: AsyncThrowingStream<ChatEvent, any Error>.Continuation
+        _ model: ResolvedModel, body: Data, messages: [ChatMessage],
+        continuation: AsyncThrowingStream<ChatEvent, any Error>.Continuation
     ) async throws {
         let started = ContinuousClock.now
         let deadline = started + .seconds(timeouts.total)
@@ -108,7 +112,8 @@ public final class ModelGateway: Sendable {
             let delivered = Flag()
             do {
                 try await withWatchdog(delivered: delivered, deadline: deadline, model: model) {
-                    try await self.streamAttempt(model, body: body, delivered: delivered, continuation: continuation)
+                    try await self.streamAttempt(
+                        model, body: body, messages: messages, delivered: delivered, continuation: continuation)
                 }
                 return
             } catch {
@@ -122,7 +127,7 @@ public final class ModelGateway: Sendable {
 
     /// One streamed attempt: sends, checks the head, parses server-sent events.
     func streamAttempt(
-        _ model: ResolvedModel, body: Data, delivered: Flag,
+        _ model: ResolvedModel, body: Data, messages: [ChatMessage], delivered: Flag,
         continuation: AsyncThrowingStream<ChatEvent, any Error>.Continuation
     ) async throws {
         let request = makeRequest(model, path: "/chat/completions", body: body, contentType: "application/json", stream: true)
@@ -152,7 +157,8 @@ public final class ModelGateway: Sendable {
                 continuation.yield(.text(whole.text))
             }
             if let f = whole.choices.first?.finishReason { continuation.yield(.finish(f)) }
-            if let u = whole.usage { continuation.yield(.usage(u)) }
+            continuation.yield(
+                .usage(whole.usage ?? .estimate(prompt: messages, completion: (whole.reasoning ?? "") + whole.text)))
             return
         }
         var parser = SSEParser()
@@ -160,6 +166,7 @@ public final class ModelGateway: Sendable {
         var sawFinish = false
         var malformed = 0
         var lastUsage: TokenUsage?
+        var streamed = ""
         func handle(_ events: [SSEEvent]) throws {
             for ev in events {
                 let payload = ev.data.trimmingCharacters(in: .whitespaces)
@@ -180,7 +187,9 @@ public final class ModelGateway: Sendable {
                 }
                 for e in chunk.events {
                     switch e {
-                    case .text, .reasoning: delivered.set()
+                    case .text(let t), .reasoning(let t):
+                        delivered.set()
+                        streamed += t
                     case .finish: sawFinish = true
                     case .usage(let u):
                         // Some providers repeat running totals on several chunks: keep the last.
@@ -206,7 +215,7 @@ public final class ModelGateway: Sendable {
         if !sawDone && !sawFinish {
             throw StreamBroke(afterTokens: delivered.isSet, underlying: "the stream ended without [DONE]")
         }
-        if let lastUsage { continuation.yield(.usage(lastUsage)) }
+        continuation.yield(.usage(lastUsage ?? .estimate(prompt: messages, completion: streamed)))
     }
 
     func midStreamError(_ p: ProviderErrorPayload, model: ResolvedModel) -> WendaoError {
@@ -475,10 +484,31 @@ public final class ModelGateway: Sendable {
     }
 
     func connectionError(_ model: ResolvedModel, _ detail: String) -> WendaoError {
-        var d = detail.replacingOccurrences(of: "\n", with: " ")
-        if d.count > 200 { d = String(d.prefix(200)) + "…" }
-        return WendaoError(
-            .unavailable, "cannot reach \(model.provider) at \(model.displayURL) (\(Secret.redactKeyShapes(d)))")
+        let lower = detail.lowercased()
+        var reason: String
+        if lower.contains("connection refused") {
+            reason = "connection refused: is it running?"
+            if model.provider == "ollama" { reason += " Start it with `ollama serve`." }
+        } else if lower.contains("no such host") || lower.contains("name or service not known")
+            || lower.contains("nodename nor servname") || lower.contains("temporary failure in name resolution")
+            || lower.contains("unknown host")
+        {
+            reason = "the host name does not resolve"
+        } else if lower.contains("network is unreachable") || lower.contains("no route to host") {
+            reason = "the network is unreachable"
+        } else if lower.contains("tls") || lower.contains("ssl") || lower.contains("certificate") {
+            reason = "TLS handshake failed: " + Self.shorten(detail)
+        } else if lower.contains("remoteconnectionclosed") || lower.contains("connection reset") {
+            reason = "the connection was closed by the server"
+        } else {
+            reason = Self.shorten(detail)
+        }
+        return WendaoError(.unavailable, "cannot reach \(model.provider) at \(model.displayURL) (\(Secret.redactKeyShapes(reason)))")
+    }
+
+    static func shorten(_ s: String) -> String {
+        let d = s.replacingOccurrences(of: "\n", with: " ")
+        return d.count > 200 ? String(d.prefix(200)) + "…" : d
     }
 
     /// Any error as the public ``WendaoError``, with the key redacted.

@@ -35,10 +35,11 @@ public struct UsageReport: Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey {
         case model, promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
         case totalTokens = "total_tokens", cachedPromptTokens = "cached_prompt_tokens"
-        case reasoningTokens = "reasoning_tokens", calls, cost, currency, seconds
+        case reasoningTokens = "reasoning_tokens", estimated, calls, cost, currency, seconds
     }
 
-    /// Encodes a flat object; `cost` and `currency` are null when no price is configured.
+    /// Encodes a flat object; `cost` and `currency` are null when no price is configured;
+    /// `estimated` is true when a provider reported no usage and the counts are estimates.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(model, forKey: .model)
@@ -47,6 +48,7 @@ public struct UsageReport: Sendable, Equatable, Encodable {
         try c.encode(usage.totalTokens, forKey: .totalTokens)
         try c.encodeIfPresent(usage.cachedPromptTokens, forKey: .cachedPromptTokens)
         try c.encodeIfPresent(usage.reasoningTokens, forKey: .reasoningTokens)
+        try c.encode(usage.estimated, forKey: .estimated)
         try c.encode(calls, forKey: .calls)
         try c.encode(cost, forKey: .cost)
         try c.encode(currency, forKey: .currency)
@@ -55,11 +57,13 @@ public struct UsageReport: Sendable, Equatable, Encodable {
 
     /// `tokens: 812 prompt (512 cached) + 96 completion = 908 · cost ¥0.0024 · 1 call · 2.4 s`.
     public var line: String {
-        var s = "tokens: \(usage.promptTokens) prompt"
+        let approx = usage.estimated ? "~" : ""
+        var s = "tokens: \(approx)\(usage.promptTokens) prompt"
         if let c = usage.cachedPromptTokens, c > 0 { s += " (\(c) cached)" }
-        s += " + \(usage.completionTokens) completion"
+        s += " + \(approx)\(usage.completionTokens) completion"
         if let r = usage.reasoningTokens, r > 0 { s += " (\(r) reasoning)" }
-        s += " = \(usage.totalTokens)"
+        s += " = \(approx)\(usage.totalTokens)"
+        if usage.estimated { s += " (estimated: the provider reported none)" }
         if let cost, let currency {
             s += " · cost " + Self.money(cost, currency)
         } else {

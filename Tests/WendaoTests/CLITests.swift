@@ -634,3 +634,33 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         #expect(!plain.stdout.contains(canaryKey))
     }
 }
+
+@Suite struct InterruptCLITests {
+    @Test("Ctrl-C during a streamed reply stops the request and exits 130")
+    func interrupt() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        var hanging = FakeResponse.sse([Shapes.chunk("第一段")], done: false)
+        hanging.parts.append(.hang)
+        let server = try await FakeProviderServer.start(script: [hanging])
+        let env = ["WENDAO_DEEPSEEK_BASE_URL": server.baseURL, "DEEPSEEK_API_KEY": canaryKey]
+        let (p, out, err) = try WendaoCLI.start(
+            ["chat", "deepseek:deepseek-chat", "讲个故事", "--data", f.data], scratch: f.scratch, environment: env)
+        let started = ContinuousClock.now
+        // Interrupt once the first piece has been printed.
+        while p.isRunning && ContinuousClock.now - started < .seconds(30) {
+            if let s = try? String(contentsOf: out, encoding: .utf8), s.contains("第一段") { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let interruptedAt = ContinuousClock.now
+        kill(p.processIdentifier, SIGINT)
+        let r = await WendaoCLI.finishAsync(p, out, err)
+        #expect(ContinuousClock.now - interruptedAt < .seconds(10))
+        #expect(r.status == 130, "\(r.stderr)")
+        #expect(!r.signalled)
+        #expect(r.stdout.contains("第一段"))
+        #expect(r.stderr.contains("interrupted"))
+        #expect(server.requests.count == 1)
+        await server.shutdown()
+    }
+}

@@ -177,6 +177,24 @@ struct GatewayTests {
         #expect(usage?.totalTokens == 50)
     }
 
+    @Test("A provider that reports no usage gets a marked estimate")
+    func estimatedUsage() async throws {
+        let server = try await FakeProviderServer.start(script: [.sse([Shapes.chunk("首重十二元", finish: "stop")])])
+        let gateway = ModelGateway(configuration: fastConfiguration(), logger: Logger(label: "t"))
+        let (_, _, usage, _) = try await collectStream(
+            gateway.streamChat(try fakeModel(server, "spark:generalv3.5"), messages: messages))
+        await gateway.shutdown()
+        await server.shutdown()
+        let u = try #require(usage)
+        #expect(u.estimated)
+        #expect(u.completionTokens == 5)
+        #expect(u.promptTokens >= TokenEstimator.estimate("首重多少钱？Answer briefly."))
+        // Spark takes no stream_options.
+        #expect(server.requests.first?.jsonObject()?["stream_options"] == nil)
+        let line = UsageReport(model: try fakeModel(server, "spark:generalv3.5"), usage: u, calls: 1, seconds: 1).line
+        #expect(line.contains("estimated"))
+    }
+
     @Test("Unstreamed chat in DeepSeek's shape")
     func unstreamed() async throws {
         let server = try await FakeProviderServer.start(script: [.json(Shapes.deepseekChat)])
@@ -468,6 +486,57 @@ struct GatewayTests {
         #expect(img.data.first?.url == "https://example.com/a.png")
         #expect(server.requests.map(\.method) == ["POST", "GET", "POST"])
         #expect(server.requests[2].jsonObject()?["model"] as? String == "text-embedding-v3")
+        await gateway.shutdown()
+        await server.shutdown()
+    }
+}
+
+@Suite("Model gateway: connections and multipart")
+struct GatewayConnectionTests {
+    @Test("Nothing listening: retried, then a provider-down error naming the address")
+    func refused() async throws {
+        // Find a free port, then close it so that connecting is refused.
+        let probe = try await FakeProviderServer.start(script: [.json("{}")])
+        let url = probe.baseURL
+        await probe.shutdown()
+        let m = try ModelCatalog.resolve(
+            "vllm:m", configuration: ModelsConfiguration(), environment: ["VLLM_BASE_URL": url])
+        let gateway = ModelGateway(configuration: fastConfiguration(), logger: Logger(label: "t"))
+        do {
+            _ = try await gateway.chat(m, messages: [ChatMessage(.user, "hi")])
+            Issue.record("expected an error")
+        } catch let e as WendaoError {
+            #expect(e.code == .unavailable)
+            #expect(e.message.contains("cannot reach vllm at \(url)"), "\(e.message)")
+        }
+        await gateway.shutdown()
+    }
+
+    @Test("Image edits go out as multipart/form-data with the image file")
+    func imageEdit() async throws {
+        let server = try await FakeProviderServer.start(script: [
+            .json(#"{"created":1,"data":[{"b64_json":"aGk="}]}"#)
+        ])
+        let gateway = ModelGateway(configuration: fastConfiguration(), logger: Logger(label: "t"))
+        let m = try fakeModel(server, "openai:gpt-image-1")
+        let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 1, 2])
+        let r = try await gateway.editImages(
+            m,
+            request: ImageEditRequest(
+                model: "", prompt: "穿上这件外套",
+                image: ImageEditRequest.File(data: png, filename: "person.png", mimeType: "image/png")))
+        #expect(r.data.first?.b64JSON == "aGk=")
+        let req = try #require(server.requests.first)
+        #expect(req.path == "/v1/images/edits")
+        let ct = try #require(req.header("content-type"))
+        #expect(ct.hasPrefix("multipart/form-data; boundary="))
+        let boundary = String(ct.split(separator: "=", maxSplits: 1)[1])
+        let body = req.body
+        #expect(body.range(of: Data("--\(boundary)\r\n".utf8)) != nil)
+        #expect(body.range(of: Data("name=\"model\"\r\n\r\ngpt-image-1\r\n".utf8)) != nil)
+        #expect(body.range(of: Data("穿上这件外套".utf8)) != nil)
+        #expect(body.range(of: png) != nil)
+        #expect(body.range(of: Data("--\(boundary)--".utf8)) != nil)
         await gateway.shutdown()
         await server.shutdown()
     }

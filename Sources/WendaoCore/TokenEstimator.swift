@@ -1,4 +1,3 @@
-public import WendaoCore
 
 /// A conservative token count without the model's tokenizer.
 ///
