@@ -40,7 +40,10 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
     public var estimated = false
 
     /// Prompt plus completion tokens.
-    public var totalTokens: Int { promptTokens + completionTokens }
+    public var totalTokens: Int {
+        let (sum, overflow) = promptTokens.addingReportingOverflow(completionTokens)
+        return overflow ? Int.max : sum
+    }
 
     /// Creates a usage record.
     public init(
@@ -66,9 +69,14 @@ public struct TokenUsage: Sendable, Codable, Equatable, Hashable {
 
     /// The sum of two usages (optional parts add when either side has them).
     public static func + (a: TokenUsage, b: TokenUsage) -> TokenUsage {
-        func add(_ x: Int?, _ y: Int?) -> Int? { x == nil && y == nil ? nil : (x ?? 0) + (y ?? 0) }
+        func sum(_ x: Int, _ y: Int) -> Int {
+            let (s, overflow) = x.addingReportingOverflow(y)
+            return overflow ? (x > 0 ? Int.max : Int.min) : s
+        }
+        func add(_ x: Int?, _ y: Int?) -> Int? { x == nil && y == nil ? nil : sum(x ?? 0, y ?? 0) }
         return TokenUsage(
-            promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
+            promptTokens: sum(a.promptTokens, b.promptTokens),
+            completionTokens: sum(a.completionTokens, b.completionTokens),
             cachedPromptTokens: add(a.cachedPromptTokens, b.cachedPromptTokens),
             reasoningTokens: add(a.reasoningTokens, b.reasoningTokens), estimated: a.estimated || b.estimated)
     }

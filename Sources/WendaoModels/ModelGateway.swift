@@ -71,6 +71,10 @@ public final class ModelGateway: Sendable {
         try model.requireKey()
         let body = try chatBody(model, messages, options, stream: false)
         let data = try await send(model, path: "/chat/completions", body: body, contentType: "application/json")
+        if let p = ProviderErrorPayload.parseStreamError(String(decoding: data.prefix(1 << 20), as: UTF8.self)) {
+            // An error object with a 200 status (some gateways do this).
+            throw publicError(midStreamError(p, model: model, midAnswer: false), model: model)
+        }
         guard var r = try? JSONDecoder().decode(ChatCompletionResponse.self, from: data) else {
             throw ProviderErrors.badBody(data, model: model, expected: "a chat completion")
         }
@@ -140,14 +144,30 @@ public final class ModelGateway: Sendable {
                 retryAfter: ProviderErrors.retryAfterSeconds(response.headers.first(name: "retry-after")))
         }
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
-        if !contentType.contains("event-stream") && !contentType.isEmpty {
+        var body = response.body.makeAsyncIterator()
+        var first = try await body.next()
+        // Without a content type, sniff: a JSON object rather than events.
+        let looksJSON =
+            contentType.isEmpty
+            && first.map { b in b.readableBytesView.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) } == 0x7B }
+                == true
+        if (!contentType.contains("event-stream") && !contentType.isEmpty) || looksJSON {
             // Some servers ignore `stream: true` and answer with one JSON completion: accept it.
-            let data = try await collect(response.body, limit: maxBodyBytes)
+            var data = Data(first.map { Array($0.readableBytesView) } ?? [])
+            while let more = try await body.next() {
+                if data.count + more.readableBytes > maxBodyBytes {
+                    throw WendaoError(.limitExceeded, "the response is larger than \(maxBodyBytes >> 20) MiB")
+                }
+                data.append(contentsOf: more.readableBytesView)
+            }
+            if let p = ProviderErrorPayload.parseStreamError(String(decoding: data.prefix(1 << 20), as: UTF8.self)) {
+                throw midStreamError(p, model: model, midAnswer: false)
+            }
             guard let whole = try? JSONDecoder().decode(ChatCompletionResponse.self, from: data),
                 !ProviderErrors.looksLikeHTML(data)
             else {
                 if let p = ProviderErrorPayload.parse(data) {
-                    throw midStreamError(p, model: model)
+                    throw midStreamError(p, model: model, midAnswer: false)
                 }
                 throw ProviderErrors.badBody(data, model: model, expected: "an event stream")
             }
@@ -170,12 +190,23 @@ public final class ModelGateway: Sendable {
         func handle(_ events: [SSEEvent]) throws {
             for ev in events {
                 let payload = ev.data.trimmingCharacters(in: .whitespaces)
+                if ev.event?.lowercased() == "error" {
+                    // `event: error` carries an error whatever its data looks like.
+                    let p =
+                        ProviderErrorPayload.parse(Data(payload.utf8))
+                        ?? ProviderErrorPayload(
+                            message: payload.isEmpty ? "(no details)" : String(payload.prefix(300)), type: nil,
+                            code: nil, param: nil)
+                    throw midStreamError(p, model: model, midAnswer: delivered.isSet)
+                }
                 if payload == "[DONE]" {
                     sawDone = true
                     return
                 }
                 if payload.isEmpty { continue }
-                if let p = ProviderErrorPayload.parseStreamError(payload) { throw midStreamError(p, model: model) }
+                if let p = ProviderErrorPayload.parseStreamError(payload) {
+                    throw midStreamError(p, model: model, midAnswer: delivered.isSet)
+                }
                 guard let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(payload.utf8)) else {
                     malformed += 1
                     logger.debug("malformed stream event", metadata: ["provider": "\(model.provider)"])
@@ -201,9 +232,12 @@ public final class ModelGateway: Sendable {
             }
         }
         do {
-            for try await buffer in response.body {
+            if let buffer = first {
+                first = nil
                 try handle(try parser.feed(buffer.readableBytesView))
-                if sawDone { break }
+            }
+            while !sawDone, let buffer = try await body.next() {
+                try handle(try parser.feed(buffer.readableBytesView))
             }
             if !sawDone { try handle(try parser.finish()) }
         } catch let e as WendaoError {
@@ -218,7 +252,7 @@ public final class ModelGateway: Sendable {
         continuation.yield(.usage(lastUsage ?? .estimate(prompt: messages, completion: streamed)))
     }
 
-    func midStreamError(_ p: ProviderErrorPayload, model: ResolvedModel) -> WendaoError {
+    func midStreamError(_ p: ProviderErrorPayload, model: ResolvedModel, midAnswer: Bool) -> WendaoError {
         let lower = (p.message + " " + (p.code ?? "")).lowercased()
         let said = ProviderErrors.summary(p, model: model)
         if ProviderErrors.isContextTooLong(lower) {
@@ -227,7 +261,15 @@ public final class ModelGateway: Sendable {
         if lower.contains("rate") && lower.contains("limit") || lower.contains("throttl") {
             return WendaoError(.rateLimited, "\(model.provider) is rate limiting this key: \(said)")
         }
-        return WendaoError(.badResponse, "\(model.provider) reported an error in the middle of the answer: \(said)")
+        if lower.contains("overload") || lower.contains("unavailable") || lower.contains("busy") {
+            return WendaoError(
+                .unavailable, "\(model.provider) is overloaded\(midAnswer ? " (the answer broke off)" : ""): \(said)")
+        }
+        return WendaoError(
+            .badResponse,
+            midAnswer
+                ? "\(model.provider) reported an error in the middle of the answer: \(said)"
+                : "\(model.provider) reported an error: \(said)")
     }
 
     // MARK: Embeddings, models, images

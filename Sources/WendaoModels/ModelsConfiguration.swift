@@ -246,7 +246,9 @@ private struct Reader {
         WendaoError(.invalidArgument, "\(source): \(path.isEmpty ? "top level" : path) \(what)")
     }
 
-    mutating func unknown(_ path: String) { warnings.append("\(source): unknown key '\(path)' ignored") }
+    mutating func unknown(_ path: String) {
+        warnings.append("\(source): unknown key '\(Secret.redactKeyShapes(path))' ignored")
+    }
 
     func map(_ v: Any, _ path: String) throws(WendaoError) -> [(String, Any)] {
         if v is NSNull { return [] }
@@ -268,9 +270,11 @@ private struct Reader {
         throw fail(path, "must be a number")
     }
 
+    /// A number in (0, 86400]: every time setting is seconds, and nothing needs more than a day.
     func positive(_ v: Any, _ path: String) throws(WendaoError) -> Double {
         let d = try number(v, path)
         guard d > 0 else { throw fail(path, "must be greater than 0") }
+        guard d <= 86_400 else { throw fail(path, "must be at most 86400 (seconds)") }
         return d
     }
 

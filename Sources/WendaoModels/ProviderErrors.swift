@@ -32,6 +32,10 @@ enum ProviderErrors {
             let vars = model.keySource ?? model.keyVariables.first ?? "the key"
             return WendaoError(
                 .unauthenticated, with("\(who) rejected the API key (HTTP \(status)); check \(vars)"))
+        case 301, 302, 303, 307, 308:
+            return WendaoError(
+                .badResponse,
+                with("\(who) redirected the request (HTTP \(status)); redirects are not followed so the key stays with this host — set the base URL to the new address"))
         case 404:
             return WendaoError(
                 .notFound,
@@ -112,13 +116,14 @@ enum ProviderErrors {
     /// `Retry-After` as seconds: delta-seconds or an HTTP date.
     static func retryAfterSeconds(_ value: String?, now: Date = Date()) -> Double? {
         guard let v = value?.trimmingCharacters(in: .whitespaces), !v.isEmpty else { return nil }
-        if let s = Double(v), s.isFinite, s >= 0 { return s }
+        // Capped at a day: the value only decides whether to wait (it is compared with a policy limit).
+        if let s = Double(v), s.isFinite, s >= 0 { return min(s, 86_400) }
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             f.dateFormat = format
-            if let d = f.date(from: v) { return max(0, d.timeIntervalSince(now)) }
+            if let d = f.date(from: v) { return min(max(0, d.timeIntervalSince(now)), 86_400) }
         }
         return nil
     }

@@ -91,6 +91,7 @@ public enum ModelCatalog {
             }
             if let env = c.apiKeyEnv {
                 base.keyVariables = [env]
+                base.requiresKey = true
                 if let v = environment[env], !v.isEmpty {
                     base.apiKey = Secret(v)
                     base.keySource = env
@@ -137,7 +138,7 @@ public enum ModelCatalog {
             return try resolveNew(name: name, settings: settings, model: model, environment: environment)
         }
         throw WendaoError(
-            .notFound,
+            .invalidArgument,
             "unknown provider '\(providerName)' (known: \(knownProviderNames(configuration).joined(separator: ", ")); "
                 + "add others under 'providers:' in config.yaml)")
     }
@@ -178,8 +179,11 @@ public enum ModelCatalog {
             key = k
             keySource = "config.yaml"
         }
-        // A preset pointed elsewhere (OPENAI_BASE_URL at a local server) may not need a key.
-        let requiresKey = preset.requiresKey && baseURL == preset.baseURL
+        // A preset pointed at a local or private server (OPENAI_BASE_URL at vLLM, say) may not need a
+        // key; one pointed at another public host (a proxy) does, as does one with api_key_env set.
+        let requiresKey =
+            preset.requiresKey && (baseURL == preset.baseURL || !isLocalOrPrivate(baseURL))
+            || settings?.apiKeyEnv != nil
         var window = preset.contextWindow(of: model)
         if let w = settings?.contextWindow { window = w }
         return ResolvedModel(
@@ -245,6 +249,29 @@ public enum ModelCatalog {
             throw WendaoError(.invalidArgument, "base URL '\(stripUserInfo(u))' for \(provider) (from \(source)) has no host")
         }
         return u
+    }
+
+    /// Whether `url`'s host is loopback, a private or link-local IPv4 range, a unique-local or
+    /// link-local IPv6 address, `localhost` or a `.local`/`.internal`/`.lan` name.
+    static func isLocalOrPrivate(_ url: String) -> Bool {
+        guard let host = URLComponents(string: url)?.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        else { return false }
+        if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".local") || host.hasSuffix(".internal")
+            || host.hasSuffix(".lan") || !host.contains(".") && !host.contains(":")
+        {
+            return true
+        }
+        if host.contains(":") {
+            return host == "::1" || host.hasPrefix("fc") || host.hasPrefix("fd") || host.hasPrefix("fe80")
+        }
+        let parts = host.split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 4 else { return false }
+        switch (parts[0], parts[1]) {
+        case (127, _), (10, _), (192, 168), (169, 254), (0, _): return true
+        case (172, let b) where (16...31).contains(b): return true
+        case (100, let b) where (64...127).contains(b): return true
+        default: return false
+        }
     }
 
     /// `url` without `user:password@`.

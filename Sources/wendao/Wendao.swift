@@ -114,13 +114,19 @@ enum Output {
         }
     }
 
+    /// True after ``write(_:)`` left stdout in the middle of a line.
+    nonisolated(unsafe) static var midLine = false
+
     /// Writes `s` to stdout without a newline (streamed answers).
     static func write(_ s: String) {
+        guard !s.isEmpty else { return }
         FileHandle.standardOutput.write(Data(s.utf8))
+        midLine = !s.hasSuffix("\n")
     }
 
     static func line(_ s: String) {
         FileHandle.standardOutput.write(Data((s + "\n").utf8))
+        midLine = false
     }
 
     static func err(_ s: String) {
@@ -136,6 +142,11 @@ enum Output {
     }
 
     static func fail(_ e: WendaoError, json: Bool) -> Never {
+        if midLine {
+            // A streamed answer broke off: finish its line before the error.
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            midLine = false
+        }
         if json { Self.json(ErrorBody(error: .init(code: e.code.rawValue, message: e.message))) }
         err("error: \(e.message)")
         exit(e.code == .invalidArgument ? 2 : e.code == .cancelled ? 130 : 1)

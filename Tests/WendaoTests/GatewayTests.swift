@@ -491,6 +491,62 @@ struct GatewayTests {
     }
 }
 
+@Suite("Model gateway: hostile providers")
+struct HostileProviderTests {
+    let messages = [ChatMessage(.user, "首重多少钱？")]
+
+    @Test("An absurd Retry-After, overflowing or negative usage: clear results, no crash")
+    func absurdNumbers() async throws {
+        let server = try await FakeProviderServer.start(script: [
+            .json(#"{"error":{"message":"slow down"}}"#, status: 429, headers: [("Retry-After", "99999999999999999999")]),
+            .sse([
+                Shapes.chunk("ok", finish: "stop"),
+                #"{"choices":[],"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807}}"#,
+            ]),
+            .sse([Shapes.chunk("ok", finish: "stop"), #"{"choices":[],"usage":{"prompt_tokens":-5,"completion_tokens":-7}}"#]),
+        ])
+        let gateway = ModelGateway(configuration: fastConfiguration(), logger: Logger(label: "t"))
+        let m = try fakeModel(server)
+        let (_, e) = await streamFailure(gateway.streamChat(m, messages: messages))
+        #expect(e?.code == .rateLimited)
+        #expect(e?.message.contains("retry after 86400 s") == true, "\(e?.message ?? "")")
+        let (_, _, huge, _) = try await collectStream(gateway.streamChat(m, messages: messages))
+        #expect((huge?.totalTokens ?? 0) > 0)
+        #expect(UsageReport(model: m, usage: huge ?? .zero, calls: 1, seconds: 1).line.contains("tokens:"))
+        let (_, _, negative, _) = try await collectStream(gateway.streamChat(m, messages: messages))
+        #expect(negative?.promptTokens == 0 && negative?.completionTokens == 0)
+        await gateway.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("An error object with status 200, an `event: error`, JSON without a content type, a redirect")
+    func disguisedErrors() async throws {
+        let server = try await FakeProviderServer.start(script: [
+            .json(#"{"error":{"message":"Model is overloaded","type":"server_error"}}"#),
+            .chunks(["event: error\ndata: {\"message\":\"overloaded, try later\"}\n\n"]),
+            FakeResponse(parts: [.data(Data(Shapes.deepseekChat.utf8))]),
+            .json("", status: 307, headers: [("Location", "https://elsewhere.example/v1/chat/completions")]),
+        ])
+        let gateway = ModelGateway(configuration: fastConfiguration(retries: 0), logger: Logger(label: "t"))
+        let m = try fakeModel(server, "deepseek:deepseek-chat")
+        do {
+            _ = try await gateway.chat(m, messages: messages)
+            Issue.record("a 200 error body was taken for an answer")
+        } catch let e as WendaoError {
+            #expect(e.code == .unavailable)
+            #expect(e.message.contains("Model is overloaded"))
+        }
+        let (_, e2) = await streamFailure(gateway.streamChat(m, messages: messages))
+        #expect(e2?.message.contains("overloaded, try later") == true, "\(e2?.message ?? "none")")
+        let (text, _, _, _) = try await collectStream(gateway.streamChat(m, messages: messages))
+        #expect(text == "Hello! How can I help you today?")
+        let (_, e4) = await streamFailure(gateway.streamChat(m, messages: messages))
+        #expect(e4?.message.contains("redirected the request (HTTP 307)") == true, "\(e4?.message ?? "none")")
+        await gateway.shutdown()
+        await server.shutdown()
+    }
+}
+
 @Suite("Model gateway: connections and multipart")
 struct GatewayConnectionTests {
     @Test("Nothing listening: retried, then a provider-down error naming the address")
@@ -597,6 +653,8 @@ struct ModelConfigurationTests {
             ("retries: { max_retries: 1.5 }", "retries.max_retries must be a whole number"),
             ("custom:\n  x: { model: m }", "custom.x needs a 'provider' or a 'base_url'"),
             ("default_model: [", "not valid YAML"),
+            ("timeouts: { connect: 1e300 }", "timeouts.connect must be at most 86400"),
+            ("timeouts: { total: 1e300, first_token: 5 }", "timeouts.total must be at most 86400"),
         ] {
             #expect(throws: WendaoError.self) { try ModelsConfiguration.parse(text, source: "cfg.yaml") }
             do { _ = try ModelsConfiguration.parse(text, source: "cfg.yaml") } catch {
@@ -640,6 +698,48 @@ struct ModelConfigurationTests {
         try local.requireKey()
         let ollama = try ModelCatalog.resolve("ollama:qwen2.5", configuration: c, environment: ["OLLAMA_HOST": "0.0.0.0"])
         #expect(ollama.baseURL == "http://127.0.0.1:11434/v1")
+    }
+
+    @Test("The README's provider table names every preset with its exact base URL and key variables")
+    func readmeTable() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for p in ProviderPreset.builtIn {
+            let row = try #require(
+                text.split(separator: "\n").first { $0.hasPrefix("| `\(p.name)`") }, "no README row for \(p.name)")
+            #expect(row.contains("`\(p.baseURL)`"), "\(p.name): \(row)")
+            for v in p.keyVariables where p.requiresKey || v.hasSuffix("_API_KEY") {
+                #expect(row.contains("`\(v)`"), "\(p.name) row lacks \(v)")
+            }
+            for a in p.aliases { #expect(row.contains("`\(a)`"), "\(p.name) row lacks alias \(a)") }
+        }
+    }
+
+    @Test("A preset moved to a public host still needs its key; one moved to a private host does not")
+    func movedPresets() throws {
+        var c = ModelsConfiguration()
+        var s = ProviderSettings()
+        s.baseURL = "https://proxy.example.com/v1"
+        c.providers["deepseek"] = s
+        let moved = try ModelCatalog.resolve("deepseek:deepseek-chat", configuration: c, environment: [:])
+        #expect(throws: WendaoError.self) { try moved.requireKey() }
+        for local in ["http://127.0.0.1:8000/v1", "http://10.1.2.3/v1", "http://gpu-box:8000/v1", "http://[::1]:8000/v1"] {
+            let m = try ModelCatalog.resolve(
+                "openai:m", configuration: ModelsConfiguration(), environment: ["OPENAI_BASE_URL": local])
+            #expect(throws: Never.self) { try m.requireKey() }
+        }
+        var bot = CustomModel(model: "m")
+        bot.provider = "vllm"
+        bot.apiKeyEnv = "BOT_KEY"
+        c.custom["bot"] = bot
+        let custom = try ModelCatalog.resolve("custom:bot", configuration: c, environment: [:])
+        do {
+            try custom.requireKey()
+            Issue.record("a custom model with an unset api_key_env ran without a key")
+        } catch {
+            #expect(error.message.contains("BOT_KEY"))
+        }
     }
 
     @Test("Every preset resolves with its documented key variable; aliases work")

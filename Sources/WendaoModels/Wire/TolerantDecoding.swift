@@ -155,9 +155,11 @@ struct WireUsage: Decodable, Sendable {
             value = nil
             return
         }
-        var prompt = c.int("prompt_tokens") ?? c.int("input_tokens")
-        var completion = c.int("completion_tokens") ?? c.int("output_tokens")
-        let total = c.int("total_tokens")
+        // Counts are clamped to 0…2^40: a provider's nonsense must neither overflow sums nor go negative.
+        func count(_ x: Int?) -> Int? { x.map { min(max($0, 0), 1 << 40) } }
+        var prompt = count(c.int("prompt_tokens") ?? c.int("input_tokens"))
+        var completion = count(c.int("completion_tokens") ?? c.int("output_tokens"))
+        let total = count(c.int("total_tokens"))
         switch (prompt, completion, total) {
         case (nil, nil, nil):
             value = nil
@@ -171,12 +173,12 @@ struct WireUsage: Decodable, Sendable {
         default:
             break
         }
-        let cached =
+        let cached = count(
             c.object("prompt_tokens_details")?.int("cached_tokens") ?? c.int("prompt_cache_hit_tokens")
-            ?? c.object("input_tokens_details")?.int("cached_tokens") ?? c.int("cached_tokens")
-        let reasoning =
+                ?? c.object("input_tokens_details")?.int("cached_tokens") ?? c.int("cached_tokens"))
+        let reasoning = count(
             c.object("completion_tokens_details")?.int("reasoning_tokens")
-            ?? c.object("output_tokens_details")?.int("reasoning_tokens")
+                ?? c.object("output_tokens_details")?.int("reasoning_tokens"))
         value = TokenUsage(
             promptTokens: prompt ?? 0, completionTokens: completion ?? 0, cachedPromptTokens: cached,
             reasoningTokens: reasoning)

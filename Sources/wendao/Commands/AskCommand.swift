@@ -36,15 +36,22 @@ struct AskCommand: AsyncParsableCommand {
         let lib = try global.library()
         let base = try lib.open(kb)
         let setup = try ModelSetup(global: global)
-        let spec = extractive ? nil : (model ?? base.record.settings.model ?? setup.defaultModel)
-        guard let spec else {
+        let chosen: (spec: String, from: String)? =
+            extractive
+            ? nil
+            : model.map { ($0, "--model") } ?? base.record.settings.model.map { ($0, "knowledge base '\(kb)' (kb set --model)") }
+                ?? setup.defaultModelWithSource
+        guard let (spec, source) = chosen else {
             if history != nil {
                 Output.err("warning: --history needs a model; answering the question on its own (extractive)")
             }
             try answerExtractively(base)
             return
         }
-        let resolved = try setup.resolve(spec)
+        let resolved: ResolvedModel
+        do { resolved = try setup.resolve(spec) } catch let e as WendaoError where source != "--model" {
+            throw WendaoError(e.code, "\(e.message) (model '\(spec)' from \(source))")
+        }
         let turns = try history.map { try ConversationFile.read($0) } ?? []
         let templates = try PromptTemplates.load(dataDirectory: setup.dataDirectory, kb: base.name)
         var options = GroundedAnswerer.Options()
@@ -79,7 +86,8 @@ struct AskCommand: AsyncParsableCommand {
         let report = UsageReport(
             model: resolved, usage: answer.usage, calls: answer.modelCalls,
             seconds: (ContinuousClock.now - started).seconds)
-        if let history {
+        // An empty answer is not a turn: appending it would leave two user turns in a row.
+        if let history, !answer.answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             try ConversationFile.append(
                 history, [ChatMessage(.user, question), ChatMessage(.assistant, answer.answer)])
         }
@@ -148,13 +156,20 @@ enum ConversationFile {
             throw WendaoError(.unreadable, "\(path): the conversation file is not UTF-8 text")
         }
         var turns: [ChatMessage] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Lines end in \n or \r\n ("\r\n" is one Character, so split on any newline character).
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if l.isEmpty { continue }
-            guard let m = try? JSONDecoder().decode(ChatMessage.self, from: Data(l.utf8)), m.role != .system else {
+            guard let m = try? JSONDecoder().decode(ChatMessage.self, from: Data(l.utf8)) else {
                 throw WendaoError(
                     .invalidArgument,
                     "\(path):\(i + 1): expected {\"role\": \"user\" or \"assistant\", \"content\": \"…\"}")
+            }
+            guard m.role != .system else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "\(path):\(i + 1): system turns are not allowed in a conversation file (the instructions are the "
+                        + "prompt templates: see `wendao prompts export`)")
             }
             turns.append(m)
         }

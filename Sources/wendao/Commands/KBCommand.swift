@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WendaoCore
+import WendaoModels
 import WendaoRAG
 
 struct KBCommand: ParsableCommand {
@@ -45,6 +46,14 @@ struct KBCommand: ParsableCommand {
         @Option(help: "Model that writes answers, provider:model (e.g. dashscope:qwen-plus); 'none' for extractive.")
         var model: String?
 
+        /// Checks that `--model` names a provider and model Wendao can resolve (keys are checked when
+        /// the model is used).
+        func validateModel(_ global: GlobalOptions) throws {
+            guard let model, model != "none", !model.isEmpty else { return }
+            let setup = try ModelSetup(global: global)
+            _ = try ModelCatalog.resolve(model, configuration: setup.configuration, environment: setup.environment)
+        }
+
         func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
             var s = s
             if let chunkSize { s.chunkSize = chunkSize }
@@ -71,6 +80,7 @@ struct KBCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
+            try settings.validateModel(global)
             let lib = try global.library()
             try lib.create(name, settings: settings.apply(to: .default))
             if global.json {
@@ -131,6 +141,7 @@ struct KBCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
+            try settings.validateModel(global)
             let lib = try global.library()
             let kb = try lib.open(name)
             try kb.updateSettings(settings.apply(to: kb.record.settings))

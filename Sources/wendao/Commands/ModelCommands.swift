@@ -24,8 +24,13 @@ struct ModelSetup {
 
     /// The model named on the command line, else in the environment (`WENDAO_MODEL`), else in the
     /// configuration (`default_model`).
-    var defaultModel: String? {
-        environment["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.defaultModel
+    var defaultModel: String? { defaultModelWithSource?.spec }
+
+    /// ``defaultModel`` and where it was set, for messages.
+    var defaultModelWithSource: (spec: String, from: String)? {
+        if let m = environment["WENDAO_MODEL"], !m.isEmpty { return (m, "WENDAO_MODEL") }
+        if let m = configuration.defaultModel { return (m, "default_model in \(configuration.source ?? "config.yaml")") }
+        return nil
     }
 
     func resolve(_ spec: String) throws -> ResolvedModel {
@@ -89,7 +94,11 @@ struct ModelsCommand: AsyncParsableCommand {
                     throw error
                 }
                 if global.json {
-                    Output.json(["provider": m.provider, "models": names.sorted().joined(separator: "\n")])
+                    struct Remote: Encodable {
+                        var provider: String
+                        var models: [String]
+                    }
+                    Output.json(Remote(provider: m.provider, models: names.sorted()))
                 } else {
                     for n in names.sorted() { Output.line("\(m.provider):\(n)") }
                 }
@@ -265,7 +274,7 @@ struct PromptsCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the templates into <data>/prompts/<kb>/ (or <data>/prompts/ for all) to edit them.",
+            abstract: "Write the built-in templates into <data>/prompts/<kb>/ (or <data>/prompts/ for all) to edit them.",
             discussion: """
                 Templates are read from <data>/prompts/<kb>/<name>.txt, then <data>/prompts/<name>.txt, then the \
                 built-in text. Placeholders: {{sources}}, {{question}}, {{language}}, {{not_found}}, {{history}}.
@@ -282,8 +291,8 @@ struct PromptsCommand: ParsableCommand {
                 try Library.validateName(kb)
                 target = target.appendingPathComponent(kb, isDirectory: true)
             }
-            let current = try PromptTemplates.load(dataDirectory: dir, kb: kb ?? "default")
-            let files = try current.write(to: target, overwrite: force)
+            // The built-in text: exporting restores the defaults even when an override is broken.
+            let files = try PromptTemplates.builtIn.write(to: target, overwrite: force)
             if global.json {
                 Output.json(["files": files.map(\.path)])
             } else {
