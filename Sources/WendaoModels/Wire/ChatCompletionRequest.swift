@@ -56,22 +56,16 @@ public struct ChatCompletionRequest: Encodable, Sendable, Equatable {
     /// Encodes the OpenAI shape: `model`, `messages`, `stream`, `stream_options`, `temperature`,
     /// `top_p`, `max_tokens`, `stop`, then the `extra` members.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: AnyKey.self)
-        func put(_ value: (some Encodable)?, _ key: String) throws {
-            guard let value, extra[key] == nil else { return }
-            try c.encode(value, forKey: AnyKey(key))
-        }
-        try put(model, "model")
-        try put(messages, "messages")
-        try put(stream, "stream")
-        try put(streamOptions, "stream_options")
-        try put(temperature, "temperature")
-        try put(topP, "top_p")
-        try put(maxTokens, "max_tokens")
-        try put(stop, "stop")
-        for (key, value) in extra {
-            try c.encode(value, forKey: AnyKey(key))
-        }
+        var c = ExtraMergingWriter(encoder: encoder, extra: extra)
+        try c.put(model, "model")
+        try c.put(messages, "messages")
+        try c.put(stream, "stream")
+        try c.put(streamOptions, "stream_options")
+        try c.put(temperature, "temperature")
+        try c.put(topP, "top_p")
+        try c.put(maxTokens, "max_tokens")
+        try c.put(stop, "stop")
+        try c.finish()
     }
 }
 
@@ -121,18 +115,12 @@ public struct EmbeddingsRequest: Encodable, Sendable, Equatable {
 
     /// Encodes `model`, `input`, `dimensions`, `encoding_format`, then the `extra` members.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: AnyKey.self)
-        func put(_ value: (some Encodable)?, _ key: String) throws {
-            guard let value, extra[key] == nil else { return }
-            try c.encode(value, forKey: AnyKey(key))
-        }
-        try put(model, "model")
-        try put(input, "input")
-        try put(dimensions, "dimensions")
-        try put(encodingFormat, "encoding_format")
-        for (key, value) in extra {
-            try c.encode(value, forKey: AnyKey(key))
-        }
+        var c = ExtraMergingWriter(encoder: encoder, extra: extra)
+        try c.put(model, "model")
+        try c.put(input, "input")
+        try c.put(dimensions, "dimensions")
+        try c.put(encodingFormat, "encoding_format")
+        try c.finish()
     }
 }
 
@@ -173,19 +161,36 @@ public struct ImageGenerationRequest: Encodable, Sendable, Equatable {
 
     /// Encodes `model`, `prompt`, `n`, `size`, `quality`, `response_format`, then the `extra` members.
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: AnyKey.self)
-        func put(_ value: (some Encodable)?, _ key: String) throws {
-            guard let value, extra[key] == nil else { return }
-            try c.encode(value, forKey: AnyKey(key))
-        }
-        try put(model, "model")
-        try put(prompt, "prompt")
-        try put(n, "n")
-        try put(size, "size")
-        try put(quality, "quality")
-        try put(responseFormat, "response_format")
-        for (key, value) in extra {
-            try c.encode(value, forKey: AnyKey(key))
-        }
+        var c = ExtraMergingWriter(encoder: encoder, extra: extra)
+        try c.put(model, "model")
+        try c.put(prompt, "prompt")
+        try c.put(n, "n")
+        try c.put(size, "size")
+        try c.put(quality, "quality")
+        try c.put(responseFormat, "response_format")
+        try c.finish()
+    }
+}
+
+/// Writes a request's standard members, skipping those that `extra` overrides, then the `extra`
+/// members: the shared encoding of every request type with provider extras.
+struct ExtraMergingWriter {
+    var container: KeyedEncodingContainer<AnyKey>
+    let extra: [String: JSONValue]
+
+    init(encoder: any Encoder, extra: [String: JSONValue]) {
+        container = encoder.container(keyedBy: AnyKey.self)
+        self.extra = extra
+    }
+
+    /// Writes `value` under `key` unless it is nil or `extra` has the key.
+    mutating func put(_ value: (some Encodable)?, _ key: String) throws {
+        guard let value, extra[key] == nil else { return }
+        try container.encode(value, forKey: AnyKey(key))
+    }
+
+    /// Writes the `extra` members.
+    mutating func finish() throws {
+        for (key, value) in extra { try container.encode(value, forKey: AnyKey(key)) }
     }
 }

@@ -146,30 +146,9 @@ public struct ChatCompletionChunk: Decodable, Sendable, Equatable {
         }
     }
 
-    /// A new piece of a message.
-    public struct Delta: Decodable, Sendable, Equatable {
-        /// `assistant`, on the first chunk.
-        public var role: String?
-        /// A piece of the answer.
-        public var content: String?
-        /// A piece of hidden reasoning (`reasoning_content`, or `reasoning`).
-        public var reasoningContent: String?
-
-        /// Creates a delta.
-        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil) {
-            self.role = role
-            self.content = content
-            self.reasoningContent = reasoningContent
-        }
-
-        /// Decodes `role`, `content` and `reasoning_content` / `reasoning`.
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            role = c.string("role")
-            content = c.content("content")
-            reasoningContent = c.content("reasoning_content") ?? c.content("reasoning")
-        }
-    }
+    /// A new piece of a message: the same fields as a whole message (`role` on the first chunk,
+    /// then pieces of `content` and `reasoning_content`).
+    public typealias Delta = ChatCompletionResponse.Message
 
     /// The provider's completion ID (the same on every chunk).
     public var id: String?

@@ -96,13 +96,7 @@ struct AskCommand: AsyncParsableCommand {
             return
         }
         if !answer.answer.hasSuffix("\n") { Output.write("\n") }
-        if !answer.citations.isEmpty { Output.line("") }
-        for c in answer.citations {
-            var loc = c.document
-            if !c.section.isEmpty { loc += " › " + c.section }
-            if let p = c.page { loc += " (p. \(p))" }
-            Output.line("[\(c.n)] \(loc)")
-        }
+        Self.printCitations(answer.citations)
         for w in answer.warnings { Output.err("warning: \(w)") }
         Output.err(report.line)
     }
@@ -114,8 +108,13 @@ struct AskCommand: AsyncParsableCommand {
             return
         }
         Output.line(a.answer)
-        if !a.citations.isEmpty { Output.line("") }
-        for c in a.citations {
+        Self.printCitations(a.citations)
+    }
+
+    /// `[n] document › section (p. N)` lines after a blank line.
+    static func printCitations(_ citations: [Citation]) {
+        if !citations.isEmpty { Output.line("") }
+        for c in citations {
             var loc = c.document
             if !c.section.isEmpty { loc += " › " + c.section }
             if let p = c.page { loc += " (p. \(p))" }
