@@ -292,7 +292,13 @@ struct PromptsCommand: ParsableCommand {
                 target = target.appendingPathComponent(kb, isDirectory: true)
             }
             // The built-in text: exporting restores the defaults even when an override is broken.
-            let files = try PromptTemplates.builtIn.write(to: target, overwrite: force)
+            let files: [URL]
+            do {
+                files = try PromptTemplates.builtIn.write(to: target, overwrite: force)
+            } catch {
+                let e: WendaoError = error
+                throw e.code == .alreadyExists ? WendaoError(e.code, e.message + "; add --force to replace it") : e
+            }
             if global.json {
                 Output.json(["files": files.map(\.path)])
             } else {
