@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WendaoCore
 @testable import WendaoRAG
+import WendaoIndex
 import WendaoText
 
 // MARK: - Test doubles
@@ -241,11 +242,36 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let f = try GroundedFixture(GroundedFixture.facts)
         defer { f.remove() }
         let model = FakeChatModel.replying([reply])
-        let (a, _) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
+        let (a, events) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
         #expect(model.calls(.answer).count == 1)
         #expect(!a.found && a.citations.isEmpty && !a.uncited)
-        #expect(a.answer == "知识库中没有找到答案。")
+        #expect(a.answer == reply && a.answer == streamedText(events))
         #expect(!a.sources.isEmpty)
+    }
+
+    @Test func notFoundInTheOtherLanguageIsKeptAsStreamed() async throws {
+        let f = try GroundedFixture(GroundedFixture.facts)
+        defer { f.remove() }
+        let model = FakeChatModel.replying(["Not found in ", "this knowledge base."])
+        let (a, events) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
+        #expect(a.language == .chinese && !a.found && a.citations.isEmpty)
+        #expect(a.answer == "Not found in this knowledge base.")
+        #expect(a.answer == streamedText(events))
+        // The JSON says what the reader saw.
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(a)) as? [String: Any])
+        #expect(object["answer"] as? String == streamedText(events) && object["found"] as? Bool == false)
+    }
+
+    @Test func rawHTMLImagesFromTheModelAreRemoved() async throws {
+        let f = try GroundedFixture(GroundedFixture.facts)
+        defer { f.remove() }
+        let model = FakeChatModel.replying([
+            "首重12元[1]。<IMG SRC=//evil.example/?q=", "首重 alt='x'>", "<b>注意</b> a < b。",
+        ])
+        let (a, events) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
+        #expect(a.answer == "首重12元[1]。<b>注意</b> a < b。" && streamedText(events) == a.answer)
+        #expect(a.removedImages == 1 && a.warnings.contains { $0.contains("remote image") })
     }
 
     @Test func emptyCompletionIsNotFoundWithAWarning() async throws {
@@ -331,7 +357,8 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
             Issue.record("expected .contextTooLong")
         } catch let e as WendaoError {
             #expect(e.code == .contextTooLong)
-            #expect(e.message.contains("30") && e.message.contains("64"))
+            #expect(e.message.contains("a context cap of 30 tokens is below the 64-token minimum for sources"))
+            #expect(!e.message.contains("larger context window"))
         }
         // A context window that the answer reserve nearly fills.
         let small = FakeChatModel.replying(["x"], contextWindow: 1100)
@@ -454,11 +481,75 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let p = try GroundedPrompt.assemble(
             question: "Q3 shipping", hits: [hit(1, "Shipping takes two days.")], history: history, contextWindow: 8192,
             historyTurns: 3)
-        #expect(p.messages.map(\.role) == [.system, .assistant, .user, .assistant, .user])
-        #expect(p.messages[1].content == "A1 ." && p.messages[2].content == "Q2" && p.messages[3].content == "A2")
+        // Three messages allowed: one whole pair (the newest) is kept.
+        #expect(p.messages.map(\.role) == [.system, .user, .assistant, .user])
+        #expect(p.messages[1].content == "Q2" && p.messages[2].content == "A2")
+        let all = try GroundedPrompt.assemble(
+            question: "Q3 shipping", hits: [hit(1, "Shipping takes two days.")], history: history, contextWindow: 8192)
+        #expect(all.messages.map(\.content).dropFirst().dropLast() == ["Q1", "A1 .", "Q2", "A2"])
         #expect(!p.messages.contains { $0.content.contains("evil") })
         #expect(p.language == .english && p.sources.count == 1)
         #expect(p.estimatedTokens == TokenEstimator.estimate(p.messages))
+    }
+
+    /// Roles of the assembled answer-call messages for `history`.
+    private func roles(
+        _ history: [ChatMessage], contextWindow: Int = 8192, historyTurns: Int = 6
+    ) throws -> (roles: [ChatMessage.Role], prompt: GroundedPrompt) {
+        let p = try GroundedPrompt.assemble(
+            question: "How long does shipping take?", hits: [hit(1, "Shipping takes two days.")], history: history,
+            contextWindow: contextWindow, historyTurns: historyTurns)
+        #expect(p.messages.last?.content.hasSuffix("Question: How long does shipping take?") == true)
+        #expect(p.historyMessages == p.messages.count - 2)
+        return (p.messages.map(\.role), p)
+    }
+
+    @Test func historyRolesAlternateStartingWithAUserTurn() throws {
+        // An answer that came back empty: the unanswered question is dropped too.
+        #expect(try roles([ChatMessage(.user, "Q1"), ChatMessage(.assistant, "")]).roles == [.system, .user])
+        #expect(
+            try roles([ChatMessage(.user, "Q1"), ChatMessage(.assistant, " [1] \n"), ChatMessage(.user, "Q2")]).roles
+                == [.system, .user])
+        // A leading assistant turn (a greeting) is dropped.
+        let greeted = try roles([ChatMessage(.assistant, "Hello!"), ChatMessage(.user, "Q1"), ChatMessage(.assistant, "A1")])
+        #expect(greeted.roles == [.system, .user, .assistant, .user])
+        #expect(greeted.prompt.messages[1].content == "Q1" && greeted.prompt.messages[2].content == "A1")
+        // Consecutive turns of one role are merged.
+        let doubled = try roles([ChatMessage(.user, "Q1"), ChatMessage(.user, "Q2"), ChatMessage(.assistant, "A")])
+        #expect(doubled.roles == [.system, .user, .assistant, .user])
+        #expect(doubled.prompt.messages[1].content == "Q1\n\nQ2")
+        // An empty answer between two questions: they merge.
+        let gap = try roles([
+            ChatMessage(.user, "Q1"), ChatMessage(.assistant, ""), ChatMessage(.user, "Q2"), ChatMessage(.assistant, "A2"),
+        ])
+        #expect(gap.roles == [.system, .user, .assistant, .user] && gap.prompt.messages[1].content == "Q1\n\nQ2")
+    }
+
+    @Test func historyIsTrimmedInWholePairsFromTheOldestEnd() throws {
+        // Long questions and short answers: trimming message by message would stop inside a pair and
+        // leave an assistant turn first.
+        var history: [ChatMessage] = []
+        for n in 1...10 {
+            history.append(ChatMessage(.user, "Q\(n) " + String(repeating: "shipping question words ", count: 60)))
+            history.append(ChatMessage(.assistant, "A\(n) short."))
+        }
+        var seen = Set<Int>()
+        for window in stride(from: 2000, through: 12000, by: 100) {
+            let (r, p) = try roles(history, contextWindow: window, historyTurns: 20)
+            let pairs = (r.count - 2) / 2
+            seen.insert(pairs)
+            let expected: [ChatMessage.Role] =
+                [.system] + Array(repeating: [ChatMessage.Role.user, .assistant], count: pairs).flatMap { $0 } + [.user]
+            #expect(r == expected, "window \(window)")
+            guard pairs > 0 else { continue }
+            // The newest pairs are the ones kept.
+            #expect(p.messages[p.messages.count - 2].content == "A10 short.", "window \(window)")
+            #expect(p.messages[1].content.hasPrefix("Q\(11 - pairs) "), "window \(window)")
+        }
+        // The budget cut the history at several points (not all or nothing).
+        #expect(seen.filter { $0 > 0 && $0 < 10 }.count >= 3, "\(seen.sorted())")
+        // An odd limit keeps whole pairs only.
+        #expect(try roles(history, historyTurns: 3).roles == [.system, .user, .assistant, .user])
     }
 }
 
@@ -527,6 +618,39 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         #expect(f.cited == [1])
     }
 
+    @Test func rawHTMLImagesAreRemoved() {
+        let f = expectFiltered(
+            "a <img src=\"https://evil.example/?q=secret\"> b <IMG SRC=//evil.example/x.png> c "
+                + "<img alt='x > y' src='https://e.x/'> d <img\n  width=1 srcset=\"https://e.x/1x.png 1x, "
+                + "https://e.x/2x.png 2x\"/> e <Img/src=https://e.x> f <image src=https://e.x> g "
+                + "<img src=\"img/local.png\"> h <img alt=it's src=//e.x> i",
+            "a  b  c  d  e  f  g  h  i")
+        #expect(f.removedImages == 8)
+    }
+
+    @Test func rawHTMLImagesAreRemovedInsideCode() {
+        let f = expectFiltered(
+            "`<img src=https://e.x>` and\n```\n<img src=//e.x>\n```\nthen `unclosed <img src=//e.x> text [1]",
+            "`` and\n```\n\n```\nthen `unclosed  text [1]")
+        #expect(f.removedImages == 3)
+    }
+
+    @Test func otherHTMLPassesUnchanged() {
+        let text =
+            "a < b, x<y, <b>bold</b>, <a href=\"https://x.example\">l</a>, <imgx>, <im>, <i>, 1 <2, <!-- c -->, "
+            + "<source srcset=x>, <img2 src=x>, <IM G>, <\n"
+        let f = expectFiltered(text, text)
+        #expect(f.removedImages == 0)
+
+        // A `<` is held only while it can still become `<img`.
+        var g = CitationFilter(sourceCount: 3)
+        #expect(g.feed("a < b and c<d, ") == "a < b and c<d, ")
+        #expect(g.feed("x <i") == "x ")
+        #expect(g.feed("mport <b") == "<import <b")
+        #expect(g.feed("") == "")
+        #expect(g.finish() == "")
+    }
+
     @Test func holdBackIsBounded() {
         var f = CitationFilter(sourceCount: 3)
         var fed = 0
@@ -546,6 +670,19 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         #expect(!out.hasPrefix("!"))  // the image syntax is broken, so it cannot render later
         #expect(g.feed("](https://evil.example/)").contains("https://evil.example/"))
         #expect(g.removedImages == 0)
+
+        // An `<img` that never closes is dropped (its `<`), not held forever.
+        var tag = CitationFilter(sourceCount: 3)
+        let open = "<img src=\"" + String(repeating: "b", count: 3000)
+        let shownTag = tag.feed(open)
+        #expect(shownTag.unicodeScalars.count >= 3000 - CitationFilter.maxImageLength)
+        #expect(!shownTag.contains("<"))
+        #expect(!(shownTag + tag.feed("\">") + tag.finish()).contains("<"))
+        #expect(tag.removedImages == 0)
+        // Nor when the answer ends inside it.
+        var cut = CitationFilter(sourceCount: 3)
+        #expect(cut.feed("x <img src=//e.x") == "x ")
+        #expect(cut.finish() == "img src=//e.x")
 
         var h = CitationFilter(sourceCount: 3)
         #expect(h.feed("plain text without brackets") == "plain text without brackets")
@@ -603,6 +740,36 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
             _ = try ContextBudget(contextWindow: 1500, maxAnswerTokens: 1024, fixedTokens: 440).select([hit(1, "x")])
         }
         #expect(f?.code == .contextTooLong && f?.message.contains("36") == true)
+    }
+
+    @Test func tooSmallNamesTheLimitThatBinds() {
+        // The caller's cap binds: say so, without advising another model.
+        let cap = thrownWendaoError {
+            _ = try ContextBudget(contextWindow: 8192, maxAnswerTokens: 1024, maxContextTokens: 10, fixedTokens: 168)
+                .select([hit(1, "x")])
+        }
+        let capMessage = cap?.message ?? ""
+        #expect(cap?.code == .contextTooLong)
+        #expect(capMessage.hasPrefix("a context cap of 10 tokens is below the 64-token minimum for sources"))
+        #expect(capMessage.contains("8192 − answer reserve 1024 − instructions, question and history 168 = 7000"))
+        #expect(!capMessage.contains("model") && !capMessage.contains("leaves 10"))
+
+        // The window binds (a cap below 64 too, but the window leaves even less): the window's arithmetic.
+        for budget in [
+            ContextBudget(contextWindow: 1500, maxAnswerTokens: 1024, fixedTokens: 440),
+            ContextBudget(contextWindow: 1500, maxAnswerTokens: 1024, maxContextTokens: 50, fixedTokens: 440),
+        ] {
+            let e = thrownWendaoError { _ = try budget.select([hit(1, "x")]) }
+            let message = e?.message ?? ""
+            #expect(message.hasPrefix("the prompt leaves 36 tokens for sources, at least 64 are needed"))
+            #expect(message.contains("1500 − answer reserve 1024 − instructions, question and history 440 = 36"))
+            #expect(message.contains("larger context window") && !message.contains("cap"))
+        }
+        let over = thrownWendaoError {
+            _ = try ContextBudget(contextWindow: 1100, maxAnswerTokens: 1024, fixedTokens: 200).select([hit(1, "x")])
+        }
+        #expect(over?.message.hasPrefix("the prompt is 124 tokens over the context window") == true)
+        #expect(over?.message.contains("= -124") == true)
     }
 
     @Test(arguments: [
@@ -722,5 +889,68 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         #expect(GroundedAnswerer.cleanQuery("  \n \"\" ") == nil)
         #expect(GroundedAnswerer.cleanQuery("知识库中没有找到答案。") == nil)
         #expect(GroundedAnswerer.cleanQuery(String(repeating: "a", count: 2000))?.count == 512)
+    }
+}
+
+
+// MARK: - Relevance gate
+
+@Suite struct GroundedRelevanceGateTests {
+    /// The gate on the bundled sample knowledge base and its labelled questions (the query as
+    /// asked, before any cross-lingual retry): answerable questions must rarely be gated out (a
+    /// false "not found" is worse than an extra model call); unrelated English questions are.
+    @Test func gateOnTheSampleKnowledgeBase() throws {
+        let samples = repositoryRoot.appendingPathComponent("Samples/logistics")
+        let evalFile = samples.appendingPathComponent("eval.jsonl")
+        try #require(FileManager.default.fileExists(atPath: evalFile.path), "no sample at \(samples.path)")
+        let scratch = try ScratchDirectory("gate")
+        defer { scratch.remove() }
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("logistics")
+        let kb = try library.open("logistics")
+        var ingest = IngestOptions()
+        ingest.exclude = ["eval.jsonl"]
+        _ = try kb.ingest([samples.path], options: ingest)
+
+        let threshold = GroundedAnswerer.Options().minimumCoverage
+        func coverage(_ q: String) -> Double {
+            GroundedAnswerer.relevance(of: q, in: GroundedAnswerer.searchIfSearchable(q, topK: 8, kb: kb), kb: kb)
+        }
+        var answerable = 0
+        var unanswerable = 0
+        var falseNotFound: [String] = []
+        var gatedUnanswerable = 0
+        for line in try String(contentsOf: evalFile, encoding: .utf8).split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let question = try #require(object["question"] as? String)
+            let answers = object["answers"] as? [String] ?? []
+            let gated = coverage(question) < threshold
+            if (object["answerable"] as? Bool) ?? !answers.isEmpty {
+                answerable += 1
+                if gated { falseNotFound.append(question) }
+            } else {
+                unanswerable += 1
+                if gated { gatedUnanswerable += 1 }
+            }
+        }
+        let falseRate = Double(falseNotFound.count) / Double(max(answerable, 1))
+        let gatedRate = Double(gatedUnanswerable) / Double(max(unanswerable, 1))
+        print(
+            "relevance gate \(threshold): answerable gated \(falseNotFound.count)/\(answerable), "
+                + "unanswerable gated \(gatedUnanswerable)/\(unanswerable)")
+        for q in ["今天股市怎么样？", "火星上的天气怎么样？", "量子计算机的原理是什么？"] {
+            print(String(format: "  %@ %.2f", q, coverage(q)))
+        }
+        #expect(answerable >= 100 && unanswerable >= 10)
+        // Measured: 11 of 146 (7.5%), most of them colloquial paraphrases ("公斤" where the sample says kg).
+        #expect(falseRate <= 0.1, "answerable questions gated out: \(falseNotFound)")
+        // Measured: 8 of 15.
+        #expect(gatedRate >= 0.4)
+        for q in [
+            "How do I bake sourdough bread?", "What is the capital of France?", "Who won the World Cup in 2018?",
+            "What is the weather like on Mars?",
+        ] {
+            #expect(coverage(q) < threshold, "\(q)")
+        }
     }
 }

@@ -19,11 +19,18 @@
 /// Images: `![alt](url)` whose URL has a scheme (`http:`, `https:`, `data:`, …) or starts with `//`
 /// is removed, and so is a reference image (`![alt][ref]`, `![alt]` not followed by `(`), whose URL
 /// is defined elsewhere; ``removedImages`` counts them. Only images with a relative URL stay.
-/// Images are checked inside code too (an unclosed backtick must not hide one).
+/// Raw HTML images — an `<img …>` tag (or `<image …>`, which HTML parsers read as `<img>`) in any
+/// case, attributes in any order and quoting, `src`, `srcset` or none — are removed whole and
+/// counted too, whatever their URL: an attribute value may hide a scheme behind character
+/// references (`src="&#104;ttps://…"`), so a relative-looking one cannot be trusted. Other HTML
+/// passes unchanged. Images of both kinds are checked inside code too (an unclosed backtick must
+/// not hide one).
 ///
 /// Only what could still become a marker or an image is held back, and never much: a bracket run
 /// longer than ``maxMarkerLength`` or an image's text longer than ``maxImageLength`` is let
-/// through (an image's `!` is dropped, so the text cannot render as an image later).
+/// through (an image's `!` or `<` is dropped, so the text cannot render as an image later; an
+/// `<img` tag still open when the answer ends loses its `<` the same way). A `<` holds back only
+/// while the letters after it can still spell `img`: `a < b` and `<b>` pass at once.
 ///
 /// ```swift
 /// var filter = CitationFilter(sourceCount: 3)
@@ -41,12 +48,13 @@ public struct CitationFilter: Sendable {
     public private(set) var citedInOrder: [Int] = []
     /// Marker numbers that pointed at no source (removed), in order of first appearance.
     public private(set) var invalidMarkers: [Int] = []
-    /// Remote or reference images removed.
+    /// Remote or reference markdown images and raw HTML `<img>` tags removed.
     public private(set) var removedImages = 0
 
     /// Longest bracket run held back while it could still become a marker.
     public static let maxMarkerLength = 64
-    /// Longest image text held back while it could still become a remote image.
+    /// Longest image text held back while it could still become a remote image (a markdown
+    /// image's alt text and URL start, or an `<img` tag up to its `>`).
     public static let maxImageLength = 2048
     /// Longest image URL discarded after a removed image's `(` (a longer one is let through: its
     /// image syntax is already gone).
@@ -120,6 +128,8 @@ public struct CitationFilter: Sendable {
                 step = backticks(s, i, final: final)
             case "!":
                 step = image(s, i, final: final)
+            case "<":
+                step = htmlImage(s, i, final: final)
             case "[", "【", "［":
                 step = inlineCode == 0 && !fenced ? marker(s, i, final: final) : .literal(end: i + 1)
             default:
@@ -247,6 +257,71 @@ public struct CitationFilter: Sendable {
         removedImages += 1
         discarding = (0, 0)
         return .drop(end: next + 1)
+    }
+
+    /// A `<`: the start of a raw HTML image tag, or plain text.
+    ///
+    /// The tag is read as an HTML tokenizer reads it: the name runs to whitespace, `/` or `>`;
+    /// attribute values may be quoted with `"` or `'` (a `>` inside quotes does not end the tag).
+    private mutating func htmlImage(_ s: [Unicode.Scalar], _ i: Int, final: Bool) -> Step {
+        // The tag name: `img` or `image`, any case.
+        var j = i + 1
+        var name = ""
+        while j < s.count, let letter = Self.asciiLower(s[j]) {
+            name.unicodeScalars.append(letter)
+            guard Self.imageTagNames.contains(where: { $0.hasPrefix(name) }) else { return .literal(end: i + 1) }
+            j += 1
+        }
+        guard j < s.count else {
+            // More letters may still spell an image tag.
+            return final ? .literal(end: i + 1) : .needMore
+        }
+        guard Self.imageTagNames.contains(name), Self.isTagNameEnd(s[j]) else { return .literal(end: i + 1) }
+        // Attributes, up to the `>` that closes the tag.
+        var quote: Unicode.Scalar?
+        var afterEquals = false
+        while true {
+            if j - i >= Self.maxImageLength { return .drop(end: i + 1) }
+            guard j < s.count else { return final ? .drop(end: i + 1) : .needMore }
+            let c = s[j]
+            j += 1
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
+            if c == ">" {
+                removedImages += 1
+                return .drop(end: j)
+            }
+            if afterEquals && (c == "\"" || c == "'") {
+                quote = c
+                afterEquals = false
+            } else if c == "=" {
+                afterEquals = true
+            } else if !Self.isHTMLSpace(c) {
+                // A value starts unquoted (or a new name): quotes inside it are ordinary characters.
+                afterEquals = false
+            }
+        }
+    }
+
+    /// Tag names that make an image (`<image>` is parsed as `<img>`).
+    private static let imageTagNames = ["img", "image"]
+
+    private static func asciiLower(_ u: Unicode.Scalar) -> Unicode.Scalar? {
+        switch u.value {
+        case 0x41...0x5A: Unicode.Scalar(u.value + 0x20)
+        case 0x61...0x7A: u
+        default: nil
+        }
+    }
+
+    private static func isHTMLSpace(_ u: Unicode.Scalar) -> Bool {
+        u == " " || u == "\t" || u == "\n" || u == "\r" || u == "\u{0C}"
+    }
+
+    private static func isTagNameEnd(_ u: Unicode.Scalar) -> Bool {
+        isHTMLSpace(u) || u == "/" || u == ">"
     }
 
     private mutating func removeImage(end: Int) -> Step {

@@ -62,13 +62,7 @@ public struct ContextBudget: Sendable, Equatable {
     /// available or not even a piece of the best hit fits.
     public func select(_ hits: [SearchHit]) throws(WendaoError) -> Selection {
         let available = availableTokens
-        guard available >= Self.minimumContextTokens else {
-            throw WendaoError(
-                .contextTooLong,
-                "the prompt leaves \(available) tokens for sources, "
-                    + "at least \(Self.minimumContextTokens) are needed (\(arithmetic)); use a model with a larger "
-                    + "context window, fewer answer tokens, a shorter question or less history")
-        }
+        guard available >= Self.minimumContextTokens else { throw tooSmall() }
         guard let best = hits.first else { return Selection(hits: [], tokens: 0, truncated: false) }
         let bestCost = Self.cost(of: best, number: 1)
         if bestCost > available {
@@ -105,12 +99,47 @@ public struct ContextBudget: Sendable, Equatable {
 
     // MARK: - Internals
 
+    /// Tokens the context window leaves for sources, before any cap.
+    private var room: Int { contextWindow - maxAnswerTokens - fixedTokens }
+
+    /// The cap, when it is what limits the sources (it is below the room the window leaves).
+    private var bindingCap: Int? {
+        guard let cap = maxContextTokens, cap < room else { return nil }
+        return cap
+    }
+
+    /// How the room is computed; the cap is mentioned when it binds.
     private var arithmetic: String {
         var s =
             "context window \(contextWindow) − answer reserve \(maxAnswerTokens) − instructions, question and "
-            + "history \(fixedTokens) = \(contextWindow - maxAnswerTokens - fixedTokens)"
-        if let cap = maxContextTokens { s += ", capped at \(cap) by maxContextTokens" }
+            + "history \(fixedTokens) = \(room)"
+        if let cap = bindingCap { s += ", capped at \(cap) by maxContextTokens" }
         return s
+    }
+
+    /// The error for fewer than ``minimumContextTokens`` available, naming what limits them: the
+    /// context window (too small for the answer reserve and the rest of the prompt), or, when the
+    /// window leaves enough, the caller's cap.
+    private func tooSmall() -> WendaoError {
+        let minimum = Self.minimumContextTokens
+        let window =
+            "context window \(contextWindow) − answer reserve \(maxAnswerTokens) − instructions, question and "
+            + "history \(fixedTokens) = \(room)"
+        if room >= minimum, let cap = maxContextTokens {
+            return WendaoError(
+                .contextTooLong,
+                "a context cap of \(cap) tokens is below the \(minimum)-token minimum for sources; raise the cap "
+                    + "(maxContextTokens) or remove it: the context window leaves \(room) tokens for sources (\(window))")
+        }
+        let leaves =
+            room >= 0
+            ? "the prompt leaves \(room) tokens for sources, at least \(minimum) are needed"
+            : "the prompt is \(-room) tokens over the context window before any source is added, and sources "
+                + "need at least \(minimum)"
+        return WendaoError(
+            .contextTooLong,
+            "\(leaves) (\(window)); use a model with a larger context window, fewer answer tokens, a shorter "
+                + "question or less history")
     }
 
     /// Whether `h` overlaps or touches passage `p` of the same document.

@@ -33,8 +33,10 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     public var query: String
     /// The translated query of the cross-lingual second search, when it ran.
     public var translatedQuery: String?
-    /// The answer text with `[n]` markers (the not-found sentence when `found` is false and the
-    /// knowledge base had nothing; empty when the model returned nothing).
+    /// The answer text with `[n]` markers: exactly the text of the `text` events. When `found` is
+    /// false it is the not-found sentence (in the question's language when the knowledge base had
+    /// nothing relevant; as the model wrote it, in either language, when the model found nothing),
+    /// or empty when the model returned nothing.
     public var answer: String
     /// Always `llm`.
     public var mode: String

@@ -13,9 +13,13 @@ public import WendaoCore
 ///   characters are removed (line breaks and tabs stay); attribute values are escaped
 ///   (`&`, `"`, `<`, `>`) and kept on one line.
 /// - The question comes after the sources; earlier turns of the conversation are separate
-///   user/assistant messages between the system message and the final user message, newest
-///   first within a quarter of the room, and without their old `[n]` markers (those numbered
-///   other sources).
+///   user/assistant messages between the system message and the final user message, without
+///   their old `[n]` markers (those numbered other sources).
+/// - Roles alternate, as chat APIs expect: the history starts with a user turn and ends with an
+///   assistant turn, and the new question is the final user message. Empty turns are dropped,
+///   consecutive turns of one role are merged (joined by a blank line), a leading assistant turn
+///   and a trailing unanswered user turn are dropped, and the history is kept and trimmed in
+///   whole question-and-answer pairs: the newest pairs that fit a quarter of the room.
 ///
 /// ```swift
 /// let prompt = try GroundedPrompt.assemble(question: "首重多少钱？", hits: hits, contextWindow: 8192)
@@ -39,7 +43,8 @@ public struct GroundedPrompt: Sendable, Equatable {
     ///
     /// - Parameters:
     ///   - language: the answer language; detected from the question when nil.
-    ///   - historyTurns: at most this many earlier messages (a question and its answer are two).
+    ///   - historyTurns: at most this many earlier messages (a question and its answer are two; an
+    ///     odd number keeps one message fewer, since pairs are kept whole).
     /// - Throws: `.contextTooLong` when there is no room for sources (see ``ContextBudget``).
     public static func assemble(
         question: String, hits: [SearchHit], history: [ChatMessage] = [], templates: PromptTemplates = .builtIn,
@@ -55,14 +60,15 @@ public struct GroundedPrompt: Sendable, Equatable {
         let skeleton = ChatMessage(.user, templates.render(.answerUser, values))
         let base = TokenEstimator.estimate([system, skeleton])
 
-        // History: newest messages first, within a quarter of what is left after the answer reserve.
+        // History: whole question-and-answer pairs, newest first, within a quarter of what is left
+        // after the answer reserve; the oldest pairs go first.
         let room = max(0, contextWindow - maxAnswerTokens - base)
         var kept: [ChatMessage] = []
         var historyTokens = 0
-        for m in historyMessages(history, limit: historyTurns).reversed() {
-            let t = TokenEstimator.estimate(m)
+        for pair in historyPairs(history, limit: historyTurns).reversed() {
+            let t = TokenEstimator.estimate(pair.question) + TokenEstimator.estimate(pair.answer)
             if historyTokens + t > room / 4 { break }
-            kept.insert(m, at: 0)
+            kept.insert(contentsOf: [pair.question, pair.answer], at: 0)
             historyTokens += t
         }
 
@@ -182,17 +188,40 @@ public struct GroundedPrompt: Sendable, Equatable {
         }
     }
 
-    /// Earlier turns fit for the answer call: user and assistant messages only (instructions come
-    /// from the application alone), the last `limit`, cleaned; assistant turns lose their `[n]`
-    /// markers, which numbered the sources of their own answer.
+    /// Earlier turns, cleaned: user and assistant messages only (instructions come from the
+    /// application alone), invisible characters removed, assistant turns without their `[n]`
+    /// markers (which numbered the sources of their own answer), empty turns dropped, consecutive
+    /// turns of one role merged (joined by a blank line); the last `limit`.
     static func historyMessages(_ history: [ChatMessage], limit: Int) -> [ChatMessage] {
-        let turns = history.filter { $0.role != .system }.suffix(max(0, limit))
-        return turns.compactMap { m in
+        var turns: [ChatMessage] = []
+        for m in history where m.role != .system {
             var text = stripInvisible(m.content)
             if m.role == .assistant { text = removingCitationMarkers(text) }
             text = text.trimmingCharactersInSet()
-            return text.isEmpty ? nil : ChatMessage(m.role, text)
+            if text.isEmpty { continue }
+            if let last = turns.last, last.role == m.role {
+                turns[turns.count - 1] = ChatMessage(m.role, last.content + "\n\n" + text)
+            } else {
+                turns.append(ChatMessage(m.role, text))
+            }
         }
+        return Array(turns.suffix(max(0, limit)))
+    }
+
+    /// Earlier turns for the answer call as question-and-answer pairs, oldest first: the cleaned
+    /// turns of ``historyMessages(_:limit:)`` (strictly alternating once merged) without a leading
+    /// assistant turn or a trailing unanswered question; at most `limit / 2` pairs.
+    static func historyPairs(_ history: [ChatMessage], limit: Int) -> [(question: ChatMessage, answer: ChatMessage)] {
+        var turns = historyMessages(history, limit: Int.max)[...]
+        if turns.first?.role == .assistant { turns = turns.dropFirst() }
+        if turns.last?.role == .user { turns = turns.dropLast() }
+        var pairs: [(question: ChatMessage, answer: ChatMessage)] = []
+        var i = turns.startIndex
+        while i + 1 < turns.endIndex {
+            pairs.append((turns[i], turns[i + 1]))
+            i += 2
+        }
+        return Array(pairs.suffix(max(0, limit) / 2))
     }
 
     /// `text` without control and invisible format characters (line breaks and tabs kept).
