@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .target(
@@ -84,6 +85,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WendaoServer",
+            dependencies: [
+                "WendaoCore", "WendaoRAG", "WendaoModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["UI"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WendaoEval",
             dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG"],
             swiftSettings: swiftSettings
@@ -92,7 +103,7 @@ let package = Package(
             name: "wendao",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
-                "WendaoStore", "WendaoModels",
+                "WendaoStore", "WendaoModels", "WendaoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -102,8 +113,9 @@ let package = Package(
             name: "WendaoTests",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoRAG",
-                "WendaoEval", "WendaoModels", "WendaoTestSupport", "wendao",
+                "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "wendao",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
