@@ -42,4 +42,39 @@ public protocol KnowledgeStore: Sendable {
     func chunkIDs(kb: Int64) throws -> [Int64]
     /// Problems found by a consistency check of the store itself (empty when healthy).
     func integrityProblems(kb: Int64) throws -> [String]
+
+    // MARK: API keys
+
+    /// Stores a new API key (its hash and prefix, never the key). A nil `name` becomes `key-N`, N
+    /// being the new id. Throws ``WendaoError/Code/notFound`` when a knowledge-base id does not exist.
+    func createAPIKey(
+        name: String?, prefix: String, hash: String, scope: APIKeyScope, knowledgeBaseIDs: [Int64]
+    ) throws -> APIKeyRecord
+    /// All API keys, revoked ones included, by id.
+    func apiKeys() throws -> [APIKeyRecord]
+    /// The API key whose SHA-256 (lowercase hex) is `hash`, revoked or not, or nil.
+    func apiKey(hash: String) throws -> APIKeyRecord?
+    /// Marks a key revoked at `at`; throws ``WendaoError/Code/notFound`` for an unknown id and
+    /// ``WendaoError/Code/invalidArgument`` when it was revoked already. Returns the revoked key.
+    func revokeAPIKey(id: Int64, at: Double) throws -> APIKeyRecord
+    /// Records that a key was used at `at` (unknown ids are ignored).
+    func markAPIKeyUsed(id: Int64, at: Double) throws
+
+    // MARK: Ingest jobs
+
+    /// Stores a new `queued` job; throws ``WendaoError/Code/notFound`` when the knowledge base
+    /// does not exist.
+    func createJob(kb: Int64, payload: String, filesTotal: Int) throws -> JobRecord
+    /// Stores the state, times, progress, results and error of a job (its knowledge base, payload
+    /// and creation time never change); throws ``WendaoError/Code/notFound`` for an unknown id.
+    func updateJob(_ job: JobRecord) throws
+    /// The job with this id, or nil.
+    func job(id: Int64) throws -> JobRecord?
+    /// The newest `limit` jobs of a knowledge base, newest first.
+    func jobs(kb: Int64, limit: Int) throws -> [JobRecord]
+    /// Puts every `running` job back to `queued` in one transaction and returns them (as updated),
+    /// oldest first.
+    func requeueRunningJobs() throws -> [JobRecord]
+    /// The oldest `queued` job, or nil.
+    func nextQueuedJob() throws -> JobRecord?
 }

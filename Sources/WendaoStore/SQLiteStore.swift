@@ -15,7 +15,13 @@ public final class SQLiteStore: KnowledgeStore {
     public let path: String
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, migratingUpTo: nil)
+    }
+
+    /// Opens the database at `path`, migrating up to the migration named `target` (all when nil);
+    /// tests use it to build databases of an older schema version.
+    init(path: String, migratingUpTo target: String?) throws {
         self.path = path
         var config = Configuration()
         config.foreignKeysEnabled = true
@@ -25,7 +31,11 @@ public final class SQLiteStore: KnowledgeStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
-            try Self.migrator.migrate(pool)
+            if let target {
+                try Self.migrator.migrate(pool, upTo: target)
+            } else {
+                try Self.migrator.migrate(pool)
+            }
         } catch let e as DatabaseError {
             throw WendaoError(.storage, "cannot open database \(path): \(e.message ?? "\(e.resultCode)")")
         }
@@ -69,6 +79,47 @@ public final class SQLiteStore: KnowledgeStore {
                     );
                     CREATE INDEX chunk_document ON chunk(document_id, ordinal);
                     CREATE INDEX chunk_kb ON chunk(kb_id);
+                    """)
+        }
+        // API keys (hashed) with the knowledge bases they cover, and ingest jobs. Deleting a
+        // knowledge base removes it from every key (the key stays) and deletes its jobs.
+        m.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_keys (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        revoked_at REAL,
+                        last_used_at REAL
+                    );
+                    CREATE UNIQUE INDEX api_keys_hash ON api_keys(hash);
+                    CREATE INDEX api_keys_prefix ON api_keys(prefix);
+                    CREATE TABLE api_key_kb (
+                        key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        PRIMARY KEY (key_id, kb_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX api_key_kb_kb ON api_key_kb(kb_id);
+                    CREATE TABLE jobs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        state TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        started_at REAL,
+                        finished_at REAL,
+                        files_total INTEGER NOT NULL DEFAULT 0,
+                        files_done INTEGER NOT NULL DEFAULT 0,
+                        chunks INTEGER NOT NULL DEFAULT 0,
+                        results TEXT NOT NULL DEFAULT '[]',
+                        error TEXT
+                    );
+                    CREATE INDEX jobs_kb ON jobs(kb_id, id);
+                    CREATE INDEX jobs_state ON jobs(state, id);
                     """)
         }
         return m
@@ -361,6 +412,215 @@ public final class SQLiteStore: KnowledgeStore {
                             """, arguments: [kb]) ?? 0
                 if strays > 0 { problems.append("\(strays) chunks filed under the wrong knowledge base") }
                 return problems
+            }
+        }
+    }
+
+    // MARK: API keys
+
+    private static func apiKeyRecord(_ row: Row, knowledgeBaseIDs: [Int64]) -> APIKeyRecord {
+        APIKeyRecord(
+            id: row["id"], name: row["name"], prefix: row["prefix"], hash: row["hash"],
+            // An unknown scope (written by a newer version) is read with the least privilege.
+            scope: APIKeyScope(rawValue: row["scope"]) ?? .read, knowledgeBaseIDs: knowledgeBaseIDs,
+            createdAt: row["created_at"], revokedAt: row["revoked_at"], lastUsedAt: row["last_used_at"])
+    }
+
+    private static func apiKey(_ db: Database, id: Int64) throws -> APIKeyRecord? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]) else {
+            return nil
+        }
+        let kbs = try Int64.fetchAll(
+            db, sql: "SELECT kb_id FROM api_key_kb WHERE key_id = ? ORDER BY kb_id", arguments: [id])
+        return apiKeyRecord(row, knowledgeBaseIDs: kbs)
+    }
+
+    /// Stores a new API key with the knowledge bases it covers, in one transaction.
+    public func createAPIKey(
+        name: String?, prefix: String, hash: String, scope: APIKeyScope, knowledgeBaseIDs: [Int64]
+    ) throws -> APIKeyRecord {
+        try wrap("cannot create API key") {
+            try pool.write { db in
+                let ids = Array(Set(knowledgeBaseIDs)).sorted()
+                for kb in ids {
+                    guard try Int64.fetchOne(db, sql: "SELECT id FROM kb WHERE id = ?", arguments: [kb]) != nil else {
+                        throw WendaoError(.notFound, "no knowledge base with id \(kb)")
+                    }
+                }
+                let now = Date().timeIntervalSince1970
+                try db.execute(
+                    sql: "INSERT INTO api_keys (name, prefix, hash, scope, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [name ?? "", prefix, hash, scope.rawValue, now])
+                let id = db.lastInsertedRowID
+                if name == nil {
+                    try db.execute(sql: "UPDATE api_keys SET name = ? WHERE id = ?", arguments: ["key-\(id)", id])
+                }
+                for kb in ids {
+                    try db.execute(sql: "INSERT INTO api_key_kb (key_id, kb_id) VALUES (?, ?)", arguments: [id, kb])
+                }
+                return APIKeyRecord(
+                    id: id, name: name ?? "key-\(id)", prefix: prefix, hash: hash, scope: scope, knowledgeBaseIDs: ids,
+                    createdAt: now)
+            }
+        }
+    }
+
+    /// All API keys, revoked ones included, by id.
+    public func apiKeys() throws -> [APIKeyRecord] {
+        try wrap("cannot list API keys") {
+            try pool.read { db in
+                var kbs: [Int64: [Int64]] = [:]
+                let links = try Row.fetchCursor(db, sql: "SELECT key_id, kb_id FROM api_key_kb ORDER BY key_id, kb_id")
+                while let link = try links.next() { kbs[link[0], default: []].append(link[1]) }
+                return try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY id").map { row in
+                    Self.apiKeyRecord(row, knowledgeBaseIDs: kbs[row["id"]] ?? [])
+                }
+            }
+        }
+    }
+
+    /// The API key with this hash (an indexed lookup), or nil.
+    public func apiKey(hash: String) throws -> APIKeyRecord? {
+        try wrap("cannot read API key") {
+            try pool.read { db in
+                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM api_keys WHERE hash = ?", arguments: [hash])
+                else { return nil }
+                return try Self.apiKey(db, id: id)
+            }
+        }
+    }
+
+    /// Marks a key revoked; an unknown or already revoked key is an error.
+    public func revokeAPIKey(id: Int64, at: Double) throws -> APIKeyRecord {
+        try wrap("cannot revoke API key") {
+            try pool.write { db in
+                guard var key = try Self.apiKey(db, id: id) else {
+                    throw WendaoError(.notFound, "no API key with id \(id)")
+                }
+                guard key.revokedAt == nil else {
+                    throw WendaoError(.invalidArgument, "API key \(id) (\(key.prefix)…) is already revoked")
+                }
+                try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [at, id])
+                key.revokedAt = at
+                return key
+            }
+        }
+    }
+
+    /// Records that a key was used.
+    public func markAPIKeyUsed(id: Int64, at: Double) throws {
+        try wrap("cannot update API key") {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [at, id])
+            }
+        }
+    }
+
+    // MARK: Jobs
+
+    private static func jobRecord(_ row: Row) -> JobRecord {
+        let results =
+            (try? JSONDecoder().decode([JobFileResult].self, from: Data((row["results"] as String? ?? "[]").utf8)))
+            ?? []
+        return JobRecord(
+            id: row["id"], kbID: row["kb_id"],
+            // A state written by a newer version reads as failed: never picked up, never resumed.
+            state: JobState(rawValue: row["state"]) ?? .failed, createdAt: row["created_at"],
+            startedAt: row["started_at"], finishedAt: row["finished_at"], filesTotal: row["files_total"],
+            filesDone: row["files_done"], chunks: row["chunks"], results: results, error: row["error"],
+            payload: row["payload"])
+    }
+
+    private static func json(_ results: [JobFileResult]) -> String {
+        String(decoding: (try? JSONEncoder().encode(results)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    /// Stores a new queued job.
+    public func createJob(kb: Int64, payload: String, filesTotal: Int) throws -> JobRecord {
+        try wrap("cannot create job") {
+            try pool.write { db in
+                guard try Int64.fetchOne(db, sql: "SELECT id FROM kb WHERE id = ?", arguments: [kb]) != nil else {
+                    throw WendaoError(.notFound, "no knowledge base with id \(kb)")
+                }
+                let now = Date().timeIntervalSince1970
+                try db.execute(
+                    sql: "INSERT INTO jobs (kb_id, state, payload, created_at, files_total) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [kb, JobState.queued.rawValue, payload, now, filesTotal])
+                return JobRecord(
+                    id: db.lastInsertedRowID, kbID: kb, state: .queued, createdAt: now, filesTotal: filesTotal,
+                    payload: payload)
+            }
+        }
+    }
+
+    /// Stores a job's state, times, progress, results and error.
+    public func updateJob(_ job: JobRecord) throws {
+        let results = Self.json(job.results)
+        try wrap("cannot update job \(job.id)") {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, files_total = ?, files_done = ?,
+                        chunks = ?, results = ?, error = ? WHERE id = ?
+                        """,
+                    arguments: [
+                        job.state.rawValue, job.startedAt, job.finishedAt, job.filesTotal, job.filesDone, job.chunks,
+                        results, job.error, job.id,
+                    ])
+                guard db.changesCount > 0 else { throw WendaoError(.notFound, "no job with id \(job.id)") }
+            }
+        }
+    }
+
+    /// The job with this id, or nil.
+    public func job(id: Int64) throws -> JobRecord? {
+        try wrap("cannot read job") {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.jobRecord)
+            }
+        }
+    }
+
+    /// The newest jobs of a knowledge base, newest first.
+    public func jobs(kb: Int64, limit: Int) throws -> [JobRecord] {
+        try wrap("cannot list jobs") {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM jobs WHERE kb_id = ? ORDER BY id DESC LIMIT ?",
+                    arguments: [kb, max(0, limit)]
+                ).map(Self.jobRecord)
+            }
+        }
+    }
+
+    /// Puts running jobs back to queued and returns them.
+    public func requeueRunningJobs() throws -> [JobRecord] {
+        try wrap("cannot recover jobs") {
+            try pool.write { db in
+                let running = try Row.fetchAll(
+                    db, sql: "SELECT * FROM jobs WHERE state = ? ORDER BY id", arguments: [JobState.running.rawValue]
+                ).map(Self.jobRecord)
+                guard !running.isEmpty else { return [] }
+                try db.execute(
+                    sql: "UPDATE jobs SET state = ? WHERE state = ?",
+                    arguments: [JobState.queued.rawValue, JobState.running.rawValue])
+                return running.map { job in
+                    var job = job
+                    job.state = .queued
+                    return job
+                }
+            }
+        }
+    }
+
+    /// The oldest queued job, or nil.
+    public func nextQueuedJob() throws -> JobRecord? {
+        try wrap("cannot read jobs") {
+            try pool.read { db in
+                try Row.fetchOne(
+                    db, sql: "SELECT * FROM jobs WHERE state = ? ORDER BY id LIMIT 1",
+                    arguments: [JobState.queued.rawValue]
+                ).map(Self.jobRecord)
             }
         }
     }
