@@ -23,3 +23,9 @@ swift build --scratch-path "$scratch"
 echo "== swift test"
 export WENDAO_BIN="$scratch/debug/wendao"
 swift test --scratch-path "$scratch"
+
+# The official openai Python client against a running server.
+echo "== openai client"
+python3 -m pip install --quiet --disable-pip-version-check openai >/dev/null 2>&1 \
+  || python3 -m pip install --quiet --disable-pip-version-check --user openai
+python3 scripts/openai_client_test.py

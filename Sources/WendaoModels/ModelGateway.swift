@@ -10,7 +10,7 @@ public import WendaoCore
 /// The model gateway: OpenAI-wire-format calls to any configured provider, with time limits,
 /// retries and error messages that name the provider and never the key.
 ///
-/// One gateway owns one HTTP client; call ``shutdown()`` when done.
+/// One gateway owns one HTTP client, made on its first call; call ``shutdown()`` when done.
 ///
 /// ```swift
 /// let gateway = ModelGateway(configuration: config, logger: logger)
@@ -25,7 +25,9 @@ public final class ModelGateway: Sendable {
     public let timeouts: ModelTimeouts
     /// Retry policy.
     public let retry: RetryPolicy
-    let client: HTTPClient
+    /// The HTTP client, made on first use (a gateway that never calls out needs no shutdown).
+    private let clientBox = Mutex<HTTPClient?>(nil)
+    private let clientConfiguration: HTTPClient.Configuration
     let logger: Logger
     /// Largest non-streamed response body accepted (64 MiB: base64 images are large).
     let maxBodyBytes = 64 << 20
@@ -42,12 +44,25 @@ public final class ModelGateway: Sendable {
         // A refused connection fails at once (our retry policy backs off), instead of the pool
         // retrying until the connect timeout: "Ollama is not running" should not take 30 s.
         c.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: c)
+        clientConfiguration = c
     }
 
-    /// Closes connections. Idempotent.
+    var client: HTTPClient {
+        clientBox.withLock { box in
+            if let c = box { return c }
+            let c = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
+            box = c
+            return c
+        }
+    }
+
+    /// Closes connections. Idempotent; a gateway that made no call has nothing to close.
     public func shutdown() async {
-        try? await client.shutdown()
+        let c = clientBox.withLock { box -> HTTPClient? in
+            defer { box = nil }
+            return box
+        }
+        try? await c?.shutdown()
     }
 
     // MARK: Chat

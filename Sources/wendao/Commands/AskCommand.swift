@@ -3,6 +3,7 @@ import Foundation
 import WendaoCore
 import WendaoModels
 import WendaoRAG
+import WendaoServer
 
 struct AskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,7 +93,7 @@ struct AskCommand: AsyncParsableCommand {
                 history, [ChatMessage(.user, question), ChatMessage(.assistant, answer.answer)])
         }
         if json {
-            Output.json(AskJSON(answer: answer, usage: report))
+            Output.json(AnswerReport(answer: answer, usage: report))
             return
         }
         if !answer.answer.hasSuffix("\n") { Output.write("\n") }
@@ -120,26 +121,6 @@ struct AskCommand: AsyncParsableCommand {
             if let p = c.page { loc += " (p. \(p))" }
             Output.line("[\(c.n)] \(loc)")
         }
-    }
-}
-
-/// `ask --json` with a model: the grounded answer, its `usage` replaced by the usage report (tokens,
-/// calls, cost, seconds).
-struct AskJSON: Encodable {
-    var answer: GroundedAnswer
-    var usage: UsageReport
-
-    func encode(to encoder: any Encoder) throws {
-        try answer.encode(to: encoder)
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(usage, forKey: Key(stringValue: "usage"))
-    }
-
-    struct Key: CodingKey {
-        var stringValue: String
-        init(stringValue: String) { self.stringValue = stringValue }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
     }
 }
 

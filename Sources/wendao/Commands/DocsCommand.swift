@@ -8,27 +8,7 @@ struct DocsCommand: ParsableCommand {
         commandName: "docs", abstract: "List or delete the documents of a knowledge base.",
         subcommands: [List.self, Delete.self])
 
-    struct DocJSON: Encodable {
-        var id: Int64
-        var path: String
-        var title: String
-        var format: String
-        var chunks: Int
-        var bytes: Int64
-        var sha256: String
-        var ingested_at: String
-
-        init(_ d: DocumentRecord) {
-            id = d.id
-            path = d.path
-            title = d.title
-            format = d.format
-            chunks = d.chunkCount
-            bytes = d.byteCount
-            sha256 = d.contentHash
-            ingested_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: d.ingestedAt))
-        }
-    }
+    typealias DocJSON = DocumentSummary
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List documents.")

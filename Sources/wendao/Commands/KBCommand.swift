@@ -9,33 +9,7 @@ struct KBCommand: ParsableCommand {
         commandName: "kb", abstract: "Create, list, show, configure and delete knowledge bases.",
         subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
 
-    struct KBJSON: Encodable {
-        var name: String
-        var id: Int64
-        var documents: Int
-        var chunks: Int
-        var chunk_size: Int
-        var chunk_overlap: Int
-        var k1: Double
-        var b: Double
-        var cjk_mode: String
-        var model: String?
-        var created_at: String
-
-        init(_ r: KnowledgeBaseRecord, documents: Int, chunks: Int) {
-            name = r.name
-            id = r.id
-            self.documents = documents
-            self.chunks = chunks
-            chunk_size = r.settings.chunkSize
-            chunk_overlap = r.settings.chunkOverlap
-            k1 = r.settings.k1
-            b = r.settings.b
-            cjk_mode = r.settings.cjkMode
-            model = r.settings.model
-            created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
-        }
-    }
+    typealias KBJSON = KnowledgeBaseSummary
 
     struct SettingsOptions: ParsableArguments {
         @Option(help: "Chunk size in characters.") var chunkSize: Int?
@@ -67,11 +41,7 @@ struct KBCommand: ParsableCommand {
     }
 
     /// Describes a knowledge base from the store alone (listing never opens or repairs an index).
-    static func describe(_ lib: Library, _ name: String) throws -> KBJSON {
-        let record = try lib.record(name)
-        let docs = try lib.store.documents(kb: record.id)
-        return KBJSON(record, documents: docs.count, chunks: docs.reduce(0) { $0 + $1.chunkCount })
-    }
+    static func describe(_ lib: Library, _ name: String) throws -> KBJSON { try lib.summary(name) }
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a knowledge base.")

@@ -1,0 +1,113 @@
+import NIOFoundationCompat
+import NIOCore
+import Logging
+import HTTPTypes
+import Foundation
+import Hummingbird
+import WendaoCore
+
+/// An error answered with a status and `{"error": {"code", "message"}}`.
+struct APIError: Error, Sendable {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    var headers: HTTPFields = [:]
+
+    static func notFound(_ what: String) -> APIError {
+        APIError(status: .notFound, code: "not_found", message: what)
+    }
+
+    static func unauthorized(_ message: String) -> APIError {
+        APIError(
+            status: .unauthorized, code: "unauthenticated", message: message,
+            headers: [.wwwAuthenticate: "Bearer realm=\"wendao\""])
+    }
+
+    static func badRequest(_ message: String) -> APIError {
+        APIError(status: .badRequest, code: "invalid_argument", message: message)
+    }
+
+    static func forbiddenAsNotFound(_ kind: String, _ name: String) -> APIError {
+        // Never 403: a key must not learn that something it does not cover exists.
+        .notFound("\(kind) '\(name)' does not exist")
+    }
+
+    /// The response for any error a handler throws.
+    static func response(for error: any Error) -> Response {
+        let e: APIError
+        switch error {
+        case let a as APIError: e = a
+        case let w as WendaoError: e = APIError(wendao: w)
+        case let h as HTTPError:
+            e = APIError(
+                status: h.status, code: h.status == .contentTooLarge ? "limit_exceeded" : "invalid_argument",
+                message: h.body ?? h.status.reasonPhrase)
+        case is NIOTooManyBytesError:
+            e = APIError(status: .contentTooLarge, code: "limit_exceeded", message: "the request body is too large")
+        case let h as any HTTPResponseError:
+            e = APIError(
+                status: h.status, code: h.status == .contentTooLarge ? "limit_exceeded" : "invalid_argument",
+                message: h.status.reasonPhrase)
+        case is DecodingError:
+            e = .badRequest("the request body is not the expected JSON")
+        default:
+            e = APIError(status: .internalServerError, code: "internal", message: "internal error")
+        }
+        var headers = e.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: e.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: e.body)))
+    }
+
+    var body: Data {
+        struct Inner: Encodable {
+            var code: String
+            var message: String
+        }
+        struct Outer: Encodable { var error: Inner }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return (try? enc.encode(Outer(error: Inner(code: code, message: message)))) ?? Data("{}".utf8)
+    }
+}
+
+extension APIError {
+    /// Library and gateway errors: our own refusals map to 4xx; a model provider's failures to
+    /// 502/503/504 (the provider, not the caller, failed).
+    init(wendao w: WendaoError) {
+        headers = [:]
+        code = w.code.rawValue
+        message = w.message
+        switch w.code {
+        case .invalidArgument: status = .badRequest
+        case .notFound: status = .notFound
+        case .alreadyExists: status = .conflict
+        case .unreadable: status = .unprocessableContent
+        case .unsupported: status = .unsupportedMediaType
+        case .limitExceeded: status = .contentTooLarge
+        case .contextTooLong: status = .badRequest
+        case .unauthenticated, .unavailable, .badResponse: status = .badGateway
+        case .rateLimited:
+            status = .serviceUnavailable
+            headers = [.retryAfter: "5"]
+        case .timeout: status = .gatewayTimeout
+        case .cancelled: status = .init(code: 499, reasonPhrase: "Client Closed Request")
+        case .corrupt, .storage, .internal: status = .internalServerError
+        }
+    }
+}
+
+/// Turns every thrown error into the JSON error shape.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            if let a = error as? APIError, a.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["reason": "\(a.message)"])
+            }
+            return APIError.response(for: error)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import HTTPTypes
+import Foundation
+import Hummingbird
+import Synchronization
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+/// Who is calling.
+enum Principal: Sendable {
+    /// The admin key, or an open local server with no keys at all.
+    case admin
+    /// An API key.
+    case key(APIKeyRecord)
+
+    var isAdmin: Bool {
+        if case .admin = self { return true }
+        return false
+    }
+
+    /// Whether the caller may see knowledge base `id`.
+    func covers(_ id: Int64) -> Bool {
+        switch self {
+        case .admin: true
+        case .key(let k): k.knowledgeBaseIDs.contains(id)
+        }
+    }
+
+    /// Whether the caller may change knowledge base `id`.
+    func canWrite(_ id: Int64) -> Bool {
+        switch self {
+        case .admin: true
+        case .key(let k): k.scope == .write && k.knowledgeBaseIDs.contains(id)
+        }
+    }
+
+    /// A stable label for rate limiting and logs (never the key).
+    var label: String {
+        switch self {
+        case .admin: "admin"
+        case .key(let k): "key-\(k.id)"
+        }
+    }
+}
+
+/// The request context: Hummingbird's core storage plus the caller.
+struct WendaoContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    var principal: Principal = .admin
+
+    init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// Uploads are streamed and capped by the upload route itself.
+    var maxUploadSize: Int { 1 << 20 }
+}
+
+/// Resolves the caller from `Authorization: Bearer …` or `X-API-Key`.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = WendaoContext
+    let service: KnowledgeService
+    let keysPresent: KeysPresentCache
+
+    func handle(_ request: Request, context: WendaoContext, next: (Request, WendaoContext) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        context.principal = try authenticate(request)
+        return try await next(request, context)
+    }
+
+    func authenticate(_ request: Request) throws -> Principal {
+        // An open local server (no admin key, no API keys) accepts anyone, whatever key a client
+        // sends (the openai client always sends one).
+        if service.configuration.adminKey == nil, !keysPresent.value(service.library) {
+            return .admin
+        }
+        var presented: String?
+        if let h = request.headers[.authorization] {
+            let parts = h.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw APIError.unauthorized("the Authorization header must be 'Bearer <key>'")
+            }
+            presented = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        } else if let k = request.headers[HTTPField.Name("X-API-Key")!] {
+            presented = k.trimmingCharacters(in: .whitespaces)
+        }
+        guard let presented, !presented.isEmpty else {
+            throw APIError.unauthorized("an API key is required (Authorization: Bearer <key>)")
+        }
+        if let admin = service.configuration.adminKey, constantTimeEqual(admin.exposedValue, presented) {
+            return .admin
+        }
+        guard presented.count <= 256, let record = try service.library.authenticate(presented) else {
+            throw APIError.unauthorized("the API key is not valid (unknown, revoked or malformed)")
+        }
+        return .key(record)
+    }
+
+    func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+/// Whether any API key exists, re-read at most once a second (keys created with the CLI while the
+/// server runs close an open server within a second).
+final class KeysPresentCache: Sendable {
+    private let state = Mutex<(value: Bool, checked: ContinuousClock.Instant?)>((false, nil))
+
+    func value(_ library: Library) -> Bool {
+        let now = ContinuousClock.now
+        if let cached = state.withLock({ s -> Bool? in
+            guard let t = s.checked, now - t < .seconds(1) else { return nil }
+            return s.value
+        }) {
+            return cached
+        }
+        // On a store error, fail closed: keys are assumed to exist.
+        let present = (try? !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty) ?? true
+        state.withLock { $0 = (present, now) }
+        return present
+    }
+}
+
+/// Per-key request rate limits (token buckets) and a cap on answers in flight.
+final class Limits: Sendable {
+    private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
+    private let answers = Mutex(0)
+    let rate: Double
+    let maxAnswers: Int
+
+    init(rate: Double, maxAnswers: Int) {
+        self.rate = rate
+        self.maxAnswers = maxAnswers
+    }
+
+    /// Takes one request token for `label`, or throws 429 with the seconds until one is free.
+    func admit(_ label: String) throws {
+        let now = ContinuousClock.now
+        let capacity = max(1, rate * 2)
+        let wait: Double? = buckets.withLock { b in
+            var (tokens, at) = b[label] ?? (capacity, now)
+            let elapsed = Double((now - at).components.seconds) + Double((now - at).components.attoseconds) / 1e18
+            tokens = min(capacity, tokens + elapsed * rate)
+            at = now
+            if tokens >= 1 {
+                b[label] = (tokens - 1, at)
+                return nil
+            }
+            b[label] = (tokens, at)
+            return (1 - tokens) / rate
+        }
+        if let wait {
+            throw APIError(
+                status: .tooManyRequests, code: "rate_limited",
+                message: "too many requests for this key; retry after \(Int(wait.rounded(.up))) s",
+                headers: [.retryAfter: "\(max(1, Int(wait.rounded(.up))))"])
+        }
+    }
+
+    /// Reserves an answer slot, or throws 503 with `Retry-After`.
+    func beginAnswer() throws {
+        let ok = answers.withLock { n -> Bool in
+            guard n < maxAnswers else { return false }
+            n += 1
+            return true
+        }
+        guard ok else {
+            throw APIError(
+                status: .serviceUnavailable, code: "overloaded",
+                message: "the server is answering \(maxAnswers) questions already; retry shortly",
+                headers: [.retryAfter: "1"])
+        }
+    }
+
+    func endAnswer() { answers.withLock { $0 -= 1 } }
+}

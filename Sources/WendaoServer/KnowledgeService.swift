@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import Synchronization
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+/// A `Library` shared by request tasks. Its store (a GRDB pool) is safe to use from several
+/// threads; the library itself only adds immutable paths and a logger.
+final class SharedLibrary: @unchecked Sendable {
+    let library: Library
+    init(_ library: Library) { self.library = library }
+}
+
+/// An open knowledge base lent to one task at a time.
+final class LentKnowledgeBase: @unchecked Sendable {
+    let kb: KnowledgeBase
+    init(_ kb: KnowledgeBase) { self.kb = kb }
+}
+
+/// The server's view of the data: knowledge bases opened once and lent to requests from a pool (a
+/// `KnowledgeBase` is not thread-safe; each request gets its own instance, reused afterwards), the
+/// model gateway, and model resolution.
+final class KnowledgeService: Sendable {
+    let shared: SharedLibrary
+    let configuration: ServerConfiguration
+    let gateway: ModelGateway
+    let logger: Logger
+    /// Idle instances by knowledge-base name.
+    private let idle = Mutex<[String: [LentKnowledgeBase]]>([:])
+    /// Instances kept idle per knowledge base.
+    private let maxIdle = 16
+
+    init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        shared = SharedLibrary(try Library(directory: configuration.dataDirectory, logger: logger))
+        gateway = ModelGateway(configuration: configuration.models, logger: logger)
+    }
+
+    var library: Library { shared.library }
+
+    /// Runs `body` with an open, current instance of knowledge base `name`.
+    func withKnowledgeBase<T>(_ name: String, _ body: (KnowledgeBase) throws -> T) throws -> T {
+        let lent = try checkOut(name)
+        defer { checkIn(name, lent) }
+        return try body(lent.kb)
+    }
+
+    /// An instance reflecting the store's latest generation: an idle one if current, else a
+    /// freshly opened one.
+    func checkOut(_ name: String) throws -> LentKnowledgeBase {
+        let record = try library.record(name)
+        while let candidate = idle.withLock({ $0[name]?.popLast() }) {
+            if candidate.kb.record.id == record.id && candidate.kb.record.generation == record.generation {
+                return candidate
+            }
+        }
+        return LentKnowledgeBase(try library.open(name))
+    }
+
+    func checkIn(_ name: String, _ lent: LentKnowledgeBase) {
+        idle.withLock { pool in
+            var list = pool[name] ?? []
+            if list.count < maxIdle { list.append(lent) }
+            pool[name] = list
+        }
+    }
+
+    /// Forgets idle instances of `name` (after it was deleted or changed by this server).
+    func invalidate(_ name: String) {
+        _ = idle.withLock { $0.removeValue(forKey: name) }
+    }
+
+    /// The model for a knowledge base's answers: the request's, else the knowledge base's, else
+    /// the configured default; nil for extractive answers.
+    func model(requested: String?, kbModel: String?, requireKey: Bool = true) throws -> ResolvedModel? {
+        let env = configuration.environment
+        let spec =
+            requested ?? kbModel ?? env["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? configuration.models.defaultModel
+        guard let spec else { return nil }
+        let m = try ModelCatalog.resolve(spec, configuration: configuration.models, environment: env)
+        if requireKey { try m.requireKey() }
+        return m
+    }
+
+    func shutdown() async {
+        await gateway.shutdown()
+    }
+}

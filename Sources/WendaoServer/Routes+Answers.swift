@@ -1,0 +1,228 @@
+import NIOCore
+import HTTPTypes
+import Foundation
+import Hummingbird
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+struct SearchBody: Decodable {
+    var query: String
+    var top_k: Int?
+    var budget_chars: Int?
+}
+
+struct AskBody: Decodable {
+    var question: String
+    var model: String?
+    var history: [ChatMessage]?
+    var top_k: Int?
+    var stream: Bool?
+}
+
+/// What one answer produced, for JSON, SSE and the OpenAI routes alike.
+enum AnswerOutcome: Sendable {
+    case extractive(Answer)
+    case grounded(GroundedAnswer, UsageReport)
+    /// A provider model's reply without retrieval (OpenAI passthrough).
+    case plain(String, TokenUsage?)
+
+    var text: String {
+        switch self {
+        case .extractive(let a): a.answer
+        case .grounded(let g, _): g.answer
+        case .plain(let t, _): t
+        }
+    }
+
+    var citations: [Citation] {
+        switch self {
+        case .extractive(let a): a.citations
+        case .grounded(let g, _): g.citations
+        case .plain: []
+        }
+    }
+
+    var found: Bool {
+        switch self {
+        case .extractive(let a): a.found
+        case .grounded(let g, _): g.found
+        case .plain: true
+        }
+    }
+
+    var usage: TokenUsage? {
+        switch self {
+        case .extractive: nil
+        case .grounded(let g, _): g.usage
+        case .plain(_, let u): u
+        }
+    }
+
+    func encodedResponse() throws -> Response {
+        switch self {
+        case .extractive(let a): try JSON.response(a)
+        case .grounded(let g, let u): try JSON.response(AnswerReport(answer: g, usage: u))
+        case .plain(let t, _): try JSON.response(["answer": t])
+        }
+    }
+}
+
+extension WendaoAPI {
+    func checkQuery(_ text: String, _ what: String) throws {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError.badRequest("the \(what) is empty")
+        }
+        guard text.count <= service.configuration.maxQueryCharacters else {
+            throw APIError(
+                status: .contentTooLarge, code: "limit_exceeded",
+                message: "the \(what) is longer than \(service.configuration.maxQueryCharacters) characters")
+        }
+    }
+
+    /// Answers `question` from knowledge base `name`: with a model when one is requested or
+    /// configured, else extractively. `onEvent` sees the streamed pieces.
+    func answer(
+        _ question: String, kb name: String, model requested: String?, history: [ChatMessage], topK: Int,
+        onEvent: (GroundedEvent) -> Void
+    ) async throws -> AnswerOutcome {
+        let lent = try service.checkOut(name)
+        defer { service.checkIn(name, lent) }
+        let kb = lent.kb
+        guard let model = try service.model(requested: requested, kbModel: kb.record.settings.model) else {
+            let a = try kb.ask(question, topK: topK)
+            onEvent(.text(a.answer))
+            return .extractive(a)
+        }
+        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: name)
+        var options = GroundedAnswerer.Options()
+        options.topK = topK
+        let answerer = GroundedAnswerer(
+            model: GatewayChatModel(gateway: service.gateway, model: model), templates: templates, options: options)
+        let started = ContinuousClock.now
+        let g = try await answerer.answer(question, history: history, in: kb, onEvent: onEvent)
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return .grounded(g, UsageReport(model: model, usage: g.usage, calls: g.modelCalls, seconds: seconds))
+    }
+
+    func addAnswerRoutes(_ api: RouterGroup<WendaoContext>) {
+        api.post("kbs/:kb/search") { request, context in
+            let name = try context.parameters.require("kb")
+            _ = try visibleRecord(name, context)
+            let body = try await JSON.decode(SearchBody.self, from: request, limit: limits.json)
+            try checkQuery(body.query, "query")
+            let topK = body.top_k ?? 10
+            guard (1...100).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 100") }
+            let hits = try service.withKnowledgeBase(name) { kb in
+                if let budget = body.budget_chars {
+                    guard budget > 0 else { throw APIError.badRequest("budget_chars must be positive") }
+                    return try kb.search(body.query, topK: max(topK, 20), budgetChars: budget)
+                }
+                return try kb.search(body.query, topK: topK)
+            }
+            struct Out: Encodable {
+                var query: String
+                var results: [SearchHit]
+            }
+            return try JSON.response(Out(query: body.query, results: hits))
+        }
+        api.post("kbs/:kb/ask") { request, context in
+            let name = try context.parameters.require("kb")
+            _ = try visibleRecord(name, context)
+            let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
+            try checkQuery(body.question, "question")
+            let topK = body.top_k ?? 8
+            guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
+            let history = (body.history ?? []).filter { $0.role != .system }
+            try limits.rate.beginAnswer()
+            guard body.stream == true else {
+                defer { limits.rate.endAnswer() }
+                let outcome = try await answer(
+                    body.question, kb: name, model: body.model, history: history, topK: topK, onEvent: { _ in })
+                return try outcome.encodedResponse()
+            }
+            return sseResponse { send in
+                defer { limits.rate.endAnswer() }
+                let outcome = try await answer(
+                    body.question, kb: name, model: body.model, history: history, topK: topK
+                ) { event in
+                    switch event {
+                    case .sources(let s): send(JSON.event("sources", ["sources": s]))
+                    case .text(let t): send(JSON.event("token", ["text": t]))
+                    case .rewritten, .translated: break
+                    }
+                }
+                struct CitationsEvent: Encodable {
+                    var citations: [Citation]
+                    var invalid_citations: [Int]
+                    var found: Bool
+                }
+                var invalid: [Int] = []
+                if case .grounded(let g, _) = outcome { invalid = g.invalidCitations }
+                send(
+                    JSON.event(
+                        "citations",
+                        CitationsEvent(citations: outcome.citations, invalid_citations: invalid, found: outcome.found)))
+                switch outcome {
+                case .extractive(let a): send(JSON.event("done", a))
+                case .grounded(let g, let u):
+                    send(JSON.event("usage", u))
+                    send(JSON.event("done", AnswerReport(answer: g, usage: u)))
+                case .plain(let t, _): send(JSON.event("done", ["answer": t]))
+                }
+            }
+        }
+    }
+
+    /// A `text/event-stream` response whose events come from `produce`, which runs in a child
+    /// task; when the client goes away, writing fails and the child (and any model call in it) is
+    /// cancelled. A failure becomes an `error` event.
+    func sseResponse(
+        _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
+    ) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let (events, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            try await produce { continuation.yield($0) }
+                        } catch {
+                            let e = APIError.response(for: error)
+                            _ = e
+                            continuation.yield(JSON.event("error", ErrorEvent(error)))
+                        }
+                        continuation.finish()
+                    }
+                    for await buffer in events {
+                        try await writer.write(buffer)
+                    }
+                    try await group.waitForAll()
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+
+/// The `error` event of a stream.
+struct ErrorEvent: Encodable {
+    struct Inner: Encodable {
+        var code: String
+        var message: String
+    }
+    var error: Inner
+
+    init(_ e: any Error) {
+        let api: APIError
+        switch e {
+        case let a as APIError: api = a
+        case let w as WendaoError: api = APIError(wendao: w)
+        case is CancellationError: api = APIError(status: .init(code: 499), code: "cancelled", message: "cancelled")
+        default: api = APIError(status: .internalServerError, code: "internal", message: "internal error")
+        }
+        error = Inner(code: api.code, message: api.message)
+    }
+}

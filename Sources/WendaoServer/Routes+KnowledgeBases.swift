@@ -1,0 +1,167 @@
+import Foundation
+import Hummingbird
+import WendaoCore
+import WendaoRAG
+
+/// Request bodies of the knowledge-base routes.
+struct KBSettingsBody: Decodable {
+    var name: String?
+    var chunk_size: Int?
+    var chunk_overlap: Int?
+    var k1: Double?
+    var b: Double?
+    var cjk_mode: String?
+    var model: String?
+
+    func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
+        var s = s
+        if let chunk_size { s.chunkSize = chunk_size }
+        if let chunk_overlap { s.chunkOverlap = chunk_overlap }
+        if let k1 { s.k1 = k1 }
+        if let b { s.b = b }
+        if let cjk_mode { s.cjkMode = cjk_mode }
+        if let model { s.model = model.isEmpty || model == "none" ? nil : model }
+        return s
+    }
+}
+
+extension WendaoAPI {
+    /// The record of `name` if the caller covers it; otherwise 404 as if it did not exist.
+    func visibleRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
+        let record: KnowledgeBaseRecord
+        do { record = try service.library.record(name) } catch let e as WendaoError where e.code == .notFound {
+            throw APIError.forbiddenAsNotFound("knowledge base", name)
+        } catch let e as WendaoError where e.code == .invalidArgument {
+            throw APIError.forbiddenAsNotFound("knowledge base", name)
+        }
+        guard context.principal.covers(record.id) else { throw APIError.forbiddenAsNotFound("knowledge base", name) }
+        return record
+    }
+
+    /// Like ``visibleRecord(_:_:)``, and the caller may change it (a read-only key gets 404 for
+    /// writes too: it must not learn more by trying).
+    func writableRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
+        let record = try visibleRecord(name, context)
+        guard context.principal.canWrite(record.id) else {
+            throw APIError(
+                status: .notFound, code: "not_found",
+                message: "knowledge base '\(name)' does not exist or this key may not change it")
+        }
+        return record
+    }
+
+    func requireAdmin(_ context: WendaoContext) throws {
+        guard context.principal.isAdmin else {
+            throw APIError(status: .notFound, code: "not_found", message: "no such route for this key")
+        }
+    }
+
+    func addKnowledgeBaseRoutes(_ api: RouterGroup<WendaoContext>) {
+        api.get("kbs") { _, context in
+            let all = try service.library.list().filter { context.principal.covers($0.id) }
+            return try JSON.response(["knowledge_bases": try all.map { try service.library.summary($0) }])
+        }
+        api.post("kbs") { request, context in
+            try requireAdmin(context)
+            let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
+            let settings = body.apply(to: .default)
+            if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
+            let record = try service.library.create(name, settings: settings)
+            return try JSON.response(try service.library.summary(record), status: .created)
+        }
+        api.get("kbs/:kb") { _, context in
+            let record = try visibleRecord(try context.parameters.require("kb"), context)
+            return try JSON.response(try service.library.summary(record))
+        }
+        api.patch("kbs/:kb") { request, context in
+            let name = try context.parameters.require("kb")
+            _ = try writableRecord(name, context)
+            let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            guard body.cjk_mode == nil else {
+                throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
+            }
+            guard body.name == nil || body.name == name else {
+                throw APIError.badRequest("knowledge bases cannot be renamed")
+            }
+            if let m = body.model, !m.isEmpty, m != "none" {
+                _ = try service.model(requested: m, kbModel: nil, requireKey: false)
+            }
+            try service.withKnowledgeBase(name) { kb in try kb.updateSettings(body.apply(to: kb.record.settings)) }
+            service.invalidate(name)
+            return try JSON.response(try service.library.summary(name))
+        }
+        api.delete("kbs/:kb") { _, context in
+            try requireAdmin(context)
+            let name = try context.parameters.require("kb")
+            _ = try visibleRecord(name, context)
+            service.invalidate(name)
+            try service.library.delete(name)
+            service.invalidate(name)
+            return Response(status: .noContent)
+        }
+        api.get("kbs/:kb/documents") { _, context in
+            let record = try visibleRecord(try context.parameters.require("kb"), context)
+            let docs = try service.library.store.documents(kb: record.id)
+            return try JSON.response(["documents": docs.map(DocumentSummary.init)])
+        }
+        api.delete("kbs/:kb/documents/:id") { _, context in
+            let name = try context.parameters.require("kb")
+            let record = try writableRecord(name, context)
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard try service.library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
+                throw APIError.notFound("document \(id) does not exist in '\(name)'")
+            }
+            _ = try service.withKnowledgeBase(name) { kb in try kb.deleteDocuments([String(id)]) }
+            return Response(status: .noContent)
+        }
+        api.get("kbs/:kb/chunks/:id") { _, context in
+            let name = try context.parameters.require("kb")
+            let record = try visibleRecord(name, context)
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let chunk = try service.library.store.chunks(ids: [id]).first,
+                try service.library.store.documents(kb: record.id).contains(where: { $0.id == chunk.documentID })
+            else { throw APIError.notFound("chunk \(id) does not exist in '\(name)'") }
+            return try JSON.response(ChunkView(chunk))
+        }
+    }
+}
+
+/// A chunk as the citation panel shows it.
+struct ChunkView: Encodable {
+    var chunk_id: Int64
+    var document: String
+    var document_id: Int64
+    var title: String
+    var section: String
+    var page: Int?
+    var text: String
+    var start: Int
+    var end: Int
+
+    init(_ c: ChunkRecord) {
+        chunk_id = c.id
+        document = c.documentPath
+        document_id = c.documentID
+        title = c.documentTitle
+        section = c.section
+        page = c.page
+        text = c.text
+        start = c.start
+        end = c.end
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum K: String, CodingKey { case chunk_id, document, document_id, title, section, page, text, start, end }
+        var c = encoder.container(keyedBy: K.self)
+        try c.encode(chunk_id, forKey: .chunk_id)
+        try c.encode(document, forKey: .document)
+        try c.encode(document_id, forKey: .document_id)
+        try c.encode(title, forKey: .title)
+        try c.encode(section, forKey: .section)
+        try c.encode(page, forKey: .page)
+        try c.encode(text, forKey: .text)
+        try c.encode(start, forKey: .start)
+        try c.encode(end, forKey: .end)
+    }
+}

@@ -1,0 +1,313 @@
+import NIOCore
+import HTTPTypes
+import Foundation
+import Hummingbird
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+
+/// An OpenAI chat message as clients send it: content as a string, parts or null; any role.
+struct OpenAIMessage: Decodable {
+    var role: String
+    var content: String
+
+    enum CodingKeys: String, CodingKey { case role, content }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        role = try c.decode(String.self, forKey: .role)
+        if let s = try? c.decode(String.self, forKey: .content) {
+            content = s
+        } else if let parts = try? c.decode([Part].self, forKey: .content) {
+            content = parts.compactMap(\.text).joined()
+        } else {
+            content = ""
+        }
+    }
+
+    struct Part: Decodable {
+        var type: String?
+        var text: String?
+    }
+}
+
+struct OpenAIChatRequest: Decodable {
+    var model: String
+    var messages: [OpenAIMessage]
+    var stream: Bool?
+    var temperature: Double?
+    var max_tokens: Int?
+    var stream_options: StreamOptionsBody?
+    var wendao: WendaoExtras?
+
+    struct StreamOptionsBody: Decodable { var include_usage: Bool? }
+    struct WendaoExtras: Decodable { var citation_footer: Bool? }
+}
+
+/// `usage` in the OpenAI shape.
+struct OpenAIUsage: Encodable {
+    var prompt_tokens: Int
+    var completion_tokens: Int
+    var total_tokens: Int
+
+    init(_ u: TokenUsage?) {
+        prompt_tokens = u?.promptTokens ?? 0
+        completion_tokens = u?.completionTokens ?? 0
+        total_tokens = u?.totalTokens ?? 0
+    }
+}
+
+extension WendaoAPI {
+    func addOpenAIRoutes(_ v1: RouterGroup<WendaoContext>) {
+        v1.get("models") { _, context in
+            struct Model: Encodable {
+                var id: String
+                var object = "model"
+                var created: Int
+                var owned_by = "wendao"
+            }
+            var models: [Model] = []
+            for r in try service.library.list() where context.principal.covers(r.id) {
+                models.append(Model(id: "kb:\(r.name)", created: Int(r.createdAt)))
+            }
+            if context.principal.isAdmin, let m = service.configuration.models.defaultModel {
+                models.append(Model(id: m, created: 0, owned_by: "provider"))
+            }
+            struct List: Encodable {
+                var object = "list"
+                var data: [Model]
+            }
+            return try JSON.response(List(data: models))
+        }
+        v1.post("embeddings") { _, _ -> Response in
+            throw APIError.notFound("no embedder is configured on this server")
+        }
+        v1.post("chat/completions") { request, context in
+            let body = try await JSON.decode(OpenAIChatRequest.self, from: request, limit: limits.json)
+            guard let last = body.messages.last(where: { $0.role == "user" }) else {
+                throw APIError.badRequest("messages must contain a user message")
+            }
+            try checkQuery(last.content, "question")
+            let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let created = Int(Date().timeIntervalSince1970)
+            let footer = body.wendao?.citation_footer == true
+            if body.model.hasPrefix("kb:") {
+                let name = String(body.model.dropFirst(3))
+                _ = try visibleRecord(name, context)
+                // The last user message is the question; earlier user/assistant turns are history.
+                // System messages from the client are not passed on: the knowledge base's own prompt
+                // governs answers.
+                let lastIndex = body.messages.lastIndex(where: { $0.role == "user" })!
+                let history = body.messages[..<lastIndex].compactMap { m -> ChatMessage? in
+                    switch m.role {
+                    case "user": ChatMessage(.user, m.content)
+                    case "assistant": ChatMessage(.assistant, m.content)
+                    default: nil
+                    }
+                }
+                let question = last.content
+                try limits.rate.beginAnswer()
+                if body.stream != true {
+                    defer { limits.rate.endAnswer() }
+                    let outcome = try await answer(
+                        question, kb: name, model: nil, history: history, topK: 8, onEvent: { _ in })
+                    return try JSON.response(
+                        completion(id: id, created: created, model: body.model, outcome: outcome, footer: footer))
+                }
+                let includeUsage = body.stream_options?.include_usage == true
+                return openAIStream { send in
+                    defer { limits.rate.endAnswer() }
+                    send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
+                    let outcome = try await answer(question, kb: name, model: nil, history: history, topK: 8) { e in
+                        if case .text(let t) = e {
+                            send(chunk(id: id, created: created, model: body.model, delta: ["content": t]))
+                        }
+                    }
+                    if footer, !outcome.citations.isEmpty {
+                        send(
+                            chunk(
+                                id: id, created: created, model: body.model,
+                                delta: ["content": Self.footer(outcome.citations)]))
+                    }
+                    send(finalChunk(id: id, created: created, model: body.model, citations: outcome.citations))
+                    if includeUsage {
+                        send(usageChunk(id: id, created: created, model: body.model, usage: outcome.usage))
+                    }
+                }
+            }
+            // A provider model, passed through (admin only: it spends the server's provider keys).
+            guard context.principal.isAdmin else {
+                throw APIError.notFound("model '\(body.model)' does not exist (use kb:NAME)")
+            }
+            guard let model = try service.model(requested: body.model, kbModel: nil) else {
+                throw APIError.notFound("model '\(body.model)' does not exist")
+            }
+            let messages = body.messages.compactMap { m -> ChatMessage? in
+                switch m.role {
+                case "system", "developer": ChatMessage(.system, m.content)
+                case "user": ChatMessage(.user, m.content)
+                case "assistant": ChatMessage(.assistant, m.content)
+                default: nil
+                }
+            }
+            let options = ChatOptions(temperature: body.temperature, maxTokens: body.max_tokens)
+            try limits.rate.beginAnswer()
+            if body.stream != true {
+                defer { limits.rate.endAnswer() }
+                let r = try await service.gateway.chat(model, messages: messages, options: options)
+                let outcome = AnswerOutcome.plain(r.text, r.usage)
+                return try JSON.response(
+                    completion(id: id, created: created, model: body.model, outcome: outcome, footer: false))
+            }
+            let includeUsage = body.stream_options?.include_usage == true
+            let gateway = service.gateway
+            return openAIStream { send in
+                defer { limits.rate.endAnswer() }
+                send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
+                var usage: TokenUsage?
+                for try await e in gateway.streamChat(model, messages: messages, options: options) {
+                    switch e {
+                    case .text(let t): send(chunk(id: id, created: created, model: body.model, delta: ["content": t]))
+                    case .usage(let u): usage = u
+                    case .reasoning, .finish: break
+                    }
+                }
+                try Task.checkCancellation()
+                send(finalChunk(id: id, created: created, model: body.model, citations: []))
+                if includeUsage { send(usageChunk(id: id, created: created, model: body.model, usage: usage)) }
+            }
+        }
+    }
+
+    static func footer(_ citations: [Citation]) -> String {
+        "\n\n"
+            + citations.map { c in
+                var loc = c.document
+                if !c.section.isEmpty { loc += " › " + c.section }
+                if let p = c.page { loc += " (p. \(p))" }
+                return "[\(c.n)] \(loc)"
+            }.joined(separator: "\n")
+    }
+
+    func completion(id: String, created: Int, model: String, outcome: AnswerOutcome, footer: Bool) -> Completion {
+        var text = outcome.text
+        if footer, !outcome.citations.isEmpty { text += Self.footer(outcome.citations) }
+        return Completion(
+            id: id, created: created, model: model,
+            choices: [
+                .init(message: .init(content: text, citations: outcome.citations), finish_reason: "stop")
+            ], usage: OpenAIUsage(outcome.usage))
+    }
+
+    struct Completion: Encodable {
+        var id: String
+        var object = "chat.completion"
+        var created: Int
+        var model: String
+        var choices: [Choice]
+        var usage: OpenAIUsage
+
+        struct Choice: Encodable {
+            var index = 0
+            var message: Message
+            var finish_reason: String
+        }
+
+        struct Message: Encodable {
+            var role = "assistant"
+            var content: String
+            /// Wendao's extra: the sources the answer cites.
+            var citations: [Citation]
+        }
+    }
+
+    func chunk(id: String, created: Int, model: String, delta: [String: String]) -> ByteBuffer {
+        struct Chunk: Encodable {
+            var id: String
+            var object = "chat.completion.chunk"
+            var created: Int
+            var model: String
+            var choices: [C]
+            struct C: Encodable {
+                var index = 0
+                var delta: [String: String]
+                var finish_reason: String?
+                func encode(to encoder: any Encoder) throws {
+                    enum K: String, CodingKey { case index, delta, finish_reason }
+                    var c = encoder.container(keyedBy: K.self)
+                    try c.encode(index, forKey: .index)
+                    try c.encode(delta, forKey: .delta)
+                    try c.encode(finish_reason, forKey: .finish_reason)
+                }
+            }
+        }
+        return Self.data(Chunk(id: id, created: created, model: model, choices: [.init(delta: delta)]))
+    }
+
+    func finalChunk(id: String, created: Int, model: String, citations: [Citation]) -> ByteBuffer {
+        struct Delta: Encodable { var citations: [Citation] }
+        struct C: Encodable {
+            var index = 0
+            var delta: Delta
+            var finish_reason = "stop"
+        }
+        struct Chunk: Encodable {
+            var id: String
+            var object = "chat.completion.chunk"
+            var created: Int
+            var model: String
+            var choices: [C]
+        }
+        return Self.data(Chunk(id: id, created: created, model: model, choices: [C(delta: Delta(citations: citations))]))
+    }
+
+    func usageChunk(id: String, created: Int, model: String, usage: TokenUsage?) -> ByteBuffer {
+        struct Chunk: Encodable {
+            var id: String
+            var object = "chat.completion.chunk"
+            var created: Int
+            var model: String
+            var choices: [Int] = []
+            var usage: OpenAIUsage
+        }
+        return Self.data(Chunk(id: id, created: created, model: model, usage: OpenAIUsage(usage)))
+    }
+
+    static func data(_ value: some Encodable) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.writeString("data: ")
+        b.writeBytes((try? JSON.encoder.encode(value)) ?? Data("{}".utf8))
+        b.writeString("\n\n")
+        return b
+    }
+
+    /// An OpenAI-style stream: `data:` chunks, then `data: [DONE]`; a failure becomes an
+    /// `{"error": …}` data event (as OpenAI does) before the stream ends.
+    func openAIStream(
+        _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
+    ) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let (events, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            try await produce { continuation.yield($0) }
+                            var done = ByteBuffer()
+                            done.writeString("data: [DONE]\n\n")
+                            continuation.yield(done)
+                        } catch {
+                            continuation.yield(Self.data(ErrorEvent(error)))
+                        }
+                        continuation.finish()
+                    }
+                    for await buffer in events { try await writer.write(buffer) }
+                    try await group.waitForAll()
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+

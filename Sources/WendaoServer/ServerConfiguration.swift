@@ -1,0 +1,45 @@
+public import Foundation
+public import WendaoModels
+
+/// Everything `wendao serve` can be told: where to listen, who may call, and how much.
+///
+/// ```swift
+/// var config = ServerConfiguration(dataDirectory: dir)
+/// config.port = 8080
+/// config.adminKey = Secret("…")
+/// ```
+public struct ServerConfiguration: Sendable {
+    /// Host to bind.
+    public var host = "127.0.0.1"
+    /// Port to bind (0: any free port).
+    public var port = 8080
+    /// The data directory (knowledge bases, config.yaml, uploads).
+    public var dataDirectory: URL
+    /// The admin key (everything), when configured.
+    public var adminKey: Secret?
+    /// Largest JSON request body, in bytes.
+    public var maxJSONBytes = 1 << 20
+    /// Largest upload, in bytes.
+    public var maxUploadBytes = 256 << 20
+    /// Longest question or query, in characters.
+    public var maxQueryCharacters = 4096
+    /// Requests one key may make per second (a token bucket with a burst of twice this).
+    public var requestsPerSecondPerKey = 50.0
+    /// Answers (model calls or streams) in flight at once, over all clients; more get 503.
+    public var maxConcurrentAnswers = 64
+    /// Models configuration (providers, keys, prices).
+    public var models = ModelsConfiguration()
+    /// The environment used to resolve model keys.
+    public var environment: [String: String] = [:]
+
+    /// Defaults for a data directory.
+    public init(dataDirectory: URL) {
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Whether ``host`` is a loopback address.
+    public var isLoopback: Bool {
+        let h = host.lowercased()
+        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+import WendaoServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the web UI, the REST API and the OpenAI-compatible API.",
+        discussion: """
+            Open http://127.0.0.1:8080/ in a browser. Keys: WENDAO_ADMIN_KEY (everything) and keys made with \
+            `wendao keys create` (per knowledge base). Without any key the server only accepts a loopback address. \
+            The API is described in docs/http-api.md and served at /openapi.yaml.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Address to bind.") var host = "127.0.0.1"
+    @Option(name: .long, help: "Port (0: any free port).") var port = 8080
+
+    func run() async throws {
+        guard (0...65535).contains(port) else { throw WendaoError(.invalidArgument, "--port must be 0…65535") }
+        let setup = try ModelSetup(global: global)
+        var config = ServerConfiguration(dataDirectory: setup.dataDirectory)
+        config.host = host
+        config.port = port
+        config.models = setup.configuration
+        config.environment = setup.environment
+        if let k = setup.environment["WENDAO_ADMIN_KEY"], !k.isEmpty {
+            guard k.count >= 16 else { throw WendaoError(.invalidArgument, "WENDAO_ADMIN_KEY must be at least 16 characters") }
+            config.adminKey = Secret(k)
+        }
+        var logger = Logger(label: "wendao.server")
+        logger.logLevel =
+            setup.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let server = try WendaoServer(configuration: config, logger: logger)
+        Output.err("wendao: serving \(setup.dataDirectory.path) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
+        try await server.run()
+    }
+}

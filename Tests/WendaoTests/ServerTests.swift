@@ -1,0 +1,361 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+import WendaoServer
+import WendaoTestSupport
+
+/// A data directory with two knowledge bases ("facts" in Chinese, "other" in English) for server
+/// tests.
+private struct ServerFixture {
+    let scratch: ScratchDirectory
+    let data: URL
+
+    init() throws {
+        scratch = try ScratchDirectory("server")
+        data = scratch.child("data")
+        let lib = try Library(directory: data)
+        try scratch.write(
+            "src/facts/pricing.md", "# 价格说明\n\n## 首重与续重\n\n标准快递首重收费12元，续重每公斤收费3元。\n\n## 保价\n\n保价费按声明价值的1%收取。\n")
+        try scratch.write("src/other/hours.md", "# Opening hours\n\nThe depot opens at 8 am and closes at 10 pm.\n")
+        _ = try lib.create("facts")
+        _ = try lib.open("facts").ingest([scratch.child("src/facts").path])
+        _ = try lib.create("other")
+        _ = try lib.open("other").ingest([scratch.child("src/other").path])
+    }
+
+    func server(adminKey: String? = nil, models: ModelsConfiguration = ModelsConfiguration(), environment: [String: String] = [:])
+        throws -> WendaoServer
+    {
+        var c = ServerConfiguration(dataDirectory: data)
+        c.port = 0
+        c.adminKey = adminKey.map(Secret.init)
+        c.models = models
+        c.environment = environment
+        return try WendaoServer(configuration: c, logger: Logger(label: "test.server"))
+    }
+}
+
+private func body(_ json: String) -> ByteBuffer { ByteBuffer(string: json) }
+
+private func object(_ r: TestResponse) throws -> [String: Any] {
+    try #require(
+        try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any],
+        "not a JSON object: \(String(buffer: r.body))")
+}
+
+private func auth(_ key: String) -> HTTPFields { [.authorization: "Bearer \(key)"] }
+
+@Suite("Server routes")
+struct ServerRouteTests {
+    @Test("Health, readiness, UI assets with a strict CSP, OpenAPI document")
+    func system() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body) == #"{"status":"ok"}"#)
+            }
+            try await client.execute(uri: "/", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+                #expect(r.headers[.contentType]?.hasPrefix("text/html") == true)
+                let etag = try #require(r.headers[.eTag])
+                try await client.execute(uri: "/", method: .get, headers: [.ifNoneMatch: etag]) { r2 in
+                    #expect(r2.status == .notModified)
+                }
+            }
+            try await client.execute(uri: "/openapi.yaml", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains("openapi: 3.1"))
+            }
+            try await client.execute(uri: "/ui/missing.js", method: .get) { r in #expect(r.status == .notFound) }
+        }
+        await server.shutdown()
+    }
+
+    @Test("Knowledge bases, documents, chunks, search and extractive ask on an open local server")
+    func openServer() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.router) { client in
+            let list = try await client.execute(uri: "/api/v1/kbs", method: .get)
+            #expect(list.status == .ok)
+            let kbs = try #require(try object(list)["knowledge_bases"] as? [[String: Any]])
+            #expect(Set(kbs.compactMap { $0["name"] as? String }) == ["facts", "other"])
+            let show = try await client.execute(uri: "/api/v1/kbs/facts", method: .get)
+            #expect(try object(show)["documents"] as? Int == 1)
+            let docs = try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .get)
+            let doc = try #require((try object(docs)["documents"] as? [[String: Any]])?.first)
+            #expect(doc["path"] as? String == "facts/pricing.md")
+            let search = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, body: body(#"{"query":"首重收费","top_k":3}"#))
+            #expect(search.status == .ok)
+            let hit = try #require((try object(search)["results"] as? [[String: Any]])?.first)
+            #expect((hit["text"] as? String)?.contains("首重收费12元") == true)
+            let chunkID = try #require(hit["chunk_id"] as? Int)
+            let chunk = try await client.execute(uri: "/api/v1/kbs/facts/chunks/\(chunkID)", method: .get)
+            #expect(try object(chunk)["section"] as? String == "价格说明 › 首重与续重")
+            // The chunk of another knowledge base is not reachable through this one.
+            let wrong = try await client.execute(uri: "/api/v1/kbs/other/chunks/\(chunkID)", method: .get)
+            #expect(wrong.status == .notFound)
+            let ask = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, body: body(#"{"question":"首重收费多少钱？"}"#))
+            let a = try object(ask)
+            #expect(a["mode"] as? String == "extractive")
+            #expect(a["found"] as? Bool == true)
+            #expect((a["citations"] as? [[String: Any]])?.first?["chunk_id"] as? Int == chunkID)
+            let created = try await client.execute(uri: "/api/v1/kbs", method: .post, body: body(#"{"name":"new-kb"}"#))
+            #expect(created.status == .created)
+            let dup = try await client.execute(uri: "/api/v1/kbs", method: .post, body: body(#"{"name":"new-kb"}"#))
+            #expect(dup.status == .conflict)
+            let patched = try await client.execute(
+                uri: "/api/v1/kbs/new-kb", method: .patch, body: body(#"{"chunk_size":300}"#))
+            #expect(try object(patched)["chunk_size"] as? Int == 300)
+            let deleted = try await client.execute(uri: "/api/v1/kbs/new-kb", method: .delete)
+            #expect(deleted.status == .noContent)
+            let docID = try #require(doc["id"] as? Int)
+            let del = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(docID)", method: .delete)
+            #expect(del.status == .noContent)
+            let after = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, body: body(#"{"query":"首重收费"}"#))
+            #expect((try object(after)["results"] as? [Any])?.isEmpty == true)
+        }
+        await server.shutdown()
+    }
+
+    @Test("Bad bodies: malformed, wrong types, huge, deeply nested, empty question, unknown KB")
+    func badBodies() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.router) { client in
+            let long = String(repeating: "运", count: 5000)
+            let huge = String(repeating: "运", count: 600_000)
+            let cases: [(String, HTTPResponse.Status, String)] = [
+                ("{not json", .badRequest, "invalid_argument"),
+                (#"{"query": 42}"#, .badRequest, "invalid_argument"),
+                (#"{"top_k": 3}"#, .badRequest, "invalid_argument"),
+                ("", .badRequest, "invalid_argument"),
+                (String(repeating: "[", count: 100_000), .badRequest, "invalid_argument"),
+                ("{\"query\":\"" + huge + "\"}", .contentTooLarge, "limit_exceeded"),
+                ("{\"query\":\"" + long + "\"}", .contentTooLarge, "limit_exceeded"),
+                (#"{"query":"   "}"#, .badRequest, "invalid_argument"),
+            ]
+            for (text, status, code) in cases {
+                let r = try await client.execute(uri: "/api/v1/kbs/facts/search", method: .post, body: body(text))
+                #expect(r.status == status, "\(text.prefix(40)) → \(r.status)")
+                let error = try object(r)["error"] as? [String: Any]
+                #expect(error?["code"] as? String == code)
+            }
+            let missing = try await client.execute(
+                uri: "/api/v1/kbs/nope/search", method: .post, body: body(#"{"query":"x"}"#))
+            #expect(missing.status == .notFound)
+            let badName = try await client.execute(uri: "/api/v1/kbs/..%2F..%2Fetc/documents", method: .get)
+            #expect(badName.status == .notFound)
+        }
+        await server.shutdown()
+    }
+
+    @Test("Streaming ask: token events, then citations and done")
+    func streamingAsk() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, body: body(#"{"question":"首重收费多少钱？","stream":true}"#))
+            #expect(r.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+            var parser = SSEParser()
+            let events = try parser.feed(r.body.readableBytesView) + parser.finish()
+            #expect(events.map(\.event) == ["token", "citations", "done"])
+            #expect(events[0].data.contains("首重收费12元"))
+            #expect(events[1].data.contains("\"found\":true"))
+        }
+        await server.shutdown()
+    }
+
+    @Test("OpenAI chat completions for kb:NAME, plain and streamed, with citations; /v1/models")
+    func openAI() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.router) { client in
+            let models = try await client.execute(uri: "/v1/models", method: .get)
+            let ids = (try object(models)["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+            #expect(Set(ids ?? []) == ["kb:facts", "kb:other"])
+            let r = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                body: body(
+                    #"{"model":"kb:facts","messages":[{"role":"system","content":"ignored"},{"role":"user","content":"首重收费多少钱？"}],"wendao":{"citation_footer":true}}"#
+                ))
+            let o = try object(r)
+            #expect(o["object"] as? String == "chat.completion")
+            let message = try #require((o["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])
+            #expect((message["content"] as? String)?.contains("首重收费12元") == true)
+            #expect((message["content"] as? String)?.contains("[1] facts/pricing.md") == true)
+            #expect((message["citations"] as? [Any])?.isEmpty == false)
+            let s = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                body: body(
+                    #"{"model":"kb:facts","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"首重收费多少钱？"}]}"#
+                ))
+            var parser = SSEParser()
+            let events = try parser.feed(s.body.readableBytesView) + parser.finish()
+            #expect(events.last?.data == "[DONE]")
+            let chunks = events.dropLast().compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any]
+            }
+            let text = chunks.compactMap {
+                ((($0["choices"] as? [[String: Any]])?.first)?["delta"] as? [String: Any])?["content"] as? String
+            }.joined()
+            #expect(text.contains("首重收费12元"))
+            #expect(chunks.contains { ($0["usage"] as? [String: Any]) != nil })
+            let unknown = try await client.execute(
+                uri: "/v1/chat/completions", method: .post,
+                body: body(#"{"model":"kb:nope","messages":[{"role":"user","content":"x"}]}"#))
+            #expect(unknown.status == .notFound)
+        }
+        await server.shutdown()
+    }
+
+    @Test("Grounded answers through a fake provider: SSE sources, tokens, citations, usage")
+    func groundedStreaming() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let provider = try await FakeProviderServer.start(script: [
+            .sse([Shapes.chunk("首重收费12元[1]", finish: "stop"), #"{"choices":[],"usage":{"prompt_tokens":50,"completion_tokens":5,"total_tokens":55}}"#])
+        ])
+        let server = try f.server(environment: ["OPENAI_BASE_URL": provider.baseURL, "OPENAI_API_KEY": canaryKey])
+        try await server.application().test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post,
+                body: body(#"{"question":"首重收费多少钱？","model":"openai:m","stream":true}"#))
+            var parser = SSEParser()
+            let events = try parser.feed(r.body.readableBytesView) + parser.finish()
+            let kinds = events.compactMap(\.event)
+            #expect(kinds.first == "sources")
+            #expect(Array(kinds.suffix(3)) == ["citations", "usage", "done"])
+            #expect(kinds.dropFirst().dropLast(3).allSatisfy { $0 == "token" })
+            let text = events.filter { $0.event == "token" }.compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: String])?["text"]
+            }.joined()
+            #expect(text == "首重收费12元[1]")
+            #expect(events.first { $0.event == "usage" }?.data.contains("\"total_tokens\":55") == true)
+            #expect(!String(buffer: r.body).contains(canaryKey))
+        }
+        await server.shutdown()
+        await provider.shutdown()
+    }
+}
+
+@Suite("Server access control")
+struct ServerAccessTests {
+    @Test("Two keys: every route with the other tenant's knowledge base answers 404 and changes nothing")
+    func tenantMatrix() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let lib = try Library(directory: f.data)
+        let factsKey = try lib.createAPIKey(name: "a", knowledgeBases: ["facts"], scope: .write).key
+        let otherKey = try lib.createAPIKey(name: "b", knowledgeBases: ["other"], scope: .read).key
+        let otherDoc = try #require(try lib.store.documents(kb: try lib.record("other").id).first)
+        let otherChunk = try #require(try lib.store.chunkIDs(kb: try lib.record("other").id).first)
+        let data = f.data
+        let admin = "admin-key-0123456789abcdef"
+        let server = try f.server(adminKey: admin)
+        try await server.application().test(.router) { client in
+            // No key, a malformed key, a revoked key: 401.
+            #expect(try await client.execute(uri: "/api/v1/kbs", method: .get).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth("wdk_short")).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/v1/kbs", method: .get, headers: [.authorization: "Basic abc"]).status
+                    == .unauthorized)
+            // The facts key sees only facts.
+            let list = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(factsKey))
+            let names = (try object(list)["knowledge_bases"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(names == ["facts"])
+            let models = try await client.execute(uri: "/v1/models", method: .get, headers: auth(factsKey))
+            #expect(!String(buffer: models.body).contains("other"))
+            let routes: [(HTTPRequest.Method, String, String?)] = [
+                (.get, "/api/v1/kbs/other", nil),
+                (.patch, "/api/v1/kbs/other", #"{"k1":2.0}"#),
+                (.delete, "/api/v1/kbs/other", nil),
+                (.get, "/api/v1/kbs/other/documents", nil),
+                (.delete, "/api/v1/kbs/other/documents/\(otherDoc.id)", nil),
+                (.delete, "/api/v1/kbs/facts/documents/\(otherDoc.id)", nil),
+                (.get, "/api/v1/kbs/other/chunks/\(otherChunk)", nil),
+                (.get, "/api/v1/kbs/facts/chunks/\(otherChunk)", nil),
+                (.post, "/api/v1/kbs/other/search", #"{"query":"depot"}"#),
+                (.post, "/api/v1/kbs/other/ask", #"{"question":"When does the depot open?"}"#),
+                (.post, "/v1/chat/completions", #"{"model":"kb:other","messages":[{"role":"user","content":"depot"}]}"#),
+                (.post, "/api/v1/kbs", #"{"name":"sneaky"}"#),
+            ]
+            for (method, uri, json) in routes {
+                let r = try await client.execute(uri: uri, method: method, headers: auth(factsKey), body: json.map(body))
+                #expect(r.status == .notFound, "\(method) \(uri) → \(r.status)")
+                #expect(!String(buffer: r.body).contains("depot"), "\(uri) leaked content")
+            }
+            // The read-only key cannot change its own knowledge base either (404, not 403).
+            let patch = try await client.execute(
+                uri: "/api/v1/kbs/other", method: .patch, headers: auth(otherKey), body: body(#"{"k1":2.0}"#))
+            #expect(patch.status == .notFound)
+            let search = try await client.execute(
+                uri: "/api/v1/kbs/other/search", method: .post, headers: auth(otherKey), body: body(#"{"query":"depot"}"#))
+            #expect(search.status == .ok)
+            // The admin key sees both; nothing was changed or deleted.
+            let all = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(admin))
+            let allNames = (try object(all)["knowledge_bases"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(Set(allNames ?? []) == ["facts", "other", ])
+            let other = try await client.execute(uri: "/api/v1/kbs/other", method: .get, headers: auth(admin))
+            #expect(try object(other)["documents"] as? Int == 1)
+            #expect(try object(other)["k1"] as? Double == 1.2)
+            // Revoked keys stop working.
+            _ = try Library(directory: data).revokeAPIKey(String(otherKey.prefix(12)))
+            let revoked = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(otherKey))
+            #expect(revoked.status == .unauthorized)
+        }
+        await server.shutdown()
+    }
+
+    @Test("A non-loopback address without keys is refused at start-up")
+    func refuseOpenNetwork() throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        var c = ServerConfiguration(dataDirectory: f.data)
+        c.host = "0.0.0.0"
+        #expect(throws: WendaoError.self) { try WendaoServer(configuration: c, logger: Logger(label: "t")) }
+        c.adminKey = Secret("admin-key-0123456789abcdef")
+        #expect(throws: Never.self) { try WendaoServer(configuration: c, logger: Logger(label: "t")) }
+    }
+
+    @Test("Per-key rate limit answers 429 with Retry-After")
+    func rateLimit() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        var c = ServerConfiguration(dataDirectory: f.data)
+        c.requestsPerSecondPerKey = 2
+        let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
+        try await server.application().test(.router) { client in
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for _ in 0..<10 {
+                let r = try await client.execute(uri: "/api/v1/kbs", method: .get)
+                statuses.append(r.status)
+                if r.status == .tooManyRequests { retryAfter = r.headers[.retryAfter] }
+            }
+            #expect(statuses.contains(.ok))
+            #expect(statuses.contains(.tooManyRequests))
+            #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 } == true)
+        }
+        await server.shutdown()
+    }
+}
