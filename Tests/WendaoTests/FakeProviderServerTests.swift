@@ -130,7 +130,8 @@ struct FakeProviderServerTests {
             #expect(response.status == 200 && response.bodyString == "ok")
             let firstByte = try #require(reads.first).at
             #expect(firstByte - sentAt >= delay)
-            #expect(firstByte - sentAt < .seconds(1))
+            // Generous: only "not forever" matters here; the suite runs beside heavy tests on 2 cores.
+            #expect(firstByte - sentAt < .seconds(10))
         }
     }
 
@@ -196,7 +197,8 @@ struct FakeProviderServerTests {
 
         let start = ContinuousClock.now
         await server.shutdown()
-        #expect(ContinuousClock.now - start < .seconds(1))
+        // A hung connection would hold shutdown for good; seconds of scheduling delay are fine.
+        #expect(ContinuousClock.now - start < .seconds(10))
         await server.shutdown()  // idempotent
         let closed = try await onThread { try hung.receiveOnce(timeout: .seconds(1)) == nil }
         #expect(closed)
