@@ -14,6 +14,7 @@ struct WendaoAPI: Sendable {
     let service: KnowledgeService
     let limits: APILimits
     let readiness: Readiness
+    let runner: JobRunner
 
     func router() -> Router<WendaoContext> {
         let router = Router(context: WendaoContext.self)
@@ -25,6 +26,7 @@ struct WendaoAPI: Sendable {
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addKnowledgeBaseRoutes(api)
+        addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
@@ -80,7 +82,7 @@ public struct WendaoServer: Sendable {
                 json: configuration.maxJSONBytes,
                 rate: Limits(
                     rate: configuration.requestsPerSecondPerKey, maxAnswers: configuration.maxConcurrentAnswers)),
-            readiness: Readiness())
+            readiness: Readiness(), runner: JobRunner(service: service, logger: logger))
     }
 
     /// The Hummingbird application (for `run` and for in-process tests).
@@ -89,6 +91,7 @@ public struct WendaoServer: Sendable {
         return Application(
             router: api.router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
+            services: [api.runner],
             onServerRunning: { _ in readiness.set(true) },
             logger: logger)
     }

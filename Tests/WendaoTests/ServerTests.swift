@@ -359,3 +359,123 @@ struct ServerAccessTests {
         await server.shutdown()
     }
 }
+
+/// A multipart body with the given files.
+private func multipart(_ files: [(String, Data)], boundary: String = "wendao-test-boundary") -> (ByteBuffer, HTTPFields) {
+    var b = ByteBuffer()
+    for (name, data) in files {
+        b.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\n")
+        b.writeString("Content-Type: application/octet-stream\r\n\r\n")
+        b.writeBytes(data)
+        b.writeString("\r\n")
+    }
+    b.writeString("--\(boundary)--\r\n")
+    return (b, [.contentType: "multipart/form-data; boundary=\(boundary)"])
+}
+
+@Suite("Server uploads and ingest jobs")
+struct ServerUploadTests {
+    @Test("Multipart upload streams to disk, a background job ingests it with per-file results")
+    func uploadAndJob() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let server = try f.server()
+        try await server.application().test(.live) { client in
+            let (body, headers) = multipart([
+                ("cold.md", Data("# 冷藏\n\n冷藏件的温度保持在2到8摄氏度之间。\n".utf8)),
+                ("empty.txt", Data()),
+                ("fake.pdf", Data("<html><body>hello</body></html>".utf8)),
+            ])
+            let r = try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .post, headers: headers, body: body)
+            #expect(r.status == .accepted, "\(String(buffer: r.body))")
+            let id = try #require(try object(r)["id"] as? Int)
+            var job: [String: Any] = [:]
+            for _ in 0..<200 {
+                job = try object(try await client.execute(uri: "/api/v1/jobs/\(id)", method: .get))
+                if let s = job["state"] as? String, !["queued", "running"].contains(s) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(job["state"] as? String == "partial")
+            let results = try #require(job["results"] as? [[String: Any]])
+            let outcomes = Dictionary(uniqueKeysWithValues: results.map { ($0["path"] as! String, $0["outcome"] as! String) })
+            #expect(outcomes == ["cold.md": "added", "empty.txt": "failed", "fake.pdf": "failed"])
+            #expect(results.allSatisfy { ($0["outcome"] as? String) != "failed" || !(($0["reason"] as? String) ?? "").isEmpty })
+            let search = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, body: ByteBuffer(string: #"{"query":"冷藏件温度"}"#))
+            #expect((try object(search)["results"] as? [[String: Any]])?.first?["document"] as? String == "cold.md")
+            let jobs = try await client.execute(uri: "/api/v1/kbs/facts/jobs", method: .get)
+            #expect((try object(jobs)["jobs"] as? [Any])?.count == 1)
+            // Re-ingest of an uploaded document queues a job; of a CLI-ingested one, a clear 409.
+            let docs = try object(try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .get))
+            let list = try #require(docs["documents"] as? [[String: Any]])
+            let cold = try #require(list.first { $0["path"] as? String == "cold.md" }?["id"] as? Int)
+            let pricing = try #require(list.first { $0["path"] as? String == "facts/pricing.md" }?["id"] as? Int)
+            let again = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(cold)/reingest", method: .post)
+            #expect(again.status == .accepted)
+            let cli = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(pricing)/reingest", method: .post)
+            #expect(cli.status == .conflict)
+        }
+        await server.shutdown()
+        // Nothing half-written is left: only the kept source file of the accepted upload.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: f.data.appendingPathComponent("uploads/kb-1").path)
+        #expect(kept == ["cold.md"])
+    }
+
+    @Test("Bad uploads: no file, path or NUL in the name, not multipart, too large, truncated — nothing left behind")
+    func badUploads() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        var c = ServerConfiguration(dataDirectory: f.data)
+        c.maxUploadBytes = 1000
+        let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
+        try await server.application().test(.router) { client in
+            let cases: [(ByteBuffer, HTTPFields, HTTPResponse.Status)] = [
+                (multipart([]).0, multipart([]).1, .badRequest),
+                (multipart([("../../etc/passwd", Data("x".utf8))]).0, multipart([]).1, .badRequest),
+                (multipart([("a\u{0}b.txt", Data("x".utf8))]).0, multipart([]).1, .badRequest),
+                (ByteBuffer(string: "{}"), [.contentType: "application/json"], .unsupportedMediaType),
+                (multipart([("big.txt", Data(repeating: 0x41, count: 5000))]).0, multipart([]).1, .contentTooLarge),
+                (ByteBuffer(string: "--wendao-test-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nabc"),
+                 multipart([]).1, .badRequest),
+            ]
+            for (body, headers, status) in cases {
+                let r = try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .post, headers: headers, body: body)
+                #expect(r.status == status, "\(String(buffer: body).prefix(80)) → \(r.status) \(String(buffer: r.body))")
+            }
+        }
+        await server.shutdown()
+        let folder = f.data.appendingPathComponent("uploads/kb-1").path
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        #expect(left.isEmpty, "left behind: \(left)")
+        #expect(try Library(directory: f.data).jobs(kb: "facts").isEmpty)
+    }
+
+    @Test("A job left running by a killed server is resumed at start-up")
+    func resumeInterruptedJob() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        let lib = try Library(directory: f.data)
+        let folder = f.data.appendingPathComponent("uploads/kb-1")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("late.md")
+        try Data("# 夜间\n\n夜间派送服务在晚上十点结束。\n".utf8).write(to: file)
+        var job = try lib.createJob(
+            kb: "facts", payload: #"{"files":["\#(file.path)"],"force":false}"#, filesTotal: 1)
+        job.state = .running
+        try lib.updateJob(job)
+        let id = job.id
+        let data = f.data
+        let server = try f.server()
+        try await server.application().test(.live) { client in
+            var state = "running"
+            for _ in 0..<200 {
+                state = try object(try await client.execute(uri: "/api/v1/jobs/\(id)", method: .get))["state"] as? String ?? ""
+                if state == "succeeded" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(state == "succeeded")
+        }
+        await server.shutdown()
+        #expect(try Library(directory: data).open("facts").documents().contains { $0.path == "late.md" })
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WendaoCore
+import WendaoRAG
+
+/// A job as the API shows it.
+struct JobView: Encodable {
+    var id: Int64
+    var kb: String
+    var state: String
+    var created_at: String
+    var started_at: String?
+    var finished_at: String?
+    var files_total: Int
+    var files_done: Int
+    var chunks: Int
+    var results: [Result]
+    var error: String?
+
+    struct Result: Encodable {
+        var path: String
+        var outcome: String
+        var chunks: Int
+        var reason: String?
+
+        func encode(to encoder: any Encoder) throws {
+            enum K: String, CodingKey { case path, outcome, chunks, reason }
+            var c = encoder.container(keyedBy: K.self)
+            try c.encode(path, forKey: .path)
+            try c.encode(outcome, forKey: .outcome)
+            try c.encode(chunks, forKey: .chunks)
+            try c.encode(reason, forKey: .reason)
+        }
+    }
+
+    init(_ j: JobRecord, kb: String) {
+        func iso(_ t: Double?) -> String? {
+            t.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
+        }
+        id = j.id
+        self.kb = kb
+        state = j.state.rawValue
+        created_at = iso(j.createdAt) ?? ""
+        started_at = iso(j.startedAt)
+        finished_at = iso(j.finishedAt)
+        files_total = j.filesTotal
+        files_done = j.filesDone
+        chunks = j.chunks
+        results = j.results.map { Result(path: $0.path, outcome: $0.outcome, chunks: $0.chunks, reason: $0.reason) }
+        error = j.error
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum K: String, CodingKey {
+            case id, kb, state, created_at, started_at, finished_at, files_total, files_done, chunks, results, error
+        }
+        var c = encoder.container(keyedBy: K.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(kb, forKey: .kb)
+        try c.encode(state, forKey: .state)
+        try c.encode(created_at, forKey: .created_at)
+        try c.encode(started_at, forKey: .started_at)
+        try c.encode(finished_at, forKey: .finished_at)
+        try c.encode(files_total, forKey: .files_total)
+        try c.encode(files_done, forKey: .files_done)
+        try c.encode(chunks, forKey: .chunks)
+        try c.encode(results, forKey: .results)
+        try c.encode(error, forKey: .error)
+    }
+}
+
+extension WendaoAPI {
+    /// Where uploaded files of a knowledge base are kept (they are the source for re-ingest).
+    func uploadsFolder(_ kbID: Int64) -> URL {
+        service.configuration.dataDirectory.appendingPathComponent("uploads/kb-\(kbID)", isDirectory: true)
+    }
+
+    /// Checks an uploaded file name: a plain name, no path, no control characters.
+    static func checkFileName(_ name: String) throws -> String {
+        let n = name.trimmingCharacters(in: .whitespaces)
+        guard !n.isEmpty, n != ".", n != ".." else { throw APIError.badRequest("an uploaded file has no usable name") }
+        guard !n.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw APIError.badRequest("the file name '\(n.unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined())' contains control characters")
+        }
+        guard !n.contains("/"), !n.contains("\\") else {
+            throw APIError.badRequest("the file name '\(n)' contains a path; send the file name only")
+        }
+        guard n.utf8.count <= 255, !n.hasPrefix(".") else {
+            throw APIError.badRequest("the file name '\(n)' is too long or hidden")
+        }
+        return n
+    }
+
+    func addDocumentRoutes(_ api: RouterGroup<WendaoContext>, runner: JobRunner) {
+        api.post("kbs/:kb/documents") { request, context in
+            let name = try context.parameters.require("kb")
+            let record = try writableRecord(name, context)
+            let limit = service.configuration.maxUploadBytes
+            guard let boundary = request.headers[.contentType].flatMap(MultipartReader.boundary(contentType:)) else {
+                throw APIError(
+                    status: .unsupportedMediaType, code: "unsupported",
+                    message: "upload files as multipart/form-data with 'file' parts")
+            }
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+                throw APIError(
+                    status: .contentTooLarge, code: "limit_exceeded",
+                    message: "the upload is \(length) bytes; the limit is \(limit)")
+            }
+            let folder = uploadsFolder(record.id)
+            let incoming = folder.appendingPathComponent(".incoming-\(UUID().uuidString)", isDirectory: true)
+            let fm = FileManager.default
+            try fm.createDirectory(at: incoming, withIntermediateDirectories: true)
+            defer { try? fm.removeItem(at: incoming) }
+            var reader = MultipartReader(boundary: boundary)
+            var names: [String] = []
+            var current: FileHandle?
+            var total = 0
+            do {
+                for try await buffer in request.body {
+                    total += buffer.readableBytes
+                    guard total <= limit else {
+                        throw APIError(
+                            status: .contentTooLarge, code: "limit_exceeded", message: "the upload is over \(limit) bytes")
+                    }
+                    for event in try reader.feed(buffer.readableBytesView) {
+                        switch event {
+                        case .part(let field, let filename):
+                            guard field == "file", let filename else { continue }
+                            let n = try Self.checkFileName(filename)
+                            guard !names.contains(n) else { throw APIError.badRequest("the file '\(n)' was sent twice") }
+                            names.append(n)
+                            let url = incoming.appendingPathComponent(n)
+                            guard fm.createFile(atPath: url.path, contents: nil) else {
+                                throw APIError(status: .internalServerError, code: "storage", message: "cannot store the upload")
+                            }
+                            current = try FileHandle(forWritingTo: url)
+                        case .data(let bytes):
+                            try current?.write(contentsOf: bytes)
+                        case .partEnd:
+                            try current?.close()
+                            current = nil
+                        }
+                    }
+                }
+            } catch let f as MultipartReader.Failure {
+                try? current?.close()
+                throw APIError.badRequest("malformed multipart body: \(f.message)")
+            } catch {
+                try? current?.close()
+                throw error
+            }
+            guard reader.isComplete else { throw APIError.badRequest("the multipart body ended before its closing boundary") }
+            guard !names.isEmpty else { throw APIError.badRequest("no 'file' parts in the upload") }
+            // Keep the files (the source for re-ingest), then queue the job.
+            var paths: [String] = []
+            for n in names {
+                let target = folder.appendingPathComponent(n)
+                if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+                try fm.moveItem(at: incoming.appendingPathComponent(n), to: target)
+                paths.append(target.path)
+            }
+            let payload = String(decoding: try JSONEncoder().encode(JobPayload(files: paths)), as: UTF8.self)
+            let job = try service.library.createJob(kb: name, payload: payload, filesTotal: paths.count)
+            runner.notify()
+            return try JSON.response(JobView(job, kb: name), status: .accepted)
+        }
+        api.post("kbs/:kb/documents/:id/reingest") { _, context in
+            let name = try context.parameters.require("kb")
+            let record = try writableRecord(name, context)
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let doc = try service.library.store.documents(kb: record.id).first(where: { $0.id == id }) else {
+                throw APIError.notFound("document \(id) does not exist in '\(name)'")
+            }
+            let source = uploadsFolder(record.id).appendingPathComponent(doc.path)
+            guard !doc.path.contains("/"), FileManager.default.fileExists(atPath: source.path) else {
+                throw APIError(
+                    status: .conflict, code: "already_exists",
+                    message: "'\(doc.path)' was not uploaded through the server; re-ingest it with `wendao ingest`")
+            }
+            let payload = String(
+                decoding: try JSONEncoder().encode(JobPayload(files: [source.path], force: true)), as: UTF8.self)
+            let job = try service.library.createJob(kb: name, payload: payload, filesTotal: 1)
+            runner.notify()
+            return try JSON.response(JobView(job, kb: name), status: .accepted)
+        }
+        api.get("kbs/:kb/jobs") { _, context in
+            let name = try context.parameters.require("kb")
+            _ = try visibleRecord(name, context)
+            return try JSON.response(["jobs": try service.library.jobs(kb: name, limit: 100).map { JobView($0, kb: name) }])
+        }
+        api.get("jobs/:id") { _, context in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard let job = try service.library.job(id: id),
+                let record = try service.library.list().first(where: { $0.id == job.kbID }),
+                context.principal.covers(record.id)
+            else { throw APIError.notFound("job \(id) does not exist") }
+            return try JSON.response(JobView(job, kb: record.name))
+        }
+    }
+}
