@@ -1291,7 +1291,7 @@
       for (const c of cited) {
         const ref = el('button', { type: 'button', class: 'source-ref', 'aria-controls': 'source-panel' },
           el('span', { class: 'source-ref-n' }, String(c.n)),
-          el('span', { class: 'source-ref-label' }, sourceLabel(c) + (c.page !== null && c.page !== undefined ? ' · p. ' + c.page : '')));
+          el('span', { class: 'source-ref-label' }, sourceLabel(c) + (c.page !== null && c.page !== undefined ? ' · ' + t('search.page', { page: c.page }) : '')));
         ref.addEventListener('click', () => openSourcePanel(turn, c.n, ref));
         els.sources.append(ref);
       }
