@@ -122,6 +122,7 @@ let package = Package(
                 "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

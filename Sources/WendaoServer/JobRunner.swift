@@ -19,12 +19,14 @@ struct JobPayload: Codable {
 final class JobRunner: Service {
     let service: KnowledgeService
     let logger: Logger
+    let metrics: Metrics
     /// Set when a job was queued by this process.
     private let pending = Mutex(false)
 
-    init(service: KnowledgeService, logger: Logger) {
+    init(service: KnowledgeService, logger: Logger, metrics: Metrics) {
         self.service = service
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Asks the runner to look for work now.
@@ -57,15 +59,19 @@ final class JobRunner: Service {
     func process(_ job: JobRecord) async {
         let service = self.service
         let logger = self.logger
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        let started = ContinuousClock.now
+        let state = await withCheckedContinuation { (done: CheckedContinuation<JobState, Never>) in
             Thread.detachNewThread {
-                JobRunner.execute(job, service: service, logger: logger)
-                done.resume()
+                done.resume(returning: JobRunner.execute(job, service: service, logger: logger))
             }
         }
+        let d = ContinuousClock.now - started
+        metrics.observe("ingest_job", seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        metrics.count("ingest_jobs_\(state.rawValue)")
     }
 
-    static func execute(_ job: JobRecord, service: KnowledgeService, logger: Logger) {
+    @discardableResult
+    static func execute(_ job: JobRecord, service: KnowledgeService, logger: Logger) -> JobState {
         var job = job
         let library = service.library
         func save() {
@@ -110,5 +116,6 @@ final class JobRunner: Service {
         job.finishedAt = Date().timeIntervalSince1970
         save()
         logger.info("ingest job finished", metadata: ["job": "\(job.id)", "state": "\(job.state.rawValue)"])
+        return job.state
     }
 }

@@ -69,6 +69,11 @@ enum AnswerOutcome: Sendable {
 }
 
 extension WendaoAPI {
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
     func checkQuery(_ text: String, _ what: String) throws {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.badRequest("the \(what) is empty")
@@ -101,8 +106,8 @@ extension WendaoAPI {
             model: GatewayChatModel(gateway: service.gateway, model: model), templates: templates, options: options)
         let started = ContinuousClock.now
         let g = try await answerer.answer(question, history: history, in: kb, onEvent: onEvent)
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = Self.seconds(since: started)
+        metrics.observe("model_answer", seconds: seconds)
         return .grounded(g, UsageReport(model: model, usage: g.usage, calls: g.modelCalls, seconds: seconds))
     }
 
@@ -114,6 +119,8 @@ extension WendaoAPI {
             try checkQuery(body.query, "query")
             let topK = body.top_k ?? 10
             guard (1...100).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 100") }
+            let started = ContinuousClock.now
+            defer { metrics.observe("retrieval", seconds: Self.seconds(since: started)) }
             let hits = try service.withKnowledgeBase(name) { kb in
                 if let budget = body.budget_chars {
                     guard budget > 0 else { throw APIError.badRequest("budget_chars must be positive") }

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import NIOCore
 import WendaoCore
 import WendaoRAG
 
@@ -15,13 +16,23 @@ struct WendaoAPI: Sendable {
     let limits: APILimits
     let readiness: Readiness
     let runner: JobRunner
+    let metrics: Metrics
 
     func router() -> Router<WendaoContext> {
         let router = Router(context: WendaoContext.self)
         router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: MetricsMiddleware<WendaoContext>(metrics: metrics))
         router.add(middleware: ErrorMiddleware<WendaoContext>())
         addSystemRoutes(router)
         let keys = KeysPresentCache()
+        let metrics = self.metrics
+        router.group("metrics").add(middleware: AuthMiddleware(service: service, keysPresent: keys))
+            .get { _, context in
+                guard context.principal.isAdmin else { throw APIError.notFound("no such route for this key") }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+            }
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -67,6 +78,7 @@ public struct WendaoServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         let service = try KnowledgeService(configuration: configuration, logger: logger)
+        let metrics = Metrics()
         if !configuration.isLoopback && configuration.adminKey == nil {
             let keys = try service.library.apiKeys().filter { $0.revokedAt == nil }
             guard !keys.isEmpty else {
@@ -82,7 +94,8 @@ public struct WendaoServer: Sendable {
                 json: configuration.maxJSONBytes,
                 rate: Limits(
                     rate: configuration.requestsPerSecondPerKey, maxAnswers: configuration.maxConcurrentAnswers)),
-            readiness: Readiness(), runner: JobRunner(service: service, logger: logger))
+            readiness: Readiness(), runner: JobRunner(service: service, logger: logger, metrics: metrics),
+            metrics: metrics)
     }
 
     /// The Hummingbird application (for `run` and for in-process tests).

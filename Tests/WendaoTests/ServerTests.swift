@@ -78,6 +78,12 @@ struct ServerRouteTests {
                 #expect(String(buffer: r.body).contains("openapi: 3.1"))
             }
             try await client.execute(uri: "/ui/missing.js", method: .get) { r in #expect(r.status == .notFound) }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                #expect(r.status == .ok)
+                #expect(text.contains("wendao_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"))
+                #expect(text.contains("wendao_http_request_duration_seconds_bucket"))
+            }
         }
         await server.shutdown()
     }
