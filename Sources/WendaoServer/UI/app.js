@@ -133,6 +133,8 @@
       'upload.done': 'Uploaded — ingesting (job {id})',
       'upload.failed': 'Upload failed: {error}',
       'upload.split': 'Too large to send together; sending the files one by one.',
+      'upload.ingested': 'Ingested: {outcome}, {chunks} chunks',
+      'upload.rejected': 'Not ingested: {reason}',
       'upload.remove': 'Dismiss',
       'job.title': 'Ingest job {id}',
       'job.state.queued': 'Queued',
@@ -291,6 +293,8 @@
       'upload.done': '已上传，正在导入（任务 {id}）',
       'upload.failed': '上传失败：{error}',
       'upload.split': '文件合计过大，改为逐个上传。',
+      'upload.ingested': '导入完成：{outcome}，{chunks} 个分块',
+      'upload.rejected': '未导入：{reason}',
       'upload.remove': '关闭',
       'job.title': '导入任务 {id}',
       'job.state.queued': '排队中',
@@ -1624,6 +1628,13 @@
     if (item.state === 'waiting') status = t('upload.waiting');
     else if (item.state === 'uploading') status = t('upload.progress', { p: item.progress });
     else if (item.state === 'done') status = t('upload.done', { id: item.jobId === null ? '?' : item.jobId });
+    else if (item.state === 'ingested') {
+      const outcome = item.result && typeof item.result.outcome === 'string' ? item.result.outcome : '';
+      status = t('upload.ingested', {
+        outcome: I18N.en['job.outcome.' + outcome] ? t('job.outcome.' + outcome) : outcome,
+        chunks: fmtNumber(item.result && typeof item.result.chunks === 'number' ? item.result.chunks : 0),
+      });
+    } else if (item.state === 'rejected') status = t('upload.rejected', { reason: (item.result && item.result.reason) || t('job.outcome.failed') });
     else status = t('upload.failed', { error: item.error });
     const progress = el('progress', { max: '100', value: String(item.progress), 'aria-label': item.name });
     const children = [
@@ -1632,7 +1643,7 @@
       progress,
       el('span', { class: 'upload-status' + (item.state === 'failed' ? ' error-text' : '') }, status),
     ];
-    if (item.state === 'done' || item.state === 'failed') {
+    if (item.state !== 'waiting' && item.state !== 'uploading') {
       const dismiss = el('button', { type: 'button', class: 'icon-button', 'aria-label': t('upload.remove'), title: t('upload.remove') }, '×');
       dismiss.addEventListener('click', () => {
         const list = uploadsFor(kb);
@@ -1642,7 +1653,9 @@
       });
       children.push(dismiss);
     }
-    item.el.className = 'upload state-' + item.state;
+    const failed = item.state === 'failed' || item.state === 'rejected';
+    if (failed) children[3].classList.add('error-text');
+    item.el.className = 'upload state-' + item.state + (failed ? ' state-failed' : '');
     item.el.replaceChildren(...children);
     if (state.docsKb === kb && item.el.parentNode !== $('uploads')) $('uploads').append(item.el);
   }
@@ -1667,7 +1680,10 @@
     }
     renderJob(kb, entry);
     if (!TERMINAL.has(job.state)) scheduleJobPoll(kb, entry);
-    else if (state.docsKb === kb && state.view === 'docs') loadDocs(kb);
+    else {
+      settleUploads(kb, job);
+      if (state.docsKb === kb && state.view === 'docs') loadDocs(kb);
+    }
   }
 
   function scheduleJobPoll(kb, entry) {
@@ -1689,6 +1705,7 @@
     renderJob(kb, entry);
     if (TERMINAL.has(entry.job.state)) {
       const j = entry.job;
+      settleUploads(kb, j);
       toast(t('job.finished', { id: j.id, state: t('job.state.' + j.state), done: fmtNumber(j.files_done || 0), total: fmtNumber(j.files_total || 0) }));
       chunkCache.clear();
       if (state.docsKb === kb && state.view === 'docs') loadDocs(kb);
@@ -1739,6 +1756,19 @@
     entry.el.className = 'job card state-' + jobState;
     entry.el.replaceChildren(...children);
     if (state.docsKb === kb && state.view === 'docs' && entry.el.parentNode !== $('jobs')) $('jobs').prepend(entry.el);
+  }
+
+  /** When a job is finished, each uploaded file it carried shows its own outcome. */
+  function settleUploads(kb, job) {
+    const results = Array.isArray(job.results) ? job.results : [];
+    for (const item of uploadsFor(kb)) {
+      if (item.state !== 'done' || item.jobId === null || String(item.jobId) !== String(job.id)) continue;
+      const r = results.find((x) => x && typeof x.path === 'string' && (x.path === item.name || x.path.endsWith('/' + item.name)));
+      if (!r) continue;
+      item.result = r;
+      item.state = r.outcome === 'failed' ? 'rejected' : 'ingested';
+      renderUpload(kb, item);
+    }
   }
 
   async function loadActiveJobs(kb) {
