@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -483,5 +486,44 @@ struct ServerUploadTests {
         }
         await server.shutdown()
         #expect(try Library(directory: data).open("facts").documents().contains { $0.path == "late.md" })
+    }
+}
+
+@Suite("Server overload")
+struct ServerOverloadTests {
+    @Test("Answers beyond the concurrency cap get 503 with Retry-After while the first one streams")
+    func concurrencyCap() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        var slow = FakeResponse.sse([Shapes.chunk("首重收费12元[1]", finish: "stop")])
+        slow.delayBeforeHead = .seconds(2)
+        let provider = try await FakeProviderServer.start(script: [slow])
+        var c = ServerConfiguration(dataDirectory: f.data)
+        c.maxConcurrentAnswers = 1
+        c.environment = ["OPENAI_BASE_URL": provider.baseURL, "OPENAI_API_KEY": canaryKey]
+        let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
+        try await server.application().test(.live) { client in
+            let ask = ByteBuffer(string: #"{"question":"首重收费多少钱？","model":"openai:m"}"#)
+            let first = Task { try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, body: ask) }
+            // Wait until the first answer reached the provider, then ask again.
+            for _ in 0..<200 where provider.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            // A second connection (the test client keeps one connection, which would queue the request).
+            let port = try #require(client.port)
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/kbs/facts/ask")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(#"{"question":"首重收费多少钱？","model":"openai:m"}"#.utf8)
+            let (_, secondResponse) = try await URLSession.shared.data(for: request)
+            let second = try #require(secondResponse as? HTTPURLResponse)
+            #expect(second.statusCode == 503)
+            #expect(second.value(forHTTPHeaderField: "Retry-After") == "1")
+            let done = try await first.value
+            #expect(done.status == .ok)
+            #expect(try object(done)["answer"] as? String == "首重收费12元[1]")
+            // The slot is free again.
+            let third = try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, body: ask)
+            #expect(third.status == .ok)
+        }
+        await server.shutdown()
+        await provider.shutdown()
     }
 }
