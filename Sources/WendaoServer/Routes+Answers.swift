@@ -184,8 +184,9 @@ extension WendaoAPI {
 
     /// A `text/event-stream` response whose events come from `produce`, which runs in a child
     /// task; when the client goes away, writing fails and the child (and any model call in it) is
-    /// cancelled. A failure becomes an `error` event.
-    func sseResponse(
+    /// cancelled. On success `last` is sent; a failure becomes `failure(error)`.
+    func eventStream(
+        last: ByteBuffer? = nil, failure: @escaping @Sendable (any Error) -> ByteBuffer,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
         Response(
@@ -197,20 +198,24 @@ extension WendaoAPI {
                     group.addTask {
                         do {
                             try await produce { continuation.yield($0) }
+                            if let last { continuation.yield(last) }
                         } catch {
-                            let e = APIError.response(for: error)
-                            _ = e
-                            continuation.yield(JSON.event("error", ErrorEvent(error)))
+                            continuation.yield(failure(error))
                         }
                         continuation.finish()
                     }
-                    for await buffer in events {
-                        try await writer.write(buffer)
-                    }
+                    for await buffer in events { try await writer.write(buffer) }
                     try await group.waitForAll()
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// Wendao's SSE: named events, a failure as an `error` event.
+    func sseResponse(
+        _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
+    ) -> Response {
+        eventStream(failure: { JSON.event("error", ErrorEvent($0)) }, produce)
     }
 }
 

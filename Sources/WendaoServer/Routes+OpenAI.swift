@@ -286,28 +286,6 @@ extension WendaoAPI {
     func openAIStream(
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
-            body: ResponseBody { writer in
-                let (events, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        do {
-                            try await produce { continuation.yield($0) }
-                            var done = ByteBuffer()
-                            done.writeString("data: [DONE]\n\n")
-                            continuation.yield(done)
-                        } catch {
-                            continuation.yield(Self.data(ErrorEvent(error)))
-                        }
-                        continuation.finish()
-                    }
-                    for await buffer in events { try await writer.write(buffer) }
-                    try await group.waitForAll()
-                }
-                try await writer.finish(nil)
-            })
+        eventStream(last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
     }
 }
-

@@ -379,86 +379,8 @@ private final class AccessFixture {
 
 // MARK: - CLI
 
-/// The result of one `wendao` run.
-private struct KeysRun {
-    var status: Int32
-    var signalled: Bool
-    var stdout: String
-    var stderr: String
-
-    func json(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
-        let obj = try? JSONSerialization.jsonObject(with: Data(stdout.utf8))
-        return try #require(
-            obj as? [String: Any], "stdout is not a JSON object: \(stdout.prefix(500)) — stderr: \(stderr.prefix(500))",
-            sourceLocation: sourceLocation)
-    }
-}
-
-/// Runs the built `wendao` on a private data directory without blocking a concurrency thread.
-private final class KeysCLI {
-    static let binary: URL? = {
-        let fm = FileManager.default
-        func executable(_ url: URL) -> Bool {
-            var isDir: ObjCBool = false
-            return fm.fileExists(atPath: url.path, isDirectory: &isDir) && !isDir.boolValue
-                && fm.isExecutableFile(atPath: url.path)
-        }
-        if let env = ProcessInfo.processInfo.environment["WENDAO_BIN"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        let starts = [
-            Bundle.main.bundleURL, Bundle.main.executableURL,
-            URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
-        ].compactMap { $0 }
-        for start in starts {
-            var dir = start
-            for _ in 0..<6 {
-                let candidate = dir.appendingPathComponent("wendao")
-                if executable(candidate) { return candidate }
-                dir = dir.deletingLastPathComponent()
-                if dir.path == "/" { break }
-            }
-        }
-        return nil
-    }()
-
-    let scratch: ScratchDirectory
-    let data: String
-
-    init() throws {
-        scratch = try ScratchDirectory("keys-cli")
-        data = scratch.child("data").path
-    }
-
-    func run(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws -> KeysRun {
-        let binary: URL = try #require(
-            Self.binary, "cannot find the wendao executable next to the test bundle; set WENDAO_BIN",
-            sourceLocation: sourceLocation)
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args + ["--data", data]
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "WENDAO_DATA")
-        env["WENDAO_LOG_LEVEL"] = "error"
-        p.environment = env
-        let id = UUID().uuidString
-        let out = scratch.child("stdout-\(id)")
-        let err = scratch.child("stderr-\(id)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        while p.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let r = KeysRun(
-            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-        #expect(!r.signalled, "wendao \(args) crashed: \(r.stderr.suffix(1000))", sourceLocation: sourceLocation)
-        return r
-    }
-}
+/// The CLI runner of CLITests (a private data directory; waits without blocking a thread).
+private typealias KeysCLI = CLIFixture
 
 @Suite struct AccessCLITests {
     private let recordKeys: Set<String> = [

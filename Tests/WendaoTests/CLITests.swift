@@ -9,7 +9,7 @@ import WendaoTestSupport
 #endif
 
 /// The result of one `wendao` run.
-private struct RunResult {
+struct RunResult {
     var status: Int32
     /// True when the process ended by a signal (a crash), not by exit.
     var signalled: Bool
@@ -26,7 +26,7 @@ private struct RunResult {
 }
 
 /// Finds and runs the built `wendao` executable.
-private enum WendaoCLI {
+enum WendaoCLI {
     static let binary: URL? = {
         let fm = FileManager.default
         func executable(_ url: URL) -> Bool {
@@ -115,7 +115,7 @@ private enum WendaoCLI {
 }
 
 /// A data directory plus a source folder for CLI runs.
-private final class CLIFixture {
+final class CLIFixture {
     let scratch: ScratchDirectory
     let data: String
 
