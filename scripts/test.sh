@@ -29,3 +29,20 @@ echo "== openai client"
 python3 -m pip install --quiet --disable-pip-version-check openai >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --user openai
 python3 scripts/openai_client_test.py
+
+# The web UI in headless Chromium (Selenium with Debian's chromium and chromium-driver).
+echo "== browser test"
+missing=()
+for pkg in chromium chromium-driver; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+python3 -m pip install --quiet --disable-pip-version-check selenium >/dev/null 2>&1 \
+  || python3 -m pip install --quiet --disable-pip-version-check --user selenium
+python3 scripts/browser_test.py

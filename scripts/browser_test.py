@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""The web UI in a real browser: headless Chromium driven by Selenium (run by scripts/test.sh).
+
+Starts `wendao serve` on a free loopback port over a fresh data directory holding the sample
+knowledge base (no keys: a loopback server is open), then, in the browser:
+- chat: asks a question, waits for the streamed answer and its citations, opens the first citation
+  and checks the source panel shows the cited document with the cited passage highlighted;
+- documents: uploads a Markdown file through the file input and waits until its ingest job has
+  finished and the documents table lists it; uploads an empty file and checks its own error shows;
+- search: the uploaded document comes first, with a score;
+- language: the toggle switches the interface labels between English and Chinese and back;
+- XSS: a question with HTML in it is shown as text (no element made from it, no alert);
+- the browser console has no error and the page had no Content-Security-Policy violation.
+Screenshots go to $WENDAO_ARTIFACTS (default /tmp/wendao-artifacts). Each passed check prints
+`ok: …`; the first failure prints `FAIL: …` (with a screenshot and the console) and exits 1.
+
+Environment: WENDAO_BIN (the wendao binary), CHROMIUM (default /usr/bin/chromium), CHROMEDRIVER
+(default /usr/bin/chromedriver), WENDAO_ARTIFACTS.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+BIN = os.environ.get("WENDAO_BIN", ".build/debug/wendao")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARTIFACTS = os.environ.get("WENDAO_ARTIFACTS") or "/tmp/wendao-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+WAIT = 20  # seconds, the most any one wait may take
+
+QUESTION = "包裹丢了最多赔多少钱？"
+FACT = "冷藏件的温度保持在2到8摄氏度之间。"
+XSS = "<img src=x onerror=alert(1)>"
+
+# Runs before the page's own scripts: records CSP violations and any alert() call, so the checks
+# do not depend on console wording alone.
+HOOKS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || ''));
+});
+window.__alerts = [];
+(function () {
+  var original = window.alert;
+  window.alert = function (m) { window.__alerts.push(String(m)); return original.apply(window, arguments); };
+})();
+"""
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print(f"ok: {what}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(base, server):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise Failure(f"the server exited at start-up (exit {server.returncode})")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.1)
+    raise Failure("the server was not ready within 60 s")
+
+
+class Browser:
+    def __init__(self, base):
+        self.base = base
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                    "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
+            options.add_argument(arg)
+        options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOKS})
+        self.console = []  # every browser log entry so far
+
+    # -- waiting --------------------------------------------------------------------------------
+    def wait(self, condition, what, timeout=WAIT):
+        """Waits until condition(driver) is truthy (its value is returned); fails with `what`."""
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+        except TimeoutException:
+            raise Failure(f"timed out after {timeout} s waiting for {what}") from None
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def text(self, css):
+        """textContent of the first element matching css ('' when there is none)."""
+        return self.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : '';", css)
+
+    def visible(self, css):
+        els = self.driver.find_elements(By.CSS_SELECTOR, css)
+        return bool(els) and els[0].is_displayed()
+
+    def go(self, hash_route, view):
+        """Follows a hash route and waits for its view to show."""
+        self.js("location.hash = arguments[0];", hash_route)
+        self.wait(lambda d: self.visible(f'section[data-view="{view}"]'), f"the {view} view of {hash_route}")
+
+    # -- console ----------------------------------------------------------------------------------
+    def drain_console(self):
+        entries = self.driver.get_log("browser")
+        self.console.extend(entries)
+        return entries
+
+    def screenshot(self, name):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        path = os.path.join(ARTIFACTS, name)
+        self.driver.save_screenshot(path)
+        return path
+
+
+def console_errors(entries, allowed=()):
+    """SEVERE console entries, less the favicon and those matching an allowed pattern."""
+    out = []
+    for e in entries:
+        if e.get("level") != "SEVERE":
+            continue
+        msg = e.get("message", "")
+        if "favicon" in msg or any(re.search(p, msg) for p in allowed):
+            continue
+        out.append(msg)
+    return out
+
+
+def chat_checks(b):
+    d = b.driver
+    d.get(b.base + "/#/chat")
+    b.wait(lambda _: b.visible("#view-chat"), "the chat view")
+    b.wait(lambda _: "logistics" in [o.get_attribute("value") for o in
+                                     d.find_elements(By.CSS_SELECTOR, "#kb-select option")],
+           "logistics in the knowledge-base select")
+    Select(d.find_element(By.ID, "kb-select")).select_by_value("logistics")
+    check(d.find_element(By.ID, "kb-select").get_attribute("value") == "logistics", "logistics picked in #kb-select")
+
+    d.find_element(By.ID, "question").send_keys(QUESTION)
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: "5 倍" in b.text("#answer") and d.find_elements(By.CSS_SELECTOR, "#answer .citation"),
+           "an answer with “5 倍” and a citation in #answer")
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false';"),
+           "the answer to finish streaming")
+    answer = b.text("#answer")
+    cites = d.find_elements(By.CSS_SELECTOR, "#answer .citation")
+    check("5 倍" in answer, f"the answer says “5 倍”: {answer[:80]}…")
+    check(len(cites) >= 1, f"the answer has {len(cites)} citation badge(s)")
+    check(QUESTION in b.text("#conversation .msg.user .msg-text"), "the question is shown in the conversation")
+
+    first = cites[0]
+    label = first.get_attribute("aria-label") or ""
+    first.click()
+    b.wait(lambda _: b.visible("#source-panel"), "the source panel to open")
+    b.wait(lambda _: "破损包裹处理流程" in b.text("#source-document"),
+           "the source panel to show 破损包裹处理流程 (the first citation is: " + label + ")")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#source-text mark"), "highlighted text in the source panel")
+    marked = "".join(m.text for m in d.find_elements(By.CSS_SELECTOR, "#source-text mark"))
+    check(True, f"first citation opens the source panel on {b.text('#source-document')}")
+    check("5 倍" in marked, f"the cited passage is highlighted: {marked[:60]}…")
+    check("active" in (first.get_attribute("class") or ""), "the clicked citation badge is marked active")
+    check(not b.text("#source-status").strip(), "the full passage loaded (no status message)")
+    check(not console_errors(b.drain_console()), "no console error after the chat")
+    path = b.screenshot("ui-chat.png")
+    print(f"ok: screenshot {path}")
+
+
+def upload_checks(b, tmp):
+    d = b.driver
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr"), "the documents table to fill")
+    before = len(d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr"))
+    check(before > 30, f"the documents table lists the {before} sample documents")
+
+    name = "冷藏件温度说明.md"
+    good = os.path.join(tmp, name)
+    with open(good, "w", encoding="utf-8") as f:
+        f.write("# 冷藏件温度\n\n" + FACT + "\n")
+    d.find_element(By.ID, "file-input").send_keys(good)
+    row = f'#uploads li.upload[data-name="{name}"]'
+    b.wait(lambda _: "state-ingested" in (b.js(f"const e = document.querySelector('{row}'); return e ? e.className : '';") or "")
+           or "state-failed" in (b.js(f"const e = document.querySelector('{row}'); return e ? e.className : '';") or ""),
+           f"the upload of {name} to finish ingesting")
+    status = b.text(row + " .upload-status")
+    check("state-ingested" in b.js(f"return document.querySelector('{row}').className;"),
+          f"{name} uploaded and ingested: {status}")
+    job = b.wait(lambda _: b.js("const j = document.querySelector('#jobs .job'); return j && /state-(succeeded|partial|failed|cancelled)/.test(j.className) ? j.className : null;"),
+                 "the ingest job to reach a final state")
+    check("state-succeeded" in job, f"the ingest job succeeded ({job})")
+    b.wait(lambda _: any(name in r.text for r in d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr")),
+           f"#docs-table to list {name}")
+    rows = d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr")
+    check(len(rows) == before + 1, f"#docs-table lists {name} ({len(rows)} documents)")
+
+    empty_name = "empty.md"
+    empty = os.path.join(tmp, empty_name)
+    open(empty, "w").close()
+    d.find_element(By.ID, "file-input").send_keys(empty)
+    erow = f'#uploads li.upload[data-name="{empty_name}"]'
+    b.wait(lambda _: "state-failed" in (b.js(f"const e = document.querySelector('{erow}'); return e ? e.className : '';") or "")
+           or "state-ingested" in (b.js(f"const e = document.querySelector('{erow}'); return e ? e.className : '';") or ""),
+           "the upload of the empty file to finish")
+    cls = b.js(f"return document.querySelector('{erow}').className;")
+    estatus = b.text(erow + " .upload-status")
+    check("state-failed" in cls, f"the empty file shows its own error: {estatus}")
+    check(b.js(f"return document.querySelector('{erow} .upload-status').classList.contains('error-text');"),
+          "the empty file's message is styled as an error")
+    check("state-ingested" in b.js(f"return document.querySelector('{row}').className;"),
+          "the first upload still shows its success")
+    b.wait(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr")) == before + 1,
+           "the documents table to stay without the empty file")
+    check(not any(empty_name in r.text for r in d.find_elements(By.CSS_SELECTOR, "#docs-table tbody tr")),
+          "the empty file is not listed in #docs-table")
+    # An empty upload may be refused by the server (a 4xx in the console's network log): expected.
+    check(not console_errors(b.drain_console(), allowed=(r"/api/v1/kbs/logistics/documents.* 4\d\d",)),
+          "no unexpected console error after the uploads")
+    path = b.screenshot("ui-docs.png")
+    print(f"ok: screenshot {path}")
+    return name
+
+
+def search_checks(b, name):
+    d = b.driver
+    b.go("#/search", "search")
+    check(d.find_element(By.ID, "search-kb").get_attribute("value") == "logistics", "search uses logistics")
+    q = d.find_element(By.ID, "search-query")
+    q.clear()
+    q.send_keys("冷藏件温度")
+    d.find_element(By.ID, "search-submit").click()
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#search-results li.result"), "#search-results to fill")
+    first = d.find_element(By.CSS_SELECTOR, "#search-results li.result")
+    doc = first.find_element(By.CSS_SELECTOR, ".hit-doc").text
+    score = first.find_element(By.CSS_SELECTOR, ".hit-score").text
+    check(name in doc, f"the uploaded document comes first: {doc}")
+    check(re.search(r"\d+\.\d{3}", score) is not None, f"the first hit shows its score: {score}")
+    check(FACT[:6] in first.text, "the first hit shows the uploaded fact")
+    check(first.find_elements(By.CSS_SELECTOR, ".hit-text mark"), "query terms are highlighted in the hit")
+    check(not console_errors(b.drain_console()), "no console error after the search")
+
+
+def language_checks(b):
+    d = b.driver
+    nav = lambda: b.text('.mainnav a[data-route="chat"]')
+    button = lambda: b.text("#search-submit")
+    start = b.js("return document.documentElement.lang;")
+    check(start == "en" and nav() == "Chat", f"the interface starts in English (lang={start}, nav {nav()!r})")
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: nav() == "问答", "the navigation to switch to Chinese")
+    check(b.js("return document.documentElement.lang;") == "zh-CN", "<html lang> becomes zh-CN")
+    check(button() == "检索" and b.text("#search-title") == "检索测试", "search labels are in Chinese")
+    check(b.text("#lang-toggle") == "English", "the toggle offers English")
+    status = b.text("#search-status")
+    check("条结果" in status, f"the search result count is re-rendered in Chinese: {status}")
+    path = b.screenshot("ui-search-zh.png")
+    print(f"ok: screenshot {path}")
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: nav() == "Chat", "the navigation to switch back to English")
+    check(button() == "Search" and b.text("#lang-toggle") == "中文", "back in English")
+    d.refresh()
+    b.wait(lambda _: b.visible("#view-search") and nav() == "Chat", "the page to reload in English")
+    check(b.js("return localStorage.getItem('wendao.lang');") == "en", "the language choice is remembered")
+
+
+def xss_checks(b):
+    d = b.driver
+    b.go("#/chat", "chat")
+    b.wait(lambda _: d.find_element(By.ID, "kb-select").get_attribute("value") == "logistics", "logistics selected")
+    before = len(d.find_elements(By.CSS_SELECTOR, "#conversation .turn"))
+    question = "包裹丢了怎么办 " + XSS
+    d.find_element(By.ID, "question").send_keys(question)
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#conversation .turn")) == before + 1,
+           "the new turn to appear")
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false' && !a.closest('article').dataset.state.match(/waiting|streaming/);"),
+           "the answer to the HTML question to finish")
+    try:
+        alert = d.switch_to.alert
+        text = alert.text
+        alert.dismiss()
+        raise Failure(f"an alert appeared: {text!r}")
+    except NoAlertPresentException:
+        pass
+    check(b.js("return window.__alerts.length;") == 0, "no alert() ran")
+    check(not d.find_elements(By.CSS_SELECTOR, "#answer img, #conversation img"), "no <img> element made inside #answer or the conversation")
+    shown = d.find_elements(By.CSS_SELECTOR, "#conversation .msg.user .msg-text")[-1].text
+    check(XSS in shown, f"the question is shown literally: {shown}")
+    # The search page echoes the query in its status line.
+    b.go("#/search", "search")
+    q = d.find_element(By.ID, "search-query")
+    q.clear()
+    q.send_keys(XSS)
+    d.find_element(By.ID, "search-submit").click()
+    b.wait(lambda _: XSS in b.text("#search-status") or "error-box" in (d.find_element(By.ID, "search-status").get_attribute("class") or ""),
+           "the search status to echo the HTML query")
+    check(XSS in b.text("#search-status"), f"the search status shows the query literally: {b.text('#search-status')}")
+    check(not d.find_elements(By.CSS_SELECTOR, "#view-search img"), "no <img> element made on the search page")
+    check(b.js("return window.__alerts.length;") == 0, "still no alert() after the search")
+    b.go("#/chat", "chat")
+
+
+def final_checks(b):
+    d = b.driver
+    d.execute_script("window.scrollTo(0, 0);")
+    b.drain_console()
+    errors = console_errors(b.console, allowed=(r"/api/v1/kbs/logistics/documents.* 4\d\d",))
+    check(not errors, "the browser console has no error" + (": " + " | ".join(errors) if errors else ""))
+    csp_console = [e["message"] for e in b.console if "Content Security Policy" in e.get("message", "")]
+    check(not csp_console, "no CSP violation in the console" + (": " + " | ".join(csp_console) if csp_console else ""))
+    violations = b.js("return window.__cspViolations;")
+    check(not violations, "no securitypolicyviolation event" + (f": {violations}" if violations else ""))
+    path = b.screenshot("ui-final.png")
+    print(f"ok: screenshot {path}")
+
+
+def main():
+    started = time.monotonic()
+    if not os.path.isfile(BIN):
+        print(f"FAIL: no wendao binary at {BIN} (set WENDAO_BIN)", file=sys.stderr)
+        return 1
+    for path, what in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.path.exists(path):
+            print(f"FAIL: {path} is missing (apt-get install {what})", file=sys.stderr)
+            return 1
+    data = tempfile.mkdtemp(prefix="wendao-browser-")
+    tmp = tempfile.mkdtemp(prefix="wendao-browser-files-")
+    server = browser = None
+    server_log = open(os.path.join(tmp, "server.log"), "w")
+    code = 0
+    try:
+        subprocess.run([BIN, "ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"),
+                        "--exclude", "eval.jsonl", "--data", data], capture_output=True, text=True, check=True)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", data],
+                                  env=dict(os.environ, WENDAO_LOG_LEVEL="warning"),
+                                  stdout=subprocess.DEVNULL, stderr=server_log)
+        wait_ready(base, server)
+        print(f"ok: server ready at {base}")
+        browser = Browser(base)
+        chat_checks(browser)
+        name = upload_checks(browser, tmp)
+        search_checks(browser, name)
+        language_checks(browser)
+        xss_checks(browser)
+        final_checks(browser)
+    except subprocess.CalledProcessError as e:
+        print(f"FAIL: {' '.join(map(str, e.cmd[:3]))} … exited {e.returncode}: {e.stderr.strip()[-2000:]}", file=sys.stderr)
+        code = 1
+    except (Failure, WebDriverException) as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        code = 1
+        if browser is not None:
+            try:
+                print(f"  screenshot: {browser.screenshot('ui-failure.png')}", file=sys.stderr)
+                browser.drain_console()
+                for entry in browser.console[-20:]:
+                    print(f"  console {entry.get('level')}: {entry.get('message')}", file=sys.stderr)
+            except Exception:
+                pass
+        log = os.path.join(tmp, "server.log")
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as f:
+                tail = f.read()[-3000:]
+            if tail.strip():
+                print("  server log (end):\n" + tail, file=sys.stderr)
+    finally:
+        if browser is not None:
+            try:
+                browser.driver.quit()
+            except Exception:
+                pass
+        if server is not None:
+            server.terminate()
+            try:
+                exit_code = server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+                exit_code = "killed after 20 s"
+            if exit_code != 0 and code == 0:
+                print(f"FAIL: the server did not stop cleanly on SIGTERM (exit {exit_code})", file=sys.stderr)
+                code = 1
+        server_log.close()
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    if code == 0:
+        print(f"ok: browser test passed in {time.monotonic() - started:.1f} s (screenshots in {ARTIFACTS})")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
