@@ -31,7 +31,7 @@ def free_port():
 def lua_post(path, body):
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
-    f.write("wrk.body = " + json.dumps(body, ensure_ascii=False) + "\n")
+    f.write("wrk.body = " + json.dumps(json.dumps(body, ensure_ascii=False), ensure_ascii=False) + "\n")
     f.close()
     return f.name
 

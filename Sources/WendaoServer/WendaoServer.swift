@@ -55,7 +55,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: WendaoContext, next: (Request, WendaoContext) async throws -> Response)
         async throws -> Response
     {
-        try limits.admit(context.principal.label)
+        // Limits apply to API keys; the admin (and an open local server's single user) is not
+        // throttled.
+        if case .key = context.principal { try limits.admit(context.principal.label) }
         return try await next(request, context)
     }
 }

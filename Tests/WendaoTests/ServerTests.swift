@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -278,6 +281,7 @@ struct ServerAccessTests {
         let otherKey = try lib.createAPIKey(name: "b", knowledgeBases: ["other"], scope: .read).key
         let otherDoc = try #require(try lib.store.documents(kb: try lib.record("other").id).first)
         let otherChunk = try #require(try lib.store.chunkIDs(kb: try lib.record("other").id).first)
+        let otherJob = try lib.createJob(kb: "other", payload: #"{"files":[]}"#, filesTotal: 0)
         let data = f.data
         let admin = "admin-key-0123456789abcdef"
         let server = try f.server(adminKey: admin)
@@ -307,12 +311,23 @@ struct ServerAccessTests {
                 (.post, "/api/v1/kbs/other/ask", #"{"question":"When does the depot open?"}"#),
                 (.post, "/v1/chat/completions", #"{"model":"kb:other","messages":[{"role":"user","content":"depot"}]}"#),
                 (.post, "/api/v1/kbs", #"{"name":"sneaky"}"#),
+                (.post, "/api/v1/kbs/other/documents/\(otherDoc.id)/reingest", nil),
+                (.post, "/api/v1/kbs/facts/documents/\(otherDoc.id)/reingest", nil),
+                (.get, "/api/v1/kbs/other/jobs", nil),
+                (.get, "/api/v1/jobs/\(otherJob.id)", nil),
+                (.get, "/metrics", nil),
             ]
             for (method, uri, json) in routes {
                 let r = try await client.execute(uri: uri, method: method, headers: auth(factsKey), body: json.map(body))
                 #expect(r.status == .notFound, "\(method) \(uri) → \(r.status)")
                 #expect(!String(buffer: r.body).contains("depot"), "\(uri) leaked content")
             }
+            // An upload into another tenant's knowledge base is refused before anything is stored.
+            let (upload, uploadHeaders) = multipart([("x.md", Data("# x\n\nsneaky text\n".utf8))])
+            var h = uploadHeaders
+            h[.authorization] = "Bearer \(factsKey)"
+            let up = try await client.execute(uri: "/api/v1/kbs/other/documents", method: .post, headers: h, body: upload)
+            #expect(up.status == .notFound)
             // The read-only key cannot change its own knowledge base either (404, not 403).
             let patch = try await client.execute(
                 uri: "/api/v1/kbs/other", method: .patch, headers: auth(otherKey), body: body(#"{"k1":2.0}"#))
@@ -346,18 +361,24 @@ struct ServerAccessTests {
         #expect(throws: Never.self) { try WendaoServer(configuration: c, logger: Logger(label: "t")) }
     }
 
-    @Test("Per-key rate limit answers 429 with Retry-After")
+    @Test("Per-key rate limit answers 429 with Retry-After (the admin is not throttled)")
     func rateLimit() async throws {
         let f = try ServerFixture()
         defer { f.scratch.remove() }
+        let key = try Library(directory: f.data).createAPIKey(knowledgeBases: ["facts"]).key
         var c = ServerConfiguration(dataDirectory: f.data)
         c.requestsPerSecondPerKey = 2
+        c.adminKey = Secret("admin-key-0123456789abcdef")
         let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
         try await server.application().test(.router) { client in
+            for _ in 0..<10 {
+                let r = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth("admin-key-0123456789abcdef"))
+                #expect(r.status == .ok)
+            }
             var statuses: [HTTPResponse.Status] = []
             var retryAfter: String?
             for _ in 0..<10 {
-                let r = try await client.execute(uri: "/api/v1/kbs", method: .get)
+                let r = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(key))
                 statuses.append(r.status)
                 if r.status == .tooManyRequests { retryAfter = r.headers[.retryAfter] }
             }
@@ -522,6 +543,86 @@ struct ServerOverloadTests {
             // The slot is free again.
             let third = try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, body: ask)
             #expect(third.status == .ok)
+        }
+        await server.shutdown()
+        await provider.shutdown()
+    }
+}
+
+/// A raw HTTP/1.1 client on a POSIX socket, so that a test can hang up mid-response.
+private final class RawClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw WendaoError(.internal, "connect failed") }
+        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Reads until `needle` has arrived (or the peer closes / 20 s pass).
+    func read(until needle: String) -> String {
+        var got = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: got, as: UTF8.self).contains(needle) {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        return String(decoding: got, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
+
+@Suite("Server streaming clients")
+struct ServerDisconnectTests {
+    @Test("A client that hangs up mid-stream cancels the model call (its answer slot is freed)")
+    func disconnectCancels() async throws {
+        let f = try ServerFixture()
+        defer { f.scratch.remove() }
+        var hanging = FakeResponse.sse([Shapes.chunk("首重")], done: false)
+        hanging.parts.append(.hang)
+        let provider = try await FakeProviderServer.start(script: [
+            hanging, .sse([Shapes.chunk("首重收费12元[1]", finish: "stop")]),
+        ])
+        var c = ServerConfiguration(dataDirectory: f.data)
+        c.maxConcurrentAnswers = 1
+        c.environment = ["OPENAI_BASE_URL": provider.baseURL, "OPENAI_API_KEY": canaryKey]
+        let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
+        try await server.application().test(.live) { client in
+            let port = try #require(client.port)
+            let body = #"{"question":"首重收费多少钱？","model":"openai:m","stream":true}"#
+            let raw = try RawClient(port: port)
+            raw.send(
+                "POST /api/v1/kbs/facts/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
+            let head = raw.read(until: "event: token")
+            #expect(head.contains("event: token"), "\(head.prefix(300))")
+            raw.close()
+            // Once the hang-up is noticed, the model call ends and the single answer slot is free.
+            var status = 0
+            for _ in 0..<100 {
+                let r = try await client.execute(
+                    uri: "/api/v1/kbs/facts/ask", method: .post,
+                    body: ByteBuffer(string: #"{"question":"首重收费多少钱？","model":"openai:m"}"#))
+                status = Int(r.status.code)
+                if status == 200 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == 200)
         }
         await server.shutdown()
         await provider.shutdown()

@@ -18,6 +18,9 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Address to bind.") var host = "127.0.0.1"
     @Option(name: .long, help: "Port (0: any free port).") var port = 8080
+    @Option(name: .long, help: "Requests per second allowed per API key (burst: twice as many).")
+    var rateLimit = 50.0
+    @Option(name: .long, help: "Answers in flight at once; more get 503 with Retry-After.") var maxAnswers = 64
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw WendaoError(.invalidArgument, "--port must be 0…65535") }
@@ -27,6 +30,11 @@ struct ServeCommand: AsyncParsableCommand {
         config.port = port
         config.models = setup.configuration
         config.environment = setup.environment
+        guard rateLimit > 0, maxAnswers > 0 else {
+            throw WendaoError(.invalidArgument, "--rate-limit and --max-answers must be positive")
+        }
+        config.requestsPerSecondPerKey = rateLimit
+        config.maxConcurrentAnswers = maxAnswers
         if let k = setup.environment["WENDAO_ADMIN_KEY"], !k.isEmpty {
             guard k.count >= 16 else { throw WendaoError(.invalidArgument, "WENDAO_ADMIN_KEY must be at least 16 characters") }
             config.adminKey = Secret(k)
