@@ -204,8 +204,16 @@ extension WendaoAPI {
                         }
                         continuation.finish()
                     }
+                    // A comment every 2 s keeps proxies from timing out an idle stream and lets a
+                    // write notice a client that hung up while the model was thinking.
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .seconds(2))
+                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        }
+                    }
                     for await buffer in events { try await writer.write(buffer) }
-                    try await group.waitForAll()
+                    group.cancelAll()
                 }
                 try await writer.finish(nil)
             })
