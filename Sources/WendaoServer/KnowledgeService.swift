@@ -26,6 +26,12 @@ final class KnowledgeService: Sendable {
     let configuration: ServerConfiguration
     let gateway: ModelGateway
     let logger: Logger
+    /// Knowledge-base records read recently, by name (reads within ``recordTTL`` reuse them; this
+    /// server's own writes invalidate them at once).
+    private let records = Mutex<[String: (record: KnowledgeBaseRecord, at: ContinuousClock.Instant)]>([:])
+    /// How long a record read may be reused: changes made by other processes (a CLI ingest) show up
+    /// within this time.
+    private let recordTTL: Duration = .milliseconds(250)
     /// Idle instances by knowledge-base name.
     private let idle = Mutex<[String: [LentKnowledgeBase]]>([:])
     /// Instances kept idle per knowledge base.
@@ -49,14 +55,33 @@ final class KnowledgeService: Sendable {
 
     /// An instance reflecting the store's latest generation: an idle one if current, else a
     /// freshly opened one.
+    /// The stored record of `name`, reused for ``recordTTL``.
+    func record(_ name: String) throws -> KnowledgeBaseRecord {
+        let now = ContinuousClock.now
+        if let cached = records.withLock({ $0[name] }), now - cached.at < recordTTL { return cached.record }
+        let r = try library.record(name)
+        records.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[name] = (r, now)
+        }
+        return r
+    }
+
     func checkOut(_ name: String) throws -> LentKnowledgeBase {
-        let record = try library.record(name)
+        let record = try self.record(name)
         while let candidate = idle.withLock({ $0[name]?.popLast() }) {
             if candidate.kb.record.id == record.id && candidate.kb.record.generation == record.generation {
                 return candidate
             }
         }
-        return LentKnowledgeBase(try library.open(name))
+        let fresh = LentKnowledgeBase(try library.open(name))
+        guard fresh.kb.record.id == record.id else {
+            // Deleted and re-created under the same name since the record was read: the caller's
+            // access check was for the old one.
+            invalidate(name)
+            throw WendaoError(.notFound, "knowledge base '\(name)' does not exist")
+        }
+        return fresh
     }
 
     func checkIn(_ name: String, _ lent: LentKnowledgeBase) {
@@ -70,6 +95,7 @@ final class KnowledgeService: Sendable {
     /// Forgets idle instances of `name` (after it was deleted or changed by this server).
     func invalidate(_ name: String) {
         _ = idle.withLock { $0.removeValue(forKey: name) }
+        _ = records.withLock { $0.removeValue(forKey: name) }
     }
 
     /// The model for a knowledge base's answers: the request's, else the knowledge base's, else

@@ -29,7 +29,7 @@ extension WendaoAPI {
     /// The record of `name` if the caller covers it; otherwise 404 as if it did not exist.
     func visibleRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
         let record: KnowledgeBaseRecord
-        do { record = try service.library.record(name) } catch let e as WendaoError where e.code == .notFound {
+        do { record = try service.record(name) } catch let e as WendaoError where e.code == .notFound {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
         } catch let e as WendaoError where e.code == .invalidArgument {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
@@ -113,6 +113,7 @@ extension WendaoAPI {
                 throw APIError.notFound("document \(id) does not exist in '\(name)'")
             }
             _ = try service.withKnowledgeBase(name) { kb in try kb.deleteDocuments([String(id)]) }
+            service.invalidate(name)
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/chunks/:id") { _, context in
