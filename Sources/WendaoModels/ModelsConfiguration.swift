@@ -365,7 +365,6 @@ private struct Reader {
         let entries = try map(v, path)
         guard let mv = entries.first(where: { $0.0 == "model" })?.1 else { throw fail(path, "needs a 'model' name") }
         var c = CustomModel(model: try string(mv, "\(path).model"))
-        var rest: Set<String> = []
         for (k, x) in entries {
             switch k {
             case "model": break
@@ -373,12 +372,11 @@ private struct Reader {
             case "base_url": c.baseURL = try string(x, "\(path).\(k)")
             case "api_key_env": c.apiKeyEnv = try string(x, "\(path).\(k)")
             case "api_key": c.apiKey = Secret(try string(x, "\(path).\(k)"))
-            default: rest.insert(k)
+            default: break  // per-model settings, read below
             }
         }
         let handled: Set<String> = ["model", "provider", "base_url", "api_key_env", "api_key"]
         c.settings = try modelSettings(v, path, skip: handled)
-        _ = rest
         guard c.provider != nil || c.baseURL != nil else { throw fail(path, "needs a 'provider' or a 'base_url'") }
         return c
     }

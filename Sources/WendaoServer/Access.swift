@@ -147,7 +147,7 @@ final class Limits: Sendable {
         let capacity = max(1, rate * 2)
         let wait: Double? = buckets.withLock { b in
             var (tokens, at) = b[label] ?? (capacity, now)
-            let elapsed = Double((now - at).components.seconds) + Double((now - at).components.attoseconds) / 1e18
+            let elapsed = (now - at).seconds
             tokens = min(capacity, tokens + elapsed * rate)
             at = now
             if tokens >= 1 {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Synchronization
+import WendaoCore
 
 /// Prometheus metrics kept in memory: request counts and latencies by route, answers, ingest jobs,
 /// retrieval and model time. Served as text at `/metrics`.
@@ -93,11 +94,9 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         let started = ContinuousClock.now
         let response = try await next(request, context)
-        let d = ContinuousClock.now - started
-        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         metrics.request(
             method: request.method.rawValue, route: context.endpointPath ?? "unmatched", status: response.status.code,
-            seconds: seconds)
+            seconds: (ContinuousClock.now - started).seconds)
         return response
     }
 }

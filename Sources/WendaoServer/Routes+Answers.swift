@@ -70,8 +70,7 @@ enum AnswerOutcome: Sendable {
 
 extension WendaoAPI {
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        (ContinuousClock.now - start).seconds
     }
 
     func checkQuery(_ text: String, _ what: String) throws {

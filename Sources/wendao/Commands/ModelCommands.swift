@@ -234,14 +234,6 @@ struct ChatCommand: AsyncParsableCommand {
     }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
-}
-
 struct PromptsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prompts", abstract: "Show or export the prompt templates used for model-written answers.",
