@@ -1,6 +1,20 @@
 /// The format a loader recognised a source as.
 public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
     case text, markdown, html, csv, json, jsonl
+    /// PDF (text layer per page, OCR for pages without one).
+    case pdf
+    /// Word (OOXML `.docx`).
+    case docx
+    /// PowerPoint (OOXML `.pptx`).
+    case pptx
+    /// Excel (OOXML `.xlsx`).
+    case xlsx
+    /// EPUB e-book.
+    case epub
+    /// An image read by OCR (PNG, JPEG, TIFF).
+    case image
+    /// SVG drawing (its text elements).
+    case svg
 }
 
 /// One structural unit of a loaded document: a heading, a paragraph, a list item, a table row or

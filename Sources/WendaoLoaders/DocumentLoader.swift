@@ -95,6 +95,8 @@ public enum DocumentLoader {
             let r = try JSONFormat.parseLines(decoded.text)
             blocks = r.blocks
             warnings += r.warnings
+        case .pdf, .docx, .pptx, .xlsx, .epub, .image, .svg:
+            throw WendaoError(.unsupported, "\(format.rawValue) is not a text format")
         }
         if blocks.isEmpty { warnings.append("no text found") }
         let fallback = TextScan.baseName(fileName)

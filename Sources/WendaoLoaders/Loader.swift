@@ -10,8 +10,45 @@ public struct LoaderLimits: Sendable {
     public var maxStructuredBytes: Int = 64 << 20
     /// Largest plain-text file (streamed in pieces, memory stays bounded).
     public var maxTextBytes: Int64 = 4 << 30
+    /// Largest PDF, image or Office/EPUB file accepted.
+    public var maxBinaryBytes: Int = 512 << 20
+    /// Most bytes an Office/EPUB archive may inflate to in total (zip-bomb guard; counted while
+    /// inflating, never trusted from the archive's headers).
+    public var maxInflatedBytes: Int = 256 << 20
+    /// Most entries an Office/EPUB archive may list.
+    public var maxArchiveEntries: Int = 10_000
+    /// Most rows read from one spreadsheet (further rows are reported and skipped).
+    public var maxSheetRows: Int = 200_000
+    /// Most pages read from one PDF.
+    public var maxPages: Int = 5_000
+    /// Tesseract language codes for OCR, in priority order (`chi_sim`, `chi_tra`, `eng`, …).
+    public var ocrLanguages: [String] = ["chi_sim", "eng"]
+    /// Whether pages and images without text may be sent to OCR.
+    public var ocrEnabled: Bool = true
+    /// OCR processes run at once (default: the number of cores).
+    public var ocrParallelism: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Wall-clock limit for one external tool run (pdftotext, pdftoppm, tesseract), in seconds.
+    public var toolSeconds: Double = 120
+    /// Address-space limit for one external tool run, in bytes.
+    public var toolMemoryBytes: Int = 1 << 30
     /// Creates limits with the defaults.
     public init() {}
+}
+
+/// What a format parser returns: the structure of one file, before it gets an identity.
+public struct ParsedDocument: Sendable {
+    /// The document's own title (first heading, metadata title), when it has one.
+    public var title: String?
+    /// The structure, in reading order (``Block/page`` set where the format has pages or slides).
+    public var blocks: [Block]
+    /// Recoverable problems met while parsing.
+    public var warnings: [String]
+    /// Creates a parsed document.
+    public init(title: String? = nil, blocks: [Block] = [], warnings: [String] = []) {
+        self.title = title
+        self.blocks = blocks
+        self.warnings = warnings
+    }
 }
 
 /// A file found by ``SourceWalker``.
