@@ -33,7 +33,7 @@ python3 scripts/openai_client_test.py
 # The web UI in headless Chromium (Selenium with Debian's chromium and chromium-driver).
 echo "== browser test"
 missing=()
-for pkg in chromium chromium-driver; do
+for pkg in chromium chromium-driver fonts-noto-cjk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -109,11 +109,18 @@ public struct DocumentRecord: Sendable, Equatable {
     public var chunkCount: Int
     /// Ingest time, seconds since 1970.
     public var ingestedAt: Double
+    /// Where the document was read from: an absolute file path or a URL (nil for documents
+    /// stored before sources were recorded).
+    public var source: String?
+    /// The web server's ETag for a fetched page (for conditional re-fetch).
+    public var etag: String?
+    /// The web server's Last-Modified for a fetched page.
+    public var lastModified: String?
 
     /// Creates a record.
     public init(
         id: Int64, path: String, title: String, format: String, contentHash: String, byteCount: Int64,
-        chunkCount: Int, ingestedAt: Double
+        chunkCount: Int, ingestedAt: Double, source: String? = nil, etag: String? = nil, lastModified: String? = nil
     ) {
         self.id = id
         self.path = path
@@ -123,6 +130,9 @@ public struct DocumentRecord: Sendable, Equatable {
         self.byteCount = byteCount
         self.chunkCount = chunkCount
         self.ingestedAt = ingestedAt
+        self.source = source
+        self.etag = etag
+        self.lastModified = lastModified
     }
 }
 
@@ -180,14 +190,26 @@ public struct NewDocument: Sendable {
     public var contentHash: String
     /// Size of the source in bytes.
     public var byteCount: Int64
+    /// Where it was read from (absolute file path or URL), for re-ingest.
+    public var source: String?
+    /// The web server's ETag, for fetched pages.
+    public var etag: String?
+    /// The web server's Last-Modified, for fetched pages.
+    public var lastModified: String?
 
     /// Creates a new document.
-    public init(path: String, title: String, format: String, contentHash: String, byteCount: Int64) {
+    public init(
+        path: String, title: String, format: String, contentHash: String, byteCount: Int64, source: String? = nil,
+        etag: String? = nil, lastModified: String? = nil
+    ) {
         self.path = path
         self.title = title
         self.format = format
         self.contentHash = contentHash
         self.byteCount = byteCount
+        self.source = source
+        self.etag = etag
+        self.lastModified = lastModified
     }
 }
 

@@ -19,6 +19,9 @@ public struct IngestOptions: Sendable {
     public var limits = LoaderLimits()
     /// Text files above this size are streamed in pieces instead of read whole.
     public var streamThreshold: Int64 = 8 << 20
+    /// Identities to use instead of the walker's, keyed by standardized absolute file path: a
+    /// re-ingested document keeps the identity it was first stored under.
+    public var identities: [String: String] = [:]
 
     /// Creates default options.
     public init() {}
@@ -101,6 +104,11 @@ extension KnowledgeBase {
         }
         let walker = SourceWalker(include: options.include, exclude: options.exclude)
         var (files, walkErrors) = walker.walk(paths.filter { !isURL($0) })
+        if !options.identities.isEmpty {
+            for i in files.indices {
+                if let identity = options.identities[files[i].url.standardizedFileURL.path] { files[i].identity = identity }
+            }
+        }
         for url in paths where isURL(url) {
             walkErrors.append(
                 (
@@ -259,7 +267,7 @@ extension KnowledgeBase {
         var warnings: [String] = []
         let header = NewDocument(
             path: file.identity, title: title, format: DocumentFormat.text.rawValue, contentHash: hash,
-            byteCount: file.size)
+            byteCount: file.size, source: file.url.standardizedFileURL.path)
         var added: [Int64] = []
         let change: DocumentChange
         do {

@@ -147,7 +147,7 @@ extension KnowledgeBase {
                 data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
             let header = NewDocument(
                 path: file.identity, title: doc.title, format: doc.format.rawValue, contentHash: hash,
-                byteCount: file.size)
+                byteCount: file.size, source: file.url.standardizedFileURL.path)
             let p = prepare(doc, header: header, settings: settings, analyzer: analyzer)
             if p.chunks.isEmpty { throw WendaoError(.unreadable, "no text found in the file") }
             return .prepared(p, isNew: existing == nil)

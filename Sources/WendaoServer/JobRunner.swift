@@ -11,6 +11,8 @@ struct JobPayload: Codable {
     var files: [String]
     /// Re-ingest even when the content is unchanged.
     var force = false
+    /// Identities to keep, by file path (re-ingest of a document first stored from the CLI).
+    var identities: [String: String]?
 }
 
 /// Runs queued ingest jobs one at a time, in the background, on a thread of its own (ingest is
@@ -90,7 +92,10 @@ final class JobRunner: Service {
             let kb = try library.open(record.name)
             var options = IngestOptions()
             options.force = payload.force
-            let pending = payload.files.filter { !done.contains(URL(fileURLWithPath: $0).lastPathComponent) }
+            options.identities = payload.identities ?? [:]
+            let pending = payload.files.filter {
+                !done.contains(payload.identities?[$0] ?? URL(fileURLWithPath: $0).lastPathComponent)
+            }
             _ = try kb.ingest(pending, options: options) { event in
                 if case .file(let path, let outcome, let chunks, _, let reason) = event {
                     job.results.append(JobFileResult(path: path, outcome: outcome.rawValue, chunks: chunks, reason: reason))

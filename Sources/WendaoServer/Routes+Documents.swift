@@ -173,15 +173,23 @@ extension WendaoAPI {
             guard let doc = try service.library.store.documents(kb: record.id).first(where: { $0.id == id }) else {
                 throw APIError.notFound("document \(id) does not exist in '\(name)'")
             }
-            let source = uploadsFolder(record.id).appendingPathComponent(doc.path)
-            guard !doc.path.contains("/"), FileManager.default.fileExists(atPath: source.path) else {
+            let uploaded = uploadsFolder(record.id).appendingPathComponent(doc.path)
+            let fm = FileManager.default
+            let payload: JobPayload
+            if !doc.path.contains("/"), fm.fileExists(atPath: uploaded.path) {
+                payload = JobPayload(files: [uploaded.path], force: true)
+            } else if let source = doc.source, source.hasPrefix("/"), fm.fileExists(atPath: source) {
+                // Ingested from the CLI: read again from where it came from, under the same identity.
+                payload = JobPayload(files: [source], force: true, identities: [source: doc.path])
+            } else {
+                let why = doc.source.map { $0.hasPrefix("/") ? "its source file \($0) no longer exists" : "it came from \($0)" }
+                    ?? "its source location was not recorded"
                 throw APIError(
-                    status: .conflict, code: "already_exists",
-                    message: "'\(doc.path)' was not uploaded through the server; re-ingest it with `wendao ingest`")
+                    status: .conflict, code: "conflict",
+                    message: "'\(doc.path)' cannot be re-read by the server: \(why); ingest it again with `wendao ingest`")
             }
-            let payload = String(
-                decoding: try JSONEncoder().encode(JobPayload(files: [source.path], force: true)), as: UTF8.self)
-            let job = try service.library.createJob(kb: name, payload: payload, filesTotal: 1)
+            let body = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
+            let job = try service.library.createJob(kb: name, payload: body, filesTotal: 1)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }

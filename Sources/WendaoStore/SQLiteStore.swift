@@ -122,6 +122,12 @@ public final class SQLiteStore: KnowledgeStore {
                     CREATE INDEX jobs_state ON jobs(state, id);
                     """)
         }
+        m.registerMigration("v3") { db in
+            // Where each document came from, so it can be re-read (server re-ingest, web pages).
+            try db.execute(sql: "ALTER TABLE document ADD COLUMN source TEXT")
+            try db.execute(sql: "ALTER TABLE document ADD COLUMN etag TEXT")
+            try db.execute(sql: "ALTER TABLE document ADD COLUMN last_modified TEXT")
+        }
         return m
     }
 
@@ -149,7 +155,7 @@ public final class SQLiteStore: KnowledgeStore {
         DocumentRecord(
             id: row["id"], path: row["path"], title: row["title"], format: row["format"],
             contentHash: row["content_hash"], byteCount: row["byte_count"], chunkCount: row["chunk_count"],
-            ingestedAt: row["ingested_at"])
+            ingestedAt: row["ingested_at"], source: row["source"], etag: row["etag"], lastModified: row["last_modified"])
     }
 
     private static func chunkRecord(_ row: Row) -> ChunkRecord {
@@ -273,11 +279,13 @@ public final class SQLiteStore: KnowledgeStore {
         let now = Date().timeIntervalSince1970
         try db.execute(
             sql: """
-                INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at,
+                    source, etag, last_modified)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
                 """,
             arguments: [
                 kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
+                document.source, document.etag, document.lastModified,
             ])
         let docID = db.lastInsertedRowID
         let statement = try db.cachedStatement(
@@ -299,7 +307,8 @@ public final class SQLiteStore: KnowledgeStore {
         let generation = try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
         let record = DocumentRecord(
             id: docID, path: document.path, title: document.title, format: document.format,
-            contentHash: document.contentHash, byteCount: document.byteCount, chunkCount: added.count, ingestedAt: now)
+            contentHash: document.contentHash, byteCount: document.byteCount, chunkCount: added.count, ingestedAt: now,
+            source: document.source, etag: document.etag, lastModified: document.lastModified)
         return DocumentChange(document: record, removedChunkIDs: removed, addedChunkIDs: added, generation: generation)
     }
 

@@ -435,7 +435,8 @@ struct ServerUploadTests {
             #expect((try object(search)["results"] as? [[String: Any]])?.first?["document"] as? String == "cold.md")
             let jobs = try await client.execute(uri: "/api/v1/kbs/facts/jobs", method: .get)
             #expect((try object(jobs)["jobs"] as? [Any])?.count == 1)
-            // Re-ingest of an uploaded document queues a job; of a CLI-ingested one, a clear 409.
+            // Re-ingest of an uploaded document queues a job; so does one ingested from the CLI (read
+            // again from its recorded source, under the same identity); a vanished source is a 409.
             let docs = try object(try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .get))
             let list = try #require(docs["documents"] as? [[String: Any]])
             let cold = try #require(list.first { $0["path"] as? String == "cold.md" }?["id"] as? Int)
@@ -443,7 +444,25 @@ struct ServerUploadTests {
             let again = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(cold)/reingest", method: .post)
             #expect(again.status == .accepted)
             let cli = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(pricing)/reingest", method: .post)
-            #expect(cli.status == .conflict)
+            #expect(cli.status == .accepted, "\(String(buffer: cli.body))")
+            let cliJob = try #require(try object(cli)["id"] as? Int)
+            for _ in 0..<200 {
+                job = try object(try await client.execute(uri: "/api/v1/jobs/\(cliJob)", method: .get))
+                if let s = job["state"] as? String, !["queued", "running"].contains(s) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(job["state"] as? String == "succeeded", "\(job)")
+            let redone = try #require((job["results"] as? [[String: Any]])?.first)
+            #expect(redone["path"] as? String == "facts/pricing.md")
+            #expect(redone["outcome"] as? String == "updated")
+            let after = try object(try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .get))
+            #expect((after["documents"] as? [Any])?.count == list.count)
+            try FileManager.default.removeItem(at: f.scratch.child("src/facts/pricing.md"))
+            let newID = try #require(
+                (after["documents"] as? [[String: Any]])?.first { $0["path"] as? String == "facts/pricing.md" }?["id"] as? Int)
+            let gone = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(newID)/reingest", method: .post)
+            #expect(gone.status == .conflict)
+            #expect(String(buffer: gone.body).contains("no longer exists"))
         }
         await server.shutdown()
         // Nothing half-written is left: only the kept source file of the accepted upload.

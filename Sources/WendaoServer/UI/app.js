@@ -41,7 +41,8 @@
       'chat.title': 'Ask the knowledge base',
       'chat.kb': 'Knowledge base',
       'chat.model': 'Model',
-      'chat.modelPlaceholder': 'provider:model — blank uses the knowledge base\u2019s default',
+      'chat.modelPlaceholder': 'provider:model (optional)',
+      'chat.modelHint': 'A model as provider:model, e.g. deepseek:deepseek-chat; blank uses the knowledge base\u2019s default',
       'chat.new': 'New conversation',
       'chat.conversation': 'Conversation',
       'chat.question': 'Question',
@@ -108,7 +109,7 @@
       'kbs.ask': 'Ask',
       'kbs.delete': 'Delete',
       'kbs.deleteLabel': 'Delete the knowledge base {name}',
-      'kbs.confirmDelete': 'Delete the knowledge base “{name}” with its {documents} documents and {chunks} chunks? This cannot be undone.',
+      'kbs.confirmDelete': 'Delete the knowledge base “{name}” with its {documents} {documents|document|documents} and {chunks} {chunks|chunk|chunks}? This cannot be undone.',
       'kbs.empty': 'No knowledge base yet. Create one above.',
       'docs.title': 'Documents of {kb}',
       'docs.askThis': 'Ask this knowledge base',
@@ -124,7 +125,7 @@
       'docs.reingestLabel': 'Re-ingest {path}',
       'docs.delete': 'Delete',
       'docs.deleteLabel': 'Delete {path}',
-      'docs.confirmDelete': 'Delete the document “{path}” and its {chunks} chunks from “{kb}”?',
+      'docs.confirmDelete': 'Delete the document “{path}” and its {chunks} {chunks|chunk|chunks} from “{kb}”?',
       'docs.deleted': 'Document “{path}” deleted.',
       'docs.reingestStarted': 'Re-ingesting “{path}”.',
       'docs.empty': 'No document yet. Drop files above to add some.',
@@ -133,7 +134,7 @@
       'upload.done': 'Uploaded — ingesting (job {id})',
       'upload.failed': 'Upload failed: {error}',
       'upload.split': 'Too large to send together; sending the files one by one.',
-      'upload.ingested': 'Ingested: {outcome}, {chunks} chunks',
+      'upload.ingested': 'Ingested: {outcome}, {chunks} {chunks|chunk|chunks}',
       'upload.rejected': 'Not ingested: {reason}',
       'upload.remove': 'Dismiss',
       'job.title': 'Ingest job {id}',
@@ -143,7 +144,7 @@
       'job.state.partial': 'Partly failed',
       'job.state.failed': 'Failed',
       'job.state.cancelled': 'Cancelled',
-      'job.progress': '{done} of {total} files · {chunks} chunks',
+      'job.progress': '{done} of {total} {total|file|files} · {chunks} {chunks|chunk|chunks}',
       'job.col.file': 'File',
       'job.col.outcome': 'Result',
       'job.col.chunks': 'Chunks',
@@ -201,7 +202,8 @@
       'chat.title': '向知识库提问',
       'chat.kb': '知识库',
       'chat.model': '模型',
-      'chat.modelPlaceholder': 'provider:model——留空则使用知识库的默认模型',
+      'chat.modelPlaceholder': 'provider:model（可选）',
+      'chat.modelHint': '模型写作 provider:model，例如 deepseek:deepseek-chat；留空则使用知识库的默认模型',
       'chat.new': '新对话',
       'chat.conversation': '对话',
       'chat.question': '问题',
@@ -341,6 +343,9 @@
     if (s === undefined) s = I18N.en[key];
     if (s === undefined) return key;
     if (params) {
+      // `{n|one|other}` picks a word by the count in `n` (English plurals); `{n}` is the value.
+      s = s.replace(/\{(\w+)\|([^|{}]*)\|([^|{}]*)\}/g, (m, name, one, other) =>
+        (params[name] === undefined || params[name] === null ? m : (String(params[name]).replace(/[,\s]/g, '') === '1' ? one : other)));
       s = s.replace(/\{(\w+)\}/g, (m, name) => (params[name] === undefined || params[name] === null ? m : String(params[name])));
     }
     return s;
@@ -1240,7 +1245,8 @@
     // Not found.
     const notFound = turn.found === false;
     els.assistant.classList.toggle('not-found', notFound);
-    els.chip.hidden = !notFound;
+    // The chip stands in for the answer only while the server's own not-found text has not arrived.
+    els.chip.hidden = !notFound || Boolean(turn.text && turn.text.trim());
     els.chip.textContent = t('chat.notFound');
 
     // Answer text with citation badges.
@@ -1723,6 +1729,7 @@
     const progress = el('progress', { 'aria-label': t('job.title', { id: job.id }) });
     if (total > 0) { progress.max = total; progress.value = Math.min(done, total); }
     else if (TERMINAL.has(jobState)) { progress.max = 1; progress.value = 1; }
+    if (jobState === 'failed' || jobState === 'partial' || jobState === 'cancelled') progress.classList.add('bar-' + jobState);
     const head = el('div', { class: 'job-head' },
       el('strong', null, t('job.title', { id: job.id })),
       el('span', { class: 'badge state-' + jobState }, t('job.state.' + jobState)));
