@@ -22,6 +22,9 @@ public struct IngestOptions: Sendable {
     /// Identities to use instead of the walker's, keyed by standardized absolute file path: a
     /// re-ingested document keeps the identity it was first stored under.
     public var identities: [String: String] = [:]
+    /// Files loaded at once: 0 uses every core; 1 loads them one by one on the calling thread
+    /// (the server's background jobs, which run at low priority and must not take request threads).
+    public var parallelism = 0
 
     /// Creates default options.
     public init() {}
@@ -142,7 +145,7 @@ extension KnowledgeBase {
             }
             let batch = Array(files[batchStart..<batchEnd])
             batchStart = batchEnd
-            let plans = parallelMap(batch.count) { i in
+            let plans = parallelMap(batch.count, parallelism: options.parallelism) { i in
                 Self.plan(batch[i], kb: kbID, store: store, settings: settings, analyzer: analyzer, options: options)
             }
             for (file, plan) in zip(batch, plans) {

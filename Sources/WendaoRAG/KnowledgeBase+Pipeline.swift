@@ -20,7 +20,8 @@ private final class ResultBox<T>: @unchecked Sendable {
 }
 
 /// Runs `body` for every index in `0..<count` on all cores and returns the results in order.
-func parallelMap<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+func parallelMap<T: Sendable>(_ count: Int, parallelism: Int = 0, _ body: @Sendable (Int) -> T) -> [T] {
+    if parallelism == 1 { return (0..<count).map(body) }
     let box = ResultBox<T>(count)
     let lock = NSLock()
     DispatchQueue.concurrentPerform(iterations: count) { i in

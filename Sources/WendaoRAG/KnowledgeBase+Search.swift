@@ -109,11 +109,14 @@ extension KnowledgeBase {
     public func search(_ query: String, topK: Int = 10) throws -> [SearchHit] {
         let terms = try queryTerms(query)
         let scored = index.search(terms, k: max(1, min(topK, 1000)))
-        let chunks = try store.chunks(ids: scored.map(\.id))
-        let byID = Dictionary(chunks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let missing = scored.map(\.id).filter { chunkCache[$0] == nil }
+        if !missing.isEmpty {
+            if chunkCache.count + missing.count > chunkCacheLimit { chunkCache.removeAll(keepingCapacity: true) }
+            for c in try store.chunks(ids: missing) { chunkCache[c.id] = c }
+        }
         var hits: [SearchHit] = []
         for s in scored {
-            guard let c = byID[s.id] else { continue }
+            guard let c = chunkCache[s.id] else { continue }
             hits.append(SearchHit(rank: hits.count + 1, score: Double(s.score), chunk: c))
         }
         return hits

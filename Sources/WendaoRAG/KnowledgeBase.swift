@@ -19,6 +19,12 @@ public final class KnowledgeBase {
     public let analyzer: Analyzer
     /// What opening had to repair, if anything (reported by `doctor`).
     public private(set) var recoveryNote: String?
+    /// Chunks read for earlier searches, by id. Chunk ids are never reused and a stored chunk never
+    /// changes (a re-ingest stores new ids), so an entry cannot go stale; the index only returns
+    /// live ids. Bounded by ``chunkCacheLimit``; an instance is used by one thread at a time.
+    var chunkCache: [Int64: ChunkRecord] = [:]
+    /// Most chunks kept in ``chunkCache``.
+    let chunkCacheLimit = 20_000
 
     init(library: Library, record: KnowledgeBaseRecord) throws {
         self.library = library

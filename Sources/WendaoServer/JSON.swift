@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOFoundationCompat
+import WendaoRAG
 
 /// JSON in and out.
 enum JSON {
@@ -50,5 +51,84 @@ enum JSON {
         b.writeBytes(data)
         b.writeString("\n\n")
         return b
+    }
+}
+
+/// A small JSON writer for the hottest responses (search results), several times faster than
+/// `JSONEncoder` on Linux; the output is the same JSON (keys in sorted order, slashes unescaped).
+struct FastJSON {
+    private(set) var buffer = ByteBuffer()
+
+    init(capacity: Int = 4096) { buffer.reserveCapacity(capacity) }
+
+    mutating func raw(_ s: StaticString) { buffer.writeStaticString(s) }
+
+    mutating func int(_ v: some BinaryInteger) { buffer.writeString(String(v)) }
+
+    mutating func double(_ v: Double) {
+        if v.isFinite { buffer.writeString(v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") } else {
+            buffer.writeStaticString("null")
+        }
+    }
+
+    /// A JSON string with the escapes JSON requires (quote, backslash, control characters).
+    mutating func string(_ s: String) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+                if i > runStart { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart..<i]))) }
+                switch b {
+                case 0x22: buffer.writeStaticString("\\\"")
+                case 0x5C: buffer.writeStaticString("\\\\")
+                case 0x0A: buffer.writeStaticString("\\n")
+                case 0x0D: buffer.writeStaticString("\\r")
+                case 0x09: buffer.writeStaticString("\\t")
+                case 0x08: buffer.writeStaticString("\\b")
+                case 0x0C: buffer.writeStaticString("\\f")
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger(hex[Int(b >> 4)])
+                    buffer.writeInteger(hex[Int(b & 0xF)])
+                }
+                runStart = i + 1
+            }
+            if runStart < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart...]))) }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// `{"query": …, "results": [hits]}`, the search response.
+    static func searchResponse(query: String, hits: [SearchHit]) -> ByteBuffer {
+        var w = FastJSON(capacity: 256 + hits.reduce(0) { $0 + $1.text.utf8.count + $1.document.utf8.count + 160 })
+        w.raw("{\"query\":")
+        w.string(query)
+        w.raw(",\"results\":[")
+        for (i, h) in hits.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"chunk_id\":")
+            w.int(h.chunkID)
+            w.raw(",\"document\":")
+            w.string(h.document)
+            w.raw(",\"end\":")
+            w.int(h.end)
+            w.raw(",\"page\":")
+            if let p = h.page { w.int(p) } else { w.raw("null") }
+            w.raw(",\"rank\":")
+            w.int(h.rank)
+            w.raw(",\"score\":")
+            w.double(h.score)
+            w.raw(",\"section\":")
+            w.string(h.section)
+            w.raw(",\"start\":")
+            w.int(h.start)
+            w.raw(",\"text\":")
+            w.string(h.text)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return w.buffer
     }
 }

@@ -64,6 +64,10 @@ final class JobRunner: Service {
         let started = ContinuousClock.now
         let state = await withCheckedContinuation { (done: CheckedContinuation<JobState, Never>) in
             Thread.detachNewThread {
+                // Ingest is batch work: it yields the CPU to requests (nice 10; per thread on Linux).
+                #if os(Linux)
+                    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)  // 0: the calling thread on Linux
+                #endif
                 done.resume(returning: JobRunner.execute(job, service: service, logger: logger))
             }
         }
@@ -93,6 +97,7 @@ final class JobRunner: Service {
             var options = IngestOptions()
             options.force = payload.force
             options.identities = payload.identities ?? [:]
+            options.parallelism = 1
             let pending = payload.files.filter {
                 !done.contains(payload.identities?[$0] ?? URL(fileURLWithPath: $0).lastPathComponent)
             }

@@ -127,11 +127,9 @@ extension WendaoAPI {
                 }
                 return try kb.search(body.query, topK: topK)
             }
-            struct Out: Encodable {
-                var query: String
-                var results: [SearchHit]
-            }
-            return try JSON.response(Out(query: body.query, results: hits))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: FastJSON.searchResponse(query: body.query, hits: hits)))
         }
         api.post("kbs/:kb/ask") { request, context in
             let name = try context.parameters.require("kb")

@@ -14,7 +14,7 @@ import Testing
 import WendaoCore
 import WendaoModels
 import WendaoRAG
-import WendaoServer
+@testable import WendaoServer
 import WendaoTestSupport
 
 /// A data directory with two knowledge bases ("facts" in Chinese, "other" in English) for server
@@ -645,5 +645,33 @@ struct ServerDisconnectTests {
         }
         await server.shutdown()
         await provider.shutdown()
+    }
+}
+
+@Suite("Fast JSON writer")
+struct FastJSONTests {
+    @Test("Search responses written by hand parse to the same JSON as JSONEncoder's")
+    func sameAsJSONEncoder() throws {
+        let texts = [
+            "普通文本", "quote \" backslash \\ slash / tab \t newline \n cr \r", "\u{0}\u{1}\u{1F}\u{7F} bell \u{7}",
+            "emoji 🚚📦 and 𠀀", "", "</script><img src=x onerror=alert(1)>",
+        ]
+        let hits = texts.enumerated().map { i, t in
+            SearchHit(
+                rank: i + 1, score: [56.469173431396484, 3.0, 1e-7, 0.1 + 0.2, 12345.678, 0][i],
+                chunk: ChunkRecord(
+                    id: Int64(i * 1000), documentID: 7, documentPath: "kb/文档 \(i).md", documentTitle: "t",
+                    ordinal: i, section: "章节 › \(t)", page: i % 2 == 0 ? nil : i, text: t, start: i, end: i + t.count))
+        }
+        struct Out: Encodable {
+            var query: String
+            var results: [SearchHit]
+        }
+        let query = "寄\"快递\"\n多少钱\\?"
+        let expected = try JSONSerialization.jsonObject(with: JSON.encoder.encode(Out(query: query, results: hits)))
+        let fast = FastJSON.searchResponse(query: query, hits: hits)
+        let actual = try JSONSerialization.jsonObject(with: Data(fast.readableBytesView))
+        #expect((expected as? NSDictionary) == (actual as? NSDictionary))
+        #expect(String(buffer: fast).hasPrefix("{\"query\":"))
     }
 }
