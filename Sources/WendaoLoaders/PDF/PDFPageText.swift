@@ -175,6 +175,43 @@ enum PDFPageText {
         return out
     }
 
+    /// Inserts a blank line after a line that ends a sentence and is clearly shorter than the longest line of
+    /// its group of consecutive lines: the last line of a paragraph inside a text flow.
+    static func breakAfterShortLines(_ lines: [String]) -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(lines.count + 8)
+        var start = 0
+        while start < lines.count {
+            if lines[start].isEmpty {
+                out.append("")
+                start += 1
+                continue
+            }
+            var end = start
+            while end < lines.count, !lines[end].isEmpty { end += 1 }
+            let widths = lines[start..<end].map(displayWidth)
+            let widest = widths.max() ?? 0
+            for i in start..<end {
+                out.append(lines[i])
+                if i + 1 < end, widest >= 20, widths[i - start] * 4 < widest * 3, endsSentence(lines[i]) {
+                    out.append("")
+                }
+            }
+            start = end
+        }
+        return out
+    }
+
+    /// Width in columns: CJK characters count 2.
+    private static func displayWidth(_ line: String) -> Int {
+        line.unicodeScalars.reduce(0) { $0 + (TextScan.isCJK($1.value) ? 2 : 1) }
+    }
+
+    private static func endsSentence(_ line: String) -> Bool {
+        guard let last = line.unicodeScalars.last else { return false }
+        return "。！？.!?:：;；”」』)）\"".unicodeScalars.contains(last)
+    }
+
     private static func endsWithWordHyphen(_ line: String) -> Bool {
         let scalars = line.unicodeScalars
         guard scalars.count >= 3, scalars.last == "-" else { return false }
@@ -183,11 +220,12 @@ enum PDFPageText {
         return before.isASCII && before.properties.isAlphabetic && twoBefore.properties.isAlphabetic
     }
 
-    /// Paragraph blocks of one page: paragraphs at blank lines, lines joined (CJK without spaces).
+    /// Paragraph blocks of one page: paragraphs at blank lines and after short lines that end a sentence
+    /// (pdftotext keeps a whole text flow together), lines joined (CJK without spaces).
     static func paragraphs(_ lines: [String], page: Int?) -> [Block] {
         var blocks: [Block] = []
         var splitter = ParagraphSplitter()
-        var text = joinHyphenated(lines).joined(separator: "\n")
+        var text = breakAfterShortLines(joinHyphenated(lines)).joined(separator: "\n")
         text.withUTF8 { b in
             splitter.feed(b) { blocks.append(Block(kind: .paragraph, text: $0, page: page)) }
         }
