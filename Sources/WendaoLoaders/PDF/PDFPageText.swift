@@ -324,7 +324,11 @@ enum PDFPageText {
         while i < pages.count {
             var j = i
             while j + 1 < pages.count, pages[j + 1] == pages[j] + 1 { j += 1 }
-            parts.append(j > i + 1 ? "\(pages[i])–\(pages[j])" : j == i + 1 ? "\(pages[i]), \(pages[j])" : "\(pages[i])")
+            if j > i + 1 {
+                parts.append("\(pages[i])–\(pages[j])")
+            } else {
+                parts += pages[i...j].map(String.init)
+            }
             i = j + 1
         }
         if parts.count > limit { return parts.prefix(limit).joined(separator: ", ") + ", …" }
