@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoRAG", "WendaoModels",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -14,6 +14,9 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
 
     /// The model that writes answers (`provider:model`), or nil for extractive answers.
     public var model: String?
+    /// Tesseract languages for OCR of scanned pages and images (e.g. `["chi_sim", "eng"]`); nil
+    /// uses the default, Simplified Chinese plus English.
+    public var ocrLanguages: [String]?
 
     /// The accepted values of ``cjkMode``.
     public static let cjkModes = ["unigram+bigram", "bigram", "unigram"]
@@ -31,7 +34,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case chunkSize, chunkOverlap, k1, b, cjkMode, model
+        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages
     }
 
     /// Decodes settings; fields added in later versions take their defaults.
@@ -44,6 +47,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         b = try c.decodeIfPresent(Double.self, forKey: .b) ?? d.b
         cjkMode = try c.decodeIfPresent(String.self, forKey: .cjkMode) ?? d.cjkMode
         model = try c.decodeIfPresent(String.self, forKey: .model)
+        ocrLanguages = try c.decodeIfPresent([String].self, forKey: .ocrLanguages)
     }
 
     /// Checks that every value is usable.

@@ -22,7 +22,7 @@ public struct LoaderLimits: Sendable {
     /// Most pages read from one PDF.
     public var maxPages: Int = 5_000
     /// Tesseract language codes for OCR, in priority order (`chi_sim`, `chi_tra`, `eng`, …).
-    public var ocrLanguages: [String] = ["chi_sim", "eng"]
+    public var ocrLanguages: [String] = LoaderDefaults.ocrLanguages
     /// Whether pages and images without text may be sent to OCR.
     public var ocrEnabled: Bool = true
     /// OCR processes run at once (default: the number of cores).
@@ -65,5 +65,17 @@ public struct SourceFile: Sendable, Equatable {
         self.url = url
         self.identity = identity
         self.size = size
+    }
+}
+
+/// Defaults shared by loaders and settings.
+public enum LoaderDefaults {
+    /// OCR languages when a knowledge base sets none: Simplified Chinese and English.
+    public static let ocrLanguages = ["chi_sim", "eng"]
+
+    /// True for a plausible tesseract language code (`chi_sim`, `eng`, `script_Latin`…).
+    public static func isValidOCRLanguage(_ code: String) -> Bool {
+        !code.isEmpty && code.utf8.count <= 40
+            && code.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
     }
 }

@@ -130,6 +130,9 @@ extension KnowledgeBase {
         // Files are planned (hashed, loaded, chunked, analysed) in parallel batches, then stored
         // one by one in file order: one transaction per file, one writer.
         let settings = record.settings
+        var kbOptions = options
+        if let languages = settings.ocrLanguages, !languages.isEmpty { kbOptions.limits.ocrLanguages = languages }
+        let options = kbOptions
         let analyzer = self.analyzer
         let store = self.store
         let kbID = record.id

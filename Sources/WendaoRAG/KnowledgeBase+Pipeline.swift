@@ -127,25 +127,36 @@ extension KnowledgeBase {
                 }
                 return .streamed(hash: hash, isNew: existing == nil)
             }
-            if file.size > Int64(options.limits.maxStructuredBytes) {
+            // The type comes from the first bytes. PDFs and images are hashed by streaming and read
+            // in place by the external tools; other formats are read once, and the stored hash is of
+            // exactly the bytes that were loaded.
+            let head = try DocumentLoader.head(of: file.url)
+            let limit = DocumentLoader.sizeLimit(head: head, limits: options.limits)
+            if file.size > limit {
                 throw WendaoError(
-                    .limitExceeded,
-                    "file is \(file.size >> 20) MB, over the \(options.limits.maxStructuredBytes >> 20) MB limit for this format"
-                )
+                    .limitExceeded, "file is \(file.size >> 20) MB, over the \(limit >> 20) MB limit for this format")
             }
-            // Read once: the stored hash is of exactly the bytes that were loaded.
-            let data: Data
-            do {
-                data = try Data(contentsOf: file.url)
-            } catch {
-                throw WendaoError(.unreadable, "cannot read file: \(error.localizedDescription)")
+            let doc: LoadedDocument
+            let hash: String
+            if DocumentLoader.readsInPlace(head: head) {
+                hash = try hashFile(file.url)
+                if let existing, existing.contentHash == hash, !options.force { return .unchanged }
+                doc = try DocumentLoader.load(fileURL: file.url, identity: file.identity, limits: options.limits)
+            } else {
+                let data: Data
+                do {
+                    data = try Data(contentsOf: file.url)
+                } catch {
+                    throw WendaoError(.unreadable, "cannot read file: \(error.localizedDescription)")
+                }
+                var sha = SHA256()
+                sha.update(data)
+                hash = sha.hexDigest()
+                if let existing, existing.contentHash == hash, !options.force { return .unchanged }
+                doc = try DocumentLoader.load(
+                    data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits,
+                    sourceURL: file.url)
             }
-            var sha = SHA256()
-            sha.update(data)
-            let hash = sha.hexDigest()
-            if let existing, existing.contentHash == hash, !options.force { return .unchanged }
-            let doc = try DocumentLoader.load(
-                data: data, identity: file.identity, fileName: file.url.lastPathComponent, limits: options.limits)
             let header = NewDocument(
                 path: file.identity, title: doc.title, format: doc.format.rawValue, contentHash: hash,
                 byteCount: file.size, source: file.url.standardizedFileURL.path)

@@ -1,5 +1,6 @@
 import Foundation
 public import WendaoCore
+import WendaoLoaders
 
 /// A knowledge base as `kb show --json` and the HTTP API describe it.
 public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
@@ -23,6 +24,8 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     public var cjk_mode: String
     /// The model that writes answers (`provider:model`), or null.
     public var model: String?
+    /// Tesseract languages for OCR of scanned pages and images.
+    public var ocr_languages: [String]
     /// Creation time (ISO 8601).
     public var created_at: String
 
@@ -38,13 +41,14 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         b = r.settings.b
         cjk_mode = r.settings.cjkMode
         model = r.settings.model
+        ocr_languages = r.settings.ocrLanguages ?? LoaderDefaults.ocrLanguages
         created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
     }
 
     /// Encodes every key, `model` as null when unset.
     public func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
-            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, created_at
+            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, created_at
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(name, forKey: .name)
@@ -57,6 +61,7 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         try c.encode(b, forKey: .b)
         try c.encode(cjk_mode, forKey: .cjk_mode)
         try c.encode(model, forKey: .model)
+        try c.encode(ocr_languages, forKey: .ocr_languages)
         try c.encode(created_at, forKey: .created_at)
     }
 }

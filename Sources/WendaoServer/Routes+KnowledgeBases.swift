@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import WendaoCore
+import WendaoLoaders
 import WendaoRAG
 
 /// Request bodies of the knowledge-base routes.
@@ -11,7 +12,15 @@ struct KBSettingsBody: Decodable {
     var k1: Double?
     var b: Double?
     var cjk_mode: String?
+    var ocr_languages: [String]?
     var model: String?
+
+    /// Checks the values a handler cannot leave to the library.
+    func validate() throws {
+        if let ocr_languages, !ocr_languages.allSatisfy(LoaderDefaults.isValidOCRLanguage) {
+            throw APIError.badRequest("ocr_languages must be tesseract language codes such as chi_sim or eng")
+        }
+    }
 
     func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
         var s = s
@@ -21,6 +30,7 @@ struct KBSettingsBody: Decodable {
         if let b { s.b = b }
         if let cjk_mode { s.cjkMode = cjk_mode }
         if let model { s.model = model.isEmpty || model == "none" ? nil : model }
+        if let ocr_languages { s.ocrLanguages = ocr_languages.isEmpty ? nil : ocr_languages }
         return s
     }
 }
@@ -64,6 +74,7 @@ extension WendaoAPI {
         api.post("kbs") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            try body.validate()
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
             let settings = body.apply(to: .default)
             if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
@@ -78,6 +89,7 @@ extension WendaoAPI {
             let name = try context.parameters.require("kb")
             _ = try writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            try body.validate()
             guard body.cjk_mode == nil else {
                 throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WendaoCore
 import WendaoModels
+import WendaoLoaders
 import WendaoRAG
 
 struct KBCommand: ParsableCommand {
@@ -19,10 +20,23 @@ struct KBCommand: ParsableCommand {
         @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.") var cjkMode: String?
         @Option(help: "Model that writes answers, provider:model (e.g. dashscope:qwen-plus); 'none' for extractive.")
         var model: String?
+        @Option(
+            name: .customLong("ocr-lang"),
+            help: "Tesseract languages for scanned pages and images, joined by '+' (default chi_sim+eng).")
+        var ocrLanguages: String?
 
         /// Checks that `--model` names a provider and model Wendao can resolve (keys are checked when
         /// the model is used).
         func validateModel(_ global: GlobalOptions) throws {
+            if let ocrLanguages {
+                let codes = ocrLanguages.split(separator: "+", omittingEmptySubsequences: false)
+                guard !codes.isEmpty,
+                    codes.allSatisfy({ LoaderDefaults.isValidOCRLanguage(String($0)) })
+                else {
+                    throw WendaoError(
+                        .invalidArgument, "--ocr-lang takes tesseract language codes joined by '+', e.g. chi_sim+eng")
+                }
+            }
             guard let model, model != "none", !model.isEmpty else { return }
             let setup = try ModelSetup(global: global)
             _ = try ModelCatalog.resolve(model, configuration: setup.configuration, environment: setup.environment)
@@ -36,6 +50,7 @@ struct KBCommand: ParsableCommand {
             if let b { s.b = b }
             if let cjkMode { s.cjkMode = cjkMode }
             if let model { s.model = model == "none" || model.isEmpty ? nil : model }
+            if let ocrLanguages { s.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init) }
             return s
         }
     }
@@ -96,6 +111,7 @@ struct KBCommand: ParsableCommand {
                       chunk size:    \(k.chunk_size) (overlap \(k.chunk_overlap))
                       BM25:          k1 \(k.k1), b \(k.b)
                       model:         \(k.model ?? "none (extractive answers)")
+                      OCR languages: \(k.ocr_languages.joined(separator: "+"))
                       created:       \(k.created_at)
                     """)
             }
