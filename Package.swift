@@ -59,6 +59,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WendaoEmbed",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WendaoIndex",
             dependencies: ["WendaoCore"],
             swiftSettings: swiftSettings
@@ -98,7 +103,7 @@ let package = Package(
         .target(
             name: "WendaoRAG",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore",
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
