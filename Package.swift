@@ -137,6 +137,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "wendao-fuzz",
+            dependencies: ["WendaoCore", "WendaoLoaders", "WendaoWeb"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WendaoTests",
             dependencies: [

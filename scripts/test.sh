@@ -3,9 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages (Debian): SQLite headers for GRDB.
+# System packages (Debian): SQLite headers for GRDB; poppler (PDF text, CJK maps) and Tesseract
+# with Chinese and English (OCR) for the document-format tests.
 missing=()
-for pkg in libsqlite3-dev; do
+for pkg in libsqlite3-dev zlib1g-dev poppler-utils poppler-data tesseract-ocr tesseract-ocr-chi-sim \
+  tesseract-ocr-chi-tra tesseract-ocr-eng; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
