@@ -46,7 +46,9 @@ public enum MainContent {
     public static func extract(html: String, url: URL?) -> ParsedDocument {
         let tree = HTMLTree(html)
         var warnings: [String] = []
-        if tree.truncated { warnings.append("page has more than \(HTMLTree.maxNodes) HTML nodes; the rest was skipped") }
+        if tree.truncated {
+            warnings.append("page has more than \(HTMLTree.maxNodes) HTML nodes; the rest was skipped")
+        }
         let root = mainRoot(tree)
         let kept = keptNodes(tree, root: root)
         // Wrapped in <main> so that the HTML format keeps the article headers left in.
@@ -55,7 +57,8 @@ public enum MainContent {
         var blocks: [Block] = []
         if !cleaned.isEmpty {
             do {
-                let doc = try DocumentLoader.load(data: Data(cleaned.utf8), identity: "page.html", fileName: "page.html")
+                let doc = try DocumentLoader.load(
+                    data: Data(cleaned.utf8), identity: "page.html", fileName: "page.html")
                 blocks = doc.blocks
                 warnings += doc.warnings
             } catch {
@@ -77,7 +80,8 @@ public enum MainContent {
 
     static func mainRoot(_ tree: HTMLTree) -> Int {
         let nodes = tree.nodes
-        if let main = nodes.indices.first(where: { nodes[$0].name == "main" && nodes[$0].attributes["hidden"] == nil }) {
+        if let main = nodes.indices.first(where: { nodes[$0].name == "main" && nodes[$0].attributes["hidden"] == nil })
+        {
             return main
         }
         if let role = nodes.indices.first(where: { nodes[$0].attributes["role"]?.lowercased() == "main" }) {

@@ -82,8 +82,9 @@ public struct Sitemap: Sendable, Equatable {
             let closing = i + 1 < n && b[i + 1] == 0x2F
             var nameStart = closing ? i + 2 : i + 1
             var nameEnd = nameStart
-            while nameEnd < j, !(b[nameEnd] == 0x20 || b[nameEnd] == 0x09 || b[nameEnd] == 0x0A || b[nameEnd] == 0x0D
-                || b[nameEnd] == 0x2F)
+            while nameEnd < j,
+                !(b[nameEnd] == 0x20 || b[nameEnd] == 0x09 || b[nameEnd] == 0x0A || b[nameEnd] == 0x0D
+                    || b[nameEnd] == 0x2F)
             {
                 if b[nameEnd] == 0x3A { nameStart = nameEnd + 1 }
                 nameEnd += 1

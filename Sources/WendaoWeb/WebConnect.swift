@@ -110,8 +110,10 @@ public final class NIOWebConnector: WebConnector {
         // SNI and hostname verification use the URL's host; an IP literal gets neither SNI nor a
         // name (NIOSSL then verifies the certificate against the connected address).
         let serverName: String? = target.literal == nil ? target.host : nil
-        let nanos = max(1, connectTimeout.components.seconds * 1_000_000_000
-            + connectTimeout.components.attoseconds / 1_000_000_000)
+        let nanos = max(
+            1,
+            connectTimeout.components.seconds * 1_000_000_000
+                + connectTimeout.components.attoseconds / 1_000_000_000)
         return try await ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(nanos))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)

@@ -123,7 +123,7 @@ public struct WebFetcher: Sendable {
     /// The product token sent in `User-Agent` and matched in robots.txt groups.
     public static let productToken = "WendaoBot"
     /// The default `User-Agent`.
-    public static let defaultUserAgent = "WendaoBot/1.0 (+https://github.com/wendao; knowledge-base ingest)"
+    public static let defaultUserAgent = "WendaoBot/1.0 (knowledge-base ingest)"
 
     /// Which URLs and addresses may be reached.
     public var policy: WebAddressPolicy
@@ -296,7 +296,8 @@ public struct WebFetcher: Sendable {
                     .unavailable, "could not connect to \(target.hostHeader) (\(address)): \(Self.describe(error))")
                 continue
             }
-            return try await request(target, on: connection, expected: address, validators: validators,
+            return try await request(
+                target, on: connection, expected: address, validators: validators,
                 anyStatus: anyStatus)
         }
         throw lastError
@@ -325,8 +326,15 @@ public struct WebFetcher: Sendable {
         headers.add(name: "Accept", value: accept)
         headers.add(name: "Accept-Encoding", value: "identity")
         headers.add(name: "Connection", value: "close")
-        if let etag = validators?.etag { headers.add(name: "If-None-Match", value: etag) }
-        if let modified = validators?.lastModified { headers.add(name: "If-Modified-Since", value: modified) }
+        // Validators with control characters (header injection) are left out.
+        func clean(_ value: String?) -> String? {
+            guard let value, !value.isEmpty, value.utf8.count <= 1024,
+                !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+            else { return nil }
+            return value
+        }
+        if let etag = clean(validators?.etag) { headers.add(name: "If-None-Match", value: etag) }
+        if let modified = clean(validators?.lastModified) { headers.add(name: "If-Modified-Since", value: modified) }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.requestTarget, headers: headers)
         let maxBody = limits.maxBodyBytes
         let channel = connection.channel

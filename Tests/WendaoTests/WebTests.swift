@@ -187,8 +187,9 @@ private func body(_ result: WebFetchResult) -> String? {
 @Suite struct WebAddressPolicyTests {
     @Test func ipv4SpellingsParseLikeInetAton() {
         let loopback: [UInt8] = [127, 0, 0, 1]
-        for s in ["127.0.0.1", "2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f.0.0.1", "0x7F.00.0.01", "017700000001"]
-        {
+        for s in [
+            "127.0.0.1", "2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7f.0.0.1", "0x7F.00.0.01", "017700000001",
+        ] {
             #expect(WebIPAddress(s)?.bytes == loopback, "\(s)")
         }
         #expect(WebIPAddress("10.1")?.bytes == [10, 0, 0, 1])
@@ -234,7 +235,9 @@ private func body(_ result: WebFetchResult) -> String? {
         let policy = try WebAddressPolicy(allowList: ["10.0.0.0/8", "Wiki.Corp."])
         try policy.check(try #require(WebIPAddress("10.9.8.7")), host: "x.test")
         try policy.check(try #require(WebIPAddress("192.168.1.5")), host: "wiki.corp")
-        #expect(throws: WendaoError.self) { try policy.check(try #require(WebIPAddress("192.168.1.5")), host: "x.test") }
+        #expect(throws: WendaoError.self) {
+            try policy.check(try #require(WebIPAddress("192.168.1.5")), host: "x.test")
+        }
         #expect(throws: WendaoError.self) {
             try policy.check(try #require(WebIPAddress("169.254.169.254")), host: "wiki.corp")
         }
@@ -268,6 +271,8 @@ private func body(_ result: WebFetchResult) -> String? {
         for s in urls {
             let error = try await fetchError(fetcher, s)
             #expect(error?.code == .invalidArgument, "\(s): \(String(describing: error))")
+            let reason = error?.message ?? ""
+            #expect(reason.contains("addresses are not fetched") || reason.contains("malformed"), "\(s): \(reason)")
         }
         #expect(connector.connects.get.isEmpty)
         #expect(resolver.lookups.get.isEmpty)
@@ -434,7 +439,8 @@ private func body(_ result: WebFetchResult) -> String? {
         let server = try await TestServer.start { request in
             request.headers["if-none-match"] == "\"v7\""
                 ? .page(status: 304, body: "")
-                : .page(status: 200, headers: ["ETag": "\"v7\"", "Last-Modified": "Tue, 01 Jul 2025 10:00:00 GMT"],
+                : .page(
+                    status: 200, headers: ["ETag": "\"v7\"", "Last-Modified": "Tue, 01 Jul 2025 10:00:00 GMT"],
                     body: "<p>v7</p>")
         }
         defer { server.stop() }
@@ -451,9 +457,14 @@ private func body(_ result: WebFetchResult) -> String? {
             return
         }
         #expect(final.path == "/doc")
+        // A validator carrying CR/LF is not sent (no header injection).
+        let injected = WebValidators(etag: "\"v7\"\r\nX-Evil: 1")
+        #expect(body(try await fetcher.fetch(u, validators: injected)) == "<p>v7</p>")
         let sent = server.requests.get
-        #expect(sent.count == 2)
+        #expect(sent.count == 3)
         #expect(sent[1].headers["if-modified-since"] == "Tue, 01 Jul 2025 10:00:00 GMT")
+        #expect(sent[2].headers["if-none-match"] == nil)
+        #expect(sent[2].headers["x-evil"] == nil)
     }
 
     @Test func errorStatusesNamed() async throws {
@@ -527,13 +538,17 @@ private func site(robots: Reply) -> @Sendable (TestRequest) -> Reply {
 }
 
 /// Replaces PORT in sitemap bodies with the server's port.
-private func withPort(_ handler: @escaping @Sendable (TestRequest) -> Reply, _ port: Locked<Int>) -> @Sendable (
-    TestRequest
-) -> Reply {
+private func withPort(_ handler: @escaping @Sendable (TestRequest) -> Reply, _ port: Locked<Int>)
+    -> @Sendable (
+        TestRequest
+    ) -> Reply
+{
     { request in
         switch handler(request) {
         case .page(let status, let type, let headers, let body):
-            .page(status: status, type: type, headers: headers, body: body.replacingOccurrences(of: "PORT", with: "\(port.get)"))
+            .page(
+                status: status, type: type, headers: headers,
+                body: body.replacingOccurrences(of: "PORT", with: "\(port.get)"))
         case let other: other
         }
     }
@@ -575,7 +590,14 @@ private func pagePaths(_ events: [WebCrawlEvent]) -> [String] {
         #expect(pages.first == "/")
         // Robots: the disallowed page is never requested, and reported.
         #expect(!requests.contains("/private/secret"))
-        #expect(events.contains { if case .skipped(let u, let r) = $0 { u.path == "/private/secret" && r.contains("robots") } else { false } })
+        #expect(
+            events.contains {
+                if case .skipped(let u, let r) = $0 {
+                    u.path == "/private/secret" && r.contains("robots")
+                } else {
+                    false
+                }
+            })
         // Same origin only: the other host is never even resolved.
         #expect(!lookups.contains("other.test"))
         // Deduped: /a linked three ways, fetched once; the cyclic sitemap index read once.
@@ -671,10 +693,11 @@ private func pagePaths(_ events: [WebCrawlEvent]) -> [String] {
             <a href="https://other.test/p?q=1&amp;r=2">o</a><area href="../map">
             """
         let links = WebCrawler.links(in: html, base: try url("https://site.test/index.html")).map(\.absoluteString)
-        #expect(links == [
-            "https://site.test/docs/guide.html", "https://site.test/top", "https://other.test/p?q=1&r=2",
-            "https://site.test/map",
-        ])
+        #expect(
+            links == [
+                "https://site.test/docs/guide.html", "https://site.test/top", "https://other.test/p?q=1&r=2",
+                "https://site.test/map",
+            ])
     }
 }
 
