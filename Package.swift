@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "WendaoRAG",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed",
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed", "WendaoWeb",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -149,6 +149,9 @@ let package = Package(
                 "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

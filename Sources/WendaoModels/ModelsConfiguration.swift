@@ -159,6 +159,12 @@ public struct ModelsConfiguration: Sendable, Equatable {
     public var warnings: [String] = []
     /// Where the configuration came from (for messages), or nil for defaults.
     public var source: String?
+    /// Web ingest: hosts and CIDRs admitted although private (`web.allow`; off by default).
+    public var webAllow: [String] = []
+    /// Web ingest: largest page or file fetched, in bytes (`web.max_bytes`).
+    public var webMaxBytes: Int?
+    /// Web ingest: time limit for one fetch, in seconds (`web.timeout`).
+    public var webTimeout: Double?
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -222,6 +228,17 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     case "max_delay": c.retry.maxDelay = try r.positive(v, "retries.\(k)")
                     case "max_retry_after": c.retry.maxRetryAfter = try r.positive(v, "retries.\(k)")
                     default: r.unknown("retries.\(k)")
+                    }
+                }
+            case "web":
+                for (k, v) in try r.map(value, key) {
+                    switch k {
+                    case "allow":
+                        guard let list = v as? [Any] else { throw r.fail("web.allow", "must be a list of hosts or CIDRs") }
+                        c.webAllow = try list.map { item throws(WendaoError) in try r.string(item, "web.allow") }
+                    case "max_bytes": c.webMaxBytes = try r.int(v, "web.max_bytes", in: 1...(16 << 30))
+                    case "timeout": c.webTimeout = try r.positive(v, "web.timeout")
+                    default: r.unknown("web.\(k)")
                     }
                 }
             default: r.unknown(key)

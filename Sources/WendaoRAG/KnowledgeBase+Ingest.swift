@@ -100,11 +100,8 @@ extension KnowledgeBase {
         defer { l.unlock() }
         let started = Date()
         var summary = IngestSummary(kb: name)
-        // Web pages come with the document-formats release: say so instead of "no such file".
-        let isURL = { (p: String) -> Bool in
-            let l = p.lowercased()
-            return l.hasPrefix("http://") || l.hasPrefix("https://") || l.hasPrefix("ftp://") || l.hasPrefix("file://")
-        }
+        // URLs go through ingestWeb (the guarded fetcher); here they are reported, never opened.
+        let isURL = { (p: String) -> Bool in Self.isURL(p) }
         let walker = SourceWalker(include: options.include, exclude: options.exclude)
         var (files, walkErrors) = walker.walk(paths.filter { !isURL($0) })
         if !options.identities.isEmpty {
@@ -113,12 +110,7 @@ extension KnowledgeBase {
             }
         }
         for url in paths where isURL(url) {
-            walkErrors.append(
-                (
-                    url,
-                    WendaoError(
-                        .unsupported, "web pages and URLs are not supported yet; save the page and ingest the file")
-                ))
+            walkErrors.append((url, WendaoError(.unsupported, "URLs are fetched by web ingest (wendao ingest --kb K URL)")))
         }
         progress(.planned(files: files.count + walkErrors.count, bytes: files.reduce(0) { $0 + $1.size }))
         for e in walkErrors {
