@@ -212,6 +212,13 @@ struct XLSXNumberFormat: Sendable {
                 i += rest.hasPrefix("a/p") ? 3 : 5
                 continue
             }
+            if numberStarted, !numberEnded, c == "E" || c == "e", i + 1 < s.count, s[i + 1] == "+" || s[i + 1] == "-" {
+                section.scientific = true
+                i += 2
+                while i < s.count, s[i] == "0" || s[i] == "#" { i += 1 }
+                numberEnded = true
+                continue
+            }
             switch lower {
             case "y", "e":
                 flush()
@@ -294,13 +301,6 @@ struct XLSXNumberFormat: Sendable {
                     section.minInteger += 1
                 }
                 i += 1
-                continue
-            }
-            if numberStarted, !numberEnded, c == "E" || c == "e", i + 1 < s.count, s[i + 1] == "+" || s[i + 1] == "-" {
-                section.scientific = true
-                i += 2
-                while i < s.count, s[i] == "0" || s[i] == "#" { i += 1 }
-                numberEnded = true
                 continue
             }
             if numberStarted { numberEnded = true }
