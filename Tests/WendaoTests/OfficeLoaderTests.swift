@@ -39,7 +39,7 @@ private func makeZip(_ files: [(String, String)]) throws -> Data {
 
 /// A ZIP archive with one entry whose content comes from `next` (called until it returns nil).
 private func makeStreamedZip(
-    _ small: [(String, String)], streamed path: String, size: Int64, next: () -> [UInt8]?
+    _ small: [(String, String)], streamed path: String, size: Int64, next: () -> Data?
 ) throws -> Data {
     let archive = try Archive(accessMode: .create)
     for (p, text) in small {
@@ -48,15 +48,19 @@ private func makeStreamedZip(
             data.subdata(in: Int($0)..<Int($0) + $1)
         }
     }
-    var pending: [UInt8] = []
+    var pending = Data()
     try archive.addEntry(
         with: path, type: .file, uncompressedSize: size, compressionMethod: .deflate, bufferSize: 1 << 20
     ) { _, wanted in
-        while pending.count < wanted, let more = next() { pending += more }
+        if pending.isEmpty, let more = next() {
+            if more.count == wanted { return more }
+            pending = more
+        }
+        while pending.count < wanted, let more = next() { pending.append(more) }
         let n = min(wanted, pending.count)
-        let out = Data(pending[0..<n])
-        pending.removeFirst(n)
-        return out
+        let out = pending.prefix(n)
+        pending = pending.dropFirst(n)
+        return Data(out)
     }
     return archive.data ?? Data()
 }
@@ -468,9 +472,9 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             streamed: "xl/worksheets/sheet1.xml", size: size
         ) {
             i += 1
-            if i == 0 { return Array(head[0..<split]) }
-            if i <= rowCount { return row(i - 1) }
-            if i == rowCount + 1 { return Array(head[split...]) }
+            if i == 0 { return Data(head[0..<split]) }
+            if i <= rowCount { return Data(row(i - 1)) }
+            if i == rowCount + 1 { return Data(head[split...]) }
             return nil
         }
         var limits = LoaderLimits()
@@ -559,7 +563,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
     @Test func zipBombFailsFastWithBoundedMemory() throws {
         let head = Array("<w:document \(wNS)><w:body>".utf8)
         let tail = Array("</w:body></w:document>".utf8)
-        let spaces = [UInt8](repeating: 0x20, count: 1 << 20)
+        let spaces = Data(repeating: 0x20, count: 1 << 20)
         let total = 1 << 30
         var sent = 0
         var part = 0
@@ -568,14 +572,14 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             streamed: "word/document.xml", size: Int64(head.count + total + tail.count)
         ) {
             part += 1
-            if part == 1 { return head }
+            if part == 1 { return Data(head) }
             if sent < total {
                 sent += spaces.count
                 return spaces
             }
             if sent == total {
                 sent += 1
-                return tail
+                return Data(tail)
             }
             return nil
         }

@@ -125,6 +125,7 @@ struct DOCXBodyHandler: XMLHandler {
         var style: String?
         var outline: Int?
         var numbered = false
+        var hasBreaks = false
     }
 
     struct TableState {
@@ -249,6 +250,7 @@ struct DOCXBodyHandler: XMLHandler {
     private mutating func appendToParagraph(_ byte: UInt8) {
         guard !paragraphs.isEmpty else { return }
         paragraphs[paragraphs.count - 1].bytes.append(byte)
+        if byte == 0x09 || byte == 0x0A { paragraphs[paragraphs.count - 1].hasBreaks = true }
     }
 
     /// Emits a finished paragraph, or adds it to the open table cell.
@@ -258,7 +260,9 @@ struct DOCXBodyHandler: XMLHandler {
             table.cell.append(contentsOf: p.bytes)
             return
         }
-        let text = OfficeText.normalize(p.bytes)
+        // Text from w:t never holds tabs or line breaks that matter (XML whitespace collapses anyway);
+        // only w:tab / w:br / w:cr put them in.
+        let text = OfficeText.normalize(p.bytes, mayHaveBreaks: p.hasBreaks)
         guard !text.isEmpty else { return }
         var heading: (level: Int, isTitle: Bool)?
         if let outline = p.outline, outline < 9 {

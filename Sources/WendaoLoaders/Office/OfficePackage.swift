@@ -98,15 +98,19 @@ final class OfficePackage {
         let limit = min(cap, budget)
         let partLimited = cap < budget
         var count = 0
-        let crc: CRC32
+        var crc = OfficeCRC32()
         do {
-            crc = try archive.extract(entry, bufferSize: 64 << 10, skipCRC32: false) { data in
+            _ = try archive.extract(entry, bufferSize: 64 << 10, skipCRC32: true) { data in
                 count += data.count
                 budget -= data.count
                 if count > limit {
                     throw Self.overLimit(path: path, cap: cap, totalLimit: totalLimit, partLimited: partLimited)
                 }
-                try data.withUnsafeBytes { raw in try body(raw.bindMemory(to: UInt8.self)) }
+                try data.withUnsafeBytes { raw in
+                    let bytes = raw.bindMemory(to: UInt8.self)
+                    crc.update(bytes)
+                    try body(bytes)
+                }
             }
         } catch is XMLStop {
             throw XMLStop()
@@ -115,7 +119,7 @@ final class OfficePackage {
         } catch {
             throw WendaoError(.unreadable, "damaged ZIP archive")
         }
-        if UInt64(count) != entry.uncompressedSize || crc != entry.checksum {
+        if UInt64(count) != entry.uncompressedSize || crc.value != entry.checksum {
             throw WendaoError(.unreadable, "damaged ZIP archive (\(path) does not match its header)")
         }
         return true

@@ -4,8 +4,8 @@ import WendaoCore
 /// Text normalisation shared by the Office loaders.
 enum OfficeText {
     /// Collapses runs of spaces; keeps tabs and line breaks (trimmed around them); trims the ends.
-    static func normalize(_ bytes: [UInt8]) -> String {
-        if !bytes.contains(0x09), !bytes.contains(0x0A) {
+    static func normalize(_ bytes: [UInt8], mayHaveBreaks: Bool = true) -> String {
+        if !mayHaveBreaks || (!bytes.contains(0x09) && !bytes.contains(0x0A)) {
             return bytes.withUnsafeBufferPointer { TextScan.collapse($0) }
         }
         var lines: [String] = []

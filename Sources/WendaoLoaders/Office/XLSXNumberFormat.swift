@@ -383,10 +383,20 @@ struct XLSXNumberFormat: Sendable {
         }
         guard let value = Double(raw) else { return raw }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        let magnitude = abs(value)
+        if magnitude >= 1e-4, magnitude < 1e15 {
+            // Round to 15 significant digits, then print the shortest form of that double.
+            let digits = 14 - Int(log10(magnitude).rounded(.down))
+            if digits >= 0, digits < pow10.count {
+                let rounded = (value * pow10[digits]).rounded() / pow10[digits]
+                let s = rounded.description
+                if !s.utf8.contains(UInt8(ascii: "e")) { return s.hasSuffix(".0") ? String(s.dropLast(2)) : s }
+            }
+        }
         var s = String(format: "%.15g", value)
         if let e = s.firstIndex(where: { $0 == "e" }) {
             var mantissa = s[..<e]
-            if mantissa.contains(".") {
+            if mantissa.utf8.contains(UInt8(ascii: ".")) {
                 while mantissa.last == "0" { mantissa = mantissa.dropLast() }
                 if mantissa.last == "." { mantissa = mantissa.dropLast() }
             }

@@ -220,7 +220,7 @@ struct SheetHandler: XMLHandler {
             plain = false
             break
         }
-        if plain { return String(decoding: bytes, as: UTF8.self) }
+        if plain { return bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
         return OfficeText.oneLine(bytes)
     }
 
@@ -334,7 +334,11 @@ struct SheetHandler: XMLHandler {
         case UInt8(ascii: "e"), UInt8(ascii: "t"):
             return Self.cellText(value)
         default:
-            let raw = String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            var lo = 0
+            var hi = value.count
+            while lo < hi, XMLBytes.isSpace(value[lo]) { lo += 1 }
+            while hi > lo, XMLBytes.isSpace(value[hi - 1]) { hi -= 1 }
+            let raw = value.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self) }
             if cellStyle == 0 { return XLSXNumberFormat.general(raw) }
             return formats.format(style: cellStyle).format(raw: raw, date1904: formats.date1904)
         }
