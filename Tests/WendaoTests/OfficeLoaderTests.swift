@@ -160,7 +160,8 @@ private func xlsxFiles(sheets: [(name: String, hidden: Bool, xml: String)], shar
     if !shared.isEmpty {
         bookRels.append(("rIdS", "sharedStrings", "sharedStrings.xml"))
         let items = shared.map { $0.hasPrefix("<") ? "<si>\($0)</si>" : "<si><t>\($0)</t></si>" }.joined()
-        files.append(("xl/sharedStrings.xml", "<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+        let sst = "<sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+        files.append(("xl/sharedStrings.xml", sst
             + items + "</sst>"))
     }
     if let styles {
@@ -312,10 +313,14 @@ private func lieAboutSize(_ data: Data, entry name: String, claimed: UInt32) -> 
     func put32(_ p: Int, _ v: UInt32) { for k in 0..<4 { b[p + k] = UInt8((v >> (8 * UInt32(k))) & 0xFF) } }
     var p = 0
     while p + 46 < b.count {
-        if b[p] == 0x50, b[p + 1] == 0x4B, b[p + 2] == 3, b[p + 3] == 4, Array(b[(p + 30)..<(p + 30 + u16(p + 26))]) == nameBytes {
+        if b[p] == 0x50, b[p + 1] == 0x4B, b[p + 2] == 3, b[p + 3] == 4,
+            Array(b[(p + 30)..<(p + 30 + u16(p + 26))]) == nameBytes
+        {
             put32(p + 22, claimed)
         }
-        if b[p] == 0x50, b[p + 1] == 0x4B, b[p + 2] == 1, b[p + 3] == 2, Array(b[(p + 46)..<(p + 46 + u16(p + 28))]) == nameBytes {
+        if b[p] == 0x50, b[p + 1] == 0x4B, b[p + 2] == 1, b[p + 3] == 2,
+            Array(b[(p + 46)..<(p + 46 + u16(p + 28))]) == nameBytes
+        {
             put32(p + 24, claimed)
         }
         p += 1
@@ -336,7 +341,9 @@ private struct Seeded: RandomNumberGenerator {
 
 private let xxe = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
 private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
-    + (1...9).map { k in "<!ENTITY lol\(k) \"" + String(repeating: "&lol\(k == 1 ? "" : String(k - 1));", count: 10) + "\">" }
+    + (1...9).map { k in
+        "<!ENTITY lol\(k) \"" + String(repeating: "&lol\(k == 1 ? "" : String(k - 1));", count: 10) + "\">"
+    }
         .joined() + "]>"
 
 @Suite struct OfficeLoaderTests {
@@ -365,7 +372,8 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
     @Test func docxTitleFromCorePropertiesAndHeadingWithoutStyles() throws {
         var files = docxFiles(document: "<w:document \(wNS)><w:body>\(para("第一章", style: "Heading1"))"
             + "\(para("正文"))</w:body></w:document>")
-        files.append(("docProps/core.xml", "<cp:coreProperties xmlns:cp=\"x\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+        let core = "<cp:coreProperties xmlns:cp=\"x\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+        files.append(("docProps/core.xml", core
             + "<dc:title>核心标题</dc:title></cp:coreProperties>"))
         let doc = try OfficeLoader.docx(try makeZip(files), limits: LoaderLimits())
         #expect(doc.title == "核心标题")
@@ -463,7 +471,8 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             + "</is></c></row>").utf8)
         let split = head.count - Array("</sheetData></worksheet>".utf8).count
         func row(_ i: Int) -> [UInt8] {
-            Array("<row><c t=\"inlineStr\"><is><t>item\(1_000_000 + i)</t></is></c><c><v>\(1_000_000 + i)</v></c></row>".utf8)
+            let n = 1_000_000 + i
+            return Array("<row><c t=\"inlineStr\"><is><t>item\(n)</t></is></c><c><v>\(n)</v></c></row>".utf8)
         }
         let size = Int64(head.count + rowCount * row(0).count)
         var i = -1
@@ -539,7 +548,8 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
         let refusal = "XML with entity declarations refused"
         for prolog in [xxe, laughs] {
             let body = prolog == xxe ? "&e;" : "&lol9;"
-            let docx = try makeZip(docxFiles(document: prolog + "<w:document \(wNS)><w:body>\(para(body))</w:body></w:document>"))
+            let document = prolog + "<w:document \(wNS)><w:body>\(para(body))</w:body></w:document>"
+            let docx = try makeZip(docxFiles(document: document))
             let e1 = officeError { _ = try OfficeLoader.docx(docx, limits: LoaderLimits()) }
             #expect(e1 == WendaoError(.unsupported, "\(refusal) (word/document.xml)"))
 
@@ -589,7 +599,8 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
     }
 
     @Test func headersThatLieAboutSizesAreCaught() throws {
-        let big = "<w:document \(wNS)><w:body>" + para(String(repeating: "很长的内容", count: 20_000)) + "</w:body></w:document>"
+        let long = para(String(repeating: "很长的内容", count: 20_000))
+        let big = "<w:document \(wNS)><w:body>" + long + "</w:body></w:document>"
         let honest = try makeZip(docxFiles(document: big))
         let lying = lieAboutSize(honest, entry: "word/document.xml", claimed: 100)
         #expect(lying != honest)

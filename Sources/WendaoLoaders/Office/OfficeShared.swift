@@ -91,10 +91,13 @@ struct OfficeTable {
         guard let firstNonEmpty = starts.firstIndex(where: { $0.contains { !$0.isEmpty } }) else { return [] }
         if columns == 1 {
             return starts.compactMap { row in
-                row.first.flatMap { $0.isEmpty ? nil : Block(kind: .paragraph, text: $0, sectionPath: sectionPath, page: page) }
+                row.first.flatMap {
+                    $0.isEmpty ? nil : Block(kind: .paragraph, text: $0, sectionPath: sectionPath, page: page)
+                }
             }
         }
-        let headerRows = markedHeaderRows > 0 ? 0..<min(markedHeaderRows, rows.count) : firstNonEmpty..<(firstNonEmpty + 1)
+        let headerRows = markedHeaderRows > 0
+            ? 0..<min(markedHeaderRows, rows.count) : firstNonEmpty..<(firstNonEmpty + 1)
         var header = [String](repeating: "", count: columns)
         for r in headerRows {
             for (c, text) in fulls[r].enumerated() where !text.isEmpty {

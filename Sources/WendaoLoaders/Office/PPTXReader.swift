@@ -78,7 +78,9 @@ struct PresentationHandler: XMLHandler {
     var slideIds: [String] = []
 
     mutating func start(_ tag: XMLTag) throws {
-        if tag.name.is("sldId"), slideIds.count < 100_000, let id = tag.attribute("r:id") ?? tag.attribute(local: "id") {
+        if tag.name.is("sldId"), slideIds.count < 100_000,
+            let id = tag.attribute("r:id") ?? tag.attribute(local: "id")
+        {
             slideIds.append(id)
         }
     }
@@ -185,7 +187,8 @@ struct SlideHandler: XMLHandler {
             hasPlaceholder = false
         case name.is("tc") where tableDepth == 1:
             if !cellSkipped {
-                row.append(OfficeTable.Cell(text: OfficeText.oneLine(cell), span: cellSpan, continuesAbove: cellContinues))
+                let text = OfficeText.oneLine(cell)
+                row.append(OfficeTable.Cell(text: text, span: cellSpan, continuesAbove: cellContinues))
             }
         case name.is("tr") where tableDepth == 1:
             table.rows.append(row)

@@ -36,7 +36,8 @@ enum XLSXReader {
         if !hidden.isEmpty { warnings.append("hidden sheets included: " + hidden.joined(separator: ", ")) }
         var formats = XLSXFormats(styles: styles, date1904: workbook.date1904)
         for sheet in workbook.sheets {
-            guard let rel = targets[sheet.relId], rel.isType("worksheet"), let part = rel.target, package.has(part) else {
+            guard let rel = targets[sheet.relId], rel.isType("worksheet"), let part = rel.target, package.has(part)
+            else {
                 continue
             }
             var handler = SheetHandler(
@@ -338,7 +339,9 @@ struct SheetHandler: XMLHandler {
             var hi = value.count
             while lo < hi, XMLBytes.isSpace(value[lo]) { lo += 1 }
             while hi > lo, XMLBytes.isSpace(value[hi - 1]) { hi -= 1 }
-            let raw = value.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self) }
+            let raw = value.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self)
+            }
             if cellStyle == 0 { return XLSXNumberFormat.general(raw) }
             return formats.format(style: cellStyle).format(raw: raw, date1904: formats.date1904)
         }

@@ -365,7 +365,8 @@ struct XMLScanner {
         if hasPrefix(b, at: i, "<![CDATA[", caseless: false) {
             guard let end = find("]]>", in: b, from: i + 9) else { return nil }
             if !nameStarts.isEmpty {
-                try handler.text(XMLText(raw: UnsafeBufferPointer(rebasing: b[(i + 9)..<end]), isCDATA: true, html: html))
+                let raw = UnsafeBufferPointer(rebasing: b[(i + 9)..<end])
+                try handler.text(XMLText(raw: raw, isCDATA: true, html: html))
             }
             return end + 3
         }
