@@ -1,0 +1,366 @@
+import Foundation
+import WendaoCore
+
+// XLSX: every sheet in workbook order; the first non-empty row is the header, every following row
+// one record `header: value | …` with section path [sheet name]. Sheets are parsed while they
+// inflate, row by row (no DOM); after `maxSheetRows` rows the sheet is cut with a warning.
+// Formulas are never evaluated: a formula cell shows its cached value, or nothing. Text cells
+// starting with = + - @ stay literal text.
+
+enum XLSXReader {
+    static func parse(_ data: Data, limits: LoaderLimits) throws -> ParsedDocument {
+        let package = try OfficePackage(data, limits: limits)
+        let rels = try package.relationships(of: "")
+        var main = rels.first { $0.isType("officeDocument") }?.target
+        if main == nil, package.has("xl/workbook.xml") { main = "xl/workbook.xml" }
+        guard let mainPart = main, package.has(mainPart) else {
+            throw WendaoError(.unreadable, "not an Excel workbook (no xl/workbook.xml)")
+        }
+        var workbook = WorkbookHandler()
+        try package.parseXML(mainPart, cap: 16 << 20, handler: &workbook)
+        let bookRels = try package.relationships(of: mainPart)
+        var targets: [String: OfficeRelationship] = [:]
+        for rel in bookRels { targets[rel.id] = rel }
+
+        var shared = SharedStringsHandler()
+        if let part = bookRels.first(where: { $0.isType("sharedStrings") })?.target {
+            try package.parseXML(part, handler: &shared)
+        }
+        var styles = XLSXStylesHandler()
+        if let part = bookRels.first(where: { $0.isType("styles") })?.target {
+            try package.parseXML(part, cap: 64 << 20, handler: &styles)
+        }
+        var warnings = package.warnings
+        var blocks: [Block] = []
+        let hidden = workbook.sheets.filter(\.hidden).map(\.name)
+        if !hidden.isEmpty { warnings.append("hidden sheets included: " + hidden.joined(separator: ", ")) }
+        var formats = XLSXFormats(styles: styles, date1904: workbook.date1904)
+        for sheet in workbook.sheets {
+            guard let rel = targets[sheet.relId], rel.isType("worksheet"), let part = rel.target, package.has(part)
+            else {
+                continue
+            }
+            var handler = SheetHandler(
+                name: sheet.name, shared: shared.strings, formats: formats, maxRows: limits.maxSheetRows)
+            try package.parseXML(part, handler: &handler)
+            formats = handler.formats
+            blocks += handler.blocks
+            if handler.cut {
+                warnings.append("sheet \(sheet.name): rows after \(limits.maxSheetRows) skipped")
+            }
+        }
+        return ParsedDocument(title: nil, blocks: blocks, warnings: warnings)
+    }
+
+    /// `A` for column 0, `Z` for 25, `AA` for 26.
+    static func columnName(_ index: Int) -> String {
+        var n = index + 1
+        var out: [UInt8] = []
+        while n > 0 {
+            let r = (n - 1) % 26
+            out.insert(UInt8(65 + r), at: 0)
+            n = (n - 1) / 26
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Sheets of xl/workbook.xml.
+struct WorkbookHandler: XMLHandler {
+    struct Sheet {
+        var name: String
+        var relId: String
+        var hidden: Bool
+    }
+
+    var sheets: [Sheet] = []
+    var date1904 = false
+
+    mutating func start(_ tag: XMLTag) throws {
+        if tag.name.is("sheet"), sheets.count < 10_000 {
+            let state = tag.attribute("state")
+            sheets.append(Sheet(
+                name: tag.attribute("name") ?? "Sheet\(sheets.count + 1)",
+                relId: tag.attribute("r:id") ?? tag.attribute(local: "id") ?? "",
+                hidden: state == "hidden" || state == "veryHidden"))
+        } else if tag.name.is("workbookPr") {
+            date1904 = tag.attribute("date1904").map { ooxmlOn($0) } ?? false
+        }
+    }
+
+    mutating func end(_ name: XMLName) throws {}
+    mutating func text(_ text: XMLText) throws {}
+}
+
+/// xl/sharedStrings.xml: one string per `si` (rich-text runs concatenated, phonetic runs skipped).
+struct SharedStringsHandler: XMLHandler {
+    var strings: [String] = []
+    private var inItem = false
+    private var inText = 0
+    private var inPhonetic = 0
+    private var bytes: [UInt8] = []
+
+    mutating func start(_ tag: XMLTag) throws {
+        let n = tag.name
+        if n.is("si") {
+            inItem = true
+            bytes.removeAll(keepingCapacity: true)
+        } else if n.is("t") {
+            inText += 1
+        } else if n.is("rPh") {
+            inPhonetic += 1
+        }
+    }
+
+    mutating func end(_ name: XMLName) throws {
+        if name.is("si") {
+            inItem = false
+            strings.append(SheetHandler.cellText(bytes))
+        } else if name.is("t") {
+            inText = max(0, inText - 1)
+        } else if name.is("rPh") {
+            inPhonetic = max(0, inPhonetic - 1)
+        }
+    }
+
+    mutating func text(_ text: XMLText) throws {
+        if inItem, inText > 0, inPhonetic == 0 { text.append(to: &bytes) }
+    }
+}
+
+/// xl/styles.xml: custom number formats and the cellXfs number format ids.
+struct XLSXStylesHandler: XMLHandler {
+    var customFormats: [Int: String] = [:]
+    var cellFormatIds: [Int] = []
+    private var inCellXfs = false
+
+    mutating func start(_ tag: XMLTag) throws {
+        let n = tag.name
+        if n.is("numFmt") {
+            if let id = tag.attribute("numFmtId").flatMap({ Int($0) }), let code = tag.attribute("formatCode"),
+                customFormats.count < 10_000
+            {
+                customFormats[id] = code
+            }
+        } else if n.is("cellXfs") {
+            inCellXfs = true
+        } else if inCellXfs, n.is("xf"), cellFormatIds.count < 100_000 {
+            cellFormatIds.append(tag.attribute("numFmtId").flatMap { Int($0) } ?? 0)
+        }
+    }
+
+    mutating func end(_ name: XMLName) throws {
+        if name.is("cellXfs") { inCellXfs = false }
+    }
+
+    mutating func text(_ text: XMLText) throws {}
+}
+
+/// Compiled formats per cell style index, built on first use.
+struct XLSXFormats {
+    let styles: XLSXStylesHandler
+    let date1904: Bool
+    private var byStyle: [Int: XLSXNumberFormat] = [:]
+
+    init(styles: XLSXStylesHandler, date1904: Bool) {
+        self.styles = styles
+        self.date1904 = date1904
+    }
+
+    mutating func format(style: Int) -> XLSXNumberFormat {
+        if let f = byStyle[style] { return f }
+        var f = XLSXNumberFormat.general
+        if style >= 0, style < styles.cellFormatIds.count {
+            let id = styles.cellFormatIds[style]
+            if let code = styles.customFormats[id] ?? XLSXNumberFormat.builtIn(id) { f = XLSXNumberFormat(code: code) }
+        }
+        byStyle[style] = f
+        return f
+    }
+}
+
+/// One worksheet, streamed row by row.
+struct SheetHandler: XMLHandler {
+    let name: String
+    let shared: [String]
+    var formats: XLSXFormats
+    let maxRows: Int
+    let path: [String]
+    var blocks: [Block] = []
+    var cut = false
+
+    private var rows = 0
+    private var header: [String]?
+    private var headerCells: [String]?
+    private var cells: [String] = []
+    private var nextColumn = 0
+    private var inSheetData = false
+    private var inCell = false
+    private var cellColumn = 0
+    private var cellType: UInt8 = 0  // 0 number, s shared, b bool, e error, t str/inline/date
+    private var cellStyle = 0
+    private var inValue = false
+    private var inInlineText = 0
+    private var inPhonetic = 0
+    private var value: [UInt8] = []
+    private var inline: [UInt8] = []
+    private var hasInline = false
+
+    init(name: String, shared: [String], formats: XLSXFormats, maxRows: Int) {
+        self.name = name
+        self.shared = shared
+        self.formats = formats
+        self.maxRows = maxRows
+        path = [name]
+    }
+
+    /// Cell text on one line (line breaks inside a cell become spaces).
+    static func cellText(_ bytes: [UInt8]) -> String {
+        var plain = true
+        for c in bytes where c < 0x21 || c == 0xC2 || c == 0xE3 || c == 0xE2 {
+            plain = false
+            break
+        }
+        if plain { return bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
+        return OfficeText.oneLine(bytes)
+    }
+
+    private static func int(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !b.isEmpty, b.count < 10 else { return nil }
+        var n = 0
+        for c in b {
+            guard c >= 0x30, c <= 0x39 else { return nil }
+            n = n * 10 + Int(c - 0x30)
+        }
+        return n
+    }
+
+    mutating func start(_ tag: XMLTag) throws {
+        let n = tag.name
+        if n.is("c") {
+            guard inSheetData else { return }
+            inCell = true
+            value.removeAll(keepingCapacity: true)
+            inline.removeAll(keepingCapacity: true)
+            hasInline = false
+            cellColumn = nextColumn
+            if let r = tag.raw("r") {
+                var col = 0
+                var letters = 0
+                for c in r {
+                    let u = c & 0xDF
+                    guard u >= 0x41, u <= 0x5A else { break }
+                    col = col * 26 + Int(u - 0x40)
+                    letters += 1
+                }
+                if letters > 0, letters <= 3 { cellColumn = col - 1 }
+            }
+            nextColumn = cellColumn + 1
+            cellType = 0
+            if let t = tag.raw("t"), let first = t.first {
+                switch first {
+                case UInt8(ascii: "s"): cellType = t.count == 1 ? UInt8(ascii: "s") : UInt8(ascii: "t")
+                case UInt8(ascii: "b"): cellType = UInt8(ascii: "b")
+                case UInt8(ascii: "e"): cellType = UInt8(ascii: "e")
+                case UInt8(ascii: "n"): cellType = 0
+                default: cellType = UInt8(ascii: "t")
+                }
+            }
+            cellStyle = tag.raw("s").flatMap { Self.int($0) } ?? 0
+        } else if n.is("v") {
+            inValue = inCell
+        } else if n.is("row") {
+            guard inSheetData else { return }
+            rows += 1
+            if rows > maxRows {
+                cut = true
+                throw XMLStop()
+            }
+            cells.removeAll(keepingCapacity: true)
+            nextColumn = 0
+        } else if n.is("t") {
+            if inCell { inInlineText += 1 }
+        } else if n.is("is") {
+            hasInline = inCell
+        } else if n.is("rPh") {
+            inPhonetic += 1
+        } else if n.is("sheetData") {
+            inSheetData = true
+        }
+    }
+
+    mutating func end(_ name: XMLName) throws {
+        if name.is("c") {
+            guard inCell else { return }
+            inCell = false
+            let text = cellValue()
+            guard !text.isEmpty, cellColumn < 16_384 else { return }
+            if cells.count <= cellColumn {
+                cells.append(contentsOf: repeatElement("", count: cellColumn + 1 - cells.count))
+            }
+            cells[cellColumn] = text
+        } else if name.is("v") {
+            inValue = false
+        } else if name.is("row") {
+            finishRow()
+        } else if name.is("t") {
+            inInlineText = max(0, inInlineText - 1)
+        } else if name.is("rPh") {
+            inPhonetic = max(0, inPhonetic - 1)
+        } else if name.is("sheetData") {
+            inSheetData = false
+            if blocks.isEmpty, let headerCells, !headerCells.isEmpty {
+                blocks.append(Block(kind: .record, text: headerCells.joined(separator: " | "), sectionPath: path))
+            }
+        }
+    }
+
+    mutating func text(_ text: XMLText) throws {
+        if inValue {
+            text.append(to: &value)
+        } else if inInlineText > 0, hasInline, inPhonetic == 0 {
+            text.append(to: &inline)
+        }
+    }
+
+    private mutating func cellValue() -> String {
+        if hasInline { return Self.cellText(inline) }
+        guard !value.isEmpty else { return "" }
+        switch cellType {
+        case UInt8(ascii: "s"):
+            let index = value.withUnsafeBufferPointer { Self.int($0) } ?? -1
+            return index >= 0 && index < shared.count ? shared[index] : ""
+        case UInt8(ascii: "b"):
+            return value == [0x31] ? "TRUE" : "FALSE"
+        case UInt8(ascii: "e"), UInt8(ascii: "t"):
+            return Self.cellText(value)
+        default:
+            var lo = 0
+            var hi = value.count
+            while lo < hi, XMLBytes.isSpace(value[lo]) { lo += 1 }
+            while hi > lo, XMLBytes.isSpace(value[hi - 1]) { hi -= 1 }
+            let raw = value.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self)
+            }
+            if cellStyle == 0 { return XLSXNumberFormat.general(raw) }
+            return formats.format(style: cellStyle).format(raw: raw, date1904: formats.date1904)
+        }
+    }
+
+    private mutating func finishRow() {
+        guard cells.contains(where: { !$0.isEmpty }) else { return }
+        guard let header else {
+            headerCells = cells.filter { !$0.isEmpty }
+            header = cells.enumerated().map { $0.element.isEmpty ? XLSXReader.columnName($0.offset) : $0.element }
+            return
+        }
+        var text = ""
+        for (k, cell) in cells.enumerated() where !cell.isEmpty {
+            if !text.isEmpty { text += " | " }
+            text += k < header.count ? header[k] : XLSXReader.columnName(k)
+            text += ": "
+            text += cell
+        }
+        blocks.append(Block(kind: .record, text: text, sectionPath: path))
+    }
+}
