@@ -36,7 +36,7 @@ public enum DocumentLoader {
         let kind = FileSniffer.sniff([UInt8](data.prefix(64)))
         if kind.isBinary {
             if data.count > limits.maxBinaryBytes { throw tooLarge(Int64(data.count), limit: limits.maxBinaryBytes) }
-            let format = try FileSniffer.binaryFormat(kind, ext: ext, data: data)
+            let format = try FileSniffer.binaryFormat(kind, ext: ext, data: data, limits: limits)
             var parsed: ParsedDocument
             switch format {
             case .pdf:
@@ -303,11 +303,13 @@ enum FileSniffer {
     }
 
     /// The document format for binary content, or a clear error for kinds that are not read.
-    static func binaryFormat(_ kind: SniffedKind, ext: String, data: Data) throws -> DocumentFormat {
+    static func binaryFormat(_ kind: SniffedKind, ext: String, data: Data, limits: LoaderLimits) throws
+        -> DocumentFormat
+    {
         switch kind {
         case .pdf: return .pdf
         case .png, .jpeg, .tiff: return .image
-        case .zip: return try OfficeLoader.classify(data, ext: ext)
+        case .zip: return try OfficeLoader.classify(data, ext: ext, limits: limits)
         case .ole:
             throw WendaoError(
                 .unsupported, "legacy Office file (.doc/.xls/.ppt): save it as .docx/.xlsx/.pptx to load it")

@@ -90,6 +90,26 @@ public struct IngestSummary: Sendable, Codable {
     public var results: [FileResult] = []
 }
 
+extension IngestSummary {
+    /// An empty summary for knowledge base `kb`.
+    public init(kb: String) { self.kb = kb }
+
+    /// Adds another run's counts and results (files and web pages in one command).
+    public mutating func merge(_ other: IngestSummary) {
+        files += other.files
+        added += other.added
+        updated += other.updated
+        unchanged += other.unchanged
+        failed += other.failed
+        pruned += other.pruned
+        chunks += other.chunks
+        bytes += other.bytes
+        seconds += other.seconds
+        results += other.results
+        results.sort { ($0.outcome == .failed ? 0 : 1, $0.path) < ($1.outcome == .failed ? 0 : 1, $1.path) }
+    }
+}
+
 extension KnowledgeBase {
     /// Ingests files and folders. Every file is its own transaction; a failing file is reported
     /// and the rest go on. The index is saved once at the end.

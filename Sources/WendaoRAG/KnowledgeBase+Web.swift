@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WendaoCore
+import WendaoIndex
 import WendaoLoaders
 public import WendaoWeb
 

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import WendaoCore
+import WendaoModels
 import WendaoRAG
+import WendaoWeb
 
-struct IngestCommand: ParsableCommand {
+struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Add files and folders to a knowledge base (unchanged files are skipped).",
@@ -11,14 +13,18 @@ struct IngestCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Knowledge base name.") var kb: String
-    @Argument(help: "Files and folders.") var paths: [String]
+    @Argument(help: "Files, folders and http(s) URLs.") var paths: [String]
     @Option(name: .long, help: "Only files matching this glob (repeatable).") var include: [String] = []
     @Option(name: .long, help: "Skip files matching this glob (repeatable).") var exclude: [String] = []
     @Flag(name: .long, help: "Remove documents whose source file is gone from the given folders.") var prune = false
     @Flag(name: .long, help: "Re-ingest files even when unchanged.") var force = false
     @Flag(name: .long, help: "Create the knowledge base if it does not exist.") var create = false
+    @Flag(name: .long, help: "Follow links on the same site from each URL (honours robots.txt and sitemap.xml).")
+    var crawl = false
+    @Option(name: .long, help: "Link depth of a crawl.") var maxDepth = 3
+    @Option(name: .long, help: "Most pages fetched per crawled site.") var maxPages = 200
 
-    func run() throws {
+    func run() async throws {
         let lib = try global.library()
         if create, try lib.store.knowledgeBase(named: kb) == nil {
             try Library.validateName(kb)
@@ -30,8 +36,25 @@ struct IngestCommand: ParsableCommand {
         options.exclude = exclude
         options.prune = prune
         options.force = force
+        guard (0...20).contains(maxDepth), (1...100_000).contains(maxPages) else {
+            throw WendaoError(.invalidArgument, "--max-depth must be 0–20 and --max-pages 1–100000")
+        }
+        let urls = paths.filter(KnowledgeBase.isURL)
+        let files = paths.filter { !KnowledgeBase.isURL($0) }
         let bar = ProgressBar(tty: Output.stderrIsTTY)
-        let summary = try base.ingest(paths, options: options) { bar.handle($0) }
+        var summary = IngestSummary(kb: kb)
+        if !files.isEmpty || urls.isEmpty {
+            summary = try base.ingest(files, options: options) { bar.handle($0) }
+        }
+        if !urls.isEmpty {
+            var web = WebIngestOptions()
+            web.crawl = crawl
+            web.crawlOptions.maxDepth = maxDepth
+            web.crawlOptions.maxPages = maxPages
+            web.fetcher = try Self.fetcher(global)
+            let pages = try await base.ingestWeb(urls, options: options, web: web) { bar.handle($0) }
+            summary.merge(pages)
+        }
         bar.finish()
         if global.json {
             Output.json(summary)
@@ -51,6 +74,23 @@ struct IngestCommand: ParsableCommand {
                     summary.pruned, summary.chunks, mb, summary.seconds))
         }
         if summary.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension IngestCommand {
+    /// The guarded fetcher, with the allow-list and caps of the configuration file (`web:`).
+    static func fetcher(_ global: GlobalOptions) throws -> WebFetcher {
+        let setup = try ModelSetup(global: global)
+        var limits = WebFetchLimits()
+        if let n = setup.configuration.webMaxBytes { limits.maxBodyBytes = n }
+        if let t = setup.configuration.webTimeout { limits.totalTimeout = .milliseconds(Int64(t * 1000)) }
+        let policy: WebAddressPolicy
+        do {
+            policy = try WebAddressPolicy(allowList: setup.configuration.webAllow)
+        } catch {
+            throw WendaoError(.invalidArgument, "web.allow in the configuration: \(error)")
+        }
+        return WebFetcher(policy: policy, limits: limits)
     }
 }
 
