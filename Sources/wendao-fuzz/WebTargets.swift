@@ -1,4 +1,5 @@
 import Foundation
+import WendaoLoaders
 import WendaoWeb
 
 /// Fuzz targets for the web side: robots.txt rules, sitemaps, address/URL parsing and main-content
