@@ -11,6 +11,8 @@ public import WendaoCore
 /// ```
 public final class SQLiteStore: KnowledgeStore {
     private let pool: DatabasePool
+    /// False only for a test database built up to a migration before `v3` (no source columns).
+    private let hasSourceColumns: Bool
     /// Where the database file is.
     public let path: String
 
@@ -23,6 +25,7 @@ public final class SQLiteStore: KnowledgeStore {
     /// tests use it to build databases of an older schema version.
     init(path: String, migratingUpTo target: String?) throws {
         self.path = path
+        hasSourceColumns = target == nil || !["v1", "v2"].contains(target!)
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
@@ -244,7 +247,7 @@ public final class SQLiteStore: KnowledgeStore {
         kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         try wrap("cannot store document \(document.path)") {
-            try pool.write { db in try Self.replace(db, kb: kb, document, chunks: chunks) }
+            try pool.write { db in try Self.replace(db, kb: kb, document, withSources: hasSourceColumns, chunks: chunks) }
         }
     }
 
@@ -255,7 +258,7 @@ public final class SQLiteStore: KnowledgeStore {
         try wrap("cannot store \(documents.count) documents") {
             try pool.write { db in
                 try documents.map { item in
-                    try Self.replace(db, kb: kb, item.document) { insert in
+                    try Self.replace(db, kb: kb, item.document, withSources: hasSourceColumns) { insert in
                         for c in item.chunks { _ = try insert(c) }
                     }
                 }
@@ -265,7 +268,7 @@ public final class SQLiteStore: KnowledgeStore {
 
     /// One document's replacement inside an open transaction.
     private static func replace(
-        _ db: Database, kb: Int64, _ document: NewDocument,
+        _ db: Database, kb: Int64, _ document: NewDocument, withSources: Bool = true,
         chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         var removed: [Int64] = []
@@ -277,16 +280,27 @@ public final class SQLiteStore: KnowledgeStore {
             try db.execute(sql: "DELETE FROM document WHERE id = ?", arguments: [old])
         }
         let now = Date().timeIntervalSince1970
-        try db.execute(
-            sql: """
-                INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at,
-                    source, etag, last_modified)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
-                """,
-            arguments: [
-                kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
-                document.source, document.etag, document.lastModified,
-            ])
+        if withSources {
+            try db.execute(
+                sql: """
+                    INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at,
+                        source, etag, last_modified)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
+                    document.source, document.etag, document.lastModified,
+                ])
+        } else {
+            try db.execute(
+                sql: """
+                    INSERT INTO document (kb_id, path, title, format, content_hash, byte_count, chunk_count, ingested_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                    """,
+                arguments: [
+                    kb, document.path, document.title, document.format, document.contentHash, document.byteCount, now,
+                ])
+        }
         let docID = db.lastInsertedRowID
         let statement = try db.cachedStatement(
             sql: """

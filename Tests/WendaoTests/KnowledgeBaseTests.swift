@@ -289,7 +289,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         #expect(s.failed == 1)
         let failure = s.results.first { $0.outcome == .failed }
         #expect(failure?.path == "https://example.com/page")
-        #expect(failure?.reason?.contains("not supported yet") == true)
+        #expect(failure?.reason?.contains("fetched by web ingest") == true)
         #expect(try kb.search("运费").first?.document == "docs/a.md")
     }
 

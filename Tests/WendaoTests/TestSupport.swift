@@ -126,3 +126,11 @@ enum TextPool {
         return out.trimmingCharacters(in: .whitespaces)
     }
 }
+
+/// Runs slow synchronous work on a thread of its own, so it does not hold one of the few shared
+/// concurrency threads that other tests' servers and clients need meanwhile.
+func offConcurrencyPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -158,7 +158,7 @@ private func makeFetcher(
     let resolver = MapResolver(map: hosts)
     let connector = RecordingConnector()
     var l = limits
-    if l.totalTimeout > .seconds(10) { l.totalTimeout = .seconds(10) }
+    if l.totalTimeout > .seconds(60) { l.totalTimeout = .seconds(60) }
     let fetcher = WebFetcher(
         policy: try WebAddressPolicy(allowList: allow), limits: l, resolver: resolver, connector: connector)
     return (fetcher, resolver, connector)
@@ -396,7 +396,7 @@ private func body(_ result: WebFetchResult) -> String? {
         #expect(fast?.code == .limitExceeded || fast?.code == .timeout)
         let slow = try await fetchError(fetcher, "http://127.0.0.1:\(server.port)/slow")
         #expect(slow?.code == .timeout)
-        #expect(clock.now - started < .seconds(5))
+        #expect(clock.now - started < .seconds(30), "the 0.8 s limit was not applied")
     }
 
     @Test func hugeContentLengthRefusedBeforeReading() async throws {
@@ -411,7 +411,7 @@ private func body(_ result: WebFetchResult) -> String? {
         let started = clock.now
         let error = try await fetchError(fetcher, "http://127.0.0.1:\(server.port)/big")
         #expect(error?.code == .limitExceeded)
-        #expect(clock.now - started < .seconds(2))
+        #expect(clock.now - started < .seconds(30))
     }
 
     @Test func chunkedBodyOverCapCut() async throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WendaoCore
 import WendaoEval
+import WendaoLoaders
 import WendaoRAG
 
 struct EvalCommand: ParsableCommand {
@@ -112,7 +113,54 @@ struct EvalCommand: ParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks (print JSON; compare with the peers in the same run).",
-        subcommands: [BM25.self])
+        subcommands: [BM25.self, Loaders.self])
+
+    struct Loaders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "loaders",
+            abstract: "Time parsing one file (PDF, Office, EPUB, image, text): MB/s, pages, blocks.",
+            discussion: "Parse only (no chunking or indexing); the best of --repeats runs is kept.")
+        @Option(help: "The file to parse.") var file: String
+        @Option(help: "Runs; the best is kept.") var repeats = 3
+        @Option(name: .customLong("ocr-lang"), help: "Tesseract languages joined by '+'.") var ocrLanguages =
+            "chi_sim+eng"
+        @Option(help: "OCR processes at once (default: the number of cores).") var ocrParallelism: Int?
+
+        func run() throws {
+            let url = URL(fileURLWithPath: file)
+            var limits = LoaderLimits()
+            limits.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init)
+            if let ocrParallelism { limits.ocrParallelism = max(1, ocrParallelism) }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            var best = Double.infinity
+            var doc: LoadedDocument?
+            for _ in 0..<max(1, repeats) {
+                let t0 = ContinuousClock.now
+                doc = try DocumentLoader.load(fileURL: url, identity: url.lastPathComponent, limits: limits)
+                best = min(best, (ContinuousClock.now - t0).seconds)
+            }
+            guard let doc else { return }
+            struct Out: Encodable {
+                var file: String
+                var format: String
+                var bytes: Int
+                var seconds: Double
+                var megabytes_per_second: Double
+                var pages: Int
+                var pages_per_minute: Double
+                var blocks: Int
+                var characters: Int
+                var warnings: [String]
+            }
+            let pages = Set(doc.blocks.compactMap(\.page)).count
+            Output.json(
+                Out(
+                    file: url.lastPathComponent, format: doc.format.rawValue, bytes: bytes, seconds: best,
+                    megabytes_per_second: Double(bytes) / 1_048_576 / max(best, 1e-9), pages: pages,
+                    pages_per_minute: Double(pages) / max(best, 1e-9) * 60, blocks: doc.blocks.count,
+                    characters: doc.blocks.reduce(0) { $0 + $1.text.count }, warnings: Array(doc.warnings.prefix(5))))
+        }
+    }
 
     struct BM25: ParsableCommand {
         static let configuration = CommandConfiguration(
