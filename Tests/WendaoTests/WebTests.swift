@@ -4,6 +4,7 @@ import NIOPosix
 import Testing
 import WendaoCore
 import WendaoLoaders
+import WendaoRAG
 import WendaoWeb
 
 // Every test here either refuses before any socket is opened or talks to a listener the test started
@@ -751,5 +752,69 @@ private func pagePaths(_ events: [WebCrawlEvent]) -> [String] {
         // Deep nesting costs no call stack.
         let deep = String(repeating: "<div>", count: 50_000) + "<p>bottom</p>"
         #expect(MainContent.extract(html: deep, url: nil).blocks.map(\.text) == ["bottom"])
+    }
+}
+
+// MARK: - Web ingest into a knowledge base
+
+@Suite struct WebIngestTests {
+    @Test func pagesAreIngestedWithMainContentAndRevalidatedByETag() async throws {
+        let server = try await TestServer.start { request in
+            switch request.path {
+            case "/robots.txt":
+                return .page(status: 200, type: "text/plain", body: "User-agent: *\nDisallow: /private\n")
+            case "/guide":
+                if request.headers["if-none-match"] == "\"g1\"" { return .page(status: 304, body: "") }
+                return .page(
+                    status: 200, headers: ["ETag": "\"g1\""],
+                    body: """
+                        <html><head><title>寄件指南</title></head><body><nav>首页 关于 联系</nav>
+                        <main><h1>寄件指南</h1><p>锂电池须单独包装，每件不超过两块。</p>
+                        <a href="/faq">常见问题</a> <a href="/private/x">内部</a> <a href="https://other.example/">外站</a></main>
+                        <footer>版权所有 © 迅达</footer></body></html>
+                        """)
+            case "/faq":
+                return .page(status: 200, body: "<html><body><article><h2>签收</h2><p>本人签收或指定代收点签收均可。</p></article></body></html>")
+            default:
+                return .page(status: 404, body: "not found")
+            }
+        }
+        defer { server.stop() }
+        let scratch = try ScratchDirectory("webkb")
+        defer { scratch.remove() }
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("web")
+        let kb = try library.open("web")
+        let (fetcher, _, connector) = try makeFetcher()
+        var web = WebIngestOptions()
+        web.fetcher = fetcher
+        let start = "http://127.0.0.1:\(server.port)/guide"
+
+        let first = try await kb.ingestWeb([start], web: web)
+        #expect(first.added == 1 && first.failed == 0, "\(first.results)")
+        let hit = try #require(try kb.search("锂电池 包装").first)
+        #expect(hit.document == start)
+        #expect(!hit.text.contains("首页") && !hit.text.contains("版权所有"))
+        let doc = try #require(try kb.documents().first)
+        #expect(doc.title == "寄件指南" && doc.etag == "\"g1\"" && doc.source == start)
+
+        // Again: the stored ETag is sent, the server answers 304, nothing changes.
+        let again = try await kb.ingestWeb([start], web: web)
+        #expect(again.unchanged == 1 && again.added == 0)
+
+        // A crawl from the same page: same origin only, robots.txt honoured.
+        web.crawl = true
+        web.crawlOptions.maxDepth = 2
+        let crawled = try await kb.ingestWeb([start], web: web)
+        let paths = Set(crawled.results.map(\.path))
+        #expect(paths.contains("http://127.0.0.1:\(server.port)/faq"), "\(crawled.results)")
+        #expect(!paths.contains { $0.contains("/private") || $0.contains("other.example") })
+        #expect(try kb.search("代收点 签收").first?.document == "http://127.0.0.1:\(server.port)/faq")
+        #expect(!connector.connects.get.isEmpty && connector.connects.get.allSatisfy { $0 == "127.0.0.1" })
+
+        // A refused address is one failed result, not an exception.
+        let refused = try await kb.ingestWeb(["http://169.254.169.254/latest/meta-data"], web: web)
+        #expect(refused.failed == 1)
+        #expect(refused.results.first?.reason?.contains("metadata") == true)
     }
 }
