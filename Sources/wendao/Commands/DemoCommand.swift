@@ -17,6 +17,8 @@ struct DemoCommand: ParsableCommand {
         "充电宝能寄吗？",
         "保价费怎么收？",
         "包裹丢了最多赔多少钱？",
+        "仓储服务常温存储每立方米每天多少钱？",
+        "合同铂金客户找客户经理，多久能得到响应？",
         "How do I track my parcel?",
         "明天上海会下雨吗？",
     ]
@@ -37,6 +39,10 @@ struct DemoCommand: ParsableCommand {
             Output.err(
                 "knowledge base '\(kb)': \(summary.files) files (\(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, \(summary.failed) failed), \(base.chunkCount) chunks"
             )
+            // PDFs and scans need poppler / Tesseract (scripts/test.sh installs them): say so.
+            for r in summary.results where r.outcome == .failed {
+                Output.err("  skipped \(r.path): \(r.reason ?? "failed")")
+            }
         }
         var answers: [Answer] = []
         for q in Self.questions {
