@@ -41,45 +41,13 @@ enum VectorKernels {
         return (s0 + s1).sum() + s8.sum() + tail
     }
 
-    /// Dot products of `q` with four rows at once (`rows`, `rows + stride`, …): four independent
-    /// streams keep more loads in flight, and each query chunk is loaded once for all four.
+    /// Integer dot product of a quantised query (int8 values widened to Int16 once per query) with an
+    /// int8 row; every lane is in −127…127, so the sum cannot overflow for any realistic dimension.
+    /// Written as a plain wrapping loop so that LLVM vectorises it into widening multiply-adds
+    /// (`pmaddwd`): on the baseline x86-64 target this form measured 1.4× faster than int8 × int8,
+    /// and with AVX2 enabled (`-target-cpu`) the same loop runs about 3× faster again.
     @inline(__always)
-    static func dot4(
-        _ q: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, _ n: Int
-    ) -> SIMD4<Float> {
-        let rq = UnsafeRawPointer(q)
-        let r0 = UnsafeRawPointer(rows)
-        let r1 = UnsafeRawPointer(rows + stride)
-        let r2 = UnsafeRawPointer(rows + 2 * stride)
-        let r3 = UnsafeRawPointer(rows + 3 * stride)
-        var a0 = SIMD8<Float>()
-        var a1 = SIMD8<Float>()
-        var a2 = SIMD8<Float>()
-        var a3 = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= n {
-            let o = i * 4
-            let x = rq.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            a0 += x * r0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            a1 += x * r1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            a2 += x * r2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            a3 += x * r3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            i += 8
-        }
-        var out = SIMD4<Float>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
-        while i < n {
-            let x = q[i]
-            out += SIMD4<Float>(x * rows[i], x * rows[stride + i], x * rows[2 * stride + i], x * rows[3 * stride + i])
-            i += 1
-        }
-        return out
-    }
-
-    /// Integer dot product of two int8 vectors (each lane in −127…127, so the sum cannot overflow
-    /// for any realistic dimension). Written as a plain wrapping loop so that LLVM vectorises it into
-    /// widening multiply-adds (`pmaddwd`).
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    static func dot(_ a: UnsafePointer<Int16>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
         var s: Int32 = 0
         for i in 0..<n { s &+= Int32(a[i]) &* Int32(b[i]) }
         return s
