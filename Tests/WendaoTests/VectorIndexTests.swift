@@ -297,7 +297,7 @@ struct VectorIndexTests {
         #expect(fused[0].score == 1.0 / 61 + 1.0 / 62)
         #expect(fused[3].score == 1.0 / 63)
         #expect(Fusion.reciprocalRank([[2, 1], [1, 2]]).map(\.id) == [1, 2])
-        #expect(Fusion.reciprocalRank([[5, 5, 6]], k: 0).map(\.score) == [1, 0.5])
+        #expect(Fusion.reciprocalRank([[5, 5, 6]], k: 0).map(\.score) == [1, 1.0 / 3])
         #expect(Fusion.reciprocalRank([[1, 2, 3], [3, 1, 4]], limit: 2).map(\.id) == [1, 3])
         #expect(Fusion.reciprocalRank([[Int64]]()).isEmpty)
     }

@@ -393,7 +393,7 @@ public final class VectorIndex {
             var r = lo
             while r < hi {
                 let s = VectorKernels.dot(q, rows + (r - first) * d, d)
-                if s > heap.threshold && !isDeleted(r) { heap.push(id(ofRow: r), s) }
+                if s >= heap.threshold && !isDeleted(r) { heap.push(id(ofRow: r), s) }
                 r += 1
             }
         }
