@@ -57,6 +57,14 @@ final class VectorFile {
 
     static func align(_ x: Int, _ a: Int) -> Int { (x + a - 1) & ~(a - 1) }
 
+    /// Hash of the header bytes (with the checksum field already zeroed).
+    static func hashHeader(_ header: [UInt8]) -> UInt64 {
+        header.withUnsafeBytes { raw in
+            guard let p = raw.baseAddress else { return 0 }
+            return VectorKernels.hashWords(p, bytes: raw.count, seed: 0)
+        }
+    }
+
     /// Section offsets for the given shape.
     struct Layout {
         var embedder = 0, ids = 0, deleted = 0, levels = 0, scales = 0, f32 = 0, i8 = 0, level0 = 0, upper = 0
@@ -112,7 +120,8 @@ final class VectorFile {
         let flags = u32(40)
         let rawM = u32(44)
         let rawUpper = u64(72)
-        guard rawCount < 1 << 32, rawDimension > 0, rawDimension <= 65_536, embedderBytes <= VectorFile.maxEmbedderBytes,
+        guard rawCount < 1 << 32, rawDimension > 0, rawDimension <= 65_536,
+            embedderBytes <= VectorFile.maxEmbedderBytes,
             flags & ~(VectorFile.flagInt8 | VectorFile.flagGraph) == 0, rawM <= 512, rawUpper < 1 << 40,
             u32(12) <= 2
         else { throw fail("impossible values in the header") }
@@ -144,7 +153,7 @@ final class VectorFile {
         // Checksum: header with the checksum field zeroed, then the hashed sections.
         var header = [UInt8](UnsafeRawBufferPointer(start: h, count: VectorFile.headerSize))
         header.withUnsafeMutableBytes { $0.storeBytes(of: 0, toByteOffset: 88, as: UInt64.self) }
-        var sum = header.withUnsafeBytes { VectorKernels.hashWords($0.baseAddress!, bytes: $0.count, seed: 0) }
+        var sum = VectorFile.hashHeader(header)
         for r in layout.hashedRanges where !r.isEmpty {
             sum = VectorKernels.hashWords(h + r.lowerBound, bytes: r.count, seed: sum)
         }
@@ -205,8 +214,8 @@ final class VectorFile {
         if count > 0 { guard Int(lv[entry]) == maxLevel else { throw bad("entry point") } }
         lv.reserveCapacity(count)
         return HNSWGraph(
-            m: m, efConstruction: efConstruction, seed: seed, levels: lv, level0: l0, upper: up, entry: count > 0 ? entry : -1,
-            maxLevel: count > 0 ? maxLevel : -1)
+            m: m, efConstruction: efConstruction, seed: seed, levels: lv, level0: l0, upper: up,
+            entry: count > 0 ? entry : -1, maxLevel: count > 0 ? maxLevel : -1)
     }
 }
 
@@ -340,7 +349,7 @@ enum VectorFileWriter {
                 throw SegmentError.unreadable(tmp, "mmap failed")
             }
             defer { munmap(p, layout.end) }
-            var sum = header.withUnsafeBytes { VectorKernels.hashWords($0.baseAddress!, bytes: $0.count, seed: 0) }
+            var sum = VectorFile.hashHeader(header)
             for r in layout.hashedRanges where !r.isEmpty {
                 sum = VectorKernels.hashWords(UnsafeRawPointer(p) + r.lowerBound, bytes: r.count, seed: sum)
             }

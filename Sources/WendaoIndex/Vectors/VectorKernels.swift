@@ -87,7 +87,9 @@ enum VectorKernels {
             h1 = ((h1 ^ w1) &* 0xC2B2_AE3D_27D4_EB4F).rotateLeft(31)
             i += 2
         }
-        if i < words { h0 = ((h0 ^ p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0xFF51_AFD7).rotateLeft(29) }
+        if i < words {
+            h0 = ((h0 ^ p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0xFF51_AFD7).rotateLeft(29)
+        }
         return SplitMix64.mix(h0 ^ (h1 &* 0x94D0_49BB_1331_11EB) ^ UInt64(bytes))
     }
 }
