@@ -158,7 +158,7 @@ struct BenchCommand: ParsableCommand {
                     file: url.lastPathComponent, format: doc.format.rawValue, bytes: bytes, seconds: best,
                     megabytes_per_second: Double(bytes) / 1_048_576 / max(best, 1e-9), pages: pages,
                     pages_per_minute: Double(pages) / max(best, 1e-9) * 60, blocks: doc.blocks.count,
-                    characters: doc.blocks.reduce(0) { $0 + $1.text.count }, warnings: Array(doc.warnings.prefix(5))))
+                    characters: doc.blocks.reduce(0) { $0 + $1.text.unicodeScalars.count }, warnings: Array(doc.warnings.prefix(5))))
         }
     }
 
