@@ -60,7 +60,10 @@ let package = Package(
         ),
         .target(
             name: "WendaoEmbed",
-            dependencies: ["WendaoCore"],
+            dependencies: [
+                "WendaoCore",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
