@@ -134,7 +134,7 @@ let package = Package(
             name: "wendao",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
-                "WendaoStore", "WendaoModels", "WendaoServer", "WendaoWeb",
+                "WendaoStore", "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

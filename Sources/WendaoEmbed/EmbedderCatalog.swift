@@ -130,7 +130,9 @@ public enum EmbedderCatalog {
             guard !relative.isEmpty, !relative.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
                 !relative.hasPrefix("/")
             else { continue }
-            guard !relative.hasSuffix(".py"), !relative.hasSuffix(".so"), !relative.hasSuffix(".pyc") else { continue }
+            // Only model files: the required ones, plus configuration and vocabulary files (.json, .txt).
+            let ext = (relative as NSString).pathExtension.lowercased()
+            guard model.requiredFiles.contains(relative) || ["json", "txt"].contains(ext) else { continue }
             let target = staging.appendingPathComponent(relative)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             do { _ = try archive.extract(entry, to: target) } catch {

