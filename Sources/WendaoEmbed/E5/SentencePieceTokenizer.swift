@@ -47,7 +47,10 @@ public final class SentencePieceTokenizer: EncoderTokenizer, Sendable {
     ///     matched in text; every other piece (including `<s>`, `</s>`) is an ordinary entry.
     ///   - scores: unigram log-probabilities, one per piece.
     ///   - normalization: code point → replacement code points (empty = delete); absent = keep.
-    ///   - bos: `<s>` id. - eos: `</s>` id. - pad: `<pad>` id. - unknown: `<unk>` id.
+    ///   - bos: id of `<s>`.
+    ///   - eos: id of `</s>`.
+    ///   - pad: id of `<pad>`.
+    ///   - unknown: id of `<unk>`.
     /// - Throws: `WendaoError(.invalidArgument)` for inconsistent input.
     public convenience init(
         pieces: [String], scores: [Float], normalization: [UInt32: [UInt32]] = [:], bos: Int32, eos: Int32,
