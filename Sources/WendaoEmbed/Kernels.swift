@@ -120,51 +120,64 @@ final class LinearWeights: @unchecked Sendable {
                 throw WendaoError(.invalidArgument, "Q4_0 matrix with \(cols) columns (not a multiple of 32)")
             }
             panels = nil
-            if parts.count == 1, case .q4_0(let p, _, _) = first.0 {
-                q4 = p
-            } else {
-                // Stack several Q4_0 matrices into one contiguous copy (rows are independent).
-                let rowBytes = cols / 32 * 18
-                let copy = UnsafeMutableRawPointer.allocate(byteCount: rows * rowBytes, alignment: 64)
-                var offset = 0
-                for (m, _) in parts {
-                    guard case .q4_0(let p, let mr, _) = m else {
-                        throw WendaoError(.invalidArgument, "cannot mix f32 and Q4_0 matrices in one projection")
-                    }
-                    (copy + offset).copyMemory(from: p, byteCount: mr * rowBytes)
-                    offset += mr * rowBytes
+            // Interleave the rows of each panel so a block of `panelWidth` rows dequantises with
+            // whole-vector operations: per (panel, block) `panelWidth` f32 scales, then for each
+            // byte position e the `panelWidth` rows' byte e (elements e and e + 16).
+            let blocks = cols / 32
+            let rowBytes = blocks * 18
+            let panelCount = (rows + panelWidth - 1) / panelWidth
+            let chunk = Self.q4ChunkBytes
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: max(1, panelCount * blocks * chunk), alignment: 64)
+            packed.initializeMemory(as: UInt8.self, repeating: 0x88, count: max(1, panelCount * blocks * chunk))
+            var row = 0
+            for (m, _) in parts {
+                guard case .q4_0(let p, let mr, _) = m else {
+                    throw WendaoError(.invalidArgument, "cannot mix f32 and Q4_0 matrices in one projection")
                 }
-                q4 = UnsafeRawPointer(copy)
-                ownsQ4Copy = true
+                for r in 0..<mr {
+                    let panel = row / panelWidth, j = row % panelWidth
+                    for b in 0..<blocks {
+                        let src = p + r * rowBytes + b * 18
+                        let dst = packed + (panel * blocks + b) * chunk
+                        let bits = UInt16(src.load(as: UInt8.self)) | UInt16(src.load(fromByteOffset: 1, as: UInt8.self)) << 8
+                        dst.storeBytes(of: halfToFloat(bits), toByteOffset: j * 4, as: Float.self)
+                        for e in 0..<16 {
+                            dst.storeBytes(
+                                of: src.load(fromByteOffset: 2 + e, as: UInt8.self),
+                                toByteOffset: panelWidth * 4 + e * panelWidth + j, as: UInt8.self)
+                        }
+                    }
+                    row += 1
+                }
             }
+            q4 = UnsafeRawPointer(packed)
         }
     }
 
-    private var ownsQ4Copy = false
+    /// Bytes of one (panel, block) chunk of the interleaved Q4_0 layout.
+    static let q4ChunkBytes = panelWidth * 4 + 16 * panelWidth
 
     deinit {
-        if ownsQ4Copy, let q4 { UnsafeMutableRawPointer(mutating: q4).deallocate() }
+        if let q4 { UnsafeMutableRawPointer(mutating: q4).deallocate() }
     }
 
-    /// Writes panel `panel` as f32 (feature-major, `panelWidth` wide, zero-padded) into `dst`.
+    /// Writes panel `panel` as f32 (feature-major, `panelWidth` wide) into `dst`.
     func dequantisePanel(_ panel: Int, into dst: UnsafeMutablePointer<Float>) {
         guard let q4 else { return }
         let blocks = cols / 32
-        let rowBytes = blocks * 18
-        let r0 = panel * panelWidth
-        let n = min(panelWidth, rows - r0)
-        if n < panelWidth { dst.update(repeating: 0, count: cols * panelWidth) }
-        for j in 0..<n {
-            let row = q4 + (r0 + j) * rowBytes
-            for b in 0..<blocks {
-                let block = row + b * 18
-                let d = halfToFloat(UInt16(block.load(as: UInt8.self)) | UInt16(block.load(fromByteOffset: 1, as: UInt8.self)) << 8)
-                let out = dst + (b * 32) * panelWidth + j
-                for e in 0..<16 {
-                    let byte = block.load(fromByteOffset: 2 + e, as: UInt8.self)
-                    out[e * panelWidth] = d * Float(Int32(byte & 0x0F) - 8)
-                    out[(e + 16) * panelWidth] = d * Float(Int32(byte >> 4) - 8)
-                }
+        let chunk = Self.q4ChunkBytes
+        let out = UnsafeMutableRawPointer(dst)
+        let eight = PanelVector(repeating: 8)
+        typealias Bytes = SIMD16<UInt8>
+        for b in 0..<blocks {
+            let src = q4 + (panel * blocks + b) * chunk
+            let scale = src.loadUnaligned(as: PanelVector.self)
+            for e in 0..<16 {
+                let packed = src.loadUnaligned(fromByteOffset: panelWidth * 4 + e * panelWidth, as: Bytes.self)
+                let lo = PanelVector(SIMD16<Int32>(truncatingIfNeeded: packed & 0x0F)) - eight
+                let hi = PanelVector(SIMD16<Int32>(truncatingIfNeeded: packed &>> 4)) - eight
+                out.storeBytes(of: lo * scale, toByteOffset: (b * 32 + e) * panelWidth * 4, as: PanelVector.self)
+                out.storeBytes(of: hi * scale, toByteOffset: (b * 32 + e + 16) * panelWidth * 4, as: PanelVector.self)
             }
         }
     }
@@ -297,23 +310,16 @@ func vectorExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
     p = p * r + V(repeating: 1)
     p = p * r + V(repeating: 1)
     // 2^n from the integer in t's low mantissa bits.
-    var scale = V(repeating: 0)
-    for i in scale.indices {
-        let ni = Int32(bitPattern: t[i].bitPattern &- 0x4B40_0000)
-        scale[i] = Float(bitPattern: UInt32(bitPattern: (ni &+ 127) << 23))
-    }
+    let bits = unsafeBitCast(t, to: V.MaskStorage.self)
+    let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: V.self)
     return p * scale
 }
 
 /// erf(x) for each lane (Abramowitz & Stegun 7.1.26; absolute error ≤ 1.5e-7).
 @inline(__always)
 func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
-    var sign = V(repeating: 1)
-    var ax = x
-    for i in x.indices where x[i] < 0 {
-        sign[i] = -1
-        ax[i] = -x[i]
-    }
+    let negative = x .< 0
+    let ax = x.replacing(with: -x, where: negative)
     let t = V(repeating: 1) / (V(repeating: 1) + V(repeating: 0.327_591_1) * ax)
     var poly = V(repeating: 1.061_405_429)
     poly = poly * t + V(repeating: -1.453_152_027)
@@ -322,7 +328,7 @@ func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
     poly = poly * t + V(repeating: 0.254_829_592)
     poly = poly * t
     let y = V(repeating: 1) - poly * vectorExp(-(ax * ax))
-    return sign * y
+    return y.replacing(with: -y, where: negative)
 }
 
 /// GELU, erf form: `0.5·z·(1 + erf(z/√2))`.
