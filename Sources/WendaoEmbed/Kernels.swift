@@ -1,0 +1,543 @@
+import Foundation
+import WendaoCore
+
+// The numeric core: packed SGEMM for `y = x · Wᵀ + b` (f32 and Q4_0 weights), vectorised
+// LayerNorm, softmax, GELU and exp. Everything is written against Swift's SIMD types so the same
+// code serves the baseline x86-64 target and wider ones.
+
+/// Vector type of the micro-kernel: one row of a weight panel.
+typealias PanelVector = SIMD16<Float>
+/// Output columns per packed panel.
+let panelWidth = PanelVector.scalarCount
+/// Rows of `x` per micro-kernel call.
+let microRows = 4
+
+/// A 64-byte-aligned float buffer, freed on deinit.
+final class AlignedFloats: @unchecked Sendable {
+    /// The floats.
+    let pointer: UnsafeMutablePointer<Float>
+    /// Number of floats.
+    let count: Int
+
+    /// Allocates `count` zeroed floats.
+    init(_ count: Int) {
+        self.count = max(count, 1)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: self.count * 4, alignment: 64)
+        raw.initializeMemory(as: Float.self, repeating: 0, count: self.count)
+        pointer = raw.assumingMemoryBound(to: Float.self)
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// Runs work on a fixed number of threads.
+struct Parallel: Sendable {
+    /// Number of threads (≥ 1).
+    let threads: Int
+
+    /// Calls `body(t)` for every `t` in `0..<threads`, concurrently; returns when all are done.
+    func run(_ body: @Sendable (Int) -> Void) {
+        if threads == 1 {
+            body(0)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+    }
+
+    /// Calls `body(range)` with a share of `0..<count` on each thread.
+    func forEachChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let t = min(threads, count)
+        if t <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: t) { i in
+            body((count * i / t)..<(count * (i + 1) / t))
+        }
+    }
+}
+
+/// A weight matrix prepared for the SGEMM: either f32 panels (`panelWidth` output features ×
+/// all input features, feature-major inside a panel) or the original Q4_0 rows, dequantised a
+/// panel at a time while multiplying.
+final class LinearWeights: @unchecked Sendable {
+    /// Output features.
+    let rows: Int
+    /// Input features.
+    let cols: Int
+    /// Bias, `rows` floats.
+    let bias: AlignedFloats
+    /// f32 panels (nil for Q4_0).
+    let panels: AlignedFloats?
+    /// Q4_0 rows (nil for f32).
+    let q4: UnsafeRawPointer?
+    /// The owner of `q4`'s memory.
+    let owner: (any Sendable)?
+
+    /// Number of panels.
+    var panelCount: Int { (rows + panelWidth - 1) / panelWidth }
+
+    /// Packs the given matrices stacked vertically (e.g. Q, K, V into one projection) with
+    /// their biases. All must share `cols` and one format.
+    init(_ parts: [(WeightMatrix, WeightVector)], owner: any Sendable) throws {
+        guard let first = parts.first else { throw WendaoError(.invalidArgument, "no weight matrices to pack") }
+        let cols = first.0.cols
+        var rows = 0
+        for (m, b) in parts {
+            guard m.cols == cols, b.count == m.rows else {
+                throw WendaoError(.invalidArgument, "weight shapes do not match (\(m.rows)×\(m.cols), bias \(b.count))")
+            }
+            rows += m.rows
+        }
+        self.rows = rows
+        self.cols = cols
+        self.owner = owner
+        bias = AlignedFloats(rows)
+        var r0 = 0
+        for (_, b) in parts {
+            bias.pointer.advanced(by: r0).update(from: b.pointer, count: b.count)
+            r0 += b.count
+        }
+        switch first.0 {
+        case .f32:
+            let packed = AlignedFloats(((rows + panelWidth - 1) / panelWidth) * panelWidth * cols)
+            var row = 0
+            for (m, _) in parts {
+                guard case .f32(let p, let mr, _) = m else {
+                    throw WendaoError(.invalidArgument, "cannot mix f32 and Q4_0 matrices in one projection")
+                }
+                for r in 0..<mr {
+                    let dst = packed.pointer + (row / panelWidth) * panelWidth * cols + row % panelWidth
+                    let src = p + r * cols
+                    for k in 0..<cols { dst[k * panelWidth] = src[k] }
+                    row += 1
+                }
+            }
+            panels = packed
+            q4 = nil
+        case .q4_0:
+            guard cols % 32 == 0 else {
+                throw WendaoError(.invalidArgument, "Q4_0 matrix with \(cols) columns (not a multiple of 32)")
+            }
+            panels = nil
+            // Interleave the rows of each panel so a block of `panelWidth` rows dequantises with
+            // whole-vector operations: per (panel, block) `panelWidth` f32 scales, then for each
+            // byte position e the `panelWidth` rows' byte e (elements e and e + 16).
+            let blocks = cols / 32
+            let rowBytes = blocks * 18
+            let panelCount = (rows + panelWidth - 1) / panelWidth
+            let chunk = Self.q4ChunkBytes
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: max(1, panelCount * blocks * chunk), alignment: 64)
+            packed.initializeMemory(as: UInt8.self, repeating: 0x88, count: max(1, panelCount * blocks * chunk))
+            var row = 0
+            for (m, _) in parts {
+                guard case .q4_0(let p, let mr, _) = m else {
+                    throw WendaoError(.invalidArgument, "cannot mix f32 and Q4_0 matrices in one projection")
+                }
+                for r in 0..<mr {
+                    let panel = row / panelWidth, j = row % panelWidth
+                    for b in 0..<blocks {
+                        let src = p + r * rowBytes + b * 18
+                        let dst = packed + (panel * blocks + b) * chunk
+                        let bits = UInt16(src.load(as: UInt8.self)) | UInt16(src.load(fromByteOffset: 1, as: UInt8.self)) << 8
+                        dst.storeBytes(of: halfToFloat(bits), toByteOffset: j * 4, as: Float.self)
+                        for e in 0..<16 {
+                            dst.storeBytes(
+                                of: src.load(fromByteOffset: 2 + e, as: UInt8.self),
+                                toByteOffset: panelWidth * 4 + e * panelWidth + j, as: UInt8.self)
+                        }
+                    }
+                    row += 1
+                }
+            }
+            q4 = UnsafeRawPointer(packed)
+        }
+    }
+
+    /// Bytes of one (panel, block) chunk of the interleaved Q4_0 layout.
+    static let q4ChunkBytes = panelWidth * 4 + 16 * panelWidth
+
+    deinit {
+        if let q4 { UnsafeMutableRawPointer(mutating: q4).deallocate() }
+    }
+
+    /// Writes panel `panel` as f32 (feature-major, `panelWidth` wide) into `dst`.
+    func dequantisePanel(_ panel: Int, into dst: UnsafeMutablePointer<Float>) {
+        guard let q4 else { return }
+        let blocks = cols / 32
+        let chunk = Self.q4ChunkBytes
+        let out = UnsafeMutableRawPointer(dst)
+        let eight = PanelVector(repeating: 8)
+        typealias Bytes = SIMD16<UInt8>
+        for b in 0..<blocks {
+            let src = q4 + (panel * blocks + b) * chunk
+            let scale = src.loadUnaligned(as: PanelVector.self)
+            for e in 0..<16 {
+                let packed = src.loadUnaligned(fromByteOffset: panelWidth * 4 + e * panelWidth, as: Bytes.self)
+                let lo = PanelVector(SIMD16<Int32>(truncatingIfNeeded: packed & 0x0F)) - eight
+                let hi = PanelVector(SIMD16<Int32>(truncatingIfNeeded: packed &>> 4)) - eight
+                out.storeBytes(of: lo * scale, toByteOffset: (b * 32 + e) * panelWidth * 4, as: PanelVector.self)
+                out.storeBytes(of: hi * scale, toByteOffset: (b * 32 + e + 16) * panelWidth * 4, as: PanelVector.self)
+            }
+        }
+    }
+}
+
+/// What to do to each output after the bias.
+enum Epilogue {
+    /// Nothing.
+    case none
+    /// GELU (erf form).
+    case gelu
+}
+
+/// `out[m × ldc] = x[m × cols] · Wᵀ + bias` (optionally GELU), threads splitting the output
+/// features. `x` rows are `lda` floats apart.
+func linear(
+    _ x: UnsafePointer<Float>, rows m: Int, lda: Int, weights w: LinearWeights, epilogue: Epilogue,
+    out: UnsafeMutablePointer<Float>, ldc: Int, parallel: Parallel
+) {
+    let k = w.cols
+    let panels = w.panelCount
+    let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
+    let ys = SendablePointer(out)
+    parallel.forEachChunk(panels) { range in
+        let x = UnsafePointer(xs.pointer), out = ys.pointer
+        if let packed = w.panels {
+            // Row blocks outermost so a block of x stays in cache while the panels stream past.
+            let rowBlock = 64
+            var r0 = 0
+            while r0 < m {
+                let r1 = min(m, r0 + rowBlock)
+                for p in range {
+                    panelTimesRows(
+                        x, rows: r0..<r1, lda: lda, k: k, panel: packed.pointer + p * panelWidth * k, panelIndex: p,
+                        weights: w, epilogue: epilogue, out: out, ldc: ldc)
+                }
+                r0 = r1
+            }
+        } else {
+            let scratch = AlignedFloats(panelWidth * k)
+            for p in range {
+                w.dequantisePanel(p, into: scratch.pointer)
+                panelTimesRows(
+                    x, rows: 0..<m, lda: lda, k: k, panel: scratch.pointer, panelIndex: p, weights: w,
+                    epilogue: epilogue, out: out, ldc: ldc)
+            }
+        }
+    }
+}
+
+/// A pointer that may cross into worker threads (each writes a disjoint region).
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
+@inline(__always)
+private func panelTimesRows(
+    _ x: UnsafePointer<Float>, rows: Range<Int>, lda: Int, k: Int, panel: UnsafePointer<Float>, panelIndex: Int,
+    weights w: LinearWeights, epilogue: Epilogue, out: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let c0 = panelIndex * panelWidth
+    let valid = min(panelWidth, w.rows - c0)
+    let bias = UnsafeRawPointer(w.bias.pointer + c0)
+    // The bias vector may be short in the last panel: read it lane by lane there.
+    var b = PanelVector(repeating: 0)
+    if valid == panelWidth {
+        b = bias.loadUnaligned(as: PanelVector.self)
+    } else {
+        for j in 0..<valid { b[j] = w.bias.pointer[c0 + j] }
+    }
+    let raw = UnsafeRawPointer(panel)
+    var r = rows.lowerBound
+    while r + microRows <= rows.upperBound {
+        let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+        var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
+        for i in 0..<k {
+            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
+            s0 += v * a0[i]
+            s1 += v * a1[i]
+            s2 += v * a2[i]
+            s3 += v * a3[i]
+        }
+        store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+        store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+        store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+        r += microRows
+    }
+    while r < rows.upperBound {
+        let a0 = x + r * lda
+        var s0 = PanelVector(repeating: 0)
+        for i in 0..<k {
+            s0 += raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self) * a0[i]
+        }
+        store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        r += 1
+    }
+}
+
+@inline(__always)
+private func store(_ v: PanelVector, _ epilogue: Epilogue, _ dst: UnsafeMutablePointer<Float>, _ valid: Int) {
+    var v = v
+    if case .gelu = epilogue { v = gelu(v) }
+    if valid == panelWidth {
+        UnsafeMutableRawPointer(dst).storeBytes(of: v, as: PanelVector.self)
+    } else {
+        for j in 0..<valid { dst[j] = v[j] }
+    }
+}
+
+// MARK: - Element-wise functions
+
+/// e^x for each lane (relative error ≈ 2e-7 over the float range; underflows to 0 below −87).
+@inline(__always)
+func vectorExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
+    let clamped = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+    // n = round(x / ln 2) via the 1.5·2^23 trick (no rounding instruction needed).
+    let magic = V(repeating: 12_582_912)
+    let t = clamped * V(repeating: 1.442_695_04) + magic
+    let n = t - magic
+    let r = clamped - n * V(repeating: 0.693_145_75) - n * V(repeating: 1.428_606_8e-6)
+    // e^r on |r| ≤ ln2/2: Taylor polynomial to r^7.
+    var p = V(repeating: 1.0 / 5040)
+    p = p * r + V(repeating: 1.0 / 720)
+    p = p * r + V(repeating: 1.0 / 120)
+    p = p * r + V(repeating: 1.0 / 24)
+    p = p * r + V(repeating: 1.0 / 6)
+    p = p * r + V(repeating: 0.5)
+    p = p * r + V(repeating: 1)
+    p = p * r + V(repeating: 1)
+    // 2^n from the integer in t's low mantissa bits.
+    let bits = unsafeBitCast(t, to: V.MaskStorage.self)
+    let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: V.self)
+    return p * scale
+}
+
+/// erf(x) for each lane (Abramowitz & Stegun 7.1.26; absolute error ≤ 1.5e-7).
+@inline(__always)
+func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
+    let negative = x .< 0
+    let ax = x.replacing(with: -x, where: negative)
+    let t = V(repeating: 1) / (V(repeating: 1) + V(repeating: 0.327_591_1) * ax)
+    var poly = V(repeating: 1.061_405_429)
+    poly = poly * t + V(repeating: -1.453_152_027)
+    poly = poly * t + V(repeating: 1.421_413_741)
+    poly = poly * t + V(repeating: -0.284_496_736)
+    poly = poly * t + V(repeating: 0.254_829_592)
+    poly = poly * t
+    let y = V(repeating: 1) - poly * vectorExp(-(ax * ax))
+    return y.replacing(with: -y, where: negative)
+}
+
+/// GELU, erf form: `0.5·z·(1 + erf(z/√2))`.
+@inline(__always)
+func gelu<V: SIMD>(_ z: V) -> V where V.Scalar == Float {
+    V(repeating: 0.5) * z * (V(repeating: 1) + vectorErf(z * V(repeating: 0.707_106_781_186_547_5)))
+}
+
+/// In-place LayerNorm of one row: mean and biased variance, then `(x − μ)/√(σ² + ε)·g + b`.
+func layerNorm(
+    _ row: UnsafeMutablePointer<Float>, count n: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    epsilon: Float
+) {
+    typealias V = SIMD8<Float>
+    let w = V.scalarCount
+    let body = n / w * w
+    let raw = UnsafeMutableRawPointer(row)
+    var acc = V(repeating: 0)
+    var i = 0
+    while i < body {
+        acc += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        i += w
+    }
+    var sum = acc.sum()
+    while i < n {
+        sum += row[i]
+        i += 1
+    }
+    let mean = sum / Float(n)
+    var acc2 = V(repeating: 0)
+    let mv = V(repeating: mean)
+    i = 0
+    while i < body {
+        let d = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - mv
+        acc2 += d * d
+        i += w
+    }
+    var sq = acc2.sum()
+    while i < n {
+        let d = row[i] - mean
+        sq += d * d
+        i += 1
+    }
+    let inv = 1 / (sq / Float(n) + epsilon).squareRoot()
+    let iv = V(repeating: inv)
+    let g = UnsafeRawPointer(gain), b = UnsafeRawPointer(bias)
+    i = 0
+    while i < body {
+        let v = (raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - mv) * iv
+        let y = v * g.loadUnaligned(fromByteOffset: i * 4, as: V.self) + b.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        raw.storeBytes(of: y, toByteOffset: i * 4, as: V.self)
+        i += w
+    }
+    while i < n {
+        row[i] = (row[i] - mean) * inv * gain[i] + bias[i]
+        i += 1
+    }
+}
+
+/// In-place softmax of `n` floats (max-subtracted).
+func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    typealias V = SIMD8<Float>
+    let w = V.scalarCount
+    var maxValue = -Float.infinity
+    for i in 0..<n { maxValue = max(maxValue, x[i]) }
+    let mv = V(repeating: maxValue)
+    let raw = UnsafeMutableRawPointer(x)
+    var acc = V(repeating: 0)
+    var i = 0
+    while i + w <= n {
+        let e = vectorExp(raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - mv)
+        raw.storeBytes(of: e, toByteOffset: i * 4, as: V.self)
+        acc += e
+        i += w
+    }
+    var sum = acc.sum()
+    if i < n {
+        var tail = V(repeating: -Float.infinity)
+        for j in i..<n { tail[j - i] = x[j] }
+        let e = vectorExp(tail - mv)
+        for j in i..<n {
+            x[j] = e[j - i]
+            sum += e[j - i]
+        }
+    }
+    let inv = V(repeating: 1 / sum)
+    i = 0
+    while i + w <= n {
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) * inv, toByteOffset: i * 4, as: V.self)
+        i += w
+    }
+    while i < n {
+        x[i] *= inv[0]
+        i += 1
+    }
+}
+
+// MARK: - Public kernel entry points (tests, benchmarks, tools)
+
+/// A dense layer `y = x · Wᵀ + b` prepared for the kernels: f32 weights are packed into SGEMM
+/// panels, Q4_0 weights are used in place. Exposed for kernel tests and benchmarks.
+public final class DenseLayer: Sendable {
+    let weights: LinearWeights
+
+    /// Output features.
+    public var outputs: Int { weights.rows }
+    /// Input features.
+    public var inputs: Int { weights.cols }
+
+    /// Prepares `matrix` with `bias` (`matrix.rows` floats); `owner` keeps their memory alive.
+    /// - Throws: ``WendaoError`` `.invalidArgument` for mismatched shapes or a Q4_0 width that
+    ///   is not a multiple of 32.
+    public init(matrix: WeightMatrix, bias: WeightVector, owner: any Sendable) throws {
+        weights = try LinearWeights([(matrix, bias)], owner: owner)
+    }
+
+    /// Applies the layer to `rows` input rows (`inputs` floats each), writing `rows × outputs`
+    /// floats to `out`; `gelu` applies GELU (erf form) after the bias.
+    public func apply(
+        _ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, gelu: Bool = false, threads: Int = 1
+    ) {
+        linear(
+            x, rows: rows, lda: inputs, weights: weights, epilogue: gelu ? .gelu : .none, out: out, ldc: outputs,
+            parallel: Parallel(threads: max(1, threads)))
+    }
+
+    /// Array form of ``apply(_:rows:out:gelu:threads:)``.
+    /// - Throws: ``WendaoError`` `.invalidArgument` when `x.count != rows × inputs`.
+    public func apply(_ x: [Float], rows: Int, gelu: Bool = false, threads: Int = 1) throws -> [Float] {
+        guard rows >= 0, x.count == rows * inputs else {
+            throw WendaoError(.invalidArgument, "input has \(x.count) floats, expected \(rows) × \(inputs)")
+        }
+        var out = [Float](repeating: 0, count: rows * outputs)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                guard let xb = xp.baseAddress, let ob = op.baseAddress else { return }
+                apply(xb, rows: rows, out: ob, gelu: gelu, threads: threads)
+            }
+        }
+        return out
+    }
+}
+
+/// The Q4_0 block format (32 weights in 18 bytes: f16 scale, 16 bytes of nibbles).
+public enum Q4_0 {
+    /// Quantises a row-major `rows × cols` matrix (`cols` a multiple of 32) as ggml does:
+    /// per block `d = max / −8` where `max` is the element of largest magnitude,
+    /// nibble = clamp(round-to-nearest(x/d) + 8, 0…15).
+    /// - Throws: ``WendaoError`` `.invalidArgument` for a bad shape.
+    public static func quantize(_ values: [Float], rows: Int, cols: Int) throws -> [UInt8] {
+        guard rows >= 0, cols > 0, cols % 32 == 0, values.count == rows * cols else {
+            throw WendaoError(.invalidArgument, "Q4_0 needs rows × cols values with cols a multiple of 32")
+        }
+        var out = [UInt8](repeating: 0, count: rows * cols / 32 * 18)
+        var o = 0
+        for start in stride(from: 0, to: values.count, by: 32) {
+            var maxValue: Float = 0
+            for v in values[start..<start + 32] where abs(v) > abs(maxValue) { maxValue = v }
+            let d = maxValue / -8
+            let half = floatToHalf(d)
+            let inv = d == 0 ? 0 : 1 / halfToFloat(half)
+            out[o] = UInt8(half & 0xFF)
+            out[o + 1] = UInt8(half >> 8)
+            for j in 0..<16 {
+                let lo = min(15, max(0, Int((values[start + j] * inv).rounded()) + 8))
+                let hi = min(15, max(0, Int((values[start + j + 16] * inv).rounded()) + 8))
+                out[o + 2 + j] = UInt8(lo | hi << 4)
+            }
+            o += 18
+        }
+        return out
+    }
+
+    /// The value of element (`row`, `col`) of a Q4_0 matrix with `cols` columns.
+    public static func value(_ data: UnsafeRawPointer, cols: Int, row: Int, col: Int) -> Float {
+        let block = data + (row * (cols / 32) + col / 32) * 18
+        let d = halfToFloat(UInt16(block.load(as: UInt8.self)) | UInt16(block.load(fromByteOffset: 1, as: UInt8.self)) << 8)
+        let e = col % 32
+        let byte = block.load(fromByteOffset: 2 + e % 16, as: UInt8.self)
+        let nibble = e < 16 ? byte & 0x0F : byte >> 4
+        return d * Float(Int32(nibble) - 8)
+    }
+}
+
+/// Float to IEEE half (round to nearest even; overflow → infinity).
+func floatToHalf(_ f: Float) -> UInt16 {
+    let bits = f.bitPattern
+    let sign = UInt16((bits >> 16) & 0x8000)
+    if f.isNaN { return sign | 0x7E00 }
+    let a = abs(f)
+    if a >= 65520 { return sign | 0x7C00 }
+    if a < 6.103_515_6e-5 {
+        // Subnormal half: value = m × 2^-24.
+        let m = (a * 16_777_216).rounded(.toNearestOrEven)
+        return sign | UInt16(m)
+    }
+    let exponent = Int((bits >> 23) & 0xFF) - 127 + 15
+    var mantissa = bits & 0x7F_FFFF
+    var e = UInt32(exponent)
+    // Round the 23-bit mantissa to 10 bits, nearest even.
+    let rest = mantissa & 0x1FFF
+    mantissa >>= 13
+    if rest > 0x1000 || (rest == 0x1000 && mantissa & 1 == 1) {
+        mantissa += 1
+        if mantissa == 0x400 {
+            mantissa = 0
+            e += 1
+        }
+    }
+    if e >= 31 { return sign | 0x7C00 }
+    return sign | UInt16(e << 10) | UInt16(mantissa)
+}
