@@ -17,6 +17,10 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     /// Tesseract languages for OCR of scanned pages and images (e.g. `["chi_sim", "eng"]`); nil
     /// uses the default, Simplified Chinese plus English.
     public var ocrLanguages: [String]?
+    /// The text-embedding model for dense retrieval (`e5-small`, `minilm`, `path:/dir`); nil: BM25 only.
+    public var embedder: String?
+    /// Retrieval mode: `bm25`, `dense` or `hybrid`; nil: hybrid when an embedder is set, else BM25.
+    public var retrievalMode: String?
 
     /// The accepted values of ``cjkMode``.
     public static let cjkModes = ["unigram+bigram", "bigram", "unigram"]
@@ -34,7 +38,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages
+        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages, embedder, retrievalMode
     }
 
     /// Decodes settings; fields added in later versions take their defaults.
@@ -48,6 +52,8 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         cjkMode = try c.decodeIfPresent(String.self, forKey: .cjkMode) ?? d.cjkMode
         model = try c.decodeIfPresent(String.self, forKey: .model)
         ocrLanguages = try c.decodeIfPresent([String].self, forKey: .ocrLanguages)
+        embedder = try c.decodeIfPresent(String.self, forKey: .embedder)
+        retrievalMode = try c.decodeIfPresent(String.self, forKey: .retrievalMode)
     }
 
     /// Checks that every value is usable.

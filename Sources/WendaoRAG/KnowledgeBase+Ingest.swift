@@ -50,6 +50,8 @@ public enum IngestEvent: Sendable {
     case planned(files: Int, bytes: Int64)
     /// One file finished.
     case file(path: String, outcome: IngestOutcome, chunks: Int, bytes: Int64, reason: String?)
+    /// Chunks embedded so far for dense retrieval, of `total` (after the files are stored).
+    case embedding(done: Int, total: Int)
 }
 
 /// The summary of an ingest run.
@@ -233,6 +235,8 @@ extension KnowledgeBase {
         if index.hasUnsavedChanges || index.generation != record.generation {
             try index.save(to: indexPath, generation: record.generation)
         }
+        // Dense vectors for the new chunks (resumes an interrupted pass; nothing without an embedder).
+        try syncVectors { done, total in progress(.embedding(done: done, total: total)) }
         summary.seconds = Date().timeIntervalSince(started)
         summary.results.sort { ($0.outcome == .failed ? 0 : 1, $0.path) < ($1.outcome == .failed ? 0 : 1, $1.path) }
         return summary

@@ -105,10 +105,27 @@ extension KnowledgeBase {
         return terms
     }
 
-    /// The `topK` best chunks for `query`.
-    public func search(_ query: String, topK: Int = 10) throws -> [SearchHit] {
-        let terms = try queryTerms(query)
-        let scored = index.search(terms, k: max(1, min(topK, 1000)))
+    /// The `topK` best chunks for `query`, by `mode` (default: the knowledge base's mode — hybrid
+    /// once an embedder is set, else BM25). Hybrid fuses BM25 and dense candidates by reciprocal rank;
+    /// its scores are the fused scores.
+    public func search(_ query: String, topK: Int = 10, mode: RetrievalMode? = nil) throws -> [SearchHit] {
+        let k = max(1, min(topK, 1000))
+        let scored: [(id: Int64, score: Float)]
+        switch mode ?? defaultRetrievalMode {
+        case .bm25:
+            scored = index.search(try queryTerms(query), k: k).map { ($0.id, $0.score) }
+        case .dense:
+            guard !query.trimmingCharactersInSet().isEmpty else {
+                throw WendaoError(.invalidArgument, "the query is empty")
+            }
+            scored = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: k).map { ($0.id, $0.score) }
+        case .hybrid:
+            let pool = max(50, k * 3)
+            let lexical = (try? queryTerms(query)).map { index.search($0, k: pool) } ?? []
+            let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
+            guard !lexical.isEmpty || !dense.isEmpty else { _ = try queryTerms(query); return [] }
+            scored = Fusion.reciprocalRank([lexical, dense], limit: k).map { ($0.id, Float($0.score)) }
+        }
         let missing = scored.map(\.id).filter { chunkCache[$0] == nil }
         if !missing.isEmpty {
             if chunkCache.count + missing.count > chunkCacheLimit { chunkCache.removeAll(keepingCapacity: true) }

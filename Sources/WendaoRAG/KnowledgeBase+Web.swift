@@ -94,6 +94,7 @@ extension KnowledgeBase {
         if index.hasUnsavedChanges || index.generation != record.generation {
             try index.save(to: indexPath, generation: record.generation)
         }
+        try syncVectors { done, total in progress(.embedding(done: done, total: total)) }
         summary.seconds = Date().timeIntervalSince(started)
         summary.results.sort { ($0.outcome == .failed ? 0 : 1, $0.path) < ($1.outcome == .failed ? 0 : 1, $1.path) }
         return summary

@@ -23,6 +23,8 @@ public final class KnowledgeBase {
     /// changes (a re-ingest stores new ids), so an entry cannot go stale; the index only returns
     /// live ids. Bounded by ``chunkCacheLimit``; an instance is used by one thread at a time.
     var chunkCache: [Int64: ChunkRecord] = [:]
+    /// The dense vector index, opened on first use when an embedder is set.
+    var vectors: VectorIndex?
     /// Most chunks kept in ``chunkCache``.
     let chunkCacheLimit = 20_000
 
@@ -156,6 +158,8 @@ public final class KnowledgeBase {
             deleted.append(d)
         }
         try index.save(to: indexPath, generation: record.generation)
+        // Vectors of the deleted chunks go too (nothing is embedded: only removals are pending).
+        if record.settings.embedder != nil { try syncVectors() }
         return deleted
     }
 

@@ -26,6 +26,10 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     public var model: String?
     /// Tesseract languages for OCR of scanned pages and images.
     public var ocr_languages: [String]
+    /// The embedding model for dense retrieval, or null.
+    public var embedder: String?
+    /// The retrieval mode queries use by default.
+    public var retrieval: String
     /// Creation time (ISO 8601).
     public var created_at: String
 
@@ -42,13 +46,15 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         cjk_mode = r.settings.cjkMode
         model = r.settings.model
         ocr_languages = r.settings.ocrLanguages ?? LoaderDefaults.ocrLanguages
+        embedder = r.settings.embedder
+        retrieval = r.settings.retrievalMode ?? (r.settings.embedder == nil ? "bm25" : "hybrid")
         created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
     }
 
     /// Encodes every key, `model` as null when unset.
     public func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
-            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, created_at
+            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, embedder, retrieval, created_at
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(name, forKey: .name)
@@ -62,6 +68,8 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         try c.encode(cjk_mode, forKey: .cjk_mode)
         try c.encode(model, forKey: .model)
         try c.encode(ocr_languages, forKey: .ocr_languages)
+        try c.encode(embedder, forKey: .embedder)
+        try c.encode(retrieval, forKey: .retrieval)
         try c.encode(created_at, forKey: .created_at)
     }
 }

@@ -113,6 +113,8 @@ final class ProgressBar {
             totalFiles = f
             totalBytes = b
             if !tty { Output.err("ingest: \(f) files, \(String(format: "%.1f", Double(b) / 1_048_576)) MB") }
+        case .embedding(let done, let total):
+            embedding(done: done, total: total)
         case .file(let path, let outcome, let c, let b, let reason):
             files += 1
             chunks += c
@@ -124,6 +126,29 @@ final class ProgressBar {
                 let shown = path.replacingOccurrences(of: "\n", with: "\\n")
                 Output.err("[\(files)/\(totalFiles)] \(outcome.rawValue) \(shown) (\(c) chunks)\(why)")
             }
+        }
+    }
+
+    var embedStarted: Date?
+    var lastEmbedReport = -1
+
+    /// Embedding progress: a redrawn line with chunks/s on a terminal, a line every 10 % otherwise.
+    func embedding(done: Int, total: Int) {
+        guard total > 0 else { return }
+        let start = embedStarted ?? Date()
+        embedStarted = start
+        let rate = Double(done) / max(Date().timeIntervalSince(start), 0.001)
+        if tty {
+            guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
+            lastDraw = Date()
+            let line = String(format: "\rembedding %d/%d chunks · %.0f chunks/s ", done, total, rate)
+            FileHandle.standardError.write(Data(line.utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else {
+            let step = done * 10 / total
+            guard step != lastEmbedReport else { return }
+            lastEmbedReport = step
+            Output.err(String(format: "embedding: %d/%d chunks (%.0f chunks/s)", done, total, rate))
         }
     }
 

