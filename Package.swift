@@ -8,13 +8,17 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// The encoder kernels (SIMD GEMM, Q4_0, GELU) are built for x86-64-v3 (AVX2 + FMA) on x86-64: 2.8×
+/// The encoder kernels (SIMD GEMM, Q4_0, GELU) are built for Haswell-class x86-64 (AVX2 + FMA): 2.8×
 /// faster than the baseline SSE2 code. Wendao checks the CPU before loading an embedding model
 /// (`Embedders.open`), so the rest of the tool still runs on older CPUs.
+/// Kernel targets are optimised in debug builds too: an unoptimised forward pass takes about a second
+/// per token, which would make the golden tests crawl.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 #if arch(x86_64)
-    let kernelSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-target-cpu", "x86-64-v3"])]
+    let kernelSettings: [SwiftSetting] =
+        swiftSettings + optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-    let kernelSettings: [SwiftSetting] = swiftSettings
+    let kernelSettings: [SwiftSetting] = swiftSettings + optimisedInDebug
 #endif
 
 let package = Package(
@@ -78,7 +82,7 @@ let package = Package(
         .target(
             name: "WendaoIndex",
             dependencies: ["WendaoCore"],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings + optimisedInDebug
         ),
         .target(
             name: "WendaoStore",

