@@ -291,15 +291,16 @@ private func store(_ v: PanelVector, _ epilogue: Epilogue, _ dst: UnsafeMutableP
 
 // MARK: - Element-wise functions
 
-/// e^x for each lane (relative error ≈ 2e-7 over the float range; underflows to 0 below −87).
+/// e^x for each lane, for x ≤ 0 (relative error ≈ 2e-7; 0 below −87). Only whole-vector
+/// arithmetic and bit operations: no per-lane selects, which the baseline x86-64 target would
+/// turn into scalar loops.
 @inline(__always)
-func vectorExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
-    let clamped = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+func vectorExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float, V.MaskStorage.Scalar == Int32 {
     // n = round(x / ln 2) via the 1.5·2^23 trick (no rounding instruction needed).
     let magic = V(repeating: 12_582_912)
-    let t = clamped * V(repeating: 1.442_695_04) + magic
+    let t = x * V(repeating: 1.442_695_04) + magic
     let n = t - magic
-    let r = clamped - n * V(repeating: 0.693_145_75) - n * V(repeating: 1.428_606_8e-6)
+    let r = x - n * V(repeating: 0.693_145_75) - n * V(repeating: 1.428_606_8e-6)
     // e^r on |r| ≤ ln2/2: Taylor polynomial to r^7.
     var p = V(repeating: 1.0 / 5040)
     p = p * r + V(repeating: 1.0 / 720)
@@ -309,17 +310,20 @@ func vectorExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
     p = p * r + V(repeating: 0.5)
     p = p * r + V(repeating: 1)
     p = p * r + V(repeating: 1)
-    // 2^n from the integer in t's low mantissa bits.
+    // 2^n from the integer in t's low mantissa bits; lanes below −87 (where 2^n would not be a
+    // normal float) are cleared through the sign of x + 87.
     let bits = unsafeBitCast(t, to: V.MaskStorage.self)
     let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: V.self)
-    return p * scale
+    let underflow = unsafeBitCast(x + V(repeating: 87), to: V.MaskStorage.self) &>> 31
+    return unsafeBitCast(unsafeBitCast(p * scale, to: V.MaskStorage.self) & ~underflow, to: V.self)
 }
 
 /// erf(x) for each lane (Abramowitz & Stegun 7.1.26; absolute error ≤ 1.5e-7).
 @inline(__always)
-func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
-    let negative = x .< 0
-    let ax = x.replacing(with: -x, where: negative)
+func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float, V.MaskStorage.Scalar == Int32 {
+    let xb = unsafeBitCast(x, to: V.MaskStorage.self)
+    let sign = xb & V.MaskStorage(repeating: Int32.min)
+    let ax = unsafeBitCast(xb & V.MaskStorage(repeating: Int32.max), to: V.self)
     let t = V(repeating: 1) / (V(repeating: 1) + V(repeating: 0.327_591_1) * ax)
     var poly = V(repeating: 1.061_405_429)
     poly = poly * t + V(repeating: -1.453_152_027)
@@ -328,12 +332,12 @@ func vectorErf<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
     poly = poly * t + V(repeating: 0.254_829_592)
     poly = poly * t
     let y = V(repeating: 1) - poly * vectorExp(-(ax * ax))
-    return y.replacing(with: -y, where: negative)
+    return unsafeBitCast(unsafeBitCast(y, to: V.MaskStorage.self) | sign, to: V.self)
 }
 
 /// GELU, erf form: `0.5·z·(1 + erf(z/√2))`.
 @inline(__always)
-func gelu<V: SIMD>(_ z: V) -> V where V.Scalar == Float {
+func gelu<V: SIMD>(_ z: V) -> V where V.Scalar == Float, V.MaskStorage.Scalar == Int32 {
     V(repeating: 0.5) * z * (V(repeating: 1) + vectorErf(z * V(repeating: 0.707_106_781_186_547_5)))
 }
 

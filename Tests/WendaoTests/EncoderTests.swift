@@ -202,9 +202,10 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         let model = try miniLM()
         let one = try TextEncoder(model: model, threads: 1)
         let two = try TextEncoder(model: model, threads: 2)
-        let texts = try fixture("minilm_embeddings.json", EmbeddingCase.self).cases.map(\.text)
-        let batched = try two.embed(texts, kind: .passage, batchSize: 32, maxLength: 128)
-        let batchedOneThread = try one.embed(texts, kind: .passage, batchSize: 7, maxLength: 128)
+        // Twelve texts of mixed lengths (the model runs slowly in debug builds).
+        let texts = try fixture("minilm_embeddings.json", EmbeddingCase.self).cases.map(\.text).prefix(12)
+        let batched = try two.embed(Array(texts), kind: .passage, batchSize: 32, maxLength: 128)
+        let batchedOneThread = try one.embed(Array(texts), kind: .passage, batchSize: 5, maxLength: 128)
         for (i, text) in texts.enumerated() {
             let single = try one.embed([text], kind: .passage, batchSize: 1, maxLength: 128)[0]
             #expect(cosine(batched[i], single) >= 0.99999, "\(text.prefix(60))")
@@ -279,13 +280,14 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         }
         w.storage = keep
         let quantised = EmbeddingModelFiles(id: "minilm-q4", weights: w, tokenizer: model.tokenizer, maxTokens: 256)
-        let texts = try fixture("minilm_embeddings.json", EmbeddingCase.self).cases.map(\.text)
+        let texts = Array(try fixture("minilm_embeddings.json", EmbeddingCase.self).cases.map(\.text).prefix(8))
         let a = try TextEncoder(model: model, threads: 2).embed(texts, kind: .passage)
         let b = try TextEncoder(model: quantised, threads: 2).embed(texts, kind: .passage)
-        let b1 = try TextEncoder(model: quantised, threads: 1).embed(texts, kind: .passage, batchSize: 1)
+        let b1 = try TextEncoder(model: quantised, threads: 1).embed(Array(texts.prefix(3)), kind: .passage,
+                                                                     batchSize: 1)
         for i in texts.indices {
             #expect(cosine(a[i], b[i]) >= 0.9, "\(texts[i].prefix(60)): \(cosine(a[i], b[i]))")
-            #expect(b[i] == b1[i])
+            if i < b1.count { #expect(b[i] == b1[i]) }
         }
     }
 
@@ -483,19 +485,35 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
 
     @Test func elementwiseFunctionsAreAccurate() {
         var worstExp: Float = 0, worstErf: Float = 0
-        var x: Float = -30
+        var x: Float = -86
+        while x < 0 {
+            let v = SIMD8<Float>(repeating: x) + SIMD8<Float>(0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07)
+            let v1 = v.replacing(with: 0, where: v .> 0)
+            let e = vectorExp(v1), f = vectorErf(v * 0.2 + 8), g = vectorErf(-(v * 0.2 + 8))
+            for i in 0..<8 {
+                worstExp = max(worstExp, abs(e[i] - Foundation.exp(v1[i])) / Foundation.exp(v1[i]))
+                worstErf = max(worstErf, abs(f[i] - Foundation.erf(v[i] * 0.2 + 8)))
+                worstErf = max(worstErf, abs(g[i] + Foundation.erf(v[i] * 0.2 + 8)))
+            }
+            x += 0.173
+        }
+        #expect(vectorErf(SIMD8<Float>(repeating: 1e4))[0] == 1)
+        #expect(vectorErf(SIMD8<Float>(repeating: -1e4))[0] == -1)
+        #expect(vectorExp(SIMD8<Float>(repeating: -1e9))[0] == 0)
+        x = -30
         while x < 30 {
             let v = SIMD8<Float>(repeating: x) + SIMD8<Float>(0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07)
-            let e = vectorExp(v), f = vectorErf(v * 0.2)
+            let nv = v.replacing(with: -v, where: v .> 0)
+            let e = vectorExp(nv), f = vectorErf(v * 0.2)
             for i in 0..<8 {
-                worstExp = max(worstExp, abs(e[i] - Foundation.exp(v[i])) / Foundation.exp(v[i]))
+                worstExp = max(worstExp, abs(e[i] - Foundation.exp(nv[i])) / Foundation.exp(nv[i]))
                 worstErf = max(worstErf, abs(f[i] - Foundation.erf(v[i] * 0.2)))
             }
             x += 0.173
         }
         #expect(worstExp < 1e-6)
         #expect(worstErf < 5e-7)
-        #expect(vectorExp(SIMD8<Float>(repeating: -200))[0] < 1e-37)
+        #expect(vectorExp(SIMD8<Float>(repeating: -200))[0] == 0)
 
         var row = randomFloats(37, seed: 5).map { $0 * 10 }
         let reference = row.map { Foundation.exp(Double($0)) }
