@@ -45,8 +45,16 @@ final class OfficePackage {
                 .limitExceeded, "file is \(data.count >> 20) MB, more than the \(limits.maxBinaryBytes >> 20) MB limit")
         }
         guard data.count >= 22 else { throw WendaoError(.unreadable, "damaged ZIP archive") }
+        // Through a file, not ZIPFoundation's in-memory mode: its memory reader traps when a damaged
+        // header points past the end (found by fuzzing); reads past the end of a file just return
+        // nothing. The file is unlinked as soon as it is open, so nothing is left behind.
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "wendao-zip-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600])
+        else { throw WendaoError(.storage, "cannot write a temporary file for the archive") }
+        defer { try? FileManager.default.removeItem(at: temporary) }
         do {
-            archive = try Archive(data: data, accessMode: .read)
+            archive = try Archive(url: temporary, accessMode: .read)
         } catch {
             throw WendaoError(.unreadable, "damaged ZIP archive")
         }

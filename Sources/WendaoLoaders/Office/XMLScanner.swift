@@ -558,8 +558,9 @@ struct XMLStream<H: XMLHandler> {
 
     private mutating func decide() {
         decided = true
-        let p = pending
-        if p[0] == 0xEF, p[1] == 0xBB, p[2] == 0xBF {
+        // Short parts (fewer than 4 bytes) are padded for the look-ahead (fuzzing found the overrun).
+        let p = pending + [UInt8](repeating: 0x20, count: max(0, 4 - pending.count))
+        if p[0] == 0xEF, p[1] == 0xBB, p[2] == 0xBF, pending.count >= 3 {
             pending.removeFirst(3)
         } else if (p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0x3C && p[1] == 0 && p[2] != 0) {
             utf16 = true
