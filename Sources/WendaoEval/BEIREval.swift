@@ -82,6 +82,7 @@ public enum BEIREvaluator {
         }
         try kb.add(docs)
         try kb.saveIndex()
+        try kb.syncVectors()  // dense vectors when the settings name an embedder
         let indexSeconds = Date().timeIntervalSince(t0)
         var ndcg = 0.0
         var r10 = 0.0

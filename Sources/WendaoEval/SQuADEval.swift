@@ -87,6 +87,7 @@ public enum SQuADEvaluator {
         }
         chunks = try kb.add(docs)
         try kb.saveIndex()
+        try kb.syncVectors()  // dense vectors when the settings name an embedder
         let indexSeconds = Date().timeIntervalSince(t0)
         var contextHits = 0
         var hit1 = 0

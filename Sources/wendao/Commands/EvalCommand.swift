@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import WendaoCore
+import WendaoEmbed
 import WendaoEval
+import WendaoIndex
 import WendaoLoaders
 import WendaoRAG
 
@@ -17,9 +19,23 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
         @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
             .cjkMode
+        @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
+        @Option(help: "Embedding model for dense/hybrid: e5-small, minilm or path:/model.") var embedder: String?
 
         var settings: KnowledgeBaseSettings {
-            KnowledgeBaseSettings(chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
+            get throws {
+                guard let m = RetrievalMode(rawValue: mode) else {
+                    throw WendaoError(.invalidArgument, "--mode must be bm25, dense or hybrid")
+                }
+                if m != .bm25, embedder == nil {
+                    throw WendaoError(.invalidArgument, "--mode \(mode) needs --embedder (e.g. e5-small)")
+                }
+                var s = KnowledgeBaseSettings(
+                    chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
+                s.embedder = embedder
+                s.retrievalMode = m.rawValue
+                return s
+            }
         }
     }
 
@@ -113,7 +129,80 @@ struct EvalCommand: ParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks (print JSON; compare with the peers in the same run).",
-        subcommands: [BM25.self, Loaders.self])
+        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self])
+
+    struct Embed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "embed",
+            abstract: "Sentences/s of a local embedding model at a batch size, and batch-1 latency.",
+            discussion: """
+                Texts are sorted by length and batched (as sentence-transformers does); tokenisation is \
+                included. The best of --repeats passes is kept.
+                """)
+        @Option(help: "e5-small, minilm or path:/model.") var embedder: String
+        @Option(help: "Text file, one text a line.") var texts: String
+        @Option(help: "Texts per forward pass.") var batch = 32
+        @Option(help: "Token limit per text.") var maxLen = 128
+        @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+        @Option(help: "Passes; the best is kept.") var repeats = 3
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            var env = ProcessInfo.processInfo.environment
+            if let threads { env["WENDAO_EMBED_THREADS"] = String(threads) }
+            let encoder = try Embedders.open(embedder, environment: env)
+            let lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n").map(String.init)
+                .filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw WendaoError(.invalidArgument, "\(texts) has no lines") }
+            var best = Double.infinity
+            for _ in 0..<max(1, repeats) {
+                let t0 = ContinuousClock.now
+                _ = try encoder.embed(lines, kind: .passage, batchSize: batch, maxLength: maxLen)
+                best = min(best, (ContinuousClock.now - t0).seconds)
+            }
+            var single: [Double] = []
+            for text in lines.prefix(50) {
+                let t0 = ContinuousClock.now
+                _ = try encoder.embed([text], kind: .passage, batchSize: 1, maxLength: maxLen)
+                single.append((ContinuousClock.now - t0).seconds * 1000)
+            }
+            single.sort()
+            struct Out: Encodable {
+                var embedder: String
+                var sentences_per_second: Double
+                var batch1_p50_ms: Double
+                var threads: Int
+                var batch: Int
+                var max_len: Int
+                var texts: Int
+            }
+            Output.json(
+                Out(
+                    embedder: encoder.model.id, sentences_per_second: Double(lines.count) / best,
+                    batch1_p50_ms: single[single.count / 2], threads: encoder.threads, batch: batch, max_len: maxLen,
+                    texts: lines.count))
+        }
+    }
+
+    struct Vectors: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vectors",
+            abstract: "Vector index speed on synthetic clustered vectors: build, queries/s, recall@10 against exact.")
+        @Option(help: "Vectors.") var count = 100_000
+        @Option(help: "Dimension.") var dim = 384
+        @Flag(help: "Also measure the int8 scan with float rescoring.") var int8 = false
+        @Flag(help: "Also build and measure HNSW.") var hnsw = false
+        @Option(help: "Queries.") var queries = 200
+        @Option(help: "Random seed.") var seed: UInt64 = 42
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            guard count > 0, dim > 0, queries > 0 else {
+                throw WendaoError(.invalidArgument, "--count, --dim and --queries must be positive")
+            }
+            Output.json(VectorBench.run(count: count, dimension: dim, int8: int8, hnsw: hnsw, queries: queries, seed: seed))
+        }
+    }
 
     struct Loaders: ParsableCommand {
         static let configuration = CommandConfiguration(

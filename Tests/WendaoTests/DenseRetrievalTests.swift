@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import WendaoCore
+import WendaoEmbed
+import WendaoIndex
+import WendaoRAG
+
+/// Dense and hybrid retrieval through a knowledge base, with the real multilingual-e5-small model
+/// (pulled by scripts/test.sh with `wendao models pull e5-small`).
+@Suite struct DenseRetrievalTests {
+    static func requireModel() throws {
+        let known = try #require(EmbedderCatalog.known("e5-small"))
+        try #require(
+            EmbedderCatalog.installed(known) != nil,
+            "e5-small is not pulled: run `wendao models pull e5-small` (scripts/test.sh does)")
+    }
+
+    @Test func paraphrasesAndOtherLanguagesAreFoundByMeaning() throws {
+        try Self.requireModel()
+        let scratch = try ScratchDirectory("dense")
+        defer { scratch.remove() }
+        try scratch.write("docs/battery.md", "# 锂电池寄递须知\n\n锂电池属于限运品，航空运输受严格限制，充电宝不能随航空件寄递，只能走陆运。\n")
+        try scratch.write("docs/insurance.md", "# 保价服务\n\n保价费按声明价值的百分之一收取，最低一元。\n")
+        try scratch.write("docs/cold.md", "# 冷链\n\n冷藏件全程保持二到八摄氏度。\n")
+        try scratch.write("docs/hours.md", "# Opening hours\n\nThe depot opens at 8 am and closes at 10 pm every day.\n")
+        let library = try Library(directory: scratch.child("data"))
+        var settings = KnowledgeBaseSettings.default
+        settings.embedder = "e5-small"
+        try library.create("kb", settings: settings)
+        let kb = try library.open("kb")
+        var events: [(Int, Int)] = []
+        let summary = try kb.ingest([scratch.child("docs").path]) { e in
+            if case .embedding(let done, let total) = e { events.append((done, total)) }
+        }
+        #expect(summary.failed == 0)
+        #expect(events.last.map { $0.0 == $0.1 && $0.1 == kb.chunkCount } == true, "\(events)")
+        #expect(kb.defaultRetrievalMode == .hybrid)
+
+        // English question, Chinese document, no shared words: BM25 cannot, dense and hybrid do.
+        let question = "Can I send a power bank by air?"
+        #expect(try kb.search(question, topK: 1, mode: .dense).first?.document == "docs/battery.md")
+        #expect(try kb.search(question, topK: 1, mode: .hybrid).first?.document == "docs/battery.md")
+        #expect(try kb.search(question, topK: 1, mode: .bm25).first?.document != "docs/battery.md")
+        // A paraphrase in the same language.
+        #expect(try kb.search("冷冻食品运输时温度是多少", topK: 1, mode: .dense).first?.document == "docs/cold.md")
+
+        // Deleting a document drops its vectors; a later ingest embeds only what is new.
+        _ = try kb.deleteDocuments(["docs/cold.md"])
+        #expect(try kb.search("冷藏温度", topK: 5, mode: .dense).allSatisfy { $0.document != "docs/cold.md" })
+        try scratch.write("docs/cold.md", "# 冷链\n\n冷藏件全程保持二到八摄氏度。\n")
+        events = []
+        _ = try kb.ingest([scratch.child("docs").path]) { e in
+            if case .embedding(let done, let total) = e { events.append((done, total)) }
+        }
+        #expect(events.last?.1 == 1, "only the re-added chunk is embedded: \(events)")
+    }
+
+    @Test func aChangedEmbedderIsAClearErrorUntilReindex() throws {
+        try Self.requireModel()
+        let scratch = try ScratchDirectory("dense-switch")
+        defer { scratch.remove() }
+        try scratch.write("docs/a.md", "# 保价\n\n保价费按声明价值的百分之一收取。\n")
+        let library = try Library(directory: scratch.child("data"))
+        var settings = KnowledgeBaseSettings.default
+        settings.embedder = "e5-small"
+        try library.create("kb", settings: settings)
+        _ = try library.open("kb").ingest([scratch.child("docs").path])
+
+        // The vectors file is stamped with the model that made it; another model is refused, not mixed.
+        let vec = scratch.child("data/indexes/kb-1.vec")
+        #expect(FileManager.default.fileExists(atPath: vec.path))
+        let stamp = try VectorIndex.stamp(path: vec.path)
+        #expect(stamp.embedder == "e5-small-q4" && stamp.dimension == 384)
+
+        let kb = try library.open("kb")
+        var other = kb.record.settings
+        other.embedder = "minilm"
+        try #require(
+            EmbedderCatalog.installed(try #require(EmbedderCatalog.known("minilm"))) != nil,
+            "minilm is not pulled: run `wendao models pull minilm` (scripts/test.sh does)")
+        try kb.updateSettings(other)
+        let error = thrownWendaoError { _ = try kb.search("保价费", topK: 3, mode: .dense) }
+        #expect(error?.message.contains("wendao reindex") == true, "\(String(describing: error))")
+        try kb.rebuildVectors()
+        #expect(try kb.search("保价费", topK: 1, mode: .dense).first?.document == "docs/a.md")
+    }
+}
