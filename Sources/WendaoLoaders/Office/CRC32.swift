@@ -29,10 +29,13 @@ struct OfficeCRC32 {
         var c = ~value
         let n = b.count
         var i = 0
+        guard let base = b.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
         Self.tables.withUnsafeBufferPointer { t in
             while i + 8 <= n {
-                let lo = (UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24) ^ c
-                let hi = UInt32(b[i + 4]) | UInt32(b[i + 5]) << 8 | UInt32(b[i + 6]) << 16 | UInt32(b[i + 7]) << 24
+                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let lo = UInt32(truncatingIfNeeded: word) ^ c
+                let hi = UInt32(truncatingIfNeeded: word >> 32)
                 c = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
                     ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
                     ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]

@@ -44,7 +44,7 @@ enum XLSXReader {
                 name: sheet.name, shared: shared.strings, formats: formats, maxRows: limits.maxSheetRows)
             try package.parseXML(part, handler: &handler)
             formats = handler.formats
-            blocks += handler.blocks
+            if blocks.isEmpty { blocks = handler.blocks } else { blocks += handler.blocks }
             if handler.cut {
                 warnings.append("sheet \(sheet.name): rows after \(limits.maxSheetRows) skipped")
             }
@@ -256,11 +256,26 @@ struct SheetHandler: XMLHandler {
         if n.is("c") {
             guard inSheetData else { return }
             inCell = true
-            value.removeAll(keepingCapacity: true)
-            inline.removeAll(keepingCapacity: true)
+            if !value.isEmpty { value.removeAll(keepingCapacity: true) }
+            if !inline.isEmpty { inline.removeAll(keepingCapacity: true) }
             hasInline = false
             cellColumn = nextColumn
-            if let r = tag.raw("r") {
+            // One pass over the attributes; the first of each name counts, as with `tag.raw`.
+            var r: UnsafeBufferPointer<UInt8>?
+            var t: UnsafeBufferPointer<UInt8>?
+            var s: UnsafeBufferPointer<UInt8>?
+            tag.forEachAttribute { name, _, raw in
+                if name.count == 1 {
+                    switch name[0] {
+                    case UInt8(ascii: "r"): if r == nil { r = raw }
+                    case UInt8(ascii: "t"): if t == nil { t = raw }
+                    case UInt8(ascii: "s"): if s == nil { s = raw }
+                    default: break
+                    }
+                }
+                return false
+            }
+            if let r {
                 var col = 0
                 var letters = 0
                 for c in r {
@@ -273,7 +288,7 @@ struct SheetHandler: XMLHandler {
             }
             nextColumn = cellColumn + 1
             cellType = 0
-            if let t = tag.raw("t"), let first = t.first {
+            if let t, let first = t.first {
                 switch first {
                 case UInt8(ascii: "s"): cellType = t.count == 1 ? UInt8(ascii: "s") : UInt8(ascii: "t")
                 case UInt8(ascii: "b"): cellType = UInt8(ascii: "b")
@@ -282,7 +297,7 @@ struct SheetHandler: XMLHandler {
                 default: cellType = UInt8(ascii: "t")
                 }
             }
-            cellStyle = tag.raw("s").flatMap { Self.int($0) } ?? 0
+            cellStyle = s.flatMap { Self.int($0) } ?? 0
         } else if n.is("v") {
             inValue = inCell
         } else if n.is("row") {

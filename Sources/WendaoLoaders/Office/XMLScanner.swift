@@ -67,18 +67,14 @@ struct XMLTag {
         find { full, _ in XMLBytes.equal(full, qualified) }
     }
 
-    private func decode(_ value: UnsafeBufferPointer<UInt8>) -> String {
-        if !value.contains(0x26) {
-            return String(decoding: value, as: UTF8.self)
-        }
-        var out: [UInt8] = []
-        XMLBytes.appendDecoded(value, html: html, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private func find(
-        _ match: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
-    ) -> UnsafeBufferPointer<UInt8>? {
+    /// Calls `visit` with each attribute's qualified name, local name and raw value, in document
+    /// order, until it returns true.
+    func forEachAttribute(
+        _ visit: (
+            _ qualified: UnsafeBufferPointer<UInt8>, _ local: UnsafeBufferPointer<UInt8>,
+            _ value: UnsafeBufferPointer<UInt8>
+        ) -> Bool
+    ) {
         let b = attributeBytes
         let n = b.count
         var i = 0
@@ -115,9 +111,29 @@ struct XMLTag {
             guard nameEnd > nameStart else { continue }
             let full = UnsafeBufferPointer(rebasing: b[nameStart..<nameEnd])
             let local = colon >= 0 ? UnsafeBufferPointer(rebasing: b[(colon + 1)..<nameEnd]) : full
-            if match(full, local) { return UnsafeBufferPointer(rebasing: b[valueRange]) }
+            if visit(full, local, UnsafeBufferPointer(rebasing: b[valueRange])) { return }
         }
-        return nil
+    }
+
+    private func decode(_ value: UnsafeBufferPointer<UInt8>) -> String {
+        if !value.contains(0x26) {
+            return String(decoding: value, as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        XMLBytes.appendDecoded(value, html: html, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func find(
+        _ match: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
+    ) -> UnsafeBufferPointer<UInt8>? {
+        var found: UnsafeBufferPointer<UInt8>?
+        forEachAttribute { full, local, value in
+            guard match(full, local) else { return false }
+            found = value
+            return true
+        }
+        return found
     }
 }
 
@@ -157,7 +173,15 @@ enum XMLBytes {
     static func equal(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
         let n = s.utf8CodeUnitCount
         guard b.count == n, let base = b.baseAddress else { return n == 0 && b.isEmpty }
-        return memcmp(base, s.utf8Start, n) == 0
+        return equal(base, s.utf8Start, n)
+    }
+
+    /// Whether `n` bytes at `a` and `b` are equal (short names compared inline, not with memcmp).
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n > 8 { return memcmp(a, b, n) == 0 }
+        for k in 0..<n where a[k] != b[k] { return false }
+        return true
     }
 
     /// Decodes `&lt; &gt; &amp; &quot; &apos;` and numeric references (and, in HTML mode, the common
@@ -228,7 +252,10 @@ struct XMLScanner {
     let part: String
     /// HTML mode: void elements, unmatched end tags, stray `<` and named HTML entities tolerated.
     let html: Bool
+    /// Names of the open elements back to back (`nameStarts` marks where each begins). Only the
+    /// first `namesEnd` bytes are in use, so closing an element never shrinks the array.
     private var names: [UInt8] = []
+    private var namesEnd = 0
     private var nameStarts: [Int] = []
     private var sawRoot = false
 
@@ -472,8 +499,8 @@ struct XMLScanner {
             if nameStarts.count >= Self.maxDepth {
                 throw WendaoError(.limitExceeded, "XML nested deeper than \(Self.maxDepth) levels in \(part)")
             }
-            nameStarts.append(names.count)
-            names.append(contentsOf: local)
+            nameStarts.append(namesEnd)
+            pushName(local)
         }
         try handler.start(tag)
         if selfClosing || isVoid { try handler.end(tag.name) }
@@ -491,8 +518,8 @@ struct XMLScanner {
             guard k >= 0 else { return }
             while nameStarts.count > k {
                 let start = nameStarts.removeLast()
-                let name = Array(names[start...])
-                names.removeSubrange(start...)
+                let name = Array(names[start..<namesEnd])
+                namesEnd = start
                 try name.withUnsafeBufferPointer { try handler.end(XMLName(bytes: $0)) }
             }
             return
@@ -501,15 +528,31 @@ struct XMLScanner {
             throw malformed(nameStarts.isEmpty ? "unexpected end tag" : "mismatched end tag")
         }
         nameStarts.removeLast()
-        names.removeSubrange(start...)
+        namesEnd = start
         try handler.end(XMLName(bytes: local))
     }
 
     private func topEquals(_ local: UnsafeBufferPointer<UInt8>, at k: Int) -> Bool {
         let start = nameStarts[k]
-        let end = k + 1 < nameStarts.count ? nameStarts[k + 1] : names.count
+        let end = k + 1 < nameStarts.count ? nameStarts[k + 1] : namesEnd
         guard end - start == local.count else { return false }
-        return names.withUnsafeBufferPointer { memcmp($0.baseAddress! + start, local.baseAddress!, local.count) == 0 }
+        guard !local.isEmpty, let other = local.baseAddress else { return true }
+        return names.withUnsafeBufferPointer { all in
+            guard let base = all.baseAddress else { return false }
+            return XMLBytes.equal(base + start, other, local.count)
+        }
+    }
+
+    private mutating func pushName(_ local: UnsafeBufferPointer<UInt8>) {
+        let start = namesEnd
+        let end = start + local.count
+        if names.count < end { names.append(contentsOf: repeatElement(0, count: end - names.count)) }
+        if let source = local.baseAddress, !local.isEmpty {
+            names.withUnsafeMutableBufferPointer { all in
+                if let base = all.baseAddress { (base + start).update(from: source, count: local.count) }
+            }
+        }
+        namesEnd = end
     }
 }
 
