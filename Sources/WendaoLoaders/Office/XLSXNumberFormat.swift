@@ -7,7 +7,8 @@ import Foundation
 /// A compiled number format.
 struct XLSXNumberFormat: Sendable {
     enum Token: Sendable {
-        case literal(String)
+        /// Literal text as UTF-8.
+        case literal([UInt8])
         case year(Int)
         case month(Int)
         case minute(Int)
@@ -140,7 +141,7 @@ struct XLSXNumberFormat: Sendable {
         var literal = ""
         var tokens: [Token] = []
         func flush() {
-            if !literal.isEmpty { tokens.append(.literal(literal)) }
+            if !literal.isEmpty { tokens.append(.literal(Array(literal.utf8))) }
             literal = ""
         }
         func run(_ i: Int) -> Int {
@@ -495,7 +496,7 @@ struct XLSXNumberFormat: Sendable {
         for token in section.tokens {
             switch token {
             case .literal(let s):
-                out.append(contentsOf: s.utf8)
+                out.append(contentsOf: s)
             case .number:
                 if section.scientific {
                     out.append(contentsOf: String(format: "%.\(section.decimals)E", v).utf8)
@@ -564,12 +565,17 @@ struct XLSXNumberFormat: Sendable {
         return buffer.count - k
     }
 
-    /// Appends the decimal digits of `v`, zero-padded on the left to `width`.
+    /// Appends the decimal digits of `v`, zero-padded on the left to `width` (byte by byte: the
+    /// numbers are short).
     private static func appendDigits(_ v: UInt64, width: Int, to out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
             let count = digits(v, into: buffer)
-            if width > count { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - count)) }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(20 - count)...]))
+            var pad = width - count
+            while pad > 0 {
+                out.append(UInt8(ascii: "0"))
+                pad -= 1
+            }
+            for k in (20 - count)..<20 { out.append(buffer[k]) }
         }
     }
 
@@ -648,7 +654,7 @@ struct XLSXNumberFormat: Sendable {
         let second = seconds % 60
         for token in section.tokens {
             switch token {
-            case .literal(let s): out.append(contentsOf: s.utf8)
+            case .literal(let s): out.append(contentsOf: s)
             case .year(let n): appendInt(n == 2 ? ymd.year % 100 : ymd.year, width: n == 2 ? 2 : 0, to: &out)
             case .month(let n):
                 switch n {

@@ -238,7 +238,42 @@ struct SheetHandler: XMLHandler {
 
     /// Appends ``cellText(_:)`` of `bytes` to `out` as UTF-8.
     static func appendCellText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        if isPlain(bytes) { out.append(contentsOf: bytes) } else { TextScan.appendCollapsed(bytes, to: &out) }
+        if isCollapsed(bytes) || isPlain(bytes) {
+            out.append(contentsOf: bytes)
+        } else {
+            TextScan.appendCollapsed(bytes, to: &out)
+        }
+    }
+
+    /// Whether ``TextScan/collapse(_:keepNewlines:)`` would return the bytes unchanged because
+    /// they have no whitespace but single spaces between other characters. It looks at every
+    /// byte (collapse steps over whole UTF-8 sequences), so it can only be stricter; when in doubt
+    /// the caller collapses.
+    private static func isCollapsed(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        guard n > 0, b[0] != 0x20, b[n - 1] != 0x20 else { return false }
+        var previousSpace = false
+        var i = 0
+        while i < n {
+            let c = b[i]
+            if c > 0x20, c < 0x80 {
+                previousSpace = false
+            } else if c == 0x20 {
+                if previousSpace { return false }
+                previousSpace = true
+            } else if c < 0x20 {
+                return false
+            } else {
+                previousSpace = false
+                if c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3 || c == 0xEF,
+                    TextScan.whitespaceLength(at: i, in: b) > 0
+                {
+                    return false
+                }
+            }
+            i += 1
+        }
+        return true
     }
 
     private static func int(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
@@ -415,13 +450,18 @@ struct SheetHandler: XMLHandler {
         }
         record.removeAll(keepingCapacity: true)
         for (k, cell) in cells.enumerated() where !cell.isEmpty {
-            if !record.isEmpty { record.append(contentsOf: " | ".utf8) }
+            if !record.isEmpty {
+                record.append(UInt8(ascii: " "))
+                record.append(UInt8(ascii: "|"))
+                record.append(UInt8(ascii: " "))
+            }
             if k < header.count {
                 record.append(contentsOf: header[k])
             } else {
-                record.append(contentsOf: XLSXReader.columnName(k).utf8)
+                record.append(contentsOf: Array(XLSXReader.columnName(k).utf8))
             }
-            record.append(contentsOf: ": ".utf8)
+            record.append(UInt8(ascii: ":"))
+            record.append(UInt8(ascii: " "))
             record.append(contentsOf: rowBytes[cell])
         }
         blocks.append(Block(kind: .record, text: String(decoding: record, as: UTF8.self), sectionPath: path))
