@@ -176,6 +176,21 @@ enum XMLBytes {
         return equal(base, s.utf8Start, n)
     }
 
+    /// The index of the first `byte` in `b` at or after `from`, or nil. A few bytes are looked at
+    /// inline before memchr is called: most tokens and values in Office XML are short.
+    @inline(__always)
+    static func index(of byte: UInt8, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        let n = b.count
+        var i = from
+        let stop = min(n, from + 16)
+        while i < stop {
+            if b[i] == byte { return i }
+            i += 1
+        }
+        guard i < n, let base = b.baseAddress, let p = memchr(base + i, Int32(byte), n - i) else { return nil }
+        return UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+    }
+
     /// Whether `n` bytes at `a` and `b` are equal (short names compared inline, not with memcmp).
     @inline(__always)
     static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
@@ -187,15 +202,14 @@ enum XMLBytes {
     /// Decodes `&lt; &gt; &amp; &quot; &apos;` and numeric references (and, in HTML mode, the common
     /// named HTML entities); anything else stays literal.
     static func appendDecoded(_ b: UnsafeBufferPointer<UInt8>, html: Bool, to out: inout [UInt8]) {
-        guard let base = b.baseAddress, !b.isEmpty else { return }
+        guard !b.isEmpty else { return }
         let n = b.count
         var i = 0
         while i < n {
-            guard let amp = memchr(base + i, 0x26, n - i) else {
+            guard let a = index(of: 0x26, in: b, from: i) else {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<n]))
                 return
             }
-            let a = UnsafeRawPointer(amp).assumingMemoryBound(to: UInt8.self) - base
             if a > i { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<a])) }
             var j = a + 1
             while j < n, j - a <= 32, b[j] != UInt8(ascii: ";"), b[j] != UInt8(ascii: "&") { j += 1 }
@@ -289,13 +303,13 @@ struct XMLScanner {
     /// (an incomplete token) must be passed again, followed by more bytes. With `final`, an
     /// incomplete token is an error.
     mutating func scan<H: XMLHandler>(_ b: UnsafeBufferPointer<UInt8>, final: Bool, handler: inout H) throws -> Int {
-        guard let base = b.baseAddress else { return 0 }
+        guard b.baseAddress != nil else { return 0 }
         let n = b.count
         var i = 0
         while i < n {
             if b[i] != UInt8(ascii: "<") {
-                let lt = memchr(base + i, 0x3C, n - i)
-                let end = lt.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) - base } ?? n
+                let lt = XMLBytes.index(of: 0x3C, in: b, from: i)
+                let end = lt ?? n
                 if lt == nil, !final {
                     var cut = end
                     var k = end - 1
@@ -337,9 +351,7 @@ struct XMLScanner {
     // MARK: - Tokens
 
     private func find(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
-        guard let base = b.baseAddress, from < b.count else { return nil }
-        guard let p = memchr(base + from, Int32(byte), b.count - from) else { return nil }
-        return UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+        XMLBytes.index(of: byte, in: b, from: from)
     }
 
     private func find(_ s: StaticString, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
@@ -376,7 +388,7 @@ struct XMLScanner {
             }
             return
         }
-        if !html, memchr(t.baseAddress!, 0, t.count) != nil { throw malformed("NUL byte") }
+        if !html, XMLBytes.index(of: 0, in: t, from: 0) != nil { throw malformed("NUL byte") }
         try handler.text(XMLText(raw: t, isCDATA: false, html: html))
     }
 
@@ -532,6 +544,7 @@ struct XMLScanner {
         try handler.end(XMLName(bytes: local))
     }
 
+    @inline(__always)
     private func topEquals(_ local: UnsafeBufferPointer<UInt8>, at k: Int) -> Bool {
         let start = nameStarts[k]
         let end = k + 1 < nameStarts.count ? nameStarts[k + 1] : namesEnd
@@ -543,6 +556,7 @@ struct XMLScanner {
         }
     }
 
+    @inline(__always)
     private mutating func pushName(_ local: UnsafeBufferPointer<UInt8>) {
         let start = namesEnd
         let end = start + local.count
