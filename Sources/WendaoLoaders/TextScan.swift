@@ -89,60 +89,76 @@ enum TextScan {
     static func collapse(_ b: UnsafeBufferPointer<UInt8>, keepNewlines: Bool = false) -> String {
         if keepNewlines { return collapseKeepingLines(b) }
         if b.isEmpty { return "" }
-        return String(unsafeUninitializedCapacity: b.count) { out in
-            let n = b.count
-            var written = 0
-            var i = 0
-            var lastRunEnd = 0  // end of the last non-space run copied
-            while i < n {
-                // Copy a run of non-space bytes. ASCII is tested inline; only lead bytes that can
-                // start a Unicode space (C2, E1, E2, E3, EF) need the full test.
-                var j = i
-                while j < n {
-                    let c = b[j]
-                    if c < 0x80 {
-                        if c == 0x20 || (c >= 0x09 && c <= 0x0D) { break }
-                        j += 1
-                    } else {
-                        if c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3 || c == 0xEF,
-                            whitespaceLength(at: j, in: b) > 0
-                        {
-                            break
-                        }
-                        j += c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4
+        return String(unsafeUninitializedCapacity: b.count) { collapse(b, into: $0) }
+    }
+
+    /// Appends ``collapse(_:keepNewlines:)`` of `b` (one line) to `out` as UTF-8 bytes, without an
+    /// intermediate string.
+    static func appendCollapsed(_ b: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if b.isEmpty { return }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: b.count))
+        let written = out.withUnsafeMutableBufferPointer { all in
+            collapse(b, into: UnsafeMutableBufferPointer(rebasing: all[start...]))
+        }
+        out.removeLast(b.count - written)
+    }
+
+    /// The collapsing loop: writes the collapsed bytes of `b` to `out` (at least `b.count` long) and
+    /// returns how many were written.
+    private static func collapse(_ b: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let n = b.count
+        var written = 0
+        var i = 0
+        var lastRunEnd = 0  // end of the last non-space run copied
+        while i < n {
+            // Copy a run of non-space bytes. ASCII is tested inline; only lead bytes that can
+            // start a Unicode space (C2, E1, E2, E3, EF) need the full test.
+            var j = i
+            while j < n {
+                let c = b[j]
+                if c < 0x80 {
+                    if c == 0x20 || (c >= 0x09 && c <= 0x0D) { break }
+                    j += 1
+                } else {
+                    if c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3 || c == 0xEF,
+                        whitespaceLength(at: j, in: b) > 0
+                    {
+                        break
                     }
+                    j += c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4
                 }
-                if j > n { j = n }
-                if j > i {
-                    if let dst = out.baseAddress, let src = b.baseAddress {
-                        (dst + written).update(from: src + i, count: j - i)
-                    }
-                    written += j - i
-                    lastRunEnd = j
-                    i = j
+            }
+            if j > n { j = n }
+            if j > i {
+                if let dst = out.baseAddress, let src = b.baseAddress {
+                    (dst + written).update(from: src + i, count: j - i)
                 }
-                guard i < n else { break }
-                // A whitespace run.
-                var hasBreak = false
-                while j < n {
-                    let wl = whitespaceLength(at: j, in: b)
-                    if wl == 0 { break }
-                    if b[j] == 0x0A || b[j] == 0x0D { hasBreak = true }
-                    j += wl
-                }
-                if written > 0, j < n {
-                    // A line break between two CJK characters disappears; any other run is one space.
-                    let join =
-                        hasBreak && isCJK(scalar(endingAt: lastRunEnd, in: b)) && isCJK(scalar(at: j, in: b).value)
-                    if !join {
-                        out[written] = 0x20
-                        written += 1
-                    }
-                }
+                written += j - i
+                lastRunEnd = j
                 i = j
             }
-            return written
+            guard i < n else { break }
+            // A whitespace run.
+            var hasBreak = false
+            while j < n {
+                let wl = whitespaceLength(at: j, in: b)
+                if wl == 0 { break }
+                if b[j] == 0x0A || b[j] == 0x0D { hasBreak = true }
+                j += wl
+            }
+            if written > 0, j < n {
+                // A line break between two CJK characters disappears; any other run is one space.
+                let join =
+                    hasBreak && isCJK(scalar(endingAt: lastRunEnd, in: b)) && isCJK(scalar(at: j, in: b).value)
+                if !join {
+                    out[written] = 0x20
+                    written += 1
+                }
+            }
+            i = j
         }
+        return written
     }
 
     private static func collapseKeepingLines(_ b: UnsafeBufferPointer<UInt8>) -> String {

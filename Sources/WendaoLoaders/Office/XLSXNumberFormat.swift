@@ -7,7 +7,8 @@ import Foundation
 /// A compiled number format.
 struct XLSXNumberFormat: Sendable {
     enum Token: Sendable {
-        case literal(String)
+        /// Literal text as UTF-8.
+        case literal([UInt8])
         case year(Int)
         case month(Int)
         case minute(Int)
@@ -140,7 +141,7 @@ struct XLSXNumberFormat: Sendable {
         var literal = ""
         var tokens: [Token] = []
         func flush() {
-            if !literal.isEmpty { tokens.append(.literal(literal)) }
+            if !literal.isEmpty { tokens.append(.literal(Array(literal.utf8))) }
             literal = ""
         }
         func run(_ i: Int) -> Int {
@@ -334,35 +335,106 @@ struct XLSXNumberFormat: Sendable {
     }
 
     // MARK: - Formatting
+    //
+    // Formatting writes UTF-8 bytes: the sheet reader appends each value straight into its row
+    // text, so a cell costs no string of its own. The String functions wrap the byte ones.
 
     /// Formats a cell's raw `<v>` text.
     func format(raw: String, date1904: Bool) -> String {
+        var copy = raw
+        var out: [UInt8] = []
+        copy.withUTF8 { append(raw: $0, date1904: date1904, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the formatted value of a cell's raw `<v>` bytes to `out` (UTF-8).
+    func append(raw: UnsafeBufferPointer<UInt8>, date1904: Bool, to out: inout [UInt8]) {
         switch kind {
         case .general, .text:
-            return Self.general(raw)
+            Self.appendGeneral(raw, to: &out)
         case .custom(let sections):
-            guard let value = Double(raw) else { return raw }
-            var section = sections[0]
+            guard let value = Self.number(raw) else {
+                out.append(contentsOf: raw)
+                return
+            }
+            var k = 0
             var v = value
             if value < 0, sections.count >= 2, sections[1].hasNumber || !sections[1].tokens.isEmpty {
-                section = sections[1]
+                k = 1
                 v = -value
             } else if value == 0, sections.count >= 3 {
-                section = sections[2]
+                k = 2
             }
-            if section.isDate {
-                return Self.formatDate(v, section: section, date1904: date1904) ?? Self.general(raw)
+            if sections[k].isDate {
+                if !Self.appendDate(v, section: sections[k], date1904: date1904, to: &out) {
+                    Self.appendGeneral(raw, to: &out)
+                }
+                return
             }
-            return Self.formatNumber(v, raw: raw, section: section)
+            Self.appendNumber(v, raw: raw, section: sections[k], to: &out)
         }
     }
 
+    /// The value of a number as `Double(String)` reads it. A plain decimal with at most 15
+    /// significant digits and 22 decimals is read here: its digits and the power of ten are both
+    /// exact doubles, so the one correctly rounded division gives the double strtod gives.
+    /// Anything else goes to the standard library.
+    static func number(_ raw: UnsafeBufferPointer<UInt8>) -> Double? {
+        let n = raw.count
+        let negative = n > 0 && raw[0] == UInt8(ascii: "-")
+        var i = negative ? 1 : 0
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var intDigits = 0
+        var fracDigits = 0
+        var sawPoint = false
+        var fast = i < n
+        while fast, i < n {
+            let c = raw[i]
+            if c >= 0x30, c <= 0x39 {
+                if mantissa != 0 || c != 0x30 { significant += 1 }
+                if sawPoint { fracDigits += 1 } else { intDigits += 1 }
+                if significant > 15 || fracDigits > 22 {
+                    fast = false
+                } else {
+                    mantissa = mantissa * 10 + UInt64(c - 0x30)
+                }
+            } else if c == UInt8(ascii: "."), !sawPoint {
+                sawPoint = true
+            } else {
+                fast = false
+            }
+            i += 1
+        }
+        if fast, intDigits > 0, !sawPoint || fracDigits > 0 {
+            let v = Double(mantissa) / exactPow10[fracDigits]
+            return negative ? -v : v
+        }
+        return Double(String(decoding: raw, as: UTF8.self))
+    }
+
+    /// 10^0 … 10^22, all exact.
+    private static let exactPow10: [Double] = {
+        var t: [Double] = [1]
+        for _ in 1...22 { t.append(t[t.count - 1] * 10) }
+        return t
+    }()
+
     /// General: integers as they are, other numbers with at most 15 significant digits.
     static func general(_ raw: String) -> String {
+        var copy = raw
+        var out: [UInt8] = []
+        copy.withUTF8 { appendGeneral($0, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``general(_:)`` of the raw bytes to `out`.
+    static func appendGeneral(_ raw: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         var simple = true
         var digits = 0
         var sawPoint = false
-        for (k, c) in raw.utf8.enumerated() {
+        for k in 0..<raw.count {
+            let c = raw[k]
             if c >= 0x30, c <= 0x39 {
                 digits += 1
             } else if c == UInt8(ascii: "."), !sawPoint {
@@ -375,12 +447,19 @@ struct XLSXNumberFormat: Sendable {
             }
         }
         if simple, digits > 0, digits <= 15 {
-            guard sawPoint else { return raw }
-            var s = Substring(raw)
-            while s.last == "0" { s = s.dropLast() }
-            if s.last == "." { s = s.dropLast() }
-            return String(s)
+            var end = raw.count
+            if sawPoint {
+                while end > 0, raw[end - 1] == UInt8(ascii: "0") { end -= 1 }
+                if end > 0, raw[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: raw[0..<end]))
+            return
         }
+        out.append(contentsOf: generalRounded(String(decoding: raw, as: UTF8.self)).utf8)
+    }
+
+    /// General for what is not a short plain decimal: 15 significant digits, exponent when needed.
+    private static func generalRounded(_ raw: String) -> String {
         guard let value = Double(raw) else { return raw }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         let magnitude = abs(value)
@@ -407,65 +486,123 @@ struct XLSXNumberFormat: Sendable {
 
     private static let pow10: [Double] = (0...18).map { pow(10, Double($0)) }
 
-    static func formatNumber(_ value: Double, raw: String, section: Section) -> String {
+    private static func appendNumber(
+        _ value: Double, raw: UnsafeBufferPointer<UInt8>, section: Section, to out: inout [UInt8]
+    ) {
         var v = value
         for _ in 0..<section.percent { v *= 100 }
         for _ in 0..<section.scale { v /= 1000 }
-        var number: String
-        if section.scientific {
-            number = String(format: "%.\(section.decimals)E", v)
-        } else {
-            number = fixed(abs(v), section: section)
-            if v < 0, number.contains(where: { $0 != "0" && $0 != "." && $0 != "," }) { number = "-" + number }
-        }
-        var out = ""
+        let start = out.count
         for token in section.tokens {
             switch token {
-            case .literal(let s): out += s
-            case .number: out += number
-            case .text: out += general(raw)
-            default: break
+            case .literal(let s):
+                out.append(contentsOf: s)
+            case .number:
+                if section.scientific {
+                    out.append(contentsOf: String(format: "%.\(section.decimals)E", v).utf8)
+                } else {
+                    let at = out.count
+                    appendFixed(abs(v), section: section, to: &out)
+                    if v < 0, out[at...].contains(where: { $0 != 0x30 && $0 != 0x2E && $0 != 0x2C }) {
+                        out.insert(UInt8(ascii: "-"), at: at)
+                    }
+                }
+            case .text:
+                appendGeneral(raw, to: &out)
+            default:
+                break
             }
         }
-        if !section.hasNumber { return out.isEmpty ? general(raw) : out }
-        return out
+        if !section.hasNumber, out.count == start { appendGeneral(raw, to: &out) }
     }
 
-    private static func fixed(_ a: Double, section: Section) -> String {
+    /// Appends `a` (not negative) with the section's decimals, minimum digits and grouping.
+    private static func appendFixed(_ a: Double, section: Section, to out: inout [UInt8]) {
         let d = min(section.decimals, 15)
-        var intDigits: String
-        var fracDigits: String
         let scaled = a * pow10[d]
-        if scaled < 9e15 {
-            // Nudge by one part in 10^15 so that 1.005 (stored as 1.00499…) rounds like Excel shows it.
-            let n = UInt64((scaled * (1 + 4e-16)).rounded(.toNearestOrAwayFromZero))
-            let p = UInt64(pow10[d])
-            intDigits = String(n / p)
-            fracDigits = d > 0 ? String(n % p) : ""
-            if fracDigits.count < d { fracDigits = String(repeating: "0", count: d - fracDigits.count) + fracDigits }
-        } else {
+        guard scaled < 9e15 else {
             let s = String(format: "%.\(d)f", a)
-            let parts = s.split(separator: ".", maxSplits: 1)
-            intDigits = String(parts[0])
-            fracDigits = parts.count > 1 ? String(parts[1]) : ""
-        }
-        while fracDigits.count > section.minDecimals, fracDigits.last == "0" { fracDigits.removeLast() }
-        if intDigits == "0", section.minInteger == 0 { intDigits = "" }
-        if intDigits.count < section.minInteger {
-            intDigits = String(repeating: "0", count: section.minInteger - intDigits.count) + intDigits
-        }
-        if section.grouping, intDigits.count > 3 {
-            var grouped = ""
-            for (k, ch) in intDigits.enumerated() {
-                if k > 0, (intDigits.count - k) % 3 == 0 { grouped.append(",") }
-                grouped.append(ch)
+            let parts = s.utf8.split(separator: UInt8(ascii: "."), maxSplits: 1)
+            var frac = parts.count > 1 ? Array(parts[1]) : []
+            while frac.count > section.minDecimals, frac.last == UInt8(ascii: "0") { frac.removeLast() }
+            let whole = parts.first.map { Array($0) } ?? []
+            whole.withUnsafeBufferPointer { appendInteger($0, section: section, to: &out) }
+            if !frac.isEmpty {
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: frac)
             }
-            intDigits = grouped
+            return
         }
-        return fracDigits.isEmpty && section.decimals == 0 ? intDigits
-            : fracDigits.isEmpty ? intDigits : intDigits + "." + fracDigits
+        // Nudge by one part in 10^15 so that 1.005 (stored as 1.00499…) rounds like Excel shows it.
+        let n = UInt64((scaled * (1 + 4e-16)).rounded(.toNearestOrAwayFromZero))
+        let p = UInt64(pow10[d])
+        var frac = n % p
+        var fracLength = d
+        while fracLength > section.minDecimals, frac % 10 == 0 {
+            frac /= 10
+            fracLength -= 1
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            let count = digits(n / p, into: buffer)
+            appendInteger(UnsafeBufferPointer(rebasing: buffer[(20 - count)...]), section: section, to: &out)
+        }
+        if fracLength > 0 {
+            out.append(UInt8(ascii: "."))
+            appendDigits(frac, width: fracLength, to: &out)
+        }
     }
 
+    /// Writes the decimal digits of `v` at the end of `buffer` (20 bytes); returns how many.
+    @inline(__always)
+    private static func digits(_ v: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var v = v
+        var k = buffer.count
+        repeat {
+            k -= 1
+            buffer[k] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+            v /= 10
+        } while v > 0
+        return buffer.count - k
+    }
+
+    /// Appends the decimal digits of `v`, zero-padded on the left to `width` (byte by byte: the
+    /// numbers are short).
+    private static func appendDigits(_ v: UInt64, width: Int, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            let count = digits(v, into: buffer)
+            var pad = width - count
+            while pad > 0 {
+                out.append(UInt8(ascii: "0"))
+                pad -= 1
+            }
+            for k in (20 - count)..<20 { out.append(buffer[k]) }
+        }
+    }
+
+    /// Appends the integer digits: a lone 0 dropped when the format has no `0` before the point,
+    /// zero-padded to the minimum digits, grouped by thousands when asked.
+    private static func appendInteger(_ digits: UnsafeBufferPointer<UInt8>, section: Section, to out: inout [UInt8]) {
+        var count = digits.count
+        if count == 1, digits[0] == UInt8(ascii: "0"), section.minInteger == 0 { count = 0 }
+        let total = max(count, section.minInteger)
+        let pad = total - count
+        let group = section.grouping && total > 3
+        for k in 0..<total {
+            if group, k > 0, (total - k) % 3 == 0 { out.append(UInt8(ascii: ",")) }
+            out.append(k < pad ? UInt8(ascii: "0") : digits[k - pad])
+        }
+    }
+
+    /// Appends `n` zero-padded to `width` (as `String(n)` padded on the left with zeros).
+    private static func appendInt(_ n: Int, width: Int, to out: inout [UInt8]) {
+        guard n >= 0 else {
+            let s = String(n).utf8
+            if s.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - s.count)) }
+            out.append(contentsOf: s)
+            return
+        }
+        appendDigits(UInt64(n), width: width, to: &out)
+    }
     /// Civil date from a day count since 1970-01-01 (proleptic Gregorian).
     static func civil(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
@@ -485,8 +622,9 @@ struct XLSXNumberFormat: Sendable {
     ]
     private static let dayNames = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
-    static func formatDate(_ serial: Double, section: Section, date1904: Bool) -> String? {
-        guard serial.isFinite, serial >= 0, serial < 2_958_466 else { return nil }
+    /// Appends the date or time; false (nothing appended) when the serial is out of range.
+    static func appendDate(_ serial: Double, section: Section, date1904: Bool, to out: inout [UInt8]) -> Bool {
+        guard serial.isFinite, serial >= 0, serial < 2_958_466 else { return false }
         var whole = Int(serial.rounded(.down))
         let fractionSeconds = (serial - Double(whole)) * 86_400
         var seconds = Int(fractionSeconds.rounded())
@@ -514,30 +652,25 @@ struct XLSXNumberFormat: Sendable {
         let hour = seconds / 3_600
         let minute = (seconds % 3_600) / 60
         let second = seconds % 60
-        func pad(_ n: Int, _ width: Int) -> String {
-            let s = String(n)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        var out = ""
         for token in section.tokens {
             switch token {
-            case .literal(let s): out += s
-            case .year(let n): out += n == 2 ? pad(ymd.year % 100, 2) : String(ymd.year)
+            case .literal(let s): out.append(contentsOf: s)
+            case .year(let n): appendInt(n == 2 ? ymd.year % 100 : ymd.year, width: n == 2 ? 2 : 0, to: &out)
             case .month(let n):
                 switch n {
-                case 1: out += String(ymd.month)
-                case 2: out += pad(ymd.month, 2)
-                case 3: out += String(monthNames[ymd.month - 1].prefix(3))
-                case 5: out += String(monthNames[ymd.month - 1].prefix(1))
-                default: out += monthNames[ymd.month - 1]
+                case 1: appendInt(ymd.month, width: 0, to: &out)
+                case 2: appendInt(ymd.month, width: 2, to: &out)
+                case 3: out.append(contentsOf: monthNames[ymd.month - 1].utf8.prefix(3))
+                case 5: out.append(contentsOf: monthNames[ymd.month - 1].utf8.prefix(1))
+                default: out.append(contentsOf: monthNames[ymd.month - 1].utf8)
                 }
-            case .minute(let n): out += n >= 2 ? pad(minute, 2) : String(minute)
+            case .minute(let n): appendInt(minute, width: n >= 2 ? 2 : 0, to: &out)
             case .day(let n):
                 switch n {
-                case 1: out += String(ymd.day)
-                case 2: out += pad(ymd.day, 2)
-                case 3: out += String(dayNames[weekday].prefix(3))
-                default: out += dayNames[weekday]
+                case 1: appendInt(ymd.day, width: 0, to: &out)
+                case 2: appendInt(ymd.day, width: 2, to: &out)
+                case 3: out.append(contentsOf: dayNames[weekday].utf8.prefix(3))
+                default: out.append(contentsOf: dayNames[weekday].utf8)
                 }
             case .hour(let n, let elapsed):
                 var h = elapsed ? totalSeconds / 3_600 : hour
@@ -545,20 +678,24 @@ struct XLSXNumberFormat: Sendable {
                     h %= 12
                     if h == 0 { h = 12 }
                 }
-                out += n >= 2 ? pad(h, 2) : String(h)
-            case .elapsedMinute: out += String(totalSeconds / 60)
+                appendInt(h, width: n >= 2 ? 2 : 0, to: &out)
+            case .elapsedMinute: appendInt(totalSeconds / 60, width: 0, to: &out)
             case .second(let n, let elapsed):
-                let s = elapsed ? totalSeconds : second
-                out += n >= 2 ? pad(s, 2) : String(s)
+                appendInt(elapsed ? totalSeconds : second, width: n >= 2 ? 2 : 0, to: &out)
             case .fraction(let n):
                 let f = Int((subsecond * pow10[min(n, 9)]).rounded(.down))
-                out += "." + pad(f, n)
+                out.append(UInt8(ascii: "."))
+                appendInt(f, width: n, to: &out)
             case .ampm(let chinese):
-                if chinese { out += hour < 12 ? "上午" : "下午" } else { out += hour < 12 ? "AM" : "PM" }
+                if chinese {
+                    out.append(contentsOf: (hour < 12 ? "上午" : "下午").utf8)
+                } else {
+                    out.append(contentsOf: (hour < 12 ? "AM" : "PM").utf8)
+                }
             case .number, .text:
                 break
             }
         }
-        return out
+        return true
     }
 }

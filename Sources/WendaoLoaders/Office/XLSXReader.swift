@@ -44,7 +44,7 @@ enum XLSXReader {
                 name: sheet.name, shared: shared.strings, formats: formats, maxRows: limits.maxSheetRows)
             try package.parseXML(part, handler: &handler)
             formats = handler.formats
-            blocks += handler.blocks
+            if blocks.isEmpty { blocks = handler.blocks } else { blocks += handler.blocks }
             if handler.cut {
                 warnings.append("sheet \(sheet.name): rows after \(limits.maxSheetRows) skipped")
             }
@@ -160,7 +160,7 @@ struct XLSXStylesHandler: XMLHandler {
 struct XLSXFormats {
     let styles: XLSXStylesHandler
     let date1904: Bool
-    private var byStyle: [Int: XLSXNumberFormat] = [:]
+    private var byStyle: [XLSXNumberFormat?] = []
 
     init(styles: XLSXStylesHandler, date1904: Bool) {
         self.styles = styles
@@ -168,18 +168,21 @@ struct XLSXFormats {
     }
 
     mutating func format(style: Int) -> XLSXNumberFormat {
-        if let f = byStyle[style] { return f }
+        // Styles outside cellXfs are General; the cache has one slot per cellXfs entry (at most 100,000).
+        guard style >= 0, style < styles.cellFormatIds.count else { return .general }
+        if style < byStyle.count, let f = byStyle[style] { return f }
         var f = XLSXNumberFormat.general
-        if style >= 0, style < styles.cellFormatIds.count {
-            let id = styles.cellFormatIds[style]
-            if let code = styles.customFormats[id] ?? XLSXNumberFormat.builtIn(id) { f = XLSXNumberFormat(code: code) }
-        }
+        let id = styles.cellFormatIds[style]
+        if let code = styles.customFormats[id] ?? XLSXNumberFormat.builtIn(id) { f = XLSXNumberFormat(code: code) }
+        if byStyle.isEmpty { byStyle = Array(repeating: nil, count: styles.cellFormatIds.count) }
         byStyle[style] = f
         return f
     }
 }
 
-/// One worksheet, streamed row by row.
+/// One worksheet, streamed row by row. Cell values are written as UTF-8 straight into one buffer
+/// per row (`rowBytes`, with a byte range per column); a record's text is built from those bytes,
+/// so no cell needs a string of its own.
 struct SheetHandler: XMLHandler {
     let name: String
     let shared: [String]
@@ -190,9 +193,14 @@ struct SheetHandler: XMLHandler {
     var cut = false
 
     private var rows = 0
-    private var header: [String]?
+    private var header: [[UInt8]]?
     private var headerCells: [String]?
-    private var cells: [String] = []
+    private var rowBytes: [UInt8] = []
+    private var liveBytes = 0
+    /// The bytes of each column's value in `rowBytes` (empty range: no value), up to the last
+    /// column with a value.
+    private var cells: [Range<Int>] = []
+    private var record: [UInt8] = []
     private var nextColumn = 0
     private var inSheetData = false
     private var inCell = false
@@ -214,15 +222,58 @@ struct SheetHandler: XMLHandler {
         path = [name]
     }
 
+    /// Whether cell text can be taken as it is: no control bytes, spaces or lead bytes of Unicode
+    /// spaces (C2, E2, E3).
+    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for c in bytes where c < 0x21 || c == 0xC2 || c == 0xE3 || c == 0xE2 { return false }
+        return true
+    }
+
     /// Cell text on one line (line breaks inside a cell become spaces).
     static func cellText(_ bytes: [UInt8]) -> String {
-        var plain = true
-        for c in bytes where c < 0x21 || c == 0xC2 || c == 0xE3 || c == 0xE2 {
-            plain = false
-            break
+        bytes.withUnsafeBufferPointer { b in
+            isPlain(b) ? String(decoding: b, as: UTF8.self) : TextScan.collapse(b)
         }
-        if plain { return bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } }
-        return OfficeText.oneLine(bytes)
+    }
+
+    /// Appends ``cellText(_:)`` of `bytes` to `out` as UTF-8.
+    static func appendCellText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if isCollapsed(bytes) || isPlain(bytes) {
+            out.append(contentsOf: bytes)
+        } else {
+            TextScan.appendCollapsed(bytes, to: &out)
+        }
+    }
+
+    /// Whether ``TextScan/collapse(_:keepNewlines:)`` would return the bytes unchanged because
+    /// they have no whitespace but single spaces between other characters. It looks at every
+    /// byte (collapse steps over whole UTF-8 sequences), so it can only be stricter; when in doubt
+    /// the caller collapses.
+    private static func isCollapsed(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        guard n > 0, b[0] != 0x20, b[n - 1] != 0x20 else { return false }
+        var previousSpace = false
+        var i = 0
+        while i < n {
+            let c = b[i]
+            if c > 0x20, c < 0x80 {
+                previousSpace = false
+            } else if c == 0x20 {
+                if previousSpace { return false }
+                previousSpace = true
+            } else if c < 0x20 {
+                return false
+            } else {
+                previousSpace = false
+                if c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3 || c == 0xEF,
+                    TextScan.whitespaceLength(at: i, in: b) > 0
+                {
+                    return false
+                }
+            }
+            i += 1
+        }
+        return true
     }
 
     private static func int(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
@@ -240,11 +291,26 @@ struct SheetHandler: XMLHandler {
         if n.is("c") {
             guard inSheetData else { return }
             inCell = true
-            value.removeAll(keepingCapacity: true)
-            inline.removeAll(keepingCapacity: true)
+            if !value.isEmpty { value.removeAll(keepingCapacity: true) }
+            if !inline.isEmpty { inline.removeAll(keepingCapacity: true) }
             hasInline = false
             cellColumn = nextColumn
-            if let r = tag.raw("r") {
+            // One pass over the attributes; the first of each name counts, as with `tag.raw`.
+            var r: UnsafeBufferPointer<UInt8>?
+            var t: UnsafeBufferPointer<UInt8>?
+            var s: UnsafeBufferPointer<UInt8>?
+            tag.forEachAttribute { name, _, raw in
+                if name.count == 1 {
+                    switch name[0] {
+                    case UInt8(ascii: "r"): if r == nil { r = raw }
+                    case UInt8(ascii: "t"): if t == nil { t = raw }
+                    case UInt8(ascii: "s"): if s == nil { s = raw }
+                    default: break
+                    }
+                }
+                return false
+            }
+            if let r {
                 var col = 0
                 var letters = 0
                 for c in r {
@@ -257,7 +323,7 @@ struct SheetHandler: XMLHandler {
             }
             nextColumn = cellColumn + 1
             cellType = 0
-            if let t = tag.raw("t"), let first = t.first {
+            if let t, let first = t.first {
                 switch first {
                 case UInt8(ascii: "s"): cellType = t.count == 1 ? UInt8(ascii: "s") : UInt8(ascii: "t")
                 case UInt8(ascii: "b"): cellType = UInt8(ascii: "b")
@@ -266,7 +332,7 @@ struct SheetHandler: XMLHandler {
                 default: cellType = UInt8(ascii: "t")
                 }
             }
-            cellStyle = tag.raw("s").flatMap { Self.int($0) } ?? 0
+            cellStyle = s.flatMap { Self.int($0) } ?? 0
         } else if n.is("v") {
             inValue = inCell
         } else if n.is("row") {
@@ -277,6 +343,8 @@ struct SheetHandler: XMLHandler {
                 throw XMLStop()
             }
             cells.removeAll(keepingCapacity: true)
+            rowBytes.removeAll(keepingCapacity: true)
+            liveBytes = 0
             nextColumn = 0
         } else if n.is("t") {
             if inCell { inInlineText += 1 }
@@ -293,12 +361,19 @@ struct SheetHandler: XMLHandler {
         if name.is("c") {
             guard inCell else { return }
             inCell = false
-            let text = cellValue()
-            guard !text.isEmpty, cellColumn < 16_384 else { return }
-            if cells.count <= cellColumn {
-                cells.append(contentsOf: repeatElement("", count: cellColumn + 1 - cells.count))
+            let start = rowBytes.count
+            appendCellValue()
+            let length = rowBytes.count - start
+            guard length > 0, cellColumn < 16_384 else {
+                rowBytes.removeSubrange(start...)
+                return
             }
-            cells[cellColumn] = text
+            if cells.count <= cellColumn {
+                cells.append(contentsOf: repeatElement(0..<0, count: cellColumn + 1 - cells.count))
+            }
+            liveBytes += length - cells[cellColumn].count
+            cells[cellColumn] = start..<(start + length)
+            if rowBytes.count > 1 << 20, rowBytes.count > 2 * liveBytes { compactRow() }
         } else if name.is("v") {
             inValue = false
         } else if name.is("row") {
@@ -323,44 +398,72 @@ struct SheetHandler: XMLHandler {
         }
     }
 
-    private mutating func cellValue() -> String {
-        if hasInline { return Self.cellText(inline) }
-        guard !value.isEmpty else { return "" }
+    /// Drops the bytes of overwritten cells (a row that repeats the same column many times).
+    private mutating func compactRow() {
+        var kept: [UInt8] = []
+        kept.reserveCapacity(liveBytes)
+        for k in cells.indices where !cells[k].isEmpty {
+            let start = kept.count
+            kept.append(contentsOf: rowBytes[cells[k]])
+            cells[k] = start..<kept.count
+        }
+        rowBytes = kept
+    }
+
+    /// Appends the cell's displayed value to `rowBytes`.
+    private mutating func appendCellValue() {
+        if hasInline {
+            inline.withUnsafeBufferPointer { Self.appendCellText($0, to: &rowBytes) }
+            return
+        }
+        guard !value.isEmpty else { return }
         switch cellType {
         case UInt8(ascii: "s"):
             let index = value.withUnsafeBufferPointer { Self.int($0) } ?? -1
-            return index >= 0 && index < shared.count ? shared[index] : ""
+            if index >= 0, index < shared.count { rowBytes.append(contentsOf: shared[index].utf8) }
         case UInt8(ascii: "b"):
-            return value == [0x31] ? "TRUE" : "FALSE"
+            rowBytes.append(contentsOf: (value.count == 1 && value[0] == 0x31 ? "TRUE" : "FALSE").utf8)
         case UInt8(ascii: "e"), UInt8(ascii: "t"):
-            return Self.cellText(value)
+            value.withUnsafeBufferPointer { Self.appendCellText($0, to: &rowBytes) }
         default:
             var lo = 0
             var hi = value.count
             while lo < hi, XMLBytes.isSpace(value[lo]) { lo += 1 }
             while hi > lo, XMLBytes.isSpace(value[hi - 1]) { hi -= 1 }
-            let raw = value.withUnsafeBufferPointer {
-                String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self)
+            let format = cellStyle == 0 ? XLSXNumberFormat.general : formats.format(style: cellStyle)
+            let date1904 = formats.date1904
+            value.withUnsafeBufferPointer {
+                format.append(raw: UnsafeBufferPointer(rebasing: $0[lo..<hi]), date1904: date1904, to: &rowBytes)
             }
-            if cellStyle == 0 { return XLSXNumberFormat.general(raw) }
-            return formats.format(style: cellStyle).format(raw: raw, date1904: formats.date1904)
         }
     }
 
     private mutating func finishRow() {
         guard cells.contains(where: { !$0.isEmpty }) else { return }
         guard let header else {
-            headerCells = cells.filter { !$0.isEmpty }
-            header = cells.enumerated().map { $0.element.isEmpty ? XLSXReader.columnName($0.offset) : $0.element }
+            let texts = cells.map { String(decoding: rowBytes[$0], as: UTF8.self) }
+            headerCells = texts.filter { !$0.isEmpty }
+            header = texts.enumerated().map { k, text in
+                Array((text.isEmpty ? XLSXReader.columnName(k) : text).utf8)
+            }
             return
         }
-        var text = ""
+        record.removeAll(keepingCapacity: true)
         for (k, cell) in cells.enumerated() where !cell.isEmpty {
-            if !text.isEmpty { text += " | " }
-            text += k < header.count ? header[k] : XLSXReader.columnName(k)
-            text += ": "
-            text += cell
+            if !record.isEmpty {
+                record.append(UInt8(ascii: " "))
+                record.append(UInt8(ascii: "|"))
+                record.append(UInt8(ascii: " "))
+            }
+            if k < header.count {
+                record.append(contentsOf: header[k])
+            } else {
+                record.append(contentsOf: Array(XLSXReader.columnName(k).utf8))
+            }
+            record.append(UInt8(ascii: ":"))
+            record.append(UInt8(ascii: " "))
+            record.append(contentsOf: rowBytes[cell])
         }
-        blocks.append(Block(kind: .record, text: text, sectionPath: path))
+        blocks.append(Block(kind: .record, text: String(decoding: record, as: UTF8.self), sectionPath: path))
     }
 }

@@ -67,18 +67,14 @@ struct XMLTag {
         find { full, _ in XMLBytes.equal(full, qualified) }
     }
 
-    private func decode(_ value: UnsafeBufferPointer<UInt8>) -> String {
-        if !value.contains(0x26) {
-            return String(decoding: value, as: UTF8.self)
-        }
-        var out: [UInt8] = []
-        XMLBytes.appendDecoded(value, html: html, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private func find(
-        _ match: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
-    ) -> UnsafeBufferPointer<UInt8>? {
+    /// Calls `visit` with each attribute's qualified name, local name and raw value, in document
+    /// order, until it returns true.
+    func forEachAttribute(
+        _ visit: (
+            _ qualified: UnsafeBufferPointer<UInt8>, _ local: UnsafeBufferPointer<UInt8>,
+            _ value: UnsafeBufferPointer<UInt8>
+        ) -> Bool
+    ) {
         let b = attributeBytes
         let n = b.count
         var i = 0
@@ -115,9 +111,29 @@ struct XMLTag {
             guard nameEnd > nameStart else { continue }
             let full = UnsafeBufferPointer(rebasing: b[nameStart..<nameEnd])
             let local = colon >= 0 ? UnsafeBufferPointer(rebasing: b[(colon + 1)..<nameEnd]) : full
-            if match(full, local) { return UnsafeBufferPointer(rebasing: b[valueRange]) }
+            if visit(full, local, UnsafeBufferPointer(rebasing: b[valueRange])) { return }
         }
-        return nil
+    }
+
+    private func decode(_ value: UnsafeBufferPointer<UInt8>) -> String {
+        if !value.contains(0x26) {
+            return String(decoding: value, as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        XMLBytes.appendDecoded(value, html: html, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func find(
+        _ match: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool
+    ) -> UnsafeBufferPointer<UInt8>? {
+        var found: UnsafeBufferPointer<UInt8>?
+        forEachAttribute { full, local, value in
+            guard match(full, local) else { return false }
+            found = value
+            return true
+        }
+        return found
     }
 }
 
@@ -157,21 +173,43 @@ enum XMLBytes {
     static func equal(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
         let n = s.utf8CodeUnitCount
         guard b.count == n, let base = b.baseAddress else { return n == 0 && b.isEmpty }
-        return memcmp(base, s.utf8Start, n) == 0
+        return equal(base, s.utf8Start, n)
+    }
+
+    /// The index of the first `byte` in `b` at or after `from`, or nil. A few bytes are looked at
+    /// inline before memchr is called: most tokens and values in Office XML are short.
+    @inline(__always)
+    static func index(of byte: UInt8, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        let n = b.count
+        var i = from
+        let stop = min(n, from + 16)
+        while i < stop {
+            if b[i] == byte { return i }
+            i += 1
+        }
+        guard i < n, let base = b.baseAddress, let p = memchr(base + i, Int32(byte), n - i) else { return nil }
+        return UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+    }
+
+    /// Whether `n` bytes at `a` and `b` are equal (short names compared inline, not with memcmp).
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n > 8 { return memcmp(a, b, n) == 0 }
+        for k in 0..<n where a[k] != b[k] { return false }
+        return true
     }
 
     /// Decodes `&lt; &gt; &amp; &quot; &apos;` and numeric references (and, in HTML mode, the common
     /// named HTML entities); anything else stays literal.
     static func appendDecoded(_ b: UnsafeBufferPointer<UInt8>, html: Bool, to out: inout [UInt8]) {
-        guard let base = b.baseAddress, !b.isEmpty else { return }
+        guard !b.isEmpty else { return }
         let n = b.count
         var i = 0
         while i < n {
-            guard let amp = memchr(base + i, 0x26, n - i) else {
+            guard let a = index(of: 0x26, in: b, from: i) else {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<n]))
                 return
             }
-            let a = UnsafeRawPointer(amp).assumingMemoryBound(to: UInt8.self) - base
             if a > i { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<a])) }
             var j = a + 1
             while j < n, j - a <= 32, b[j] != UInt8(ascii: ";"), b[j] != UInt8(ascii: "&") { j += 1 }
@@ -228,7 +266,10 @@ struct XMLScanner {
     let part: String
     /// HTML mode: void elements, unmatched end tags, stray `<` and named HTML entities tolerated.
     let html: Bool
+    /// Names of the open elements back to back (`nameStarts` marks where each begins). Only the
+    /// first `namesEnd` bytes are in use, so closing an element never shrinks the array.
     private var names: [UInt8] = []
+    private var namesEnd = 0
     private var nameStarts: [Int] = []
     private var sawRoot = false
 
@@ -262,13 +303,13 @@ struct XMLScanner {
     /// (an incomplete token) must be passed again, followed by more bytes. With `final`, an
     /// incomplete token is an error.
     mutating func scan<H: XMLHandler>(_ b: UnsafeBufferPointer<UInt8>, final: Bool, handler: inout H) throws -> Int {
-        guard let base = b.baseAddress else { return 0 }
+        guard b.baseAddress != nil else { return 0 }
         let n = b.count
         var i = 0
         while i < n {
             if b[i] != UInt8(ascii: "<") {
-                let lt = memchr(base + i, 0x3C, n - i)
-                let end = lt.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) - base } ?? n
+                let lt = XMLBytes.index(of: 0x3C, in: b, from: i)
+                let end = lt ?? n
                 if lt == nil, !final {
                     var cut = end
                     var k = end - 1
@@ -310,9 +351,7 @@ struct XMLScanner {
     // MARK: - Tokens
 
     private func find(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
-        guard let base = b.baseAddress, from < b.count else { return nil }
-        guard let p = memchr(base + from, Int32(byte), b.count - from) else { return nil }
-        return UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self) - base
+        XMLBytes.index(of: byte, in: b, from: from)
     }
 
     private func find(_ s: StaticString, in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
@@ -349,7 +388,7 @@ struct XMLScanner {
             }
             return
         }
-        if !html, memchr(t.baseAddress!, 0, t.count) != nil { throw malformed("NUL byte") }
+        if !html, XMLBytes.index(of: 0, in: t, from: 0) != nil { throw malformed("NUL byte") }
         try handler.text(XMLText(raw: t, isCDATA: false, html: html))
     }
 
@@ -472,8 +511,8 @@ struct XMLScanner {
             if nameStarts.count >= Self.maxDepth {
                 throw WendaoError(.limitExceeded, "XML nested deeper than \(Self.maxDepth) levels in \(part)")
             }
-            nameStarts.append(names.count)
-            names.append(contentsOf: local)
+            nameStarts.append(namesEnd)
+            pushName(local)
         }
         try handler.start(tag)
         if selfClosing || isVoid { try handler.end(tag.name) }
@@ -491,8 +530,8 @@ struct XMLScanner {
             guard k >= 0 else { return }
             while nameStarts.count > k {
                 let start = nameStarts.removeLast()
-                let name = Array(names[start...])
-                names.removeSubrange(start...)
+                let name = Array(names[start..<namesEnd])
+                namesEnd = start
                 try name.withUnsafeBufferPointer { try handler.end(XMLName(bytes: $0)) }
             }
             return
@@ -501,15 +540,33 @@ struct XMLScanner {
             throw malformed(nameStarts.isEmpty ? "unexpected end tag" : "mismatched end tag")
         }
         nameStarts.removeLast()
-        names.removeSubrange(start...)
+        namesEnd = start
         try handler.end(XMLName(bytes: local))
     }
 
+    @inline(__always)
     private func topEquals(_ local: UnsafeBufferPointer<UInt8>, at k: Int) -> Bool {
         let start = nameStarts[k]
-        let end = k + 1 < nameStarts.count ? nameStarts[k + 1] : names.count
+        let end = k + 1 < nameStarts.count ? nameStarts[k + 1] : namesEnd
         guard end - start == local.count else { return false }
-        return names.withUnsafeBufferPointer { memcmp($0.baseAddress! + start, local.baseAddress!, local.count) == 0 }
+        guard !local.isEmpty, let other = local.baseAddress else { return true }
+        return names.withUnsafeBufferPointer { all in
+            guard let base = all.baseAddress else { return false }
+            return XMLBytes.equal(base + start, other, local.count)
+        }
+    }
+
+    @inline(__always)
+    private mutating func pushName(_ local: UnsafeBufferPointer<UInt8>) {
+        let start = namesEnd
+        let end = start + local.count
+        if names.count < end { names.append(contentsOf: repeatElement(0, count: end - names.count)) }
+        if let source = local.baseAddress, !local.isEmpty {
+            names.withUnsafeMutableBufferPointer { all in
+                if let base = all.baseAddress { (base + start).update(from: source, count: local.count) }
+            }
+        }
+        namesEnd = end
     }
 }
 
