@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoEmbed",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -105,6 +105,19 @@ def main():
             check(True, "a wrong key answers 401")
         ids = [m.id for m in OpenAI(base_url=base + "/v1", api_key=admin).models.list().data]
         check(set(ids) >= {"kb:logistics", "kb:private"}, "the admin key sees every knowledge base")
+        # Embeddings from the local e5-small model (pulled by scripts/test.sh).
+        emb = client.embeddings.create(model="e5-small", input=["充电宝能寄吗？", "Can I ship a power bank?"])
+        vectors = [d.embedding for d in emb.data]
+        norms = [sum(x * x for x in v) ** 0.5 for v in vectors]
+        check(len(vectors) == 2 and all(len(v) == 384 for v in vectors), "embeddings: two 384-dimension vectors")
+        check(all(abs(n - 1) < 1e-3 for n in norms), f"embeddings are normalised: {norms}")
+        cosine = sum(a * b for a, b in zip(*vectors))
+        check(cosine > 0.8, f"a Chinese question and its English translation are close: cosine {cosine:.3f}")
+        try:
+            client.embeddings.create(model="text-embedding-3-small", input="x")
+            check(False, "an unknown embedding model is refused")
+        except openai.NotFoundError:
+            check(True, "an unknown embedding model answers 404")
     finally:
         server.terminate()
         code = server.wait(timeout=20)

@@ -10,6 +10,7 @@ struct SearchBody: Decodable {
     var query: String
     var top_k: Int?
     var budget_chars: Int?
+    var mode: String?
 }
 
 struct AskBody: Decodable {
@@ -120,12 +121,19 @@ extension WendaoAPI {
             guard (1...100).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 100") }
             let started = ContinuousClock.now
             defer { metrics.observe("retrieval", seconds: Self.seconds(since: started)) }
+            var mode: RetrievalMode?
+            if let m = body.mode {
+                guard let parsed = RetrievalMode(rawValue: m) else {
+                    throw APIError.badRequest("mode must be bm25, dense or hybrid")
+                }
+                mode = parsed
+            }
             let hits = try service.withKnowledgeBase(name) { kb in
                 if let budget = body.budget_chars {
                     guard budget > 0 else { throw APIError.badRequest("budget_chars must be positive") }
-                    return try kb.search(body.query, topK: max(topK, 20), budgetChars: budget)
+                    return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
                 }
-                return try kb.search(body.query, topK: topK)
+                return try kb.search(body.query, topK: topK, mode: mode)
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],

@@ -13,12 +13,20 @@ struct KBSettingsBody: Decodable {
     var b: Double?
     var cjk_mode: String?
     var ocr_languages: [String]?
+    var embedder: String?
+    var retrieval: String?
     var model: String?
 
     /// Checks the values a handler cannot leave to the library.
     func validate() throws {
         if let ocr_languages, !ocr_languages.allSatisfy(LoaderDefaults.isValidOCRLanguage) {
             throw APIError.badRequest("ocr_languages must be tesseract language codes such as chi_sim or eng")
+        }
+        if let retrieval, RetrievalMode(rawValue: retrieval) == nil {
+            throw APIError.badRequest("retrieval must be bm25, dense or hybrid")
+        }
+        if let embedder, !embedder.isEmpty, embedder != "none" {
+            _ = try Embedders.open(embedder)  // pulled and loadable, or a clear error now
         }
     }
 
@@ -31,6 +39,8 @@ struct KBSettingsBody: Decodable {
         if let cjk_mode { s.cjkMode = cjk_mode }
         if let model { s.model = model.isEmpty || model == "none" ? nil : model }
         if let ocr_languages { s.ocrLanguages = ocr_languages.isEmpty ? nil : ocr_languages }
+        if let embedder { s.embedder = embedder.isEmpty || embedder == "none" ? nil : embedder }
+        if let retrieval { s.retrievalMode = retrieval }
         return s
     }
 }

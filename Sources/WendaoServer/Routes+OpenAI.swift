@@ -3,6 +3,7 @@ import HTTPTypes
 import Foundation
 import Hummingbird
 import WendaoCore
+import WendaoEmbed
 import WendaoModels
 import WendaoRAG
 
@@ -79,8 +80,70 @@ extension WendaoAPI {
             }
             return try JSON.response(List(data: models))
         }
-        v1.post("embeddings") { _, _ -> Response in
-            throw APIError.notFound("no embedder is configured on this server")
+        v1.post("embeddings") { request, context -> Response in
+            struct Body: Decodable {
+                var model: String
+                var input: [String]
+                var encoding_format: String?
+
+                enum CodingKeys: String, CodingKey { case model, input, encoding_format }
+
+                init(from decoder: any Decoder) throws {
+                    let c = try decoder.container(keyedBy: CodingKeys.self)
+                    model = try c.decode(String.self, forKey: .model)
+                    encoding_format = try c.decodeIfPresent(String.self, forKey: .encoding_format)
+                    if let one = try? c.decode(String.self, forKey: .input) { input = [one] } else {
+                        input = try c.decode([String].self, forKey: .input)
+                    }
+                }
+            }
+            let body = try await JSON.decode(Body.self, from: request, limit: limits.json)
+            guard body.encoding_format == nil || body.encoding_format == "float" else {
+                throw APIError.badRequest("only encoding_format \"float\" is supported")
+            }
+            guard !body.input.isEmpty, body.input.count <= 256 else {
+                throw APIError.badRequest("input must hold 1 to 256 texts")
+            }
+            // `kb:NAME` embeds with that knowledge base's embedder; otherwise a local model by name.
+            var spec = body.model
+            if body.model.hasPrefix("kb:") {
+                let record = try visibleRecord(String(body.model.dropFirst(3)), context)
+                guard let e = record.settings.embedder else {
+                    throw APIError.notFound("knowledge base '\(record.name)' has no embedder")
+                }
+                spec = e
+            }
+            guard spec.hasPrefix("path:") == false, EmbedderCatalog.known(spec) != nil else {
+                throw APIError.notFound("model '\(body.model)' is not a local embedder (e5-small, minilm, kb:NAME)")
+            }
+            let encoder: TextEncoder
+            do { encoder = try Embedders.open(spec) } catch let e as WendaoError {
+                throw APIError.notFound(e.message)
+            }
+            let texts = body.input
+            let vectors = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[TextEncoder.Embedding], any Error>) in
+                Thread.detachNewThread { c.resume(with: Result { try encoder.embedDetailed(texts, kind: .passage) }) }
+            }
+            struct Item: Encodable {
+                var object = "embedding"
+                var index: Int
+                var embedding: [Float]
+            }
+            struct Usage: Encodable {
+                var prompt_tokens: Int
+                var total_tokens: Int
+            }
+            struct Out: Encodable {
+                var object = "list"
+                var data: [Item]
+                var model: String
+                var usage: Usage
+            }
+            let tokens = vectors.reduce(0) { $0 + $1.tokenCount }
+            return try JSON.response(
+                Out(
+                    data: vectors.enumerated().map { Item(index: $0.offset, embedding: $0.element.vector) },
+                    model: body.model, usage: Usage(prompt_tokens: tokens, total_tokens: tokens)))
         }
         v1.post("chat/completions") { request, context in
             let body = try await JSON.decode(OpenAIChatRequest.self, from: request, limit: limits.json)
