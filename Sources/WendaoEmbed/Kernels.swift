@@ -20,7 +20,8 @@ let microKernelFourRows: Bool = {
     for i in 0..<(m * k) { x.pointer[i] = Float(i % 7) * 0.1 }
     for i in 0..<(panelWidth * k) { panel.pointer[i] = Float(i % 5) * 0.1 }
     let w = try? LinearWeights(
-        [(.f32(UnsafePointer(panel.pointer), rows: panelWidth, cols: k), WeightVector(UnsafePointer(out.pointer), count: panelWidth))],
+        [(.f32(UnsafePointer(panel.pointer), rows: panelWidth, cols: k),
+          WeightVector(UnsafePointer(out.pointer), count: panelWidth))],
         owner: 0)
     guard let w else { return true }
     var best = [UInt64.max, UInt64.max]
@@ -112,7 +113,8 @@ final class LinearWeights: @unchecked Sendable {
         var rows = 0
         for (m, b) in parts {
             guard m.cols == cols, b.count == m.rows else {
-                throw WendaoError(.invalidArgument, "weight shapes do not match (\(m.rows)×\(m.cols), bias \(b.count))")
+                throw WendaoError(
+                    .invalidArgument, "weight shapes do not match (\(m.rows)×\(m.cols), bias \(b.count))")
             }
             rows += m.rows
         }
@@ -166,8 +168,7 @@ final class LinearWeights: @unchecked Sendable {
                     for b in 0..<blocks {
                         let src = p + r * rowBytes + b * 18
                         let dst = packed + (panel * blocks + b) * chunk
-                        let bits = UInt16(src.load(as: UInt8.self)) | UInt16(src.load(fromByteOffset: 1, as: UInt8.self)) << 8
-                        dst.storeBytes(of: halfToFloat(bits), toByteOffset: j * 4, as: Float.self)
+                        dst.storeBytes(of: loadHalf(src), toByteOffset: j * 4, as: Float.self)
                         for e in 0..<16 {
                             dst.storeBytes(
                                 of: src.load(fromByteOffset: 2 + e, as: UInt8.self),
@@ -422,7 +423,8 @@ func layerNorm(
     i = 0
     while i < body {
         let v = (raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - mv) * iv
-        let y = v * g.loadUnaligned(fromByteOffset: i * 4, as: V.self) + b.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        let gi = g.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        let y = v * gi + b.loadUnaligned(fromByteOffset: i * 4, as: V.self)
         raw.storeBytes(of: y, toByteOffset: i * 4, as: V.self)
         i += w
     }
@@ -549,7 +551,7 @@ public enum Q4_0 {
     /// The value of element (`row`, `col`) of a Q4_0 matrix with `cols` columns.
     public static func value(_ data: UnsafeRawPointer, cols: Int, row: Int, col: Int) -> Float {
         let block = data + (row * (cols / 32) + col / 32) * 18
-        let d = halfToFloat(UInt16(block.load(as: UInt8.self)) | UInt16(block.load(fromByteOffset: 1, as: UInt8.self)) << 8)
+        let d = loadHalf(block)
         let e = col % 32
         let byte = block.load(fromByteOffset: 2 + e % 16, as: UInt8.self)
         let nibble = e < 16 ? byte & 0x0F : byte >> 4
