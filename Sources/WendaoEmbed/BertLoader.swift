@@ -75,7 +75,8 @@ public enum BertModelLoader {
         }
         guard let wordShape = file.tensors[prefix + "embeddings.word_embeddings.weight"]?.shape, wordShape.count == 2
         else {
-            throw WendaoError(.unreadable, "\(directory)/model.safetensors: missing tensor 'embeddings.word_embeddings.weight'")
+            throw WendaoError(
+                .unreadable, "\(directory)/model.safetensors: missing tensor 'embeddings.word_embeddings.weight'")
         }
         let vocabSize = wordShape[0]
         guard vocabSize >= tokenizer.vocabularySize else {

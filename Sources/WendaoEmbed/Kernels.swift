@@ -9,8 +9,36 @@ import WendaoCore
 typealias PanelVector = SIMD16<Float>
 /// Output columns per packed panel.
 let panelWidth = PanelVector.scalarCount
-/// Rows of `x` per micro-kernel call.
-let microRows = 4
+/// Whether the 4-row micro-kernel beats the 2-row one on this build and machine: with 16
+/// vector registers (baseline x86-64, SSE) four rows of 16-float accumulators spill, with 32 wide
+/// registers (AVX-512 targets) they do not. Measured once, on first use; both kernels compute
+/// every output element with the same operations in the same order, so results do not depend on
+/// the choice.
+let microKernelFourRows: Bool = {
+    let k = 384, m = 32
+    let x = AlignedFloats(m * k), panel = AlignedFloats(panelWidth * k), out = AlignedFloats(m * panelWidth)
+    for i in 0..<(m * k) { x.pointer[i] = Float(i % 7) * 0.1 }
+    for i in 0..<(panelWidth * k) { panel.pointer[i] = Float(i % 5) * 0.1 }
+    let w = try? LinearWeights(
+        [(.f32(UnsafePointer(panel.pointer), rows: panelWidth, cols: k),
+          WeightVector(UnsafePointer(out.pointer), count: panelWidth))],
+        owner: 0)
+    guard let w else { return true }
+    var best = [UInt64.max, UInt64.max]
+    for round in 0..<6 {
+        for (slot, four) in [(0, true), (1, false)] {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<4 {
+                panelTimesRows(
+                    x.pointer, rows: 0..<m, lda: k, k: k, panel: panel.pointer, panelIndex: 0, weights: w,
+                    epilogue: .none, out: out.pointer, ldc: panelWidth, fourRows: four)
+            }
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            if round > 0 { best[slot] = min(best[slot], elapsed) }
+        }
+    }
+    return best[0] <= best[1]
+}()
 
 /// A 64-byte-aligned float buffer, freed on deinit.
 final class AlignedFloats: @unchecked Sendable {
@@ -85,7 +113,8 @@ final class LinearWeights: @unchecked Sendable {
         var rows = 0
         for (m, b) in parts {
             guard m.cols == cols, b.count == m.rows else {
-                throw WendaoError(.invalidArgument, "weight shapes do not match (\(m.rows)×\(m.cols), bias \(b.count))")
+                throw WendaoError(
+                    .invalidArgument, "weight shapes do not match (\(m.rows)×\(m.cols), bias \(b.count))")
             }
             rows += m.rows
         }
@@ -139,8 +168,7 @@ final class LinearWeights: @unchecked Sendable {
                     for b in 0..<blocks {
                         let src = p + r * rowBytes + b * 18
                         let dst = packed + (panel * blocks + b) * chunk
-                        let bits = UInt16(src.load(as: UInt8.self)) | UInt16(src.load(fromByteOffset: 1, as: UInt8.self)) << 8
-                        dst.storeBytes(of: halfToFloat(bits), toByteOffset: j * 4, as: Float.self)
+                        dst.storeBytes(of: loadHalf(src), toByteOffset: j * 4, as: Float.self)
                         for e in 0..<16 {
                             dst.storeBytes(
                                 of: src.load(fromByteOffset: 2 + e, as: UInt8.self),
@@ -237,7 +265,8 @@ struct SendablePointer<T>: @unchecked Sendable {
 @inline(__always)
 private func panelTimesRows(
     _ x: UnsafePointer<Float>, rows: Range<Int>, lda: Int, k: Int, panel: UnsafePointer<Float>, panelIndex: Int,
-    weights w: LinearWeights, epilogue: Epilogue, out: UnsafeMutablePointer<Float>, ldc: Int
+    weights w: LinearWeights, epilogue: Epilogue, out: UnsafeMutablePointer<Float>, ldc: Int,
+    fourRows: Bool = microKernelFourRows
 ) {
     let c0 = panelIndex * panelWidth
     let valid = min(panelWidth, w.rows - c0)
@@ -251,7 +280,7 @@ private func panelTimesRows(
     }
     let raw = UnsafeRawPointer(panel)
     var r = rows.lowerBound
-    while r + microRows <= rows.upperBound {
+    while fourRows && r + 4 <= rows.upperBound {
         let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
         var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
         for i in 0..<k {
@@ -265,7 +294,19 @@ private func panelTimesRows(
         store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
         store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
         store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
-        r += microRows
+        r += 4
+    }
+    while r + 2 <= rows.upperBound {
+        let a0 = x + r * lda, a1 = a0 + lda
+        var s0 = PanelVector(repeating: 0), s1 = s0
+        for i in 0..<k {
+            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
+            s0 += v * a0[i]
+            s1 += v * a1[i]
+        }
+        store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+        r += 2
     }
     while r < rows.upperBound {
         let a0 = x + r * lda
@@ -382,7 +423,8 @@ func layerNorm(
     i = 0
     while i < body {
         let v = (raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - mv) * iv
-        let y = v * g.loadUnaligned(fromByteOffset: i * 4, as: V.self) + b.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        let gi = g.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        let y = v * gi + b.loadUnaligned(fromByteOffset: i * 4, as: V.self)
         raw.storeBytes(of: y, toByteOffset: i * 4, as: V.self)
         i += w
     }
@@ -509,7 +551,7 @@ public enum Q4_0 {
     /// The value of element (`row`, `col`) of a Q4_0 matrix with `cols` columns.
     public static func value(_ data: UnsafeRawPointer, cols: Int, row: Int, col: Int) -> Float {
         let block = data + (row * (cols / 32) + col / 32) * 18
-        let d = halfToFloat(UInt16(block.load(as: UInt8.self)) | UInt16(block.load(fromByteOffset: 1, as: UInt8.self)) << 8)
+        let d = loadHalf(block)
         let e = col % 32
         let byte = block.load(fromByteOffset: 2 + e % 16, as: UInt8.self)
         let nibble = e < 16 ? byte & 0x0F : byte >> 4

@@ -256,6 +256,12 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 }
 
+/// Reads a little-endian IEEE half at `p` (any alignment) as Float.
+@inline(__always)
+func loadHalf(_ p: UnsafeRawPointer) -> Float {
+    halfToFloat(UInt16(p.load(as: UInt8.self)) | UInt16(p.load(fromByteOffset: 1, as: UInt8.self)) << 8)
+}
+
 /// Converts IEEE half-precision bits to Float (subnormals, infinities and NaN included).
 @inline(__always)
 func halfToFloat(_ h: UInt16) -> Float {

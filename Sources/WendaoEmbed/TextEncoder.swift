@@ -127,7 +127,8 @@ public final class TextEncoder: Sendable {
     /// - Parameters:
     ///   - batchSize: texts per forward pass (texts are sorted by length first).
     ///   - maxLength: token limit (special tokens included); nil = ``maxTokens``; at most
-    ///     ``positionLimit``. Longer texts are truncated; use ``embedDetailed(_:kind:batchSize:maxLength:)`` to learn which.
+    ///     ``positionLimit``. Longer texts are truncated; use
+    ///     ``embedDetailed(_:kind:batchSize:maxLength:)`` to learn which.
     /// - Throws: ``WendaoError`` `.invalidArgument` for a bad batch size or length limit,
     ///   `.corrupt` if the model produces a non-finite vector.
     public func embed(_ texts: [String], kind: Kind, batchSize: Int = 32, maxLength: Int? = nil) throws -> [[Float]] {
@@ -327,8 +328,7 @@ public final class TextEncoder: Sendable {
             let src = p + row * blocks * 18
             for b in 0..<blocks {
                 let block = src + b * 18
-                let bits = UInt16(block.load(as: UInt8.self)) | UInt16(block.load(fromByteOffset: 1, as: UInt8.self)) << 8
-                let scale = halfToFloat(bits)
+                let scale = loadHalf(block)
                 for e in 0..<16 {
                     let byte = block.load(fromByteOffset: 2 + e, as: UInt8.self)
                     dst[b * 32 + e] = scale * Float(Int32(byte & 0x0F) - 8)

@@ -111,7 +111,7 @@ public struct WordPieceTokenizer: EncoderTokenizer {
         return n
     }
 
-    /// The word pieces of `text` (no special tokens), as strings — for debugging and tests.
+    /// The word-piece ids of `text` without special tokens or truncation.
     public func pieces(_ text: String) -> [Int32] {
         var out: [Int32] = []
         forEachPiece(text) { id in

@@ -312,7 +312,8 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         expectError(.unreadable, "truncated") { _ = try BertModelLoader.load(directory: dir.path) }
         try full.prefix(5).write(to: dir.appendingPathComponent("model.safetensors"))
         expectError(.unreadable, "truncated") { _ = try BertModelLoader.load(directory: dir.path) }
-        try safetensors(tinyBertTensors(), headerLength: 1 << 40).write(to: dir.appendingPathComponent("model.safetensors"))
+        try safetensors(tinyBertTensors(), headerLength: 1 << 40)
+            .write(to: dir.appendingPathComponent("model.safetensors"))
         expectError(.unreadable, "past the end") { _ = try BertModelLoader.load(directory: dir.path) }
     }
 
