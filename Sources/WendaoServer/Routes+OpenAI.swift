@@ -98,8 +98,9 @@ extension WendaoAPI {
                 }
             }
             let body = try await JSON.decode(Body.self, from: request, limit: limits.json)
-            guard body.encoding_format == nil || body.encoding_format == "float" else {
-                throw APIError.badRequest("only encoding_format \"float\" is supported")
+            let base64 = body.encoding_format == "base64"
+            guard body.encoding_format == nil || body.encoding_format == "float" || base64 else {
+                throw APIError.badRequest("encoding_format must be \"float\" or \"base64\"")
             }
             guard !body.input.isEmpty, body.input.count <= 256 else {
                 throw APIError.badRequest("input must hold 1 to 256 texts")
@@ -124,10 +125,27 @@ extension WendaoAPI {
             let vectors = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[TextEncoder.Embedding], any Error>) in
                 Thread.detachNewThread { c.resume(with: Result { try encoder.embedDetailed(texts, kind: .passage) }) }
             }
+            /// The vector as a float array, or (the official client's default) base64 of little-endian float32s.
             struct Item: Encodable {
                 var object = "embedding"
                 var index: Int
                 var embedding: [Float]
+                var base64: Bool
+
+                enum CodingKeys: String, CodingKey { case object, index, embedding }
+
+                func encode(to encoder: any Encoder) throws {
+                    var c = encoder.container(keyedBy: CodingKeys.self)
+                    try c.encode(object, forKey: .object)
+                    try c.encode(index, forKey: .index)
+                    if base64 {
+                        var bytes = Data(capacity: embedding.count * 4)
+                        for f in embedding { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+                        try c.encode(bytes.base64EncodedString(), forKey: .embedding)
+                    } else {
+                        try c.encode(embedding, forKey: .embedding)
+                    }
+                }
             }
             struct Usage: Encodable {
                 var prompt_tokens: Int
@@ -142,7 +160,9 @@ extension WendaoAPI {
             let tokens = vectors.reduce(0) { $0 + $1.tokenCount }
             return try JSON.response(
                 Out(
-                    data: vectors.enumerated().map { Item(index: $0.offset, embedding: $0.element.vector) },
+                    data: vectors.enumerated().map {
+                        Item(index: $0.offset, embedding: $0.element.vector, base64: base64)
+                    },
                     model: body.model, usage: Usage(prompt_tokens: tokens, total_tokens: tokens)))
         }
         v1.post("chat/completions") { request, context in
