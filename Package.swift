@@ -51,12 +51,13 @@ let package = Package(
             dependencies: ["WendaoCore"],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "WendaoZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "WendaoLoaders",
-            dependencies: [
-                "WendaoCore",
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ],
+            dependencies: ["WendaoCore", "WendaoZlib"],
             swiftSettings: swiftSettings
         ),
         .target(

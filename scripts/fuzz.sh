@@ -23,9 +23,5 @@ esac
 find Samples Tests/Fixtures -type f -name "$pattern" -size -256k -not -path '*/fuzz/*' 2>/dev/null | head -200 \
   | while read -r f; do cp -n "$f" "$corpus/seed-$(sha1sum "$f" | cut -c1-12)" 2>/dev/null || true; done
 export SWIFT_BACKTRACE=enable=no WENDAO_FUZZ_TARGET="$target"
-# ZIPFoundation leaks the 53-byte C path string of every archive it opens from a file (its
-# makeBackingConfiguration never frees fileSystemRepresentation); leak checks stay on elsewhere.
-leaks=1
-case "$target" in docx | xlsx | pptx | epub | sniff) leaks=0 ;; esac
-"$scratch/debug/wendao-fuzz" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -detect_leaks=$leaks \
+"$scratch/debug/wendao-fuzz" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
   -max_len=262144 -artifact_prefix="$crashes/" -print_final_stats=1

@@ -1,6 +1,5 @@
 import Foundation
 import WendaoCore
-import ZIPFoundation
 
 // Bounded reading of the ZIP container behind DOCX, PPTX, XLSX and EPUB.
 //
@@ -28,8 +27,8 @@ struct OfficeRelationship {
 
 /// A read-only view of an OPC/OCF ZIP package with inflation accounting.
 final class OfficePackage {
-    private let archive: Archive
-    private var entries: [String: Entry] = [:]
+    private let archive: ZipReader
+    private var entries: [String: ZipReader.Entry] = [:]
     private var budget: Int
     private let totalLimit: Int
     /// Warnings about the container (unsafe names, duplicates).
@@ -45,30 +44,15 @@ final class OfficePackage {
                 .limitExceeded, "file is \(data.count >> 20) MB, more than the \(limits.maxBinaryBytes >> 20) MB limit")
         }
         guard data.count >= 22 else { throw WendaoError(.unreadable, "damaged ZIP archive") }
-        // Through a file, not ZIPFoundation's in-memory mode: its memory reader traps when a damaged
-        // header points past the end (found by fuzzing); reads past the end of a file just return
-        // nothing. The file is unlinked as soon as it is open, so nothing is left behind.
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "wendao-zip-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600])
-        else { throw WendaoError(.storage, "cannot write a temporary file for the archive") }
-        defer { try? FileManager.default.removeItem(at: temporary) }
-        do {
-            archive = try Archive(url: temporary, accessMode: .read)
-        } catch {
-            throw WendaoError(.unreadable, "damaged ZIP archive")
-        }
+        archive = try ZipReader(data, maxEntries: limits.maxArchiveEntries)
         budget = limits.maxInflatedBytes
         totalLimit = limits.maxInflatedBytes
         var count = 0
         var unsafe = 0
         var duplicates = 0
-        for entry in archive {
+        for entry in archive.entries {
             count += 1
-            if count > limits.maxArchiveEntries {
-                throw WendaoError(.limitExceeded, "archive has more than \(limits.maxArchiveEntries) entries")
-            }
-            guard entry.type == .file else { continue }
+            guard !entry.isDirectory else { continue }
             let path = entry.path
             guard Self.isSafe(path) else {
                 unsafe += 1
@@ -108,17 +92,14 @@ final class OfficePackage {
         var count = 0
         var crc = OfficeCRC32()
         do {
-            _ = try archive.extract(entry, bufferSize: 64 << 10, skipCRC32: true) { data in
-                count += data.count
-                budget -= data.count
+            try archive.read(entry) { bytes in
+                count += bytes.count
+                budget -= bytes.count
                 if count > limit {
                     throw Self.overLimit(path: path, cap: cap, totalLimit: totalLimit, partLimited: partLimited)
                 }
-                try data.withUnsafeBytes { raw in
-                    let bytes = raw.bindMemory(to: UInt8.self)
-                    crc.update(bytes)
-                    try body(bytes)
-                }
+                crc.update(bytes)
+                try body(bytes)
             }
         } catch is XMLStop {
             throw XMLStop()
@@ -127,7 +108,7 @@ final class OfficePackage {
         } catch {
             throw WendaoError(.unreadable, "damaged ZIP archive")
         }
-        if UInt64(count) != entry.uncompressedSize || crc.value != entry.checksum {
+        if UInt64(count) != entry.uncompressedSize || crc.value != entry.crc {
             throw WendaoError(.unreadable, "damaged ZIP archive (\(path) does not match its header)")
         }
         return true
