@@ -50,7 +50,7 @@ struct ZipReader {
             u32(eocd - 20) == 0x0706_4B50
         {
             let record = u64(eocd - 20 + 8)
-            guard record <= UInt64(n - 56), u32(Int(record)) == 0x0606_4B50 else { throw Self.damaged() }
+            guard n >= 56, record <= UInt64(n - 56), u32(Int(record)) == 0x0606_4B50 else { throw Self.damaged() }
             count = u64(Int(record) + 32)
             cdSize = u64(Int(record) + 40)
             cdOffset = u64(Int(record) + 48)
