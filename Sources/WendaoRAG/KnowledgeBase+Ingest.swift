@@ -96,6 +96,21 @@ extension IngestSummary {
     /// An empty summary for knowledge base `kb`.
     public init(kb: String) { self.kb = kb }
 
+    /// Counts one file's (or page's) result: the file, its outcome, chunks and bytes.
+    mutating func tally(path: String, outcome: IngestOutcome, chunks: Int, bytes: Int64, reason: String?) {
+        files += 1
+        switch outcome {
+        case .added: added += 1
+        case .updated: updated += 1
+        case .unchanged: unchanged += 1
+        case .failed: failed += 1
+        case .pruned: pruned += 1
+        }
+        self.chunks += chunks
+        self.bytes += bytes
+        results.append(.init(path: path, outcome: outcome, chunks: chunks, reason: reason))
+    }
+
     /// Adds another run's counts and results (files and web pages in one command).
     public mutating func merge(_ other: IngestSummary) {
         files += other.files
@@ -166,7 +181,6 @@ extension KnowledgeBase {
                 Self.plan(batch[i], kb: kbID, store: store, settings: settings, analyzer: analyzer, options: options)
             }
             for (file, plan) in zip(batch, plans) {
-                summary.files += 1
                 var outcome = IngestOutcome.failed
                 var chunks = 0
                 var reason: String?
@@ -191,16 +205,7 @@ extension KnowledgeBase {
                     outcome = .failed
                     reason = "\(error)"
                 }
-                switch outcome {
-                case .added: summary.added += 1
-                case .updated: summary.updated += 1
-                case .unchanged: summary.unchanged += 1
-                case .failed: summary.failed += 1
-                case .pruned: summary.pruned += 1
-                }
-                summary.chunks += chunks
-                summary.bytes += file.size
-                summary.results.append(.init(path: file.identity, outcome: outcome, chunks: chunks, reason: reason))
+                summary.tally(path: file.identity, outcome: outcome, chunks: chunks, bytes: file.size, reason: reason)
                 if outcome == .failed {
                     library.logger.warning(
                         "file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])

@@ -43,17 +43,7 @@ extension KnowledgeBase {
         var summary = IngestSummary(kb: name)
         progress(.planned(files: urls.count, bytes: 0))
         func report(_ path: String, _ outcome: IngestOutcome, chunks: Int = 0, bytes: Int64 = 0, reason: String? = nil) {
-            summary.files += 1
-            switch outcome {
-            case .added: summary.added += 1
-            case .updated: summary.updated += 1
-            case .unchanged: summary.unchanged += 1
-            case .failed: summary.failed += 1
-            case .pruned: summary.pruned += 1
-            }
-            summary.chunks += chunks
-            summary.bytes += bytes
-            summary.results.append(.init(path: path, outcome: outcome, chunks: chunks, reason: reason))
+            summary.tally(path: path, outcome: outcome, chunks: chunks, bytes: bytes, reason: reason)
             if outcome == .failed {
                 library.logger.warning("page rejected", metadata: ["url": "\(path)", "reason": "\(reason ?? "")"])
             }

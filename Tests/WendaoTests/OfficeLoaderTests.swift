@@ -11,17 +11,6 @@ private let wNS = "xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/
 private let relNS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 private let pkgRelNS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
-/// The error a throwing body raised, as a WendaoError (nil when nothing was thrown).
-private func officeError(_ body: () throws -> Void) -> WendaoError? {
-    do {
-        try body()
-        return nil
-    } catch let e as WendaoError {
-        return e
-    } catch {
-        return WendaoError(.internal, "unexpected non-Wendao error: \(error)")
-    }
-}
 
 /// A ZIP archive of small text entries.
 private func makeZip(_ files: [(String, String)]) throws -> Data {
@@ -391,7 +380,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
 
     @Test func docxWithoutMainPartIsUnreadable() throws {
         let zip = try makeZip([("_rels/.rels", rels([("rId1", "officeDocument", "../../etc/passwd")]))])
-        let error = officeError { _ = try OfficeLoader.docx(zip, limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.docx(zip, limits: LoaderLimits()) }
         #expect(error == WendaoError(.unreadable, "not a Word document (no word/document.xml)"))
     }
 
@@ -520,7 +509,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             + "xmlns:enc=\"http://www.w3.org/2001/04/xmlenc#\"><enc:EncryptedData><enc:CipherData>"
             + "<enc:CipherReference URI=\"OEBPS/text/ch1.xhtml\"/></enc:CipherData></enc:EncryptedData></encryption>"
         let zip = try sampleEpub(extra: [("META-INF/encryption.xml", encryption)])
-        let error = officeError { _ = try OfficeLoader.epub(zip, limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.epub(zip, limits: LoaderLimits()) }
         #expect(error == WendaoError(.unsupported, "EPUB is DRM-protected"))
     }
 
@@ -554,22 +543,22 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             let body = prolog == xxe ? "&e;" : "&lol9;"
             let document = prolog + "<w:document \(wNS)><w:body>\(para(body))</w:body></w:document>"
             let docx = try makeZip(docxFiles(document: document))
-            let e1 = officeError { _ = try OfficeLoader.docx(docx, limits: LoaderLimits()) }
+            let e1 = thrownWendaoError { _ = try OfficeLoader.docx(docx, limits: LoaderLimits()) }
             #expect(e1 == WendaoError(.unsupported, "\(refusal) (word/document.xml)"))
 
             let xlsx = try makeZip(xlsxFiles(
                 sheets: [("s", false, sheetXML("<row><c t=\"s\"><v>0</v></c></row>"))], shared: ["x"], styles: nil
             ).map { $0.0 == "xl/sharedStrings.xml" ? ($0.0, prolog + "<sst><si><t>\(body)</t></si></sst>") : $0 })
-            let e2 = officeError { _ = try OfficeLoader.xlsx(xlsx, limits: LoaderLimits()) }
+            let e2 = thrownWendaoError { _ = try OfficeLoader.xlsx(xlsx, limits: LoaderLimits()) }
             #expect(e2 == WendaoError(.unsupported, "\(refusal) (xl/sharedStrings.xml)"))
 
             let chapter = prolog + "<html><body><p>\(body)</p></body></html>"
             let epub = try makeZip(epubFiles(chapters: [("c1", "c1.xhtml", chapter)], spine: ["c1"], nav: sampleNav))
-            let e3 = officeError { _ = try OfficeLoader.epub(epub, limits: LoaderLimits()) }
+            let e3 = thrownWendaoError { _ = try OfficeLoader.epub(epub, limits: LoaderLimits()) }
             #expect(e3 == WendaoError(.unsupported, "\(refusal) (OEBPS/c1.xhtml)"))
 
             let svg = Data((prolog + "<svg><text>\(body)</text></svg>").utf8)
-            let e4 = officeError { _ = try OfficeLoader.svg(svg, limits: LoaderLimits()) }
+            let e4 = thrownWendaoError { _ = try OfficeLoader.svg(svg, limits: LoaderLimits()) }
             #expect(e4 == WendaoError(.unsupported, "\(refusal) (SVG)"))
         }
     }
@@ -603,7 +592,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
             return nil
         }
         #expect(zip.count < 4 << 20)
-        let error = officeError { _ = try OfficeLoader.docx(zip, limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.docx(zip, limits: LoaderLimits()) }
         #expect(error == WendaoError(.limitExceeded, "archive inflates to more than 256 MB"))
     }
 
@@ -613,13 +602,13 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
         let honest = try makeZip(docxFiles(document: big))
         let lying = lieAboutSize(honest, entry: "word/document.xml", claimed: 100)
         #expect(lying != honest)
-        let damaged = officeError { _ = try OfficeLoader.docx(lying, limits: LoaderLimits()) }
+        let damaged = thrownWendaoError { _ = try OfficeLoader.docx(lying, limits: LoaderLimits()) }
         #expect(damaged?.code == .unreadable)
         #expect(damaged?.message.hasPrefix("damaged ZIP archive") == true)
 
         var small = LoaderLimits()
         small.maxInflatedBytes = 64 << 10
-        let limited = officeError { _ = try OfficeLoader.docx(lying, limits: small) }
+        let limited = thrownWendaoError { _ = try OfficeLoader.docx(lying, limits: small) }
         #expect(limited == WendaoError(.limitExceeded, "archive inflates to more than 0 MB"))
     }
 
@@ -636,18 +625,18 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
     @Test func damagedArchivesAreUnreadable() throws {
         let good = try sampleDocx()
         let truncated = good.prefix(good.count / 2)
-        #expect(officeError { _ = try OfficeLoader.docx(Data(truncated), limits: LoaderLimits()) }
+        #expect(thrownWendaoError { _ = try OfficeLoader.docx(Data(truncated), limits: LoaderLimits()) }
             == WendaoError(.unreadable, "damaged ZIP archive"))
         var rng = Seeded(state: 42)
         let random = Data((0..<8_192).map { _ in UInt8.random(in: 0...255, using: &rng) })
-        #expect(officeError { _ = try OfficeLoader.xlsx(random, limits: LoaderLimits()) }
+        #expect(thrownWendaoError { _ = try OfficeLoader.xlsx(random, limits: LoaderLimits()) }
             == WendaoError(.unreadable, "damaged ZIP archive"))
         let pkRandom = Data([0x50, 0x4B, 0x03, 0x04]) + random
-        #expect(officeError { _ = try OfficeLoader.pptx(pkRandom, limits: LoaderLimits()) }?.code == .unreadable)
+        #expect(thrownWendaoError { _ = try OfficeLoader.pptx(pkRandom, limits: LoaderLimits()) }?.code == .unreadable)
         // Flip bytes inside the compressed data of a valid archive: checksum or inflate must fail.
         var corrupt = [UInt8](good)
         for k in stride(from: 200, to: min(600, corrupt.count), by: 7) { corrupt[k] ^= 0x5A }
-        let error = officeError { _ = try OfficeLoader.docx(Data(corrupt), limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.docx(Data(corrupt), limits: LoaderLimits()) }
         #expect(error?.code == .unreadable)
     }
 
@@ -656,20 +645,20 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
         var garbage = "这不是 XML {\"json\": true} "
         garbage += String(decoding: (0..<2_000).map { _ in UInt8.random(in: 0...255, using: &rng) }, as: UTF8.self)
         let docx = try makeZip(docxFiles(document: garbage))
-        let error = officeError { _ = try OfficeLoader.docx(docx, limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.docx(docx, limits: LoaderLimits()) }
         #expect(error?.code == .unreadable)
         #expect(error?.message.hasPrefix("malformed XML in word/document.xml") == true)
         let unclosed = try makeZip(docxFiles(document: "<w:document \(wNS)><w:body><w:p>"))
-        #expect(officeError { _ = try OfficeLoader.docx(unclosed, limits: LoaderLimits()) }?.code == .unreadable)
+        #expect(thrownWendaoError { _ = try OfficeLoader.docx(unclosed, limits: LoaderLimits()) }?.code == .unreadable)
     }
 
     @Test func deepNestingAndEntryCountAreLimited() throws {
         let deep = String(repeating: "<g>", count: 300) + String(repeating: "</g>", count: 300)
-        let error = officeError { _ = try OfficeLoader.svg(Data("<svg>\(deep)</svg>".utf8), limits: LoaderLimits()) }
+        let error = thrownWendaoError { _ = try OfficeLoader.svg(Data("<svg>\(deep)</svg>".utf8), limits: LoaderLimits()) }
         #expect(error == WendaoError(.limitExceeded, "XML nested deeper than 256 levels in SVG"))
         var limits = LoaderLimits()
         limits.maxArchiveEntries = 2
-        let many = officeError { _ = try OfficeLoader.docx(try sampleDocx(), limits: limits) }
+        let many = thrownWendaoError { _ = try OfficeLoader.docx(try sampleDocx(), limits: limits) }
         #expect(many == WendaoError(.limitExceeded, "archive has more than 2 entries"))
     }
 
