@@ -21,6 +21,12 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     public var embedder: String?
     /// Retrieval mode: `bm25`, `dense` or `hybrid`; nil: hybrid when an embedder is set, else BM25.
     public var retrievalMode: String?
+    /// How hybrid retrieval fuses BM25 and dense candidates: `weighted` (confidence-weighted scores,
+    /// the default) or `rrf` (reciprocal-rank fusion); nil: `weighted`.
+    public var fusion: String?
+
+    /// The accepted values of ``fusion``.
+    public static let fusions = ["weighted", "rrf"]
 
     /// The accepted values of ``cjkMode``.
     public static let cjkModes = ["unigram+bigram", "bigram", "unigram"]
@@ -38,7 +44,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages, embedder, retrievalMode
+        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages, embedder, retrievalMode, fusion
     }
 
     /// Decodes settings; fields added in later versions take their defaults.
@@ -54,6 +60,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         ocrLanguages = try c.decodeIfPresent([String].self, forKey: .ocrLanguages)
         embedder = try c.decodeIfPresent(String.self, forKey: .embedder)
         retrievalMode = try c.decodeIfPresent(String.self, forKey: .retrievalMode)
+        fusion = try c.decodeIfPresent(String.self, forKey: .fusion)
     }
 
     /// Checks that every value is usable.
@@ -70,6 +77,9 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         }
         guard Self.cjkModes.contains(cjkMode) else {
             throw WendaoError(.invalidArgument, "CJK mode must be one of \(Self.cjkModes.joined(separator: ", "))")
+        }
+        if let fusion, !Self.fusions.contains(fusion) {
+            throw WendaoError(.invalidArgument, "fusion must be one of \(Self.fusions.joined(separator: ", ")) (got '\(fusion)')")
         }
         if let model, !model.contains(":") || model.count > 200 {
             throw WendaoError(.invalidArgument, "model must be written provider:model (got '\(model)')")

@@ -1,5 +1,6 @@
 public import Foundation
 import WendaoCore
+import WendaoIndex
 import WendaoRAG
 import WendaoText
 
@@ -58,8 +59,13 @@ public enum SQuADEvaluator {
 
     /// Builds a temporary knowledge base (one document per article, paragraphs joined by blank
     /// lines, chunked by our chunker) and measures retrieval.
+    ///
+    /// With `details`, one JSON line per question is written there: the question, its gold answers and,
+    /// for every retrieval mode the knowledge base can use, the rank of the first chunk holding an
+    /// answer (null past 10) and whether the packed context holds one — for error analysis.
     public static func run(
-        file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL
+        file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL,
+        details: URL? = nil
     ) throws -> SQuADReport {
         let parsed: File
         do {
@@ -95,7 +101,9 @@ public enum SQuADEvaluator {
         var mrr = 0.0
         let k = max(topK, 10)
         let t1 = Date()
+        var detailLines: [Data] = []
         for (q, answers) in questions {
+            if details != nil { detailLines.append(detailLine(kb, q, answers, k: k, topK: topK, budget: budgetChars)) }
             let hits = (try? kb.search(q, topK: k)) ?? []
             if let r = hits.firstIndex(where: { h in answers.contains { h.text.contains($0) } }) {
                 if r == 0 { hit1 += 1 }
@@ -107,6 +115,11 @@ public enum SQuADEvaluator {
             if answers.contains(where: { context.contains($0) }) { contextHits += 1 }
         }
         let querySeconds = Date().timeIntervalSince(t1)
+        if let details {
+            var out = Data()
+            for line in detailLines { out.append(line); out.append(0x0A) }
+            try out.write(to: details, options: .atomic)
+        }
         let n = Double(max(questions.count, 1))
         try? library.delete(kbName)
         return SQuADReport(
@@ -114,5 +127,54 @@ public enum SQuADEvaluator {
             contextHit: Double(contextHits) / n, hitAt1: Double(hit1) / n, hitAt5: Double(hit5) / n, mrrAt10: mrr / n,
             indexSeconds: indexSeconds, queriesPerSecond: Double(questions.count) / max(querySeconds, 1e-9),
             chunkSize: settings.chunkSize)
+    }
+
+    struct Detail: Encodable {
+        struct ModeResult: Encodable {
+            var rank: Int?
+            var contextHit: Bool
+            var top: [Int64]
+            enum CodingKeys: String, CodingKey { case rank, contextHit = "context_hit", top }
+        }
+        var question: String
+        var answers: [String]
+        var modes: [String: ModeResult]
+        /// BM25 and dense candidates as [id, score], best first (with an embedder).
+        var lexical: [[Double]]?
+        var dense: [[Double]]?
+        /// Per candidate id: [document id, start, end, holds an answer (1/0)].
+        var candidates: [String: [Int64]]?
+        /// The query's BM25 score bound.
+        var lexicalBound: Double?
+    }
+
+    static func detailLine(_ kb: KnowledgeBase, _ q: String, _ answers: [String], k: Int, topK: Int, budget: Int)
+        -> Data
+    {
+        var modes: [String: Detail.ModeResult] = [:]
+        let available: [RetrievalMode] = kb.defaultRetrievalMode == .bm25 ? [.bm25] : RetrievalMode.allCases
+        for mode in available {
+            let hits = (try? kb.search(q, topK: k, mode: mode)) ?? []
+            let rank = hits.prefix(10).firstIndex { h in answers.contains { h.text.contains($0) } }.map { $0 + 1 }
+            let context = ContextPacker.contextText(ContextPacker.pack(Array(hits.prefix(topK)), budget: budget))
+            modes[mode.rawValue] = Detail.ModeResult(
+                rank: rank, contextHit: answers.contains { context.contains($0) }, top: hits.prefix(5).map(\.chunkID))
+        }
+        var detail = Detail(question: q, answers: answers, modes: modes)
+        if available.count > 1, let lists = try? kb.candidateLists(q, pool: 100) {
+            detail.lexical = lists.lexical.map { [Double($0.id), Double($0.score)] }
+            detail.dense = lists.dense.map { [Double($0.id), Double($0.score)] }
+            detail.lexicalBound = Double(lists.lexicalBound)
+            var seen = Set<Int64>()
+            let ids = (lists.lexical + lists.dense).map(\.id).filter { seen.insert($0).inserted }
+            let hits = (try? kb.hits(ids.map { ($0, 0) })) ?? []
+            detail.candidates = Dictionary(
+                uniqueKeysWithValues: hits.map { h in
+                    (String(h.chunkID), [h.documentID, Int64(h.start), Int64(h.end), answers.contains { h.text.contains($0) } ? 1 : 0])
+                })
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(detail)) ?? Data()
     }
 }

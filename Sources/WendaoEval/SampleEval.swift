@@ -17,6 +17,11 @@ public struct AnswerReport: Sendable, Codable {
     public var citationHit: Double
     /// Answerable questions where a cited passage comes from a gold document.
     public var citedDocumentHit: Double
+    /// Answerable questions with a gold string in the top 8 retrieved chunks (what retrieval alone
+    /// achieves, before the answerer picks sentences).
+    public var retrievalHit: Double
+    /// Retrieval mode used.
+    public var mode: String
     /// Answerable questions wrongly answered "not found".
     public var falseNotFound: Double
     /// Unanswerable questions correctly answered "not found".
@@ -40,7 +45,7 @@ public struct AnswerReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case questions, answerable, unanswerable, answerHit = "answer_hit", citationHit = "citation_hit"
-        case citedDocumentHit = "cited_document_hit", falseNotFound = "false_not_found"
+        case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, falseNotFound = "false_not_found"
         case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second", misses
     }
 }
@@ -55,8 +60,9 @@ public enum AnswerEvaluator {
         var answerable: Bool?
     }
 
-    /// Evaluates `kb` on the questions in `file`.
-    public static func run(kb: KnowledgeBase, file: URL) throws -> AnswerReport {
+    /// Evaluates `kb` on the questions in `file`, retrieving by `mode` (default: the knowledge
+    /// base's mode).
+    public static func run(kb: KnowledgeBase, file: URL, mode: RetrievalMode? = nil) throws -> AnswerReport {
         guard let data = try? Data(contentsOf: file) else { throw WendaoError(.unreadable, "cannot read \(file.path)") }
         var qs: [Question] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
@@ -71,16 +77,19 @@ public enum AnswerEvaluator {
         var answerHit = 0
         var citationHit = 0
         var docHit = 0
+        var retrieved = 0
         var falseNF = 0
         var nfOK = 0
         var misses: [AnswerReport.Miss] = []
         let t0 = Date()
         for (i, q) in qs.enumerated() {
             let id = q.id ?? "q\(i + 1)"
-            let a = try kb.ask(q.question)
+            let a = try kb.ask(q.question, mode: mode)
             let isAnswerable = q.answerable ?? !q.answers.isEmpty
             if isAnswerable {
                 answerable += 1
+                let hits = try kb.search(q.question, topK: 8, mode: mode)
+                if q.answers.contains(where: { g in hits.contains { $0.text.contains(g) } }) { retrieved += 1 }
                 if !a.found {
                     falseNF += 1
                     misses.append(.init(id: id, question: q.question, problem: "said not found", answer: ""))
@@ -116,6 +125,7 @@ public enum AnswerEvaluator {
         return AnswerReport(
             questions: qs.count, answerable: answerable, unanswerable: unanswerable, answerHit: Double(answerHit) / na,
             citationHit: Double(citationHit) / na, citedDocumentHit: Double(docHit) / na,
+            retrievalHit: Double(retrieved) / na, mode: (mode ?? kb.defaultRetrievalMode).rawValue,
             falseNotFound: Double(falseNF) / na,
             notFoundRecall: Double(nfOK) / Double(max(unanswerable, 1)),
             queriesPerSecond: Double(qs.count) / max(secs, 1e-9),

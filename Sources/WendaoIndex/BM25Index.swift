@@ -158,6 +158,15 @@ public final class BM25Index {
         return log(1 + (n - df + 0.5) / (df + 0.5))
     }
 
+    /// The highest score any document could reach for the analysed query: Σ idf · (k1 + 1) over
+    /// the query terms (repetitions counted), the limit of BM25 as a term's frequency grows. A top
+    /// score near it means the best document matches nearly every informative query term; terms
+    /// absent from the corpus keep their (maximal) idf, so a query in other words scores low against it.
+    public func scoreBound(_ queryTerms: [UInt64]) -> Float {
+        let k1 = parameters.k1
+        return queryTerms.reduce(Float(0)) { $0 + idf($1) * (k1 + 1) }
+    }
+
     private func prepareNorms(average: Float) {
         if normsAverage == average { return }
         let k1 = parameters.k1

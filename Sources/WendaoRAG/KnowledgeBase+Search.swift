@@ -106,26 +106,54 @@ extension KnowledgeBase {
     }
 
     /// The `topK` best chunks for `query`, by `mode` (default: the knowledge base's mode — hybrid
-    /// once an embedder is set, else BM25). Hybrid fuses BM25 and dense candidates by reciprocal rank;
-    /// its scores are the fused scores.
+    /// once an embedder is set, else BM25). Hybrid fuses BM25 and dense candidates (confidence-weighted
+    /// scores by default, reciprocal rank with the `rrf` fusion setting); its scores are the fused
+    /// scores.
     public func search(_ query: String, topK: Int = 10, mode: RetrievalMode? = nil) throws -> [SearchHit] {
+        try retrieve(query, topK: topK, mode: mode ?? defaultRetrievalMode).hits
+    }
+
+    /// Weight of the dense list in weighted hybrid fusion (``Fusion/boundWeighted(dense:sparse:sparseBound:alpha:limit:)``).
+    static let hybridDenseWeight = 0.1
+
+    /// Hits for `query`, and the candidate lists they came from when dense retrieval took part (the
+    /// dense list holds at least 50 candidates then, for the answerer's confidence signal).
+    func retrieve(_ query: String, topK: Int, mode: RetrievalMode) throws -> (hits: [SearchHit], lists: CandidateLists?) {
         let k = max(1, min(topK, 1000))
-        let scored: [(id: Int64, score: Float)]
-        switch mode ?? defaultRetrievalMode {
+        switch mode {
         case .bm25:
-            scored = index.search(try queryTerms(query), k: k).map { ($0.id, $0.score) }
+            return (try hits(index.search(try queryTerms(query), k: k).map { ($0.id, $0.score) }), nil)
         case .dense:
             guard !query.trimmingCharactersInSet().isEmpty else {
                 throw WendaoError(.invalidArgument, "the query is empty")
             }
-            scored = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: k).map { ($0.id, $0.score) }
+            let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: max(50, k))
+            let lists = CandidateLists(lexical: [], dense: dense, lexicalBound: 0)
+            return (try hits(dense.prefix(k).map { ($0.id, $0.score) }), lists)
         case .hybrid:
-            let pool = max(50, k * 3)
-            let lexical = (try? queryTerms(query)).map { index.search($0, k: pool) } ?? []
-            let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
-            guard !lexical.isEmpty || !dense.isEmpty else { _ = try queryTerms(query); return [] }
-            scored = Fusion.reciprocalRank([lexical, dense], limit: k).map { ($0.id, Float($0.score)) }
+            let lists = try candidateLists(query, pool: max(50, k * 3))
+            guard !lists.lexical.isEmpty || !lists.dense.isEmpty else { _ = try queryTerms(query); return ([], lists) }
+            let fused =
+                record.settings.fusion == "rrf"
+                ? Fusion.reciprocalRank([lists.lexical, lists.dense], limit: k)
+                : Fusion.boundWeighted(
+                    dense: lists.dense, sparse: lists.lexical, sparseBound: Double(lists.lexicalBound),
+                    alpha: Self.hybridDenseWeight, limit: k)
+            return (try hits(fused.map { ($0.id, Float($0.score)) }), lists)
         }
+    }
+
+    /// The two candidate lists hybrid retrieval fuses, best first: BM25 (empty when the query has no
+    /// searchable words) and dense (needs an embedder). For evaluation and diagnostics.
+    public func candidateLists(_ query: String, pool: Int) throws -> CandidateLists {
+        let terms = try? queryTerms(query)
+        let lexical = terms.map { index.search($0, k: pool) } ?? []
+        let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
+        return CandidateLists(lexical: lexical, dense: dense, lexicalBound: terms.map { index.scoreBound($0) } ?? 0)
+    }
+
+    /// Search hits for chunk ids in the order given, ranked from 1 (ids no longer stored are skipped).
+    public func hits(_ scored: [(id: Int64, score: Float)]) throws -> [SearchHit] {
         let missing = scored.map(\.id).filter { chunkCache[$0] == nil }
         if !missing.isEmpty {
             if chunkCache.count + missing.count > chunkCacheLimit { chunkCache.removeAll(keepingCapacity: true) }
@@ -145,6 +173,16 @@ extension KnowledgeBase {
     public func search(_ query: String, topK: Int, budgetChars: Int) throws -> [SearchHit] {
         ContextPacker.pack(try search(query, topK: topK), budget: budgetChars)
     }
+}
+
+/// BM25 and dense candidates for one query, before fusion.
+public struct CandidateLists: Sendable {
+    /// BM25 hits, best first.
+    public var lexical: [ScoredID]
+    /// Dense hits (cosine), best first.
+    public var dense: [ScoredID]
+    /// The highest BM25 score the query could reach (`BM25Index.scoreBound`); 0 without query terms.
+    public var lexicalBound: Float
 }
 
 extension String {

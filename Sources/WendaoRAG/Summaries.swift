@@ -30,6 +30,8 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     public var embedder: String?
     /// The retrieval mode queries use by default.
     public var retrieval: String
+    /// How hybrid retrieval fuses its lists: `weighted` or `rrf`.
+    public var fusion: String
     /// Creation time (ISO 8601).
     public var created_at: String
 
@@ -48,13 +50,14 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         ocr_languages = r.settings.ocrLanguages ?? LoaderDefaults.ocrLanguages
         embedder = r.settings.embedder
         retrieval = r.settings.retrievalMode ?? (r.settings.embedder == nil ? "bm25" : "hybrid")
+        fusion = r.settings.fusion ?? "weighted"
         created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
     }
 
     /// Encodes every key, `model` as null when unset.
     public func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
-            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, embedder, retrieval, created_at
+            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, embedder, retrieval, fusion, created_at
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(name, forKey: .name)
@@ -70,6 +73,7 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         try c.encode(ocr_languages, forKey: .ocr_languages)
         try c.encode(embedder, forKey: .embedder)
         try c.encode(retrieval, forKey: .retrieval)
+        try c.encode(fusion, forKey: .fusion)
         try c.encode(created_at, forKey: .created_at)
     }
 }

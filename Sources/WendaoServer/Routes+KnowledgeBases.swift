@@ -15,6 +15,7 @@ struct KBSettingsBody: Decodable {
     var ocr_languages: [String]?
     var embedder: String?
     var retrieval: String?
+    var fusion: String?
     var model: String?
 
     /// Checks the values a handler cannot leave to the library.
@@ -24,6 +25,9 @@ struct KBSettingsBody: Decodable {
         }
         if let retrieval, RetrievalMode(rawValue: retrieval) == nil {
             throw APIError.badRequest("retrieval must be bm25, dense or hybrid")
+        }
+        if let fusion, !KnowledgeBaseSettings.fusions.contains(fusion) {
+            throw APIError.badRequest("fusion must be weighted or rrf")
         }
         if let embedder, !embedder.isEmpty, embedder != "none" {
             _ = try Embedders.open(embedder)  // pulled and loadable, or a clear error now
@@ -41,6 +45,7 @@ struct KBSettingsBody: Decodable {
         if let ocr_languages { s.ocrLanguages = ocr_languages.isEmpty ? nil : ocr_languages }
         if let embedder { s.embedder = embedder.isEmpty || embedder == "none" ? nil : embedder }
         if let retrieval { s.retrievalMode = retrieval }
+        if let fusion { s.fusion = fusion }
         return s
     }
 }

@@ -62,6 +62,42 @@ public enum Fusion {
         return ranked(scores, limit: limit)
     }
 
+    /// Confidence-weighted fusion (the default of hybrid retrieval): a convex combination in which
+    /// BM25 scores are divided by the query's score bound (``BM25Index/scoreBound(_:)``, the score a
+    /// document matching every query term without limit would get) and dense scores are min-max
+    /// normalised over their list:
+    /// `(1 − alpha) · bm25 / bound + alpha · (cos − min) / (max − min)`.
+    ///
+    /// Unlike rank fusion, this keeps how strong the lexical match is: a query whose words the
+    /// documents share keeps BM25's order (its normalised scores are high and spread out), while a
+    /// question in other words or another language — its best BM25 score a small share of the bound
+    /// — is ordered by meaning. An id missing from a list gets 0 there; non-finite scores count as
+    /// missing.
+    ///
+    /// - Parameters:
+    ///   - dense: vector-search hits (cosine).
+    ///   - sparse: BM25 hits.
+    ///   - sparseBound: the BM25 score bound of the query; ≤ 0 or non-finite falls back to the best
+    ///     BM25 score.
+    ///   - alpha: weight of the dense list, clamped to 0…1.
+    ///   - limit: keep at most this many results (all when nil).
+    public static func boundWeighted(
+        dense: [ScoredID], sparse: [ScoredID], sparseBound: Double, alpha: Double, limit: Int? = nil
+    ) -> [FusedHit] {
+        let a = alpha.isFinite ? min(1, max(0, alpha)) : 0.1
+        var scores: [Int64: Double] = [:]
+        let best = sparse.lazy.map { Double($0.score) }.filter(\.isFinite).max() ?? 0
+        let bound = sparseBound.isFinite && sparseBound > 0 ? max(sparseBound, best) : best
+        if bound > 0 {
+            var seen = Set<Int64>()
+            for hit in sparse where hit.score.isFinite && seen.insert(hit.id).inserted {
+                scores[hit.id] = (1 - a) * max(0, Double(hit.score)) / bound
+            }
+        }
+        for (id, normalised) in normalise(dense) { scores[id, default: 0] += a * normalised }
+        return ranked(scores, limit: limit)
+    }
+
     /// Min-max normalisation of a list (first occurrence of each id, finite scores only).
     static func normalise(_ list: [ScoredID]) -> [(Int64, Double)] {
         var seen = Set<Int64>()

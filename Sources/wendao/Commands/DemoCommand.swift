@@ -32,7 +32,7 @@ struct DemoCommand: ParsableCommand {
         if try lib.store.knowledgeBase(named: kb) == nil { try lib.create(kb) }
         let base = try lib.open(kb)
         var options = IngestOptions()
-        options.exclude = ["eval.jsonl"]
+        options.exclude = ["eval*.jsonl"]
         options.prune = true
         let summary = try base.ingest([samples], options: options)
         if !global.json {

@@ -21,6 +21,7 @@ struct EvalCommand: ParsableCommand {
             .cjkMode
         @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
         @Option(help: "Embedding model for dense/hybrid: e5-small, minilm or path:/model.") var embedder: String?
+        @Option(help: "Hybrid fusion: weighted (default) or rrf.") var fusion: String?
 
         var settings: KnowledgeBaseSettings {
             get throws {
@@ -34,6 +35,7 @@ struct EvalCommand: ParsableCommand {
                     chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
                 s.embedder = embedder
                 s.retrievalMode = m.rawValue
+                s.fusion = fusion
                 return s
             }
         }
@@ -52,6 +54,8 @@ struct EvalCommand: ParsableCommand {
         @Argument(help: "SQuAD JSON file.") var file: String
         @Option(help: "Context budget in characters.") var budgetChars = 600
         @Option(help: "Results retrieved before packing.") var topK = 20
+        @Option(help: "Write one JSON line per question (rank and context hit in every mode) to this file.")
+        var details: String?
         @OptionGroup var tuning: Tuning
 
         func run() throws {
@@ -60,7 +64,7 @@ struct EvalCommand: ParsableCommand {
             let r = try SQuADEvaluator.run(
                 file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK,
                 settings: try tuning.settings.validated(),
-                workDirectory: dir)
+                workDirectory: dir, details: details.map { URL(fileURLWithPath: $0) })
             if global.json {
                 Output.json(r)
             } else {
@@ -108,18 +112,27 @@ struct EvalCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(name: .long) var kb: String
         @Argument(help: "Questions (JSONL: question, answers, documents, answerable).") var file: String
+        @Option(help: "Retrieval: bm25, dense or hybrid (default: the knowledge base's mode).") var mode: String?
 
         func run() throws {
-            let r = try AnswerEvaluator.run(kb: try global.library().open(kb), file: URL(fileURLWithPath: file))
+            let retrieval = try mode.map { m in
+                guard let r = RetrievalMode(rawValue: m) else {
+                    throw WendaoError(.invalidArgument, "unknown mode '\(m)': use bm25, dense or hybrid")
+                }
+                return r
+            }
+            let r = try AnswerEvaluator.run(
+                kb: try global.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval)
             if global.json {
                 Output.json(r)
             } else {
                 Output.line(
                     String(
                         format:
-                            "%d questions (%d answerable, %d not): answer_hit %.3f · citation_hit %.3f · cited_document %.3f · false not-found %.3f · not-found recall %.3f",
+                            "%d questions (%d answerable, %d not): answer_hit %.3f · citation_hit %.3f · cited_document %.3f · retrieval_hit@8 %.3f · false not-found %.3f · not-found recall %.3f",
                         r.questions, r.answerable, r.unanswerable, r.answerHit, r.citationHit, r.citedDocumentHit,
-                        r.falseNotFound, r.notFoundRecall))
+                        r.retrievalHit,
+                        r.falseNotFound, r.notFoundRecall) + " (\(r.mode))")
                 for m in r.misses { Output.line("  \(m.id) \(m.problem): \(m.question)") }
             }
         }

@@ -28,6 +28,8 @@ struct KBCommand: ParsableCommand {
         var embedder: String?
         @Option(help: "Retrieval mode: bm25, dense or hybrid (default: hybrid with an embedder).")
         var retrieval: String?
+        @Option(help: "How hybrid retrieval fuses BM25 and dense: weighted (default) or rrf (reciprocal rank).")
+        var fusion: String?
 
         /// Checks that `--model` names a provider and model Wendao can resolve (keys are checked when
         /// the model is used).
@@ -63,6 +65,7 @@ struct KBCommand: ParsableCommand {
             if let ocrLanguages { s.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init) }
             if let embedder { s.embedder = embedder == "none" || embedder.isEmpty ? nil : embedder }
             if let retrieval { s.retrievalMode = retrieval }
+            if let fusion { s.fusion = fusion }
             return s
         }
     }
@@ -125,7 +128,7 @@ struct KBCommand: ParsableCommand {
                       model:         \(k.model ?? "none (extractive answers)")
                       OCR languages: \(k.ocr_languages.joined(separator: "+"))
                       embedder:      \(k.embedder ?? "none (BM25 only)")
-                      retrieval:     \(k.retrieval)
+                      retrieval:     \(k.retrieval)\(k.retrieval == "hybrid" ? " (\(k.fusion) fusion)" : "")
                       created:       \(k.created_at)
                     """)
             }
