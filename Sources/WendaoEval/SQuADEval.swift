@@ -57,9 +57,11 @@ public enum SQuADEvaluator {
     }
 
     /// Builds a temporary knowledge base (one document per article, paragraphs joined by blank
-    /// lines, chunked by our chunker) and measures retrieval.
+    /// lines, chunked by our chunker) and measures retrieval. `embedders` resolves
+    /// `settings.embedder` (a local model or a provider's, e.g. `dashscope:text-embedding-v3`).
     public static func run(
-        file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL
+        file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL,
+        embedders: EmbedderRegistry = EmbedderRegistry()
     ) throws -> SQuADReport {
         let parsed: File
         do {
@@ -67,7 +69,7 @@ public enum SQuADEvaluator {
         } catch {
             throw WendaoError(.unreadable, "\(file.path): not a SQuAD v1.1 JSON file (\(error.localizedDescription))")
         }
-        let library = try Library(directory: workDirectory)
+        let library = try Library(directory: workDirectory, embedders: embedders)
         let kbName = "eval-squad"
         if (try? library.record(kbName)) != nil { try library.delete(kbName) }
         try library.create(kbName, settings: settings)
@@ -96,7 +98,7 @@ public enum SQuADEvaluator {
         let k = max(topK, 10)
         let t1 = Date()
         for (q, answers) in questions {
-            let hits = (try? kb.search(q, topK: k)) ?? []
+            let hits = try searchOrNothing(kb, q, topK: k)
             if let r = hits.firstIndex(where: { h in answers.contains { h.text.contains($0) } }) {
                 if r == 0 { hit1 += 1 }
                 if r < 5 { hit5 += 1 }
@@ -114,5 +116,16 @@ public enum SQuADEvaluator {
             contextHit: Double(contextHits) / n, hitAt1: Double(hit1) / n, hitAt5: Double(hit5) / n, mrrAt10: mrr / n,
             indexSeconds: indexSeconds, queriesPerSecond: Double(questions.count) / max(querySeconds, 1e-9),
             chunkSize: settings.chunkSize)
+    }
+}
+
+/// The hits for `query`, or none when the query itself is unusable (no searchable words); any other
+/// failure (a remote embedder down, a vector file from another model) stops the evaluation instead
+/// of silently counting as misses.
+func searchOrNothing(_ kb: KnowledgeBase, _ query: String, topK: Int) throws -> [SearchHit] {
+    do {
+        return try kb.search(query, topK: topK)
+    } catch let e as WendaoError where e.code == .invalidArgument && !e.message.contains("reindex") {
+        return []
     }
 }

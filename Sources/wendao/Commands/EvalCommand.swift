@@ -20,7 +20,10 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
             .cjkMode
         @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
-        @Option(help: "Embedding model for dense/hybrid: e5-small, minilm or path:/model.") var embedder: String?
+        @Option(
+            help: "Embedding model for dense/hybrid: e5-small, minilm, path:/model or provider:model (dashscope:text-embedding-v3)."
+        )
+        var embedder: String?
 
         var settings: KnowledgeBaseSettings {
             get throws {
@@ -60,7 +63,7 @@ struct EvalCommand: ParsableCommand {
             let r = try SQuADEvaluator.run(
                 file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK,
                 settings: try tuning.settings.validated(),
-                workDirectory: dir)
+                workDirectory: dir, embedders: global.embedders())
             if global.json {
                 Output.json(r)
             } else {
@@ -87,7 +90,7 @@ struct EvalCommand: ParsableCommand {
             defer { try? FileManager.default.removeItem(at: dir) }
             let r = try BEIREvaluator.run(
                 directory: URL(fileURLWithPath: directory), settings: try tuning.settings.validated(),
-                workDirectory: dir)
+                workDirectory: dir, embedders: global.embedders())
             if global.json {
                 Output.json(r)
             } else {
