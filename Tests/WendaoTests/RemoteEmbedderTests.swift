@@ -213,7 +213,8 @@ struct RemoteEmbedderTests {
         let server = try await FakeProviderServer.start { request, ordinal in
             if ordinal == 0 { return .json(#"{"error":{"message":"internal error"}}"#, status: 500) }
             // Vector of "tN": [N, 1], so positions can be checked after normalisation.
-            return Self.reply(Self.inputs(request).map { [Float($0.dropFirst()) ?? -1, 1] })
+            let vectors = Self.inputs(request).map { (t: String) -> [Float] in [Float(String(t.dropFirst())) ?? -1, 1] }
+            return Self.reply(vectors)
         }
         var configuration = ModelsConfiguration()
         configuration.retry.baseDelay = 0.01
