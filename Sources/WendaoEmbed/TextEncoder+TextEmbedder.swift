@@ -23,6 +23,7 @@ extension TextEncoder: TextEmbedder {
     public func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult {
         let out = try embedDetailed(texts, kind: kind == .query ? .query : .passage)
         return EmbeddingResult(
-            vectors: out.map(\.vector), tokenCount: out.reduce(0) { $0 + $1.tokenCount }, truncated: out.map(\.truncated))
+            vectors: out.map(\.vector), tokenCount: out.reduce(0) { $0 + $1.tokenCount },
+            truncated: out.map(\.truncated))
     }
 }

@@ -69,7 +69,8 @@ public struct ProviderPreset: Sendable, Equatable {
         baseURLVariables: [String] = [], requiresKey: Bool = true, supportsStreamUsage: Bool = true,
         defaultContextWindow: Int = 32_768, contextWindows: [String: Int] = [:],
         temperatureRange: ClosedRange<Double> = 0...2, exampleModels: [String] = [], embeddingModels: [String] = [],
-        embeddingBatchSize: Int = 32, embeddingConcurrency: Int = 4, embeddingPrefixes: [String: EmbeddingPrefixes] = [:]
+        embeddingBatchSize: Int = 32, embeddingConcurrency: Int = 4,
+        embeddingPrefixes: [String: EmbeddingPrefixes] = [:]
     ) {
         self.name = name
         self.aliases = aliases
@@ -157,7 +158,9 @@ extension ProviderPreset {
             keyVariables: ["OLLAMA_API_KEY"], baseURLVariables: ["OLLAMA_HOST"], requiresKey: false,
             defaultContextWindow: 8_192, exampleModels: ["qwen2.5", "llama3.1"],
             embeddingModels: ["bge-m3", "nomic-embed-text"], embeddingConcurrency: 2,
-            embeddingPrefixes: ["nomic-embed-text": EmbeddingPrefixes(query: "search_query: ", passage: "search_document: ")]),
+            embeddingPrefixes: [
+                "nomic-embed-text": EmbeddingPrefixes(query: "search_query: ", passage: "search_document: ")
+            ]),
         ProviderPreset(
             name: "vllm", displayName: "vLLM (local OpenAI-compatible server)", baseURL: "http://127.0.0.1:8000/v1",
             keyVariables: ["VLLM_API_KEY"], baseURLVariables: ["VLLM_BASE_URL"], requiresKey: false,

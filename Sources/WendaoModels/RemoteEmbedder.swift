@@ -137,8 +137,8 @@ public final class RemoteEmbedder: TextEmbedder {
         }
         let cut = truncated.filter { $0 }.count
         if cut > 0 {
-            gateway.logger.notice(
-                "embedding inputs cut to the character limit",
+            gateway.logger.warning(
+                "embedding inputs cut to the character limit (embedding_max_characters in config.yaml)",
                 metadata: ["embedder": "\(id)", "inputs": "\(cut)", "max_characters": "\(limit)"])
         }
         let size = settings.batchSize

@@ -51,7 +51,8 @@ public enum Embedders {
             let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
             throw WendaoError(
                 .invalidArgument,
-                "unknown embedder '\(spec)': use \(names), path:/model or provider:model (e.g. dashscope:text-embedding-v3)")
+                "unknown embedder '\(spec)': use \(names), path:/model or provider:model "
+                    + "(e.g. dashscope:text-embedding-v3)")
         }
         let threads = environment["WENDAO_EMBED_THREADS"].flatMap(Int.init)
         let encoder = try TextEncoder(model: model, threads: threads)

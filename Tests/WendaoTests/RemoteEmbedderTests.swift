@@ -122,7 +122,8 @@ struct RemoteEmbedderTests {
         #expect(hits == ["docs/battery.md", "docs/battery.md", "docs/cold.md"])
 
         let requests = server.requests
-        #expect(requests.allSatisfy { $0.path == "/v1/embeddings" && $0.header("authorization") == "Bearer \(canaryKey)" })
+        #expect(requests.allSatisfy { $0.path == "/v1/embeddings" })
+        #expect(requests.allSatisfy { $0.header("authorization") == "Bearer \(canaryKey)" })
         #expect(requests.allSatisfy { Self.inputs($0).count <= 2 }, "\(requests.map { Self.inputs($0).count })")
         // One short text learns the dimension, then 5 passages in requests of ≤ 2, then 3 queries.
         let sizes = requests.map { Self.inputs($0).count }
@@ -165,7 +166,9 @@ struct RemoteEmbedderTests {
             case .nan:
                 // JSON has no NaN: base64 float32, as `encoding_format: base64` replies carry.
                 var bytes = Data()
-                for f in [Float(1), .nan, 0, 0] { withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+                for f in [Float(1), .nan, 0, 0] {
+                    withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+                }
                 return Self.reply([Any](repeating: bytes.base64EncodedString(), count: n))
             case .empty: return Self.reply([[Float]](repeating: [], count: n))
             case .zero: return Self.reply([[Float]](repeating: [0, 0, 0, 0], count: n))
@@ -283,6 +286,43 @@ struct RemoteEmbedderTests {
         await server.shutdown()
     }
 
+    @Test("Embedding settings: preset limits and prefixes, overridden by config.yaml")
+    func settings() throws {
+        let c = try ModelsConfiguration.parse(
+            """
+            providers:
+              qwen: { embedding_concurrency: 3 }
+            models:
+              dashscope:text-embedding-v3:
+                embedding_dimensions: 768
+                embedding_max_characters: 2000
+                embedding_query_prefix: "Q: "
+            custom:
+              mine: { provider: ollama, model: bge-m3, embedding_batch_size: 7 }
+            """, source: "test.yaml")
+        #expect(c.warnings.isEmpty, "\(c.warnings)")
+        let env = ["DASHSCOPE_API_KEY": canaryKey]
+        let v3 = try ModelCatalog.resolve("dashscope:text-embedding-v3", configuration: c, environment: env)
+        let s = ModelCatalog.embeddingSettings(for: v3, configuration: c)
+        #expect(s.batchSize == 10 && s.concurrency == 3 && s.dimensions == 768 && s.maxCharacters == 2000)
+        #expect(s.queryPrefix == "Q: " && s.passagePrefix == "")
+        let v4 = ModelCatalog.embeddingSettings(
+            for: try ModelCatalog.resolve("dashscope:text-embedding-v4", configuration: c, environment: env),
+            configuration: c)
+        #expect(v4.dimensions == nil && v4.maxCharacters == EmbeddingSettings.defaultMaxCharacters)
+        let nomic = ModelCatalog.embeddingSettings(
+            for: try ModelCatalog.resolve("ollama:nomic-embed-text", configuration: c, environment: [:]),
+            configuration: c)
+        #expect(nomic.queryPrefix == "search_query: " && nomic.passagePrefix == "search_document: ")
+        #expect(nomic.concurrency == 2 && nomic.batchSize == 32)
+        let mine = ModelCatalog.embeddingSettings(
+            for: try ModelCatalog.resolve("custom:mine", configuration: c, environment: [:]), configuration: c)
+        #expect(mine.batchSize == 7 && mine.queryPrefix == "")
+        #expect(throws: WendaoError.self) {
+            _ = try ModelsConfiguration.parse("models:\n  lab:m:\n    embedding_batch_size: 0\n", source: "t")
+        }
+    }
+
     @Test("The blocking bridge finishes even when every pool thread is blocked on it", .timeLimit(.minutes(1)))
     func bridgeDoesNotNeedThePool() async throws {
         let n = max(2, ProcessInfo.processInfo.activeProcessorCount) * 4
@@ -315,7 +355,9 @@ struct RemoteEmbedderTests {
         let setupGateway = ModelGateway(configuration: configuration, logger: LogCapture().logger())
         try Self.makeLibrary(scratch)
         let docs = scratch.child("docs").path
-        _ = try await offConcurrencyPool { try Self.open(scratch, configuration, gateway: setupGateway).ingest([docs]).failed }
+        _ = try await offConcurrencyPool {
+            try Self.open(scratch, configuration, gateway: setupGateway).ingest([docs]).failed
+        }
         await setupGateway.shutdown()
 
         var c = ServerConfiguration(dataDirectory: scratch.child("data"))

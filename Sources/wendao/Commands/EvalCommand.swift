@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
             .cjkMode
         @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
         @Option(
-            help: "Embedding model for dense/hybrid: e5-small, minilm, path:/model or provider:model (dashscope:text-embedding-v3)."
+            help:
+                "Embedding model for dense/hybrid: e5-small, minilm, path:/model or provider:model (dashscope:text-embedding-v3)."
         )
         var embedder: String?
 

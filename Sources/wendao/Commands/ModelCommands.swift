@@ -132,12 +132,12 @@ struct ModelsCommand: AsyncParsableCommand {
                         "\(p.name):\(p.models.first ?? "model")", configuration: setup.configuration,
                         environment: setup.environment)
                 else { continue }
+                let settings = ModelCatalog.embeddingSettings(for: m, configuration: setup.configuration)
                 remote.append(
                     RemoteRow(
                         provider: p.name, models: p.models, base_url: m.displayURL,
                         key: m.apiKey != nil ? "set" : (m.requiresKey ? "missing" : "not needed"),
-                        key_variables: m.keyVariables,
-                        batch_size: ModelCatalog.embeddingSettings(for: m, configuration: setup.configuration).batchSize))
+                        key_variables: m.keyVariables, batch_size: settings.batchSize))
             }
             if global.json { return Output.json(Body(embedders: rows, remote: remote)) }
             Output.line("Local (run on this machine):")
@@ -154,7 +154,9 @@ struct ModelsCommand: AsyncParsableCommand {
                 case "missing": key = "no key: set \(r.key_variables.prefix(2).joined(separator: " or "))"
                 default: key = "no key needed"
                 }
-                let names = r.models.isEmpty ? "\(r.provider):MODEL" : r.models.map { "\(r.provider):\($0)" }.joined(separator: ", ")
+                let names =
+                    r.models.isEmpty
+                    ? "\(r.provider):MODEL" : r.models.map { "\(r.provider):\($0)" }.joined(separator: ", ")
                 Output.line("  \(names)")
                 Output.line("      \(r.base_url) · \(key) · \(r.batch_size) inputs per request")
             }
