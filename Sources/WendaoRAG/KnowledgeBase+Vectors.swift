@@ -15,10 +15,11 @@ public enum RetrievalMode: String, Sendable, CaseIterable, Codable {
     case hybrid
 }
 
-/// Opens text-embedding models by name and keeps them for the life of the process.
+/// Opens local text-embedding models by name and keeps them for the life of the process.
 ///
 /// Names: a pulled model (`e5-small`, `minilm`; see `wendao models pull`), `path:/dir` (a Hugging
-/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file).
+/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file). Knowledge bases open their
+/// embedder through ``EmbedderRegistry``, which also knows providers' models (`provider:model`).
 public enum Embedders {
     private static let cache = Mutex<[String: TextEncoder]>([:])
 
