@@ -121,6 +121,7 @@ let package = Package(
             name: "WendaoRAG",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed", "WendaoWeb",
+                "WendaoModels",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -51,7 +51,13 @@ public enum BEIREvaluator {
 
     /// Runs the evaluation. Each corpus document becomes one knowledge-base document; its score
     /// for a query is that of its best chunk.
-    public static func run(directory: URL, settings: KnowledgeBaseSettings, workDirectory: URL) throws -> BEIRReport {
+    ///
+    /// `embedders` resolves `settings.embedder` (a local model or a provider's, e.g.
+    /// `dashscope:text-embedding-v3`).
+    public static func run(
+        directory: URL, settings: KnowledgeBaseSettings, workDirectory: URL,
+        embedders: EmbedderRegistry = EmbedderRegistry()
+    ) throws -> BEIRReport {
         let corpus = try jsonLines(directory.appendingPathComponent("corpus.jsonl"))
         let queries = try jsonLines(directory.appendingPathComponent("queries.jsonl"))
         let qrelsURL = directory.appendingPathComponent("qrels/test.tsv")
@@ -64,7 +70,7 @@ public enum BEIREvaluator {
             if f.count < 3 || (i == 0 && Int(f[2]) == nil) { continue }
             if let g = Int(f[2]), g > 0 { qrels[f[0], default: [:]][f[1]] = g }
         }
-        let library = try Library(directory: workDirectory)
+        let library = try Library(directory: workDirectory, embedders: embedders)
         let kbName = "eval-beir"
         if (try? library.record(kbName)) != nil { try library.delete(kbName) }
         try library.create(kbName, settings: settings)
@@ -93,7 +99,7 @@ public enum BEIREvaluator {
         for q in queries {
             guard let qid = idString(q["_id"]), let rel = qrels[qid], let text = q["text"] as? String else { continue }
             n += 1
-            let hits = (try? kb.search(text, topK: 150)) ?? []
+            let hits = try searchOrNothing(kb, text, topK: 150)
             var ranked: [String] = []
             var seen = Set<String>()
             for h in hits where seen.insert(h.document).inserted {

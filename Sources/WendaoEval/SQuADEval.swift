@@ -58,14 +58,15 @@ public enum SQuADEvaluator {
     }
 
     /// Builds a temporary knowledge base (one document per article, paragraphs joined by blank
-    /// lines, chunked by our chunker) and measures retrieval.
+    /// lines, chunked by our chunker) and measures retrieval. `embedders` resolves
+    /// `settings.embedder` (a local model or a provider's, e.g. `dashscope:text-embedding-v3`).
     ///
     /// With `details`, one JSON line per question is written there: the question, its gold answers and,
     /// for every retrieval mode the knowledge base can use, the rank of the first chunk holding an
     /// answer (null past 10) and whether the packed context holds one — for error analysis.
     public static func run(
         file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL,
-        details: URL? = nil
+        embedders: EmbedderRegistry = EmbedderRegistry(), details: URL? = nil
     ) throws -> SQuADReport {
         let parsed: File
         do {
@@ -73,7 +74,7 @@ public enum SQuADEvaluator {
         } catch {
             throw WendaoError(.unreadable, "\(file.path): not a SQuAD v1.1 JSON file (\(error.localizedDescription))")
         }
-        let library = try Library(directory: workDirectory)
+        let library = try Library(directory: workDirectory, embedders: embedders)
         let kbName = "eval-squad"
         if (try? library.record(kbName)) != nil { try library.delete(kbName) }
         try library.create(kbName, settings: settings)
@@ -104,7 +105,7 @@ public enum SQuADEvaluator {
         var detailLines: [Data] = []
         for (q, answers) in questions {
             if details != nil { detailLines.append(detailLine(kb, q, answers, k: k, topK: topK, budget: budgetChars)) }
-            let hits = (try? kb.search(q, topK: k)) ?? []
+            let hits = try searchOrNothing(kb, q, topK: k)
             if let r = hits.firstIndex(where: { h in answers.contains { h.text.contains($0) } }) {
                 if r == 0 { hit1 += 1 }
                 if r < 5 { hit5 += 1 }
@@ -176,5 +177,16 @@ public enum SQuADEvaluator {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(detail)) ?? Data()
+    }
+}
+
+/// The hits for `query`, or none when the query itself is unusable (no searchable words); any other
+/// failure (a remote embedder down, a vector file from another model) stops the evaluation instead
+/// of silently counting as misses.
+func searchOrNothing(_ kb: KnowledgeBase, _ query: String, topK: Int) throws -> [SearchHit] {
+    do {
+        return try kb.search(query, topK: topK)
+    } catch let e as WendaoError where e.code == .invalidArgument && !e.message.contains("reindex") {
+        return []
     }
 }

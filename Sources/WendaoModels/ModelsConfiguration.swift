@@ -82,6 +82,10 @@ public struct ProviderSettings: Sendable, Equatable {
     public var contextWindow: Int?
     /// Extra HTTP headers sent with every call (for gateways that need them).
     public var headers: [String: String] = [:]
+    /// Most inputs per `/embeddings` request (`embedding_batch_size`; default from the preset, else 32).
+    public var embeddingBatchSize: Int?
+    /// Embedding requests in flight at once (`embedding_concurrency`; default from the preset, else 4).
+    public var embeddingConcurrency: Int?
 
     /// No changes.
     public init() {}
@@ -97,6 +101,19 @@ public struct ModelSettings: Sendable, Equatable {
     public var temperature: Double?
     /// Extra request fields merged into every chat request (e.g. `enable_thinking: false`).
     public var extra: [String: JSONValue] = [:]
+    /// Embedding models: most inputs per request (`embedding_batch_size`).
+    public var embeddingBatchSize: Int?
+    /// Embedding models: requests in flight at once (`embedding_concurrency`).
+    public var embeddingConcurrency: Int?
+    /// Embedding models: longer inputs are cut to this many characters (`embedding_max_characters`).
+    public var embeddingMaxCharacters: Int?
+    /// Embedding models: text put before queries (`embedding_query_prefix`).
+    public var embeddingQueryPrefix: String?
+    /// Embedding models: text put before passages (`embedding_passage_prefix`).
+    public var embeddingPassagePrefix: String?
+    /// Embedding models: the `dimensions` asked for, for models that can shorten their vectors
+    /// (`embedding_dimensions`).
+    public var embeddingDimensions: Int?
 
     /// No settings.
     public init() {}
@@ -139,6 +156,11 @@ public struct CustomModel: Sendable, Equatable {
 /// models:
 ///   deepseek:deepseek-chat:
 ///     price: { input: 2, output: 8, cached_input: 0.5, currency: CNY }   # per million tokens
+///   dashscope:text-embedding-v3:          # an embedder (`kb set --embedder dashscope:text-embedding-v3`)
+///     embedding_batch_size: 10            # inputs per request (DashScope's limit; preset default)
+///     embedding_dimensions: 1024          # `dimensions` sent with every request
+///     embedding_max_characters: 6000      # longer inputs are cut (default 6000)
+///     embedding_query_prefix: ""          # raw text unless the preset or this says otherwise
 /// timeouts: { connect: 10, first_token: 60, total: 600 }
 /// retries: { max_retries: 2, base_delay: 0.5, max_delay: 8, max_retry_after: 30 }
 /// ```
@@ -338,6 +360,8 @@ private struct Reader {
             case "context_window": p.contextWindow = try int(x, "\(path).\(k)", in: 256...100_000_000)
             case "headers":
                 for (h, hv) in try map(x, "\(path).\(k)") { p.headers[h] = try string(hv, "\(path).\(k).\(h)") }
+            case "embedding_batch_size": p.embeddingBatchSize = try int(x, "\(path).\(k)", in: 1...2048)
+            case "embedding_concurrency": p.embeddingConcurrency = try int(x, "\(path).\(k)", in: 1...64)
             default: unknown("\(path).\(k)")
             }
         }
@@ -354,6 +378,13 @@ private struct Reader {
             case "temperature": m.temperature = try number(x, "\(path).\(k)")
             case "extra":
                 for (ek, ev) in try map(x, "\(path).\(k)") { m.extra[ek] = try json(ev, "\(path).\(k).\(ek)") }
+            case "embedding_batch_size": m.embeddingBatchSize = try int(x, "\(path).\(k)", in: 1...2048)
+            case "embedding_concurrency": m.embeddingConcurrency = try int(x, "\(path).\(k)", in: 1...64)
+            case "embedding_max_characters":
+                m.embeddingMaxCharacters = try int(x, "\(path).\(k)", in: 16...1_000_000)
+            case "embedding_query_prefix": m.embeddingQueryPrefix = try string(x, "\(path).\(k)")
+            case "embedding_passage_prefix": m.embeddingPassagePrefix = try string(x, "\(path).\(k)")
+            case "embedding_dimensions": m.embeddingDimensions = try int(x, "\(path).\(k)", in: 1...65_536)
             case "price":
                 var input: Double?
                 var output: Double?

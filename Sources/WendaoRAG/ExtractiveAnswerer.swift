@@ -1,6 +1,5 @@
 import Foundation
 import WendaoCore
-import WendaoEmbed
 import WendaoIndex
 import WendaoText
 
@@ -413,8 +412,8 @@ extension KnowledgeBase {
     public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> Answer {
         let (hits, lists) = try retrieve(question, topK: topK, mode: mode ?? defaultRetrievalMode)
         var answerer = ExtractiveAnswerer()
-        if let dense = lists?.dense, let top = dense.first, let encoder = try? encoder(),
-            let calibration = SemanticCalibration.forEmbedder(encoder.model.id)
+        if let dense = lists?.dense, let top = dense.first, let embedder = try? embedder(),
+            let calibration = SemanticCalibration.forEmbedder(embedder.id)
         {
             let pool = dense.prefix(50).map { Double($0.score) }
             let mean = pool.reduce(0, +) / Double(pool.count)
@@ -422,8 +421,8 @@ extension KnowledgeBase {
             answerer.semantic = SemanticEvidence(
                 topCosine: Double(top.score), margin: Double(top.score) - mean, chunkCosines: cosines,
                 similarity: { texts in
-                    let q = try encoder.embed([question], kind: .query)[0]
-                    return try encoder.embed(texts, kind: .passage).map { v in
+                    let q = try embedder.embedBlocking([question], as: .query).vectors[0]
+                    return try embedder.embedBlocking(texts, as: .passage).vectors.map { v in
                         Double(zip(q, v).reduce(Float(0)) { $0 + $1.0 * $1.1 })
                     }
                 }, calibration: calibration)

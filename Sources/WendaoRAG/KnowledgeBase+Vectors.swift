@@ -15,10 +15,11 @@ public enum RetrievalMode: String, Sendable, CaseIterable, Codable {
     case hybrid
 }
 
-/// Opens text-embedding models by name and keeps them for the life of the process.
+/// Opens local text-embedding models by name and keeps them for the life of the process.
 ///
 /// Names: a pulled model (`e5-small`, `minilm`; see `wendao models pull`), `path:/dir` (a Hugging
-/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file).
+/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file). Knowledge bases open their
+/// embedder through ``EmbedderRegistry``, which also knows providers' models (`provider:model`).
 public enum Embedders {
     private static let cache = Mutex<[String: TextEncoder]>([:])
 
@@ -49,7 +50,10 @@ public enum Embedders {
             }
         } else {
             let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
-            throw WendaoError(.invalidArgument, "unknown embedder '\(spec)': use \(names) or path:/model")
+            throw WendaoError(
+                .invalidArgument,
+                "unknown embedder '\(spec)': use \(names), path:/model or provider:model "
+                    + "(e.g. dashscope:text-embedding-v3)")
         }
         let threads = environment["WENDAO_EMBED_THREADS"].flatMap(Int.init)
         let encoder = try TextEncoder(model: model, threads: threads)
@@ -70,35 +74,54 @@ extension KnowledgeBase {
 
     var vectorPath: String { library.indexURL(kb: record.id, suffix: "vec").path }
 
-    /// The encoder of this knowledge base, or an error saying none is set.
-    func encoder() throws -> TextEncoder {
+    /// The embedder of this knowledge base (local or remote, see ``EmbedderRegistry``), or an error
+    /// saying none is set.
+    func embedder() throws -> any TextEmbedder {
         guard let spec = record.settings.embedder else {
             throw WendaoError(
                 .invalidArgument,
                 "knowledge base '\(name)' has no embedder: set one with `wendao kb set \(name) --embedder e5-small`")
         }
-        return try Embedders.open(spec)
+        return try library.embedders.open(spec)
+    }
+
+    /// The dimension of `embedder`'s vectors without calling a provider when it can be helped: known
+    /// already, or recorded in this knowledge base's vector file by the same embedder; else one short
+    /// text is embedded to learn it (a remote embedder's first use).
+    func vectorDimension(_ embedder: any TextEmbedder) throws -> Int {
+        if let d = embedder.knownDimension { return d }
+        if let v = vectors, v.embedder == embedder.id { return v.dimension }
+        if FileManager.default.fileExists(atPath: vectorPath), let stamp = try? VectorIndex.stamp(path: vectorPath),
+            stamp.embedder == embedder.id
+        {
+            return stamp.dimension
+        }
+        guard let probe = try embedder.embedBlocking(["dimension"], as: .passage).vectors.first, !probe.isEmpty else {
+            throw WendaoError(.badResponse, "embedder \(embedder.id) returned no vector")
+        }
+        return probe.count
     }
 
     /// The vector index, opened (or created) for the current embedder. A file made by another
     /// embedder is an error naming `wendao reindex`, never mixed vectors.
-    func vectorIndex(_ encoder: TextEncoder) throws -> VectorIndex {
-        if let v = vectors, v.embedder == encoder.model.id, v.dimension == encoder.dimension { return v }
+    func vectorIndex(_ embedder: any TextEmbedder) throws -> VectorIndex {
+        let dimension = try vectorDimension(embedder)
+        if let v = vectors, v.embedder == embedder.id, v.dimension == dimension { return v }
         let v: VectorIndex
         if FileManager.default.fileExists(atPath: vectorPath) {
             let path = vectorPath
             let opened = Result { () throws(WendaoError) -> VectorIndex in
-                try VectorIndex(path: path, embedder: encoder.model.id, dimension: encoder.dimension)
+                try VectorIndex(path: path, embedder: embedder.id, dimension: dimension)
             }
             switch opened {
             case .success(let index): v = index
             case .failure(let e):
                 guard e.code == .corrupt else { throw e }
                 library.logger.warning("vector index unreadable, rebuilding", metadata: ["reason": "\(e.message)"])
-                v = try VectorIndex(embedder: encoder.model.id, dimension: encoder.dimension)
+                v = try VectorIndex(embedder: embedder.id, dimension: dimension)
             }
         } else {
-            v = try VectorIndex(embedder: encoder.model.id, dimension: encoder.dimension)
+            v = try VectorIndex(embedder: embedder.id, dimension: dimension)
         }
         vectors = v
         return v
@@ -112,8 +135,8 @@ extension KnowledgeBase {
         -> Int
     {
         guard record.settings.embedder != nil else { return 0 }
-        let encoder = try encoder()
-        let index = try vectorIndex(encoder)
+        let embedder = try embedder()
+        let index = try vectorIndex(embedder)
         let stored = try store.chunkIDs(kb: record.id)
         let live = Set(stored)
         let have = Set(index.ids())
@@ -127,7 +150,7 @@ extension KnowledgeBase {
             let ids = Array(missing[start..<min(start + 256, missing.count)])
             let chunks = try store.chunks(ids: ids)
             let texts = chunks.map { $0.section.isEmpty ? $0.text : $0.section + "\n" + $0.text }
-            let vectors = try encoder.embed(texts, kind: .passage, batchSize: 32)
+            let vectors = try embedder.embedBlocking(texts, as: .passage).vectors
             for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
             done += chunks.count
             sinceSave += chunks.count
@@ -151,11 +174,15 @@ extension KnowledgeBase {
 
     /// Dense candidates for `query`: (chunk id, cosine) best first.
     func denseCandidates(_ query: String, k: Int) throws -> [ScoredID] {
-        let encoder = try encoder()
-        let index = try vectorIndex(encoder)
+        let embedder = try embedder()
+        // No vectors yet and nothing known about a remote embedder: nothing to search, no call made.
+        if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
+            return []
+        }
+        let index = try vectorIndex(embedder)
         guard index.count > 0 else { return [] }
-        let q = try encoder.embed([query], kind: .query)[0]
-        return try index.search(q, k: k, embedder: encoder.model.id)
+        let q = try embedder.embedBlocking([query], as: .query).vectors[0]
+        return try index.search(q, k: k, embedder: embedder.id)
     }
 }
 

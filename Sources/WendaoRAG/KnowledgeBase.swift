@@ -158,8 +158,11 @@ public final class KnowledgeBase {
             deleted.append(d)
         }
         try index.save(to: indexPath, generation: record.generation)
-        // Vectors of the deleted chunks go too (nothing is embedded: only removals are pending).
-        if record.settings.embedder != nil { try syncVectors() }
+        // Vectors of the deleted chunks go too (nothing is embedded: only removals are pending; without
+        // a vector file there is nothing to remove, and a remote embedder is not called).
+        if record.settings.embedder != nil, vectors != nil || FileManager.default.fileExists(atPath: vectorPath) {
+            try syncVectors()
+        }
         return deleted
     }
 

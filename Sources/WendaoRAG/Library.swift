@@ -21,12 +21,20 @@ public final class Library {
     public let directory: URL
     /// The store.
     public let store: any KnowledgeStore
+    /// The embedders knowledge bases may name (local models, and providers' models through the gateway).
+    public let embedders: EmbedderRegistry
     let logger: Logger
 
     /// Opens (creating if needed) a data directory.
-    public init(directory: URL, logger: Logger = Logger(label: "wendao")) throws {
+    ///
+    /// - Parameter embedders: resolves the `embedder` setting of knowledge bases; the default knows
+    ///   the local models and the built-in providers (keys from the process environment).
+    public init(
+        directory: URL, logger: Logger = Logger(label: "wendao"), embedders: EmbedderRegistry = EmbedderRegistry()
+    ) throws {
         self.directory = directory
         self.logger = logger
+        self.embedders = embedders
         let fm = FileManager.default
         do {
             try fm.createDirectory(at: directory.appendingPathComponent("indexes"), withIntermediateDirectories: true)

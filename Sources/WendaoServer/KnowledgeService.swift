@@ -40,8 +40,13 @@ final class KnowledgeService: Sendable {
     init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        shared = SharedLibrary(try Library(directory: configuration.dataDirectory, logger: logger))
-        gateway = ModelGateway(configuration: configuration.models, logger: logger)
+        let gateway = ModelGateway(configuration: configuration.models, logger: logger)
+        self.gateway = gateway
+        // Remote embedders (`dashscope:text-embedding-v3`, …) call through the server's gateway.
+        let embedders = EmbedderRegistry(
+            configuration: configuration.models, environment: configuration.environment, gateway: gateway)
+        shared = SharedLibrary(
+            try Library(directory: configuration.dataDirectory, logger: logger, embedders: embedders))
     }
 
     var library: Library { shared.library }

@@ -18,8 +18,9 @@ struct KBSettingsBody: Decodable {
     var fusion: String?
     var model: String?
 
-    /// Checks the values a handler cannot leave to the library.
-    func validate() throws {
+    /// Checks the values a handler cannot leave to the library; an embedder must be loadable (a
+    /// local model pulled, a remote one's provider known and its key set).
+    func validate(embedders: EmbedderRegistry) throws {
         if let ocr_languages, !ocr_languages.allSatisfy(LoaderDefaults.isValidOCRLanguage) {
             throw APIError.badRequest("ocr_languages must be tesseract language codes such as chi_sim or eng")
         }
@@ -30,7 +31,10 @@ struct KBSettingsBody: Decodable {
             throw APIError.badRequest("fusion must be weighted or rrf")
         }
         if let embedder, !embedder.isEmpty, embedder != "none" {
-            _ = try Embedders.open(embedder)  // pulled and loadable, or a clear error now
+            // Loadable (pulled, or provider known and its key set), or a clear error now.
+            do { _ = try embedders.open(embedder) } catch let e as WendaoError where e.code == .unauthenticated {
+                throw APIError.badRequest(e.message)
+            }
         }
     }
 
@@ -89,7 +93,7 @@ extension WendaoAPI {
         api.post("kbs") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
-            try body.validate()
+            try body.validate(embedders: service.library.embedders)
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
             let settings = body.apply(to: .default)
             if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
@@ -104,7 +108,7 @@ extension WendaoAPI {
             let name = try context.parameters.require("kb")
             _ = try writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
-            try body.validate()
+            try body.validate(embedders: service.library.embedders)
             guard body.cjk_mode == nil else {
                 throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
             }

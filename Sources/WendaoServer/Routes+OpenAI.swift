@@ -105,7 +105,8 @@ extension WendaoAPI {
             guard !body.input.isEmpty, body.input.count <= 256 else {
                 throw APIError.badRequest("input must hold 1 to 256 texts")
             }
-            // `kb:NAME` embeds with that knowledge base's embedder; otherwise a local model by name.
+            // `kb:NAME` embeds with that knowledge base's embedder (local or a provider's); otherwise a
+            // local model by name (provider models are not proxied: they would spend the server's keys).
             var spec = body.model
             if body.model.hasPrefix("kb:") {
                 let record = try visibleRecord(String(body.model.dropFirst(3)), context)
@@ -113,18 +114,17 @@ extension WendaoAPI {
                     throw APIError.notFound("knowledge base '\(record.name)' has no embedder")
                 }
                 spec = e
+            } else {
+                guard EmbedderCatalog.known(spec) != nil else {
+                    throw APIError.notFound("model '\(body.model)' is not a local embedder (e5-small, minilm, kb:NAME)")
+                }
             }
-            guard spec.hasPrefix("path:") == false, EmbedderCatalog.known(spec) != nil else {
-                throw APIError.notFound("model '\(body.model)' is not a local embedder (e5-small, minilm, kb:NAME)")
-            }
-            let encoder: TextEncoder
-            do { encoder = try Embedders.open(spec) } catch let e as WendaoError {
+            let embedder: any TextEmbedder
+            do { embedder = try service.library.embedders.open(spec) } catch let e as WendaoError {
                 throw APIError.notFound(e.message)
             }
-            let texts = body.input
-            let vectors = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[TextEncoder.Embedding], any Error>) in
-                Thread.detachNewThread { c.resume(with: Result { try encoder.embedDetailed(texts, kind: .passage) }) }
-            }
+            // Passages: what the knowledge base stores (local models add their passage prefix).
+            let result = try await embedder.embed(body.input, as: .passage)
             /// The vector as a float array, or (the official client's default) base64 of little-endian float32s.
             struct Item: Encodable {
                 var object = "embedding"
@@ -157,11 +157,11 @@ extension WendaoAPI {
                 var model: String
                 var usage: Usage
             }
-            let tokens = vectors.reduce(0) { $0 + $1.tokenCount }
+            let tokens = result.tokenCount
             return try JSON.response(
                 Out(
-                    data: vectors.enumerated().map {
-                        Item(index: $0.offset, embedding: $0.element.vector, base64: base64)
+                    data: result.vectors.enumerated().map {
+                        Item(index: $0.offset, embedding: $0.element, base64: base64)
                     },
                     model: body.model, usage: Usage(prompt_tokens: tokens, total_tokens: tokens)))
         }

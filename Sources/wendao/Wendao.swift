@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import WendaoCore
+import WendaoModels
 import WendaoRAG
 import WendaoText
 
@@ -99,7 +100,18 @@ struct GlobalOptions: ParsableArguments {
 
     func library() throws -> Library {
         let dir = Library.defaultDirectory(explicit: data, environment: ProcessInfo.processInfo.environment)
-        return try Library(directory: dir, logger: Logger(label: "wendao"))
+        return try Library(directory: dir, logger: Logger(label: "wendao"), embedders: embedders())
+    }
+
+    /// Local embedders, and providers' embedding models with `config.yaml` (read when one is first
+    /// used) and the environment.
+    func embedders() -> EmbedderRegistry {
+        let environment = ProcessInfo.processInfo.environment
+        let dir = Library.defaultDirectory(explicit: data, environment: environment)
+        return EmbedderRegistry(environment: environment) {
+            try ModelsConfiguration.load(
+                from: ModelSetup.configurationFile(dataDirectory: dir, environment: environment))
+        }
     }
 }
 

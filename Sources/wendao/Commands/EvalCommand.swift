@@ -20,7 +20,11 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
             .cjkMode
         @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
-        @Option(help: "Embedding model for dense/hybrid: e5-small, minilm or path:/model.") var embedder: String?
+        @Option(
+            help:
+                "Embedding model for dense/hybrid: e5-small, minilm, path:/model or provider:model (dashscope:text-embedding-v3)."
+        )
+        var embedder: String?
         @Option(help: "Hybrid fusion: weighted (default) or rrf.") var fusion: String?
 
         var settings: KnowledgeBaseSettings {
@@ -64,7 +68,7 @@ struct EvalCommand: ParsableCommand {
             let r = try SQuADEvaluator.run(
                 file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK,
                 settings: try tuning.settings.validated(),
-                workDirectory: dir, details: details.map { URL(fileURLWithPath: $0) })
+                workDirectory: dir, embedders: global.embedders(), details: details.map { URL(fileURLWithPath: $0) })
             if global.json {
                 Output.json(r)
             } else {
@@ -91,7 +95,7 @@ struct EvalCommand: ParsableCommand {
             defer { try? FileManager.default.removeItem(at: dir) }
             let r = try BEIREvaluator.run(
                 directory: URL(fileURLWithPath: directory), settings: try tuning.settings.validated(),
-                workDirectory: dir)
+                workDirectory: dir, embedders: global.embedders())
             if global.json {
                 Output.json(r)
             } else {

@@ -24,7 +24,10 @@ struct KBCommand: ParsableCommand {
             name: .customLong("ocr-lang"),
             help: "Tesseract languages for scanned pages and images, joined by '+' (default chi_sim+eng).")
         var ocrLanguages: String?
-        @Option(help: "Embedding model for dense/hybrid retrieval: e5-small, minilm, path:/dir, or none.")
+        @Option(
+            help:
+                "Embedding model for dense/hybrid retrieval: e5-small, minilm, path:/dir, provider:model (e.g. dashscope:text-embedding-v3, ollama:bge-m3), or none."
+        )
         var embedder: String?
         @Option(help: "Retrieval mode: bm25, dense or hybrid (default: hybrid with an embedder).")
         var retrieval: String?
@@ -38,7 +41,8 @@ struct KBCommand: ParsableCommand {
                 throw WendaoError(.invalidArgument, "--retrieval must be bm25, dense or hybrid")
             }
             if let embedder, embedder != "none", !embedder.isEmpty {
-                _ = try Embedders.open(embedder)  // pulled and loadable, or a clear error now
+                // Loadable (pulled, or provider known and its key set), or a clear error now.
+                _ = try global.embedders().open(embedder)
             }
             if let ocrLanguages {
                 let codes = ocrLanguages.split(separator: "+", omittingEmptySubsequences: false)

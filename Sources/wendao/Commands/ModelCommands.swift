@@ -16,11 +16,15 @@ struct ModelSetup {
     init(global: GlobalOptions) throws {
         environment = ProcessInfo.processInfo.environment
         dataDirectory = Library.defaultDirectory(explicit: global.data, environment: environment)
-        let file =
-            environment["WENDAO_CONFIG"].map { URL(fileURLWithPath: $0) }
-            ?? ModelsConfiguration.defaultFile(dataDirectory: dataDirectory)
-        configuration = try ModelsConfiguration.load(from: file)
+        configuration = try ModelsConfiguration.load(
+            from: Self.configurationFile(dataDirectory: dataDirectory, environment: environment))
         for w in configuration.warnings { Output.err("warning: \(w)") }
+    }
+
+    /// `$WENDAO_CONFIG`, else `config.yaml` in the data directory.
+    static func configurationFile(dataDirectory: URL, environment: [String: String]) -> URL {
+        environment["WENDAO_CONFIG"].map { URL(fileURLWithPath: $0) }
+            ?? ModelsConfiguration.defaultFile(dataDirectory: dataDirectory)
     }
 
     /// The model named on the command line, else in the environment (`WENDAO_MODEL`), else in the
@@ -77,7 +81,15 @@ struct ModelsCommand: AsyncParsableCommand {
 
     struct Embedders: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "embedders", abstract: "List the local embedding models and whether they are pulled.")
+            commandName: "embedders",
+            abstract: "List the embedding models: local ones (pulled or not) and providers' (key set or not).",
+            discussion: """
+                Local models run on this machine (wendao models pull NAME). A provider's embedding model is named \
+                provider:model (dashscope:text-embedding-v3, ollama:bge-m3, openai:text-embedding-3-small, a provider \
+                or custom:NAME from config.yaml) and is called through the model gateway; it gets the raw text of \
+                queries and passages unless the preset or config.yaml names prefixes. Switching a knowledge base's \
+                embedder needs `wendao reindex`.
+                """)
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -88,15 +100,65 @@ struct ModelsCommand: AsyncParsableCommand {
                 var licence: String
                 var path: String?
             }
+            struct RemoteRow: Encodable {
+                var provider: String
+                var models: [String]
+                var base_url: String
+                var key: String
+                var key_variables: [String]
+                var batch_size: Int
+            }
+            struct Body: Encodable {
+                var embedders: [Row]
+                var remote: [RemoteRow]
+            }
             let rows = EmbedderCatalog.known.map {
                 Row(
                     name: $0.name, summary: $0.summary, requirement: $0.requirement, licence: $0.licence,
                     path: EmbedderCatalog.installed($0)?.path)
             }
-            if global.json { return Output.json(["embedders": rows]) }
+            let setup = try ModelSetup(global: global)
+            var remote: [RemoteRow] = []
+            var providers: [(name: String, models: [String])] = ProviderPreset.builtIn.filter {
+                !$0.embeddingModels.isEmpty
+            }.map { ($0.name, $0.embeddingModels) }
+            for n in setup.configuration.providers.keys.sorted() where ProviderPreset.named(n) == nil {
+                providers.append((n, []))
+            }
+            for p in providers {
+                // Resolving with a placeholder model shows the base URL and key status (never the key).
+                guard
+                    let m = try? ModelCatalog.resolve(
+                        "\(p.name):\(p.models.first ?? "model")", configuration: setup.configuration,
+                        environment: setup.environment)
+                else { continue }
+                let settings = ModelCatalog.embeddingSettings(for: m, configuration: setup.configuration)
+                remote.append(
+                    RemoteRow(
+                        provider: p.name, models: p.models, base_url: m.displayURL,
+                        key: m.apiKey != nil ? "set" : (m.requiresKey ? "missing" : "not needed"),
+                        key_variables: m.keyVariables, batch_size: settings.batchSize))
+            }
+            if global.json { return Output.json(Body(embedders: rows, remote: remote)) }
+            Output.line("Local (run on this machine):")
             for r in rows {
-                Output.line("\(r.name)  \(r.summary)  [\(r.licence)]")
-                Output.line("    \(r.path ?? "not pulled: wendao models pull \(r.name)")")
+                Output.line("  \(r.name)  \(r.summary)  [\(r.licence)]")
+                Output.line("      \(r.path ?? "not pulled: wendao models pull \(r.name)")")
+            }
+            Output.line("")
+            Output.line("Providers (provider:model through the gateway; wendao kb set KB --embedder provider:model):")
+            for r in remote {
+                let key: String
+                switch r.key {
+                case "set": key = "key set"
+                case "missing": key = "no key: set \(r.key_variables.prefix(2).joined(separator: " or "))"
+                default: key = "no key needed"
+                }
+                let names =
+                    r.models.isEmpty
+                    ? "\(r.provider):MODEL" : r.models.map { "\(r.provider):\($0)" }.joined(separator: ", ")
+                Output.line("  \(names)")
+                Output.line("      \(r.base_url) · \(key) · \(r.batch_size) inputs per request")
             }
         }
     }

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Runs async work to completion from synchronous code without deadlocking the Swift concurrency
+/// pool.
+///
+/// Blocking a pool thread while the awaited work itself needs a pool thread deadlocks once every
+/// pool thread is blocked this way (the pool has as many threads as cores: two on a small server).
+/// The bridge therefore runs the work in a task whose executor preference is one dedicated thread
+/// (not part of the pool): the work and all its child tasks run there, whatever thread waits.
+/// Cancelling the calling task (Ctrl-C in the CLI) cancels the work.
+///
+/// The work must not itself block on a bridge (it would wait for its own thread).
+///
+/// ```swift
+/// let reply = try BlockingBridge.run { try await gateway.embeddings(model, inputs: ["你好"]) }
+/// ```
+public enum BlockingBridge {
+    /// Runs `operation` and waits for its result on the calling thread.
+    ///
+    /// - Throws: what `operation` throws; `WendaoError(.internal)` when called from the bridge's own
+    ///   thread (which would deadlock).
+    public static func run<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let task: Task<Void, Never>
+        if #available(macOS 15.0, iOS 18.0, *) {
+            let executor = BridgeExecutor.shared
+            guard !executor.isCurrent else {
+                throw WendaoError(.internal, "a blocking call was made from the bridge's own thread")
+            }
+            task = Task(executorPreference: executor) { box.put(await outcome(of: operation)) }
+        } else {
+            task = Task.detached { box.put(await outcome(of: operation)) }
+        }
+        while true {
+            if let r = box.wait(seconds: 0.1) { return try r.get() }
+            if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }) { task.cancel() }
+        }
+    }
+
+    /// The result of an async throwing closure.
+    private static func outcome<T>(of body: () async throws -> T) async -> Result<T, any Error> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+}
+
+/// One result handed from the bridge's thread to the waiting one.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Result<T, any Error>?  // guarded by `condition`
+
+    func put(_ r: Result<T, any Error>) {
+        condition.lock()
+        value = r
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The result, or nil after `seconds` without one.
+    func wait(seconds: Double) -> Result<T, any Error>? {
+        condition.lock()
+        defer { condition.unlock() }
+        if value == nil { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        return value
+    }
+}
+
+/// A task executor backed by one dedicated thread, made on first use and kept for the process.
+@available(macOS 15.0, iOS 18.0, *)
+final class BridgeExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = BridgeExecutor()
+
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []  // guarded by `condition`
+    private var thread: Thread?  // set once, before any job is enqueued
+
+    private init() {
+        let t = Thread { [unowned self] in self.loop() }
+        t.name = "wendao.bridge"
+        thread = t
+        t.start()
+    }
+
+    /// Whether the calling thread is the executor's.
+    var isCurrent: Bool { Thread.current === thread }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        condition.lock()
+        jobs.append(unowned)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let batch = jobs
+            jobs.removeAll(keepingCapacity: true)
+            condition.unlock()
+            for job in batch { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// What a text is to an embedder: some models embed queries and passages differently (e5's
+/// `query: ` / `passage: ` prefixes); others ignore the difference.
+public enum EmbeddingKind: String, Sendable, Equatable, Codable {
+    /// A search query.
+    case query
+    /// A passage to be indexed.
+    case passage
+}
+
+/// Vectors of one ``TextEmbedder`` call, in input order.
+public struct EmbeddingResult: Sendable, Equatable {
+    /// One vector per input, every one with the embedder's dimension.
+    public var vectors: [[Float]]
+    /// Tokens the model read (reported by the provider, counted by a local tokenizer, or estimated).
+    public var tokenCount: Int
+    /// Per input: whether it was cut to the embedder's length limit before embedding.
+    public var truncated: [Bool]
+
+    /// Creates a result.
+    public init(vectors: [[Float]], tokenCount: Int, truncated: [Bool]) {
+        self.vectors = vectors
+        self.tokenCount = tokenCount
+        self.truncated = truncated
+    }
+}
+
+/// A text-embedding model: a local encoder (`e5-small`, `minilm`, `path:/dir`) or a provider's model
+/// behind the gateway (`dashscope:text-embedding-v3`, `ollama:bge-m3`, any `/v1/embeddings`).
+///
+/// Library code (vector sync, dense search, evaluation, the embeddings route) depends on this
+/// protocol only; the composition root decides which embedders exist.
+///
+/// ```swift
+/// let embedder: any TextEmbedder = try registry.open("dashscope:text-embedding-v3")
+/// let vectors = try await embedder.embed(["Where is my parcel?"], as: .query).vectors
+/// ```
+public protocol TextEmbedder: Sendable {
+    /// The id stamped into vector files (`e5-small-q4`, `dashscope:text-embedding-v3`): vectors made
+    /// by another id are never mixed with this embedder's.
+    var id: String { get }
+    /// The vector dimension when known: always for a local model; for a remote one after its first
+    /// response (it is then enforced on every later response).
+    var knownDimension: Int? { get }
+    /// Embeds `texts` (one vector per text, in order). Never blocks a thread of the Swift
+    /// concurrency pool for long: local models compute on a thread of their own.
+    func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult
+    /// Embeds `texts`, blocking the calling thread until done. For synchronous code (vector sync,
+    /// `KnowledgeBase.search`); safe to call from a thread of the concurrency pool too (remote calls
+    /// run on a dedicated thread, see ``BlockingBridge``).
+    func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult
+}

@@ -1,0 +1,29 @@
+import Foundation
+public import WendaoCore
+
+/// A local encoder is a ``TextEmbedder``: its id is the model's (`e5-small-q4`, `minilm-l6-v2`), its
+/// dimension is known before any text is embedded, and queries and passages get the model's own
+/// prefixes (e5: `query: ` / `passage: `).
+extension TextEncoder: TextEmbedder {
+    /// The model id stamped into vector files.
+    public var id: String { model.id }
+
+    /// ``dimension``: a local model's dimension is always known.
+    public var knownDimension: Int? { dimension }
+
+    /// Embeds on a thread of its own (the forward pass is long CPU work that must not hold a thread
+    /// of the concurrency pool).
+    public func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<EmbeddingResult, any Error>) in
+            Thread.detachNewThread { c.resume(with: Result { try self.embedBlocking(texts, as: kind) }) }
+        }
+    }
+
+    /// Embeds on the calling thread with the default batch size and length limit.
+    public func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult {
+        let out = try embedDetailed(texts, kind: kind == .query ? .query : .passage)
+        return EmbeddingResult(
+            vectors: out.map(\.vector), tokenCount: out.reduce(0) { $0 + $1.tokenCount },
+            truncated: out.map(\.truncated))
+    }
+}
