@@ -165,6 +165,15 @@ extension KnowledgeBase {
         let analyzer = self.analyzer
         let store = self.store
         let kbID = record.id
+        // Chunks are embedded on a thread of their own as files are stored (nil without an embedder).
+        let embedding = startEmbeddingPipeline()
+        defer { embedding?.cancel() }
+        var lastEmbeddingReport = (done: -1, total: -1)
+        func reportEmbedding() {
+            guard let p = embedding?.progress, p.total > 0, p != lastEmbeddingReport else { return }
+            lastEmbeddingReport = p
+            progress(.embedding(done: p.done, total: p.total))
+        }
         var batchStart = 0
         while batchStart < files.count {
             var batchEnd = batchStart
@@ -191,7 +200,9 @@ extension KnowledgeBase {
                     case .failed(let why):
                         reason = why
                     case .prepared(let p, let isNew):
-                        chunks = try self.store(p).addedChunkIDs.count
+                        let added = try self.store(p).addedChunkIDs
+                        chunks = added.count
+                        embedding?.submit(added, generation: record.generation)
                         outcome = isNew ? .added : .updated
                         reason = p.warnings.isEmpty ? nil : p.warnings.prefix(3).joined(separator: "; ")
                     case .streamed(let hash, let isNew):
@@ -211,6 +222,7 @@ extension KnowledgeBase {
                         "file rejected", metadata: ["file": "\(file.identity)", "reason": "\(reason ?? "")"])
                 }
                 progress(.file(path: file.identity, outcome: outcome, chunks: chunks, bytes: file.size, reason: reason))
+                reportEmbedding()
             }
         }
         if options.prune {
@@ -240,7 +252,15 @@ extension KnowledgeBase {
         if index.hasUnsavedChanges || index.generation != record.generation {
             try index.save(to: indexPath, generation: record.generation)
         }
-        // Dense vectors for the new chunks (resumes an interrupted pass; nothing without an embedder).
+        // The chunks still queued are embedded while the BM25 index is saved; then the vector sync
+        // embeds whatever the pipeline did not (streamed files, an interrupted earlier run, a failed
+        // batch — whose error it reports) and saves.
+        if let embedding {
+            if let error = embedding.finish() {
+                library.logger.warning("embedding during ingest stopped; retrying", metadata: ["reason": "\(error)"])
+            }
+            reportEmbedding()
+        }
         try syncVectors { done, total in progress(.embedding(done: done, total: total)) }
         summary.seconds = Date().timeIntervalSince(started)
         summary.results.sort { ($0.outcome == .failed ? 0 : 1, $0.path) < ($1.outcome == .failed ? 0 : 1, $1.path) }

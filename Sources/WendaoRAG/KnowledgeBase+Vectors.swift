@@ -143,7 +143,7 @@ extension KnowledgeBase {
         index.remove(ids: have.subtracting(live))
         let missing = stored.filter { !have.contains($0) }
         var done = 0
-        progress(0, missing.count)
+        if !missing.isEmpty { progress(0, missing.count) }
         var sinceSave = 0
         for start in stride(from: 0, to: missing.count, by: 256) {
             try Task.checkCancellation()

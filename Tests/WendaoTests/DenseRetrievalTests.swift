@@ -55,6 +55,44 @@ import WendaoRAG
         #expect(events.last?.1 == 1, "only the re-added chunk is embedded: \(events)")
     }
 
+    @Test func chunksAreEmbeddedWhileLaterFilesAreStillBeingRead() throws {
+        try Self.requireModel()
+        let scratch = try ScratchDirectory("dense-pipeline")
+        defer { scratch.remove() }
+        // 24 files of 6 short sections each: well over one embedding batch (64 chunks).
+        for f in 0..<24 {
+            let sections = (0..<6).map { s in
+                "## 第\(s + 1)节\n\n网点\(f)的第\(s + 1)条服务说明：工作日九点到十八点营业，周末另行通知，编号\(f * 10 + s)。"
+            }
+            try scratch.write("docs/f\(f).md", "# 网点\(f)\n\n" + sections.joined(separator: "\n\n") + "\n")
+        }
+        let library = try Library(directory: scratch.child("data"))
+        var settings = KnowledgeBaseSettings.default
+        settings.embedder = "e5-small"
+        try library.create("kb", settings: settings)
+        let kb = try library.open("kb")
+        var order: [String] = []
+        var embeddingTotals: [Int] = []
+        let summary = try kb.ingest([scratch.child("docs").path]) { e in
+            switch e {
+            case .file: order.append("file")
+            case .embedding(_, let total):
+                order.append("embedding")
+                embeddingTotals.append(total)
+            case .planned: break
+            }
+        }
+        #expect(summary.failed == 0 && summary.added == 24)
+        // Embedding was under way (chunks handed over and reported) before the last file was read.
+        let lastFile = try #require(order.lastIndex(of: "file"))
+        #expect(order.prefix(lastFile).contains("embedding"), "\(order)")
+        #expect(embeddingTotals.contains { $0 > 0 && $0 < kb.chunkCount }, "\(embeddingTotals)")
+        // Every chunk has its vector, saved: a fresh process finds nothing left to embed.
+        let reopened = try Library(directory: scratch.child("data")).open("kb")
+        #expect(try reopened.syncVectors() == 0)
+        #expect(try reopened.search("网点营业时间", topK: 3, mode: .dense).count == 3)
+    }
+
     @Test func aChangedEmbedderIsAClearErrorUntilReindex() throws {
         try Self.requireModel()
         let scratch = try ScratchDirectory("dense-switch")

@@ -131,13 +131,20 @@ final class ProgressBar {
 
     var embedStarted: Date?
     var lastEmbedReport = -1
+    /// Embedding progress while files are still read (chunks embedded, handed over, chunks/s).
+    var embedded: (done: Int, total: Int, rate: Double)?
 
     /// Embedding progress: a redrawn line with chunks/s on a terminal, a line every 10 % otherwise.
     func embedding(done: Int, total: Int) {
         guard total > 0 else { return }
+        if done == 0 { embedStarted = nil }  // a new pass (the closing vector sync) starts its own clock
         let start = embedStarted ?? Date()
         embedStarted = start
         let rate = Double(done) / max(Date().timeIntervalSince(start), 0.001)
+        embedded = (done, total, rate)
+        if tty && files < totalFiles {
+            return  // files are still being read: the file bar shows the embedding too
+        }
         if tty {
             guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
             lastDraw = Date()
@@ -161,9 +168,12 @@ final class ProgressBar {
         let width = 24
         let filled = Int(Double(width) * min(fraction, 1))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = String(
-            format: "\r%@ %d/%d files · %d chunks · %.1f MB/s · ETA %.0fs ", bar, files, totalFiles, chunks, rate, eta)
-        FileHandle.standardError.write(Data(line.utf8))
+        var line = String(
+            format: "\r%@ %d/%d files · %d chunks · %.1f MB/s · ETA %.0fs", bar, files, totalFiles, chunks, rate, eta)
+        if let e = embedded {
+            line += String(format: " · embedded %d/%d (%.0f chunks/s)", e.done, e.total, e.rate)
+        }
+        FileHandle.standardError.write(Data((line + " ").utf8))
     }
 
     func finish() {
