@@ -80,9 +80,15 @@ let package = Package(
             ],
             swiftSettings: kernelSettings
         ),
+        // The vector index's dot products for Haswell-class CPUs (AVX2 + FMA). WendaoIndex itself
+        // stays baseline x86-64 (BM25 runs everywhere) and calls these only after checking the CPU.
+        .target(
+            name: "WendaoVectorKernels",
+            swiftSettings: kernelSettings
+        ),
         .target(
             name: "WendaoIndex",
-            dependencies: ["WendaoCore"],
+            dependencies: ["WendaoCore", "WendaoVectorKernels"],
             swiftSettings: swiftSettings + optimisedInDebug
         ),
         .target(
@@ -163,8 +169,8 @@ let package = Package(
         .testTarget(
             name: "WendaoTests",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoRAG",
-                "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb", "wendao",
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoVectorKernels", "WendaoStore",
+                "WendaoRAG", "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+internal import WendaoVectorKernels
 
 /// Where the graph finds the float32 vector of a node: node numbers run over the mapped base rows,
 /// then the in-memory delta rows, optionally through a renumbering (used while rebuilding).
@@ -9,6 +10,20 @@ struct VectorAccess {
     let dimension: Int
     /// New node number → row, when rebuilding over a subset of the rows.
     let remap: UnsafePointer<Int32>?
+    /// ``VectorKernels/fast``, read once (the graph computes millions of similarities).
+    let fast: Bool
+
+    init(
+        base: UnsafePointer<Float>?, baseCount: Int, delta: UnsafePointer<Float>, dimension: Int,
+        remap: UnsafePointer<Int32>?
+    ) {
+        self.base = base
+        self.baseCount = baseCount
+        self.delta = delta
+        self.dimension = dimension
+        self.remap = remap
+        fast = VectorKernels.fast
+    }
 
     @inline(__always)
     func vector(_ node: Int) -> UnsafePointer<Float> {
@@ -19,7 +34,22 @@ struct VectorAccess {
 
     @inline(__always)
     func similarity(_ q: UnsafePointer<Float>, _ node: Int) -> Float {
-        VectorKernels.dot(q, vector(node), dimension)
+        fast ? HaswellKernels.dot(q, vector(node), dimension) : VectorKernels.baselineDot(q, vector(node), dimension)
+    }
+
+    /// Similarities of `q` with `count` nodes, into `scores`; `pointers` is room for `count`
+    /// vector addresses. Bit-identical to ``similarity(_:_:)`` node by node.
+    @inline(__always)
+    func similarities(
+        _ q: UnsafePointer<Float>, _ nodes: UnsafePointer<UInt32>, _ count: Int,
+        _ pointers: UnsafeMutablePointer<UnsafePointer<Float>>, into scores: UnsafeMutablePointer<Float>
+    ) {
+        if fast {
+            for i in 0..<count { pointers[i] = vector(Int(nodes[i])) }
+            HaswellKernels.dotMany(q, pointers, count: count, dimension: dimension, into: scores)
+        } else {
+            for i in 0..<count { scores[i] = VectorKernels.baselineDot(q, vector(Int(nodes[i])), dimension) }
+        }
     }
 }
 
@@ -77,13 +107,65 @@ struct SimilarityHeap {
     }
 }
 
+/// Per-worker search state: visit marks (a tag per node, so nothing is cleared between searches)
+/// and the two heaps of a layer search.
+struct SearchScratch {
+    var visited: [UInt32] = []
+    var tag: UInt32 = 0
+    var candidates = SimilarityHeap()
+    var results = SimilarityHeap()
+
+    /// A fresh visit tag for a graph of `nodes` nodes.
+    mutating func nextTag(nodes: Int) -> UInt32 {
+        if visited.count < nodes { visited.append(contentsOf: repeatElement(0, count: nodes - visited.count)) }
+        tag &+= 1
+        if tag == 0 {
+            for i in visited.indices { visited[i] = 0 }
+            tag = 1
+        }
+        return tag
+    }
+}
+
+/// Read-only pointers to the links of a graph (valid while the arrays are not changed).
+struct GraphLinks {
+    let level0: UnsafePointer<UInt32>
+    let upper: UnsafePointer<[UInt32]>
+    let levels: UnsafePointer<UInt8>
+    let nodes: Int
+    let m: Int
+    let m0: Int
+
+    /// Calls `body` with each neighbour of `node` on `level`.
+    @inline(__always)
+    func forEachNeighbor(_ node: Int, _ level: Int, _ body: (UInt32) -> Void) {
+        if level == 0 {
+            let p = level0 + node * (m0 + 1)
+            for i in 0..<Int(p[0]) { body(p[1 + i]) }
+        } else {
+            let list = upper[node]
+            let b = (level - 1) * (m + 1)
+            for i in 0..<Int(list[b]) { body(list[b + 1 + i]) }
+        }
+    }
+}
+
 /// A hierarchical navigable small-world graph (Malkov & Yashunin) over inner-product similarity.
 ///
-/// Node levels come from a hash of (seed, node number), and nodes are inserted one at a time, so a
-/// build is deterministic. Level 0 keeps up to `2·m` links per node in one flat array (`1 + 2m`
-/// words per node: count, then links); higher levels keep up to `m` links per level in a small
-/// per-node array. Deleted nodes stay in the graph (they still route searches) and are dropped
-/// from results; the index rebuilds the graph when too many accumulate.
+/// Level 0 keeps up to `2·m` links per node in one flat array (`1 + 2m` words per node: count,
+/// then links); higher levels keep up to `m` links per level in a small per-node array. Deleted
+/// nodes stay in the graph (they still route searches) and are dropped from results; the index
+/// rebuilds the graph when too many accumulate.
+///
+/// Nodes are inserted in batches (``extend(to:_:)``), which is what lets the build use every core:
+/// first each new node of the batch searches the graph as it was before the batch, on concurrent
+/// workers, and also compares itself with the earlier nodes of its own batch (which the graph
+/// cannot show it yet); then every node's links are written, and the reverse links are added
+/// grouped by target node, again concurrently, since each group writes only its target's list.
+/// Node levels come from a hash of (seed, node number) and the batches lie on a fixed grid of node
+/// numbers (``batchEnd(after:)``), so a build is deterministic whatever the thread count; an
+/// index that searches or saves in the middle of a batch cuts that batch short, so the graph
+/// depends on the same sequence of adds and searches, as before.
 final class HNSWGraph {
     let m: Int
     let m0: Int
@@ -99,14 +181,17 @@ final class HNSWGraph {
     private(set) var entry: Int = -1
     private(set) var maxLevel: Int = -1
 
-    private var visited: [UInt32] = []
-    private var visitTag: UInt32 = 0
-    private var candidates = SimilarityHeap()
-    private var results = SimilarityHeap()
+    /// One search state per worker; the first one serves queries.
+    private var scratch: [SearchScratch] = [SearchScratch()]
+
+    /// Nodes inserted per batch at most (smaller batches while the graph is small); 1 is the
+    /// classic one-at-a-time insertion.
+    let batchLimit: Int
 
     var nodeCount: Int { levels.count }
 
-    init(m: Int, efConstruction: Int, seed: UInt64) {
+    init(m: Int, efConstruction: Int, seed: UInt64, batchLimit: Int = 256) {
+        self.batchLimit = max(1, batchLimit)
         self.m = max(2, m)
         self.m0 = 2 * self.m
         self.efConstruction = max(efConstruction, self.m)
@@ -119,6 +204,7 @@ final class HNSWGraph {
         m: Int, efConstruction: Int, seed: UInt64, levels: [UInt8], level0: [UInt32], upper: [[UInt32]], entry: Int,
         maxLevel: Int
     ) {
+        batchLimit = 256
         self.m = m
         self.m0 = 2 * m
         self.efConstruction = efConstruction
@@ -141,56 +227,42 @@ final class HNSWGraph {
         return min(Int(-log(u) * levelFactor), 30)
     }
 
-    // MARK: - Links
-
-    @inline(__always)
-    private func links(_ node: Int, _ level: Int) -> (base: Int, count: Int) {
-        if level == 0 {
-            let b = node * (m0 + 1)
-            return (b, Int(level0[b]))
-        }
-        let b = (level - 1) * (m + 1)
-        return (b, Int(upper[node][b]))
-    }
-
-    private func neighbors(_ node: Int, _ level: Int) -> ArraySlice<UInt32> {
-        let (b, c) = links(node, level)
-        return level == 0 ? level0[(b + 1)..<(b + 1 + c)] : upper[node][(b + 1)..<(b + 1 + c)]
-    }
-
-    private func setNeighbors(_ node: Int, _ level: Int, _ list: [UInt32]) {
-        let (b, _) = links(node, level)
-        if level == 0 {
-            level0[b] = UInt32(list.count)
-            for (i, n) in list.enumerated() { level0[b + 1 + i] = n }
-        } else {
-            upper[node][b] = UInt32(list.count)
-            for (i, n) in list.enumerated() { upper[node][b + 1 + i] = n }
+    /// Calls `body` with read-only pointers to the links.
+    private func withLinks<R>(_ body: (GraphLinks) -> R) -> R {
+        levels.withUnsafeBufferPointer { lv in
+            level0.withUnsafeBufferPointer { l0 in
+                upper.withUnsafeBufferPointer { up in
+                    // Empty arrays may have no base address; nothing is read then.
+                    let dummyLinks: UInt32 = 0
+                    let dummyLevel: UInt8 = 0
+                    return withUnsafePointer(to: dummyLinks) { d0 in
+                        withUnsafePointer(to: dummyLevel) { d1 in
+                            withUnsafePointer(to: [UInt32]()) { d2 in
+                                body(
+                                    GraphLinks(
+                                        level0: l0.baseAddress ?? d0, upper: up.baseAddress ?? d2,
+                                        levels: lv.baseAddress ?? d1, nodes: lv.count, m: m, m0: m0))
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
     // MARK: - Search
 
-    private func nextTag() -> UInt32 {
-        if visited.count < nodeCount { visited.append(contentsOf: repeatElement(0, count: nodeCount - visited.count)) }
-        visitTag &+= 1
-        if visitTag == 0 {
-            for i in visited.indices { visited[i] = 0 }
-            visitTag = 1
-        }
-        return visitTag
-    }
-
     /// Greedy walk to the single best node on `level`.
-    private func greedy(_ q: UnsafePointer<Float>, from start: Int, sim: Float, level: Int, _ access: VectorAccess)
-        -> (Int, Float)
-    {
+    private static func greedy(
+        _ q: UnsafePointer<Float>, from start: Int, sim: Float, level: Int, _ links: GraphLinks,
+        _ access: VectorAccess
+    ) -> (Int, Float) {
         var best = start
         var bestSim = sim
         var changed = true
         while changed {
             changed = false
-            for n in neighbors(best, level) {
+            links.forEachNeighbor(best, level) { n in
                 let s = access.similarity(q, Int(n))
                 if s > bestSim {
                     bestSim = s
@@ -203,40 +275,54 @@ final class HNSWGraph {
     }
 
     /// The `ef` best nodes on `level` reachable from `entries`, best first.
-    private func searchLayer(
-        _ q: UnsafePointer<Float>, entries: [(Float, UInt32)], ef: Int, level: Int, _ access: VectorAccess
+    private static func searchLayer(
+        _ q: UnsafePointer<Float>, entries: [(Float, UInt32)], ef: Int, level: Int, _ links: GraphLinks,
+        _ access: VectorAccess, _ scratch: inout SearchScratch
     ) -> [(Float, UInt32)] {
-        let tag = nextTag()
-        candidates.removeAll()
-        results.removeAll()
+        let tag = scratch.nextTag(nodes: links.nodes)
+        scratch.candidates.removeAll()
+        scratch.results.removeAll()
         for (s, n) in entries {
-            visited[Int(n)] = tag
-            candidates.push(-s, n)
-            results.push(s, n)
-            if results.count > ef { results.pop() }
+            scratch.visited[Int(n)] = tag
+            scratch.candidates.push(-s, n)
+            scratch.results.push(s, n)
+            if scratch.results.count > ef { scratch.results.pop() }
         }
-        while !candidates.isEmpty {
-            let (negSim, node) = candidates.pop()
-            if -negSim < results.top.key && results.count >= ef { break }
-            let (b, c) = links(Int(node), level)
-            for i in 0..<c {
-                let n = level == 0 ? level0[b + 1 + i] : upper[Int(node)][b + 1 + i]
-                if visited[Int(n)] == tag { continue }
-                visited[Int(n)] = tag
-                let s = access.similarity(q, Int(n))
-                if results.count < ef || s > results.top.key {
-                    candidates.push(-s, n)
-                    results.push(s, n)
-                    if results.count > ef { results.pop() }
+        // The unvisited neighbours of a node are scored together (several vectors in flight), then
+        // offered to the heaps in link order, exactly as one at a time would.
+        let room = max(links.m0, links.m)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: room) { pendingBuffer in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: room) { scoreBuffer in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: room) { pointerBuffer in
+                    guard let pending = pendingBuffer.baseAddress, let scores = scoreBuffer.baseAddress,
+                        let pointers = pointerBuffer.baseAddress
+                    else { return }
+                    while !scratch.candidates.isEmpty {
+                        let (negSim, node) = scratch.candidates.pop()
+                        if -negSim < scratch.results.top.key && scratch.results.count >= ef { break }
+                        var count = 0
+                        links.forEachNeighbor(Int(node), level) { n in
+                            if scratch.visited[Int(n)] == tag { return }
+                            scratch.visited[Int(n)] = tag
+                            pending[count] = n
+                            count += 1
+                        }
+                        access.similarities(q, pending, count, pointers, into: scores)
+                        for i in 0..<count {
+                            let s = scores[i]
+                            if scratch.results.count < ef || s > scratch.results.top.key {
+                                scratch.candidates.push(-s, pending[i])
+                                scratch.results.push(s, pending[i])
+                                if scratch.results.count > ef { scratch.results.pop() }
+                            }
+                        }
+                    }
                 }
             }
         }
         var out: [(Float, UInt32)] = []
-        out.reserveCapacity(results.count)
-        while !results.isEmpty {
-            let (s, n) = results.pop()
-            out.append((s, n))
-        }
+        out.reserveCapacity(scratch.results.count)
+        while !scratch.results.isEmpty { out.append(scratch.results.pop()) }
         out.reverse()
         return out
     }
@@ -244,22 +330,34 @@ final class HNSWGraph {
     /// The best nodes for `q` (up to `ef`, deleted ones included), best first.
     func search(_ q: UnsafePointer<Float>, ef: Int, _ access: VectorAccess) -> [(Float, UInt32)] {
         guard entry >= 0 else { return [] }
-        var ep = entry
-        var epSim = access.similarity(q, ep)
-        var level = maxLevel
-        while level > 0 {
-            (ep, epSim) = greedy(q, from: ep, sim: epSim, level: level, access)
-            level -= 1
+        let (entry, maxLevel) = (self.entry, self.maxLevel)
+        var s = scratch[0]
+        scratch[0] = SearchScratch()
+        defer { scratch[0] = s }
+        return withLinks { links in
+            var ep = entry
+            var epSim = access.similarity(q, ep)
+            var level = maxLevel
+            while level > 0 {
+                (ep, epSim) = Self.greedy(q, from: ep, sim: epSim, level: level, links, access)
+                level -= 1
+            }
+            return Self.searchLayer(q, entries: [(epSim, UInt32(ep))], ef: ef, level: 0, links, access, &s)
         }
-        return searchLayer(q, entries: [(epSim, UInt32(ep))], ef: ef, level: 0, access)
     }
 
     // MARK: - Insertion
 
+    /// Best first; equal similarities by ascending node (deterministic).
+    @inline(__always)
+    private static func better(_ a: (Float, UInt32), _ b: (Float, UInt32)) -> Bool {
+        a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
+    }
+
     /// The neighbour-selection heuristic: walk candidates best first and keep one only when it is
     /// closer to the base point than to every neighbour kept so far (keeps links pointing in
     /// different directions, which matters on clustered data).
-    private func select(_ sorted: [(Float, UInt32)], limit: Int, _ access: VectorAccess) -> [UInt32] {
+    private static func select(_ sorted: [(Float, UInt32)], limit: Int, _ access: VectorAccess) -> [UInt32] {
         if sorted.count <= limit { return sorted.map { $0.1 } }
         var kept: [UInt32] = []
         kept.reserveCapacity(limit)
@@ -278,58 +376,213 @@ final class HNSWGraph {
         return kept
     }
 
-    /// Adds the link `from → to` on `level`, re-selecting `from`'s links when the list is full.
-    private func connect(_ from: Int, _ to: UInt32, level: Int, _ access: VectorAccess) {
-        let cap = level == 0 ? m0 : m
-        let (b, c) = links(from, level)
-        if c < cap {
-            if level == 0 {
-                level0[b + 1 + c] = to
-                level0[b] = UInt32(c + 1)
-            } else {
-                upper[from][b + 1 + c] = to
-                upper[from][b] = UInt32(c + 1)
-            }
-            return
+    /// Chooses the links of a new node on each of its levels: a search of the graph as it was
+    /// before the batch (`entry`, `top`), merged with the earlier nodes of the same batch
+    /// (`first..<node`). Reads only.
+    private func plan(
+        _ node: Int, batchStart first: Int, entry: Int, top: Int, _ links: GraphLinks, _ access: VectorAccess,
+        _ scratch: inout SearchScratch
+    ) -> [[UInt32]] {
+        let level = Int(links.levels[node])
+        let q = access.vector(node)
+        var mates: [(Float, UInt32)] = []
+        if node > first {
+            let ids = (first..<node).map { UInt32($0) }
+            let scores = Self.similarities(q, ids, access)
+            mates = zip(scores, ids).map { ($0, $1) }
+            mates.sort(by: Self.better)
         }
-        let v = access.vector(from)
-        var pool: [(Float, UInt32)] = neighbors(from, level).map { (access.similarity(v, Int($0)), $0) }
-        pool.append((access.similarity(v, Int(to)), to))
-        pool.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-        setNeighbors(from, level, select(pool, limit: cap, access))
+        var chosen = [[UInt32]](repeating: [], count: level + 1)
+        var entries: [(Float, UInt32)] = []
+        if entry >= 0 {
+            var ep = entry
+            var epSim = access.similarity(q, ep)
+            var l = top
+            while l > level {
+                (ep, epSim) = Self.greedy(q, from: ep, sim: epSim, level: l, links, access)
+                l -= 1
+            }
+            entries = [(epSim, UInt32(ep))]
+        }
+        for lv in stride(from: level, through: 0, by: -1) {
+            var found: [(Float, UInt32)] = []
+            if entry >= 0 && lv <= top {
+                found = Self.searchLayer(q, entries: entries, ef: efConstruction, level: lv, links, access, &scratch)
+                entries = found
+            }
+            let extra = mates.filter { Int(links.levels[Int($0.1)]) >= lv }
+            if !extra.isEmpty {
+                found.append(contentsOf: extra)
+                found.sort(by: Self.better)
+                if found.count > efConstruction { found.removeLast(found.count - efConstruction) }
+            }
+            chosen[lv] = Self.select(found, limit: m, access)
+        }
+        return chosen
     }
 
-    /// Inserts the next node (its number must be ``nodeCount``).
-    func insert(_ access: VectorAccess) {
-        let node = nodeCount
-        let level = level(for: node)
-        levels.append(UInt8(level))
-        level0.append(contentsOf: repeatElement(0, count: m0 + 1))
-        upper.append(level > 0 ? [UInt32](repeating: 0, count: level * (m + 1)) : [])
-        guard entry >= 0 else {
-            entry = node
-            maxLevel = level
-            return
+    /// Similarities of `q` with `nodes`, several vectors at a time.
+    private static func similarities(_ q: UnsafePointer<Float>, _ nodes: [UInt32], _ access: VectorAccess) -> [Float] {
+        [Float](unsafeUninitializedCapacity: nodes.count) { scores, initialised in
+            nodes.withUnsafeBufferPointer { np in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: nodes.count) { pointers in
+                    guard let n = np.baseAddress, let p = pointers.baseAddress, let out = scores.baseAddress else {
+                        return
+                    }
+                    access.similarities(q, n, nodes.count, p, into: out)
+                }
+            }
+            initialised = nodes.count
         }
-        let q = access.vector(node)
-        var ep = entry
-        var epSim = access.similarity(q, ep)
-        var l = maxLevel
-        while l > level {
-            (ep, epSim) = greedy(q, from: ep, sim: epSim, level: l, access)
-            l -= 1
+    }
+
+    /// Merges new incoming links `sources` into `current` (the links `target` has on a level with
+    /// room for `cap`), re-selecting with the heuristic when they do not all fit.
+    private static func merged(
+        _ current: [UInt32], adding sources: ArraySlice<UInt32>, target: Int, cap: Int, _ access: VectorAccess
+    ) -> [UInt32] {
+        var list = current
+        for s in sources where Int(s) != target && !list.contains(s) { list.append(s) }
+        if list.count <= cap { return list }
+        var pool = zip(similarities(access.vector(target), list, access), list).map { ($0, $1) }
+        pool.sort(by: better)
+        return select(pool, limit: cap, access)
+    }
+
+    /// Inserts nodes until there are `count` (node numbers are rows of `access`), on up to
+    /// `threads` workers (default: one per core, at most 16). The result does not depend on
+    /// `threads`.
+    func extend(to count: Int, _ access: VectorAccess, threads: Int? = nil) {
+        let threads = max(1, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, 16))
+        while nodeCount < count {
+            let start = nodeCount
+            insertBatch(start..<min(count, batchEnd(after: start)), access, threads: threads)
         }
-        var entries: [(Float, UInt32)] = [(epSim, UInt32(ep))]
-        for lv in stride(from: min(level, maxLevel), through: 0, by: -1) {
-            let found = searchLayer(q, entries: entries, ef: efConstruction, level: lv, access)
-            let chosen = select(found, limit: m, access)
-            setNeighbors(node, lv, chosen)
-            for n in chosen { connect(Int(n), UInt32(node), level: lv, access) }
-            entries = found
+    }
+
+    /// Where the batch holding node `start` ends. Batches tile the node numbers on a fixed grid:
+    /// within each power-of-two range [2ᵏ, 2ᵏ⁺¹) they are 2ᵏ⁻³ nodes long (an eighth of the graph
+    /// already built, so early nodes still see most of their neighbours through the graph), at
+    /// most ``batchLimit``, and the first 16 nodes go one at a time.
+    func batchEnd(after start: Int) -> Int {
+        guard start >= 16 else { return start + 1 }
+        let octave = 1 << (Int.bitWidth - 1 - start.leadingZeroBitCount)
+        var size = octave >> 3
+        while size > batchLimit { size >>= 1 }
+        return (start / size + 1) * size
+    }
+
+    private func insertBatch(_ batch: Range<Int>, _ access: VectorAccess, threads: Int) {
+        let first = batch.lowerBound
+        for node in batch {
+            let l = level(for: node)
+            levels.append(UInt8(l))
+            upper.append(l > 0 ? [UInt32](repeating: 0, count: l * (m + 1)) : [])
         }
-        if level > maxLevel {
-            entry = node
-            maxLevel = level
+        level0.append(contentsOf: repeatElement(0, count: batch.count * (m0 + 1)))
+        let workers = batch.count >= 16 ? max(1, min(threads, batch.count / 8)) : 1
+        while scratch.count < workers { scratch.append(SearchScratch()) }
+
+        // 1. Plan every new node's links against the graph before the batch (reads only).
+        var plans = [[[UInt32]]](repeating: [], count: batch.count)
+        let (entry, top) = (self.entry, self.maxLevel)
+        var scratches = scratch
+        scratch = []
+        withLinks { links in
+            plans.withUnsafeMutableBufferPointer { pp in
+                scratches.withUnsafeMutableBufferPointer { sp in
+                    let (plansOut, scratchOut) = (pp, sp)
+                    concurrentFor(workers) { w in
+                        var i = w
+                        while i < batch.count {
+                            plansOut[i] = plan(
+                                first + i, batchStart: first, entry: entry, top: top, links, access, &scratchOut[w])
+                            i += workers
+                        }
+                    }
+                }
+            }
+        }
+        scratch = scratches
+
+        // 2. The new nodes' own links.
+        for (i, chosen) in plans.enumerated() {
+            for (lv, list) in chosen.enumerated() { setNeighbors(first + i, lv, list) }
+        }
+
+        // 3. Reverse links, grouped by target; level 0 concurrently (each group writes one row).
+        let topLevel = plans.reduce(0) { max($0, $1.count - 1) }
+        for lv in 0...topLevel {
+            var pairs: [(target: UInt32, source: UInt32)] = []
+            for (i, chosen) in plans.enumerated() where chosen.count > lv {
+                for n in chosen[lv] { pairs.append((n, UInt32(first + i))) }
+            }
+            pairs.sort { $0.target < $1.target || ($0.target == $1.target && $0.source < $1.source) }
+            var groups: [Range<Int>] = []
+            var g = 0
+            while g < pairs.count {
+                var e = g + 1
+                while e < pairs.count && pairs[e].target == pairs[g].target { e += 1 }
+                groups.append(g..<e)
+                g = e
+            }
+            let sources = pairs.map(\.source)
+            if lv == 0 {
+                let (m0, stride) = (self.m0, self.m0 + 1)
+                let (pairs, groups) = (pairs, groups)
+                let step = groups.count >= 64 ? workers : 1
+                level0.withUnsafeMutableBufferPointer { l0 in
+                    guard let rows = l0.baseAddress else { return }
+                    concurrentFor(step) { w in
+                        var gi = w
+                        while gi < groups.count {
+                            let range = groups[gi]
+                            let target = Int(pairs[range.lowerBound].target)
+                            let row = rows + target * stride
+                            let current = [UInt32](UnsafeBufferPointer(start: row + 1, count: Int(row[0])))
+                            let list = Self.merged(
+                                current, adding: sources[range], target: target, cap: m0, access)
+                            row[0] = UInt32(list.count)
+                            for (k, n) in list.enumerated() { row[1 + k] = n }
+                            gi += step
+                        }
+                    }
+                }
+            } else {
+                for range in groups {
+                    let target = Int(pairs[range.lowerBound].target)
+                    let list = Self.merged(
+                        Array(neighbors(target, lv)), adding: sources[range], target: target, cap: m, access)
+                    setNeighbors(target, lv, list)
+                }
+            }
+        }
+
+        // 4. The entry point is the first node of the highest level.
+        for node in batch where Int(levels[node]) > maxLevel {
+            self.entry = node
+            maxLevel = Int(levels[node])
+        }
+    }
+
+    private func neighbors(_ node: Int, _ level: Int) -> ArraySlice<UInt32> {
+        if level == 0 {
+            let b = node * (m0 + 1)
+            return level0[(b + 1)..<(b + 1 + Int(level0[b]))]
+        }
+        let b = (level - 1) * (m + 1)
+        return upper[node][(b + 1)..<(b + 1 + Int(upper[node][b]))]
+    }
+
+    private func setNeighbors(_ node: Int, _ level: Int, _ list: [UInt32]) {
+        if level == 0 {
+            let b = node * (m0 + 1)
+            level0[b] = UInt32(list.count)
+            for (i, n) in list.enumerated() { level0[b + 1 + i] = n }
+        } else {
+            let b = (level - 1) * (m + 1)
+            upper[node][b] = UInt32(list.count)
+            for (i, n) in list.enumerated() { upper[node][b + 1 + i] = n }
         }
     }
 }

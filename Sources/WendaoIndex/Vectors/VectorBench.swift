@@ -66,8 +66,11 @@ public struct VectorBenchResult: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Seconds to add every vector to the exact index (copy, validation, int8 quantisation).
     public var buildSeconds: Double
-    /// Seconds to build the HNSW graph by inserting one vector at a time (nil without HNSW).
+    /// Seconds to add every vector to an HNSW index and build its graph (batched insertion on
+    /// ``threads`` workers; nil without HNSW).
     public var hnswBuildSeconds: Double?
+    /// Which dot-product kernels ran: `haswell` (AVX2 + FMA) or `baseline`.
+    public var kernels: String
     /// Queries per second per path.
     public var queriesPerSecond: QueriesPerSecond
     /// Recall@10 per approximate path.
@@ -87,7 +90,7 @@ public struct VectorBenchResult: Codable, Sendable, Equatable {
     public var hnswSweep: [SweepPoint]
 
     enum CodingKeys: String, CodingKey {
-        case count, dimension, queries, threads, seed, bytes
+        case count, dimension, queries, threads, seed, bytes, kernels
         case buildSeconds = "build_seconds"
         case hnswBuildSeconds = "hnsw_build_seconds"
         case queriesPerSecond = "queries_per_second"
@@ -164,6 +167,7 @@ public enum VectorBench {
         if hnsw {
             start = now()
             let graphIndex = makeIndex(kind: .hnsw, int8: false, matrix, rows: n, dimension: d, seed: seed)
+            graphIndex.updateGraph()
             hnswBuild = now() - start
             graphBytes = graphIndex.graphByteCount
             let defaultEF = graphIndex.efSearch
@@ -186,7 +190,7 @@ public enum VectorBench {
         let int8Bytes = int8 ? n * d + n * 4 : 0
         return VectorBenchResult(
             count: n, dimension: d, queries: nq, threads: threads, seed: seed, buildSeconds: buildSeconds,
-            hnswBuildSeconds: hnswBuild,
+            hnswBuildSeconds: hnswBuild, kernels: VectorKernels.name,
             queriesPerSecond: .init(exactF32: exactQPS, int8: int8QPS, hnsw: hnswQPS),
             recallAt10: .init(int8: int8Recall, hnsw: hnswRecall),
             bytes: .init(f32: bytesF32, int8: int8Bytes, graph: graphBytes),

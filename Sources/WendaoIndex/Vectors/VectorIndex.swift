@@ -29,14 +29,17 @@ public final class VectorIndex {
         /// Always keep and search an HNSW graph.
         case hnsw
         /// Exact below ``autoThreshold`` live vectors, HNSW from there on (the graph is built by the
-        /// first ``VectorIndex/save(to:generation:)`` past the threshold and then kept up to date).
+        /// first ``VectorIndex/save(to:generation:)`` past the threshold; rows added later join it in
+        /// batches at the next graph search or save).
         case auto
 
         /// Live vectors from which `.auto` switches to HNSW. Measured with `VectorBench.run` on
-        /// clustered 384-dimensional vectors (2 cores, release, baseline x86-64): at 5,000 vectors
-        /// exact float32 answers 2,359 queries/s while HNSW needs efSearch 128 for recall@10 ≥ 0.95
-        /// and answers 1,642/s; at 20,000 exact answers 413/s and HNSW 1,235/s at recall 1.0
-        /// (efSearch 64; 3,920/s at 0.99 with efSearch 16).
+        /// clustered 384-dimensional vectors against the exact path `.auto` uses below it (int8 scan +
+        /// float32 rescoring, AVX2 kernels; 2 cores, release, 500 queries, on a shared machine, so
+        /// single runs vary): at 10,000 vectors exact answers 938 queries/s and HNSW at the default
+        /// efSearch 64 705/s at recall@10 0.971; at 20,000 HNSW is on par or ahead (573–1,072/s
+        /// against 316–524/s in two runs) at recall 0.999; at 30,000 966 against 725/s, at 40,000
+        /// 1,092 against 309/s, recall 1.0.
         public static let autoThreshold = 20_000
     }
 
@@ -298,7 +301,7 @@ public final class VectorIndex {
         deltaDeleted.append(0)
         locator?[id] = rowCount - 1
         changed = true
-        if let graph, graph.nodeCount == rowCount - 1 { graph.insert(access) }
+        // The graph catches up in batches (on every core) at the next graph search or save.
     }
 
     /// Removes vectors by id (unknown ids are ignored).
@@ -336,14 +339,14 @@ public final class VectorIndex {
             guard let qp = q.baseAddress else { return [] }
             switch method {
             case .automatic:
-                if usesGraph, let graph, graph.nodeCount == rowCount { return searchGraph(qp, k: k, graph) }
+                if usesGraph, let graph { return searchGraph(qp, k: k, graph) }
                 return hasInt8 ? searchInt8(qp, k: k) : searchFloat(qp, k: k)
             case .exactFloat:
                 return searchFloat(qp, k: k)
             case .exactInt8:
                 return hasInt8 ? searchInt8(qp, k: k) : searchFloat(qp, k: k)
             case .graph:
-                if let graph, graph.nodeCount == rowCount { return searchGraph(qp, k: k, graph) }
+                if let graph { return searchGraph(qp, k: k, graph) }
                 return searchFloat(qp, k: k)
             }
         }
@@ -389,16 +392,26 @@ public final class VectorIndex {
             (max(range.lowerBound, b), range.upperBound, UnsafePointer(deltaF32.pointer), b),
         ] {
             guard lo < hi, let rows else { continue }
-            // One row at a time: a single sequential stream is what the hardware prefetcher follows
-            // best (interleaving four rows measured 3× slower on the 2-core test machine).
-            var r = lo
-            while r < hi {
-                let s = VectorKernels.dot(q, rows + (r - first) * d, d)
-                if s >= heap.threshold && !isDeleted(r) { heap.push(id(ofRow: r), s) }
-                r += 1
+            // Rows in order, one at a time inside the kernel: a single sequential stream is what the
+            // hardware prefetcher follows best (interleaving four rows measured 3× slower on the
+            // 2-core test machine). Scores come back in blocks so the kernel call is amortised.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.scanBlock) { buffer in
+                guard let scores = buffer.baseAddress else { return }
+                var r = lo
+                while r < hi {
+                    let c = min(Self.scanBlock, hi - r)
+                    VectorKernels.dotRows(q, rows: rows + (r - first) * d, count: c, dimension: d, into: scores)
+                    for j in 0..<c where scores[j] >= heap.threshold && !isDeleted(r + j) {
+                        heap.push(id(ofRow: r + j), scores[j])
+                    }
+                    r += c
+                }
             }
         }
     }
+
+    /// Rows scored per kernel call in the exact scans.
+    static let scanBlock = 64
 
     private func searchFloat(_ q: UnsafePointer<Float>, k: Int) -> [ScoredID] {
         parallelRows(floats: rowCount * dimension, k: k) { range, heap in scanFloat(q, range, &heap) }.sorted()
@@ -427,10 +440,20 @@ public final class VectorIndex {
                 ),
             ] {
                 guard lo < hi, let rows, let scales else { continue }
-                for r in lo..<hi {
-                    let s = Float(VectorKernels.dot(qp, rows + (r - first) * d, d)) * scales[r - first]
-                    // Candidates carry their row number as the id until rescoring.
-                    if s > heap.threshold && !isDeleted(r) { heap.push(Int64(r), s) }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.scanBlock) { buffer in
+                    guard let scores = buffer.baseAddress else { return }
+                    var r = lo
+                    while r < hi {
+                        let c = min(Self.scanBlock, hi - r)
+                        VectorKernels.dotRows(
+                            qp, rows: rows + (r - first) * d, scales: scales + (r - first), count: c, dimension: d,
+                            into: scores)
+                        // Candidates carry their row number as the id until rescoring.
+                        for j in 0..<c where scores[j] > heap.threshold && !isDeleted(r + j) {
+                            heap.push(Int64(r + j), scores[j])
+                        }
+                        r += c
+                    }
                 }
             }
         }.sorted()
@@ -443,6 +466,7 @@ public final class VectorIndex {
     }
 
     private func searchGraph(_ q: UnsafePointer<Float>, k: Int, _ graph: HNSWGraph) -> [ScoredID] {
+        graph.extend(to: rowCount, access)
         let ef = max(configuration.efSearch, k)
         var heap = TopK(k: k)
         for (s, node) in graph.search(q, ef: ef, access) where !isDeleted(Int(node)) {
@@ -453,11 +477,14 @@ public final class VectorIndex {
 
     // MARK: - Graph upkeep
 
+    /// Inserts the rows added since the last graph search or save into the graph now (a batched,
+    /// multi-threaded build); without a graph, does nothing.
+    func updateGraph() { graph?.extend(to: rowCount, access) }
+
     /// Rebuilds the graph over all rows (tombstoned ones included: they keep their node numbers).
     private func rebuildGraph() {
         let g = makeGraph()
-        let a = access
-        for _ in 0..<rowCount { g.insert(a) }
+        g.extend(to: rowCount, access)
         graph = g
     }
 
@@ -486,6 +513,7 @@ public final class VectorIndex {
             for r in 0..<n where !isDeleted(r) { keep.append(Int32(r)) }
         } else {
             keep = (0..<n).map { Int32($0) }
+            graph?.extend(to: n, access)
             newGraph = graph
         }
         if wantsGraph && (newGraph == nil || newGraph?.nodeCount != keep.count) {
@@ -494,7 +522,7 @@ public final class VectorIndex {
                 let a = VectorAccess(
                     base: file?.f32, baseCount: baseCount, delta: UnsafePointer(deltaF32.pointer),
                     dimension: dimension, remap: kp.baseAddress)
-                for _ in 0..<kp.count { g.insert(a) }
+                g.extend(to: kp.count, a)
             }
             newGraph = g
         }
