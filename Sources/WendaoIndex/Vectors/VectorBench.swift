@@ -170,7 +170,7 @@ public enum VectorBench {
             graphIndex.updateGraph()
             hnswBuild = now() - start
             graphBytes = graphIndex.graphByteCount
-            let defaultEF = graphIndex.efSearch
+            let defaultEF = graphIndex.effectiveEfSearch(k: 10)
             for ef in [16, 32, 64, 128, 256] {
                 graphIndex.efSearch = ef
                 start = now()
@@ -184,7 +184,6 @@ public enum VectorBench {
                     hnswRecall = r
                 }
             }
-            graphIndex.efSearch = defaultEF
         }
         let exactGBs = Double(bytesF32) * exactQPS / 1e9
         let int8Bytes = int8 ? n * d + n * 4 : 0
