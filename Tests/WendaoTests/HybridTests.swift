@@ -155,3 +155,22 @@ import WendaoText
         #expect(calls.value == 0)
     }
 }
+
+/// The HNSW search list of a large index.
+@Suite struct SearchListSizeTests {
+    @Test("the default search list grows past the large-index size; an explicit one is kept")
+    func efSearchGrowsWithTheIndex() throws {
+        let index = try VectorIndex(embedder: "test", dimension: 2)
+        #expect(index.effectiveEfSearch(k: 10) == 64)
+        #expect(index.effectiveEfSearch(k: 100) == 100)
+        for i in 0...VectorIndex.largeIndexRows {
+            let a = Float(i % 1000) / 1000
+            try index.add(id: Int64(i), vector: [a, 1 - a])
+        }
+        #expect(index.count > VectorIndex.largeIndexRows)
+        #expect(index.effectiveEfSearch(k: 10) == VectorIndex.largeIndexEfSearch)
+        index.efSearch = 32
+        #expect(index.effectiveEfSearch(k: 10) == 32)
+        #expect(index.effectiveEfSearch(k: 50) == 50)
+    }
+}
