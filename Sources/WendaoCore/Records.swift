@@ -79,7 +79,8 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
             throw WendaoError(.invalidArgument, "CJK mode must be one of \(Self.cjkModes.joined(separator: ", "))")
         }
         if let fusion, !Self.fusions.contains(fusion) {
-            throw WendaoError(.invalidArgument, "fusion must be one of \(Self.fusions.joined(separator: ", ")) (got '\(fusion)')")
+            throw WendaoError(
+                .invalidArgument, "fusion must be one of \(Self.fusions.joined(separator: ", ")) (got '\(fusion)')")
         }
         if let model, !model.contains(":") || model.count > 200 {
             throw WendaoError(.invalidArgument, "model must be written provider:model (got '\(model)')")

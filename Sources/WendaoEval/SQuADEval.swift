@@ -171,7 +171,10 @@ public enum SQuADEvaluator {
             let hits = (try? kb.hits(ids.map { ($0, 0) })) ?? []
             detail.candidates = Dictionary(
                 uniqueKeysWithValues: hits.map { h in
-                    (String(h.chunkID), [h.documentID, Int64(h.start), Int64(h.end), answers.contains { h.text.contains($0) } ? 1 : 0])
+                    (
+                        String(h.chunkID),
+                        [h.documentID, Int64(h.start), Int64(h.end), answers.contains { h.text.contains($0) } ? 1 : 0]
+                    )
                 })
         }
         let encoder = JSONEncoder()

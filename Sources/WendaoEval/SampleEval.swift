@@ -45,7 +45,8 @@ public struct AnswerReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case questions, answerable, unanswerable, answerHit = "answer_hit", citationHit = "citation_hit"
-        case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, falseNotFound = "false_not_found"
+        case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, falseNotFound =
+            "false_not_found"
         case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second", misses
     }
 }

@@ -113,7 +113,8 @@ final class EmbeddingPipeline: @unchecked Sendable {
                 let vectors = try embedder.embedBlocking(texts, as: .passage).vectors
                 guard vectors.count == chunks.count else {
                     throw WendaoError(
-                        .badResponse, "embedder \(embedder.id) returned \(vectors.count) vectors for \(chunks.count) chunks")
+                        .badResponse,
+                        "embedder \(embedder.id) returned \(vectors.count) vectors for \(chunks.count) chunks")
                 }
                 for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
                 sinceSave += chunks.count

@@ -295,15 +295,20 @@ public struct ExtractiveAnswerer: Sendable {
     {
         // The chunks whose dense similarity is close to the best one, in retrieval order.
         let candidates = Array(
-            hits.filter { (evidence.chunkCosines[$0.chunkID] ?? -1) >= evidence.topCosine - evidence.calibration.chunkSpread }
-                .prefix(3))
+            hits.filter {
+                (evidence.chunkCosines[$0.chunkID] ?? -1) >= evidence.topCosine - evidence.calibration.chunkSpread
+            }
+            .prefix(3))
         guard !candidates.isEmpty else { return nil }
         var sentences: [(hit: Int, start: Int, text: String)] = []
         for (i, h) in candidates.enumerated() {
             let scalars = Array(h.text.unicodeScalars)
             for span in SentenceSplitter.spans(scalars.map(\.value)) {
                 let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
-                guard text.unicodeScalars.contains(where: { $0.properties.isAlphabetic || $0.properties.numericType != nil })
+                guard
+                    text.unicodeScalars.contains(where: {
+                        $0.properties.isAlphabetic || $0.properties.numericType != nil
+                    })
                 else { continue }
                 sentences.append((i, span.start, text))
                 if sentences.count >= 48 { break }

@@ -143,11 +143,14 @@ extension KnowledgeBase {
         var (files, walkErrors) = walker.walk(paths.filter { !isURL($0) })
         if !options.identities.isEmpty {
             for i in files.indices {
-                if let identity = options.identities[files[i].url.standardizedFileURL.path] { files[i].identity = identity }
+                if let identity = options.identities[files[i].url.standardizedFileURL.path] {
+                    files[i].identity = identity
+                }
             }
         }
         for url in paths where isURL(url) {
-            walkErrors.append((url, WendaoError(.unsupported, "URLs are fetched by web ingest (wendao ingest --kb K URL)")))
+            walkErrors.append(
+                (url, WendaoError(.unsupported, "URLs are fetched by web ingest (wendao ingest --kb K URL)")))
         }
         progress(.planned(files: files.count + walkErrors.count, bytes: files.reduce(0) { $0 + $1.size }))
         for e in walkErrors {

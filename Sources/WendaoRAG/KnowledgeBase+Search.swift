@@ -118,7 +118,8 @@ extension KnowledgeBase {
 
     /// Hits for `query`, and the candidate lists they came from when dense retrieval took part (the
     /// dense list holds at least 50 candidates then, for the answerer's confidence signal).
-    func retrieve(_ query: String, topK: Int, mode: RetrievalMode) throws -> (hits: [SearchHit], lists: CandidateLists?) {
+    func retrieve(_ query: String, topK: Int, mode: RetrievalMode) throws -> (hits: [SearchHit], lists: CandidateLists?)
+    {
         let k = max(1, min(topK, 1000))
         switch mode {
         case .bm25:

@@ -33,7 +33,8 @@ import WendaoText
                 .map(\.id) == [6, 5])
         // A bound that is missing, negative or smaller than the best score falls back to that score.
         for bound in [0.0, -1, .nan, .infinity, 2] {
-            let fused = Fusion.boundWeighted(dense: [], sparse: Self.ids([(1, 4), (2, 2)]), sparseBound: bound, alpha: 0)
+            let fused = Fusion.boundWeighted(
+                dense: [], sparse: Self.ids([(1, 4), (2, 2)]), sparseBound: bound, alpha: 0)
             #expect(fused.map(\.id) == [1, 2])
             #expect(fused.allSatisfy { $0.score.isFinite && $0.score <= 1 })
         }
@@ -140,7 +141,8 @@ import WendaoText
         // A similarity function that fails leaves the answer "not found", never a crash.
         var failing = ExtractiveAnswerer()
         failing.semantic = SemanticEvidence(
-            topCosine: 0.95, margin: 0.1, chunkCosines: [1: 0.95], similarity: { _ in throw WendaoError(.corrupt, "x") },
+            topCosine: 0.95, margin: 0.1, chunkCosines: [1: 0.95],
+            similarity: { _ in throw WendaoError(.corrupt, "x") },
             calibration: .e5Small)
         #expect(!failing.answer(question: q, hits: Self.hits, analyzer: Analyzer(), idf: { _ in 1 }).found)
     }

@@ -217,7 +217,8 @@ struct BenchCommand: ParsableCommand {
             guard count > 0, dim > 0, queries > 0 else {
                 throw WendaoError(.invalidArgument, "--count, --dim and --queries must be positive")
             }
-            Output.json(VectorBench.run(count: count, dimension: dim, int8: int8, hnsw: hnsw, queries: queries, seed: seed))
+            Output.json(
+                VectorBench.run(count: count, dimension: dim, int8: int8, hnsw: hnsw, queries: queries, seed: seed))
         }
     }
 
@@ -264,7 +265,8 @@ struct BenchCommand: ParsableCommand {
                     file: url.lastPathComponent, format: doc.format.rawValue, bytes: bytes, seconds: best,
                     megabytes_per_second: Double(bytes) / 1_048_576 / max(best, 1e-9), pages: pages,
                     pages_per_minute: Double(pages) / max(best, 1e-9) * 60, blocks: doc.blocks.count,
-                    characters: doc.blocks.reduce(0) { $0 + $1.text.unicodeScalars.count }, warnings: Array(doc.warnings.prefix(5))))
+                    characters: doc.blocks.reduce(0) { $0 + $1.text.unicodeScalars.count },
+                    warnings: Array(doc.warnings.prefix(5))))
         }
     }
 
