@@ -9,13 +9,14 @@ import WendaoCore
 typealias PanelVector = SIMD16<Float>
 /// Output columns per packed panel.
 let panelWidth = PanelVector.scalarCount
-/// Whether the 4-row micro-kernel beats the 2-row one on this build and machine: with 16
-/// vector registers (baseline x86-64, SSE) four rows of 16-float accumulators spill, with 32 wide
-/// registers (AVX-512 targets) they do not. Measured once, on first use; both kernels compute
-/// every output element with the same operations in the same order, so results do not depend on
-/// the choice.
-let microKernelFourRows: Bool = {
-    let k = 384, m = 32
+/// Rows per block of the micro-kernel (6, 4 or 2): the most rows whose 16-float accumulators
+/// stay in registers. With 16 vector registers of 8 floats (x86-64 with AVX2, the Haswell-class
+/// build) six rows need twelve accumulators plus the panel vectors; with SSE's 4-float registers even
+/// four rows spill, with 32 registers (NEON, AVX-512 targets) six rows fit. Measured once, on first
+/// use; every kernel computes each output with the same fused multiply-adds in the same order, so
+/// results do not depend on the choice.
+let microKernelRows: Int = {
+    let k = 384, m = 36
     let x = AlignedFloats(m * k), panel = AlignedFloats(panelWidth * k), out = AlignedFloats(m * panelWidth)
     for i in 0..<(m * k) { x.pointer[i] = Float(i % 7) * 0.1 }
     for i in 0..<(panelWidth * k) { panel.pointer[i] = Float(i % 5) * 0.1 }
@@ -23,21 +24,25 @@ let microKernelFourRows: Bool = {
         [(.f32(UnsafePointer(panel.pointer), rows: panelWidth, cols: k),
           WeightVector(UnsafePointer(out.pointer), count: panelWidth))],
         owner: 0)
-    guard let w else { return true }
-    var best = [UInt64.max, UInt64.max]
+    guard let w else { return 4 }
+    let candidates = [6, 4, 2]
+    var best = [UInt64](repeating: .max, count: candidates.count)
     for round in 0..<6 {
-        for (slot, four) in [(0, true), (1, false)] {
+        for (slot, rows) in candidates.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<4 {
                 panelTimesRows(
                     x.pointer, rows: 0..<m, lda: k, k: k, panel: panel.pointer, panelIndex: 0, weights: w,
-                    epilogue: .none, out: out.pointer, ldc: panelWidth, fourRows: four)
+                    epilogue: .none, out: out.pointer, ldc: panelWidth, rowsPerBlock: rows)
             }
             let elapsed = DispatchTime.now().uptimeNanoseconds - start
             if round > 0 { best[slot] = min(best[slot], elapsed) }
         }
     }
-    return best[0] <= best[1]
+    // Prefer more rows unless fewer are clearly (5 %) faster: on a busy machine the timings are noisy.
+    var choice = 0
+    for slot in 1..<candidates.count where best[slot] * 105 / 100 < best[choice] { choice = slot }
+    return candidates[choice]
 }()
 
 /// A 64-byte-aligned float buffer, freed on deinit.
@@ -56,33 +61,6 @@ final class AlignedFloats: @unchecked Sendable {
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
-}
-
-/// Runs work on a fixed number of threads.
-struct Parallel: Sendable {
-    /// Number of threads (≥ 1).
-    let threads: Int
-
-    /// Calls `body(t)` for every `t` in `0..<threads`, concurrently; returns when all are done.
-    func run(_ body: @Sendable (Int) -> Void) {
-        if threads == 1 {
-            body(0)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: threads, execute: body)
-    }
-
-    /// Calls `body(range)` with a share of `0..<count` on each thread.
-    func forEachChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let t = min(threads, count)
-        if t <= 1 {
-            if count > 0 { body(0..<count) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: t) { i in
-            body((count * i / t)..<(count * (i + 1) / t))
-        }
-    }
 }
 
 /// A weight matrix prepared for the SGEMM: either f32 panels (`panelWidth` output features ×
@@ -229,27 +207,37 @@ func linear(
     let panels = w.panelCount
     let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
     let ys = SendablePointer(out)
-    parallel.forEachChunk(panels) { range in
-        let x = UnsafePointer(xs.pointer), out = ys.pointer
-        if let packed = w.panels {
-            // Row blocks outermost so a block of x stays in cache while the panels stream past.
-            let rowBlock = 64
+    // Row blocks of `rowBlock` rows are the outer loop inside a share of panels, so a block of x
+    // stays in cache while the panels stream past. Up to one row block (batch-1 texts), shares
+    // are small and handed out as threads come free; beyond, each thread takes one contiguous
+    // share so the panels of a share are reused across all row blocks.
+    let rowBlock = 64
+    let grain = m <= rowBlock ? max(1, panels / (4 * parallel.threads)) : Int.max
+    if let packed = w.panels {
+        let panelBase = SendablePointer(packed.pointer)
+        parallel.forEachChunk(panels, grain: grain) { range, _ in
+            let x = UnsafePointer(xs.pointer), out = ys.pointer
             var r0 = 0
             while r0 < m {
                 let r1 = min(m, r0 + rowBlock)
                 for p in range {
                     panelTimesRows(
-                        x, rows: r0..<r1, lda: lda, k: k, panel: packed.pointer + p * panelWidth * k, panelIndex: p,
-                        weights: w, epilogue: epilogue, out: out, ldc: ldc)
+                        x, rows: r0..<r1, lda: lda, k: k, panel: panelBase.pointer + p * panelWidth * k,
+                        panelIndex: p, weights: w, epilogue: epilogue, out: out, ldc: ldc)
                 }
                 r0 = r1
             }
-        } else {
-            let scratch = AlignedFloats(panelWidth * k)
+        }
+    } else {
+        // One dequantised panel per thread.
+        let scratch = AlignedFloats(parallel.threads * panelWidth * k)
+        parallel.forEachChunk(panels, grain: grain) { range, participant in
+            let x = UnsafePointer(xs.pointer), out = ys.pointer
+            let panel = scratch.pointer + participant * panelWidth * k
             for p in range {
-                w.dequantisePanel(p, into: scratch.pointer)
+                w.dequantisePanel(p, into: panel)
                 panelTimesRows(
-                    x, rows: 0..<m, lda: lda, k: k, panel: scratch.pointer, panelIndex: p, weights: w,
+                    x, rows: 0..<m, lda: lda, k: k, panel: panel, panelIndex: p, weights: w,
                     epilogue: epilogue, out: out, ldc: ldc)
             }
         }
@@ -266,7 +254,7 @@ struct SendablePointer<T>: @unchecked Sendable {
 private func panelTimesRows(
     _ x: UnsafePointer<Float>, rows: Range<Int>, lda: Int, k: Int, panel: UnsafePointer<Float>, panelIndex: Int,
     weights w: LinearWeights, epilogue: Epilogue, out: UnsafeMutablePointer<Float>, ldc: Int,
-    fourRows: Bool = microKernelFourRows
+    rowsPerBlock: Int = microKernelRows
 ) {
     let c0 = panelIndex * panelWidth
     let valid = min(panelWidth, w.rows - c0)
@@ -279,16 +267,39 @@ private func panelTimesRows(
         for j in 0..<valid { b[j] = w.bias.pointer[c0 + j] }
     }
     let raw = UnsafeRawPointer(panel)
+    let step = panelWidth * 4
+    // Every kernel below computes an output as bias + Σ_i fma over i = 0..<k in order, so a row's
+    // result does not depend on which kernel (block of rows) it lands in.
     var r = rows.lowerBound
-    while fourRows && r + 4 <= rows.upperBound {
+    while rowsPerBlock >= 6 && r + 6 <= rows.upperBound {
+        let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
+        var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
+        for i in 0..<k {
+            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+            s0.addProduct(v, PanelVector(repeating: a0[i]))
+            s1.addProduct(v, PanelVector(repeating: a1[i]))
+            s2.addProduct(v, PanelVector(repeating: a2[i]))
+            s3.addProduct(v, PanelVector(repeating: a3[i]))
+            s4.addProduct(v, PanelVector(repeating: a4[i]))
+            s5.addProduct(v, PanelVector(repeating: a5[i]))
+        }
+        store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+        store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+        store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+        store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
+        store(s5 + b, epilogue, out + (r + 5) * ldc + c0, valid)
+        r += 6
+    }
+    while rowsPerBlock >= 4 && r + 4 <= rows.upperBound {
         let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
         var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
         for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
-            s0 += v * a0[i]
-            s1 += v * a1[i]
-            s2 += v * a2[i]
-            s3 += v * a3[i]
+            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+            s0.addProduct(v, PanelVector(repeating: a0[i]))
+            s1.addProduct(v, PanelVector(repeating: a1[i]))
+            s2.addProduct(v, PanelVector(repeating: a2[i]))
+            s3.addProduct(v, PanelVector(repeating: a3[i]))
         }
         store(s0 + b, epilogue, out + r * ldc + c0, valid)
         store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
@@ -300,9 +311,9 @@ private func panelTimesRows(
         let a0 = x + r * lda, a1 = a0 + lda
         var s0 = PanelVector(repeating: 0), s1 = s0
         for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
-            s0 += v * a0[i]
-            s1 += v * a1[i]
+            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+            s0.addProduct(v, PanelVector(repeating: a0[i]))
+            s1.addProduct(v, PanelVector(repeating: a1[i]))
         }
         store(s0 + b, epilogue, out + r * ldc + c0, valid)
         store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
@@ -312,7 +323,7 @@ private func panelTimesRows(
         let a0 = x + r * lda
         var s0 = PanelVector(repeating: 0)
         for i in 0..<k {
-            s0 += raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self) * a0[i]
+            s0.addProduct(raw.load(fromByteOffset: i * step, as: PanelVector.self), PanelVector(repeating: a0[i]))
         }
         store(s0 + b, epilogue, out + r * ldc + c0, valid)
         r += 1

@@ -41,6 +41,7 @@ public final class TextEncoder: Sendable {
 
     private let layers: [PreparedLayer]
     private let config: EncoderConfig
+    private let parallel: Parallel
 
     private struct PreparedLayer: Sendable {
         var qkv: LinearWeights
@@ -82,6 +83,7 @@ public final class TextEncoder: Sendable {
         self.model = model
         self.config = c
         self.threads = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+        parallel = Parallel(threads: self.threads)
         var prepared: [PreparedLayer] = []
         for l in w.layers {
             guard l.query.cols == c.hidden, l.query.rows == c.hidden, l.key.rows == c.hidden,
@@ -195,7 +197,7 @@ public final class TextEncoder: Sendable {
             m += s.count
         }
         if sequences.isEmpty { return [] }
-        let parallel = Parallel(threads: threads)
+        let parallel = self.parallel
         let x = AlignedFloats(m * h), tmp = AlignedFloats(m * h), ctx = AlignedFloats(m * h)
         let qkv = AlignedFloats(m * 3 * h), ffn = AlignedFloats(m * c.intermediate)
 
@@ -203,12 +205,12 @@ public final class TextEncoder: Sendable {
         let xs = SendablePointer(x.pointer)
         let flat = sequences.flatMap { $0 }
         let positions = sequences.flatMap { seq in seq.indices.map { $0 + c.positionOffset } }
-        parallel.forEachChunk(m) { rows in
+        parallel.forEachChunk(m) { rows, _ in
             for r in rows {
                 let dst = xs.pointer + r * h
-                gatherRow(w.wordEmbeddings, Int(flat[r]), into: dst)
-                addRow(w.positionEmbeddings, positions[r], into: dst)
-                addRow(w.tokenTypeEmbeddings, 0, into: dst)
+                Self.gatherRow(w.wordEmbeddings, Int(flat[r]), into: dst)
+                Self.addRow(w.positionEmbeddings, positions[r], into: dst)
+                Self.addRow(w.tokenTypeEmbeddings, 0, into: dst)
                 layerNorm(
                     dst, count: h, gain: w.embeddingNormGain.pointer, bias: w.embeddingNormBias.pointer,
                     epsilon: c.layerNormEpsilon)
@@ -276,7 +278,7 @@ public final class TextEncoder: Sendable {
         let h = config.hidden
         let eps = config.layerNormEpsilon
         let ds = SendablePointer(delta), xs = SendablePointer(x)
-        parallel.forEachChunk(m) { rows in
+        parallel.forEachChunk(m) { rows, _ in
             for r in rows {
                 let xr = xs.pointer + r * h, dr = ds.pointer + r * h
                 for j in 0..<h { xr[j] += dr[j] }
@@ -287,6 +289,10 @@ public final class TextEncoder: Sendable {
 
     /// Scaled dot-product attention of every (sequence, head) pair, each sequence seeing only
     /// its own rows. `qkv` rows hold Q, K, V side by side; `ctx` receives the heads' outputs.
+    ///
+    /// Per pair the head's keys are first copied transposed (head dimension × tokens), so each
+    /// query's scores against all keys are whole-vector multiply-adds; the weighted sum of values
+    /// is vectorised along the head dimension.
     private func attention(
         qkv: UnsafeMutablePointer<Float>, ctx: UnsafeMutablePointer<Float>, sequences: [[Int32]], starts: [Int],
         parallel: Parallel
@@ -298,28 +304,49 @@ public final class TextEncoder: Sendable {
         let qs = SendablePointer(qkv), cs = SendablePointer(ctx)
         let lengths = sequences.map(\.count)
         let longest = lengths.max() ?? 0
-        // Work items: (sequence, head), longest sequences first for balance.
-        parallel.forEachChunk(sequences.count * heads) { items in
-            let scores = AlignedFloats(longest)
+        let stride = (longest + 7) / 8 * 8
+        // Per participant: the transposed keys (d × stride) and one row of scores (stride).
+        let perThread = d * stride + stride
+        let scratch = AlignedFloats(parallel.threads * perThread)
+        // Work items: (sequence, head); sequences are sorted longest first.
+        parallel.forEachChunk(sequences.count * heads, grain: 2) { items, participant in
+            typealias V = SIMD8<Float>
+            let kt = scratch.pointer + participant * perThread
+            let scores = kt + d * stride
             for item in items {
                 let s = item / heads, head = item % heads
                 let n = lengths[s]
+                let padded = (n + 7) / 8 * 8
                 let base = qs.pointer + starts[s] * ld
+                for j in 0..<n {
+                    let key = base + j * ld + h + head * d
+                    for c in 0..<d { kt[c * stride + j] = key[c] }
+                }
+                for c in 0..<d {
+                    for j in n..<padded { kt[c * stride + j] = 0 }
+                }
+                let rawKt = UnsafeRawPointer(kt)
                 for i in 0..<n {
                     let q = base + i * ld + head * d
-                    for j in 0..<n {
-                        scores.pointer[j] = dot(q, base + j * ld + h + head * d, d) * scale
+                    var j = 0
+                    while j < padded {
+                        var acc = V(repeating: 0)
+                        for c in 0..<d {
+                            acc.addProduct(rawKt.load(fromByteOffset: (c * stride + j) * 4, as: V.self), q[c])
+                        }
+                        UnsafeMutableRawPointer(scores + j).storeBytes(of: acc * scale, as: V.self)
+                        j += 8
                     }
-                    softmax(scores.pointer, count: n)
+                    softmax(scores, count: n)
                     let out = cs.pointer + (starts[s] + i) * h + head * d
-                    weightedSum(scores.pointer, values: base + 2 * h + head * d, stride: ld, count: n, dim: d, out: out)
+                    weightedSum(scores, values: base + 2 * h + head * d, stride: ld, count: n, dim: d, out: out)
                 }
             }
         }
     }
 
     /// Writes word-embedding row `row` (dequantised if Q4_0) to `dst`.
-    private func gatherRow(_ m: WeightMatrix, _ row: Int, into dst: UnsafeMutablePointer<Float>) {
+    private static func gatherRow(_ m: WeightMatrix, _ row: Int, into dst: UnsafeMutablePointer<Float>) {
         switch m {
         case .f32(let p, _, let cols):
             dst.update(from: p + row * cols, count: cols)
@@ -339,30 +366,11 @@ public final class TextEncoder: Sendable {
     }
 
     /// Adds row `row` of an f32 table to `dst`.
-    private func addRow(_ m: WeightMatrix, _ row: Int, into dst: UnsafeMutablePointer<Float>) {
+    private static func addRow(_ m: WeightMatrix, _ row: Int, into dst: UnsafeMutablePointer<Float>) {
         guard case .f32(let p, _, let cols) = m else { return }
         let src = p + row * cols
         for j in 0..<cols { dst[j] += src[j] }
     }
-}
-
-/// Dot product of two `n`-float vectors.
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    typealias V = SIMD8<Float>
-    var acc = V(repeating: 0)
-    var i = 0
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    while i + 8 <= n {
-        acc += ra.loadUnaligned(fromByteOffset: i * 4, as: V.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-        i += 8
-    }
-    var s = acc.sum()
-    while i < n {
-        s += a[i] * b[i]
-        i += 1
-    }
-    return s
 }
 
 /// `out[0..<dim] = Σ_j weights[j] · values[j·stride ..< j·stride + dim]`.
@@ -377,7 +385,7 @@ func weightedSum(
     while c + 8 <= dim {
         var acc = V(repeating: 0)
         for j in 0..<n {
-            acc += rv.loadUnaligned(fromByteOffset: (j * stride + c) * 4, as: V.self) * weights[j]
+            acc.addProduct(rv.loadUnaligned(fromByteOffset: (j * stride + c) * 4, as: V.self), weights[j])
         }
         UnsafeMutableRawPointer(out + c).storeBytes(of: acc, as: V.self)
         c += 8
