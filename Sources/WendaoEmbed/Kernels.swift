@@ -449,10 +449,20 @@ func layerNorm(
 func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     typealias V = SIMD8<Float>
     let w = V.scalarCount
-    var maxValue = -Float.infinity
-    for i in 0..<n { maxValue = max(maxValue, x[i]) }
-    let mv = V(repeating: maxValue)
     let raw = UnsafeMutableRawPointer(x)
+    var maxVector = V(repeating: -Float.infinity)
+    var m = 0
+    while m + w <= n {
+        let v = raw.loadUnaligned(fromByteOffset: m * 4, as: V.self)
+        maxVector.replace(with: v, where: v .> maxVector)
+        m += w
+    }
+    var maxValue = maxVector.max()
+    while m < n {
+        maxValue = max(maxValue, x[m])
+        m += 1
+    }
+    let mv = V(repeating: maxValue)
     var acc = V(repeating: 0)
     var i = 0
     while i + w <= n {

@@ -114,7 +114,7 @@ final class WorkerPool: @unchecked Sendable {
                 var spins = 0
                 while g == seen {
                     spins += 1
-                    if spins & 255 == 0 {
+                    if spins & 4095 == 0 {
                         let waited = DispatchTime.now().uptimeNanoseconds &- start
                         if waited > Self.pollNanoseconds {
                             condition.lock()
