@@ -271,64 +271,103 @@ private func panelTimesRows(
     // Every kernel below computes an output as bias + Σ_i fma over i = 0..<k in order, so a row's
     // result does not depend on which kernel (block of rows) it lands in.
     var r = rows.lowerBound
-    while rowsPerBlock >= 6 && r + 6 <= rows.upperBound {
-        let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
-        var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
-        for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
-            s0.addProduct(v, PanelVector(repeating: a0[i]))
-            s1.addProduct(v, PanelVector(repeating: a1[i]))
-            s2.addProduct(v, PanelVector(repeating: a2[i]))
-            s3.addProduct(v, PanelVector(repeating: a3[i]))
-            s4.addProduct(v, PanelVector(repeating: a4[i]))
-            s5.addProduct(v, PanelVector(repeating: a5[i]))
-        }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
-        store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
-        store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
-        store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
-        store(s5 + b, epilogue, out + (r + 5) * ldc + c0, valid)
-        r += 6
-    }
-    while rowsPerBlock >= 4 && r + 4 <= rows.upperBound {
-        let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
-        var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
-        for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
-            s0.addProduct(v, PanelVector(repeating: a0[i]))
-            s1.addProduct(v, PanelVector(repeating: a1[i]))
-            s2.addProduct(v, PanelVector(repeating: a2[i]))
-            s3.addProduct(v, PanelVector(repeating: a3[i]))
-        }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
-        store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
-        store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
-        r += 4
-    }
-    while r + 2 <= rows.upperBound {
-        let a0 = x + r * lda, a1 = a0 + lda
-        var s0 = PanelVector(repeating: 0), s1 = s0
-        for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
-            s0.addProduct(v, PanelVector(repeating: a0[i]))
-            s1.addProduct(v, PanelVector(repeating: a1[i]))
-        }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
-        r += 2
-    }
     while r < rows.upperBound {
-        let a0 = x + r * lda
-        var s0 = PanelVector(repeating: 0)
-        for i in 0..<k {
-            s0.addProduct(raw.load(fromByteOffset: i * step, as: PanelVector.self), PanelVector(repeating: a0[i]))
+        let left = rows.upperBound - r
+        let block: Int
+        if rowsPerBlock >= 6 {
+            // Blocks of 6 rows, ending in blocks of 4 or 5 rather than of 1–3 where possible:
+            // fewer than 4 rows give fewer than 8 independent accumulators, too few to hide the
+            // latency of the multiply-adds (25 rows → 6, 6, 5, 4, 4).
+            block = left >= 14 ? 6 : rowBlockPlan[left]
+        } else {
+            block = min(left, rowsPerBlock, left >= 4 ? 4 : left >= 2 ? 2 : 1)
         }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        r += 1
+        switch block {
+        case 6:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+                s4.addProduct(v, PanelVector(repeating: a4[i]))
+                s5.addProduct(v, PanelVector(repeating: a5[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+            store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
+            store(s5 + b, epilogue, out + (r + 5) * ldc + c0, valid)
+        case 5:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+                s4.addProduct(v, PanelVector(repeating: a4[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+            store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
+        case 4:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+        case 3:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+        case 2:
+            let a0 = x + r * lda, a1 = a0 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+        default:
+            let a0 = x + r * lda
+            var s0 = PanelVector(repeating: 0)
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        }
+        r += block
     }
 }
+
+/// Rows of the next micro-kernel block when `left` (< 14) rows remain (see `panelTimesRows`).
+private let rowBlockPlan = [0, 1, 2, 3, 4, 5, 6, 4, 4, 5, 6, 6, 6, 5]
 
 @inline(__always)
 private func store(_ v: PanelVector, _ epilogue: Epilogue, _ dst: UnsafeMutablePointer<Float>, _ valid: Int) {

@@ -9,6 +9,10 @@ import Synchronization
 
 /// A fixed set of worker threads that run one job at a time together with the calling thread,
 /// handing out chunks of an index range dynamically (a worker that starts late takes fewer chunks).
+///
+/// The caller never waits for a worker that has not started: once every chunk is claimed it
+/// closes the job and waits only for workers still running a chunk. On a busy machine, where a
+/// worker may not get a core for milliseconds, a job then costs what it costs on one thread.
 @available(macOS 15, *)
 final class WorkerPool: @unchecked Sendable {
     /// Threads taking part in a job: the caller plus `threads − 1` workers.
@@ -23,8 +27,10 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Bumped to publish a job; workers wait for it to change.
     private let generation = Atomic<Int>(0)
-    /// Workers that have not yet finished the current job.
-    private let pending = Atomic<Int>(0)
+    /// The generation of the job workers may still join, or −1 once the caller closed it.
+    private let open = Atomic<Int>(-1)
+    /// Workers inside the current job.
+    private let active = Atomic<Int>(0)
     /// Next unclaimed index of the current job.
     private let next = Atomic<Int>(0)
     /// Workers blocked on `condition`.
@@ -32,8 +38,9 @@ final class WorkerPool: @unchecked Sendable {
     /// Whether a caller owns the pool (one job at a time; others fall back to Dispatch).
     private let busy = Atomic<Bool>(false)
     private let condition = NSCondition()
-    /// Written by the owning caller before `generation` is bumped, read by workers after they
-    /// see the bump, cleared after all workers finished: never accessed concurrently with a write.
+    /// Written by the owning caller before the job is opened, read by workers that joined while
+    /// it was open, cleared after it is closed and no worker is inside: never accessed
+    /// concurrently with a write.
     private var job: Job?
 
     /// How long a worker polls for the next job before it goes to sleep.
@@ -64,9 +71,9 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Calls `body(range, participant)` on chunks of `0..<count` of at most `grain` indices,
-    /// from the calling thread (participant 0) and the workers (1..<threads), and returns when
-    /// all chunks are done. Returns false without doing anything when another caller is using
-    /// the pool.
+    /// from the calling thread (participant 0) and whichever workers (1..<threads) join in time,
+    /// and returns when all chunks are done. Returns false without doing anything when another
+    /// caller is using the pool.
     func forEachChunk(
         _ count: Int, grain: Int, _ body: @escaping @Sendable (Range<Int>, Int) -> Void
     ) -> Bool {
@@ -75,16 +82,19 @@ final class WorkerPool: @unchecked Sendable {
         }
         job = Job(body: body, count: count, grain: max(1, grain))
         next.store(0, ordering: .relaxed)
-        pending.store(threads - 1, ordering: .relaxed)
-        generation.add(1, ordering: .sequentiallyConsistent)
+        let g = generation.load(ordering: .relaxed) &+ 1
+        open.store(g, ordering: .sequentiallyConsistent)
+        generation.store(g, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             condition.lock()
             condition.broadcast()
             condition.unlock()
         }
         claimChunks(participant: 0)
+        // Every chunk is claimed: close the job and wait for the workers still running one.
+        open.store(-1, ordering: .sequentiallyConsistent)
         var spins = 0
-        while pending.load(ordering: .acquiring) > 0 {
+        while active.load(ordering: .sequentiallyConsistent) > 0 {
             spins += 1
             if spins > 2_000 { sched_yield() }
         }
@@ -130,8 +140,12 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = g
-            claimChunks(participant: index)
-            pending.subtract(1, ordering: .releasing)
+            // Join only if the caller has not closed this job yet (it may have finished alone).
+            active.add(1, ordering: .sequentiallyConsistent)
+            if open.load(ordering: .sequentiallyConsistent) == g {
+                claimChunks(participant: index)
+            }
+            active.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 }
