@@ -56,7 +56,8 @@ public final class TextEncoder: Sendable {
         var outputNormGain: WeightVector, outputNormBias: WeightVector
     }
 
-    /// Prepares `model` (packs f32 weights into SGEMM panels; Q4_0 stays as it is).
+    /// Prepares `model`: packs f32 weights into SGEMM panels and interleaves Q4_0 rows per panel,
+    /// all in one block of memory (on Linux backed by transparent huge pages where available).
     /// - Parameter threads: kernel threads; nil = all cores.
     /// - Throws: ``WendaoError`` `.invalidArgument` when shapes disagree with the configuration.
     public init(model: EmbeddingModelFiles, threads: Int? = nil) throws {
@@ -88,7 +89,14 @@ public final class TextEncoder: Sendable {
         self.config = c
         self.threads = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         parallel = Parallel(threads: self.threads)
-        var prepared: [PreparedLayer] = []
+        // Every projection of every layer, packed into one block of memory.
+        func projections(_ l: EncoderLayerWeights) -> [[(WeightMatrix, WeightVector)]] {
+            [
+                [(l.query, l.queryBias), (l.key, l.keyBias), (l.value, l.valueBias)],
+                [(l.attentionOutput, l.attentionOutputBias)], [(l.intermediate, l.intermediateBias)],
+                [(l.output, l.outputBias)],
+            ]
+        }
         for l in w.layers {
             guard l.query.cols == c.hidden, l.query.rows == c.hidden, l.key.rows == c.hidden,
                 l.value.rows == c.hidden, l.attentionOutput.rows == c.hidden, l.attentionOutput.cols == c.hidden,
@@ -99,13 +107,15 @@ public final class TextEncoder: Sendable {
             else {
                 throw WendaoError(.invalidArgument, "a layer's weights do not match the configuration")
             }
+        }
+        let memory = PackedMemory(
+            bytes: w.layers.reduce(0) { $0 + projections($1).reduce(0) { $0 + LinearWeights.packedBytes($1) } })
+        var prepared: [PreparedLayer] = []
+        for l in w.layers {
+            let p = try projections(l).map { try LinearWeights($0, owner: w.storage, memory: memory) }
             prepared.append(
                 PreparedLayer(
-                    qkv: try LinearWeights(
-                        [(l.query, l.queryBias), (l.key, l.keyBias), (l.value, l.valueBias)], owner: w.storage),
-                    attentionOutput: try LinearWeights([(l.attentionOutput, l.attentionOutputBias)], owner: w.storage),
-                    intermediate: try LinearWeights([(l.intermediate, l.intermediateBias)], owner: w.storage),
-                    output: try LinearWeights([(l.output, l.outputBias)], owner: w.storage),
+                    qkv: p[0], attentionOutput: p[1], intermediate: p[2], output: p[3],
                     attentionNormGain: l.attentionNormGain, attentionNormBias: l.attentionNormBias,
                     outputNormGain: l.outputNormGain, outputNormBias: l.outputNormBias))
         }
