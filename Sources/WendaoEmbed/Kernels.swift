@@ -9,13 +9,14 @@ import WendaoCore
 typealias PanelVector = SIMD16<Float>
 /// Output columns per packed panel.
 let panelWidth = PanelVector.scalarCount
-/// Whether the 4-row micro-kernel beats the 2-row one on this build and machine: with 16
-/// vector registers (baseline x86-64, SSE) four rows of 16-float accumulators spill, with 32 wide
-/// registers (AVX-512 targets) they do not. Measured once, on first use; both kernels compute
-/// every output element with the same operations in the same order, so results do not depend on
-/// the choice.
-let microKernelFourRows: Bool = {
-    let k = 384, m = 32
+/// Rows per block of the micro-kernel (6, 4 or 2): the most rows whose 16-float accumulators
+/// stay in registers. With 16 vector registers of 8 floats (x86-64 with AVX2, the Haswell-class
+/// build) six rows need twelve accumulators plus the panel vectors; with SSE's 4-float registers even
+/// four rows spill, with 32 registers (NEON, AVX-512 targets) six rows fit. Measured once, on first
+/// use; every kernel computes each output with the same fused multiply-adds in the same order, so
+/// results do not depend on the choice.
+let microKernelRows: Int = {
+    let k = 384, m = 36
     let x = AlignedFloats(m * k), panel = AlignedFloats(panelWidth * k), out = AlignedFloats(m * panelWidth)
     for i in 0..<(m * k) { x.pointer[i] = Float(i % 7) * 0.1 }
     for i in 0..<(panelWidth * k) { panel.pointer[i] = Float(i % 5) * 0.1 }
@@ -23,21 +24,25 @@ let microKernelFourRows: Bool = {
         [(.f32(UnsafePointer(panel.pointer), rows: panelWidth, cols: k),
           WeightVector(UnsafePointer(out.pointer), count: panelWidth))],
         owner: 0)
-    guard let w else { return true }
-    var best = [UInt64.max, UInt64.max]
+    guard let w else { return 4 }
+    let candidates = [6, 4, 2]
+    var best = [UInt64](repeating: .max, count: candidates.count)
     for round in 0..<6 {
-        for (slot, four) in [(0, true), (1, false)] {
+        for (slot, rows) in candidates.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<4 {
                 panelTimesRows(
                     x.pointer, rows: 0..<m, lda: k, k: k, panel: panel.pointer, panelIndex: 0, weights: w,
-                    epilogue: .none, out: out.pointer, ldc: panelWidth, fourRows: four)
+                    epilogue: .none, out: out.pointer, ldc: panelWidth, rowsPerBlock: rows)
             }
             let elapsed = DispatchTime.now().uptimeNanoseconds - start
             if round > 0 { best[slot] = min(best[slot], elapsed) }
         }
     }
-    return best[0] <= best[1]
+    // Prefer more rows unless fewer are clearly (5 %) faster: on a busy machine the timings are noisy.
+    var choice = 0
+    for slot in 1..<candidates.count where best[slot] * 105 / 100 < best[choice] { choice = slot }
+    return candidates[choice]
 }()
 
 /// A 64-byte-aligned float buffer, freed on deinit.
@@ -58,31 +63,44 @@ final class AlignedFloats: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 }
 
-/// Runs work on a fixed number of threads.
-struct Parallel: Sendable {
-    /// Number of threads (≥ 1).
-    let threads: Int
+/// Memory for packed weight matrices: one 64-byte-aligned allocation handed out in slices while
+/// an encoder is prepared. Large blocks (an encoder's whole weights) are 2 MB aligned and, on
+/// Linux, asked to be backed by transparent huge pages: a batch-1 forward pass streams every weight
+/// once, and with 4 KB pages that stream is slowed by TLB misses and prefetchers stopping at each
+/// page boundary (MiniLM batch-1 latency 15 % lower with huge pages, measured).
+final class PackedMemory: @unchecked Sendable {
+    /// Start of the allocation.
+    let base: UnsafeMutableRawPointer
+    /// Usable bytes.
+    let bytes: Int
+    /// Bytes handed out so far; changed only by `take`, which runs before the memory is shared.
+    private var used = 0
 
-    /// Calls `body(t)` for every `t` in `0..<threads`, concurrently; returns when all are done.
-    func run(_ body: @Sendable (Int) -> Void) {
-        if threads == 1 {
-            body(0)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+    /// Size of a huge page on x86-64 and arm64 Linux.
+    static let hugePage = 2 << 20
+
+    /// Allocates `bytes` (at least 1).
+    init(bytes: Int) {
+        let large = bytes >= Self.hugePage
+        self.bytes = large ? (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage : max(bytes, 64)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.bytes, alignment: large ? Self.hugePage : 64)
+        #if os(Linux)
+            if large { _ = madvise(base, self.bytes, MADV_HUGEPAGE) }
+        #endif
     }
 
-    /// Calls `body(range)` with a share of `0..<count` on each thread.
-    func forEachChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let t = min(threads, count)
-        if t <= 1 {
-            if count > 0 { body(0..<count) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: t) { i in
-            body((count * i / t)..<(count * (i + 1) / t))
-        }
+    /// The next `count` bytes, 64-byte aligned. Only while preparing, from one thread.
+    func take(_ count: Int) -> UnsafeMutableRawPointer {
+        let start = (used + 63) / 64 * 64
+        precondition(start + count <= bytes, "packed weights exceed their reserved memory")
+        used = start + count
+        return base + start
     }
+
+    /// Bytes `take(count)` may need, alignment included.
+    static func reserve(_ count: Int) -> Int { (count + 63) / 64 * 64 + 64 }
+
+    deinit { base.deallocate() }
 }
 
 /// A weight matrix prepared for the SGEMM: either f32 panels (`panelWidth` output features ×
@@ -96,18 +114,32 @@ final class LinearWeights: @unchecked Sendable {
     /// Bias, `rows` floats.
     let bias: AlignedFloats
     /// f32 panels (nil for Q4_0).
-    let panels: AlignedFloats?
-    /// Q4_0 rows (nil for f32).
+    let panels: UnsafeMutablePointer<Float>?
+    /// Q4_0 rows, interleaved per panel (nil for f32).
     let q4: UnsafeRawPointer?
-    /// The owner of `q4`'s memory.
+    /// The memory `panels` or `q4` live in.
+    let memory: PackedMemory
+    /// The owner of the source matrices' memory.
     let owner: (any Sendable)?
 
     /// Number of panels.
     var panelCount: Int { (rows + panelWidth - 1) / panelWidth }
 
+    /// Bytes the packed form of `parts` takes in a ``PackedMemory`` (0 for shapes `init` rejects).
+    static func packedBytes(_ parts: [(WeightMatrix, WeightVector)]) -> Int {
+        guard let first = parts.first else { return 0 }
+        let rows = parts.reduce(0) { $0 + $1.0.rows }, cols = first.0.cols
+        let panels = (rows + panelWidth - 1) / panelWidth
+        switch first.0 {
+        case .f32: return PackedMemory.reserve(panels * panelWidth * cols * 4)
+        case .q4_0: return PackedMemory.reserve(panels * (cols / 32) * q4ChunkBytes)
+        }
+    }
+
     /// Packs the given matrices stacked vertically (e.g. Q, K, V into one projection) with
-    /// their biases. All must share `cols` and one format.
-    init(_ parts: [(WeightMatrix, WeightVector)], owner: any Sendable) throws {
+    /// their biases, into `memory` (nil: an allocation of its own). All must share `cols` and one
+    /// format.
+    init(_ parts: [(WeightMatrix, WeightVector)], owner: any Sendable, memory: PackedMemory? = nil) throws {
         guard let first = parts.first else { throw WendaoError(.invalidArgument, "no weight matrices to pack") }
         let cols = first.0.cols
         var rows = 0
@@ -121,6 +153,8 @@ final class LinearWeights: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.owner = owner
+        let memory = memory ?? PackedMemory(bytes: Self.packedBytes(parts))
+        self.memory = memory
         bias = AlignedFloats(rows)
         var r0 = 0
         for (_, b) in parts {
@@ -129,14 +163,16 @@ final class LinearWeights: @unchecked Sendable {
         }
         switch first.0 {
         case .f32:
-            let packed = AlignedFloats(((rows + panelWidth - 1) / panelWidth) * panelWidth * cols)
+            let floats = ((rows + panelWidth - 1) / panelWidth) * panelWidth * cols
+            let packed = memory.take(floats * 4).bindMemory(to: Float.self, capacity: floats)
+            packed.initialize(repeating: 0, count: floats)
             var row = 0
             for (m, _) in parts {
                 guard case .f32(let p, let mr, _) = m else {
                     throw WendaoError(.invalidArgument, "cannot mix f32 and Q4_0 matrices in one projection")
                 }
                 for r in 0..<mr {
-                    let dst = packed.pointer + (row / panelWidth) * panelWidth * cols + row % panelWidth
+                    let dst = packed + (row / panelWidth) * panelWidth * cols + row % panelWidth
                     let src = p + r * cols
                     for k in 0..<cols { dst[k * panelWidth] = src[k] }
                     row += 1
@@ -156,8 +192,8 @@ final class LinearWeights: @unchecked Sendable {
             let rowBytes = blocks * 18
             let panelCount = (rows + panelWidth - 1) / panelWidth
             let chunk = Self.q4ChunkBytes
-            let packed = UnsafeMutableRawPointer.allocate(byteCount: max(1, panelCount * blocks * chunk), alignment: 64)
-            packed.initializeMemory(as: UInt8.self, repeating: 0x88, count: max(1, panelCount * blocks * chunk))
+            let packed = memory.take(panelCount * blocks * chunk)
+            packed.initializeMemory(as: UInt8.self, repeating: 0x88, count: panelCount * blocks * chunk)
             var row = 0
             for (m, _) in parts {
                 guard case .q4_0(let p, let mr, _) = m else {
@@ -184,10 +220,6 @@ final class LinearWeights: @unchecked Sendable {
 
     /// Bytes of one (panel, block) chunk of the interleaved Q4_0 layout.
     static let q4ChunkBytes = panelWidth * 4 + 16 * panelWidth
-
-    deinit {
-        if let q4 { UnsafeMutableRawPointer(mutating: q4).deallocate() }
-    }
 
     /// Writes panel `panel` as f32 (feature-major, `panelWidth` wide) into `dst`.
     func dequantisePanel(_ panel: Int, into dst: UnsafeMutablePointer<Float>) {
@@ -229,27 +261,37 @@ func linear(
     let panels = w.panelCount
     let xs = SendablePointer(UnsafeMutablePointer(mutating: x))
     let ys = SendablePointer(out)
-    parallel.forEachChunk(panels) { range in
-        let x = UnsafePointer(xs.pointer), out = ys.pointer
-        if let packed = w.panels {
-            // Row blocks outermost so a block of x stays in cache while the panels stream past.
-            let rowBlock = 64
+    // Row blocks of `rowBlock` rows are the outer loop inside a share of panels, so a block of x
+    // stays in cache while the panels stream past. Up to one row block (batch-1 texts), shares
+    // are small and handed out as threads come free; beyond, each thread takes one contiguous
+    // share so the panels of a share are reused across all row blocks.
+    let rowBlock = 64
+    let grain = m <= rowBlock ? max(1, panels / (4 * parallel.threads)) : Int.max
+    if let packed = w.panels {
+        let panelBase = SendablePointer(packed)
+        parallel.forEachChunk(panels, grain: grain) { range, _ in
+            let x = UnsafePointer(xs.pointer), out = ys.pointer
             var r0 = 0
             while r0 < m {
                 let r1 = min(m, r0 + rowBlock)
                 for p in range {
                     panelTimesRows(
-                        x, rows: r0..<r1, lda: lda, k: k, panel: packed.pointer + p * panelWidth * k, panelIndex: p,
-                        weights: w, epilogue: epilogue, out: out, ldc: ldc)
+                        x, rows: r0..<r1, lda: lda, k: k, panel: panelBase.pointer + p * panelWidth * k,
+                        panelIndex: p, weights: w, epilogue: epilogue, out: out, ldc: ldc)
                 }
                 r0 = r1
             }
-        } else {
-            let scratch = AlignedFloats(panelWidth * k)
+        }
+    } else {
+        // One dequantised panel per thread.
+        let scratch = AlignedFloats(parallel.threads * panelWidth * k)
+        parallel.forEachChunk(panels, grain: grain) { range, participant in
+            let x = UnsafePointer(xs.pointer), out = ys.pointer
+            let panel = scratch.pointer + participant * panelWidth * k
             for p in range {
-                w.dequantisePanel(p, into: scratch.pointer)
+                w.dequantisePanel(p, into: panel)
                 panelTimesRows(
-                    x, rows: 0..<m, lda: lda, k: k, panel: scratch.pointer, panelIndex: p, weights: w,
+                    x, rows: 0..<m, lda: lda, k: k, panel: panel, panelIndex: p, weights: w,
                     epilogue: epilogue, out: out, ldc: ldc)
             }
         }
@@ -266,7 +308,7 @@ struct SendablePointer<T>: @unchecked Sendable {
 private func panelTimesRows(
     _ x: UnsafePointer<Float>, rows: Range<Int>, lda: Int, k: Int, panel: UnsafePointer<Float>, panelIndex: Int,
     weights w: LinearWeights, epilogue: Epilogue, out: UnsafeMutablePointer<Float>, ldc: Int,
-    fourRows: Bool = microKernelFourRows
+    rowsPerBlock: Int = microKernelRows
 ) {
     let c0 = panelIndex * panelWidth
     let valid = min(panelWidth, w.rows - c0)
@@ -279,45 +321,107 @@ private func panelTimesRows(
         for j in 0..<valid { b[j] = w.bias.pointer[c0 + j] }
     }
     let raw = UnsafeRawPointer(panel)
+    let step = panelWidth * 4
+    // Every kernel below computes an output as bias + Σ_i fma over i = 0..<k in order, so a row's
+    // result does not depend on which kernel (block of rows) it lands in.
     var r = rows.lowerBound
-    while fourRows && r + 4 <= rows.upperBound {
-        let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
-        var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
-        for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
-            s0 += v * a0[i]
-            s1 += v * a1[i]
-            s2 += v * a2[i]
-            s3 += v * a3[i]
-        }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
-        store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
-        store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
-        r += 4
-    }
-    while r + 2 <= rows.upperBound {
-        let a0 = x + r * lda, a1 = a0 + lda
-        var s0 = PanelVector(repeating: 0), s1 = s0
-        for i in 0..<k {
-            let v = raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self)
-            s0 += v * a0[i]
-            s1 += v * a1[i]
-        }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
-        r += 2
-    }
     while r < rows.upperBound {
-        let a0 = x + r * lda
-        var s0 = PanelVector(repeating: 0)
-        for i in 0..<k {
-            s0 += raw.load(fromByteOffset: i * panelWidth * 4, as: PanelVector.self) * a0[i]
+        let left = rows.upperBound - r
+        let block: Int
+        if rowsPerBlock >= 6 {
+            // Blocks of 6 rows, ending in blocks of 4 or 5 rather than of 1–3 where possible:
+            // fewer than 4 rows give fewer than 8 independent accumulators, too few to hide the
+            // latency of the multiply-adds (25 rows → 6, 6, 5, 4, 4).
+            block = left >= 14 ? 6 : rowBlockPlan[left]
+        } else {
+            block = min(left, rowsPerBlock, left >= 4 ? 4 : left >= 2 ? 2 : 1)
         }
-        store(s0 + b, epilogue, out + r * ldc + c0, valid)
-        r += 1
+        switch block {
+        case 6:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+                s4.addProduct(v, PanelVector(repeating: a4[i]))
+                s5.addProduct(v, PanelVector(repeating: a5[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+            store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
+            store(s5 + b, epilogue, out + (r + 5) * ldc + c0, valid)
+        case 5:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0, s4 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+                s4.addProduct(v, PanelVector(repeating: a4[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+            store(s4 + b, epilogue, out + (r + 4) * ldc + c0, valid)
+        case 4:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0, s3 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+                s3.addProduct(v, PanelVector(repeating: a3[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+            store(s3 + b, epilogue, out + (r + 3) * ldc + c0, valid)
+        case 3:
+            let a0 = x + r * lda, a1 = a0 + lda, a2 = a1 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0, s2 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+                s2.addProduct(v, PanelVector(repeating: a2[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+            store(s2 + b, epilogue, out + (r + 2) * ldc + c0, valid)
+        case 2:
+            let a0 = x + r * lda, a1 = a0 + lda
+            var s0 = PanelVector(repeating: 0), s1 = s0
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+                s1.addProduct(v, PanelVector(repeating: a1[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+            store(s1 + b, epilogue, out + (r + 1) * ldc + c0, valid)
+        default:
+            let a0 = x + r * lda
+            var s0 = PanelVector(repeating: 0)
+            for i in 0..<k {
+                let v = raw.load(fromByteOffset: i * step, as: PanelVector.self)
+                s0.addProduct(v, PanelVector(repeating: a0[i]))
+            }
+            store(s0 + b, epilogue, out + r * ldc + c0, valid)
+        }
+        r += block
     }
 }
+
+/// Rows of the next micro-kernel block when `left` (< 14) rows remain (see `panelTimesRows`).
+private let rowBlockPlan = [0, 1, 2, 3, 4, 5, 6, 4, 4, 5, 6, 6, 6, 5]
 
 @inline(__always)
 private func store(_ v: PanelVector, _ epilogue: Epilogue, _ dst: UnsafeMutablePointer<Float>, _ valid: Int) {
@@ -438,10 +542,20 @@ func layerNorm(
 func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     typealias V = SIMD8<Float>
     let w = V.scalarCount
-    var maxValue = -Float.infinity
-    for i in 0..<n { maxValue = max(maxValue, x[i]) }
-    let mv = V(repeating: maxValue)
     let raw = UnsafeMutableRawPointer(x)
+    var maxVector = V(repeating: -Float.infinity)
+    var m = 0
+    while m + w <= n {
+        let v = raw.loadUnaligned(fromByteOffset: m * 4, as: V.self)
+        maxVector.replace(with: v, where: v .> maxVector)
+        m += w
+    }
+    var maxValue = maxVector.max()
+    while m < n {
+        maxValue = max(maxValue, x[m])
+        m += 1
+    }
+    let mv = V(repeating: maxValue)
     var acc = V(repeating: 0)
     var i = 0
     while i + w <= n {

@@ -64,6 +64,12 @@ private struct EmbeddingCase: Decodable {
     var embedding: [Float]
 }
 
+private struct LongCase: Decodable {
+    var prefix: String
+    var text: String
+    var embedding: [Float]
+}
+
 private struct FixtureFile<Case: Decodable>: Decodable {
     var cases: [Case]
 }
@@ -220,6 +226,38 @@ private func fixture<Case: Decodable>(_ name: String, as: Case.Type) throws -> [
         let a = tokenizer.contentIDs("\u{0651}\u{064E}")
         let b = tokenizer.contentIDs("\u{064E}\u{0651}")
         #expect(a != b)
+    }
+
+    @Test func longTextsMatchTheCEngineWindowByWindow() throws {
+        // Two passages of 3 and 2 windows (1,202 and 639 content tokens); the C engine averages its
+        // window means weighted by content tokens, as TextEncoder does.
+        let encoder = try TextEncoder(model: try e5Model(), threads: 2)
+        let cases = try fixture("long_embeddings.json", as: LongCase.self)
+        #expect(cases.count == 2)
+        let got = try encoder.embedDetailed(cases.map(\.text), kind: .passage)
+        for (item, e) in zip(cases, got) {
+            let cosine = zip(item.embedding, e.vector).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            #expect(cosine >= 0.999, "\(item.text.prefix(30)): cosine \(cosine)")
+            #expect(!e.truncated)
+        }
+        #expect(got.map(\.windows) == [3, 2])
+        #expect(got.map(\.tokenCount) == [1_202 + 6, 639 + 4])
+        // Truncated to one window the vectors are further from the engine's.
+        let cut = try encoder.embedDetailed(cases.map(\.text), kind: .passage, maxWindows: 1)
+        #expect(cut.allSatisfy { $0.truncated && $0.windows == 1 && $0.tokenCount == 512 })
+    }
+
+    @Test func hugeAndOddPassagesAreBounded() throws {
+        let encoder = try TextEncoder(model: try e5Model(), threads: 2)
+        let huge = String(String(repeating: "员工每年享有带薪年假。Leave is paid. ", count: 5_000).prefix(100_000))
+        let texts = ["", huge, "😀👍🏽 👨‍👩‍👧‍👦 🇨🇳", "\u{0}\u{1}\u{FFFD}\u{202E}"]
+        let out = try encoder.embedDetailed(texts, kind: .passage, maxWindows: 2)
+        for e in out {
+            let norm = e.vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            #expect(e.vector.count == 384 && e.vector.allSatisfy(\.isFinite) && abs(norm - 1) < 1e-4)
+        }
+        #expect(out[1].truncated && out[1].windows == 2 && out[1].tokenCount == 1_024)
+        #expect(!out[0].truncated && out[0].windows == 1)
     }
 
     @Test func damagedCopiesOfTheRealFileAreRejected() throws {

@@ -58,6 +58,12 @@ private func fixture<Case: Decodable>(_ name: String, _: Case.Type) throws -> Fi
     return try JSONDecoder().decode(Fixture<Case>.self, from: data)
 }
 
+/// Whether every element is finite and the L2 norm is 1 (± 1e-4).
+private func isUnitVector(_ v: [Float]) -> Bool {
+    let norm = v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+    return v.count == 384 && v.allSatisfy(\.isFinite) && abs(norm - 1) < 1e-4
+}
+
 private func cosine(_ a: [Float], _ b: [Float]) -> Double {
     var d = 0.0, na = 0.0, nb = 0.0
     for i in a.indices {
@@ -192,7 +198,9 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         let encoder = try TextEncoder(model: try miniLM(), threads: 2)
         let cases = try fixture("minilm_embeddings.json", EmbeddingCase.self)
         #expect(cases.cases.count >= 20)
-        let got = try encoder.embed(cases.cases.map(\.text), kind: .passage, maxLength: cases.maxLength)
+        // ONNX Runtime truncates (one case has 1,082 tokens): compare with one window.
+        let got = try encoder.embed(
+            cases.cases.map(\.text), kind: .passage, maxLength: cases.maxLength, maxWindows: 1)
         for (c, v) in zip(cases.cases, got) {
             #expect(cosine(c.embedding, v) >= 0.9999, "\(c.text.prefix(60))")
         }
@@ -218,20 +226,88 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         let encoder = try TextEncoder(model: model, threads: 2)
         let huge = String(repeating: "The parcel left the depot in Leipzig at dawn. ", count: 2_200).prefix(100_000)
         #expect(huge.count == 100_000)
-        let out = try encoder.embedDetailed(["", String(huge), "   \t "], kind: .passage)
-        #expect(out[0].tokenCount == 2)
-        #expect(!out[0].truncated)
-        #expect(out[2].tokenCount == 2)
-        #expect(out[1].truncated)
-        #expect(out[1].tokenCount == encoder.maxTokens)
         #expect(encoder.maxTokens == 256)  // sentence_bert_config.json max_seq_length
         #expect(encoder.tokenCount(String(huge)) > 20_000)
-        for e in out {
-            #expect(e.vector.count == 384)
-            let norm = e.vector.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
-            #expect(abs(norm - 1) < 1e-4)
-        }
+        // Passages: up to `defaultPassageWindows` windows of 256 tokens, the rest reported as cut.
+        let out = try encoder.embedDetailed(["", String(huge), "   \t "], kind: .passage)
+        #expect(out[0].tokenCount == 2 && out[0].windows == 1 && !out[0].truncated)
+        #expect(out[2].tokenCount == 2 && out[2].windows == 1 && !out[2].truncated)
+        #expect(out[1].truncated)
+        #expect(out[1].windows == TextEncoder.defaultPassageWindows)
+        #expect(out[1].tokenCount == TextEncoder.defaultPassageWindows * encoder.maxTokens)
         #expect(out[0].vector == out[2].vector)
+        // One window: plain truncation to the limit; queries default to it.
+        let single = try encoder.embedDetailed([String(huge)], kind: .passage, maxWindows: 1)[0]
+        let query = try encoder.embedDetailed([String(huge)], kind: .query)[0]
+        for e in [single, query] {
+            #expect(e.truncated && e.windows == 1 && e.tokenCount == encoder.maxTokens)
+        }
+        #expect(single.vector == query.vector)  // MiniLM has no prefixes
+        #expect(cosine(single.vector, out[1].vector) > 0.9)  // the same sentence over and over
+        for e in out + [single, query] { #expect(isUnitVector(e.vector)) }
+        #expect(throws: WendaoError.self) { try encoder.embed(["a"], kind: .passage, maxWindows: 0) }
+        #expect(throws: WendaoError.self) {
+            try encoder.embed(["a"], kind: .passage, maxWindows: TextEncoder.windowLimit + 1)
+        }
+    }
+
+    @Test func oddInputsGiveFiniteUnitVectors() throws {
+        let encoder = try TextEncoder(model: try miniLM(), threads: 2)
+        let texts = [
+            "", " ", "\u{0}", "\u{0}\u{1}\u{7F}\u{FFFD}\u{FEFF}\u{202E}", "😀👍🏽 👨‍👩‍👧‍👦 🇨🇳🇺🇸 ❤️",
+            String(repeating: "😀", count: 3_000), String(repeating: "\u{301}", count: 5_000),
+            String(repeating: "a", count: 100_000), "NaN inf -inf 1e309 -0.0",
+            String(repeating: "[UNK] [SEP] ", count: 400),
+            String(repeating: " ", count: 300_000) + "tail",
+        ]
+        let out = try encoder.embedDetailed(texts, kind: .passage)
+        for (text, e) in zip(texts, out) {
+            #expect(isUnitVector(e.vector), "\(text.prefix(20))")
+            #expect(e.windows >= 1 && e.windows <= TextEncoder.defaultPassageWindows)
+            #expect(e.tokenCount >= 2 * e.windows && e.tokenCount <= e.windows * encoder.maxTokens)
+        }
+        // A 100,000-letter word is one unknown piece; the text after 300,000 spaces lies beyond the
+        // characters that are read at all, and is reported as cut.
+        #expect(out[7].tokenCount == 3 && !out[7].truncated)
+        #expect(out[10].truncated && out[10].tokenCount == 2)
+        #expect(try encoder.embedDetailed(texts, kind: .query).allSatisfy { isUnitVector($0.vector) })
+    }
+
+    @Test func longTextsAreTheWeightedMeanOfTheirWindows() throws {
+        let model = try miniLM()
+        let encoder = try TextEncoder(model: model, threads: 2)
+        guard let tokenizer = model.tokenizer as? WordPieceTokenizer else {
+            Issue.record("MiniLM's tokenizer is not WordPiece")
+            return
+        }
+        let cases = try fixture("minilm_embeddings.json", EmbeddingCase.self).cases
+        let text = cases.map(\.text).max { $0.count < $1.count } ?? ""
+        let windows = tokenizer.windows(text, maxLength: 256)
+        #expect(windows.count == 5)  // 1,080 word pieces in windows of 254
+        #expect(windows.flatMap { $0.dropFirst().dropLast() } == tokenizer.pieces(text))
+        #expect(windows.allSatisfy { $0.count <= 256 && $0.first == tokenizer.clsID && $0.last == tokenizer.sepID })
+        // Expected: pooled window means weighted by content tokens, then normalised.
+        let pooled = try encoder.forward(windows)
+        var expected = [Float](repeating: 0, count: 384)
+        for (w, v) in zip(windows, pooled) {
+            for j in expected.indices { expected[j] += Float(w.count - 2) * v[j] }
+        }
+        let e = try encoder.embedDetailed([text], kind: .passage)[0]
+        #expect(e.windows == 5 && !e.truncated && e.tokenCount == 1_080 + 5 * 2)
+        #expect(cosine(e.vector, expected) >= 0.999999)
+        // The cap: three windows, the rest cut.
+        let capped = try encoder.embedDetailed([text], kind: .passage, maxWindows: 3)[0]
+        #expect(capped.windows == 3 && capped.truncated && capped.tokenCount == 3 * 256)
+        // Windows of a text in a batch with others (and split across forward passes) equal the
+        // text embedded alone; a smaller length limit gives more, shorter windows.
+        let texts = [text, "short one", String(repeating: "word ", count: 2_000), text]
+        let batched = try encoder.embedDetailed(texts, kind: .passage, batchSize: 3, maxLength: 128)
+        for (t, b) in zip(texts, batched) {
+            let alone = try encoder.embedDetailed([t], kind: .passage, batchSize: 1, maxLength: 128)[0]
+            #expect(alone.vector == b.vector && alone.windows == b.windows && alone.tokenCount == b.tokenCount)
+        }
+        #expect(batched[0].windows == 8 && batched[0].truncated)  // 1,080 pieces need 9 windows of 126
+        #expect(batched[1].windows == 1 && !batched[1].truncated)
     }
 
     @Test func prefixesAreAppliedByTheRuntime() throws {
@@ -403,6 +479,9 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         #expect(tok.encode("a a a a a", maxLength: 4) == [2, 10, 10, 3])
         #expect(tok.tokenCount("a a a a a") == 7)
         #expect(tok.encode("", maxLength: 2) == [2, 3])
+        #expect(tok.windows("a a a a a", maxLength: 4) == [[2, 10, 10, 3], [2, 10, 10, 3], [2, 10, 3]])
+        #expect(tok.windows("", maxLength: 4) == [[2, 3]])
+        #expect(tok.windows("a a", maxLength: 2) == [[2, 10, 3], [2, 10, 3]])  // at least one piece each
         let cased = try WordPieceTokenizer(tokens: ["[UNK]", "[CLS]", "[SEP]", "Cafe", "Café"], lowercase: false)
         #expect(cased.encode("Café Cafe", maxLength: 8) == [1, 4, 3, 2])
     }
