@@ -125,14 +125,17 @@ extension WendaoAPI {
             }
             // Passages: what the knowledge base stores (local models add their passage prefix).
             let result = try await embedder.embed(body.input, as: .passage)
-            /// The vector as a float array, or (the official client's default) base64 of little-endian float32s.
+            /// The vector as a float array, or (the official client's default) base64 of little-endian float32s;
+            /// `truncated: true` (a Wendao addition, absent otherwise) when part of the text was left out
+            /// because it was longer than the model takes.
             struct Item: Encodable {
                 var object = "embedding"
                 var index: Int
                 var embedding: [Float]
                 var base64: Bool
+                var truncated: Bool
 
-                enum CodingKeys: String, CodingKey { case object, index, embedding }
+                enum CodingKeys: String, CodingKey { case object, index, embedding, truncated }
 
                 func encode(to encoder: any Encoder) throws {
                     var c = encoder.container(keyedBy: CodingKeys.self)
@@ -145,6 +148,7 @@ extension WendaoAPI {
                     } else {
                         try c.encode(embedding, forKey: .embedding)
                     }
+                    if truncated { try c.encode(true, forKey: .truncated) }
                 }
             }
             struct Usage: Encodable {
@@ -161,7 +165,9 @@ extension WendaoAPI {
             return try JSON.response(
                 Out(
                     data: result.vectors.enumerated().map {
-                        Item(index: $0.offset, embedding: $0.element, base64: base64)
+                        Item(
+                            index: $0.offset, embedding: $0.element, base64: base64,
+                            truncated: $0.offset < result.truncated.count && result.truncated[$0.offset])
                     },
                     model: body.model, usage: Usage(prompt_tokens: tokens, total_tokens: tokens)))
         }

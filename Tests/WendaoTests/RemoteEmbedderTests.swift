@@ -374,7 +374,21 @@ struct RemoteEmbedderTests {
             let data = object?["data"] as? [[String: Any]] ?? []
             let first = (data.first?["embedding"] as? [Double]) ?? []
             #expect(data.count == 2 && first.count == 4 && first[2] > 0.9, "\(data)")
+            #expect(data.allSatisfy { $0["truncated"] == nil })
             #expect(!String(buffer: r.body).contains(canaryKey))
+
+            // A text longer than the embedder takes is embedded from its beginning and reported as cut.
+            let long = String(repeating: "cold parcels ", count: 1_000)
+            let cut = try await client.execute(
+                uri: "/v1/embeddings", method: .post,
+                body: ByteBuffer(string: #"{"model":"kb:kb","input":["short","\#(long)"]}"#))
+            #expect(cut.status == .ok, "\(String(buffer: cut.body))")
+            let cutData =
+                (try JSONSerialization.jsonObject(with: Data(cut.body.readableBytesView)) as? [String: Any])?["data"]
+                as? [[String: Any]] ?? []
+            #expect(cutData.count == 2)
+            #expect(cutData.first?["truncated"] == nil)
+            #expect(cutData.last?["truncated"] as? Bool == true, "\(cutData.last?.keys.sorted() ?? [])")
 
             let search = try await client.execute(
                 uri: "/api/v1/kbs/kb/search", method: .post,
