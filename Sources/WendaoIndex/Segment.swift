@@ -192,40 +192,6 @@ enum SegmentError: Error {
 
 /// Writes segment files.
 enum SegmentWriter {
-    /// A sequential writer into one section of the output file through a 1 MB buffer.
-    private struct SectionStream {
-        let fd: Int32
-        var offset: Int
-        var buffer: [UInt8] = []
-
-        init(fd: Int32, offset: Int) {
-            self.fd = fd
-            self.offset = offset
-            buffer.reserveCapacity(1 << 20)
-        }
-
-        mutating func append(_ bytes: UnsafeRawBufferPointer) throws {
-            buffer.append(contentsOf: bytes)
-            if buffer.count >= 1 << 20 { try flush() }
-        }
-
-        mutating func flush() throws {
-            try buffer.withUnsafeBytes { try SegmentWriter.pwriteAll(fd, $0, at: offset) }
-            offset += buffer.count
-            buffer.removeAll(keepingCapacity: true)
-        }
-    }
-
-    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
-        var done = 0
-        while done < bytes.count {
-            guard let base = bytes.baseAddress else { return }
-            let n = pwrite(fd, base + done, bytes.count - done, off_t(offset + done))
-            if n <= 0 { throw SegmentError.unreadable("", "write failed: \(String(cString: strerror(errno)))") }
-            done += n
-        }
-    }
-
     /// Writes a segment atomically (temporary file, fsync, rename). Sections are streamed through
     /// small buffers, so memory beyond the term table stays constant whatever the index size.
     static func write(
@@ -236,18 +202,7 @@ enum SegmentWriter {
         var capacity = 16
         while capacity < termCount * 2 { capacity <<= 1 }
         let layout = Segment.Layout(documents: ids.count, capacity: capacity, postings: postingCount)
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw SegmentError.unreadable(tmp, String(cString: strerror(errno))) }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
-        guard ftruncate(fd, off_t(layout.end)) == 0 else {
-            throw SegmentError.unreadable(tmp, "cannot size the file: \(String(cString: strerror(errno)))")
-        }
-        do {
+        try IndexFileWriter.write(path: path, size: layout.end) { fd in
             // Header.
             var header = [UInt8](repeating: 0, count: Segment.headerSize)
             let total = lengths.reduce(UInt64(0)) { $0 + UInt64($1) }
@@ -265,14 +220,14 @@ enum SegmentWriter {
                 h.storeBytes(of: b, toByteOffset: 68, as: Float.self)
                 h.storeBytes(of: average, toByteOffset: 72, as: Float.self)
             }
-            try header.withUnsafeBytes { try pwriteAll(fd, $0, at: 0) }
-            try ids.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.ids) }
-            try lengths.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.lengths) }
+            try header.withUnsafeBytes { try IndexFileWriter.pwriteAll(fd, $0, at: 0) }
+            try ids.withUnsafeBytes { try IndexFileWriter.pwriteAll(fd, $0, at: layout.ids) }
+            try lengths.withUnsafeBytes { try IndexFileWriter.pwriteAll(fd, $0, at: layout.lengths) }
             let norms = lengths.map { k1 * (1 - b + b * Float($0) / average) }
             var table = [UInt8](repeating: 0, count: capacity * Segment.entrySize)
-            var docsOut = SectionStream(fd: fd, offset: layout.docs)
-            var tfsOut = SectionStream(fd: fd, offset: layout.tfs)
-            var impactsOut = SectionStream(fd: fd, offset: layout.impacts)
+            var docsOut = IndexFileWriter.Stream(fd: fd, offset: layout.docs, capacity: 1 << 20)
+            var tfsOut = IndexFileWriter.Stream(fd: fd, offset: layout.tfs, capacity: 1 << 20)
+            var impactsOut = IndexFileWriter.Stream(fd: fd, offset: layout.impacts, capacity: 1 << 20)
             var impacts: [Float] = []
             var cursor = 0
             var written = 0
@@ -313,15 +268,10 @@ enum SegmentWriter {
             try docsOut.flush()
             try tfsOut.flush()
             try impactsOut.flush()
-            try table.withUnsafeBytes { try pwriteAll(fd, $0, at: layout.table) }
+            try table.withUnsafeBytes { try IndexFileWriter.pwriteAll(fd, $0, at: layout.table) }
             guard cursor == postingCount && written == termCount else {
                 throw SegmentError.corrupt(path, "segment writer: term or posting counts disagree")
             }
-        } catch SegmentError.unreadable(_, let why) {
-            throw SegmentError.unreadable(tmp, why)
         }
-        guard fsync(fd) == 0 else { throw SegmentError.unreadable(tmp, "fsync failed") }
-        guard rename(tmp, path) == 0 else { throw SegmentError.unreadable(path, "rename failed") }
-        ok = true
     }
 }

@@ -21,7 +21,6 @@ final class EmbeddingPipeline: @unchecked Sendable {
     private var embedded = 0
     private var submitted = 0
     private var generation: Int64 = 0
-    private var thread: Thread?
     private var finished = false
 
     private let embedder: any TextEmbedder
@@ -45,7 +44,6 @@ final class EmbeddingPipeline: @unchecked Sendable {
         let t = Thread { [self] in run() }
         t.name = "wendao-embed"
         t.stackSize = 4 << 20
-        thread = t
         t.start()
     }
 
@@ -108,16 +106,7 @@ final class EmbeddingPipeline: @unchecked Sendable {
             let generation = self.generation
             condition.unlock()
             do {
-                let chunks = try store.chunks(ids: ids)
-                let texts = chunks.map { $0.section.isEmpty ? $0.text : $0.section + "\n" + $0.text }
-                let vectors = try embedder.embedBlocking(texts, as: .passage).vectors
-                guard vectors.count == chunks.count else {
-                    throw WendaoError(
-                        .badResponse,
-                        "embedder \(embedder.id) returned \(vectors.count) vectors for \(chunks.count) chunks")
-                }
-                for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
-                sinceSave += chunks.count
+                sinceSave += try KnowledgeBase.embedChunks(ids, store: store, embedder: embedder, into: index)
                 if sinceSave >= checkpoint {
                     try index.save(to: path, generation: generation)
                     sinceSave = 0

@@ -417,7 +417,7 @@ extension KnowledgeBase {
     public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> Answer {
         let (hits, lists) = try retrieve(question, topK: topK, mode: mode ?? defaultRetrievalMode)
         var answerer = ExtractiveAnswerer()
-        if let dense = lists?.dense, let top = dense.first, let embedder = try? embedder(),
+        if let dense = lists?.dense, let top = dense.first, let q = lists?.queryVector, let embedder = try? embedder(),
             let calibration = SemanticCalibration.forEmbedder(embedder.id)
         {
             let pool = dense.prefix(50).map { Double($0.score) }
@@ -426,7 +426,6 @@ extension KnowledgeBase {
             answerer.semantic = SemanticEvidence(
                 topCosine: Double(top.score), margin: Double(top.score) - mean, chunkCosines: cosines,
                 similarity: { texts in
-                    let q = try embedder.embedBlocking([question], as: .query).vectors[0]
                     return try embedder.embedBlocking(texts, as: .passage).vectors.map { v in
                         Double(zip(q, v).reduce(Float(0)) { $0 + $1.0 * $1.1 })
                     }

@@ -129,8 +129,8 @@ extension KnowledgeBase {
                 throw WendaoError(.invalidArgument, "the query is empty")
             }
             let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: max(50, k))
-            let lists = CandidateLists(lexical: [], dense: dense, lexicalBound: 0)
-            return (try hits(dense.prefix(k).map { ($0.id, $0.score) }), lists)
+            let lists = CandidateLists(lexical: [], dense: dense.hits, lexicalBound: 0, queryVector: dense.queryVector)
+            return (try hits(dense.hits.prefix(k).map { ($0.id, $0.score) }), lists)
         case .hybrid:
             let lists = try candidateLists(query, pool: max(50, k * 3))
             guard !lists.lexical.isEmpty || !lists.dense.isEmpty else { _ = try queryTerms(query); return ([], lists) }
@@ -150,7 +150,9 @@ extension KnowledgeBase {
         let terms = try? queryTerms(query)
         let lexical = terms.map { index.search($0, k: pool) } ?? []
         let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
-        return CandidateLists(lexical: lexical, dense: dense, lexicalBound: terms.map { index.scoreBound($0) } ?? 0)
+        return CandidateLists(
+            lexical: lexical, dense: dense.hits, lexicalBound: terms.map { index.scoreBound($0) } ?? 0,
+            queryVector: dense.queryVector)
     }
 
     /// Search hits for chunk ids in the order given, ranked from 1 (ids no longer stored are skipped).
@@ -184,6 +186,9 @@ public struct CandidateLists: Sendable {
     public var dense: [ScoredID]
     /// The highest BM25 score the query could reach (`BM25Index.scoreBound`); 0 without query terms.
     public var lexicalBound: Float
+    /// The query's dense vector (nil when there was nothing to search), kept so the answerer can
+    /// compare sentences with it without embedding the question again.
+    public var queryVector: [Float]?
 }
 
 extension String {

@@ -148,12 +148,9 @@ extension KnowledgeBase {
         for start in stride(from: 0, to: missing.count, by: 256) {
             try Task.checkCancellation()
             let ids = Array(missing[start..<min(start + 256, missing.count)])
-            let chunks = try store.chunks(ids: ids)
-            let texts = chunks.map { $0.section.isEmpty ? $0.text : $0.section + "\n" + $0.text }
-            let vectors = try embedder.embedBlocking(texts, as: .passage).vectors
-            for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
-            done += chunks.count
-            sinceSave += chunks.count
+            let embedded = try Self.embedChunks(ids, store: store, embedder: embedder, into: index)
+            done += embedded
+            sinceSave += embedded
             progress(done, missing.count)
             if sinceSave >= checkpoint {
                 try index.save(to: vectorPath, generation: record.generation)
@@ -164,6 +161,22 @@ extension KnowledgeBase {
         return done
     }
 
+    /// Embeds the stored chunks `ids` (each as its section path and text, as a passage) into
+    /// `index`; returns how many were embedded (ids no longer stored are skipped).
+    static func embedChunks(
+        _ ids: [Int64], store: any KnowledgeStore, embedder: any TextEmbedder, into index: VectorIndex
+    ) throws -> Int {
+        let chunks = try store.chunks(ids: ids)
+        let texts = chunks.map { $0.section.isEmpty ? $0.text : $0.section + "\n" + $0.text }
+        let vectors = try embedder.embedBlocking(texts, as: .passage).vectors
+        guard vectors.count == chunks.count else {
+            throw WendaoError(
+                .badResponse, "embedder \(embedder.id) returned \(vectors.count) vectors for \(chunks.count) chunks")
+        }
+        for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
+        return chunks.count
+    }
+
     /// Drops the vectors and embeds every chunk again (after changing the embedder).
     @discardableResult
     public func rebuildVectors(progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Int {
@@ -172,17 +185,18 @@ extension KnowledgeBase {
         return try syncVectors(progress: progress)
     }
 
-    /// Dense candidates for `query`: (chunk id, cosine) best first.
-    func denseCandidates(_ query: String, k: Int) throws -> [ScoredID] {
+    /// Dense candidates for `query`: (chunk id, cosine) best first, and the query's vector (nil when
+    /// there was nothing to search).
+    func denseCandidates(_ query: String, k: Int) throws -> (hits: [ScoredID], queryVector: [Float]?) {
         let embedder = try embedder()
         // No vectors yet and nothing known about a remote embedder: nothing to search, no call made.
         if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
-            return []
+            return ([], nil)
         }
         let index = try vectorIndex(embedder)
-        guard index.count > 0 else { return [] }
+        guard index.count > 0 else { return ([], nil) }
         let q = try embedder.embedBlocking([query], as: .query).vectors[0]
-        return try index.search(q, k: k, embedder: embedder.id)
+        return (try index.search(q, k: k, embedder: embedder.id), q)
     }
 }
 
@@ -198,7 +212,9 @@ public enum CPUFeatures {
             let set = Set(flags.split(separator: " ").map(String.init))
             guard ["avx2", "fma", "bmi2", "f16c", "movbe"].allSatisfy(set.contains) else {
                 throw WendaoError(
-                    .unsupported, "local embedding models need a processor with AVX2 and FMA (Intel Haswell, AMD Zen or newer); BM25 still works")
+                    .unsupported,
+                    "local embedding models need a processor with AVX2 and FMA (Intel Haswell, AMD Zen or newer); BM25 still works"
+                )
             }
         #endif
     }

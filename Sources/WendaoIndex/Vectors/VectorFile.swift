@@ -242,39 +242,6 @@ enum VectorFileWriter {
         var seed: UInt64
     }
 
-    /// Sequential writer with a 4 MB buffer.
-    private struct Stream {
-        let fd: Int32
-        var offset: Int
-        var buffer: [UInt8] = []
-
-        init(fd: Int32, offset: Int) {
-            self.fd = fd
-            self.offset = offset
-            buffer.reserveCapacity(4 << 20)
-        }
-
-        mutating func seek(_ to: Int) throws {
-            try flush()
-            offset = to
-        }
-
-        mutating func append(_ bytes: UnsafeRawBufferPointer) throws {
-            buffer.append(contentsOf: bytes)
-            if buffer.count >= 4 << 20 { try flush() }
-        }
-
-        mutating func append<T: BitwiseCopyable>(_ value: T) throws {
-            try withUnsafeBytes(of: value) { try append($0) }
-        }
-
-        mutating func flush() throws {
-            try buffer.withUnsafeBytes { try SegmentWriter.pwriteAll(fd, $0, at: offset) }
-            offset += buffer.count
-            buffer.removeAll(keepingCapacity: true)
-        }
-    }
-
     static func write(path: String, _ c: Contents) throws {
         let n = c.count
         let d = c.dimension
@@ -285,17 +252,6 @@ enum VectorFileWriter {
         let layout = VectorFile.Layout(
             embedderBytes: name.count, count: n, dimension: d, int8: c.int8, graph: graph != nil, m: m,
             upperWords: upperWords)
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw SegmentError.unreadable(tmp, String(cString: strerror(errno))) }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
-        guard ftruncate(fd, off_t(layout.end)) == 0 else {
-            throw SegmentError.unreadable(tmp, "cannot size the file: \(String(cString: strerror(errno)))")
-        }
         var header = [UInt8](repeating: 0, count: VectorFile.headerSize)
         var deletedCount = 0
         for i in 0..<n where c.deleted(i) { deletedCount += 1 }
@@ -318,8 +274,8 @@ enum VectorFileWriter {
             h.storeBytes(of: UInt64(upperWords), toByteOffset: 72, as: UInt64.self)
             h.storeBytes(of: UInt64(deletedCount), toByteOffset: 80, as: UInt64.self)
         }
-        do {
-            var s = Stream(fd: fd, offset: layout.embedder)
+        try IndexFileWriter.write(path: path, size: layout.end) { fd in
+            var s = IndexFileWriter.Stream(fd: fd, offset: layout.embedder, capacity: 4 << 20)
             try name.withUnsafeBytes { try s.append($0) }
             try s.seek(layout.ids)
             for i in 0..<n { try s.append(c.id(i)) }
@@ -346,7 +302,7 @@ enum VectorFileWriter {
             try s.flush()
             // Checksum over what was written (read back through a mapping).
             guard let p = mmap(nil, layout.end, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-                throw SegmentError.unreadable(tmp, "mmap failed")
+                throw SegmentError.unreadable("", "mmap failed")
             }
             defer { munmap(p, layout.end) }
             var sum = VectorFile.hashHeader(header)
@@ -354,12 +310,7 @@ enum VectorFileWriter {
                 sum = VectorKernels.hashWords(UnsafeRawPointer(p) + r.lowerBound, bytes: r.count, seed: sum)
             }
             header.withUnsafeMutableBytes { $0.storeBytes(of: sum, toByteOffset: 88, as: UInt64.self) }
-            try header.withUnsafeBytes { try SegmentWriter.pwriteAll(fd, $0, at: 0) }
-        } catch SegmentError.unreadable(_, let why) {
-            throw SegmentError.unreadable(tmp, why)
+            try header.withUnsafeBytes { try IndexFileWriter.pwriteAll(fd, $0, at: 0) }
         }
-        guard fsync(fd) == 0 else { throw SegmentError.unreadable(tmp, "fsync failed") }
-        guard rename(tmp, path) == 0 else { throw SegmentError.unreadable(path, "rename failed") }
-        ok = true
     }
 }
