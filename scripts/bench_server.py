@@ -69,7 +69,7 @@ async def one_stream(port, body, timeout):
     t0 = time.time()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     data = json.dumps(body, ensure_ascii=False).encode()
-    writer.write(b"POST /api/v1/kbs/logistics/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    writer.write(b"POST /api/v1/kbs/logistics/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Connection: close\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
     await writer.drain()
     raw = b""

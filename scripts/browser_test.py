@@ -90,12 +90,12 @@ def wait_ready(base, server):
 
 
 class Browser:
-    def __init__(self, base):
+    def __init__(self, base, extra_args=()):
         self.base = base
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
-                    "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions"):
+                    "--lang=en-US", "--disable-gpu", "--no-first-run", "--disable-extensions", *extra_args):
             options.add_argument(arg)
         options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

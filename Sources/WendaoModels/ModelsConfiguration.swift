@@ -187,6 +187,13 @@ public struct ModelsConfiguration: Sendable, Equatable {
     public var webMaxBytes: Int?
     /// Web ingest: time limit for one fetch, in seconds (`web.timeout`).
     public var webTimeout: Double?
+    /// `server.allowed_hosts`: host names clients reach `wendao serve` by (besides loopback).
+    public var serverAllowedHosts: [String] = []
+    /// `server.allowed_origins`: foreign origins whose pages may change data through the server.
+    public var serverAllowedOrigins: [String] = []
+    /// `server.admin_key_env`: the environment variable holding the admin key (default
+    /// `WENDAO_ADMIN_KEY`).
+    public var serverAdminKeyEnv: String?
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -256,11 +263,19 @@ public struct ModelsConfiguration: Sendable, Equatable {
                 for (k, v) in try r.map(value, key) {
                     switch k {
                     case "allow":
-                        guard let list = v as? [Any] else { throw r.fail("web.allow", "must be a list of hosts or CIDRs") }
-                        c.webAllow = try list.map { item throws(WendaoError) in try r.string(item, "web.allow") }
+                        c.webAllow = try r.strings(v, "web.allow")
                     case "max_bytes": c.webMaxBytes = try r.int(v, "web.max_bytes", in: 1...(16 << 30))
                     case "timeout": c.webTimeout = try r.positive(v, "web.timeout")
                     default: r.unknown("web.\(k)")
+                    }
+                }
+            case "server":
+                for (k, v) in try r.map(value, key) {
+                    switch k {
+                    case "allowed_hosts": c.serverAllowedHosts = try r.strings(v, "server.allowed_hosts")
+                    case "allowed_origins": c.serverAllowedOrigins = try r.strings(v, "server.allowed_origins")
+                    case "admin_key_env": c.serverAdminKeyEnv = try r.string(v, "server.admin_key_env")
+                    default: r.unknown("server.\(k)")
                     }
                 }
             default: r.unknown(key)
@@ -300,6 +315,11 @@ private struct Reader {
         if let i = v as? Int { return String(i) }
         if let d = v as? Double { return String(d) }
         throw fail(path, "must be a string")
+    }
+
+    func strings(_ v: Any, _ path: String) throws(WendaoError) -> [String] {
+        guard let list = v as? [Any] else { throw fail(path, "must be a list") }
+        return try list.map { item throws(WendaoError) in try string(item, path) }
     }
 
     func number(_ v: Any, _ path: String) throws(WendaoError) -> Double {

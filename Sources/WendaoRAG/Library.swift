@@ -55,30 +55,15 @@ public final class Library {
         return URL(fileURLWithPath: home).appendingPathComponent(".local/share/wendao")
     }
 
-    /// Checks a knowledge-base name: 1–64 letters (any script), digits, `-`, `_` or `.`, starting
-    /// with a letter or digit, no `..`.
+    /// Checks a knowledge-base name (see ``KnowledgeBaseName/canonical(_:)``).
     public static func validateName(_ name: String) throws(WendaoError) {
-        let scalars = Array(name.unicodeScalars)
-        guard let first = scalars.first, scalars.count <= 64 else {
-            throw WendaoError(.invalidArgument, "knowledge-base name must be 1 to 64 characters")
-        }
-        func ok(_ u: Unicode.Scalar) -> Bool {
-            u.properties.isAlphabetic || (u.value >= 0x30 && u.value <= 0x39) || u == "-" || u == "_" || u == "."
-        }
-        guard first.properties.isAlphabetic || (first.value >= 0x30 && first.value <= 0x39),
-            scalars.allSatisfy(ok), !name.contains("..")
-        else {
-            throw WendaoError(
-                .invalidArgument,
-                "invalid knowledge-base name '\(name.prefix(80))': use letters, digits, '-', '_' or '.' (no spaces, slashes or quotes)"
-            )
-        }
+        _ = try KnowledgeBaseName.canonical(name)
     }
 
     /// Creates a knowledge base.
     @discardableResult
     public func create(_ name: String, settings: KnowledgeBaseSettings = .default) throws -> KnowledgeBaseRecord {
-        try Self.validateName(name)
+        let name = try KnowledgeBaseName.canonical(name)
         return try store.createKnowledgeBase(name: name, settings: try settings.validated())
     }
 
@@ -87,7 +72,7 @@ public final class Library {
 
     /// The record of a knowledge base, or a `notFound` error.
     public func record(_ name: String) throws -> KnowledgeBaseRecord {
-        try Self.validateName(name)
+        let name = try KnowledgeBaseName.canonical(name)
         guard let r = try store.knowledgeBase(named: name) else {
             throw WendaoError(
                 .notFound, "knowledge base '\(name)' does not exist (create it with `wendao kb create \(name)`)")

@@ -32,6 +32,40 @@ struct APIError: Error, Sendable {
         .notFound("\(kind) '\(name)' does not exist")
     }
 
+    /// `error` as an API error whose message names files by their last path component only
+    /// (`/srv/wendao/uploads/kb-3/a.pdf` → `a.pdf`): what a tenant key is shown.
+    static func redactingPaths(_ error: any Error) -> any Error {
+        var e: APIError
+        switch error {
+        case let a as APIError: e = a
+        case let w as WendaoError: e = APIError(wendao: w)
+        default: return error
+        }
+        e.message = redactPaths(e.message)
+        return e
+    }
+
+    /// `text` with every absolute path (`/a/b…`) shortened to its last component.
+    static func redactPaths(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let slash = rest.firstIndex(of: "/") {
+            let before = rest[..<slash]
+            // A path starts a word: after a space, a quote, a parenthesis or the start.
+            let starts = before.last.map { " '\"(=:".contains($0) } ?? true
+            let end = rest[slash...].firstIndex(where: { " '\"),;\n".contains($0) }) ?? rest.endIndex
+            let token = rest[slash..<end]
+            out += before
+            if starts, token.dropFirst().contains("/") {
+                out += token.split(separator: "/").last.map(String.init) ?? ""
+            } else {
+                out += token
+            }
+            rest = rest[end...]
+        }
+        return out + rest
+    }
+
     /// The response for any error a handler throws.
     static func response(for error: any Error) -> Response {
         let e: APIError

@@ -61,19 +61,30 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = WendaoContext
     let service: KnowledgeService
     let keysPresent: KeysPresentCache
+    /// Whether anonymous callers may be admitted while no key exists: decided once, at start, from
+    /// the bound address (loopback only) and the absence of an admin key. Never true on an address
+    /// other computers reach, whatever happens to the keys later (revoking the last key there
+    /// locks the API, it never opens it).
+    let openLocal: Bool
 
     func handle(_ request: Request, context: WendaoContext, next: (Request, WendaoContext) async throws -> Response)
         async throws -> Response
     {
         var context = context
         context.principal = try authenticate(request)
-        return try await next(request, context)
+        guard !context.principal.isAdmin else { return try await next(request, context) }
+        do {
+            return try await next(request, context)
+        } catch {
+            // A tenant learns what went wrong, not where the server keeps its files.
+            throw APIError.redactingPaths(error)
+        }
     }
 
     func authenticate(_ request: Request) throws -> Principal {
-        // An open local server (no admin key, no API keys) accepts anyone, whatever key a client
-        // sends (the openai client always sends one).
-        if service.configuration.adminKey == nil, !keysPresent.value(service.library) {
+        // An open local server (loopback, no admin key, no API keys) accepts anyone, whatever key a
+        // client sends (the openai client always sends one).
+        if openLocal, !keysPresent.value(service.library) {
             return .admin
         }
         var presented: String?

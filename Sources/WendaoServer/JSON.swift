@@ -21,8 +21,15 @@ enum JSON {
             body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 
-    /// The request body decoded as `T`, at most `limit` bytes (413 beyond).
+    /// The request body decoded as `T`, at most `limit` bytes (413 beyond). The body must be
+    /// declared `application/json` (415 otherwise): a cross-site page can send `text/plain` or a
+    /// form without asking the server first, but not JSON.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        guard isJSON(request.headers[.contentType]) else {
+            throw APIError(
+                status: .unsupportedMediaType, code: "unsupported",
+                message: "send the request body as JSON with 'Content-Type: application/json'")
+        }
         var request = request
         let buffer = try await request.collectBody(upTo: limit)
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; JSON expected") }
@@ -37,6 +44,16 @@ enum JSON {
         } catch {
             throw APIError.badRequest("the request body is not valid JSON")
         }
+    }
+
+    /// Whether a `Content-Type` value is JSON (`application/json`, `application/*+json`, any parameters).
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard let media else { return false }
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
     static func path(_ keys: [any CodingKey]) -> String {

@@ -13,6 +13,10 @@ struct JobPayload: Codable {
     var force = false
     /// Identities to keep, by file path (re-ingest of a document first stored from the CLI).
     var identities: [String: String]?
+    /// The files this server created for the job (uploads), by exact path: the only files it may
+    /// remove when they fail to ingest. A file read from where the CLI ingested it is the user's
+    /// and is never removed.
+    var owned: [String]?
 }
 
 /// Runs queued ingest jobs one at a time, in the background, on a thread of its own (ingest is
@@ -34,7 +38,12 @@ final class JobRunner: Service {
     /// Asks the runner to look for work now.
     func notify() { pending.withLock { $0 = true } }
 
+    /// How long an `.incoming-*` upload folder must have been left untouched to count as abandoned.
+    static let abandonedUploadAge: TimeInterval = 15 * 60
+
     func run() async throws {
+        let dataDirectory = service.configuration.dataDirectory
+        Self.removeAbandonedUploads(dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: logger)
         do {
             let recovered = try service.library.recoverInterruptedJobs()
             if !recovered.isEmpty {
@@ -44,7 +53,13 @@ final class JobRunner: Service {
             logger.error("could not recover interrupted jobs", metadata: ["reason": "\(error)"])
         }
         await cancelWhenGracefulShutdown {
+            var lastSweep = ContinuousClock.now
             while !Task.isCancelled {
+                if ContinuousClock.now - lastSweep > .seconds(600) {
+                    lastSweep = ContinuousClock.now
+                    Self.removeAbandonedUploads(
+                        dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: self.logger)
+                }
                 while !Task.isCancelled, let job = try? self.service.library.nextQueuedJob() {
                     await self.process(job)
                 }
@@ -73,6 +88,47 @@ final class JobRunner: Service {
         }
         metrics.observe("ingest_job", seconds: (ContinuousClock.now - started).seconds)
         metrics.count("ingest_jobs_\(state.rawValue)")
+    }
+
+    /// Removes `path` if, with symbolic links resolved, it is a file inside the data directory's
+    /// `uploads` folder (the only files the server creates for jobs); anything else is left alone.
+    static func removeUpload(_ path: String, dataDirectory: URL, logger: Logger) {
+        let uploads = dataDirectory.appendingPathComponent("uploads").standardizedFileURL.resolvingSymlinksInPath().path
+        let target = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        guard target.hasPrefix(uploads + "/"), !target.dropFirst(uploads.count).contains("/..") else {
+            logger.warning("not removing a file outside the uploads folder", metadata: ["file": "\(path)"])
+            return
+        }
+        try? FileManager.default.removeItem(atPath: target)
+    }
+
+    /// Removes upload folders (`uploads/kb-N/.incoming-*`) that an upload killed mid-way left behind:
+    /// those nothing has written to for `idle` (a live upload writes continuously).
+    static func removeAbandonedUploads(dataDirectory: URL, idle: TimeInterval, logger: Logger) {
+        let fm = FileManager.default
+        let uploads = dataDirectory.appendingPathComponent("uploads")
+        let now = Date()
+        for kb in (try? fm.contentsOfDirectory(atPath: uploads.path)) ?? [] where kb.hasPrefix("kb-") {
+            let folder = uploads.appendingPathComponent(kb)
+            for entry in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where entry.hasPrefix(".incoming-") {
+                let dir = folder.appendingPathComponent(entry)
+                var newest = (try? fm.attributesOfItem(atPath: dir.path)[.modificationDate] as? Date) ?? .distantPast
+                for f in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] {
+                    if let m = try? fm.attributesOfItem(atPath: dir.appendingPathComponent(f).path)[.modificationDate]
+                        as? Date, m > newest
+                    {
+                        newest = m
+                    }
+                }
+                guard now.timeIntervalSince(newest) >= idle else { continue }
+                do {
+                    try fm.removeItem(at: dir)
+                    logger.notice("removed an abandoned upload", metadata: ["folder": "\(dir.path)"])
+                } catch {
+                    logger.warning("could not remove an abandoned upload", metadata: ["folder": "\(dir.path)"])
+                }
+            }
+        }
     }
 
     @discardableResult
@@ -112,8 +168,8 @@ final class JobRunner: Service {
             service.invalidate(record.name)
             // A rejected upload is not kept (it is no document's source).
             for r in job.results where r.outcome == "failed" {
-                if let path = payload.files.first(where: { URL(fileURLWithPath: $0).lastPathComponent == r.path }) {
-                    try? FileManager.default.removeItem(atPath: path)
+                for path in payload.owned ?? [] where URL(fileURLWithPath: path).lastPathComponent == r.path {
+                    removeUpload(path, dataDirectory: service.configuration.dataDirectory, logger: logger)
                 }
             }
             let failed = job.results.filter { $0.outcome == "failed" }.count

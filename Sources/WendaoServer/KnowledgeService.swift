@@ -51,8 +51,17 @@ final class KnowledgeService: Sendable {
 
     var library: Library { shared.library }
 
+    /// `name` as every cache here keys it: canonical (NFC), so that two spellings of one name can
+    /// never be two entries, nor one entry shared by two knowledge bases (see ``KnowledgeBaseName``).
+    static func key(_ name: String) throws -> String {
+        do { return try KnowledgeBaseName.canonical(name) } catch {
+            throw WendaoError(.notFound, "knowledge base '\(name.prefix(80))' does not exist")
+        }
+    }
+
     /// Runs `body` with an open, current instance of knowledge base `name`.
     func withKnowledgeBase<T>(_ name: String, _ body: (KnowledgeBase) throws -> T) throws -> T {
+        let name = try Self.key(name)
         let lent = try checkOut(name)
         defer { checkIn(name, lent) }
         return try body(lent.kb)
@@ -62,6 +71,7 @@ final class KnowledgeService: Sendable {
     /// freshly opened one.
     /// The stored record of `name`, reused for ``recordTTL``.
     func record(_ name: String) throws -> KnowledgeBaseRecord {
+        let name = try Self.key(name)
         let now = ContinuousClock.now
         if let cached = records.withLock({ $0[name] }), now - cached.at < recordTTL { return cached.record }
         let r = try library.record(name)
@@ -73,6 +83,7 @@ final class KnowledgeService: Sendable {
     }
 
     func checkOut(_ name: String) throws -> LentKnowledgeBase {
+        let name = try Self.key(name)
         let record = try self.record(name)
         while let candidate = idle.withLock({ $0[name]?.popLast() }) {
             if candidate.kb.record.id == record.id && candidate.kb.record.generation == record.generation {
@@ -90,6 +101,7 @@ final class KnowledgeService: Sendable {
     }
 
     func checkIn(_ name: String, _ lent: LentKnowledgeBase) {
+        guard let name = try? Self.key(name), name == lent.kb.record.name else { return }
         idle.withLock { pool in
             var list = pool[name] ?? []
             if list.count < maxIdle { list.append(lent) }
@@ -99,6 +111,7 @@ final class KnowledgeService: Sendable {
 
     /// Forgets idle instances of `name` (after it was deleted or changed by this server).
     func invalidate(_ name: String) {
+        guard let name = try? Self.key(name) else { return }
         _ = idle.withLock { $0.removeValue(forKey: name) }
         _ = records.withLock { $0.removeValue(forKey: name) }
     }

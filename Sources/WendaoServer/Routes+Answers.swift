@@ -113,7 +113,7 @@ extension WendaoAPI {
 
     func addAnswerRoutes(_ api: RouterGroup<WendaoContext>) {
         api.post("kbs/:kb/search") { request, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             _ = try visibleRecord(name, context)
             let body = try await JSON.decode(SearchBody.self, from: request, limit: limits.json)
             try checkQuery(body.query, "query")
@@ -140,10 +140,11 @@ extension WendaoAPI {
                 body: .init(byteBuffer: FastJSON.searchResponse(query: body.query, hits: hits)))
         }
         api.post("kbs/:kb/ask") { request, context in
-            let name = try context.parameters.require("kb")
-            _ = try visibleRecord(name, context)
+            let name = try context.knowledgeBaseName()
+            let record = try visibleRecord(name, context)
             let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
             try checkQuery(body.question, "question")
+            try checkRequestedModel(body.model, record: record, context)
             let topK = body.top_k ?? 8
             guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
             let history = (body.history ?? []).filter { $0.role != .system }

@@ -35,7 +35,8 @@ struct JobView: Encodable {
         }
     }
 
-    init(_ j: JobRecord, kb: String) {
+    /// - Parameter redactPaths: name files by their last path component only (for tenant keys).
+    init(_ j: JobRecord, kb: String, redactPaths: Bool = false) {
         func iso(_ t: Double?) -> String? {
             t.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
         }
@@ -48,8 +49,9 @@ struct JobView: Encodable {
         files_total = j.filesTotal
         files_done = j.filesDone
         chunks = j.chunks
-        results = j.results.map { Result(path: $0.path, outcome: $0.outcome, chunks: $0.chunks, reason: $0.reason) }
-        error = j.error
+        let shown: (String?) -> String? = { s in redactPaths ? s.map(APIError.redactPaths) : s }
+        results = j.results.map { Result(path: $0.path, outcome: $0.outcome, chunks: $0.chunks, reason: shown($0.reason)) }
+        error = shown(j.error)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -95,7 +97,7 @@ extension WendaoAPI {
 
     func addDocumentRoutes(_ api: RouterGroup<WendaoContext>, runner: JobRunner) {
         api.post("kbs/:kb/documents") { request, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             let record = try writableRecord(name, context)
             let limit = service.configuration.maxUploadBytes
             guard let boundary = request.headers[.contentType].flatMap(MultipartReader.boundary(contentType:)) else {
@@ -161,13 +163,14 @@ extension WendaoAPI {
                 try fm.moveItem(at: incoming.appendingPathComponent(n), to: target)
                 paths.append(target.path)
             }
-            let payload = String(decoding: try JSONEncoder().encode(JobPayload(files: paths)), as: UTF8.self)
+            let payload = String(
+                decoding: try JSONEncoder().encode(JobPayload(files: paths, owned: paths)), as: UTF8.self)
             let job = try service.library.createJob(kb: name, payload: payload, filesTotal: paths.count)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
         api.post("kbs/:kb/documents/:id/reingest") { _, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             let record = try writableRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
             guard let doc = try service.library.store.documents(kb: record.id).first(where: { $0.id == id }) else {
@@ -182,7 +185,10 @@ extension WendaoAPI {
                 // Ingested from the CLI: read again from where it came from, under the same identity.
                 payload = JobPayload(files: [source], force: true, identities: [source: doc.path])
             } else {
-                let why = doc.source.map { $0.hasPrefix("/") ? "its source file \($0) no longer exists" : "it came from \($0)" }
+                // Where a file lies on the server is the administrator's business, not a tenant's.
+                let shown: (String) -> String = { context.principal.isAdmin ? $0 : URL(fileURLWithPath: $0).lastPathComponent }
+                let why =
+                    doc.source.map { $0.hasPrefix("/") ? "its source file \(shown($0)) no longer exists" : "it came from \($0)" }
                     ?? "its source location was not recorded"
                 throw APIError(
                     status: .conflict, code: "conflict",
@@ -194,9 +200,12 @@ extension WendaoAPI {
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
         api.get("kbs/:kb/jobs") { _, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             _ = try visibleRecord(name, context)
-            return try JSON.response(["jobs": try service.library.jobs(kb: name, limit: 100).map { JobView($0, kb: name) }])
+            let redact = !context.principal.isAdmin
+            return try JSON.response([
+                "jobs": try service.library.jobs(kb: name, limit: 100).map { JobView($0, kb: name, redactPaths: redact) }
+            ])
         }
         api.get("jobs/:id") { _, context in
             let id = try context.parameters.require("id", as: Int64.self)
@@ -204,7 +213,7 @@ extension WendaoAPI {
                 let record = try service.library.list().first(where: { $0.id == job.kbID }),
                 context.principal.covers(record.id)
             else { throw APIError.notFound("job \(id) does not exist") }
-            return try JSON.response(JobView(job, kb: record.name))
+            return try JSON.response(JobView(job, kb: record.name, redactPaths: !context.principal.isAdmin))
         }
     }
 }

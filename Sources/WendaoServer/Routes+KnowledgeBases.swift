@@ -54,6 +54,20 @@ struct KBSettingsBody: Decodable {
     }
 }
 
+extension WendaoContext {
+    /// The knowledge-base name of the path (`/api/v1/kbs/{kb}/…`): percent-decoded (browsers send
+    /// `客服知识库` as `%E5%AE%A2…`) and in canonical form (``KnowledgeBaseName``). A segment that
+    /// cannot name a knowledge base (bad percent-encoding, `%2F`, `%00`, `..`) is 404 like any
+    /// name that does not exist.
+    func knowledgeBaseName() throws -> String {
+        let raw = try parameters.require("kb")
+        guard let decoded = raw.removingPercentEncoding, let name = try? KnowledgeBaseName.canonical(decoded) else {
+            throw APIError.notFound("knowledge base '\(raw.prefix(80))' does not exist")
+        }
+        return name
+    }
+}
+
 extension WendaoAPI {
     /// The record of `name` if the caller covers it; otherwise 404 as if it did not exist.
     func visibleRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
@@ -79,6 +93,16 @@ extension WendaoAPI {
         return record
     }
 
+    /// Refuses a request's own choice of answer model from a caller who is not the administrator:
+    /// a tenant key answers with its knowledge base's model (or extractively), and cannot spend the
+    /// server's provider keys on a model of its choosing.
+    func checkRequestedModel(_ requested: String?, record: KnowledgeBaseRecord, _ context: WendaoContext) throws {
+        guard let requested, !context.principal.isAdmin, requested != record.settings.model else { return }
+        throw APIError(
+            status: .forbidden, code: "admin_only",
+            message: "this key answers with the knowledge base's own model; only an administrator may choose another")
+    }
+
     func requireAdmin(_ context: WendaoContext) throws {
         guard context.principal.isAdmin else {
             throw APIError(status: .notFound, code: "not_found", message: "no such route for this key")
@@ -101,13 +125,20 @@ extension WendaoAPI {
             return try JSON.response(try service.library.summary(record), status: .created)
         }
         api.get("kbs/:kb") { _, context in
-            let record = try visibleRecord(try context.parameters.require("kb"), context)
+            let record = try visibleRecord(try context.knowledgeBaseName(), context)
             return try JSON.response(try service.library.summary(record))
         }
         api.patch("kbs/:kb") { request, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             _ = try writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            // The embedder (a local model path, a provider's model) and the answer model (spends the
+            // server's provider keys) are the administrator's decisions, never a tenant key's.
+            if !context.principal.isAdmin, body.embedder != nil || body.model != nil {
+                throw APIError(
+                    status: .forbidden, code: "admin_only",
+                    message: "only an administrator may choose a knowledge base's embedder or answer model")
+            }
             try body.validate(embedders: service.library.embedders)
             guard body.cjk_mode == nil else {
                 throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
@@ -124,7 +155,7 @@ extension WendaoAPI {
         }
         api.delete("kbs/:kb") { _, context in
             try requireAdmin(context)
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             _ = try visibleRecord(name, context)
             service.invalidate(name)
             try service.library.delete(name)
@@ -132,12 +163,12 @@ extension WendaoAPI {
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/documents") { _, context in
-            let record = try visibleRecord(try context.parameters.require("kb"), context)
+            let record = try visibleRecord(try context.knowledgeBaseName(), context)
             let docs = try service.library.store.documents(kb: record.id)
             return try JSON.response(["documents": docs.map(DocumentSummary.init)])
         }
         api.delete("kbs/:kb/documents/:id") { _, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             let record = try writableRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
             guard try service.library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
@@ -148,7 +179,7 @@ extension WendaoAPI {
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/chunks/:id") { _, context in
-            let name = try context.parameters.require("kb")
+            let name = try context.knowledgeBaseName()
             let record = try visibleRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
             guard let chunk = try service.library.store.chunks(ids: [id]).first,

@@ -1,6 +1,10 @@
 public import Foundation
 public import WendaoModels
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Everything `wendao serve` can be told: where to listen, who may call, and how much.
 ///
 /// ```swift
@@ -32,14 +36,55 @@ public struct ServerConfiguration: Sendable {
     /// The environment used to resolve model keys.
     public var environment: [String: String] = [:]
 
+    /// Host names a request's `Host` header may carry besides the loopback names and the bound
+    /// address (`config.yaml` `server.allowed_hosts`, `serve --allowed-host`): the names clients
+    /// use to reach this server. Requests naming any other host are refused (DNS rebinding).
+    /// Empty on a wildcard address (`0.0.0.0`, `::`): any host name is accepted there.
+    public var allowedHosts: [String] = []
+    /// Origins (`https://intranet.example`) whose pages may send state-changing requests besides
+    /// the server's own origin (`server.allowed_origins`).
+    public var allowedOrigins: [String] = []
+
     /// Defaults for a data directory.
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory
     }
 
-    /// Whether ``host`` is a loopback address.
-    public var isLoopback: Bool {
-        let h = host.lowercased()
-        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
+    /// Whether ``host`` is a loopback address: IPv4 127.0.0.0/8 or IPv6 `::1` in any spelling
+    /// (`0:0:0:0:0:0:0:1`, `[::1]`, `::ffff:127.0.0.1`), or the name `localhost` (reserved for
+    /// loopback, RFC 6761). Decided from the parsed address, never from how the text begins:
+    /// `127.evil.example` is a name like any other, and not loopback.
+    public var isLoopback: Bool { Self.isLoopback(host) }
+
+    /// Whether `host` names a loopback address (see ``isLoopback``).
+    public static func isLoopback(_ host: String) -> Bool {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        if h == "localhost" || h == "localhost." { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        guard !h.contains("%"), inet_pton(AF_INET6, h, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }  // ::1
+        // ::ffff:127.x.y.z (IPv4-mapped)
+        return bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+    }
+
+    /// Whether the server admits callers without a key while none exists ("open local mode"): only
+    /// on a loopback address and without an admin key. Everywhere else every request needs a key.
+    public var opensLocally: Bool { isLoopback && adminKey == nil }
+
+    /// Whether ``host`` is a wildcard address (every interface).
+    public var isWildcard: Bool {
+        var h = host.lowercased()
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, h, &v4) == 1 { return v4.s_addr == 0 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, h, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: v6) { $0.allSatisfy { $0 == 0 } }
     }
 }

@@ -23,10 +23,12 @@ struct WendaoAPI: Sendable {
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: MetricsMiddleware<WendaoContext>(metrics: metrics))
         router.add(middleware: ErrorMiddleware<WendaoContext>())
+        router.add(middleware: RequestGuardMiddleware(configuration: service.configuration))
         addSystemRoutes(router)
         let keys = KeysPresentCache()
+        let openLocal = service.configuration.opensLocally
         let metrics = self.metrics
-        router.group("metrics").add(middleware: AuthMiddleware(service: service, keysPresent: keys))
+        router.group("metrics").add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .get { _, context in
                 guard context.principal.isAdmin else { throw APIError.notFound("no such route for this key") }
                 return Response(
@@ -34,13 +36,13 @@ struct WendaoAPI: Sendable {
                     body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
             }
         let api = router.group("api/v1")
-            .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
+            .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addKnowledgeBaseRoutes(api)
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
         let v1 = router.group("v1")
-            .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
+            .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addOpenAIRoutes(v1)
         return router

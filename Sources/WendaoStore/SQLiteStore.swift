@@ -131,6 +131,20 @@ public final class SQLiteStore: KnowledgeStore {
             try db.execute(sql: "ALTER TABLE document ADD COLUMN etag TEXT")
             try db.execute(sql: "ALTER TABLE document ADD COLUMN last_modified TEXT")
         }
+        m.registerMigration("v4") { db in
+            // Names are compared in NFC everywhere: store older names in that form (a name whose NFC
+            // form another knowledge base already holds keeps its bytes, and `doctor` names it).
+            let rows = try Row.fetchAll(db, sql: "SELECT id, name FROM kb")
+            // Compared as bytes: Swift's `String` equality would see an NFD name and its NFC form as one.
+            var taken = Set(rows.map { Array(($0["name"] as String).utf8) })
+            for row in rows {
+                let name: String = row["name"]
+                let nfc = name.precomposedStringWithCanonicalMapping
+                guard !taken.contains(Array(nfc.utf8)) else { continue }
+                try db.execute(sql: "UPDATE kb SET name = ? WHERE id = ?", arguments: [nfc, row["id"] as Int64])
+                taken.insert(Array(nfc.utf8))
+            }
+        }
         return m
     }
 
@@ -170,13 +184,24 @@ public final class SQLiteStore: KnowledgeStore {
 
     // MARK: Knowledge bases
 
-    /// Creates a knowledge base; throws `alreadyExists` when the name is taken.
+    /// Creates a knowledge base; throws `alreadyExists` when the name, or a name confusable with it
+    /// (``KnowledgeBaseName/confusableKey(_:)``), is taken. The name is stored in NFC.
     public func createKnowledgeBase(name: String, settings: KnowledgeBaseSettings) throws -> KnowledgeBaseRecord {
+        let name = try KnowledgeBaseName.canonical(name)
+        let key = KnowledgeBaseName.confusableKey(name)
         let json = String(decoding: (try? JSONEncoder().encode(settings)) ?? Data("{}".utf8), as: UTF8.self)
         return try wrap("cannot create knowledge base") {
             try pool.write { db in
-                if try Row.fetchOne(db, sql: "SELECT id FROM kb WHERE name = ?", arguments: [name]) != nil {
-                    throw WendaoError(.alreadyExists, "knowledge base '\(name)' already exists")
+                // One write transaction: no other writer can create a confusable name in between.
+                for existing in try String.fetchAll(db, sql: "SELECT name FROM kb") {
+                    if existing == name {
+                        throw WendaoError(.alreadyExists, "knowledge base '\(name)' already exists")
+                    }
+                    if KnowledgeBaseName.confusableKey(existing) == key {
+                        throw WendaoError(
+                            .alreadyExists,
+                            "knowledge base '\(existing)' already exists, and '\(name)' reads the same; choose another name")
+                    }
                 }
                 let now = Date().timeIntervalSince1970
                 try db.execute(
@@ -196,7 +221,9 @@ public final class SQLiteStore: KnowledgeStore {
 
     /// The knowledge base with this name, or nil.
     public func knowledgeBase(named name: String) throws -> KnowledgeBaseRecord? {
-        try wrap("cannot read knowledge base") {
+        // Names are stored in NFC: a name given in another canonically equivalent form is the same name.
+        let name = name.precomposedStringWithCanonicalMapping
+        return try wrap("cannot read knowledge base") {
             try pool.read { db in
                 try Row.fetchOne(db, sql: "SELECT * FROM kb WHERE name = ?", arguments: [name]).map(Self.kbRecord)
             }

@@ -28,7 +28,7 @@ struct Wendao: AsyncParsableCommand {
 
     static func main() async {
         LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
+            var h = TerminalSafeLogHandler(inner: StreamLogHandler.standardError(label: label))
             h.logLevel =
                 ProcessInfo.processInfo.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
                 ?? .warning
@@ -53,10 +53,10 @@ struct Wendao: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code == .success {
                 // --help / --version
-                print(fullMessage(for: error))
+                print(Terminal.text(fullMessage(for: error)))
                 Foundation.exit(0)
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            FileHandle.standardError.write(Data((Terminal.text(fullMessage(for: error)) + "\n").utf8))
             if code == .validationFailure { Foundation.exit(2) }
             Foundation.exit(code.rawValue == 64 ? 2 : code.rawValue)
         }
@@ -115,7 +115,8 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Output helpers: JSON on stdout, human text on stdout, errors on stderr.
+/// Output helpers: JSON on stdout, human text on stdout, errors on stderr. Human text is made
+/// terminal-safe here (``Terminal/text(_:)``); JSON is written exactly.
 enum Output {
     static func json<T: Encodable>(_ value: T) {
         let enc = JSONEncoder()
@@ -132,17 +133,17 @@ enum Output {
     /// Writes `s` to stdout without a newline (streamed answers).
     static func write(_ s: String) {
         guard !s.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(s.utf8))
+        FileHandle.standardOutput.write(Data(Terminal.text(s).utf8))
         midLine = !s.hasSuffix("\n")
     }
 
     static func line(_ s: String) {
-        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+        FileHandle.standardOutput.write(Data((Terminal.text(s) + "\n").utf8))
         midLine = false
     }
 
     static func err(_ s: String) {
-        FileHandle.standardError.write(Data((s + "\n").utf8))
+        FileHandle.standardError.write(Data((Terminal.text(s) + "\n").utf8))
     }
 
     struct ErrorBody: Encodable {

@@ -367,7 +367,7 @@ struct RemoteEmbedderTests {
         let server = try WendaoServer(configuration: c, logger: Logger(label: "test.server"))
         try await server.application().test(.router) { client in
             let r = try await client.execute(
-                uri: "/v1/embeddings", method: .post,
+                uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"model":"kb:kb","input":["cold parcels","a power bank"]}"#))
             #expect(r.status == .ok, "\(String(buffer: r.body))")
             let object = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]
@@ -380,7 +380,7 @@ struct RemoteEmbedderTests {
             // A text longer than the embedder takes is embedded from its beginning and reported as cut.
             let long = String(repeating: "cold parcels ", count: 1_000)
             let cut = try await client.execute(
-                uri: "/v1/embeddings", method: .post,
+                uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"model":"kb:kb","input":["short","\#(long)"]}"#))
             #expect(cut.status == .ok, "\(String(buffer: cut.body))")
             let cutData =
@@ -391,14 +391,14 @@ struct RemoteEmbedderTests {
             #expect(cutData.last?["truncated"] as? Bool == true, "\(cutData.last?.keys.sorted() ?? [])")
 
             let search = try await client.execute(
-                uri: "/api/v1/kbs/kb/search", method: .post,
+                uri: "/api/v1/kbs/kb/search", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"query":"power bank flight","mode":"dense","top_k":1}"#))
             #expect(search.status == .ok, "\(String(buffer: search.body))")
             #expect(String(buffer: search.body).contains("docs/battery.md"))
 
             // A provider model by name is not proxied (it would spend the server's key).
             let direct = try await client.execute(
-                uri: "/v1/embeddings", method: .post,
+                uri: "/v1/embeddings", method: .post, headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"model":"lab:embed-1","input":["x"]}"#))
             #expect(direct.status == .notFound)
         }

@@ -56,7 +56,7 @@ private func object(_ r: TestResponse) throws -> [String: Any] {
         "not a JSON object: \(String(buffer: r.body))")
 }
 
-private func auth(_ key: String) -> HTTPFields { [.authorization: "Bearer \(key)"] }
+private func auth(_ key: String) -> HTTPFields { [.authorization: "Bearer \(key)", .contentType: "application/json"] }
 
 @Suite("Server routes")
 struct ServerRouteTests {
@@ -110,7 +110,7 @@ struct ServerRouteTests {
             let doc = try #require((try object(docs)["documents"] as? [[String: Any]])?.first)
             #expect(doc["path"] as? String == "facts/pricing.md")
             let search = try await client.execute(
-                uri: "/api/v1/kbs/facts/search", method: .post, body: body(#"{"query":"首重收费","top_k":3}"#))
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: [.contentType: "application/json"], body: body(#"{"query":"首重收费","top_k":3}"#))
             #expect(search.status == .ok)
             let hit = try #require((try object(search)["results"] as? [[String: Any]])?.first)
             #expect((hit["text"] as? String)?.contains("首重收费12元") == true)
@@ -121,17 +121,17 @@ struct ServerRouteTests {
             let wrong = try await client.execute(uri: "/api/v1/kbs/other/chunks/\(chunkID)", method: .get)
             #expect(wrong.status == .notFound)
             let ask = try await client.execute(
-                uri: "/api/v1/kbs/facts/ask", method: .post, body: body(#"{"question":"首重收费多少钱？"}"#))
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"], body: body(#"{"question":"首重收费多少钱？"}"#))
             let a = try object(ask)
             #expect(a["mode"] as? String == "extractive")
             #expect(a["found"] as? Bool == true)
             #expect((a["citations"] as? [[String: Any]])?.first?["chunk_id"] as? Int == chunkID)
-            let created = try await client.execute(uri: "/api/v1/kbs", method: .post, body: body(#"{"name":"new-kb"}"#))
+            let created = try await client.execute(uri: "/api/v1/kbs", method: .post, headers: [.contentType: "application/json"], body: body(#"{"name":"new-kb"}"#))
             #expect(created.status == .created)
-            let dup = try await client.execute(uri: "/api/v1/kbs", method: .post, body: body(#"{"name":"new-kb"}"#))
+            let dup = try await client.execute(uri: "/api/v1/kbs", method: .post, headers: [.contentType: "application/json"], body: body(#"{"name":"new-kb"}"#))
             #expect(dup.status == .conflict)
             let patched = try await client.execute(
-                uri: "/api/v1/kbs/new-kb", method: .patch, body: body(#"{"chunk_size":300}"#))
+                uri: "/api/v1/kbs/new-kb", method: .patch, headers: [.contentType: "application/json"], body: body(#"{"chunk_size":300}"#))
             #expect(try object(patched)["chunk_size"] as? Int == 300)
             let deleted = try await client.execute(uri: "/api/v1/kbs/new-kb", method: .delete)
             #expect(deleted.status == .noContent)
@@ -139,7 +139,7 @@ struct ServerRouteTests {
             let del = try await client.execute(uri: "/api/v1/kbs/facts/documents/\(docID)", method: .delete)
             #expect(del.status == .noContent)
             let after = try await client.execute(
-                uri: "/api/v1/kbs/facts/search", method: .post, body: body(#"{"query":"首重收费"}"#))
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: [.contentType: "application/json"], body: body(#"{"query":"首重收费"}"#))
             #expect((try object(after)["results"] as? [Any])?.isEmpty == true)
         }
         await server.shutdown()
@@ -164,13 +164,13 @@ struct ServerRouteTests {
                 (#"{"query":"   "}"#, .badRequest, "invalid_argument"),
             ]
             for (text, status, code) in cases {
-                let r = try await client.execute(uri: "/api/v1/kbs/facts/search", method: .post, body: body(text))
+                let r = try await client.execute(uri: "/api/v1/kbs/facts/search", method: .post, headers: [.contentType: "application/json"], body: body(text))
                 #expect(r.status == status, "\(text.prefix(40)) → \(r.status)")
                 let error = try object(r)["error"] as? [String: Any]
                 #expect(error?["code"] as? String == code)
             }
             let missing = try await client.execute(
-                uri: "/api/v1/kbs/nope/search", method: .post, body: body(#"{"query":"x"}"#))
+                uri: "/api/v1/kbs/nope/search", method: .post, headers: [.contentType: "application/json"], body: body(#"{"query":"x"}"#))
             #expect(missing.status == .notFound)
             let badName = try await client.execute(uri: "/api/v1/kbs/..%2F..%2Fetc/documents", method: .get)
             #expect(badName.status == .notFound)
@@ -185,7 +185,7 @@ struct ServerRouteTests {
         let server = try f.server()
         try await server.application().test(.router) { client in
             let r = try await client.execute(
-                uri: "/api/v1/kbs/facts/ask", method: .post, body: body(#"{"question":"首重收费多少钱？","stream":true}"#))
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"], body: body(#"{"question":"首重收费多少钱？","stream":true}"#))
             #expect(r.headers[.contentType]?.hasPrefix("text/event-stream") == true)
             var parser = SSEParser()
             let events = try parser.feed(r.body.readableBytesView) + parser.finish()
@@ -206,7 +206,7 @@ struct ServerRouteTests {
             let ids = (try object(models)["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
             #expect(Set(ids ?? []) == ["kb:facts", "kb:other"])
             let r = try await client.execute(
-                uri: "/v1/chat/completions", method: .post,
+                uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
                 body: body(
                     #"{"model":"kb:facts","messages":[{"role":"system","content":"ignored"},{"role":"user","content":"首重收费多少钱？"}],"wendao":{"citation_footer":true}}"#
                 ))
@@ -217,7 +217,7 @@ struct ServerRouteTests {
             #expect((message["content"] as? String)?.contains("[1] facts/pricing.md") == true)
             #expect((message["citations"] as? [Any])?.isEmpty == false)
             let s = try await client.execute(
-                uri: "/v1/chat/completions", method: .post,
+                uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
                 body: body(
                     #"{"model":"kb:facts","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"首重收费多少钱？"}]}"#
                 ))
@@ -233,7 +233,7 @@ struct ServerRouteTests {
             #expect(text.contains("首重收费12元"))
             #expect(chunks.contains { ($0["usage"] as? [String: Any]) != nil })
             let unknown = try await client.execute(
-                uri: "/v1/chat/completions", method: .post,
+                uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"],
                 body: body(#"{"model":"kb:nope","messages":[{"role":"user","content":"x"}]}"#))
             #expect(unknown.status == .notFound)
         }
@@ -250,7 +250,7 @@ struct ServerRouteTests {
         let server = try f.server(environment: ["OPENAI_BASE_URL": provider.baseURL, "OPENAI_API_KEY": canaryKey])
         try await server.application().test(.router) { client in
             let r = try await client.execute(
-                uri: "/api/v1/kbs/facts/ask", method: .post,
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"],
                 body: body(#"{"question":"首重收费多少钱？","model":"openai:m","stream":true}"#))
             var parser = SSEParser()
             let events = try parser.feed(r.body.readableBytesView) + parser.finish()
@@ -434,7 +434,7 @@ struct ServerUploadTests {
             #expect((fake?["reason"] as? String)?.contains("named .pdf but contains HTML") == true)
             #expect(results.allSatisfy { ($0["outcome"] as? String) != "failed" || !(($0["reason"] as? String) ?? "").isEmpty })
             let search = try await client.execute(
-                uri: "/api/v1/kbs/facts/search", method: .post, body: ByteBuffer(string: #"{"query":"冷藏件温度"}"#))
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"query":"冷藏件温度"}"#))
             #expect((try object(search)["results"] as? [[String: Any]])?.first?["document"] as? String == "cold.md")
             let jobs = try await client.execute(uri: "/api/v1/kbs/facts/jobs", method: .get)
             #expect((try object(jobs)["jobs"] as? [Any])?.count == 1)
@@ -547,7 +547,7 @@ struct ServerOverloadTests {
         let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
         try await server.application().test(.live) { client in
             let ask = ByteBuffer(string: #"{"question":"首重收费多少钱？","model":"openai:m"}"#)
-            let first = Task { try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, body: ask) }
+            let first = Task { try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"], body: ask) }
             // Wait until the first answer reached the provider, then ask again.
             for _ in 0..<200 where provider.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             // A second connection (the test client keeps one connection, which would queue the request).
@@ -563,7 +563,7 @@ struct ServerOverloadTests {
             #expect(done.status == .ok)
             #expect(try object(done)["answer"] as? String == "首重收费12元[1]")
             // The slot is free again.
-            let third = try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, body: ask)
+            let third = try await client.execute(uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"], body: ask)
             #expect(third.status == .ok)
         }
         await server.shutdown()
@@ -638,7 +638,7 @@ struct ServerDisconnectTests {
             var status = 0
             for _ in 0..<100 {
                 let r = try await client.execute(
-                    uri: "/api/v1/kbs/facts/ask", method: .post,
+                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: [.contentType: "application/json"],
                     body: ByteBuffer(string: #"{"question":"首重收费多少钱？","model":"openai:m"}"#))
                 status = Int(r.status.code)
                 if status == 200 { break }

@@ -115,12 +115,15 @@ struct AskCommand: AsyncParsableCommand {
     /// `[n] document › section (p. N)` lines after a blank line.
     static func printCitations(_ citations: [Citation]) {
         if !citations.isEmpty { Output.line("") }
-        for c in citations {
-            var loc = c.document
-            if !c.section.isEmpty { loc += " › " + c.section }
-            if let p = c.page { loc += " (p. \(p))" }
-            Output.line("[\(c.n)] \(loc)")
-        }
+        for c in citations { Output.line("[\(c.n)] \(location(c))") }
+    }
+
+    /// `document › section (p. N)` on one terminal-safe line.
+    static func location(_ c: Citation) -> String {
+        var loc = Terminal.field(c.document)
+        if !c.section.isEmpty { loc += " › " + Terminal.field(c.section) }
+        if let p = c.page { loc += " (p. \(p))" }
+        return loc
     }
 }
 

@@ -41,7 +41,7 @@ struct DemoCommand: ParsableCommand {
             )
             // PDFs and scans need poppler / Tesseract (scripts/test.sh installs them): say so.
             for r in summary.results where r.outcome == .failed {
-                Output.err("  skipped \(r.path): \(r.reason ?? "failed")")
+                Output.err("  skipped \(Terminal.field(r.path)): \(r.reason ?? "failed")")
             }
         }
         var answers: [Answer] = []
@@ -51,12 +51,7 @@ struct DemoCommand: ParsableCommand {
             if global.json { continue }
             Output.line("Q: \(q)")
             Output.line("A: \(a.answer)")
-            for c in a.citations {
-                var loc = c.document
-                if !c.section.isEmpty { loc += " › " + c.section }
-                if let p = c.page { loc += " (p. \(p))" }
-                Output.line("   [\(c.n)] \(loc)")
-            }
+            for c in a.citations { Output.line("   [\(c.n)] \(AskCommand.location(c))") }
             Output.line("")
         }
         if global.json { Output.json(["answers": answers]) }

@@ -20,7 +20,7 @@ struct DocsCommand: ParsableCommand {
             if global.json {
                 Output.json(["documents": docs.map(DocJSON.init)])
             } else {
-                for d in docs { Output.line("\(d.id)\t\(d.chunkCount) chunks\t\(d.format)\t\(d.path)") }
+                for d in docs { Output.line("\(d.id)\t\(d.chunkCount) chunks\t\(d.format)\t\(Terminal.field(d.path))") }
                 if docs.isEmpty { Output.line("no documents — add some with `wendao ingest --kb \(kb) PATH`") }
             }
         }
@@ -37,7 +37,7 @@ struct DocsCommand: ParsableCommand {
             if global.json {
                 Output.json(["deleted": deleted.map(DocJSON.init)])
             } else {
-                for d in deleted { Output.line("deleted \(d.path) (\(d.chunkCount) chunks)") }
+                for d in deleted { Output.line("deleted \(Terminal.field(d.path)) (\(d.chunkCount) chunks)") }
             }
         }
     }

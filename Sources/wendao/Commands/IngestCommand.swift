@@ -60,10 +60,10 @@ struct IngestCommand: AsyncParsableCommand {
             Output.json(summary)
         } else {
             for r in summary.results where r.outcome == .failed {
-                Output.line("✗ \(r.path.replacingOccurrences(of: "\n", with: "\\n")): \(r.reason ?? "failed")")
+                Output.line("✗ \(Terminal.field(r.path)): \(Terminal.field(r.reason ?? "failed"))")
             }
             for r in summary.results where r.outcome != .failed && r.reason != nil {
-                Output.line("! \(r.path): \(r.reason ?? "")")
+                Output.line("! \(Terminal.field(r.path)): \(Terminal.field(r.reason ?? ""))")
             }
             let mb = Double(summary.bytes) / 1_048_576
             Output.line(
@@ -122,9 +122,8 @@ final class ProgressBar {
             if tty {
                 if Date().timeIntervalSince(lastDraw) > 0.1 || files == totalFiles { draw() }
             } else {
-                let why = reason.map { ": \($0)" } ?? ""
-                let shown = path.replacingOccurrences(of: "\n", with: "\\n")
-                Output.err("[\(files)/\(totalFiles)] \(outcome.rawValue) \(shown) (\(c) chunks)\(why)")
+                let why = reason.map { ": \(Terminal.field($0))" } ?? ""
+                Output.err("[\(files)/\(totalFiles)] \(outcome.rawValue) \(Terminal.field(path)) (\(c) chunks)\(why)")
             }
         }
     }

@@ -36,9 +36,9 @@ struct SearchCommand: ParsableCommand {
         if hits.isEmpty { Output.line("no matching passages") }
         for h in hits {
             let page = h.page.map { " p.\($0)" } ?? ""
-            let section = h.section.isEmpty ? "" : " › \(h.section)"
-            Output.line(String(format: "%2d. %.3f  %@%@%@", h.rank, h.score, h.document, section, page))
-            Output.line("    " + h.text.replacingOccurrences(of: "\n", with: " ").prefix(240))
+            let section = h.section.isEmpty ? "" : " › \(Terminal.field(h.section))"
+            Output.line(String(format: "%2d. %.3f  %@%@%@", h.rank, h.score, Terminal.field(h.document), section, page))
+            Output.line("    " + Terminal.field(h.text.replacingOccurrences(of: "\n", with: " ")).prefix(240))
         }
     }
 }

@@ -21,6 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Requests per second allowed per API key (burst: twice as many).")
     var rateLimit = 50.0
     @Option(name: .long, help: "Answers in flight at once; more get 503 with Retry-After.") var maxAnswers = 64
+    @Option(
+        name: .customLong("allowed-host"),
+        help: "A host name clients reach the server by (repeatable; adds to server.allowed_hosts). Requests for other names are refused.")
+    var allowedHosts: [String] = []
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw WendaoError(.invalidArgument, "--port must be 0…65535") }
@@ -35,9 +39,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         config.requestsPerSecondPerKey = rateLimit
         config.maxConcurrentAnswers = maxAnswers
-        if let k = setup.environment["WENDAO_ADMIN_KEY"], !k.isEmpty {
-            guard k.count >= 16 else { throw WendaoError(.invalidArgument, "WENDAO_ADMIN_KEY must be at least 16 characters") }
+        config.allowedHosts = setup.configuration.serverAllowedHosts + allowedHosts
+        config.allowedOrigins = setup.configuration.serverAllowedOrigins
+        let adminVariable = setup.configuration.serverAdminKeyEnv ?? "WENDAO_ADMIN_KEY"
+        if let k = setup.environment[adminVariable], !k.isEmpty {
+            guard k.count >= 16 else { throw WendaoError(.invalidArgument, "\(adminVariable) must be at least 16 characters") }
             config.adminKey = Secret(k)
+        }
+        if !config.opensLocally {
+            Output.err("wendao: every request needs a key (the admin key or one made with `wendao keys create`)")
+        } else {
+            Output.err("wendao: open local mode: loopback only; callers need no key until one is created")
         }
         var logger = Logger(label: "wendao.server")
         logger.logLevel =
