@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Testing
 import WendaoCore
+import WendaoModels
 import WendaoRAG
 @testable import WendaoServer
 @testable import WendaoStore
@@ -85,23 +86,33 @@ struct NameIdentityTests {
             ["a", "A", "\u{FF41}"], ["1", "\u{FF11}"],
         ]
         var rng = SeededGenerator(seed: 12)
-        var names: [String] = []
+        var generated: [String] = []
         for _ in 0..<60 {
             let n = Int.random(in: 1...4, using: &rng)
-            names.append((0..<n).map { _ in pieces.randomElement(using: &rng)!.randomElement(using: &rng)! }.joined())
+            generated.append((0..<n).map { _ in pieces.randomElement(using: &rng)!.randomElement(using: &rng)! }.joined())
         }
+        let names = generated
         // Create some of them: a creation succeeds, or is refused as existing/confusable.
-        var created: [Int64: String] = [:]
+        var made: [Int64: String] = [:]
         for n in names.prefix(30) {
-            if let r = try? lib.create(n) { created[r.id] = n }
+            if let r = try? lib.create(n) { made[r.id] = n }
         }
+        let created = made
         #expect(created.count >= 5)
         // Two names that canonicalise alike are equal to Swift, and resolve alike in the store,
         // the library and the server's cache, and over HTTP.
         let srv = try server(data)
         try await srv.application().test(.router) { client in
+            let lib = try Library(directory: data)
             for n in names {
-                let canonical = try KnowledgeBaseName.canonical(n)
+                guard let canonical = try? KnowledgeBaseName.canonical(n) else {
+                    // Not a valid name (a full-width digit, say): no layer finds anything by it.
+                    #expect(try lib.store.knowledgeBase(named: n) == nil)
+                    #expect((try? lib.record(n)) == nil)
+                    let http = try await client.execute(uri: "/api/v1/kbs/\(segment(n))", method: .get)
+                    #expect(http.status == .notFound)
+                    continue
+                }
                 let store = try lib.store.knowledgeBase(named: n)?.id
                 let library = try? lib.record(n).id
                 let http = try await client.execute(uri: "/api/v1/kbs/\(segment(n))", method: .get)
@@ -110,11 +121,13 @@ struct NameIdentityTests {
                 #expect(httpID == library, "\(n.unicodeScalars.map { String($0.value, radix: 16) })")
                 if let id = library {
                     // Whatever spelling found it, the stored name is canonically equal to it and NFC.
-                    #expect(created[id].map { try? KnowledgeBaseName.canonical($0) } == canonical)
+                    let stored = created[id].flatMap { try? KnowledgeBaseName.canonical($0) }
+                    #expect(stored == canonical)
                 }
                 for m in names {
+                    guard let other = try? KnowledgeBaseName.canonical(m) else { continue }
                     let sameInSwift = n == m
-                    let sameCanonical = Array(canonical.utf8) == Array((try KnowledgeBaseName.canonical(m)).utf8)
+                    let sameCanonical = Array(canonical.utf8) == Array(other.utf8)
                     #expect(sameInSwift == sameCanonical)
                     if sameCanonical { #expect((try? lib.record(m).id) == library) }
                     // Confusable names never both exist.
@@ -140,7 +153,7 @@ struct NameIdentityTests {
             let old = try SQLiteStore(path: data.appendingPathComponent("wendao.sqlite").path, migratingUpTo: "v3")
             _ = old
             let queue = try DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path)
-            try queue.write { db in
+            try await queue.write { db in
                 for name in ["Kunden", "\u{212A}unden"] {
                     try db.execute(
                         sql: "INSERT INTO kb (name, settings, created_at) VALUES (?, '{}', 0)", arguments: [name])
@@ -152,10 +165,10 @@ struct NameIdentityTests {
         #expect(rows.count == 2)
         let first = try #require(rows.first { Array($0.name.utf8) == Array("Kunden".utf8) })
         let second = try #require(rows.first { $0.id != first.id })
-        try lib.open(first.name).ingest([try scratch.write("src/secret.md", "# Secret\n\nThe vault code is 4711.\n").path])
+        _ = try lib.open(first.name).ingest([try scratch.write("src/secret.md", "# Secret\n\nThe vault code is 4711.\n").path])
         let tenant = try lib.createAPIKey(knowledgeBases: [first.name], scope: .write).key
         // The tenant's key covers only the second row: give it that one by id.
-        try DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path).write { db in
+        try await DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path).write { db in
             try db.execute(sql: "UPDATE api_key_kb SET kb_id = ?", arguments: [second.id])
         }
         let srv = try server(data, admin: adminKey)
@@ -254,12 +267,22 @@ struct EncodedNameRouteTests {
                 let reingest = try await client.execute(
                     uri: "/api/v1/kbs/\(e)/documents/\(docID)/reingest", method: .post, headers: auth(adminKey))
                 #expect(reingest.status == .accepted)
+                let reingestID = try #require(object(reingest)["id"] as? Int)
+                state = ""
+                for _ in 0..<600 where state != "succeeded" && state != "failed" {
+                    try await Task.sleep(for: .milliseconds(50))
+                    let job = try await client.execute(uri: "/api/v1/jobs/\(reingestID)", method: .get, headers: auth(adminKey))
+                    state = object(job)["state"] as? String ?? ""
+                }
+                #expect(state == "succeeded")
+                let docsAfter = try await client.execute(uri: "/api/v1/kbs/\(e)/documents", method: .get, headers: auth(adminKey))
+                let currentID = try #require((object(docsAfter)["documents"] as? [[String: Any]])?.first?["id"] as? Int)
                 let chat = try await client.execute(
                     uri: "/v1/chat/completions", method: .post, headers: auth(adminKey),
                     body: ByteBuffer(string: #"{"model":"kb:\#(name)","messages":[{"role":"user","content":"首重多少钱？"}]}"#))
                 #expect(chat.status == .ok)
                 let delDoc = try await client.execute(
-                    uri: "/api/v1/kbs/\(e)/documents/\(docID)", method: .delete, headers: auth(adminKey))
+                    uri: "/api/v1/kbs/\(e)/documents/\(currentID)", method: .delete, headers: auth(adminKey))
                 #expect(delDoc.status == .noContent)
                 let del = try await client.execute(uri: "/api/v1/kbs/\(e)", method: .delete, headers: auth(adminKey))
                 #expect(del.status == .noContent)
@@ -310,13 +333,14 @@ struct FailClosedTests {
                 // Starts: a network address needs a key to exist, and has one.
                 let srv = try server(data, host: host)
                 try await srv.application().test(.router) { client in
+                    let lib = try Library(directory: data)
                     let anonymousBefore = try await client.execute(uri: "/api/v1/kbs", method: .get)
                     #expect(anonymousBefore.status == .unauthorized)
                     switch way {
                     case .revoked:
                         _ = try lib.revokeAPIKey(String(key.prefix(12)))
                     case .deletedFromStore:
-                        try DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path).write { db in
+                        try await DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path).write { db in
                             try db.execute(sql: "DELETE FROM api_key_kb")
                             try db.execute(sql: "DELETE FROM api_keys")
                         }
@@ -331,11 +355,12 @@ struct FailClosedTests {
                         #expect(anonymous.status == .unauthorized, "\(host) \(way)")
                         #expect(admin.status == .unauthorized, "\(host) \(way)")
                     }
+                    // (On loopback with no key left, the server is open again, whatever key is sent.)
                     let revoked = try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(key))
-                    #expect(revoked.status == .unauthorized)
+                    if !loopback { #expect(revoked.status == .unauthorized) }
                 }
                 await srv.shutdown()
-                #expect(loopback || (try lib.list().map(\.name)) == ["kb"])
+                if !loopback { #expect(try lib.list().map(\.name) == ["kb"]) }
             }
         }
     }
@@ -432,14 +457,17 @@ struct CrossSiteTests {
         c.allowedHosts = ["kb.intranet.example"]
         let srv = try WendaoServer(configuration: c, logger: Logger(label: "t"))
         try await srv.application().test(.live) { client in
-            for (host, ok) in [
-                ("rebind.evil.example", false), ("127.0.0.1.evil.example", false), ("localhost.evil.example", false),
-                ("127.0.0.1", true), ("localhost", true), ("[::1]", true), ("kb.intranet.example", true),
-                ("KB.intranet.example.", true),
-            ] {
-                for uri in ["/api/v1/kbs", "/", "/openapi.yaml"] {
-                    let r = try await client.execute(uri: uri, method: .get, headers: [.host: "\(host):8080"])
-                    #expect((r.status != .misdirectedRequest) == ok, "\(host) \(uri): \(r.status)")
+            let port = try #require(client.port)
+            try await TestClient.withClient(host: "127.0.0.1", port: port) { raw in
+                for (host, ok) in [
+                    ("rebind.evil.example", false), ("127.0.0.1.evil.example", false), ("localhost.evil.example", false),
+                    ("127.0.0.1", true), ("localhost", true), ("[::1]", true), ("kb.intranet.example", true),
+                    ("KB.intranet.example.", true),
+                ] {
+                    for uri in ["/api/v1/kbs", "/", "/openapi.yaml"] {
+                        let r = try await raw.execute(.init(uri, method: .get, authority: "\(host):8080"))
+                        #expect((r.status != .misdirectedRequest) == ok, "\(host) \(uri): \(r.status)")
+                    }
                 }
             }
         }
