@@ -51,3 +51,6 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check selenium >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --user selenium
 python3 scripts/browser_test.py
+# A Chinese-named knowledge base through the UI; a cross-origin attacker page and DNS rebinding.
+echo "== cross-origin test"
+python3 scripts/cross_origin_test.py

@@ -603,6 +603,30 @@ struct UserFilesTests {
         #expect(!left.contains { $0.hasSuffix("report.md") })
     }
 
+    @Test("No command writes or deletes anything outside the data directory (ingest, delete, prune, reindex, doctor, kb delete)")
+    func commandsLeaveUserFilesAlone() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        try f.scratch.write("src/kb/empty.md", "")
+        try f.scratch.write("src/kb/broken.pdf", "%PDF-1.7 truncated")
+        let snapshot = { try Self.snapshot(f.scratch.url, skipping: ["data"]).filter { !$0.key.hasPrefix("std") } }
+        _ = try await f.run("kb", "create", "kb")
+        let before = try snapshot()
+        _ = try await f.run("ingest", "--kb", "kb", src)
+        _ = try await f.run("docs", "delete", "--kb", "kb", "kb/contact.txt")
+        try FileManager.default.removeItem(at: f.scratch.child("src/kb/pricing.md"))
+        let afterRemoval = try snapshot()
+        _ = try await f.run("ingest", "--kb", "kb", src, "--prune")
+        _ = try await f.run("reindex", "--kb", "kb")
+        _ = try await f.run("doctor", "--kb", "kb")
+        _ = try await f.run("kb", "delete", "kb")
+        #expect(before.count == afterRemoval.count + 1)
+        #expect(try snapshot() == afterRemoval)
+        #expect(FileManager.default.fileExists(atPath: f.scratch.child("src/kb/empty.md").path))
+        #expect(FileManager.default.fileExists(atPath: f.scratch.child("src/kb/broken.pdf").path))
+    }
+
     @Test("Only files inside the uploads folder are ever removed, whatever a job's payload says")
     func removeUploadGuard() throws {
         let scratch = try ScratchDirectory("remove-guard")

@@ -554,6 +554,7 @@ struct ServerOverloadTests {
             let port = try #require(client.port)
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/kbs/facts/ask")!)
             request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data(#"{"question":"首重收费多少钱？","model":"openai:m"}"#.utf8)
             let (_, secondResponse) = try await URLSession.shared.data(for: request)
             let second = try #require(secondResponse as? HTTPURLResponse)
@@ -629,7 +630,7 @@ struct ServerDisconnectTests {
             let body = #"{"question":"首重收费多少钱？","model":"openai:m","stream":true}"#
             let raw = try RawClient(port: port)
             raw.send(
-                "POST /api/v1/kbs/facts/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "POST /api/v1/kbs/facts/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
             let head = raw.read(until: "event: token")
             #expect(head.contains("event: token"), "\(head.prefix(300))")
