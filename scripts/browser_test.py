@@ -89,6 +89,25 @@ def wait_ready(base, server):
     raise Failure("the server was not ready within 60 s")
 
 
+def stop(browser, server):
+    """Quits the browser and stops the server (SIGTERM, then SIGKILL after 20 s); the server's exit
+    code, or a string saying it was killed."""
+    if browser is not None:
+        try:
+            browser.driver.quit()
+        except Exception:
+            pass
+    if server is None:
+        return 0
+    server.terminate()
+    try:
+        return server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        return "killed after 20 s"
+
+
 class Browser:
     def __init__(self, base, extra_args=()):
         self.base = base
@@ -391,19 +410,8 @@ def main():
             if tail.strip():
                 print("  server log (end):\n" + tail, file=sys.stderr)
     finally:
-        if browser is not None:
-            try:
-                browser.driver.quit()
-            except Exception:
-                pass
-        if server is not None:
-            server.terminate()
-            try:
-                exit_code = server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-                exit_code = "killed after 20 s"
+        if server is not None or browser is not None:
+            exit_code = stop(browser, server)
             if exit_code != 0 and code == 0:
                 print(f"FAIL: the server did not stop cleanly on SIGTERM (exit {exit_code})", file=sys.stderr)
                 code = 1

@@ -28,7 +28,7 @@ import urllib.request
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_test import ARTIFACTS, BIN, Browser, Failure, check, console_errors, free_port, wait_ready  # noqa: E402
+from browser_test import ARTIFACTS, BIN, Browser, check, console_errors, free_port, stop, wait_ready  # noqa: E402
 
 KB = "客服知识库"
 FACT = "国际快递的清关时间一般为三到五个工作日。"
@@ -202,17 +202,7 @@ def main():
         if tail.strip():
             print("  server log (end):\n" + tail, file=sys.stderr)
     finally:
-        if browser is not None:
-            try:
-                browser.driver.quit()
-            except Exception:
-                pass
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(browser, server)
         log.close()
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -33,6 +33,17 @@ private func server(_ data: URL, host: String = "127.0.0.1", admin: String? = ni
     return try WendaoServer(configuration: c, logger: Logger(label: "test.security"))
 }
 
+/// The final state of job `id` (polled for up to 30 s).
+private func finalState(ofJob id: Int, _ client: some TestClientProtocol) async throws -> String {
+    var state = ""
+    for _ in 0..<600 where !["failed", "succeeded", "partial"].contains(state) {
+        try await Task.sleep(for: .milliseconds(50))
+        let job = try await client.execute(uri: "/api/v1/jobs/\(id)", method: .get, headers: auth(adminKey))
+        state = object(job)["state"] as? String ?? ""
+    }
+    return state
+}
+
 /// `name` as a path segment, percent-encoded the way browsers' `encodeURIComponent` does.
 private func segment(_ name: String) -> String {
     var allowed = CharacterSet.alphanumerics
@@ -237,13 +248,7 @@ struct EncodedNameRouteTests {
                             + "# 运费\n\n首重收费12元。\n\r\n--B0--\r\n"))
                 #expect(up.status == .accepted, "\(name): \(String(buffer: up.body))")
                 let jobID = try #require(object(up)["id"] as? Int)
-                var state = ""
-                for _ in 0..<600 where state != "succeeded" && state != "failed" {
-                    try await Task.sleep(for: .milliseconds(50))
-                    let job = try await client.execute(uri: "/api/v1/jobs/\(jobID)", method: .get, headers: auth(adminKey))
-                    state = object(job)["state"] as? String ?? ""
-                }
-                #expect(state == "succeeded")
+                #expect(try await finalState(ofJob: jobID, client) == "succeeded")
                 let jobs = try await client.execute(uri: "/api/v1/kbs/\(e)/jobs", method: .get, headers: auth(adminKey))
                 #expect(jobs.status == .ok)
                 let docs = try await client.execute(uri: "/api/v1/kbs/\(e)/documents", method: .get, headers: auth(adminKey))
@@ -268,13 +273,7 @@ struct EncodedNameRouteTests {
                     uri: "/api/v1/kbs/\(e)/documents/\(docID)/reingest", method: .post, headers: auth(adminKey))
                 #expect(reingest.status == .accepted)
                 let reingestID = try #require(object(reingest)["id"] as? Int)
-                state = ""
-                for _ in 0..<600 where state != "succeeded" && state != "failed" {
-                    try await Task.sleep(for: .milliseconds(50))
-                    let job = try await client.execute(uri: "/api/v1/jobs/\(reingestID)", method: .get, headers: auth(adminKey))
-                    state = object(job)["state"] as? String ?? ""
-                }
-                #expect(state == "succeeded")
+                #expect(try await finalState(ofJob: reingestID, client) == "succeeded")
                 let docsAfter = try await client.execute(uri: "/api/v1/kbs/\(e)/documents", method: .get, headers: auth(adminKey))
                 let currentID = try #require((object(docsAfter)["documents"] as? [[String: Any]])?.first?["id"] as? Int)
                 let chat = try await client.execute(
@@ -568,13 +567,7 @@ struct UserFilesTests {
                 uri: "/api/v1/kbs/kb/documents/\(doc.id)/reingest", method: .post, headers: auth(adminKey))
             #expect(r.status == .accepted)
             let id = try #require(object(r)["id"] as? Int)
-            var state = ""
-            for _ in 0..<600 where !["failed", "succeeded", "partial"].contains(state) {
-                try await Task.sleep(for: .milliseconds(50))
-                state = object(try await client.execute(uri: "/api/v1/jobs/\(id)", method: .get, headers: auth(adminKey)))["state"]
-                    as? String ?? ""
-            }
-            #expect(state == "failed")
+            #expect(try await finalState(ofJob: id, client) == "failed")
             // Uploads that fail are the server's own files: those go, inside the data directory.
             var upload = auth(adminKey)
             upload[.contentType] = "multipart/form-data; boundary=XYZ"
@@ -584,13 +577,7 @@ struct UserFilesTests {
                     string: "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"report.md\"\r\n\r\n\r\n--XYZ--\r\n"))
             #expect(up.status == .accepted)
             let upID = try #require(object(up)["id"] as? Int)
-            state = ""
-            for _ in 0..<600 where !["failed", "succeeded", "partial"].contains(state) {
-                try await Task.sleep(for: .milliseconds(50))
-                state = object(try await client.execute(uri: "/api/v1/jobs/\(upID)", method: .get, headers: auth(adminKey)))["state"]
-                    as? String ?? ""
-            }
-            #expect(state == "failed")
+            #expect(try await finalState(ofJob: upID, client) == "failed")
             let del = try await client.execute(uri: "/api/v1/kbs/kb", method: .delete, headers: auth(adminKey))
             #expect(del.status == .noContent)
         }
