@@ -85,21 +85,39 @@ extension WendaoAPI {
         }
     }
 
-    /// Answers `question` from knowledge base `name`: with a model when one is requested or
-    /// configured, else extractively. `onEvent` sees the streamed pieces.
+    /// How a knowledge base will answer, settled before any work (and before a stream starts, so
+    /// that a bad model or a missing provider key is a plain 4xx, never a 200 with an error event).
+    struct AnswerPlan: Sendable {
+        /// The knowledge base.
+        var kb: String
+        /// The answering model; nil for extractive answers.
+        var model: ResolvedModel?
+        /// The prompt templates (with a model).
+        var templates: PromptTemplates?
+    }
+
+    /// The plan for answering from `record`: with the requested model, else the knowledge base's,
+    /// else the configured default, else extractively.
+    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) throws -> AnswerPlan {
+        guard let model = try service.model(requested: requested, kbModel: record.settings.model) else {
+            return AnswerPlan(kb: record.name)
+        }
+        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: record.name)
+        return AnswerPlan(kb: record.name, model: model, templates: templates)
+    }
+
+    /// Answers `question` as `plan` says. `onEvent` sees the streamed pieces.
     func answer(
-        _ question: String, kb name: String, model requested: String?, history: [ChatMessage], topK: Int,
-        onEvent: (GroundedEvent) -> Void
+        _ question: String, plan: AnswerPlan, history: [ChatMessage], topK: Int, onEvent: (GroundedEvent) -> Void
     ) async throws -> AnswerOutcome {
-        let lent = try service.checkOut(name)
-        defer { service.checkIn(name, lent) }
+        let lent = try service.checkOut(plan.kb)
+        defer { service.checkIn(plan.kb, lent) }
         let kb = lent.kb
-        guard let model = try service.model(requested: requested, kbModel: kb.record.settings.model) else {
+        guard let model = plan.model, let templates = plan.templates else {
             let a = try kb.ask(question, topK: topK)
             onEvent(.text(a.answer))
             return .extractive(a)
         }
-        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: name)
         var options = GroundedAnswerer.Options()
         options.topK = topK
         let answerer = GroundedAnswerer(
@@ -141,24 +159,24 @@ extension WendaoAPI {
         }
         api.post("kbs/:kb/ask") { request, context in
             let name = try context.parameters.require("kb")
-            _ = try visibleRecord(name, context)
+            let record = try visibleRecord(name, context)
             let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
             try checkQuery(body.question, "question")
             let topK = body.top_k ?? 8
             guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
             let history = (body.history ?? []).filter { $0.role != .system }
-            try limits.rate.beginAnswer()
+            let plan = try planAnswer(record, model: body.model)
+            let slot = try limits.admission.enter(.answer, for: context.principal)
             guard body.stream == true else {
-                defer { limits.rate.endAnswer() }
-                let outcome = try await answer(
-                    body.question, kb: name, model: body.model, history: history, topK: topK, onEvent: { _ in })
+                defer { slot.release() }
+                let outcome = try await whileConnected(context) {
+                    try await answer(body.question, plan: plan, history: history, topK: topK, onEvent: { _ in })
+                }
                 return try outcome.encodedResponse()
             }
             return sseResponse { send in
-                defer { limits.rate.endAnswer() }
-                let outcome = try await answer(
-                    body.question, kb: name, model: body.model, history: history, topK: topK
-                ) { event in
+                defer { slot.release() }
+                let outcome = try await answer(body.question, plan: plan, history: history, topK: topK) { event in
                     switch event {
                     case .sources(let s): send(JSON.event("sources", ["sources": s]))
                     case .text(let t): send(JSON.event("token", ["text": t]))
