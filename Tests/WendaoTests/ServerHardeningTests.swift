@@ -145,7 +145,7 @@ private func eventually(tries: Int = 400, _ condition: () async throws -> Bool) 
 
 /// A raw client socket: can half-close, and tells an orderly close by the server (EOF) from a
 /// receive timeout.
-private final class Socket {
+private final class Socket: @unchecked Sendable {
     let fd: Int32
 
     init(port: Int, receiveTimeout: Int = 30) throws {
@@ -181,18 +181,6 @@ private final class Socket {
             if n < 0 { return (String(decoding: got, as: UTF8.self), errno == ECONNRESET) }
             got += buf[0..<n]
         }
-    }
-
-    /// Reads until `needle` arrived (or the server closed, or the timeout passed).
-    func read(until needle: String) -> String {
-        var got = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while !String(decoding: got, as: UTF8.self).contains(needle) {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            got += buf[0..<n]
-        }
-        return String(decoding: got, as: UTF8.self)
     }
 
     func close() { _ = Glibc.close(fd) }
@@ -496,4 +484,208 @@ private func freePort() throws -> Int {
     }
     guard ok else { throw WendaoError(.internal, "no free port") }
     return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+@Suite("Server errors, logs and connections")
+struct ServerErrorLogTests {
+    @Test("Every 5xx is logged with the request id, also an error that is not an APIError")
+    func fiveHundredsLogged() async throws {
+        struct Boom: Error {}
+        let logs = LogCapture()
+        let router = Router(context: WendaoContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ErrorMiddleware<WendaoContext>(routes: RouteTable()))
+        router.get("boom") { _, _ -> Response in throw Boom() }
+        router.get("gone") { _, _ -> Response in
+            throw APIError(status: .badGateway, code: "unavailable", message: "the provider is down")
+        }
+        let app = Application(router: router, logger: logs.logger())
+        try await app.test(.router) { client in
+            let boom = try await client.execute(uri: "/boom", method: .get)
+            #expect(boom.status == .internalServerError)
+            #expect(errorCode(boom) == "internal")
+            let id = try #require(boom.headers[HTTPField.Name("X-Request-Id")!])
+            let line = logs.text.split(separator: "\n").first { $0.contains("request failed") && $0.contains("Boom") }
+            #expect(line?.contains(id) == true, "\(logs.text)")
+            let gone = try await client.execute(uri: "/gone", method: .get)
+            #expect(gone.status == .badGateway)
+            #expect(logs.text.contains("the provider is down"))
+        }
+    }
+
+    @Test("A body shorter than its Content-Length is a 400, logged with the request id")
+    func truncatedBody() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let logs = LogCapture()
+        let server = try WendaoServer(configuration: try f.configuration(), logger: logs.logger())
+        try await server.application().test(.live) { client in
+            let socket = try Socket(port: try #require(client.port))
+            defer { socket.close() }
+            socket.send(
+                "POST /api/v1/kbs/facts/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(HardeningFixture.admin)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":")
+            socket.shutdownWrite()
+            let (answer, closed) = try await offConcurrencyPool { socket.readToEnd() }
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(200))")
+            #expect(closed)
+        }
+        await server.shutdown()
+        let line = logs.text.split(separator: "\n").first { $0.contains("request malformed or cut short") }
+        #expect(line?.contains("hb.request.id") == true, "\(logs.text.suffix(2000))")
+        #expect(!logs.text.contains("status: 500"))
+    }
+
+    @Test("A full disk during an upload is a 507 'storage' error, logged; nothing is left behind")
+    func uploadOnFullDisk() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let logs = LogCapture()
+        var c = try f.configuration()
+        c.openUploadFile = { _ in
+            guard let h = FileHandle(forWritingAtPath: "/dev/full") else { throw WendaoError(.internal, "no /dev/full") }
+            return h
+        }
+        let server = try WendaoServer(configuration: c, logger: logs.logger())
+        try await server.application().test(.router) { client in
+            let boundary = "b-0123"
+            let body =
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.md\"\r\n\r\n"
+                + String(repeating: "text ", count: 2000) + "\r\n--\(boundary)--\r\n"
+            var headers = auth(HardeningFixture.admin)
+            headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+            let r = try await client.execute(
+                uri: "/api/v1/kbs/facts/documents", method: .post, headers: headers, body: ByteBuffer(string: body))
+            #expect(r.status.code == 507, "\(String(buffer: r.body))")
+            #expect(errorCode(r) == "storage")
+            #expect(String(buffer: r.body).contains("No space left on device"))
+            let id = try #require(r.headers[HTTPField.Name("X-Request-Id")!])
+            #expect(logs.text.split(separator: "\n").contains { $0.contains("request failed") && $0.contains(id) })
+        }
+        await server.shutdown()
+        #expect(try Library(directory: f.data).jobs(kb: "facts").isEmpty)
+    }
+
+    @Test("Idle connections, and connections whose headers never end, are closed")
+    func idleTimeout() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        var c = try f.configuration()
+        c.idleTimeout = .milliseconds(300)
+        let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
+        try await server.application().test(.live) { client in
+            let port = try #require(client.port)
+            // Nothing sent at all.
+            let silent = try Socket(port: port)
+            #expect(try await offConcurrencyPool { silent.readToEnd().closed }, "an idle connection stayed open")
+            silent.close()
+            // Headers that never end.
+            let slow = try Socket(port: port)
+            slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            #expect(try await offConcurrencyPool { slow.readToEnd().closed }, "a connection with unfinished headers stayed open")
+            slow.close()
+            // Kept alive after a response, then idle.
+            let kept = try Socket(port: port)
+            kept.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (text, closed) = try await offConcurrencyPool { kept.readToEnd() }
+            #expect(text.hasPrefix("HTTP/1.1 200") && text.contains(#"{"status":"ok"}"#))
+            #expect(closed, "a kept-alive connection stayed open")
+            kept.close()
+        }
+        await server.shutdown()
+    }
+
+    @Test("The request log has method, path without query values, status, duration and request id")
+    func requestLogRedactsQueries() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let logs = LogCapture()
+        let server = try WendaoServer(configuration: try f.configuration(), logger: logs.logger())
+        let secret = "wdk_SECRETsecretSECRETsecret0123456"
+        try await server.application().test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/kbs?api_key=\(secret)&\(secret)&x%0Ay=\(secret)", method: .get,
+                headers: auth(HardeningFixture.admin))
+            #expect(r.status == .ok)
+            let id = try #require(r.headers[HTTPField.Name("X-Request-Id")!])
+            let line = try #require(logs.text.split(separator: "\n").first { $0.contains(" request ") && $0.contains(id) })
+            #expect(line.contains("/api/v1/kbs?api_key=REDACTED&REDACTED&REDACTED=REDACTED"), "\(line)")
+            #expect(line.contains(#""method": GET"#) && line.contains(#""status": 200"#), "\(line)")
+            #expect(line.contains(#""ms": "#) && line.contains("hb.request.id"), "\(line)")
+        }
+        await server.shutdown()
+        #expect(!logs.text.contains("SECRET"), "\(logs.text)")
+        #expect(!logs.text.contains(HardeningFixture.admin))
+    }
+
+    @Test("Using an API key records when it was last used (shown by the keys API)")
+    func lastUsed() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let used = try f.key(["facts"], name: "used")
+        _ = try f.key(["facts"], name: "idle")
+        let server = try WendaoServer(configuration: try f.configuration(), logger: Logger(label: "t"))
+        try await server.application().test(.router) { client in
+            #expect(try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(used)).status == .ok)
+            let list = try await client.execute(uri: "/api/v1/keys", method: .get, headers: auth(HardeningFixture.admin))
+            let keys = try #require(json(list)["keys"] as? [[String: Any]])
+            let byName = Dictionary(uniqueKeysWithValues: keys.map { ($0["name"] as? String ?? "", $0) })
+            #expect(byName["used"]?["last_used_at"] is String, "\(keys)")
+            #expect(byName["idle"]?["last_used_at"] is NSNull)
+            #expect(!String(buffer: list.body).contains(used))
+            // Keys other than the admin's do not see the list.
+            #expect(try await client.execute(uri: "/api/v1/keys", method: .get, headers: auth(used)).status == .notFound)
+        }
+        await server.shutdown()
+        let record = try #require(try Library(directory: f.data).apiKeys().first { $0.name == "used" })
+        #expect(record.lastUsedAt != nil)
+    }
+
+    @Test("No route: 404 not_found; another method: 405 with Allow (TRACE too)")
+    func unrouted() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let server = try WendaoServer(configuration: try f.configuration(), logger: Logger(label: "t"))
+        try await server.application().test(.router) { client in
+            let missing = try await client.execute(uri: "/api/v1/nothing-here", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(errorCode(missing) == "not_found")
+            let wrong = try await client.execute(uri: "/api/v1/kbs/facts/search", method: .get)
+            #expect(wrong.status == .methodNotAllowed)
+            #expect(errorCode(wrong) == "method_not_allowed")
+            #expect(wrong.headers[.allow] == "POST")
+            let kb = try await client.execute(uri: "/api/v1/kbs/facts", method: .put)
+            #expect(kb.status == .methodNotAllowed)
+            #expect(kb.headers[.allow] == "DELETE, GET, PATCH")
+            let trace = try await client.execute(uri: "/healthz", method: .trace)
+            #expect(trace.status == .methodNotAllowed)
+            #expect(trace.headers[.allow] == "GET")
+        }
+        await server.shutdown()
+    }
+
+    @Test("A streamed ask or chat with a bad model is a plain 4xx, not a 200 stream with an error event")
+    func validatedBeforeStreaming() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let server = try WendaoServer(configuration: try f.configuration(), logger: Logger(label: "t"))
+        // The knowledge base's own model is one the server cannot call.
+        let lib = try Library(directory: f.data)
+        var settings = try lib.record("facts").settings
+        settings.model = "nosuchprovider:x"
+        try lib.open("facts").updateSettings(settings)
+        try await server.application().test(.router) { client in
+            let ask = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: auth(HardeningFixture.admin),
+                body: ByteBuffer(string: #"{"question":"首重收费多少钱？","stream":true}"#))
+            #expect((400..<500).contains(Int(ask.status.code)), "\(ask.status) \(String(buffer: ask.body))")
+            #expect(ask.headers[.contentType]?.hasPrefix("application/json") == true)
+            let chat = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: auth(HardeningFixture.admin),
+                body: ByteBuffer(string: #"{"model":"kb:facts","stream":true,"messages":[{"role":"user","content":"首重？"}]}"#))
+            #expect((400..<500).contains(Int(chat.status.code)), "\(chat.status) \(String(buffer: chat.body))")
+            #expect(chat.headers[.contentType]?.hasPrefix("application/json") == true)
+        }
+        await server.shutdown()
+    }
 }
