@@ -74,11 +74,23 @@ extension WendaoAPI {
         (ContinuousClock.now - start).seconds
     }
 
+    /// White space as JSON Schema patterns (ECMA-262 `\s`) see it: the OpenAPI document says a
+    /// question must match `\S`, and the server must agree on what is blank.
+    static let blank = CharacterSet(charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
+        .union(CharacterSet(charactersIn: "\u{2000}"..."\u{200A}"))
+
+    /// Whether `text` holds nothing but white space.
+    static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { blank.contains($0) }
+    }
+
+    /// A question or query: not blank, at most ``ServerConfiguration/maxQueryCharacters`` characters
+    /// (Unicode scalars, as JSON Schema's `maxLength` counts them).
     func checkQuery(_ text: String, _ what: String) throws {
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !Self.isBlank(text) else {
             throw APIError.badRequest("the \(what) is empty")
         }
-        guard text.count <= service.configuration.maxQueryCharacters else {
+        guard text.unicodeScalars.count <= service.configuration.maxQueryCharacters else {
             throw APIError(
                 status: .contentTooLarge, code: "limit_exceeded",
                 message: "the \(what) is longer than \(service.configuration.maxQueryCharacters) characters")
@@ -99,11 +111,24 @@ extension WendaoAPI {
     /// The plan for answering from `record`: with the requested model, else the knowledge base's,
     /// else the configured default, else extractively.
     func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) throws -> AnswerPlan {
-        guard let model = try service.model(requested: requested, kbModel: record.settings.model) else {
+        guard let model = try resolveModel(requested: requested, kbModel: record.settings.model) else {
             return AnswerPlan(kb: record.name)
         }
         let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: record.name)
         return AnswerPlan(kb: record.name, model: model, templates: templates)
+    }
+
+    /// The model for an answer (see ``KnowledgeService/model(requested:kbModel:requireKey:)``). A
+    /// name not written `provider:model` is a 400; a well-formed name this server cannot use (an
+    /// unknown provider, no key for it) is a 404: the model does not exist here.
+    func resolveModel(requested: String?, kbModel: String?) throws -> ResolvedModel? {
+        do {
+            return try service.model(requested: requested, kbModel: kbModel)
+        } catch let e as WendaoError where e.code != .internal && e.code != .storage {
+            let spec = requested ?? kbModel ?? ""
+            guard spec.contains(":") else { throw APIError(wendao: e) }
+            throw APIError.notFound("model '\(spec)' is not available on this server: \(e.message)")
+        }
     }
 
     /// Answers `question` as `plan` says. `onEvent` sees the streamed pieces.
@@ -114,7 +139,13 @@ extension WendaoAPI {
         defer { service.checkIn(plan.kb, lent) }
         let kb = lent.kb
         guard let model = plan.model, let templates = plan.templates else {
-            let a = try kb.ask(question, topK: topK)
+            let a: Answer
+            do {
+                a = try kb.ask(question, topK: topK)
+            } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(question)) == nil {
+                // Nothing searchable in the question (only punctuation or stopwords): not found.
+                a = ExtractiveAnswerer().answer(question: question, hits: [], analyzer: kb.analyzer, idf: { _ in 0 })
+            }
             onEvent(.text(a.answer))
             return .extractive(a)
         }
@@ -132,7 +163,7 @@ extension WendaoAPI {
     func addAnswerRoutes(_ api: RouterGroup<WendaoContext>) {
         api.post("kbs/:kb/search") { request, context in
             let name = try context.parameters.require("kb")
-            _ = try visibleRecord(name, context)
+            let record = try visibleRecord(name, context)
             let body = try await JSON.decode(SearchBody.self, from: request, limit: limits.json)
             try checkQuery(body.query, "query")
             let topK = body.top_k ?? 10
@@ -146,12 +177,22 @@ extension WendaoAPI {
                 }
                 mode = parsed
             }
-            let hits = try service.withKnowledgeBase(name) { kb in
-                if let budget = body.budget_chars {
-                    guard budget > 0 else { throw APIError.badRequest("budget_chars must be positive") }
-                    return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+            if let budget = body.budget_chars, budget <= 0 { throw APIError.badRequest("budget_chars must be positive") }
+            if let mode, mode != .bm25, record.settings.embedder == nil {
+                throw APIError(
+                    status: .conflict, code: "conflict",
+                    message: "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
+            }
+            let hits = try service.withKnowledgeBase(name) { kb -> [SearchHit] in
+                do {
+                    if let budget = body.budget_chars {
+                        return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+                    }
+                    return try kb.search(body.query, topK: topK, mode: mode)
+                } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(body.query)) == nil {
+                    // Nothing searchable in the query (only punctuation or stopwords): no hits.
+                    return []
                 }
-                return try kb.search(body.query, topK: topK, mode: mode)
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],

@@ -7,7 +7,9 @@ import WendaoEmbed
 import WendaoModels
 import WendaoRAG
 
-/// An OpenAI chat message as clients send it: content as a string, parts or null; any role.
+/// An OpenAI chat message as clients send it: content as a string, an array of parts (their
+/// texts joined), null or absent; any role (roles other than system, developer, user and
+/// assistant are ignored). Content of another type is refused.
 struct OpenAIMessage: Decodable {
     var role: String
     var content: String
@@ -17,12 +19,12 @@ struct OpenAIMessage: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         role = try c.decode(String.self, forKey: .role)
-        if let s = try? c.decode(String.self, forKey: .content) {
-            content = s
-        } else if let parts = try? c.decode([Part].self, forKey: .content) {
-            content = parts.compactMap(\.text).joined()
-        } else {
+        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
             content = ""
+        } else if let s = try? c.decode(String.self, forKey: .content) {
+            content = s
+        } else {
+            content = try c.decode([Part].self, forKey: .content).compactMap(\.text).joined()
         }
     }
 
@@ -182,6 +184,10 @@ extension WendaoAPI {
                 throw APIError.badRequest("messages must contain a user message")
             }
             try checkQuery(last.content, "question")
+            if let t = body.temperature, !(0...2).contains(t) {
+                throw APIError.badRequest("temperature must be between 0 and 2")
+            }
+            if let m = body.max_tokens, m < 1 { throw APIError.badRequest("max_tokens must be at least 1") }
             let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let created = Int(Date().timeIntervalSince1970)
             let footer = body.wendao?.citation_footer == true
@@ -234,7 +240,7 @@ extension WendaoAPI {
             guard context.principal.isAdmin else {
                 throw APIError.notFound("model '\(body.model)' does not exist (use kb:NAME)")
             }
-            guard let model = try service.model(requested: body.model, kbModel: nil) else {
+            guard let model = try resolveModel(requested: body.model, kbModel: nil) else {
                 throw APIError.notFound("model '\(body.model)' does not exist")
             }
             let messages = body.messages.compactMap { m -> ChatMessage? in

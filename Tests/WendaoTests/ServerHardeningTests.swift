@@ -689,3 +689,86 @@ struct ServerErrorLogTests {
         await server.shutdown()
     }
 }
+
+@Suite("Server agrees with openapi.yaml")
+struct ServerContractTests {
+    @Test("ids beyond Int64 are 400; null optional fields mean absent; unsearchable queries find nothing")
+    func contract() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let server = try WendaoServer(configuration: try f.configuration(), logger: Logger(label: "t"))
+        let h = auth(HardeningFixture.admin)
+        try await server.application().test(.router) { client in
+            for uri in ["/api/v1/jobs/9223372036854775808", "/api/v1/kbs/facts/chunks/99999999999999999999"] {
+                let r = try await client.execute(uri: uri, method: .get, headers: h)
+                #expect(r.status == .badRequest, "\(uri)")
+                #expect(errorCode(r) == "invalid_argument")
+            }
+            let nulls = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: h,
+                body: ByteBuffer(string: #"{"query":"首重","top_k":null,"budget_chars":null,"mode":null}"#))
+            #expect(nulls.status == .ok, "\(String(buffer: nulls.body))")
+            #expect((json(nulls)["results"] as? [Any])?.isEmpty == false)
+            // Only punctuation or stopwords: a valid query that finds nothing (was a 400).
+            for q in ["!!!", "the"] {
+                let none = try await client.execute(
+                    uri: "/api/v1/kbs/facts/search", method: .post, headers: h,
+                    body: ByteBuffer(string: #"{"query":"\#(q)"}"#))
+                #expect(none.status == .ok, "\(q): \(String(buffer: none.body))")
+                #expect((json(none)["results"] as? [Any])?.isEmpty == true)
+                let ask = try await client.execute(
+                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: h,
+                    body: ByteBuffer(string: #"{"question":"\#(q)"}"#))
+                #expect(ask.status == .ok, "\(q): \(String(buffer: ask.body))")
+                #expect(json(ask)["found"] as? Bool == false)
+            }
+            // Blank as JSON Schema's \s sees it (a byte-order mark, an ideographic space).
+            let blank = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: h,
+                body: ByteBuffer(string: "{\"query\":\"\u{FEFF}\u{3000}\"}"))
+            #expect(blank.status == .badRequest)
+            // 4096 Unicode scalars is the limit, however they combine into characters.
+            let combining = String(repeating: "e\u{301}", count: 2049)
+            let long = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: h,
+                body: ByteBuffer(string: "{\"query\":\"\(combining)\"}"))
+            #expect(long.status == .contentTooLarge)
+            // Dense search needs an embedder: a conflict with the knowledge base's state.
+            let dense = try await client.execute(
+                uri: "/api/v1/kbs/facts/search", method: .post, headers: h,
+                body: ByteBuffer(string: #"{"query":"首重","mode":"dense"}"#))
+            #expect(dense.status == .conflict)
+            // A well-formed model this server cannot use is not found; a malformed one is a 400.
+            let unknown = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: h,
+                body: ByteBuffer(string: #"{"question":"首重？","model":"nosuch:model"}"#))
+            #expect(unknown.status == .notFound)
+            let noKey = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: h,
+                body: ByteBuffer(string: #"{"question":"首重？","model":"deepseek:deepseek-chat"}"#))
+            #expect(noKey.status == .notFound, "\(String(buffer: noKey.body))")
+            let malformed = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: h,
+                body: ByteBuffer(string: #"{"question":"首重？","model":"nocolon"}"#))
+            #expect(malformed.status == .badRequest)
+            // Chat: content of another type, temperature out of range.
+            for body in [
+                #"{"model":"kb:facts","messages":[{"role":"user","content":5}]}"#,
+                #"{"model":"kb:facts","messages":[{"role":"user","content":[{"text":5}]}]}"#,
+                #"{"model":"kb:facts","temperature":3,"messages":[{"role":"user","content":"首重？"}]}"#,
+                #"{"model":"kb:facts","max_tokens":0,"messages":[{"role":"user","content":"首重？"}]}"#,
+            ] {
+                let r = try await client.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: h, body: ByteBuffer(string: body))
+                #expect(r.status == .badRequest, "\(body) → \(r.status)")
+            }
+            let parts = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: h,
+                body: ByteBuffer(
+                    string: #"{"model":"kb:facts","messages":[{"role":"system","content":null},{"role":"user","content":[{"type":"text","text":"首重收费"},{"type":"text","text":"多少钱？"}]}]}"#
+                ))
+            #expect(parts.status == .ok, "\(String(buffer: parts.body))")
+        }
+        await server.shutdown()
+    }
+}
