@@ -2,6 +2,7 @@ import NIOCore
 import HTTPTypes
 import Foundation
 import Hummingbird
+import Logging
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -215,7 +216,7 @@ extension WendaoAPI {
                 }
                 return try outcome.encodedResponse()
             }
-            return sseResponse { send in
+            return sseResponse(context.logger) { send in
                 defer { slot.release() }
                 let outcome = try await answer(body.question, plan: plan, history: history, topK: topK) { event in
                     switch event {
@@ -250,7 +251,7 @@ extension WendaoAPI {
     /// task; when the client goes away, writing fails and the child (and any model call in it) is
     /// cancelled. On success `last` is sent; a failure becomes `failure(error)`.
     func eventStream(
-        last: ByteBuffer? = nil, failure: @escaping @Sendable (any Error) -> ByteBuffer,
+        _ logger: Logger, last: ByteBuffer? = nil, failure: @escaping @Sendable (any Error) -> ByteBuffer,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
         Response(
@@ -264,6 +265,12 @@ extension WendaoAPI {
                             try await produce { continuation.yield($0) }
                             if let last { continuation.yield(last) }
                         } catch {
+                            // A failure after the 200 went out is logged like a 5xx would be.
+                            if ErrorEvent.status(of: error) >= 500 {
+                                logger.error(
+                                    "stream failed",
+                                    metadata: ["reason": "\(String(String(reflecting: error).prefix(500)))"])
+                            }
                             continuation.yield(failure(error))
                         }
                         continuation.finish()
@@ -285,9 +292,10 @@ extension WendaoAPI {
 
     /// Wendao's SSE: named events, a failure as an `error` event.
     func sseResponse(
+        _ logger: Logger,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        eventStream(failure: { JSON.event("error", ErrorEvent($0)) }, produce)
+        eventStream(logger, failure: { JSON.event("error", ErrorEvent($0)) }, produce)
     }
 }
 
@@ -300,13 +308,19 @@ struct ErrorEvent: Encodable {
     var error: Inner
 
     init(_ e: any Error) {
-        let api: APIError
-        switch e {
-        case let a as APIError: api = a
-        case let w as WendaoError: api = APIError(wendao: w)
-        case is CancellationError: api = APIError(status: .init(code: 499), code: "cancelled", message: "cancelled")
-        default: api = APIError(status: .internalServerError, code: "internal", message: "internal error")
-        }
+        let api = Self.apiError(e)
         error = Inner(code: api.code, message: api.message)
     }
+
+    static func apiError(_ e: any Error) -> APIError {
+        switch e {
+        case let a as APIError: a
+        case let w as WendaoError: APIError(wendao: w)
+        case is CancellationError: APIError(status: .init(code: 499), code: "cancelled", message: "cancelled")
+        default: APIError(status: .internalServerError, code: "internal", message: "internal error")
+        }
+    }
+
+    /// The status the error would have had before the stream began.
+    static func status(of e: any Error) -> Int { Int(apiError(e).status.code) }
 }

@@ -2,6 +2,7 @@ import NIOCore
 import HTTPTypes
 import Foundation
 import Hummingbird
+import Logging
 import WendaoCore
 import WendaoEmbed
 import WendaoModels
@@ -216,7 +217,7 @@ extension WendaoAPI {
                         completion(id: id, created: created, model: body.model, outcome: outcome, footer: footer))
                 }
                 let includeUsage = body.stream_options?.include_usage == true
-                return openAIStream { send in
+                return openAIStream(context.logger) { send in
                     defer { slot.release() }
                     send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
                     let outcome = try await answer(question, plan: plan, history: history, topK: 8) { e in
@@ -264,7 +265,7 @@ extension WendaoAPI {
                     completion(id: id, created: created, model: body.model, outcome: outcome, footer: false))
             }
             let includeUsage = body.stream_options?.include_usage == true
-            return openAIStream { send in
+            return openAIStream(context.logger) { send in
                 defer { slot.release() }
                 send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
                 var usage: TokenUsage?
@@ -413,8 +414,9 @@ extension WendaoAPI {
     /// An OpenAI-style stream: `data:` chunks, then `data: [DONE]`; a failure becomes an
     /// `{"error": …}` data event (as OpenAI does) before the stream ends.
     func openAIStream(
+        _ logger: Logger,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        eventStream(last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
+        eventStream(logger, last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
     }
 }

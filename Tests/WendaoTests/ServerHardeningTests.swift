@@ -513,6 +513,26 @@ struct ServerErrorLogTests {
         }
     }
 
+    @Test("A stream that fails after its 200 went out is logged like a 5xx")
+    func streamFailureLogged() async throws {
+        let f = try HardeningFixture()
+        defer { f.scratch.remove() }
+        let logs = LogCapture()
+        let provider = try await FakeProviderServer.start(script: [.json(#"{"error":{"message":"down"}}"#, status: 500)])
+        let server = try WendaoServer(configuration: try f.configuration(provider: provider), logger: logs.logger())
+        try await server.application().test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/kbs/facts/ask", method: .post, headers: auth(HardeningFixture.admin),
+                body: ByteBuffer(string: #"{"question":"首重收费多少钱？","model":"openai:m","stream":true}"#))
+            #expect(r.status == .ok)
+            #expect(String(buffer: r.body).contains("event: error"))
+            let id = try #require(r.headers[HTTPField.Name("X-Request-Id")!])
+            #expect(logs.text.split(separator: "\n").contains { $0.contains("stream failed") && $0.contains(id) }, "\(logs.text)")
+        }
+        await server.shutdown()
+        await provider.shutdown()
+    }
+
     @Test("A body shorter than its Content-Length is a 400, logged with the request id")
     func truncatedBody() async throws {
         let f = try HardeningFixture()
