@@ -110,26 +110,13 @@ extension APIError {
 }
 
 /// Turns every thrown error into the JSON error shape, and logs every 5xx (with the request id of
-/// the request logger) and every request cut short. A path no route has answers 404 `not_found`;
-/// a path routed for other methods answers 405 `method_not_allowed` with `Allow`.
+/// the request logger) and every request cut short.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The routes, to tell an unknown path from a wrong method.
-    let routes: RouteTable
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {
             return try await next(request, context)
-        } catch let h as HTTPError where h.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound" {
-            // Hummingbird's answer for a request no route matched.
-            let allowed = routes.methods(for: request.uri.path)
-            guard !allowed.isEmpty else { return APIError.response(for: APIError.notFound("no such route")) }
-            let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-            return APIError.response(
-                for: APIError(
-                    status: .methodNotAllowed, code: "method_not_allowed",
-                    message: "\(request.method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow]))
         } catch let parse as HTTPParserError {
             // The connection cannot carry another request: Hummingbird answers 400 and closes it.
             context.logger.notice(
@@ -144,6 +131,28 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     metadata: ["status": "\(response.status.code)", "reason": "\(reason)", "error_type": "\(type(of: error))"])
             }
             return response
+        }
+    }
+}
+
+/// A request no route matched: 404 `not_found`, or 405 `method_not_allowed` with `Allow` when the
+/// path is routed for other methods. Runs inside ``ErrorMiddleware``.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes, to tell an unknown path from a wrong method.
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let h as HTTPError where h.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound" {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { throw APIError.notFound("no such route") }
+            let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+            throw APIError(
+                status: .methodNotAllowed, code: "method_not_allowed",
+                message: "\(request.method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow])
         }
     }
 }

@@ -6,7 +6,6 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 import WendaoCore
-import WendaoRAG
 
 /// Admission control: one mechanism for every route that costs more than a lookup.
 ///
@@ -53,11 +52,17 @@ final class Admission: Sendable {
     let budgets: [Work: Budget]
     /// Whether a queued job has finished (its ingest slot is then free).
     private let jobFinished: @Sendable (Int64) -> Bool
+    /// Stores that an API key was used (called at most about once a minute per key).
+    let recordUse: @Sendable (APIKeyRecord) throws -> Void
 
-    init(rate: Double, budgets: [Work: Budget], jobFinished: @escaping @Sendable (Int64) -> Bool = { _ in true }) {
+    init(
+        rate: Double, budgets: [Work: Budget], jobFinished: @escaping @Sendable (Int64) -> Bool = { _ in true },
+        recordUse: @escaping @Sendable (APIKeyRecord) throws -> Void = { _ in }
+    ) {
         self.rate = rate
         self.budgets = budgets
         self.jobFinished = jobFinished
+        self.recordUse = recordUse
     }
 
     /// The budgets a configuration asks for.
@@ -210,10 +215,9 @@ final class Admission: Sendable {
 
 /// Applies the per-key request rate and records when an API key was last used (at most about
 /// once a minute per key).
-struct AdmissionMiddleware: RouterMiddleware {
+struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = WendaoContext
-    let admission: Admission
-    let service: KnowledgeService
+    let limits: Admission
 
     func handle(_ request: Request, context: WendaoContext, next: (Request, WendaoContext) async throws -> Response)
         async throws -> Response
@@ -221,9 +225,9 @@ struct AdmissionMiddleware: RouterMiddleware {
         // The rate applies to API keys; the admin (and an open local server's single user) is not
         // throttled.
         if case .key(let record) = context.principal {
-            try admission.admit(context.principal.label)
-            if admission.shouldRecordUse(of: record.id) {
-                do { try service.library.recordAPIKeyUse(record) } catch {
+            try limits.admit(context.principal.label)
+            if limits.shouldRecordUse(of: record.id) {
+                do { try limits.recordUse(record) } catch {
                     context.logger.warning(
                         "could not record the use of an API key", metadata: ["key": "\(record.id)", "reason": "\(error)"])
                 }

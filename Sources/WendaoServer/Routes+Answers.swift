@@ -164,7 +164,7 @@ extension WendaoAPI {
     func addAnswerRoutes(_ api: RouterGroup<WendaoContext>) {
         api.post("kbs/:kb/search") { request, context in
             let name = try context.parameters.require("kb")
-            let record = try visibleRecord(name, context)
+            _ = try visibleRecord(name, context)
             let body = try await JSON.decode(SearchBody.self, from: request, limit: limits.json)
             try checkQuery(body.query, "query")
             let topK = body.top_k ?? 10
@@ -179,12 +179,12 @@ extension WendaoAPI {
                 mode = parsed
             }
             if let budget = body.budget_chars, budget <= 0 { throw APIError.badRequest("budget_chars must be positive") }
-            if let mode, mode != .bm25, record.settings.embedder == nil {
-                throw APIError(
-                    status: .conflict, code: "conflict",
-                    message: "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
-            }
             let hits = try service.withKnowledgeBase(name) { kb -> [SearchHit] in
+                if let mode, mode != .bm25, kb.record.settings.embedder == nil {
+                    throw APIError(
+                        status: .conflict, code: "conflict",
+                        message: "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
+                }
                 do {
                     if let budget = body.budget_chars {
                         return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
@@ -201,14 +201,16 @@ extension WendaoAPI {
         }
         api.post("kbs/:kb/ask") { request, context in
             let name = try context.parameters.require("kb")
-            let record = try visibleRecord(name, context)
+            _ = try visibleRecord(name, context)
             let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
             try checkQuery(body.question, "question")
             let topK = body.top_k ?? 8
             guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
             let history = (body.history ?? []).filter { $0.role != .system }
-            let plan = try planAnswer(record, model: body.model)
-            let slot = try limits.admission.enter(.answer, for: context.principal)
+            // Settled before anything streams (a model this server cannot use is a 404, not an
+            // error event after a 200).
+            let plan = try planAnswer(try visibleRecord(name, context), model: body.model)
+            let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
                 defer { slot.release() }
                 let outcome = try await whileConnected(context) {

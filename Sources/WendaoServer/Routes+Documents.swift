@@ -125,7 +125,7 @@ extension WendaoAPI {
                     status: .contentTooLarge, code: "limit_exceeded",
                     message: "the upload is \(length) bytes; the limit is \(limit)")
             }
-            let slot = try limits.admission.enter(.ingest, for: context.principal)
+            let slot = try limits.rate.enter(.ingest, for: context.principal)
             defer { slot.release() }
             let folder = uploadsFolder(record.id)
             let incoming = folder.appendingPathComponent(".incoming-\(UUID().uuidString)", isDirectory: true)
@@ -209,7 +209,7 @@ extension WendaoAPI {
                     message: "'\(doc.path)' cannot be re-read by the server: \(why); ingest it again with `wendao ingest`")
             }
             let body = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
-            let slot = try limits.admission.enter(.ingest, for: context.principal)
+            let slot = try limits.rate.enter(.ingest, for: context.principal)
             let job = try service.library.createJob(kb: name, payload: body, filesTotal: 1)
             slot.hand(to: job.id)
             runner.notify()

@@ -127,7 +127,7 @@ extension WendaoAPI {
             // Passages: what the knowledge base stores (local models add their passage prefix). The
             // work holds an embedding slot, and stops when the client hangs up or the server shuts
             // down (a local model checks between inputs).
-            let slot = try limits.admission.enter(.embedding, for: context.principal)
+            let slot = try limits.rate.enter(.embedding, for: context.principal)
             defer { slot.release() }
             let input = body.input
             let result = try await whileConnected(context, shutdown: true) {
@@ -207,7 +207,7 @@ extension WendaoAPI {
                     }
                 }
                 let question = last.content
-                let slot = try limits.admission.enter(.answer, for: context.principal)
+                let slot = try limits.rate.enter(.answer, for: context.principal)
                 if body.stream != true {
                     defer { slot.release() }
                     let outcome = try await whileConnected(context) {
@@ -253,7 +253,7 @@ extension WendaoAPI {
                 }
             }
             let options = ChatOptions(temperature: body.temperature, maxTokens: body.max_tokens)
-            let slot = try limits.admission.enter(.answer, for: context.principal)
+            let slot = try limits.rate.enter(.answer, for: context.principal)
             let gateway = service.gateway
             if body.stream != true {
                 defer { slot.release() }

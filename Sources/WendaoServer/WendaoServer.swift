@@ -7,8 +7,8 @@ import WendaoRAG
 /// Limits the routes apply.
 struct APILimits: Sendable {
     var json: Int
-    /// Request rate and work in flight, per key and overall.
-    var admission: Admission
+    /// Admission control: the request rate and work in flight, per key and overall.
+    var rate: Admission
 }
 
 /// The routes and what they share.
@@ -24,7 +24,7 @@ struct WendaoAPI: Sendable {
         let routes = RouteTable()
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware<WendaoContext>(metrics: metrics))
-        router.add(middleware: ErrorMiddleware<WendaoContext>(routes: routes))
+        router.add(middleware: ErrorMiddleware<WendaoContext>())
         addSystemRoutes(router)
         let keys = KeysPresentCache()
         let metrics = self.metrics
@@ -37,15 +37,18 @@ struct WendaoAPI: Sendable {
             }
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
-            .add(middleware: AdmissionMiddleware(admission: limits.admission, service: service))
+            .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addKnowledgeBaseRoutes(api)
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
         addKeyRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys))
-            .add(middleware: AdmissionMiddleware(admission: limits.admission, service: service))
+            .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addOpenAIRoutes(v1)
+        // Last, so that it applies to the not-found responder only (which every router middleware
+        // wraps): a path routed for other methods answers 405 with Allow.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
         routes.set(router.routes.map { ($0.path, $0.method) })
         return router
     }
@@ -86,10 +89,11 @@ public struct WendaoServer: Sendable {
                 // A job that cannot be read (deleted with its knowledge base) holds nothing.
                 guard let job = try? shared.library.job(id: id) else { return true }
                 return job.state.isFinished
-            })
+            },
+            recordUse: { key in try shared.library.recordAPIKeyUse(key) })
         api = WendaoAPI(
             service: service,
-            limits: APILimits(json: configuration.maxJSONBytes, admission: admission),
+            limits: APILimits(json: configuration.maxJSONBytes, rate: admission),
             readiness: Readiness(), runner: JobRunner(service: service, logger: logger, metrics: metrics),
             metrics: metrics)
     }

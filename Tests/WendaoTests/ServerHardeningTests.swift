@@ -70,7 +70,10 @@ private struct HardeningFixture {
     }
 }
 
-private func auth(_ key: String) -> HTTPFields { [.authorization: "Bearer \(key)"] }
+/// A key, and the JSON content type request bodies must declare.
+private func auth(_ key: String) -> HTTPFields {
+    [.authorization: "Bearer \(key)", .contentType: "application/json"]
+}
 
 private func json(_ r: TestResponse) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]) ?? [:]
@@ -125,7 +128,10 @@ private func send(
     var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
     request.httpMethod = method
     if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-    if let body { request.httpBody = Data(body.utf8) }
+    if let body {
+        request.httpBody = Data(body.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    }
     request.timeoutInterval = 120
     let (data, response) = try await URLSession.shared.data(for: request)
     let http = try #require(response as? HTTPURLResponse)
@@ -404,13 +410,13 @@ struct EmbeddingBoundsTests {
         }
         let c = try f.configuration(provider: provider)
         let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
-        let admission = server.api.limits.admission
+        let admission = server.api.limits.rate
         try await server.application().test(.live) { client in
             let port = try #require(client.port)
             let body = #"{"model":"kb:other","input":["cold parcels"]}"#
             let socket = try Socket(port: port)
             socket.send(
-                "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(HardeningFixture.admin)\r\n"
+                "POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(HardeningFixture.admin)\r\n"
                     + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
             #expect(try await eventually { !provider.requests.isEmpty && admission.inFlight(.embedding) == 1 })
             socket.close()
@@ -494,7 +500,7 @@ struct ServerErrorLogTests {
         let logs = LogCapture()
         let router = Router(context: WendaoContext.self)
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: ErrorMiddleware<WendaoContext>(routes: RouteTable()))
+        router.add(middleware: ErrorMiddleware<WendaoContext>())
         router.get("boom") { _, _ -> Response in throw Boom() }
         router.get("gone") { _, _ -> Response in
             throw APIError(status: .badGateway, code: "unavailable", message: "the provider is down")
@@ -543,7 +549,7 @@ struct ServerErrorLogTests {
             let socket = try Socket(port: try #require(client.port))
             defer { socket.close() }
             socket.send(
-                "POST /api/v1/kbs/facts/search HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(HardeningFixture.admin)\r\n"
+                "POST /api/v1/kbs/facts/search HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(HardeningFixture.admin)\r\n"
                     + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":")
             socket.shutdownWrite()
             let (answer, closed) = try await offConcurrencyPool { socket.readToEnd() }
@@ -601,12 +607,12 @@ struct ServerErrorLogTests {
             silent.close()
             // Headers that never end.
             let slow = try Socket(port: port)
-            slow.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             #expect(try await offConcurrencyPool { slow.readToEnd().closed }, "a connection with unfinished headers stayed open")
             slow.close()
             // Kept alive after a response, then idle.
             let kept = try Socket(port: port)
-            kept.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            kept.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             let (text, closed) = try await offConcurrencyPool { kept.readToEnd() }
             #expect(text.hasPrefix("HTTP/1.1 200") && text.contains(#"{"status":"ok"}"#))
             #expect(closed, "a kept-alive connection stayed open")
