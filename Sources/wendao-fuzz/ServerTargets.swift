@@ -98,7 +98,10 @@ enum FuzzServerTargets {
             body: RequestBody(buffer: body))
         let done = DispatchSemaphore(value: 0)
         Task {
-            _ = await router.respond(to: request, channel: NIOAsyncTestingChannel())
+            let channel = NIOAsyncTestingChannel()
+            _ = await router.respond(to: request, channel: channel)
+            // Closing breaks the channel's reference cycle with its pipeline.
+            try? await channel.close()
             done.signal()
         }
         done.wait()

@@ -665,6 +665,12 @@ struct ServerErrorLogTests {
         await server.shutdown()
         let record = try #require(try Library(directory: f.data).apiKeys().first { $0.name == "used" })
         #expect(record.lastUsedAt != nil)
+        // `wendao keys list` shows it too.
+        let list = try await WendaoCLI.runAsync(["keys", "list", "--data", f.data.path], scratch: f.scratch, environment: [:])
+        let lines = list.stdout.split(separator: "\n")
+        #expect(lines.first?.contains("LAST USED") == true, "\(list.stdout)")
+        #expect(lines.first { $0.contains("\tused\t") }?.contains("never") == false, "\(list.stdout)")
+        #expect(lines.first { $0.contains("\tidle\t") }?.contains("never") == true, "\(list.stdout)")
     }
 
     @Test("No route: 404 not_found; another method: 405 with Allow (TRACE too)")
