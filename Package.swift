@@ -140,6 +140,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -163,7 +164,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "wendao-fuzz",
-            dependencies: ["WendaoCore", "WendaoLoaders", "WendaoWeb"],
+            dependencies: [
+                "WendaoCore", "WendaoLoaders", "WendaoWeb", "WendaoServer", "WendaoRAG",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,7 +20,14 @@ case "$target" in
   xlsx) pattern='*.xlsx' ;; pptx) pattern='*.pptx' ;; epub) pattern='*.epub' ;; sniff) pattern='*' ;;
   robots) pattern='robots*.txt' ;; sitemap) pattern='*sitemap*.xml' ;; *) pattern='*.html' ;;
 esac
-find Samples Tests/Fixtures -type f -name "$pattern" -size -256k -not -path '*/fuzz/*' 2>/dev/null | head -200 \
+# The server targets (multipart, router) take their own input format: seeds under fuzz-seeds/TARGET.
+if [ -d "Tests/Fixtures/fuzz-seeds/$target" ]; then
+  seeds=("Tests/Fixtures/fuzz-seeds/$target")
+  pattern='*'
+else
+  seeds=(Samples Tests/Fixtures)
+fi
+find "${seeds[@]}" -type f -name "$pattern" -size -256k -not -path '*/fuzz/*' 2>/dev/null | head -200 \
   | while read -r f; do cp -n "$f" "$corpus/seed-$(sha1sum "$f" | cut -c1-12)" 2>/dev/null || true; done
 export SWIFT_BACKTRACE=enable=no WENDAO_FUZZ_TARGET="$target"
 "$scratch/debug/wendao-fuzz" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \

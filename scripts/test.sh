@@ -35,6 +35,11 @@ python3 -m pip install --quiet --disable-pip-version-check openai >/dev/null 2>&
   || python3 -m pip install --quiet --disable-pip-version-check --user openai
 python3 scripts/openai_client_test.py
 
+# The API contract: schemathesis (v4, in a virtual environment under ~/.cache) against /openapi.yaml
+# of a running server; any 5xx, undocumented response or disagreement about what is valid fails.
+echo "== API contract (schemathesis)"
+python3 scripts/api_contract_test.py
+
 # The web UI in headless Chromium (Selenium with Debian's chromium and chromium-driver).
 echo "== browser test"
 missing=()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import WendaoCore
 
 /// A local encoder is a ``TextEmbedder``: its id is the model's (`e5-small-q4`, `minilm-l6-v2`), its
@@ -12,18 +13,42 @@ extension TextEncoder: TextEmbedder {
     public var knownDimension: Int? { dimension }
 
     /// Embeds on a thread of its own (the forward pass is long CPU work that must not hold a thread
-    /// of the concurrency pool).
+    /// of the concurrency pool). Cancelling the calling task stops the work between texts, forward
+    /// passes and layers, and throws `CancellationError`.
     public func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<EmbeddingResult, any Error>) in
-            Thread.detachNewThread { c.resume(with: Result { try self.embedBlocking(texts, as: kind) }) }
+        let stop = StopFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<EmbeddingResult, any Error>) in
+                Thread.detachNewThread {
+                    c.resume(
+                        with: Result {
+                            try self.embedBlocking(texts, as: kind, shouldStop: { stop.isSet })
+                        })
+                }
+            }
+        } onCancel: {
+            stop.set()
         }
     }
 
     /// Embeds on the calling thread with the default batch size and length limit.
     public func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult {
-        let out = try embedDetailed(texts, kind: kind == .query ? .query : .passage)
+        try embedBlocking(texts, as: kind, shouldStop: { false })
+    }
+
+    func embedBlocking(_ texts: [String], as kind: EmbeddingKind, shouldStop: () -> Bool) throws -> EmbeddingResult {
+        let out = try embedDetailed(texts, kind: kind == .query ? .query : .passage, shouldStop: shouldStop)
         return EmbeddingResult(
             vectors: out.map(\.vector), tokenCount: out.reduce(0) { $0 + $1.tokenCount },
             truncated: out.map(\.truncated))
     }
+}
+
+/// A flag set from a cancellation handler and read by the thread doing the work.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+
+    func set() { flag.store(true, ordering: .relaxed) }
 }

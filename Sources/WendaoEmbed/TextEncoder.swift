@@ -186,8 +186,13 @@ public final class TextEncoder: Sendable {
     /// With `maxWindows` 1 a long text is truncated to its first `maxLength − 2` content tokens,
     /// as sentence-transformers does. An empty or blank text is embedded as the start and end
     /// tokens alone. Vectors do not depend on the batch size or the thread count.
+    ///
+    /// `shouldStop` is asked between texts while tokenising, before every forward pass and
+    /// between layers; once it says yes the work stops with `CancellationError` (a server stops
+    /// embedding for a client that has gone).
     public func embedDetailed(
-        _ texts: [String], kind: Kind, batchSize: Int = 32, maxLength: Int? = nil, maxWindows: Int? = nil
+        _ texts: [String], kind: Kind, batchSize: Int = 32, maxLength: Int? = nil, maxWindows: Int? = nil,
+        shouldStop: () -> Bool = { false }
     ) throws -> [Embedding] {
         guard batchSize >= 1 else { throw WendaoError(.invalidArgument, "batch size must be at least 1") }
         let limit = min(maxLength ?? maxTokens, positionLimit)
@@ -209,6 +214,7 @@ public final class TextEncoder: Sendable {
         var windowCounts: [Int] = []
         var truncated: [Bool] = []
         for text in texts {
+            if shouldStop() { throw CancellationError() }
             var input = p + text
             var cut = false
             let scalars = input.unicodeScalars
@@ -256,7 +262,8 @@ public final class TextEncoder: Sendable {
                 end += 1
             }
             let batch = order[start..<end]
-            let out = try forward(batch.map { sequences[$0] })
+            if shouldStop() { throw CancellationError() }
+            let out = try forward(batch.map { sequences[$0] }, shouldStop: shouldStop)
             for (i, index) in batch.enumerated() { pooled[index] = out[i] }
             start = end
         }
@@ -301,7 +308,7 @@ public final class TextEncoder: Sendable {
     // MARK: - Forward pass
 
     /// Pooled, not yet normalised vectors of already tokenised sequences (each ≤ ``positionLimit``).
-    func forward(_ sequences: [[Int32]]) throws -> [[Float]] {
+    func forward(_ sequences: [[Int32]], shouldStop: () -> Bool = { false }) throws -> [[Float]] {
         let c = config
         let h = c.hidden
         let w = model.weights
@@ -340,6 +347,7 @@ public final class TextEncoder: Sendable {
         }
 
         for layer in layers {
+            if shouldStop() { throw CancellationError() }
             linear(
                 x.pointer, rows: m, lda: h, weights: layer.qkv, epilogue: .none, out: qkv.pointer, ldc: 3 * h,
                 parallel: parallel)

@@ -151,6 +151,8 @@ public final class RemoteEmbedder: TextEmbedder {
             while next < starts.count || running > 0 {
                 // Keep `concurrency` requests in flight; the first failure cancels the others.
                 while next < starts.count && running < settings.concurrency {
+                    // A cancelled caller (a client that hung up) sends no further batches.
+                    try Task.checkCancellation()
                     let start = starts[next]
                     let batch = Array(inputs[start..<min(start + size, inputs.count)])
                     next += 1

@@ -94,7 +94,16 @@ public final class KnowledgeBase {
         library.logger.notice(
             "index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
         if locked || lock != nil {
-            try index.save(to: indexPath, generation: record.generation)
+            // A failed save (a full disk) must not make the knowledge base unusable: the caught-up
+            // index serves from memory and the next opening (or writer) with room saves it.
+            do {
+                try index.save(to: indexPath, generation: record.generation)
+            } catch {
+                recoveryNote! += "; the index file could not be saved (\(error.message)), the index is in memory only"
+                library.logger.warning(
+                    "could not save the caught-up index; serving it from memory",
+                    metadata: ["kb": "\(name)", "reason": "\(error.message)"])
+            }
         }
     }
 

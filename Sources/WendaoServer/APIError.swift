@@ -1,5 +1,7 @@
 import NIOFoundationCompat
 import NIOCore
+import NIOHTTP1
+import Synchronization
 import Logging
 import HTTPTypes
 import Foundation
@@ -73,15 +75,13 @@ struct APIError: Error, Sendable {
         case let a as APIError: e = a
         case let w as WendaoError: e = APIError(wendao: w)
         case let h as HTTPError:
-            e = APIError(
-                status: h.status, code: h.status == .contentTooLarge ? "limit_exceeded" : "invalid_argument",
-                message: h.body ?? h.status.reasonPhrase)
+            e = APIError(status: h.status, code: Self.code(for: h.status), message: h.body ?? h.status.reasonPhrase)
         case is NIOTooManyBytesError:
             e = APIError(status: .contentTooLarge, code: "limit_exceeded", message: "the request body is too large")
+        case is HTTPParserError:
+            e = .badRequest("the request is malformed or ended before its Content-Length")
         case let h as any HTTPResponseError:
-            e = APIError(
-                status: h.status, code: h.status == .contentTooLarge ? "limit_exceeded" : "invalid_argument",
-                message: h.status.reasonPhrase)
+            e = APIError(status: h.status, code: Self.code(for: h.status), message: h.status.reasonPhrase)
         case is DecodingError:
             e = .badRequest("the request body is not the expected JSON")
         default:
@@ -90,6 +90,19 @@ struct APIError: Error, Sendable {
         var headers = e.headers
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: e.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: e.body)))
+    }
+
+    /// The error code of a status Hummingbird (not our handlers) chose.
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 413: "limit_exceeded"
+        case 415: "unsupported"
+        case 429: "rate_limited"
+        case 500...: "internal"
+        default: "invalid_argument"
+        }
     }
 
     var body: Data {
@@ -130,18 +143,78 @@ extension APIError {
     }
 }
 
-/// Turns every thrown error into the JSON error shape.
+/// Turns every thrown error into the JSON error shape, and logs every 5xx (with the request id of
+/// the request logger) and every request cut short.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {
             return try await next(request, context)
+        } catch let parse as HTTPParserError {
+            // The connection cannot carry another request: Hummingbird answers 400 and closes it.
+            context.logger.notice(
+                "request malformed or cut short", metadata: ["reason": "\(String(describing: parse).prefix(200))"])
+            throw parse
         } catch {
-            if let a = error as? APIError, a.status.code >= 500 {
-                context.logger.error("request failed", metadata: ["reason": "\(a.message)"])
+            let response = APIError.response(for: error)
+            if response.status.code >= 500 {
+                let reason = (error as? APIError)?.message ?? String(String(reflecting: error).prefix(500))
+                context.logger.error(
+                    "request failed",
+                    metadata: ["status": "\(response.status.code)", "reason": "\(reason)", "error_type": "\(type(of: error))"])
             }
-            return APIError.response(for: error)
+            return response
         }
+    }
+}
+
+/// A request no route matched: 404 `not_found`, or 405 `method_not_allowed` with `Allow` when the
+/// path is routed for other methods. Runs inside ``ErrorMiddleware``.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes, to tell an unknown path from a wrong method.
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let h as HTTPError where h.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound" {
+            let allowed = routes.methods(for: request.uri.path)
+            guard !allowed.isEmpty else { throw APIError.notFound("no such route") }
+            let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+            throw APIError(
+                status: .methodNotAllowed, code: "method_not_allowed",
+                message: "\(request.method.rawValue) is not allowed here; allowed: \(allow)", headers: [.allow: allow])
+        }
+    }
+}
+
+/// The routes of the router (method and path pattern), for 405 answers.
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(path: RouterPath, method: HTTPRequest.Method)]>([])
+
+    func set(_ list: [(RouterPath, HTTPRequest.Method)]) { routes.withLock { $0 = list.map { (path: $0.0, method: $0.1) } } }
+
+    /// The methods routed for `path` (empty: no route has this path).
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        var out: [HTTPRequest.Method] = []
+        for r in routes.withLock({ $0 }) where Self.matches(r.path, segments) && !out.contains(r.method) {
+            out.append(r.method)
+        }
+        return out
+    }
+
+    static func matches(_ route: RouterPath, _ segments: [Substring]) -> Bool {
+        let parts = route.components
+        var i = 0
+        for part in parts {
+            if part.description == "**" { return true }
+            guard i < segments.count, part ~= segments[i] else { return false }
+            i += 1
+        }
+        return i == segments.count
     }
 }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Foundation
 import Hummingbird
+import NIOCore
 import Synchronization
 import WendaoCore
 import WendaoModels
@@ -47,9 +48,12 @@ enum Principal: Sendable {
 struct WendaoContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     var principal: Principal = .admin
+    /// The connection the request came on (its closing cancels work the client no longer waits for).
+    let channel: (any Channel)?
 
     init(source: Source) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// Uploads are streamed and capped by the upload route itself.
@@ -138,58 +142,4 @@ final class KeysPresentCache: Sendable {
         state.withLock { $0 = (present, now) }
         return present
     }
-}
-
-/// Per-key request rate limits (token buckets) and a cap on answers in flight.
-final class Limits: Sendable {
-    private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
-    private let answers = Mutex(0)
-    let rate: Double
-    let maxAnswers: Int
-
-    init(rate: Double, maxAnswers: Int) {
-        self.rate = rate
-        self.maxAnswers = maxAnswers
-    }
-
-    /// Takes one request token for `label`, or throws 429 with the seconds until one is free.
-    func admit(_ label: String) throws {
-        let now = ContinuousClock.now
-        let capacity = max(1, rate * 2)
-        let wait: Double? = buckets.withLock { b in
-            var (tokens, at) = b[label] ?? (capacity, now)
-            let elapsed = (now - at).seconds
-            tokens = min(capacity, tokens + elapsed * rate)
-            at = now
-            if tokens >= 1 {
-                b[label] = (tokens - 1, at)
-                return nil
-            }
-            b[label] = (tokens, at)
-            return (1 - tokens) / rate
-        }
-        if let wait {
-            throw APIError(
-                status: .tooManyRequests, code: "rate_limited",
-                message: "too many requests for this key; retry after \(Int(wait.rounded(.up))) s",
-                headers: [.retryAfter: "\(max(1, Int(wait.rounded(.up))))"])
-        }
-    }
-
-    /// Reserves an answer slot, or throws 503 with `Retry-After`.
-    func beginAnswer() throws {
-        let ok = answers.withLock { n -> Bool in
-            guard n < maxAnswers else { return false }
-            n += 1
-            return true
-        }
-        guard ok else {
-            throw APIError(
-                status: .serviceUnavailable, code: "overloaded",
-                message: "the server is answering \(maxAnswers) questions already; retry shortly",
-                headers: [.retryAfter: "1"])
-        }
-    }
-
-    func endAnswer() { answers.withLock { $0 -= 1 } }
 }

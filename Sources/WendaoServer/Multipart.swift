@@ -31,8 +31,13 @@ struct MultipartReader {
     private let delimiter: [UInt8]
     private var state = State.preamble
     private var buffer: [UInt8] = []
+    /// Where the search for a boundary or the end of a header block goes on (bytes before it
+    /// were searched already).
+    private var searched = 0
     /// Largest header block of one part.
     private let maxHeaderBytes = 16 * 1024
+    /// Most bytes before the first boundary.
+    private let maxPreambleBytes = 64 * 1024
 
     /// Whether the closing boundary was seen.
     var isComplete: Bool {
@@ -68,11 +73,19 @@ struct MultipartReader {
                 buffer.removeAll()
                 return events
             case .preamble:
-                guard let r = find(dashBoundary, in: buffer) else {
-                    if buffer.count > 64 * 1024 { throw Failure(message: "no multipart boundary found") }
+                // Limits are decided by position, not by how much has arrived, so that a body is
+                // read the same whether it comes whole or byte by byte.
+                guard let r = find(dashBoundary, in: buffer, from: searched) else {
+                    if buffer.count - dashBoundary.count >= maxPreambleBytes {
+                        throw Failure(message: "no multipart boundary found")
+                    }
+                    // Bytes fed one at a time are not searched again (no quadratic work).
+                    searched = max(0, buffer.count - dashBoundary.count + 1)
                     return events
                 }
+                guard r <= maxPreambleBytes else { throw Failure(message: "no multipart boundary found") }
                 buffer.removeFirst(r + dashBoundary.count)
+                searched = 0
                 state = .afterDelimiter
             case .afterDelimiter:
                 guard buffer.count >= 2 else { return events }
@@ -90,12 +103,17 @@ struct MultipartReader {
                 buffer.removeFirst(i + 2)
                 state = .headers
             case .headers:
-                guard let r = find([0x0D, 0x0A, 0x0D, 0x0A], in: buffer) else {
-                    if buffer.count > maxHeaderBytes { throw Failure(message: "multipart part headers are too large") }
+                guard let r = find([0x0D, 0x0A, 0x0D, 0x0A], in: buffer, from: searched) else {
+                    if buffer.count - 4 >= maxHeaderBytes {
+                        throw Failure(message: "multipart part headers are too large")
+                    }
+                    searched = max(0, buffer.count - 3)
                     return events
                 }
+                guard r <= maxHeaderBytes else { throw Failure(message: "multipart part headers are too large") }
                 let head = String(decoding: buffer[..<r], as: UTF8.self)
                 buffer.removeFirst(r + 4)
+                searched = 0
                 let (name, filename) = try Self.disposition(head)
                 events.append(.part(name: name, filename: filename))
                 state = .body
@@ -150,10 +168,10 @@ struct MultipartReader {
         throw Failure(message: "a multipart part has no Content-Disposition header")
     }
 
-    /// The index where `needle` starts in `haystack`, or nil.
-    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    /// The index where `needle` starts in `haystack` (at `from` or later), or nil.
+    private func find(_ needle: [UInt8], in haystack: [UInt8], from: Int = 0) -> Int? {
         guard let first = needle.first, haystack.count >= needle.count else { return nil }
-        var i = 0
+        var i = from
         let last = haystack.count - needle.count
         while i <= last {
             if haystack[i] == first {

@@ -2,6 +2,7 @@ import NIOCore
 import HTTPTypes
 import Foundation
 import Hummingbird
+import Logging
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -74,32 +75,81 @@ extension WendaoAPI {
         (ContinuousClock.now - start).seconds
     }
 
+    /// White space as JSON Schema patterns (ECMA-262 `\s`) see it: the OpenAPI document says a
+    /// question must match `\S`, and the server must agree on what is blank.
+    static let blank = CharacterSet(charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
+        .union(CharacterSet(charactersIn: "\u{2000}"..."\u{200A}"))
+
+    /// Whether `text` holds nothing but white space.
+    static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { blank.contains($0) }
+    }
+
+    /// A question or query: not blank, at most ``ServerConfiguration/maxQueryCharacters`` characters
+    /// (Unicode scalars, as JSON Schema's `maxLength` counts them).
     func checkQuery(_ text: String, _ what: String) throws {
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !Self.isBlank(text) else {
             throw APIError.badRequest("the \(what) is empty")
         }
-        guard text.count <= service.configuration.maxQueryCharacters else {
+        guard text.unicodeScalars.count <= service.configuration.maxQueryCharacters else {
             throw APIError(
                 status: .contentTooLarge, code: "limit_exceeded",
                 message: "the \(what) is longer than \(service.configuration.maxQueryCharacters) characters")
         }
     }
 
-    /// Answers `question` from knowledge base `name`: with a model when one is requested or
-    /// configured, else extractively. `onEvent` sees the streamed pieces.
+    /// How a knowledge base will answer, settled before any work (and before a stream starts, so
+    /// that a bad model or a missing provider key is a plain 4xx, never a 200 with an error event).
+    struct AnswerPlan: Sendable {
+        /// The knowledge base.
+        var kb: String
+        /// The answering model; nil for extractive answers.
+        var model: ResolvedModel?
+        /// The prompt templates (with a model).
+        var templates: PromptTemplates?
+    }
+
+    /// The plan for answering from `record`: with the requested model, else the knowledge base's,
+    /// else the configured default, else extractively.
+    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) throws -> AnswerPlan {
+        guard let model = try resolveModel(requested: requested, kbModel: record.settings.model) else {
+            return AnswerPlan(kb: record.name)
+        }
+        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: record.name)
+        return AnswerPlan(kb: record.name, model: model, templates: templates)
+    }
+
+    /// The model for an answer (see ``KnowledgeService/model(requested:kbModel:requireKey:)``). A
+    /// name not written `provider:model` is a 400; a well-formed name this server cannot use (an
+    /// unknown provider, no key for it) is a 404: the model does not exist here.
+    func resolveModel(requested: String?, kbModel: String?) throws -> ResolvedModel? {
+        do {
+            return try service.model(requested: requested, kbModel: kbModel)
+        } catch let e as WendaoError where e.code != .internal && e.code != .storage {
+            let spec = requested ?? kbModel ?? ""
+            guard spec.contains(":") else { throw APIError(wendao: e) }
+            throw APIError.notFound("model '\(spec)' is not available on this server: \(e.message)")
+        }
+    }
+
+    /// Answers `question` as `plan` says. `onEvent` sees the streamed pieces.
     func answer(
-        _ question: String, kb name: String, model requested: String?, history: [ChatMessage], topK: Int,
-        onEvent: (GroundedEvent) -> Void
+        _ question: String, plan: AnswerPlan, history: [ChatMessage], topK: Int, onEvent: (GroundedEvent) -> Void
     ) async throws -> AnswerOutcome {
-        let lent = try service.checkOut(name)
-        defer { service.checkIn(name, lent) }
+        let lent = try service.checkOut(plan.kb)
+        defer { service.checkIn(plan.kb, lent) }
         let kb = lent.kb
-        guard let model = try service.model(requested: requested, kbModel: kb.record.settings.model) else {
-            let a = try kb.ask(question, topK: topK)
+        guard let model = plan.model, let templates = plan.templates else {
+            let a: Answer
+            do {
+                a = try kb.ask(question, topK: topK)
+            } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(question)) == nil {
+                // Nothing searchable in the question (only punctuation or stopwords): not found.
+                a = ExtractiveAnswerer().answer(question: question, hits: [], analyzer: kb.analyzer, idf: { _ in 0 })
+            }
             onEvent(.text(a.answer))
             return .extractive(a)
         }
-        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: name)
         var options = GroundedAnswerer.Options()
         options.topK = topK
         let answerer = GroundedAnswerer(
@@ -128,12 +178,22 @@ extension WendaoAPI {
                 }
                 mode = parsed
             }
-            let hits = try service.withKnowledgeBase(name) { kb in
-                if let budget = body.budget_chars {
-                    guard budget > 0 else { throw APIError.badRequest("budget_chars must be positive") }
-                    return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+            if let budget = body.budget_chars, budget <= 0 { throw APIError.badRequest("budget_chars must be positive") }
+            let hits = try service.withKnowledgeBase(name) { kb -> [SearchHit] in
+                if let mode, mode != .bm25, kb.record.settings.embedder == nil {
+                    throw APIError(
+                        status: .conflict, code: "conflict",
+                        message: "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
                 }
-                return try kb.search(body.query, topK: topK, mode: mode)
+                do {
+                    if let budget = body.budget_chars {
+                        return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+                    }
+                    return try kb.search(body.query, topK: topK, mode: mode)
+                } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(body.query)) == nil {
+                    // Nothing searchable in the query (only punctuation or stopwords): no hits.
+                    return []
+                }
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
@@ -148,18 +208,20 @@ extension WendaoAPI {
             let topK = body.top_k ?? 8
             guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
             let history = (body.history ?? []).filter { $0.role != .system }
-            try limits.rate.beginAnswer()
+            // Settled before anything streams (a model this server cannot use is a 404, not an
+            // error event after a 200).
+            let plan = try planAnswer(try visibleRecord(name, context), model: body.model)
+            let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
-                defer { limits.rate.endAnswer() }
-                let outcome = try await answer(
-                    body.question, kb: name, model: body.model, history: history, topK: topK, onEvent: { _ in })
+                defer { slot.release() }
+                let outcome = try await whileConnected(context) {
+                    try await answer(body.question, plan: plan, history: history, topK: topK, onEvent: { _ in })
+                }
                 return try outcome.encodedResponse()
             }
-            return sseResponse { send in
-                defer { limits.rate.endAnswer() }
-                let outcome = try await answer(
-                    body.question, kb: name, model: body.model, history: history, topK: topK
-                ) { event in
+            return sseResponse(context.logger) { send in
+                defer { slot.release() }
+                let outcome = try await answer(body.question, plan: plan, history: history, topK: topK) { event in
                     switch event {
                     case .sources(let s): send(JSON.event("sources", ["sources": s]))
                     case .text(let t): send(JSON.event("token", ["text": t]))
@@ -192,7 +254,7 @@ extension WendaoAPI {
     /// task; when the client goes away, writing fails and the child (and any model call in it) is
     /// cancelled. On success `last` is sent; a failure becomes `failure(error)`.
     func eventStream(
-        last: ByteBuffer? = nil, failure: @escaping @Sendable (any Error) -> ByteBuffer,
+        _ logger: Logger, last: ByteBuffer? = nil, failure: @escaping @Sendable (any Error) -> ByteBuffer,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
         Response(
@@ -206,6 +268,12 @@ extension WendaoAPI {
                             try await produce { continuation.yield($0) }
                             if let last { continuation.yield(last) }
                         } catch {
+                            // A failure after the 200 went out is logged like a 5xx would be.
+                            if ErrorEvent.status(of: error) >= 500 {
+                                logger.error(
+                                    "stream failed",
+                                    metadata: ["reason": "\(String(String(reflecting: error).prefix(500)))"])
+                            }
                             continuation.yield(failure(error))
                         }
                         continuation.finish()
@@ -227,9 +295,10 @@ extension WendaoAPI {
 
     /// Wendao's SSE: named events, a failure as an `error` event.
     func sseResponse(
+        _ logger: Logger,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        eventStream(failure: { JSON.event("error", ErrorEvent($0)) }, produce)
+        eventStream(logger, failure: { JSON.event("error", ErrorEvent($0)) }, produce)
     }
 }
 
@@ -242,13 +311,19 @@ struct ErrorEvent: Encodable {
     var error: Inner
 
     init(_ e: any Error) {
-        let api: APIError
-        switch e {
-        case let a as APIError: api = a
-        case let w as WendaoError: api = APIError(wendao: w)
-        case is CancellationError: api = APIError(status: .init(code: 499), code: "cancelled", message: "cancelled")
-        default: api = APIError(status: .internalServerError, code: "internal", message: "internal error")
-        }
+        let api = Self.apiError(e)
         error = Inner(code: api.code, message: api.message)
     }
+
+    static func apiError(_ e: any Error) -> APIError {
+        switch e {
+        case let a as APIError: a
+        case let w as WendaoError: APIError(wendao: w)
+        case is CancellationError: APIError(status: .init(code: 499), code: "cancelled", message: "cancelled")
+        default: APIError(status: .internalServerError, code: "internal", message: "internal error")
+        }
+    }
+
+    /// The status the error would have had before the stream began.
+    static func status(of e: any Error) -> Int { Int(apiError(e).status.code) }
 }

@@ -95,6 +95,23 @@ extension WendaoAPI {
         return n
     }
 
+    /// Runs a write of an upload; a failure (a full disk, an I/O error) is a 507 or 500 `storage`
+    /// error naming the cause, logged by the error middleware.
+    static func storing<T>(_ write: () throws -> T) throws -> T {
+        do { return try write() } catch let e as APIError { throw e } catch {
+            let ns = error as NSError
+            let posix =
+                ns.domain == NSPOSIXErrorDomain
+                ? Int32(ns.code) : (ns.userInfo[NSUnderlyingErrorKey] as? NSError).map { Int32($0.code) }
+            let full =
+                posix == ENOSPC || posix == EDQUOT || (error as? CocoaError)?.code == .fileWriteOutOfSpace
+            let cause = posix.map { String(cString: strerror($0)) } ?? ns.localizedDescription
+            throw APIError(
+                status: full ? .init(code: 507, reasonPhrase: "Insufficient Storage") : .internalServerError,
+                code: "storage", message: "cannot store the upload: \(cause)")
+        }
+    }
+
     func addDocumentRoutes(_ api: RouterGroup<WendaoContext>, runner: JobRunner) {
         api.post("kbs/:kb/documents") { request, context in
             let name = try context.knowledgeBaseName()
@@ -110,6 +127,8 @@ extension WendaoAPI {
                     status: .contentTooLarge, code: "limit_exceeded",
                     message: "the upload is \(length) bytes; the limit is \(limit)")
             }
+            let slot = try limits.rate.enter(.ingest, for: context.principal)
+            defer { slot.release() }
             let folder = uploadsFolder(record.id)
             let incoming = folder.appendingPathComponent(".incoming-\(UUID().uuidString)", isDirectory: true)
             let fm = FileManager.default
@@ -137,11 +156,11 @@ extension WendaoAPI {
                             guard fm.createFile(atPath: url.path, contents: nil) else {
                                 throw APIError(status: .internalServerError, code: "storage", message: "cannot store the upload")
                             }
-                            current = try FileHandle(forWritingTo: url)
+                            current = try Self.storing { try service.configuration.openUploadFile(url) }
                         case .data(let bytes):
-                            try current?.write(contentsOf: bytes)
+                            try Self.storing { try current?.write(contentsOf: bytes) }
                         case .partEnd:
-                            try current?.close()
+                            try Self.storing { try current?.close() }
                             current = nil
                         }
                     }
@@ -166,6 +185,7 @@ extension WendaoAPI {
             let payload = String(
                 decoding: try JSONEncoder().encode(JobPayload(files: paths, owned: paths)), as: UTF8.self)
             let job = try service.library.createJob(kb: name, payload: payload, filesTotal: paths.count)
+            slot.hand(to: job.id)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
@@ -195,7 +215,9 @@ extension WendaoAPI {
                     message: "'\(doc.path)' cannot be re-read by the server: \(why); ingest it again with `wendao ingest`")
             }
             let body = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
+            let slot = try limits.rate.enter(.ingest, for: context.principal)
             let job = try service.library.createJob(kb: name, payload: body, filesTotal: 1)
+            slot.hand(to: job.id)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }

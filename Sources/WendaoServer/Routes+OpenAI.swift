@@ -2,12 +2,15 @@ import NIOCore
 import HTTPTypes
 import Foundation
 import Hummingbird
+import Logging
 import WendaoCore
 import WendaoEmbed
 import WendaoModels
 import WendaoRAG
 
-/// An OpenAI chat message as clients send it: content as a string, parts or null; any role.
+/// An OpenAI chat message as clients send it: content as a string, an array of parts (their
+/// texts joined), null or absent; any role (roles other than system, developer, user and
+/// assistant are ignored). Content of another type is refused.
 struct OpenAIMessage: Decodable {
     var role: String
     var content: String
@@ -17,12 +20,12 @@ struct OpenAIMessage: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         role = try c.decode(String.self, forKey: .role)
-        if let s = try? c.decode(String.self, forKey: .content) {
-            content = s
-        } else if let parts = try? c.decode([Part].self, forKey: .content) {
-            content = parts.compactMap(\.text).joined()
-        } else {
+        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
             content = ""
+        } else if let s = try? c.decode(String.self, forKey: .content) {
+            content = s
+        } else {
+            content = try c.decode([Part].self, forKey: .content).compactMap(\.text).joined()
         }
     }
 
@@ -102,9 +105,7 @@ extension WendaoAPI {
             guard body.encoding_format == nil || body.encoding_format == "float" || base64 else {
                 throw APIError.badRequest("encoding_format must be \"float\" or \"base64\"")
             }
-            guard !body.input.isEmpty, body.input.count <= 256 else {
-                throw APIError.badRequest("input must hold 1 to 256 texts")
-            }
+            try checkEmbeddingInput(body.input)
             // `kb:NAME` embeds with that knowledge base's embedder (local or a provider's); otherwise a
             // local model by name (provider models are not proxied: they would spend the server's keys).
             var spec = body.model
@@ -123,8 +124,15 @@ extension WendaoAPI {
             do { embedder = try service.library.embedders.open(spec) } catch let e as WendaoError {
                 throw APIError.notFound(e.message)
             }
-            // Passages: what the knowledge base stores (local models add their passage prefix).
-            let result = try await embedder.embed(body.input, as: .passage)
+            // Passages: what the knowledge base stores (local models add their passage prefix). The
+            // work holds an embedding slot, and stops when the client hangs up or the server shuts
+            // down (a local model checks between inputs).
+            let slot = try limits.rate.enter(.embedding, for: context.principal)
+            defer { slot.release() }
+            let input = body.input
+            let result = try await whileConnected(context, shutdown: true) {
+                try await embedder.embed(input, as: .passage)
+            }
             /// The vector as a float array, or (the official client's default) base64 of little-endian float32s;
             /// `truncated: true` (a Wendao addition, absent otherwise) when part of the text was left out
             /// because it was longer than the model takes.
@@ -177,12 +185,16 @@ extension WendaoAPI {
                 throw APIError.badRequest("messages must contain a user message")
             }
             try checkQuery(last.content, "question")
+            if let t = body.temperature, !(0...2).contains(t) {
+                throw APIError.badRequest("temperature must be between 0 and 2")
+            }
+            if let m = body.max_tokens, m < 1 { throw APIError.badRequest("max_tokens must be at least 1") }
             let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let created = Int(Date().timeIntervalSince1970)
             let footer = body.wendao?.citation_footer == true
             if body.model.hasPrefix("kb:") {
                 let name = String(body.model.dropFirst(3))
-                _ = try visibleRecord(name, context)
+                let plan = try planAnswer(try visibleRecord(name, context), model: nil)
                 // The last user message is the question; earlier user/assistant turns are history.
                 // System messages from the client are not passed on: the knowledge base's own prompt
                 // governs answers.
@@ -195,19 +207,20 @@ extension WendaoAPI {
                     }
                 }
                 let question = last.content
-                try limits.rate.beginAnswer()
+                let slot = try limits.rate.enter(.answer, for: context.principal)
                 if body.stream != true {
-                    defer { limits.rate.endAnswer() }
-                    let outcome = try await answer(
-                        question, kb: name, model: nil, history: history, topK: 8, onEvent: { _ in })
+                    defer { slot.release() }
+                    let outcome = try await whileConnected(context) {
+                        try await answer(question, plan: plan, history: history, topK: 8, onEvent: { _ in })
+                    }
                     return try JSON.response(
                         completion(id: id, created: created, model: body.model, outcome: outcome, footer: footer))
                 }
                 let includeUsage = body.stream_options?.include_usage == true
-                return openAIStream { send in
-                    defer { limits.rate.endAnswer() }
+                return openAIStream(context.logger) { send in
+                    defer { slot.release() }
                     send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
-                    let outcome = try await answer(question, kb: name, model: nil, history: history, topK: 8) { e in
+                    let outcome = try await answer(question, plan: plan, history: history, topK: 8) { e in
                         if case .text(let t) = e {
                             send(chunk(id: id, created: created, model: body.model, delta: ["content": t]))
                         }
@@ -228,7 +241,7 @@ extension WendaoAPI {
             guard context.principal.isAdmin else {
                 throw APIError.notFound("model '\(body.model)' does not exist (use kb:NAME)")
             }
-            guard let model = try service.model(requested: body.model, kbModel: nil) else {
+            guard let model = try resolveModel(requested: body.model, kbModel: nil) else {
                 throw APIError.notFound("model '\(body.model)' does not exist")
             }
             let messages = body.messages.compactMap { m -> ChatMessage? in
@@ -240,18 +253,20 @@ extension WendaoAPI {
                 }
             }
             let options = ChatOptions(temperature: body.temperature, maxTokens: body.max_tokens)
-            try limits.rate.beginAnswer()
+            let slot = try limits.rate.enter(.answer, for: context.principal)
+            let gateway = service.gateway
             if body.stream != true {
-                defer { limits.rate.endAnswer() }
-                let r = try await service.gateway.chat(model, messages: messages, options: options)
+                defer { slot.release() }
+                let r = try await whileConnected(context) {
+                    try await gateway.chat(model, messages: messages, options: options)
+                }
                 let outcome = AnswerOutcome.plain(r.text, r.usage)
                 return try JSON.response(
                     completion(id: id, created: created, model: body.model, outcome: outcome, footer: false))
             }
             let includeUsage = body.stream_options?.include_usage == true
-            let gateway = service.gateway
-            return openAIStream { send in
-                defer { limits.rate.endAnswer() }
+            return openAIStream(context.logger) { send in
+                defer { slot.release() }
                 send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
                 var usage: TokenUsage?
                 for try await e in gateway.streamChat(model, messages: messages, options: options) {
@@ -265,6 +280,32 @@ extension WendaoAPI {
                 send(finalChunk(id: id, created: created, model: body.model, citations: []))
                 if includeUsage { send(usageChunk(id: id, created: created, model: body.model, usage: usage)) }
             }
+        }
+    }
+
+    /// Checks the texts of an embeddings request against the configured bounds (count, length of
+    /// each, total length): 400 naming the limit that was passed.
+    func checkEmbeddingInput(_ input: [String]) throws {
+        let c = service.configuration
+        guard !input.isEmpty else { throw APIError.badRequest("input must hold at least one text") }
+        guard input.count <= c.maxEmbeddingInputs else {
+            throw APIError.badRequest(
+                "input holds \(input.count) texts; the limit is \(c.maxEmbeddingInputs) texts per request: "
+                    + "send them in several requests")
+        }
+        var total = 0
+        for (i, text) in input.enumerated() {
+            let n = text.count
+            guard n <= c.maxEmbeddingInputCharacters else {
+                throw APIError.badRequest(
+                    "input[\(i)] is \(n) characters long; the limit is \(c.maxEmbeddingInputCharacters) characters per text")
+            }
+            total += n
+        }
+        guard total <= c.maxEmbeddingRequestCharacters else {
+            throw APIError.badRequest(
+                "input holds \(total) characters in all; the limit is \(c.maxEmbeddingRequestCharacters) characters "
+                    + "per request: send fewer texts per request")
         }
     }
 
@@ -373,8 +414,9 @@ extension WendaoAPI {
     /// An OpenAI-style stream: `data:` chunks, then `data: [DONE]`; a failure becomes an
     /// `{"error": …}` data event (as OpenAI does) before the stream ends.
     func openAIStream(
+        _ logger: Logger,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        eventStream(last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
+        eventStream(logger, last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
     }
 }

@@ -31,10 +31,33 @@ public struct ServerConfiguration: Sendable {
     public var requestsPerSecondPerKey = 50.0
     /// Answers (model calls or streams) in flight at once, over all clients; more get 503.
     public var maxConcurrentAnswers = 64
+    /// Answers in flight for one API key; more get 429 (the admin is held to the global cap only).
+    public var maxConcurrentAnswersPerKey = 8
+    /// `/v1/embeddings` requests in flight at once, over all clients (a local model is CPU work);
+    /// more get 503.
+    public var maxConcurrentEmbeddings = 4
+    /// `/v1/embeddings` requests in flight for one API key; more get 429.
+    public var maxConcurrentEmbeddingsPerKey = 2
+    /// Uploads being received plus the ingest jobs they queued and that have not finished, over all
+    /// clients; more get 503.
+    public var maxConcurrentIngests = 16
+    /// Uploads and unfinished ingest jobs of one API key; more get 429.
+    public var maxConcurrentIngestsPerKey = 4
+    /// Most texts in one `/v1/embeddings` request; more is a 400.
+    public var maxEmbeddingInputs = 64
+    /// Longest text in one `/v1/embeddings` request, in characters; longer is a 400.
+    public var maxEmbeddingInputCharacters = 8192
+    /// Most characters over all texts of one `/v1/embeddings` request; more is a 400.
+    public var maxEmbeddingRequestCharacters = 32_768
+    /// How long a connection may be idle (no request being read or answered), or take to send a
+    /// request's headers, before the server closes it.
+    public var idleTimeout: Duration = .seconds(60)
     /// Models configuration (providers, keys, prices).
     public var models = ModelsConfiguration()
     /// The environment used to resolve model keys.
     public var environment: [String: String] = [:]
+    /// Opens an uploaded file for writing (tests put a failing device here).
+    var openUploadFile: @Sendable (URL) throws -> FileHandle = { try FileHandle(forWritingTo: $0) }
 
     /// Host names a request's `Host` header may carry besides the loopback names and the bound
     /// address (`config.yaml` `server.allowed_hosts`, `serve --allowed-host`): the names clients

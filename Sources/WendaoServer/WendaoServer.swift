@@ -7,7 +7,8 @@ import WendaoRAG
 /// Limits the routes apply.
 struct APILimits: Sendable {
     var json: Int
-    var rate: Limits
+    /// Admission control: the request rate and work in flight, per key and overall.
+    var rate: Admission
 }
 
 /// The routes and what they share.
@@ -20,7 +21,8 @@ struct WendaoAPI: Sendable {
 
     func router() -> Router<WendaoContext> {
         let router = Router(context: WendaoContext.self)
-        router.add(middleware: LogRequestsMiddleware(.info))
+        let routes = RouteTable()
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware<WendaoContext>(metrics: metrics))
         router.add(middleware: ErrorMiddleware<WendaoContext>())
         router.add(middleware: RequestGuardMiddleware(configuration: service.configuration))
@@ -41,26 +43,16 @@ struct WendaoAPI: Sendable {
         addKnowledgeBaseRoutes(api)
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
+        addKeyRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addOpenAIRoutes(v1)
+        // Last, so that it applies to the not-found responder only (which every router middleware
+        // wraps): a path routed for other methods answers 405 with Allow.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
+        routes.set(router.routes.map { ($0.path, $0.method) })
         return router
-    }
-}
-
-/// Applies the per-key request rate.
-struct RateLimitMiddleware: RouterMiddleware {
-    typealias Context = WendaoContext
-    let limits: Limits
-
-    func handle(_ request: Request, context: WendaoContext, next: (Request, WendaoContext) async throws -> Response)
-        async throws -> Response
-    {
-        // Limits apply to API keys; the admin (and an open local server's single user) is not
-        // throttled.
-        if case .key = context.principal { try limits.admit(context.principal.label) }
-        return try await next(request, context)
     }
 }
 
@@ -92,12 +84,18 @@ public struct WendaoServer: Sendable {
                         + "`wendao keys create`, or bind 127.0.0.1")
             }
         }
+        let shared = service.shared
+        let admission = Admission(
+            rate: configuration.requestsPerSecondPerKey, budgets: Admission.budgets(configuration),
+            jobFinished: { id in
+                // A job that cannot be read (deleted with its knowledge base) holds nothing.
+                guard let job = try? shared.library.job(id: id) else { return true }
+                return job.state.isFinished
+            },
+            recordUse: { key in try shared.library.recordAPIKeyUse(key) })
         api = WendaoAPI(
             service: service,
-            limits: APILimits(
-                json: configuration.maxJSONBytes,
-                rate: Limits(
-                    rate: configuration.requestsPerSecondPerKey, maxAnswers: configuration.maxConcurrentAnswers)),
+            limits: APILimits(json: configuration.maxJSONBytes, rate: admission),
             readiness: Readiness(), runner: JobRunner(service: service, logger: logger, metrics: metrics),
             metrics: metrics)
     }
@@ -105,8 +103,16 @@ public struct WendaoServer: Sendable {
     /// The Hummingbird application (for `run` and for in-process tests).
     public func application() -> some ApplicationProtocol {
         let readiness = api.readiness
+        let idle = configuration.idleTimeout.components
+        let idleNanoseconds = max(1, idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
         return Application(
             router: api.router(),
+            // An idle connection (no request being read or answered), or one whose request headers
+            // never finish arriving, is closed after `idleTimeout`; a client that hangs up has its
+            // connection closed at once (the work it asked for is cancelled).
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ClientHangUpHandler()], idleTimeout: .nanoseconds(idleNanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
             services: [api.runner],
             onServerRunning: { _ in readiness.set(true) },

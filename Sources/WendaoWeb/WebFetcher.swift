@@ -340,8 +340,11 @@ public struct WebFetcher: Sendable {
         let channel = connection.channel
         return try await withTaskCancellationHandler {
             try await connection.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(head))
-                try await outbound.write(.end(nil))
+                // Head and end in one write (one flush). A server may answer and close as soon as
+                // it has the head (an HTTP/1.0 redirect); a failed write is then no failure while
+                // its response can still be read.
+                var writeError: (any Error)?
+                do { try await outbound.write(contentsOf: [.head(head), .end(nil)]) } catch { writeError = error }
                 var responseHead: HTTPResponseHead?
                 var body = Data()
                 var wantBody = false
@@ -372,6 +375,10 @@ public struct WebFetcher: Sendable {
                             url: target.url, status: Int(responseHead.status.code), headers: responseHead.headers,
                             body: body)
                     }
+                }
+                if let writeError, responseHead == nil {
+                    throw WendaoError(
+                        .unavailable, "could not send the request to \(target.hostHeader): \(Self.describe(writeError))")
                 }
                 throw WendaoError(.unavailable, "connection to \(target.hostHeader) closed before the response ended")
             }

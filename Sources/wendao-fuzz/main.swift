@@ -1,4 +1,5 @@
-// Fuzz harness for the parsers that read untrusted files and pages.
+// Fuzz harness for the parsers that read untrusted files and pages, and for the server's request
+// handling (multipart bodies, the router).
 //
 // Normal builds get a replayer: `wendao-fuzz TARGET FILE…` runs one target over saved inputs
 // (crash reproduction). Built for libFuzzer (scripts/fuzz.sh) with `-DWENDAO_LIBFUZZER
@@ -37,7 +38,7 @@ func runTarget(_ name: String, _ data: Data) -> Bool {
     case "pptx": _ = try? OfficeLoader.pptx(data, limits: fuzzLimits)
     case "epub": _ = try? OfficeLoader.epub(data, limits: fuzzLimits)
     default:
-        if !FuzzWebTargets.run(name, data) { return false }
+        if !FuzzWebTargets.run(name, data) && !FuzzServerTargets.run(name, data) { return false }
     }
     return true
 }
@@ -45,7 +46,7 @@ func runTarget(_ name: String, _ data: Data) -> Bool {
 /// Every target name, for `--list` and scripts/fuzz.sh.
 let targetNames = [
     "text", "markdown", "html", "csv", "json", "jsonl", "svg", "sniff", "docx", "xlsx", "pptx", "epub",
-] + FuzzWebTargets.names
+] + FuzzWebTargets.names + FuzzServerTargets.names
 
 #if WENDAO_LIBFUZZER
     nonisolated(unsafe) var activeTarget = ProcessInfo.processInfo.environment["WENDAO_FUZZ_TARGET"] ?? "markdown"

@@ -639,3 +639,44 @@ private final class QuantisedStorage: @unchecked Sendable {
         for p in buffers { p.deallocate() }
     }
 }
+
+/// A server stops embedding for a client that has gone (issue 12): the encoder asks whether to
+/// stop between texts, forward passes and layers, and a cancelled task stops it.
+@Suite struct EncoderCancellationTests {
+    private func tinyEncoder() throws -> (TextEncoder, URL) {
+        let dir = try temporaryDirectory()
+        try writeTinyModel(dir)
+        return (try TextEncoder(model: try BertModelLoader.load(directory: dir.path), threads: 1), dir)
+    }
+
+    @Test func stopsWhenAskedBetweenTextsPassesAndLayers() throws {
+        let (encoder, dir) = try tinyEncoder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let texts = Array(repeating: "hello world", count: 10)
+        var asked = 0
+        #expect(throws: CancellationError.self) {
+            // One text per forward pass: 10 asks while tokenising, then one before each pass and one
+            // per layer (the tiny model has one); the 13th ask (before the second pass) stops it.
+            _ = try encoder.embedDetailed(texts, kind: .passage, batchSize: 1) {
+                asked += 1
+                return asked > 12
+            }
+        }
+        #expect(asked == 13)
+        let all = try encoder.embedDetailed(texts, kind: .passage, batchSize: 1) { false }
+        #expect(all.count == 10)
+    }
+
+    @Test func cancellingTheTaskStopsTheWork() async throws {
+        let (encoder, dir) = try tinyEncoder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let embedder: any TextEmbedder = encoder
+        // Far more work than can finish before the cancellation arrives.
+        let texts = Array(repeating: "hello worlds! hello world", count: 200_000)
+        let task = Task { try await embedder.embed(texts, as: .passage) }
+        task.cancel()
+        let result = await task.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(try await embedder.embed(["hello"], as: .query).vectors.count == 1)
+    }
+}

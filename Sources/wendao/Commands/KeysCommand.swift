@@ -81,7 +81,7 @@ struct KeysCommand: ParsableCommand {
     static func describe(_ k: KeyJSON) -> String {
         let kbs = k.knowledge_bases.isEmpty ? "(none)" : k.knowledge_bases.joined(separator: ",")
         return [
-            String(k.id), k.name, k.prefix, k.scope, kbs, k.created_at,
+            String(k.id), k.name, k.prefix, k.scope, kbs, k.created_at, k.last_used_at ?? "never",
             k.revoked_at.map { "revoked \($0)" } ?? "active",
         ].joined(separator: "\t")
     }
@@ -139,7 +139,8 @@ struct KeysCommand: ParsableCommand {
                 Output.line("no API keys yet — create one with `wendao keys create --kb NAME`")
             } else {
                 Output.line(
-                    ["ID", "NAME", "PREFIX", "SCOPE", "KNOWLEDGE BASES", "CREATED", "STATUS"].joined(separator: "\t"))
+                    ["ID", "NAME", "PREFIX", "SCOPE", "KNOWLEDGE BASES", "CREATED", "LAST USED", "STATUS"].joined(
+                        separator: "\t"))
                 for k in all { Output.line(describe(k)) }
             }
         }
