@@ -94,7 +94,14 @@ public struct QuestionIntent: Sendable, Equatable {
             "多少", "几", "怎么收", "怎么算", "怎么计算", "如何收", "如何计算", "怎么计费", "如何计费", "标准", "how much", "what is the",
             "what's the", "what are the",
         ])
-        if money && (asksQuantity || any(["收钱", "要钱", "加钱", "交钱", "付钱", "免费", "free"])) { k.insert(.amount) }
+        // A question that already asks for a time, a size or a count asks for money only in so many
+        // words ("免费放几天" asks for days).
+        let specific = !k.isDisjoint(with: [.temperature, .duration, .clock, .measure, .count])
+        let strongMoney = any([
+            "多少钱", "几块", "收费", "费用", "运费", "怎么收", "价格", "价钱", "收钱", "要钱", "加钱", "交钱", "付钱", "cost", "price", "fee",
+            "charge",
+        ])
+        if money && (specific ? strongMoney : (asksQuantity || strongMoney)) { k.insert(.amount) }
         if any(["比例", "费率", "几个点", "百分之", "税率", "几折", "percent", "percentage"]) { k.insert(.amount) }
         if any(["电话", "热线", "号码", "邮箱", "联系方式", "怎么联系", "phone", "hotline", "e-mail", "email", "contact"]) {
             k.insert(.contact)
@@ -289,9 +296,6 @@ enum RowText {
         for p in pairs.dropFirst() where !p.value.isEmpty && p.value != "—" && p.value != "-" && p.value != "–" {
             if p.name.isEmpty {
                 rest.append(p.value)
-            } else if cjk {
-                let joiner = (p.name.unicodeScalars.last.map { $0.value >= 0x3000 } ?? false) ? "" : " "
-                rest.append(p.name + joiner + p.value)
             } else {
                 rest.append(p.name + " " + p.value)
             }

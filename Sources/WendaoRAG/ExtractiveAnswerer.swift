@@ -171,7 +171,9 @@ public struct ExtractiveAnswerer: Sendable {
                 p.concepts.append(
                     Concept(kind: .bigram, alternatives: [[h]], weight: known ? w : w * 0.5, known: known))
             } else {
-                var c = Concept(kind: .word, alternatives: [[h]], weight: w, known: known)
+                // Like a pair, a word no passage contains may be phrasing (or the question's language):
+                // it counts half.
+                var c = Concept(kind: .word, alternatives: [[h]], weight: known ? w : w * 0.5, known: known)
                 let letters = scalars.allSatisfy { $0.properties.isAlphabetic && $0.value < 0x80 }
                 let year =
                     scalars.count == 4 && scalars.allSatisfy { $0.value >= 0x30 && $0.value <= 0x39 }
@@ -330,6 +332,7 @@ public struct ExtractiveAnswerer: Sendable {
             var holds: Bool
         }
         var scored: [Scored] = []
+        let listAnswer = intent.kinds.contains(.steps) || intent.kinds.contains(.documents)
         var unitsByHit: [Int: [Unit]] = [:]
         let topScore = max(candidates.first?.score ?? 1, 1e-9)
         for (i, h) in candidates.enumerated() where chunkCoverage[i] >= minimumCoverage * 0.6 {
@@ -350,6 +353,8 @@ public struct ExtractiveAnswerer: Sendable {
                 // the best passage).
                 var score = c + 0.5 * Double(h.score / topScore)
                 if !holds { score -= 0.25 }
+                // What to bring is answered by a list: an item, or a sentence that enumerates.
+                if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
                 scored.append(Scored(unit: u, score: score, coverage: c, holds: holds))
             }
         }
@@ -361,7 +366,6 @@ public struct ExtractiveAnswerer: Sendable {
         var chosen: [Unit] = [lead.unit]
         var length = lead.unit.text.count
         var seenText: Set<String> = [lead.unit.text]
-        let listAnswer = intent.kinds.contains(.steps) || intent.kinds.contains(.documents)
         // A list intro ("…的：") or a step of a procedure brings the items that follow it.
         if let units = unitsByHit[lead.unit.hit], lead.unit.endsWithColon || (listAnswer && lead.unit.isListItem) {
             let after = units.filter { $0.start > lead.unit.start }

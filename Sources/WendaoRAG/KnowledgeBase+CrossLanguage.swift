@@ -6,7 +6,7 @@ extension KnowledgeBase {
     /// Weight of a cross-language rendering's terms in BM25, shared by the renderings of one English
     /// word: a Chinese passage that holds the rendering scores as if the question had said it, a
     /// little less than the word itself.
-    static let renderingWeight: Float = 0.8
+    static let renderingWeight: Float = 1.0
 
     /// The Chinese renderings (``BilingualGlossary``) of an English question's words that this
     /// knowledge base's index contains: at most three words of two or more characters per English
@@ -50,5 +50,13 @@ extension KnowledgeBase {
             }
         }
         return weighted
+    }
+
+    /// The highest BM25 score a passage in the documents' language could reach: the English words
+    /// that have renderings count through their renderings only (a Chinese passage cannot contain
+    /// both), so a question asked in English is not measured against a bound no passage can reach.
+    func boundTerms(_ terms: [(term: UInt64, weight: Float)], phrases: [CrossLanguagePhrase]) -> Float {
+        let rendered = Set(phrases.flatMap(\.english))
+        return index.scoreBound(weighted: terms.filter { !($0.weight == 1 && rendered.contains($0.term)) })
     }
 }

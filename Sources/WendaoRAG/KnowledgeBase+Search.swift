@@ -154,7 +154,7 @@ extension KnowledgeBase {
         let lexical = terms.map { index.search(weighted: $0, k: pool) } ?? []
         let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
         return CandidateLists(
-            lexical: lexical, dense: dense.hits, lexicalBound: terms.map { index.scoreBound(weighted: $0) } ?? 0,
+            lexical: lexical, dense: dense.hits, lexicalBound: terms.map { boundTerms($0, phrases: phrases) } ?? 0,
             queryVector: dense.queryVector)
     }
 
