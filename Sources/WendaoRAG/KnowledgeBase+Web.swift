@@ -42,8 +42,7 @@ extension KnowledgeBase {
         let started = Date()
         var summary = IngestSummary(kb: name)
         progress(.planned(files: urls.count, bytes: 0))
-        func report(_ path: String, _ outcome: IngestOutcome, chunks: Int = 0, bytes: Int64 = 0, reason: String? = nil)
-        {
+        func report(_ path: String, _ outcome: IngestOutcome, chunks: Int = 0, bytes: Int64 = 0, reason: String? = nil) {
             summary.tally(path: path, outcome: outcome, chunks: chunks, bytes: bytes, reason: reason)
             if outcome == .failed {
                 library.logger.warning("page rejected", metadata: ["url": "\(path)", "reason": "\(reason ?? "")"])
@@ -168,8 +167,7 @@ extension KnowledgeBase {
     /// The document a fetched resource holds: an HTML page's main content, a PDF's pages, or text.
     static func document(from resource: WebResource, identity: String, limits: LoaderLimits) throws -> LoadedDocument {
         if resource.isPDF {
-            return try DocumentLoader.load(
-                data: resource.body, identity: identity, fileName: "page.pdf", limits: limits)
+            return try DocumentLoader.load(data: resource.body, identity: identity, fileName: "page.pdf", limits: limits)
         }
         if resource.isHTML {
             let parsed = MainContent.extract(html: try resource.text(), url: resource.url)
@@ -177,8 +175,7 @@ extension KnowledgeBase {
             let title = parsed.title.flatMap { $0.isEmpty ? nil : $0 } ?? fallback
             var warnings = parsed.warnings
             if parsed.blocks.isEmpty { warnings.append("no main content found") }
-            return LoadedDocument(
-                path: identity, title: title, format: .html, blocks: parsed.blocks, warnings: warnings)
+            return LoadedDocument(path: identity, title: title, format: .html, blocks: parsed.blocks, warnings: warnings)
         }
         let name = resource.url.lastPathComponent.isEmpty ? "page.txt" : resource.url.lastPathComponent
         return try DocumentLoader.load(data: resource.body, identity: identity, fileName: name, limits: limits)

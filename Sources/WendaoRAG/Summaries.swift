@@ -57,8 +57,7 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     /// Encodes every key, `model` as null when unset.
     public func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
-            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages,
-                embedder, retrieval, fusion, created_at
+            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, embedder, retrieval, fusion, created_at
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(name, forKey: .name)
