@@ -91,7 +91,8 @@ public struct QuestionIntent: Sendable, Equatable {
             "compensat", "surcharge", "discount", "rate", "expensive", "cheap",
         ])
         let asksQuantity = any([
-            "多少", "几", "怎么收", "怎么算", "怎么计算", "如何收", "如何计算", "怎么计费", "如何计费", "标准", "how much", "what is the",
+            // "怎么算" asks for the method, not only the amount: it does not make a value question.
+            "多少", "几", "怎么收", "如何收", "收费标准", "how much", "what is the",
             "what's the", "what are the",
         ])
         // A question that already asks for a time, a size or a count asks for money only in so many

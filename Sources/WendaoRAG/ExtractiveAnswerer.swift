@@ -308,7 +308,7 @@ public struct ExtractiveAnswerer: Sendable {
         // question is about: no passage can answer it.
         if profile.concepts.contains(where: { $0.isUnknownIdentifier }) { return notFound }
         // Coverage of the best chunks (section path and text).
-        let candidates = Array(hits.prefix(6))
+        let candidates = Array(hits.prefix(8))
         let chunkTerms = candidates.map { Set(analyzer.terms($0.section + "\n" + $0.text)) }
         let chunkCoverage = chunkTerms.map { Self.coverage(profile, in: $0) }
         let best = chunkCoverage.max() ?? 0
