@@ -99,7 +99,7 @@ public struct QuestionIntent: Sendable, Equatable {
         // words ("免费放几天" asks for days).
         let specific = !k.isDisjoint(with: [.temperature, .duration, .clock, .measure, .count])
         let strongMoney = any([
-            "多少钱", "几块", "收费", "费用", "运费", "怎么收", "价格", "价钱", "收钱", "要钱", "加钱", "交钱", "付钱", "cost", "price", "fee",
+            "多少钱", "几块", "收费", "怎么收", "价格", "价钱", "收钱", "要钱", "加钱", "交钱", "付钱", "cost", "price", "fee",
             "charge",
         ])
         if money && (specific ? strongMoney : (asksQuantity || strongMoney)) { k.insert(.amount) }
@@ -155,6 +155,7 @@ public struct QuestionIntent: Sendable, Equatable {
     static let amountUnits = ["元", "块", "角", "%", "折", "倍", "yuan", "rmb", "cny", "percent"]
     static let amountPrefixes = ["¥", "￥", "cny", "rmb", "$", "us$"]
     static let amountWords = [
+        "百分之",
         "免费", "不收", "不另收", "无需付", "不需要付", "不用付", "全额退", "退还", "free of charge", "no charge", "free",
     ]
     static let temperatureUnits = ["℃", "°c", "度", "°"]

@@ -136,7 +136,8 @@ public struct ExtractiveAnswerer: Sendable {
     }
 
     static func profile(
-        _ question: String, analyzer: Analyzer, renderings: [CrossLanguagePhrase] = [], idf: (UInt64) -> Float
+        _ question: String, analyzer: Analyzer, renderings: [CrossLanguagePhrase] = [], halveUnknownWords: Bool = false,
+        idf: (UInt64) -> Float
     ) -> QueryProfile {
         var p = QueryProfile()
         var seen = Set<UInt64>()
@@ -172,8 +173,9 @@ public struct ExtractiveAnswerer: Sendable {
                     Concept(kind: .bigram, alternatives: [[h]], weight: known ? w : w * 0.5, known: known))
             } else {
                 // Like a pair, a word no passage contains may be phrasing (or the question's language):
-                // it counts half.
-                var c = Concept(kind: .word, alternatives: [[h]], weight: known ? w : w * 0.5, known: known)
+                // for the answer it counts half (the grounded answerer's relevance gate keeps full weight).
+                var c = Concept(
+                    kind: .word, alternatives: [[h]], weight: known || !halveUnknownWords ? w : w * 0.5, known: known)
                 let letters = scalars.allSatisfy { $0.properties.isAlphabetic && $0.value < 0x80 }
                 let year =
                     scalars.count == 4 && scalars.allSatisfy { $0.value >= 0x30 && $0.value <= 0x39 }
@@ -298,7 +300,8 @@ public struct ExtractiveAnswerer: Sendable {
 
     /// Answers `question` from ranked hits.
     public func answer(question: String, hits: [SearchHit], analyzer: Analyzer, idf: (UInt64) -> Float) -> Answer {
-        let profile = Self.profile(question, analyzer: analyzer, renderings: renderings, idf: idf)
+        let profile = Self.profile(
+            question, analyzer: analyzer, renderings: renderings, halveUnknownWords: true, idf: idf)
         let intent = QuestionIntent(question)
         let notFound = Answer(
             question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
