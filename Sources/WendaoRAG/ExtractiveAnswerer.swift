@@ -332,6 +332,7 @@ public struct ExtractiveAnswerer: Sendable {
             var unit: Unit
             var score: Double
             var coverage: Double
+            var inContext: Double
             var holds: Bool
         }
         var scored: [Scored] = []
@@ -352,18 +353,22 @@ public struct ExtractiveAnswerer: Sendable {
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
                 if let last = u.text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
                 let holds = intent.isHeld(by: u.valueText)
+                // The gate reads the unit in its whole section path: the document title says what
+                // the passage is about ("破损包裹处理流程" for "包裹丢了最多赔多少钱？").
+                let inContext = Self.coverage(profile, in: Set(analyzer.terms(h.section + "\n" + u.text)))
                 // Units of passages that retrieval ranked higher are preferred (score relative to
                 // the best passage).
                 var score = c + 0.5 * Double(h.score / topScore)
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
-                scored.append(Scored(unit: u, score: score, coverage: c, holds: holds))
+                scored.append(Scored(unit: u, score: score, coverage: c, inContext: inContext, holds: holds))
             }
         }
         scored.sort { $0.score > $1.score }
         // The lead holds what was asked; without one, the passages do not answer this question.
-        guard let lead = scored.first(where: { $0.holds && $0.coverage >= minimumCoverage * 0.5 }) else {
+        guard let lead = scored.first(where: { $0.holds && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5 })
+        else {
             return semanticFallback()
         }
         var chosen: [Unit] = [lead.unit]
