@@ -63,6 +63,11 @@ public struct Answer: Sendable, Codable, Equatable {
 public struct ExtractiveAnswerer: Sendable {
     /// Minimum share of the question's informative term weight the best chunk must contain.
     public var minimumCoverage: Double = 0.35
+    /// With dense evidence: a question this share of whose pair and word weight no passage contains
+    /// is answered "not found" unless its best dense match stands out
+    /// (``SemanticCalibration/unknownTopicMargin``). Chosen on `eval.jsonl` (4 of its 6 unanswerable
+    /// questions that were still answered, 4 of 121 answered ones lost).
+    public var maximumUnknownShare = 0.6
     /// At most this many units (sentences, rows, list items) in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
@@ -210,6 +215,20 @@ public struct ExtractiveAnswerer: Sendable {
         return ut > 0 ? 0.5 * uni + 0.5 * bi : bi
     }
 
+    /// The share of the question's pair and word weight (full idf) that no passage of the knowledge
+    /// base contains.
+    static func unknownShare(_ p: QueryProfile) -> Double {
+        var unknown = 0.0
+        var all = 0.0
+        for c in p.concepts where c.kind != .unigram {
+            // Unknown pairs and words were entered at half weight.
+            let w = c.known ? c.weight : c.weight * 2
+            all += w
+            if !c.known { unknown += w }
+        }
+        return all > 0 ? unknown / all : 0
+    }
+
     /// A piece of a passage that can answer: a sentence, a worked example, a table row (as a
     /// readable sentence) or a list item.
     struct Unit {
@@ -310,6 +329,13 @@ public struct ExtractiveAnswerer: Sendable {
         // A name, code or year the knowledge base never mentions ("PayPal", "CEO", "2027") is what the
         // question is about: no passage can answer it.
         if profile.concepts.contains(where: { $0.isUnknownIdentifier }) { return notFound }
+        // Most of the question's words are unknown to the knowledge base and its meaning does not
+        // stand out either: it is about something the documents do not cover.
+        if let semantic, Self.unknownShare(profile) >= maximumUnknownShare,
+            semantic.margin < semantic.calibration.unknownTopicMargin
+        {
+            return notFound
+        }
         // Coverage of the best chunks (section path and text).
         let candidates = Array(hits.prefix(8))
         let chunkTerms = candidates.map { Set(analyzer.terms($0.section + "\n" + $0.text)) }
@@ -549,6 +575,9 @@ public struct SemanticCalibration: Sendable, Equatable {
     public var minimumSentenceCosine: Double
     /// A second sentence must be within this of the best.
     public var sentenceSpread: Double
+    /// A question mostly in words the knowledge base does not contain is answered only when its best
+    /// dense match stands out from the pool mean by at least this much.
+    public var unknownTopicMargin: Double = 0
 
     /// Calibration of multilingual-e5-small (4-bit): measured on the CMRC 2018 trial set — 120 of its
     /// questions against the unrelated logistics sample (none answerable) reach a best cosine of at
@@ -556,7 +585,7 @@ public struct SemanticCalibration: Sendable, Equatable {
     /// reach ≥ 0.876 and 90 % a margin ≥ 0.039.
     public static let e5Small = SemanticCalibration(
         minimumCosine: 0.875, minimumMargin: 0.035, chunkSpread: 0.02, minimumSentenceCosine: 0.80,
-        sentenceSpread: 0.015)
+        sentenceSpread: 0.015, unknownTopicMargin: 0.03)
 
     /// The calibration for an embedder id, or nil when none has been measured.
     public static func forEmbedder(_ id: String) -> SemanticCalibration? {
