@@ -13,7 +13,8 @@ struct EvalCommand: ParsableCommand {
         subcommands: [Squad.self, Beir.self, Answers.self])
 
     struct Tuning: ParsableArguments {
-        @Option(help: "Chunk size in units: a Chinese character or a digit counts 1, any other character 0.4.") var chunkSize = KnowledgeBaseSettings.default.chunkSize
+        @Option(help: "Chunk size in units: a Chinese character or a digit counts 1, any other character 0.4.")
+        var chunkSize = KnowledgeBaseSettings.default.chunkSize
         @Option(help: "Chunk overlap in the same units.") var chunkOverlap = KnowledgeBaseSettings.default.chunkOverlap
         @Option(help: "BM25 k1.") var k1 = KnowledgeBaseSettings.default.k1
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
