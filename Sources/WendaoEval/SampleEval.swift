@@ -3,7 +3,7 @@ import WendaoCore
 import WendaoRAG
 
 /// Answer quality on a question file of the sample format (`eval.jsonl`: `question`, `answers`,
-/// `documents`, `answerable`).
+/// `documents`, `answerable`, and optionally `all` and `category`).
 public struct AnswerReport: Sendable, Codable {
     /// Questions.
     public var questions: Int
@@ -11,9 +11,10 @@ public struct AnswerReport: Sendable, Codable {
     public var answerable: Int
     /// Unanswerable questions.
     public var unanswerable: Int
-    /// Answerable questions whose answer text contains a gold string.
+    /// Answerable questions whose answer text contains a gold string (every gold string for a
+    /// question marked `"all": true`).
     public var answerHit: Double
-    /// Answerable questions where a cited passage contains a gold string.
+    /// Answerable questions where the cited passages contain a gold string (all of them for `all`).
     public var citationHit: Double
     /// Answerable questions where a cited passage comes from a gold document.
     public var citedDocumentHit: Double
@@ -26,10 +27,40 @@ public struct AnswerReport: Sendable, Codable {
     public var falseNotFound: Double
     /// Unanswerable questions correctly answered "not found".
     public var notFoundRecall: Double
-    /// Questions per second.
+    /// Questions per second (retrieval and answer).
     public var queriesPerSecond: Double
+    /// Median time of the whole `ask` (retrieval, query embedding and answer), milliseconds.
+    public var askP50Milliseconds: Double
+    /// Median time of the answer step alone (sentence choice and the not-found decision, without
+    /// retrieval), milliseconds.
+    public var answerP50Milliseconds: Double
+    /// The same figures per question category (the `category` field; `-` when absent).
+    public var categories: [String: CategoryReport]
     /// Per-question details of misses.
     public var misses: [Miss]
+
+    /// Figures of one category of questions.
+    public struct CategoryReport: Sendable, Codable {
+        /// Questions.
+        public var questions: Int
+        /// Answerable questions.
+        public var answerable: Int
+        /// Unanswerable questions.
+        public var unanswerable: Int
+        /// Answerable questions answered with the gold fact(s).
+        public var answerHits: Int
+        /// Answerable questions whose top 8 retrieved chunks hold the gold fact(s).
+        public var retrievalHits: Int
+        /// Answerable questions answered "not found".
+        public var falseNotFound: Int
+        /// Unanswerable questions answered "not found".
+        public var notFound: Int
+
+        enum CodingKeys: String, CodingKey {
+            case questions, answerable, unanswerable, answerHits = "answer_hits", retrievalHits = "retrieval_hits"
+            case falseNotFound = "false_not_found", notFound = "not_found"
+        }
+    }
 
     /// A missed question.
     public struct Miss: Sendable, Codable {
@@ -47,7 +78,49 @@ public struct AnswerReport: Sendable, Codable {
         case questions, answerable, unanswerable, answerHit = "answer_hit", citationHit = "citation_hit"
         case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, falseNotFound =
             "false_not_found"
-        case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second", misses
+        case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second"
+        case askP50Milliseconds = "ask_p50_ms", answerP50Milliseconds = "answer_p50_ms", categories, misses
+    }
+}
+
+/// One question's outcome, as `eval answers --details FILE` writes it (one JSON line each).
+public struct AnswerDetail: Sendable, Codable {
+    /// Question id.
+    public var id: String
+    /// Category (`-` when the question has none).
+    public var category: String
+    /// The question.
+    public var question: String
+    /// Whether the documents answer it.
+    public var answerable: Bool
+    /// The gold strings.
+    public var gold: [String]
+    /// Whether every gold string is required.
+    public var all: Bool
+    /// True when the answer was judged right: the gold fact(s) in the answer text, or "not found"
+    /// for an unanswerable question.
+    public var correct: Bool
+    /// Whether the answer said it found something.
+    public var found: Bool
+    /// The answer text.
+    public var answer: String
+    /// The answerer's coverage signal.
+    public var coverage: Double
+    /// Gold strings found in the answer text.
+    public var goldInAnswer: [String]
+    /// Gold strings found in the cited passages.
+    public var goldInCitations: [String]
+    /// Gold strings found in the top 8 retrieved chunks.
+    public var goldInRetrieved: [String]
+    /// The cited sources: `[n] document › section`.
+    public var sources: [String]
+    /// The top retrieved chunks: `rank. document › section`.
+    public var retrieved: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, category, question, answerable, gold, all, correct, found, answer, coverage
+        case goldInAnswer = "gold_in_answer", goldInCitations = "gold_in_citations"
+        case goldInRetrieved = "gold_in_retrieved", sources, retrieved
     }
 }
 
@@ -59,11 +132,15 @@ public enum AnswerEvaluator {
         var answers: [String]
         var documents: [String]?
         var answerable: Bool?
+        var all: Bool?
+        var category: String?
     }
 
     /// Evaluates `kb` on the questions in `file`, retrieving by `mode` (default: the knowledge
-    /// base's mode).
-    public static func run(kb: KnowledgeBase, file: URL, mode: RetrievalMode? = nil) throws -> AnswerReport {
+    /// base's mode); with `details`, writes one ``AnswerDetail`` JSON line per question there.
+    public static func run(kb: KnowledgeBase, file: URL, mode: RetrievalMode? = nil, details: URL? = nil) throws
+        -> AnswerReport
+    {
         guard let data = try? Data(contentsOf: file) else { throw WendaoError(.unreadable, "cannot read \(file.path)") }
         var qs: [Question] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
@@ -82,37 +159,70 @@ public enum AnswerEvaluator {
         var falseNF = 0
         var nfOK = 0
         var misses: [AnswerReport.Miss] = []
+        var categories: [String: AnswerReport.CategoryReport] = [:]
+        var lines: [AnswerDetail] = []
+        var askTimes: [Double] = []
+        var answerTimes: [Double] = []
         let t0 = Date()
         for (i, q) in qs.enumerated() {
             let id = q.id ?? "q\(i + 1)"
-            let a = try kb.ask(q.question, mode: mode)
+            let category = q.category ?? "-"
+            let timed = try kb.askTimed(q.question, mode: mode)
+            let a = timed.answer
+            askTimes.append(timed.totalSeconds * 1000)
+            answerTimes.append(timed.answerSeconds * 1000)
             let isAnswerable = q.answerable ?? !q.answers.isEmpty
+            let requireAll = q.all ?? false
+            var c =
+                categories[category]
+                ?? .init(
+                    questions: 0, answerable: 0, unanswerable: 0, answerHits: 0, retrievalHits: 0, falseNotFound: 0,
+                    notFound: 0)
+            c.questions += 1
+            let hits = try kb.search(q.question, topK: 8, mode: mode)
+            let inAnswer = a.found ? q.answers.filter { a.answer.contains($0) } : []
+            let inCitations = q.answers.filter { g in a.citations.contains { $0.text.contains(g) } }
+            let inRetrieved = q.answers.filter { g in hits.contains { $0.text.contains(g) } }
+            func satisfied(_ found: [String]) -> Bool {
+                q.answers.isEmpty ? false : requireAll ? found.count == q.answers.count : !found.isEmpty
+            }
+            var correct = false
             if isAnswerable {
                 answerable += 1
-                let hits = try kb.search(q.question, topK: 8, mode: mode)
-                if q.answers.contains(where: { g in hits.contains { $0.text.contains(g) } }) { retrieved += 1 }
+                c.answerable += 1
+                if satisfied(inRetrieved) {
+                    retrieved += 1
+                    c.retrievalHits += 1
+                }
                 if !a.found {
                     falseNF += 1
+                    c.falseNotFound += 1
                     misses.append(.init(id: id, question: q.question, problem: "said not found", answer: ""))
-                    continue
-                }
-                let inAnswer = q.answers.contains { a.answer.contains($0) }
-                let inCitation = q.answers.contains { g in a.citations.contains { $0.text.contains(g) } }
-                let docs = q.documents ?? []
-                let fromDoc = a.citations.contains { c in docs.contains { c.document.hasSuffix($0) } }
-                if inAnswer { answerHit += 1 }
-                if inCitation { citationHit += 1 }
-                if fromDoc { docHit += 1 }
-                if !inAnswer {
-                    misses.append(
-                        .init(
-                            id: id, question: q.question,
-                            problem: inCitation ? "gold only in citation" : "gold missing", answer: a.answer))
+                } else {
+                    let docs = q.documents ?? []
+                    let fromDoc = a.citations.contains { c in docs.contains { c.document.hasSuffix($0) } }
+                    correct = satisfied(inAnswer)
+                    if correct {
+                        answerHit += 1
+                        c.answerHits += 1
+                    }
+                    if satisfied(inCitations) { citationHit += 1 }
+                    if fromDoc { docHit += 1 }
+                    if !correct {
+                        misses.append(
+                            .init(
+                                id: id, question: q.question,
+                                problem: satisfied(inCitations) ? "gold only in citation" : "gold missing",
+                                answer: a.answer))
+                    }
                 }
             } else {
                 unanswerable += 1
+                c.unanswerable += 1
                 if !a.found {
                     nfOK += 1
+                    c.notFound += 1
+                    correct = true
                 } else {
                     misses.append(
                         .init(
@@ -120,8 +230,30 @@ public enum AnswerEvaluator {
                         ))
                 }
             }
+            categories[category] = c
+            if details != nil {
+                lines.append(
+                    AnswerDetail(
+                        id: id, category: category, question: q.question, answerable: isAnswerable, gold: q.answers,
+                        all: requireAll, correct: correct, found: a.found, answer: a.answer, coverage: a.coverage,
+                        goldInAnswer: inAnswer, goldInCitations: inCitations, goldInRetrieved: inRetrieved,
+                        sources: a.citations.map { "[\($0.n)] \($0.document) › \($0.section)" },
+                        retrieved: hits.map { "\($0.rank). \($0.document) › \($0.section)" }))
+            }
         }
         let secs = Date().timeIntervalSince(t0)
+        if let details {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var out = Data()
+            for l in lines {
+                out.append(try encoder.encode(l))
+                out.append(0x0A)
+            }
+            do { try out.write(to: details) } catch {
+                throw WendaoError(.unreadable, "cannot write \(details.path): \(error.localizedDescription)")
+            }
+        }
         let na = Double(max(answerable, 1))
         return AnswerReport(
             questions: qs.count, answerable: answerable, unanswerable: unanswerable, answerHit: Double(answerHit) / na,
@@ -130,6 +262,13 @@ public enum AnswerEvaluator {
             falseNotFound: Double(falseNF) / na,
             notFoundRecall: Double(nfOK) / Double(max(unanswerable, 1)),
             queriesPerSecond: Double(qs.count) / max(secs, 1e-9),
-            misses: misses)
+            askP50Milliseconds: median(askTimes), answerP50Milliseconds: median(answerTimes),
+            categories: categories, misses: misses)
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }

@@ -167,6 +167,12 @@ public final class BM25Index {
         return queryTerms.reduce(Float(0)) { $0 + idf($1) * (k1 + 1) }
     }
 
+    /// ``scoreBound(_:)`` for weighted query terms (``search(weighted:k:)``).
+    public func scoreBound(weighted queryTerms: [(term: UInt64, weight: Float)]) -> Float {
+        let k1 = parameters.k1
+        return queryTerms.reduce(Float(0)) { $0 + idf($1.term) * (k1 + 1) * max(0, $1.weight) }
+    }
+
     private func prepareNorms(average: Float) {
         if normsAverage == average { return }
         let k1 = parameters.k1
@@ -186,20 +192,28 @@ public final class BM25Index {
     /// The `k` best live documents for the analysed query, best first. Repeated query terms count
     /// once per repetition.
     public func search(_ queryTerms: [UInt64], k: Int) -> [ScoredID] {
+        search(weighted: queryTerms.map { ($0, 1) }, k: k)
+    }
+
+    /// The `k` best documents for query terms of unequal weight (a repeated term's weights add
+    /// up): each term's BM25 contribution is multiplied by its weight. ``search(_:k:)`` is this
+    /// with every weight 1; cross-language expansions use smaller weights.
+    public func search(weighted queryTerms: [(term: UInt64, weight: Float)], k: Int) -> [ScoredID] {
         guard k > 0, count > 0, !queryTerms.isEmpty else { return [] }
         let n = Float(count)
         let avg = Float(Double(liveLength) / Double(max(count, 1)))
         let k1 = parameters.k1
         let b = parameters.b
-        // Unique terms with their query frequency.
+        // Unique terms with their query frequency (summed weights).
         var unique: [(term: UInt64, qtf: Float)] = []
-        for t in queryTerms.sorted() {
-            if let last = unique.last, last.term == t {
-                unique[unique.count - 1].qtf += 1
+        for t in queryTerms.sorted(by: { $0.term < $1.term }) where t.weight > 0 {
+            if let last = unique.last, last.term == t.term {
+                unique[unique.count - 1].qtf += t.weight
             } else {
-                unique.append((t, 1))
+                unique.append((t.term, t.weight))
             }
         }
+        guard !unique.isEmpty else { return [] }
         var heap = TopK(k: k)
         // Segment part.
         if let s = segment {

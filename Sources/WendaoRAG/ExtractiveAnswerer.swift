@@ -52,13 +52,23 @@ public struct Answer: Sendable, Codable, Equatable {
 
 /// Builds answers from the best sentences of the retrieved chunks, without a language model.
 ///
-/// Each sentence is scored by the inverse-document-frequency mass of the question terms it
-/// contains, plus the rank of its chunk. When even the best chunk covers too little of the
-/// question's informative terms, the answer is "not found" rather than an unrelated passage.
+/// The question is read for what it asks (``QuestionIntent``: an amount, a temperature, a time, a
+/// list of steps, a document to bring). The passages are cut into answer units: sentences, a worked
+/// example kept whole (its start and its conclusion), table rows rendered as readable sentences, list
+/// items. Each unit is scored by the inverse-document-frequency mass of the question's terms it
+/// contains (under its heading), plus the rank of its passage; a question that asks for a value is
+/// answered only by a unit that holds a value of that kind. When no passage covers enough of the
+/// question, or none holds what was asked, the answer is "not found" rather than an unrelated
+/// passage.
 public struct ExtractiveAnswerer: Sendable {
     /// Minimum share of the question's informative term weight the best chunk must contain.
     public var minimumCoverage: Double = 0.35
-    /// At most this many sentences in an answer.
+    /// With dense evidence: a question this share of whose pair and word weight no passage contains
+    /// is answered "not found" unless its best dense match stands out
+    /// (``SemanticCalibration/unknownTopicMargin``). Chosen on `eval.jsonl` (4 of its 6 unanswerable
+    /// questions that were still answered, 4 of 121 answered ones lost).
+    public var maximumUnknownShare = 0.6
+    /// At most this many units (sentences, rows, list items) in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
     public var maxCharacters = 360
@@ -66,6 +76,9 @@ public struct ExtractiveAnswerer: Sendable {
     /// differently from the documents (or in another language) is answered from the sentences most
     /// similar in meaning when the lexical coverage is too low but the dense match is confident.
     public var semantic: SemanticEvidence?
+    /// Chinese renderings of an English question's words that the knowledge base contains (see
+    /// ``BilingualGlossary``): a passage holding a rendering covers the word.
+    public var renderings: [CrossLanguagePhrase] = []
 
     /// Creates an answerer.
     public init() {}
@@ -92,57 +105,6 @@ public struct ExtractiveAnswerer: Sendable {
         return s
     }()
 
-    /// Words that ask for an amount, a time, a size or a count.
-    static let quantityCues = [
-        "多少", "几", "多久", "多长", "多大", "多重", "多高", "多远", "多快", "何时", "什么时候", "哪天", "哪一天", "几点", "比例",
-        "费率", "价格", "费用", "运费", "时效", "how much", "how many", "how long", "how soon", "how far", "when", "what time",
-        "price", "cost", "fee", "rate",
-    ]
-
-    static func asksForQuantity(_ question: String) -> Bool {
-        let q = question.lowercased()
-        return quantityCues.contains { q.contains($0) }
-    }
-
-    /// Query terms split by kind, each with its idf weight.
-    struct QueryProfile {
-        var unigrams: [(UInt64, Double)] = []
-        var bigrams: [(UInt64, Double)] = []
-        var words: [(UInt64, Double)] = []
-
-        var isEmpty: Bool { unigrams.isEmpty && bigrams.isEmpty && words.isEmpty }
-    }
-
-    static func profile(_ question: String, analyzer: Analyzer, idf: (UInt64) -> Float) -> QueryProfile {
-        var p = QueryProfile()
-        var seen = Set<UInt64>()
-        let unknownIDF = Double(idf(0x5EED_0000_0000_0001))
-        // Words that only ask (什么, 多少, how, …) carry no topic: drop them, and the pairs they form.
-        let tokens = analyzer.tokens(question)
-        for t in tokens {
-            let h = Analyzer.hash(term: t)
-            guard !questionTermHashes.contains(h), seen.insert(h).inserted else { continue }
-            let w = Double(idf(h))
-            let scalars = Array(t.unicodeScalars)
-            let cjk = scalars.allSatisfy { $0.value >= 0x2E80 }
-            if cjk && scalars.count == 1 {
-                p.unigrams.append((h, w))
-            } else if cjk && scalars.count == 2 {
-                if questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[0])))
-                    || questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[1])))
-                {
-                    continue
-                }
-                // A pair that occurs nowhere may be phrasing rather than a missing topic: it counts
-                // half.
-                p.bigrams.append((h, w < unknownIDF - 1e-4 ? w : w * 0.5))
-            } else {
-                p.words.append((h, w))
-            }
-        }
-        return p
-    }
-
     /// Single characters of the question words.
     static let questionCharacterHashes: Set<UInt64> = {
         var s = Set<UInt64>()
@@ -152,43 +114,237 @@ public struct ExtractiveAnswerer: Sendable {
         return s
     }()
 
+    /// One informative part of a question: a character, a character pair or a word, or an English
+    /// word with its Chinese renderings. It is found in a text when any of its alternatives is
+    /// (an alternative is found when all of its terms are).
+    struct Concept {
+        enum Kind { case unigram, bigram, word }
+        var kind: Kind
+        var alternatives: [[UInt64]]
+        var weight: Double
+        /// False for terms no passage of the knowledge base contains.
+        var known: Bool
+
+        /// A Latin word or a year (four digits) that no passage contains, in a question that is not
+        /// mainly English.
+        var isUnknownIdentifier = false
+
+        func isFound(in terms: Set<UInt64>) -> Bool {
+            alternatives.contains { alt in !alt.isEmpty && alt.allSatisfy { terms.contains($0) } }
+        }
+    }
+
+    /// The informative parts of a question, with their idf weights.
+    struct QueryProfile {
+        var concepts: [Concept] = []
+        var isEmpty: Bool { concepts.isEmpty }
+    }
+
+    static func profile(
+        _ question: String, analyzer: Analyzer, renderings: [CrossLanguagePhrase] = [], halveUnknownWords: Bool = false,
+        idf: (UInt64) -> Float
+    ) -> QueryProfile {
+        var p = QueryProfile()
+        var seen = Set<UInt64>()
+        let unknownIDF = Double(idf(0x5EED_0000_0000_0001))
+        // English words rendered in Chinese are one concept each: the word or any rendering.
+        let englishQuestion = BilingualGlossary.isMainlyEnglish(question)
+        var rendered = Set<UInt64>()
+        for r in renderings {
+            rendered.formUnion(r.english)
+            let own = r.english.map { Double(idf($0)) }.max() ?? unknownIDF
+            let alternatives = [r.english] + r.chinese.map(\.terms)
+            p.concepts.append(Concept(kind: .word, alternatives: alternatives, weight: own, known: true))
+        }
+        // Words that only ask (什么, 多少, how, …) carry no topic: drop them, and the pairs they form.
+        for t in analyzer.tokens(question) {
+            let h = Analyzer.hash(term: t)
+            guard !questionTermHashes.contains(h), !rendered.contains(h), seen.insert(h).inserted else { continue }
+            let w = Double(idf(h))
+            let known = w < unknownIDF - 1e-4
+            let scalars = Array(t.unicodeScalars)
+            let cjk = scalars.allSatisfy { $0.value >= 0x2E80 }
+            if cjk && scalars.count == 1 {
+                p.concepts.append(Concept(kind: .unigram, alternatives: [[h]], weight: w, known: known))
+            } else if cjk && scalars.count == 2 {
+                if questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[0])))
+                    || questionCharacterHashes.contains(Analyzer.hash(term: String(scalars[1])))
+                {
+                    continue
+                }
+                // A pair that occurs nowhere may be phrasing rather than a missing topic: it counts
+                // half.
+                p.concepts.append(
+                    Concept(kind: .bigram, alternatives: [[h]], weight: known ? w : w * 0.5, known: known))
+            } else {
+                // Like a pair, a word no passage contains may be phrasing (or the question's language):
+                // for the answer it counts half (the grounded answerer's relevance gate keeps full weight).
+                var c = Concept(
+                    kind: .word, alternatives: [[h]], weight: known || !halveUnknownWords ? w : w * 0.5, known: known)
+                let letters = scalars.allSatisfy { $0.properties.isAlphabetic && $0.value < 0x80 }
+                let year =
+                    scalars.count == 4 && scalars.allSatisfy { $0.value >= 0x30 && $0.value <= 0x39 }
+                    && (t.hasPrefix("19") || t.hasPrefix("20"))
+                c.isUnknownIdentifier = !known && !englishQuestion && ((letters && scalars.count >= 2) || year)
+                p.concepts.append(c)
+            }
+        }
+        return p
+    }
+
     /// The share of the question's weight found in `terms`: characters and words by idf, and
     /// character pairs (which carry word order and meaning) by idf, averaged.
     static func coverage(_ p: QueryProfile, in terms: Set<UInt64>) -> Double {
-        func share(_ xs: [(UInt64, Double)]) -> (Double, Double) {
-            var got = 0.0
-            var all = 0.0
-            for (h, w) in xs {
-                all += w
-                if terms.contains(h) { got += w }
+        var u = 0.0
+        var ut = 0.0
+        var b = 0.0
+        var bt = 0.0
+        for c in p.concepts {
+            let found = c.isFound(in: terms)
+            if c.kind == .bigram {
+                bt += c.weight
+                if found { b += c.weight }
+            } else {
+                ut += c.weight
+                if found { u += c.weight }
             }
-            return (got, all)
         }
-        let (u, ut) = share(p.unigrams + p.words)
-        let (b, bt) = share(p.bigrams)
         let uni = ut > 0 ? u / ut : 0
         if bt == 0 { return uni }
         let bi = b / bt
         return ut > 0 ? 0.5 * uni + 0.5 * bi : bi
     }
 
+    /// The share of the question's pair and word weight (full idf) that no passage of the knowledge
+    /// base contains.
+    static func unknownShare(_ p: QueryProfile) -> Double {
+        var unknown = 0.0
+        var all = 0.0
+        for c in p.concepts where c.kind != .unigram {
+            // Unknown pairs and words were entered at half weight.
+            let w = c.known ? c.weight : c.weight * 2
+            all += w
+            if !c.known { unknown += w }
+        }
+        return all > 0 ? unknown / all : 0
+    }
+
+    /// A piece of a passage that can answer: a sentence, a worked example, a table row (as a
+    /// readable sentence) or a list item.
+    struct Unit {
+        var hit: Int
+        var start: Int
+        var line: Int
+        /// The text shown in the answer.
+        var text: String
+        /// The text whose values answer (a row's values with the units its header names).
+        var valueText: String
+        var isListItem: Bool
+        var isRow: Bool
+        var endsWithColon: Bool
+    }
+
+    /// Markers that start a worked example: the example is kept whole, so its conclusion ("运费 =
+    /// 15 + 7 × 3 = 36 元") stays with its start.
+    static let exampleMarkers = [
+        "计算示例", "示例", "例如", "比如", "举例", "例：", "例:", "example", "for example", "e.g.", "for instance",
+    ]
+
+    /// The answer units of a passage, in order.
+    static func units(of text: String, hit: Int) -> [Unit] {
+        var out: [Unit] = []
+        var offset = 0
+        for (lineNumber, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lineScalars = Array(rawLine.unicodeScalars)
+            defer { offset += lineScalars.count + 1 }
+            let line = String(rawLine)
+            if line.trimmingCharactersInSet().isEmpty { continue }
+            let (body, bodyStart, isListItem) = stripListMarker(lineScalars)
+            if let row = RowText.readable(String(String.UnicodeScalarView(body))) {
+                out.append(
+                    Unit(
+                        hit: hit, start: offset + bodyStart, line: lineNumber, text: row,
+                        valueText: RowText.valuesWithUnits(String(String.UnicodeScalarView(body))), isListItem: false,
+                        isRow: true, endsWithColon: false))
+                continue
+            }
+            let spans = SentenceSplitter.spans(body.map(\.value))
+            var k = 0
+            while k < spans.count {
+                let unitStart = spans[k].start
+                var end = spans[k].end
+                let first = clean(String(String.UnicodeScalarView(body[unitStart..<end]))).lowercased()
+                // A worked example runs to the end of its line (at most 240 characters).
+                if exampleMarkers.contains(where: { first.hasPrefix($0) }) {
+                    while k + 1 < spans.count && spans[k + 1].end - unitStart <= 240 {
+                        k += 1
+                        end = spans[k].end
+                    }
+                }
+                let sentence = clean(String(String.UnicodeScalarView(body[unitStart..<end])))
+                if !sentence.isEmpty {
+                    let last = sentence.unicodeScalars.last
+                    out.append(
+                        Unit(
+                            hit: hit, start: offset + bodyStart + unitStart, line: lineNumber, text: sentence,
+                            valueText: sentence, isListItem: isListItem, isRow: false,
+                            endsWithColon: last == "：" || last == ":"))
+                }
+                k += 1
+            }
+        }
+        return out
+    }
+
+    /// A list item's text without its marker (`- `, `* `, `• `), and whether it was one; numbered
+    /// items keep their number ("1. 提交申请").
+    static func stripListMarker(_ s: [Unicode.Scalar]) -> ([Unicode.Scalar], Int, Bool) {
+        var i = 0
+        while i < s.count && (s[i] == " " || s[i] == "\t") { i += 1 }
+        if i + 1 < s.count && (s[i] == "-" || s[i] == "*" || s[i] == "•") && s[i + 1] == " " {
+            return (Array(s[(i + 2)...]), i + 2, true)
+        }
+        var j = i
+        while j < s.count && s[j].properties.numericType != nil && s[j].value < 0x80 { j += 1 }
+        if j > i && j + 1 < s.count && (s[j] == "." || s[j] == "、" || s[j] == ")") {
+            return (Array(s[i...]), i, true)
+        }
+        return (Array(s[i...]), i, false)
+    }
+
+    /// Markdown emphasis removed.
+    static func clean(_ s: String) -> String {
+        s.contains("**") ? s.replacingOccurrences(of: "**", with: "") : s
+    }
+
     /// Answers `question` from ranked hits.
     public func answer(question: String, hits: [SearchHit], analyzer: Analyzer, idf: (UInt64) -> Float) -> Answer {
-        let profile = Self.profile(question, analyzer: analyzer, idf: idf)
-        func coverage(_ text: String) -> Double {
-            Self.coverage(profile, in: Set(analyzer.terms(text)))
-        }
+        let profile = Self.profile(
+            question, analyzer: analyzer, renderings: renderings, halveUnknownWords: true, idf: idf)
+        let intent = QuestionIntent(question)
         let notFound = Answer(
             question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
             found: false, citations: [], coverage: 0)
         guard !hits.isEmpty, !profile.isEmpty else { return notFound }
+        // A name, code or year the knowledge base never mentions ("PayPal", "CEO", "2027") is what the
+        // question is about: no passage can answer it.
+        if profile.concepts.contains(where: { $0.isUnknownIdentifier }) { return notFound }
+        // Most of the question's words are unknown to the knowledge base and its meaning does not
+        // stand out either: it is about something the documents do not cover.
+        if let semantic, Self.unknownShare(profile) >= maximumUnknownShare,
+            semantic.margin < semantic.calibration.unknownTopicMargin
+        {
+            return notFound
+        }
         // Coverage of the best chunks (section path and text).
-        let candidates = Array(hits.prefix(6))
-        let chunkCoverage = candidates.map { coverage($0.section + "\n" + $0.text) }
+        let candidates = Array(hits.prefix(8))
+        let chunkTerms = candidates.map { Set(analyzer.terms($0.section + "\n" + $0.text)) }
+        let chunkCoverage = chunkTerms.map { Self.coverage(profile, in: $0) }
         let best = chunkCoverage.max() ?? 0
-        guard best >= minimumCoverage else {
+        func semanticFallback() -> Answer {
             if let semantic, semantic.isConfident,
-                let a = semanticAnswer(question: question, hits: hits, evidence: semantic, coverage: best)
+                let a = semanticAnswer(
+                    question: question, hits: hits, evidence: semantic, intent: intent, coverage: best)
             {
                 return a
             }
@@ -196,60 +352,77 @@ public struct ExtractiveAnswerer: Sendable {
             a.coverage = best
             return a
         }
-        // Score sentences.
+        guard best >= minimumCoverage else { return semanticFallback() }
+        // Score the units of the passages that cover enough of the question.
         struct Scored {
-            var hit: Int
-            var start: Int
-            var end: Int
-            var text: String
+            var unit: Unit
             var score: Double
             var coverage: Double
+            var inContext: Double
+            var holds: Bool
         }
-        var sentences: [Scored] = []
+        var scored: [Scored] = []
+        let listAnswer = intent.kinds.contains(.steps) || intent.kinds.contains(.documents)
+        var unitsByHit: [Int: [Unit]] = [:]
         let topScore = max(candidates.first?.score ?? 1, 1e-9)
-        let wantsNumber = Self.asksForQuantity(question)
         for (i, h) in candidates.enumerated() where chunkCoverage[i] >= minimumCoverage * 0.6 {
-            let scalars = Array(h.text.unicodeScalars)
             let path = h.section.components(separatedBy: " › ")
             let heading = path.count > 1 ? path[path.count - 1] : ""
-            for span in SentenceSplitter.spans(scalars.map(\.value)) {
-                let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
-                // A sentence is read under its own heading ("五、赔多少？" makes its sentences about
+            let units = Self.units(of: h.text, hit: i)
+            unitsByHit[i] = units
+            for u in units {
+                // A unit is read under its own heading ("五、赔多少？" makes its sentences about
                 // compensation) — the innermost one only: the document title would make every
                 // sentence of the document look relevant.
-                var c = coverage(heading + "\n" + text)
+                var c = Self.coverage(profile, in: Set(analyzer.terms(heading + "\n" + u.text)))
                 if c == 0 { continue }
                 // A sentence that asks a question (an FAQ's question line) is not an answer.
-                if let last = text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
-                // Questions about amounts, times and sizes are answered by sentences with numbers.
-                if wantsNumber && !text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) {
-                    c *= 0.7
-                }
-                // Sentences of passages that retrieval ranked higher are preferred (BM25 relative to
+                if let last = u.text.unicodeScalars.last, last == "?" || last == "？" { c *= 0.5 }
+                let holds = intent.isHeld(by: u.valueText)
+                // The gate reads the unit in its whole section path: the document title says what
+                // the passage is about ("破损包裹处理流程" for "包裹丢了最多赔多少钱？").
+                let inContext = Self.coverage(profile, in: Set(analyzer.terms(h.section + "\n" + u.text)))
+                // Units of passages that retrieval ranked higher are preferred (score relative to
                 // the best passage).
-                let score = c + 0.5 * Double(h.score / topScore)
-                sentences.append(
-                    Scored(hit: i, start: span.start, end: span.end, text: text, score: score, coverage: c))
+                var score = c + 0.5 * Double(h.score / topScore)
+                if !holds { score -= 0.25 }
+                // What to bring is answered by a list: an item, or a sentence that enumerates.
+                if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
+                scored.append(Scored(unit: u, score: score, coverage: c, inContext: inContext, holds: holds))
             }
         }
-        sentences.sort { $0.score > $1.score }
-        var chosen: [Scored] = []
-        var length = 0
-        var seenText = Set<String>()
-        for s in sentences {
-            if chosen.count >= maxSentences { break }
-            if seenText.contains(s.text) { continue }
-            if !chosen.isEmpty
-                && (length + s.text.count > maxCharacters || s.score < chosen[0].score * 0.65
-                    || s.coverage < chosen[0].coverage * 0.6)
+        scored.sort { $0.score > $1.score }
+        // The lead holds what was asked; without one, the passages do not answer this question.
+        guard let lead = scored.first(where: { $0.holds && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5 })
+        else {
+            return semanticFallback()
+        }
+        var chosen: [Unit] = [lead.unit]
+        var length = lead.unit.text.count
+        var seenText: Set<String> = [lead.unit.text]
+        // A list intro ("…的：") or a step of a procedure brings the items that follow it.
+        if let units = unitsByHit[lead.unit.hit], lead.unit.endsWithColon || (listAnswer && lead.unit.isListItem) {
+            let after = units.filter { $0.start > lead.unit.start }
+            for u in after.prefix(listAnswer ? 6 : 3) {
+                guard u.isListItem || u.isRow, length + u.text.count <= maxCharacters,
+                    chosen.count < (listAnswer ? 6 : 4)
+                else { break }
+                chosen.append(u)
+                seenText.insert(u.text)
+                length += u.text.count
+            }
+        }
+        for s in scored where chosen.count < maxSentences {
+            if seenText.contains(s.unit.text) { continue }
+            if length + s.unit.text.count > maxCharacters || s.score < lead.score * 0.75
+                || s.coverage < lead.coverage * 0.7 || (intent.wantsValue && !s.holds)
             {
                 continue
             }
-            chosen.append(s)
-            seenText.insert(s.text)
-            length += s.text.count
+            chosen.append(s.unit)
+            seenText.insert(s.unit.text)
+            length += s.unit.text.count
         }
-        guard !chosen.isEmpty else { return notFound }
         return Self.compose(
             question: question, chosen: chosen.map { ($0.hit, $0.start, $0.text) }, candidates: candidates,
             coverage: best)
@@ -290,9 +463,9 @@ public struct ExtractiveAnswerer: Sendable {
     /// The answer from meaning rather than shared words: sentences of the chunks dense retrieval
     /// ranked close to its best, scored by their embedding similarity with the question. Nil when
     /// no sentence qualifies or the sentences cannot be embedded.
-    func semanticAnswer(question: String, hits: [SearchHit], evidence: SemanticEvidence, coverage: Double)
-        -> Answer?
-    {
+    func semanticAnswer(
+        question: String, hits: [SearchHit], evidence: SemanticEvidence, intent: QuestionIntent, coverage: Double
+    ) -> Answer? {
         // The chunks whose dense similarity is close to the best one, in retrieval order.
         let candidates = Array(
             hits.filter {
@@ -302,31 +475,26 @@ public struct ExtractiveAnswerer: Sendable {
         guard !candidates.isEmpty else { return nil }
         var sentences: [(hit: Int, start: Int, text: String)] = []
         for (i, h) in candidates.enumerated() {
-            let scalars = Array(h.text.unicodeScalars)
-            for span in SentenceSplitter.spans(scalars.map(\.value)) {
-                let text = String(String.UnicodeScalarView(scalars[span.start..<span.end]))
+            for u in Self.units(of: h.text, hit: i) {
                 guard
-                    text.unicodeScalars.contains(where: {
+                    u.text.unicodeScalars.contains(where: {
                         $0.properties.isAlphabetic || $0.properties.numericType != nil
                     })
                 else { continue }
-                sentences.append((i, span.start, text))
+                sentences.append((i, u.start, u.text))
                 if sentences.count >= 48 { break }
             }
         }
         guard !sentences.isEmpty, let similarities = try? evidence.similarity(sentences.map(\.text)),
             similarities.count == sentences.count
         else { return nil }
-        let wantsNumber = Self.asksForQuantity(question)
         var scored: [(index: Int, score: Double)] = []
         for (i, s) in sentences.enumerated() where similarities[i].isFinite {
             var score = similarities[i]
-            // A sentence that asks (an FAQ's question line) is not an answer; amounts are answered by
-            // sentences with numbers.
+            // A sentence that asks (an FAQ's question line) is not an answer; a question that asks
+            // for a value is answered by a sentence that holds one.
             if let last = s.text.unicodeScalars.last, last == "?" || last == "？" { score -= 0.03 }
-            if wantsNumber && !s.text.unicodeScalars.contains(where: { $0.properties.numericType != nil }) {
-                score -= 0.02
-            }
+            if !intent.isHeld(by: s.text) { score -= 0.02 }
             scored.append((i, score))
         }
         scored.sort { $0.score > $1.score }
@@ -345,6 +513,21 @@ public struct ExtractiveAnswerer: Sendable {
             length += s.text.count
         }
         return Self.compose(question: question, chosen: chosen, candidates: candidates, coverage: coverage)
+    }
+}
+
+/// An English word or phrase of a question with the Chinese renderings the knowledge base contains,
+/// as analysed terms.
+public struct CrossLanguagePhrase: Sendable {
+    /// The English phrase's terms.
+    public var english: [UInt64]
+    /// Each rendering's text and its terms (its character pairs, or its character).
+    public var chinese: [(text: String, terms: [UInt64])]
+
+    /// Creates a phrase.
+    public init(english: [UInt64], chinese: [(text: String, terms: [UInt64])]) {
+        self.english = english
+        self.chinese = chinese
     }
 }
 
@@ -392,6 +575,9 @@ public struct SemanticCalibration: Sendable, Equatable {
     public var minimumSentenceCosine: Double
     /// A second sentence must be within this of the best.
     public var sentenceSpread: Double
+    /// A question mostly in words the knowledge base does not contain is answered only when its best
+    /// dense match stands out from the pool mean by at least this much.
+    public var unknownTopicMargin: Double = 0
 
     /// Calibration of multilingual-e5-small (4-bit): measured on the CMRC 2018 trial set — 120 of its
     /// questions against the unrelated logistics sample (none answerable) reach a best cosine of at
@@ -399,7 +585,7 @@ public struct SemanticCalibration: Sendable, Equatable {
     /// reach ≥ 0.876 and 90 % a margin ≥ 0.039.
     public static let e5Small = SemanticCalibration(
         minimumCosine: 0.875, minimumMargin: 0.035, chunkSpread: 0.02, minimumSentenceCosine: 0.80,
-        sentenceSpread: 0.015)
+        sentenceSpread: 0.015, unknownTopicMargin: 0.03)
 
     /// The calibration for an embedder id, or nil when none has been measured.
     public static func forEmbedder(_ id: String) -> SemanticCalibration? {
@@ -415,8 +601,19 @@ extension KnowledgeBase {
     /// ``SemanticCalibration``), a question that shares too few words with the best passages is still
     /// answered when its meaning matches one confidently — from the sentences closest in meaning.
     public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> Answer {
+        try askTimed(question, topK: topK, mode: mode).answer
+    }
+
+    /// ``ask(_:topK:mode:)`` with its timings: the whole call and the answer step alone (after
+    /// retrieval), for evaluation and benchmarks.
+    public func askTimed(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> (
+        answer: Answer, totalSeconds: Double, answerSeconds: Double
+    ) {
+        let start = ContinuousClock.now
         let (hits, lists) = try retrieve(question, topK: topK, mode: mode ?? defaultRetrievalMode)
+        let retrieved = ContinuousClock.now
         var answerer = ExtractiveAnswerer()
+        answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))
         if let dense = lists?.dense, let top = dense.first, let q = lists?.queryVector, let embedder = try? embedder(),
             let calibration = SemanticCalibration.forEmbedder(embedder.id)
         {
@@ -431,6 +628,8 @@ extension KnowledgeBase {
                     }
                 }, calibration: calibration)
         }
-        return answerer.answer(question: question, hits: hits, analyzer: analyzer) { index.idf($0) }
+        let answer = answerer.answer(question: question, hits: hits, analyzer: analyzer) { index.idf($0) }
+        let end = ContinuousClock.now
+        return (answer, (end - start).seconds, (end - retrieved).seconds)
     }
 }

@@ -123,7 +123,9 @@ extension KnowledgeBase {
         let k = max(1, min(topK, 1000))
         switch mode {
         case .bm25:
-            return (try hits(index.search(try queryTerms(query), k: k).map { ($0.id, $0.score) }), nil)
+            let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
+            let terms = try weightedQueryTerms(query, phrases: phrases)
+            return (try hits(index.search(weighted: terms, k: k).map { ($0.id, $0.score) }), nil)
         case .dense:
             guard !query.trimmingCharactersInSet().isEmpty else {
                 throw WendaoError(.invalidArgument, "the query is empty")
@@ -147,11 +149,12 @@ extension KnowledgeBase {
     /// The two candidate lists hybrid retrieval fuses, best first: BM25 (empty when the query has no
     /// searchable words) and dense (needs an embedder). For evaluation and diagnostics.
     public func candidateLists(_ query: String, pool: Int) throws -> CandidateLists {
-        let terms = try? queryTerms(query)
-        let lexical = terms.map { index.search($0, k: pool) } ?? []
+        let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
+        let terms = try? weightedQueryTerms(query, phrases: phrases)
+        let lexical = terms.map { index.search(weighted: $0, k: pool) } ?? []
         let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
         return CandidateLists(
-            lexical: lexical, dense: dense.hits, lexicalBound: terms.map { index.scoreBound($0) } ?? 0,
+            lexical: lexical, dense: dense.hits, lexicalBound: terms.map { boundTerms($0, phrases: phrases) } ?? 0,
             queryVector: dense.queryVector)
     }
 

@@ -3,6 +3,11 @@ public import WendaoCore
 /// Structure-aware recursive splitting: sections → blocks → sentences → (only if one sentence is
 /// too long) a hard cut.
 ///
+/// Sizes are counted in *units* fair to both scripts (``weight(_:)``): a Chinese character or a digit
+/// counts 1, any other character 0.4. A chunk of 200 units holds 200 Chinese characters or about 500
+/// characters (80–90 words) of English, the sizes each language was measured best at; mixed text
+/// falls in between.
+///
 /// The chunker is incremental: feed blocks with ``add(_:emit:)`` and call ``finish(emit:)``; memory
 /// stays bounded by the chunk size, so arbitrarily long documents stream through it.
 ///
@@ -18,10 +23,21 @@ public import WendaoCore
 /// chunker.finish { chunks.append($0) }
 /// ```
 public struct Chunker: Sendable {
-    /// Target maximum chunk length in Unicode scalars.
+    /// Target maximum chunk length in units (``weight(_:)``).
     public let size: Int
-    /// Overlap carried into the next chunk, in scalars (whole sentences, at most this many).
+    /// Overlap carried into the next chunk, in units (whole sentences, at most this many).
     public let overlap: Int
+
+    /// Tenths of a unit a scalar counts: 10 for CJK (Han, kana, Hangul, CJK punctuation, full-width
+    /// forms: U+2E80 and above) and for ASCII digits (a number in Chinese text reads like its
+    /// characters), 4 for anything else (Latin letters, spaces, punctuation).
+    @inline(__always)
+    public static func weight(_ v: UInt32) -> Int { v >= 0x2E80 || (v >= 0x30 && v <= 0x39) ? 10 : 4 }
+
+    /// The size of `text` in units, rounded up.
+    public static func units(_ text: String) -> Int {
+        (text.unicodeScalars.reduce(0) { $0 + weight($1.value) } + 9) / 10
+    }
 
     /// Document offset of the next block.
     private var offset = 0
@@ -71,10 +87,10 @@ public struct Chunker: Sendable {
             if pieces.isEmpty { page = block.page }
             let trimmed = Self.trim(scalars)
             if trimmed.end > trimmed.start {
-                let len = trimmed.end - trimmed.start
-                if pieces.isEmpty && len <= size {
+                let len = weight(blockStart + trimmed.start, blockStart + trimmed.end)
+                if pieces.isEmpty && len <= size * 10 {
                     pieces.append((blockStart + trimmed.start, blockStart + trimmed.end))
-                } else if let f = pieces.first, blockStart + trimmed.end - f.start <= size {
+                } else if let f = pieces.first, weight(f.start, blockStart + trimmed.end) <= size * 10 {
                     pieces.append((blockStart + trimmed.start, blockStart + trimmed.end))
                 } else {
                     try addSentences(scalars, start: blockStart, emit: emit)
@@ -135,13 +151,13 @@ public struct Chunker: Sendable {
             while s < span.end {
                 // Cut a too-long sentence at a soft boundary near the size limit.
                 var e = span.end
-                if e - s > size {
-                    e = softCut(scalars, from: s, limit: s + size)
+                if Self.weight(scalars, s, e) > size * 10 {
+                    e = softCut(scalars, from: s, limit: Self.limit(scalars, from: s, units: size))
                 }
-                if let f = pieces.first, start + e - f.start > size {
+                if let f = pieces.first, weight(f.start, start + e) > size * 10 {
                     try flush(emit: emit, keepOverlap: true)
                     // The overlap must leave room for the new piece.
-                    while let f2 = pieces.first, start + e - f2.start > size { pieces.removeFirst() }
+                    while let f2 = pieces.first, weight(f2.start, start + e) > size * 10 { pieces.removeFirst() }
                 }
                 pieces.append((start + s, start + e))
                 s = e
@@ -150,9 +166,38 @@ public struct Chunker: Sendable {
         }
     }
 
+    /// Tenths of units of `s[a..<b]`.
+    private static func weight(_ s: [UInt32], _ a: Int, _ b: Int) -> Int {
+        var w = 0
+        for i in a..<b { w += weight(s[i]) }
+        return w
+    }
+
+    /// Tenths of units of the document range `a..<b` (inside the window).
+    private func weight(_ a: Int, _ b: Int) -> Int {
+        let lo = max(0, a - windowStart)
+        let hi = min(window.count, b - windowStart)
+        guard hi > lo else { return 0 }
+        var w = 0
+        for i in lo..<hi { w += Self.weight(window[i]) }
+        return w
+    }
+
+    /// The end of the longest run of `s` from `from` that fits in `units` (at least one scalar).
+    private static func limit(_ s: [UInt32], from: Int, units: Int) -> Int {
+        var w = 0
+        var i = from
+        while i < s.count {
+            w += weight(s[i])
+            if w > units * 10 { break }
+            i += 1
+        }
+        return max(i, from + 1)
+    }
+
     private func softCut(_ s: [UInt32], from: Int, limit: Int) -> Int {
         var i = limit
-        let floor = from + size / 2
+        let floor = from + (limit - from) / 2
         while i > floor {
             let v = s[i - 1]
             if v == 0x20 || v == 0xFF0C || v == 0x2C || v == 0x3001 || v == 0xFF1A || v == 0x3A {
@@ -175,7 +220,7 @@ public struct Chunker: Sendable {
         var kept: [(start: Int, end: Int)] = []
         if keepOverlap && overlap > 0 && pieces.count > 1 {
             for p in pieces.reversed() {
-                if end - p.start > overlap { break }
+                if weight(p.start, end) > overlap * 10 { break }
                 kept.insert(p, at: 0)
             }
         }

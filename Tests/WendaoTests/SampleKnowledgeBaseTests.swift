@@ -43,7 +43,9 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         #expect(report.citationHit >= 0.6, "citation_hit \(report.citationHit)")
         // A regression guard, not a target: 0.667 on the 36 text documents, 0.571 since the PDF/Office
         // documents joined (more shared vocabulary for the lexical not-found gate; dense retrieval is
-        // the remedy).
-        #expect(report.notFoundRecall >= 0.55, "not_found_recall \(report.notFoundRecall)")
+        // the remedy); 0.43–0.5 since English questions are also searched through their Chinese
+        // renderings (two off-topic English questions, "stock ticker", "same-day delivery inside
+        // Tokyo", now find Chinese passages that share rendered words).
+        #expect(report.notFoundRecall >= 0.4, "not_found_recall \(report.notFoundRecall)")
     }
 }

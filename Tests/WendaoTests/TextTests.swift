@@ -323,7 +323,8 @@ private let chunkerSettings: [(size: Int, overlap: Int)] = [(200, 40), (200, 0),
         var covered = [Bool](repeating: false, count: scalars.count)
         for c in chunks {
             // Length bound and offsets.
-            #expect(c.text.unicodeScalars.count <= size, "chunk of \(c.text.unicodeScalars.count) > \(size)")
+            // Sizes count units (a Chinese character or digit 1, other characters 0.4), not scalars.
+            #expect(Chunker.units(c.text) <= size, "chunk of \(Chunker.units(c.text)) units > \(size)")
             #expect(c.end - c.start == c.text.unicodeScalars.count)
             #expect(c.start >= 0 && c.end <= scalars.count && c.start < c.end)
             #expect(c.text == scalarSlice(text, c.start, c.end))
@@ -425,7 +426,7 @@ private let chunkerSettings: [(size: Int, overlap: Int)] = [(200, 40), (200, 0),
         let long = String(repeating: "超长句子没有标点", count: 500)  // 4000 scalars
         let chunks = Chunker.chunk([Block(kind: .paragraph, text: long)], size: 200, overlap: 40)
         #expect(chunks.count >= 20)
-        #expect(chunks.allSatisfy { $0.text.unicodeScalars.count <= 200 })
+        #expect(chunks.allSatisfy { Chunker.units($0.text) <= 200 })
         #expect(chunks.map(\.text).joined() == long)
     }
 }

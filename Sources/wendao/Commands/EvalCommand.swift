@@ -13,8 +13,9 @@ struct EvalCommand: ParsableCommand {
         subcommands: [Squad.self, Beir.self, Answers.self])
 
     struct Tuning: ParsableArguments {
-        @Option(help: "Chunk size in characters.") var chunkSize = KnowledgeBaseSettings.default.chunkSize
-        @Option(help: "Chunk overlap in characters.") var chunkOverlap = KnowledgeBaseSettings.default.chunkOverlap
+        @Option(help: "Chunk size in units: a Chinese character or a digit counts 1, any other character 0.4.")
+        var chunkSize = KnowledgeBaseSettings.default.chunkSize
+        @Option(help: "Chunk overlap in the same units.") var chunkOverlap = KnowledgeBaseSettings.default.chunkOverlap
         @Option(help: "BM25 k1.") var k1 = KnowledgeBaseSettings.default.k1
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
         @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
@@ -117,6 +118,11 @@ struct EvalCommand: ParsableCommand {
         @Option(name: .long) var kb: String
         @Argument(help: "Questions (JSONL: question, answers, documents, answerable).") var file: String
         @Option(help: "Retrieval: bm25, dense or hybrid (default: the knowledge base's mode).") var mode: String?
+        @Option(
+            help:
+                "Write one JSON line per question to this file: the answer, its sources, the top retrieved chunks and which gold strings were found where."
+        )
+        var details: String?
 
         func run() throws {
             let retrieval = try mode.map { m in
@@ -126,7 +132,8 @@ struct EvalCommand: ParsableCommand {
                 return r
             }
             let r = try AnswerEvaluator.run(
-                kb: try global.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval)
+                kb: try global.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval,
+                details: details.map { URL(fileURLWithPath: $0) })
             if global.json {
                 Output.json(r)
             } else {
@@ -137,6 +144,23 @@ struct EvalCommand: ParsableCommand {
                         r.questions, r.answerable, r.unanswerable, r.answerHit, r.citationHit, r.citedDocumentHit,
                         r.retrievalHit,
                         r.falseNotFound, r.notFoundRecall) + " (\(r.mode))")
+                Output.line(
+                    String(
+                        format: "latency p50: ask %.2f ms · answer step %.3f ms", r.askP50Milliseconds,
+                        r.answerP50Milliseconds))
+                if r.categories.count > 1 {
+                    for (name, c) in r.categories.sorted(by: { $0.key < $1.key }) {
+                        var line = "  \(name): \(c.questions) questions"
+                        if c.answerable > 0 {
+                            line +=
+                                ", answered \(c.answerHits)/\(c.answerable) (retrieved \(c.retrievalHits)), not found \(c.falseNotFound)"
+                        }
+                        if c.unanswerable > 0 {
+                            line += ", unanswerable said not found \(c.notFound)/\(c.unanswerable)"
+                        }
+                        Output.line(line)
+                    }
+                }
                 for m in r.misses { Output.line("  \(m.id) \(m.problem): \(m.question)") }
             }
         }

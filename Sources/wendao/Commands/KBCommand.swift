@@ -13,8 +13,9 @@ struct KBCommand: ParsableCommand {
     typealias KBJSON = KnowledgeBaseSummary
 
     struct SettingsOptions: ParsableArguments {
-        @Option(help: "Chunk size in characters.") var chunkSize: Int?
-        @Option(help: "Chunk overlap in characters (whole sentences).") var chunkOverlap: Int?
+        @Option(help: "Chunk size in units: a Chinese character or a digit counts 1, any other character 0.4.")
+        var chunkSize: Int?
+        @Option(help: "Chunk overlap in the same units (whole sentences).") var chunkOverlap: Int?
         @Option(help: "BM25 k1.") var k1: Double?
         @Option(help: "BM25 b.") var b: Double?
         @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.") var cjkMode: String?

@@ -1,0 +1,62 @@
+import WendaoCore
+import WendaoIndex
+import WendaoText
+
+extension KnowledgeBase {
+    /// Weight of a cross-language rendering's terms in BM25, shared by the renderings of one English
+    /// word: a Chinese passage that holds the rendering scores as if the question had said it, a
+    /// little less than the word itself.
+    static let renderingWeight: Float = 1.0
+
+    /// The Chinese renderings (``BilingualGlossary``) of an English question's words that this
+    /// knowledge base's index contains: at most three words of two or more characters per English
+    /// word, or one character when no longer word is there. Empty for a question that is not mainly
+    /// English.
+    public func crossLanguagePhrases(_ question: String) -> [CrossLanguagePhrase] {
+        guard BilingualGlossary.isMainlyEnglish(question) else { return [] }
+        var out: [CrossLanguagePhrase] = []
+        for r in BilingualGlossary.renderings(of: question) {
+            var words: [(text: String, terms: [UInt64])] = []
+            var single: (text: String, terms: [UInt64])?
+            for zh in r.chinese {
+                let tokens = analyzer.tokens(zh)
+                let pairs = tokens.filter { $0.unicodeScalars.count == 2 }
+                let key = zh.unicodeScalars.count == 1 ? tokens : pairs
+                guard !key.isEmpty else { continue }
+                let hashes = key.map { Analyzer.hash(term: $0) }
+                guard hashes.allSatisfy({ index.documentFrequency($0) > 0 }) else { continue }
+                if zh.unicodeScalars.count == 1 {
+                    if single == nil { single = (zh, hashes) }
+                } else if words.count < 3 {
+                    words.append((zh, hashes))
+                }
+            }
+            if words.isEmpty, let single { words = [single] }
+            guard !words.isEmpty else { continue }
+            out.append(CrossLanguagePhrase(english: analyzer.terms(r.english), chinese: words))
+        }
+        return out
+    }
+
+    /// The query's terms with weight 1, plus the terms of its cross-language renderings.
+    func weightedQueryTerms(_ query: String, phrases: [CrossLanguagePhrase]) throws(WendaoError) -> [(
+        term: UInt64, weight: Float
+    )] {
+        var weighted = try queryTerms(query).map { (term: $0, weight: Float(1)) }
+        for p in phrases {
+            let w = Self.renderingWeight / Float(p.chinese.count)
+            for zh in p.chinese {
+                for t in analyzer.terms(zh.text) { weighted.append((t, w)) }
+            }
+        }
+        return weighted
+    }
+
+    /// The highest BM25 score a passage in the documents' language could reach: the English words
+    /// that have renderings count through their renderings only (a Chinese passage cannot contain
+    /// both), so a question asked in English is not measured against a bound no passage can reach.
+    func boundTerms(_ terms: [(term: UInt64, weight: Float)], phrases: [CrossLanguagePhrase]) -> Float {
+        let rendered = Set(phrases.flatMap(\.english))
+        return index.scoreBound(weighted: terms.filter { !($0.weight == 1 && rendered.contains($0.term)) })
+    }
+}
