@@ -64,7 +64,9 @@ enum FuzzServerTargets {
             try? FileManager.default.removeItem(at: dataDirectory.appendingPathComponent("uploads"))
             if let lib = try? Library(directory: dataDirectory), (try? lib.record("facts")) == nil {
                 _ = try? lib.create("facts")
-                _ = try? lib.open("facts").ingest([dataDirectory.deletingLastPathComponent().appendingPathComponent("src/facts").path])
+                _ = try? lib.open("facts").ingest([
+                    dataDirectory.deletingLastPathComponent().appendingPathComponent("src/facts").path
+                ])
             }
         }
         let bytes = [UInt8](data)
@@ -94,7 +96,8 @@ enum FuzzServerTargets {
             headers[.contentLength] = String(body.readableBytes)
         }
         let request = Request(
-            head: HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers),
+            head: HTTPRequest(
+                method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers),
             body: RequestBody(buffer: body))
         let done = DispatchSemaphore(value: 0)
         Task {
