@@ -162,7 +162,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 let reason = (error as? APIError)?.message ?? String(String(reflecting: error).prefix(500))
                 context.logger.error(
                     "request failed",
-                    metadata: ["status": "\(response.status.code)", "reason": "\(reason)", "error_type": "\(type(of: error))"])
+                    metadata: [
+                        "status": "\(response.status.code)", "reason": "\(reason)", "error_type": "\(type(of: error))",
+                    ])
             }
             return response
         }
@@ -195,7 +197,9 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
 final class RouteTable: Sendable {
     private let routes = Mutex<[(path: RouterPath, method: HTTPRequest.Method)]>([])
 
-    func set(_ list: [(RouterPath, HTTPRequest.Method)]) { routes.withLock { $0 = list.map { (path: $0.0, method: $0.1) } } }
+    func set(_ list: [(RouterPath, HTTPRequest.Method)]) {
+        routes.withLock { $0 = list.map { (path: $0.0, method: $0.1) } }
+    }
 
     /// The methods routed for `path` (empty: no route has this path).
     func methods(for path: String) -> [HTTPRequest.Method] {

@@ -173,8 +173,8 @@ final class Admission: Sendable {
         case .key:
             throw APIError(
                 status: .tooManyRequests, code: "rate_limited",
-                message:
-                    "this key has \(budget.perKey) \(Self.noun(work)) in flight already (its limit); retry when one has finished",
+                message: "this key has \(budget.perKey) \(Self.noun(work)) in flight already (its limit); "
+                    + "retry when one has finished",
                 headers: [.retryAfter: "1"])
         }
     }
@@ -229,7 +229,8 @@ struct RateLimitMiddleware: RouterMiddleware {
             if limits.shouldRecordUse(of: record.id) {
                 do { try limits.recordUse(record) } catch {
                     context.logger.warning(
-                        "could not record the use of an API key", metadata: ["key": "\(record.id)", "reason": "\(error)"])
+                        "could not record the use of an API key",
+                        metadata: ["key": "\(record.id)", "reason": "\(error)"])
                 }
             }
         }
@@ -275,15 +276,19 @@ extension WendaoAPI {
         do {
             return try await shutdown ? cancelWhenGracefulShutdown(watched) : watched()
         } catch is CancellationError {
-            throw APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled",
+            throw APIError(
+                status: .init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled",
                 message: "the request was cancelled (the client hung up or the server is shutting down)")
         } catch let e as WendaoError where e.code == .cancelled {
-            throw APIError(status: .init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled",
+            throw APIError(
+                status: .init(code: 499, reasonPhrase: "Client Closed Request"), code: "cancelled",
                 message: e.message)
         }
     }
 
-    static func cancelling<T: Sendable>(_ work: @escaping @Sendable () async throws -> T, whenClosed channel: any Channel)
+    static func cancelling<T: Sendable>(
+        _ work: @escaping @Sendable () async throws -> T, whenClosed channel: any Channel
+    )
         async throws -> T
     {
         let (closed, signal) = AsyncStream<Void>.makeStream()

@@ -90,9 +90,10 @@ public enum ServerFuzzing {
             c.requestsPerSecondPerKey = 1e9
             // Every provider (those that need no key too) points at a closed loopback port: a fuzz
             // input never reaches a real service.
-            for preset in ["OPENAI", "DEEPSEEK", "DASHSCOPE", "QIANFAN", "SPARK", "ZHIPU", "MOONSHOT", "SILICONFLOW",
-                "OLLAMA", "VLLM"]
-            {
+            for preset in [
+                "OPENAI", "DEEPSEEK", "DASHSCOPE", "QIANFAN", "SPARK", "ZHIPU", "MOONSHOT", "SILICONFLOW",
+                "OLLAMA", "VLLM",
+            ] {
                 c.environment["WENDAO_\(preset)_BASE_URL"] = "http://127.0.0.1:9/v1"
             }
             var logger = Logger(label: "wendao.fuzz")
@@ -122,4 +123,3 @@ public enum ServerFuzzing {
         }
     }
 }
-

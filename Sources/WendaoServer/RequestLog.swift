@@ -24,7 +24,8 @@ struct RequestLogMiddleware: RouterMiddleware {
             context.logger.info(
                 "request",
                 metadata: [
-                    "method": "\(request.method.rawValue)", "path": "\(Self.redacted(path: request.uri.path, query: request.uri.query))",
+                    "method": "\(request.method.rawValue)",
+                    "path": "\(Self.redacted(path: request.uri.path, query: request.uri.query))",
                     "status": "\(status)", "ms": "\(String(format: "%.1f", ms))",
                 ])
         }
@@ -53,8 +54,11 @@ struct RequestLogMiddleware: RouterMiddleware {
                 // A bare token (no `=`) or a name that is not a plain identifier could be a secret too.
                 guard let eq = pair.firstIndex(of: "=") else { return "REDACTED" }
                 let name = pair[..<eq]
-                let plain = (1...64).contains(name.count)
-                    && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-[]".unicodeScalars.contains($0)) }
+                let plain =
+                    (1...64).contains(name.count)
+                    && name.unicodeScalars.allSatisfy {
+                        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-[]".unicodeScalars.contains($0))
+                    }
                 return (plain ? String(name) : "REDACTED") + "=REDACTED"
             }
             out += "?" + pairs.joined(separator: "&")

@@ -77,8 +77,10 @@ extension WendaoAPI {
 
     /// White space as JSON Schema patterns (ECMA-262 `\s`) see it: the OpenAPI document says a
     /// question must match `\S`, and the server must agree on what is blank.
-    static let blank = CharacterSet(charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}")
-        .union(CharacterSet(charactersIn: "\u{2000}"..."\u{200A}"))
+    static let blank = CharacterSet(
+        charactersIn: "\t\n\u{0B}\u{0C}\r \u{A0}\u{1680}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}"
+    )
+    .union(CharacterSet(charactersIn: "\u{2000}"..."\u{200A}"))
 
     /// Whether `text` holds nothing but white space.
     static func isBlank(_ text: String) -> Bool {
@@ -178,19 +180,25 @@ extension WendaoAPI {
                 }
                 mode = parsed
             }
-            if let budget = body.budget_chars, budget <= 0 { throw APIError.badRequest("budget_chars must be positive") }
+            if let budget = body.budget_chars, budget <= 0 {
+                throw APIError.badRequest("budget_chars must be positive")
+            }
             let hits = try service.withKnowledgeBase(name) { kb -> [SearchHit] in
                 if let mode, mode != .bm25, kb.record.settings.embedder == nil {
                     throw APIError(
                         status: .conflict, code: "conflict",
-                        message: "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
+                        message:
+                            "knowledge base '\(name)' has no embedder for \(mode.rawValue) search: use bm25, or set one")
                 }
                 do {
                     if let budget = body.budget_chars {
-                        return ContextPacker.pack(try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+                        return ContextPacker.pack(
+                            try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
                     }
                     return try kb.search(body.query, topK: topK, mode: mode)
-                } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(body.query)) == nil {
+                } catch let e as WendaoError
+                    where e.code == .invalidArgument && (try? kb.queryTerms(body.query)) == nil
+                {
                     // Nothing searchable in the query (only punctuation or stopwords): no hits.
                     return []
                 }

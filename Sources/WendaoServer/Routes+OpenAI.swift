@@ -298,7 +298,8 @@ extension WendaoAPI {
             let n = text.count
             guard n <= c.maxEmbeddingInputCharacters else {
                 throw APIError.badRequest(
-                    "input[\(i)] is \(n) characters long; the limit is \(c.maxEmbeddingInputCharacters) characters per text")
+                    "input[\(i)] is \(n) characters long; the limit is \(c.maxEmbeddingInputCharacters) characters "
+                        + "per text")
             }
             total += n
         }
@@ -417,6 +418,7 @@ extension WendaoAPI {
         _ logger: Logger,
         _ produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void) async throws -> Void
     ) -> Response {
-        eventStream(logger, last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
+        eventStream(
+            logger, last: ByteBuffer(string: "data: [DONE]\n\n"), failure: { Self.data(ErrorEvent($0)) }, produce)
     }
 }

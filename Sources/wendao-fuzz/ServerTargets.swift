@@ -35,6 +35,7 @@ enum FuzzServerTargets {
     /// per process; uploads are cleared now and then.
     nonisolated(unsafe) static var state: (router: ServerFuzzing.Router, data: URL)?
     nonisolated(unsafe) static var runs = 0
+    nonisolated(unsafe) static var scratchRoot: String?
 
     static func setUp() throws -> (router: ServerFuzzing.Router, data: URL) {
         if let state { return state }
@@ -45,6 +46,9 @@ enum FuzzServerTargets {
         try FileManager.default.createDirectory(at: source, withIntermediateDirectories: true)
         try Data("# 价格\n\n标准快递首重收费12元，续重每公斤收费3元。\n\n## Hours\n\nThe depot opens at 8 am.\n".utf8)
             .write(to: source.appendingPathComponent("pricing.md"))
+        // The data directory goes when the process ends (replays in `swift test` leave nothing).
+        scratchRoot = root.path
+        atexit { if let root = FuzzServerTargets.scratchRoot { try? FileManager.default.removeItem(atPath: root) } }
         let lib = try Library(directory: data)
         _ = try lib.create("facts")
         _ = try lib.open("facts").ingest([source.path])
@@ -64,7 +68,9 @@ enum FuzzServerTargets {
             try? FileManager.default.removeItem(at: dataDirectory.appendingPathComponent("uploads"))
             if let lib = try? Library(directory: dataDirectory), (try? lib.record("facts")) == nil {
                 _ = try? lib.create("facts")
-                _ = try? lib.open("facts").ingest([dataDirectory.deletingLastPathComponent().appendingPathComponent("src/facts").path])
+                _ = try? lib.open("facts").ingest([
+                    dataDirectory.deletingLastPathComponent().appendingPathComponent("src/facts").path
+                ])
             }
         }
         let bytes = [UInt8](data)
@@ -94,7 +100,8 @@ enum FuzzServerTargets {
             headers[.contentLength] = String(body.readableBytes)
         }
         let request = Request(
-            head: HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers),
+            head: HTTPRequest(
+                method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: headers),
             body: RequestBody(buffer: body))
         let done = DispatchSemaphore(value: 0)
         Task {

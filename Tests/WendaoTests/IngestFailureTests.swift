@@ -53,7 +53,8 @@ struct IngestFailureTests {
             let binary = try WendaoCLI.requireBinary().path
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "trap '' XFSZ; ulimit -f 200; exec \"$0\" \"$@\"", binary] + args + ["--data", cli.data]
+            p.arguments =
+                ["-c", "trap '' XFSZ; ulimit -f 200; exec \"$0\" \"$@\"", binary] + args + ["--data", cli.data]
             let out = try cli.scratch.write("limited.out", "")
             let err = try cli.scratch.write("limited.err", "")
             p.standardOutput = try FileHandle(forWritingTo: out)

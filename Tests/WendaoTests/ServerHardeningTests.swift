@@ -112,7 +112,9 @@ private final class Gate: Sendable {
 private func embeddingsReply(_ request: RecordedRequest) -> FakeResponse {
     let n = (request.jsonObject()?["input"] as? [Any])?.count ?? 1
     let items = (0..<n).map { #"{"object":"embedding","index":\#($0),"embedding":[1,0,0,0]}"# }
-    return .json(#"{"object":"list","data":[\#(items.joined(separator: ","))],"model":"embed-1","usage":{"prompt_tokens":1,"total_tokens":1}}"#)
+    return .json(
+        #"{"object":"list","data":[\#(items.joined(separator: ","))],"model":"embed-1","usage":{"prompt_tokens":1,"total_tokens":1}}"#
+    )
 }
 
 /// A chat completion reply citing source 1.
@@ -161,7 +163,9 @@ private final class Socket: @unchecked Sendable {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else { throw WendaoError(.internal, "connect failed") }
         var tv = timeval(tv_sec: receiveTimeout, tv_usec: 0)
@@ -441,7 +445,8 @@ struct EmbeddingBoundsTests {
         c.port = try freePort()
         let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
         let group = ServiceGroup(
-            configuration: .init(services: [server.application()], gracefulShutdownSignals: [], logger: Logger(label: "t")))
+            configuration: .init(
+                services: [server.application()], gracefulShutdownSignals: [], logger: Logger(label: "t")))
         let finished = ShutdownFlag()
         let running = Task {
             defer { finished.set() }
@@ -486,7 +491,9 @@ private func freePort() throws -> Int {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+        }
     }
     guard ok else { throw WendaoError(.internal, "no free port") }
     return Int(UInt16(bigEndian: addr.sin_port))
@@ -524,7 +531,8 @@ struct ServerErrorLogTests {
         let f = try HardeningFixture()
         defer { f.scratch.remove() }
         let logs = LogCapture()
-        let provider = try await FakeProviderServer.start(script: [.json(#"{"error":{"message":"down"}}"#, status: 500)])
+        let provider = try await FakeProviderServer.start(script: [.json(#"{"error":{"message":"down"}}"#, status: 500)]
+        )
         let server = try WendaoServer(configuration: try f.configuration(provider: provider), logger: logs.logger())
         try await server.application().test(.router) { client in
             let r = try await client.execute(
@@ -533,7 +541,9 @@ struct ServerErrorLogTests {
             #expect(r.status == .ok)
             #expect(String(buffer: r.body).contains("event: error"))
             let id = try #require(r.headers[HTTPField.Name("X-Request-Id")!])
-            #expect(logs.text.split(separator: "\n").contains { $0.contains("stream failed") && $0.contains(id) }, "\(logs.text)")
+            #expect(
+                logs.text.split(separator: "\n").contains { $0.contains("stream failed") && $0.contains(id) },
+                "\(logs.text)")
         }
         await server.shutdown()
         await provider.shutdown()
@@ -569,7 +579,9 @@ struct ServerErrorLogTests {
         let logs = LogCapture()
         var c = try f.configuration()
         c.openUploadFile = { _ in
-            guard let h = FileHandle(forWritingAtPath: "/dev/full") else { throw WendaoError(.internal, "no /dev/full") }
+            guard let h = FileHandle(forWritingAtPath: "/dev/full") else {
+                throw WendaoError(.internal, "no /dev/full")
+            }
             return h
         }
         let server = try WendaoServer(configuration: c, logger: logs.logger())
@@ -608,7 +620,9 @@ struct ServerErrorLogTests {
             // Headers that never end.
             let slow = try Socket(port: port)
             slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            #expect(try await offConcurrencyPool { slow.readToEnd().closed }, "a connection with unfinished headers stayed open")
+            #expect(
+                try await offConcurrencyPool { slow.readToEnd().closed },
+                "a connection with unfinished headers stayed open")
             slow.close()
             // Kept alive after a response, then idle.
             let kept = try Socket(port: port)
@@ -634,7 +648,8 @@ struct ServerErrorLogTests {
                 headers: auth(HardeningFixture.admin))
             #expect(r.status == .ok)
             let id = try #require(r.headers[HTTPField.Name("X-Request-Id")!])
-            let line = try #require(logs.text.split(separator: "\n").first { $0.contains(" request ") && $0.contains(id) })
+            let line = try #require(
+                logs.text.split(separator: "\n").first { $0.contains(" request ") && $0.contains(id) })
             #expect(line.contains("/api/v1/kbs?api_key=REDACTED&REDACTED&REDACTED=REDACTED"), "\(line)")
             #expect(line.contains(#""method": GET"#) && line.contains(#""status": 200"#), "\(line)")
             #expect(line.contains(#""ms": "#) && line.contains("hb.request.id"), "\(line)")
@@ -653,20 +668,23 @@ struct ServerErrorLogTests {
         let server = try WendaoServer(configuration: try f.configuration(), logger: Logger(label: "t"))
         try await server.application().test(.router) { client in
             #expect(try await client.execute(uri: "/api/v1/kbs", method: .get, headers: auth(used)).status == .ok)
-            let list = try await client.execute(uri: "/api/v1/keys", method: .get, headers: auth(HardeningFixture.admin))
+            let list = try await client.execute(
+                uri: "/api/v1/keys", method: .get, headers: auth(HardeningFixture.admin))
             let keys = try #require(json(list)["keys"] as? [[String: Any]])
             let byName = Dictionary(uniqueKeysWithValues: keys.map { ($0["name"] as? String ?? "", $0) })
             #expect(byName["used"]?["last_used_at"] is String, "\(keys)")
             #expect(byName["idle"]?["last_used_at"] is NSNull)
             #expect(!String(buffer: list.body).contains(used))
             // Keys other than the admin's do not see the list.
-            #expect(try await client.execute(uri: "/api/v1/keys", method: .get, headers: auth(used)).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/keys", method: .get, headers: auth(used)).status == .notFound)
         }
         await server.shutdown()
         let record = try #require(try Library(directory: f.data).apiKeys().first { $0.name == "used" })
         #expect(record.lastUsedAt != nil)
         // `wendao keys list` shows it too.
-        let list = try await WendaoCLI.runAsync(["keys", "list", "--data", f.data.path], scratch: f.scratch, environment: [:])
+        let list = try await WendaoCLI.runAsync(
+            ["keys", "list", "--data", f.data.path], scratch: f.scratch, environment: [:])
         let lines = list.stdout.split(separator: "\n")
         #expect(lines.first?.contains("LAST USED") == true, "\(list.stdout)")
         #expect(lines.first { $0.contains("\tused\t") }?.contains("never") == false, "\(list.stdout)")
@@ -714,7 +732,8 @@ struct ServerErrorLogTests {
             #expect(ask.headers[.contentType]?.hasPrefix("application/json") == true)
             let chat = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: auth(HardeningFixture.admin),
-                body: ByteBuffer(string: #"{"model":"kb:facts","stream":true,"messages":[{"role":"user","content":"首重？"}]}"#))
+                body: ByteBuffer(
+                    string: #"{"model":"kb:facts","stream":true,"messages":[{"role":"user","content":"首重？"}]}"#))
             #expect((400..<500).contains(Int(chat.status.code)), "\(chat.status) \(String(buffer: chat.body))")
             #expect(chat.headers[.contentType]?.hasPrefix("application/json") == true)
         }
@@ -797,7 +816,8 @@ struct ServerContractTests {
             let parts = try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: h,
                 body: ByteBuffer(
-                    string: #"{"model":"kb:facts","messages":[{"role":"system","content":null},{"role":"user","content":[{"type":"text","text":"首重收费"},{"type":"text","text":"多少钱？"}]}]}"#
+                    string:
+                        #"{"model":"kb:facts","messages":[{"role":"system","content":null},{"role":"user","content":[{"type":"text","text":"首重收费"},{"type":"text","text":"多少钱？"}]}]}"#
                 ))
             #expect(parts.status == .ok, "\(String(buffer: parts.body))")
         }
