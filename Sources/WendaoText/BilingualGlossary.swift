@@ -1,7 +1,10 @@
+import Foundation
+
 /// English words and phrases with their Chinese renderings, for questions asked in English about
 /// Chinese documents when no model can translate them.
 ///
-/// The table is derived from CC-CEDICT (CC BY-SA 4.0; `scripts/make-glossary.py`): every English
+/// The table is derived from CC-CEDICT (CC BY-SA 4.0) by `scripts/make-glossary.py` at set-up and read
+/// from the models folder (``file(environment:)``): every English
 /// sense of at most three words lists the Simplified Chinese words that have it, most specific
 /// first. ``renderings(of:)`` finds the longest phrases of a question in it (`cash on delivery`
 /// before `cash`), trying the base form of inflected words (`charges` → `charge`, `kept` is not
@@ -21,15 +24,29 @@ public enum BilingualGlossary {
         public var chinese: [String]
     }
 
-    /// The glossary, parsed on first use (about 70,000 phrases).
+    /// Where the glossary is read from: `$WENDAO_GLOSSARY`, else `glossary/en-zh.tsv` in the models
+    /// folder (`$WENDAO_MODELS`, default `~/.cache/wendao/models`). `scripts/make-glossary.py` makes it
+    /// there from CC-CEDICT (it is that dictionary's data, under its licence, and is not shipped).
+    public static func file(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let f = environment["WENDAO_GLOSSARY"], !f.isEmpty { return URL(fileURLWithPath: f) }
+        let models =
+            environment["WENDAO_MODELS"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0, isDirectory: true) }
+            ?? (environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser)
+            .appendingPathComponent(".cache/wendao/models", isDirectory: true)
+        return models.appendingPathComponent("glossary/en-zh.tsv")
+    }
+
+    /// Whether a glossary was found (without one, English questions get no Chinese renderings).
+    public static var isAvailable: Bool { !table.isEmpty }
+
+    /// The glossary, read on first use (about 70,000 phrases); empty when there is none.
     static let table: [String: [String]] = {
+        guard let data = FileManager.default.contents(atPath: file().path) else { return [:] }
         var t: [String: [String]] = [:]
         t.reserveCapacity(72_000)
-        for chunk in glossaryChunks {
-            for line in chunk.split(separator: "\n") {
-                guard let tab = line.firstIndex(of: "\t") else { continue }
-                t[String(line[..<tab])] = line[line.index(after: tab)...].split(separator: " ").map(String.init)
-            }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let tab = line.firstIndex(of: "\t") else { continue }
+            t[String(line[..<tab])] = line[line.index(after: tab)...].split(separator: " ").map(String.init)
         }
         return t
     }()

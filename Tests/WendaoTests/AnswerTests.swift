@@ -63,7 +63,8 @@ import WendaoEval
         #expect(units[1].isListItem)
     }
 
-    @Test func glossaryRendersEnglishPhrases() {
+    @Test func glossaryRendersEnglishPhrases() throws {
+        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
         let r = BilingualGlossary.renderings(
             of: "What temperature does the cold-chain service keep? Cash on delivery fees?")
         let english = r.map(\.english)

@@ -3,6 +3,7 @@ import Testing
 import WendaoCore
 import WendaoEmbed
 import WendaoIndex
+import WendaoText
 import WendaoRAG
 
 /// Dense and hybrid retrieval through a knowledge base, with the real multilingual-e5-small model
@@ -40,6 +41,7 @@ import WendaoRAG
         // BM25 too since English words are also searched through their Chinese renderings
         // ("power bank" → 充电宝; it found nothing before).
         let question = "Can I send a power bank by air?"
+        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
         #expect(try kb.search(question, topK: 1, mode: .dense).first?.document == "docs/battery.md")
         #expect(try kb.search(question, topK: 1, mode: .hybrid).first?.document == "docs/battery.md")
         #expect(try kb.search(question, topK: 1, mode: .bm25).first?.document == "docs/battery.md")
