@@ -267,10 +267,15 @@ struct ServerBudgetTests {
         }
         var c = try f.configuration(provider: provider)
         c.maxConcurrentAnswersPerKey = 1
+        // Tenant keys answer with the knowledge base's own model (they may not pick one).
+        let kb = try Library(directory: f.data).open("facts")
+        var settings = kb.record.settings
+        settings.model = "openai:m"
+        try kb.updateSettings(settings)
         let server = try WendaoServer(configuration: c, logger: Logger(label: "t"))
         try await server.application().test(.live) { client in
             let port = try #require(client.port)
-            let ask = #"{"question":"首重收费多少钱？","model":"openai:m"}"#
+            let ask = #"{"question":"首重收费多少钱？"}"#
             let first = Task { try await send(port: port, "POST", "/api/v1/kbs/facts/ask", key: keyA, body: ask) }
             #expect(try await eventually { !provider.requests.isEmpty })
             let second = try await send(port: port, "POST", "/api/v1/kbs/facts/ask", key: keyA, body: ask)
