@@ -469,7 +469,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         let a = try kb.ask(big)
         #expect(a.found == !a.citations.isEmpty)
         let spent = clock.now - started
-        #expect(spent < .seconds(30), "a 1 MB query took \(spent)")
+        // Not a speed test: it catches quadratic work (minutes), not a loaded 2-core CI machine
+        // (7 s alone in a debug build, 37 s once while every other suite ran).
+        #expect(spent < .seconds(120), "a 1 MB query took \(spent)")
         // Many repetitions of one word.
         _ = try kb.search(String(repeating: "运费 ", count: 300_000))
     }

@@ -442,14 +442,13 @@ private func body(_ result: WebFetchResult) -> String? {
             .raw("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10737418240\r\n\r\n<p>", hold: true)
         }
         defer { server.stop() }
+        // The server never sends the body: only a refusal on the header can end this before the
+        // time limit (a generous one, so that a loaded machine does not turn it into a timeout).
         var limits = WebFetchLimits()
-        limits.totalTimeout = .seconds(5)
+        limits.totalTimeout = .seconds(60)
         let (fetcher, _, _) = try makeFetcher(limits: limits)
-        let clock = ContinuousClock()
-        let started = clock.now
         let error = try await fetchError(fetcher, "http://127.0.0.1:\(server.port)/big")
         #expect(error?.code == .limitExceeded)
-        #expect(clock.now - started < .seconds(30))
     }
 
     @Test func chunkedBodyOverCapCut() async throws {
