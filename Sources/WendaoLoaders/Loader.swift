@@ -75,7 +75,6 @@ public enum LoaderDefaults {
 
     /// True for a plausible tesseract language code (`chi_sim`, `eng`, `script_Latin`…).
     public static func isValidOCRLanguage(_ code: String) -> Bool {
-        !code.isEmpty && code.utf8.count <= 40
-            && code.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_") }
+        KnowledgeBaseSettings.isValidOCRLanguage(code)
     }
 }

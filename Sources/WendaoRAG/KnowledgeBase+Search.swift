@@ -137,7 +137,7 @@ extension KnowledgeBase {
             let lists = try candidateLists(query, pool: max(50, k * 3))
             guard !lists.lexical.isEmpty || !lists.dense.isEmpty else { _ = try queryTerms(query); return ([], lists) }
             let fused =
-                record.settings.fusion == "rrf"
+                record.settings.effectiveFusion == .rrf
                 ? Fusion.reciprocalRank([lists.lexical, lists.dense], limit: k)
                 : Fusion.boundWeighted(
                     dense: lists.dense, sparse: lists.lexical, sparseBound: Double(lists.lexicalBound),

@@ -5,16 +5,6 @@ import WendaoCore
 import WendaoEmbed
 import WendaoIndex
 
-/// How chunks are retrieved.
-public enum RetrievalMode: String, Sendable, CaseIterable, Codable {
-    /// Lexical BM25 only.
-    case bm25
-    /// Dense embeddings only (needs an embedder).
-    case dense
-    /// BM25 and dense candidates fused by reciprocal rank (needs an embedder).
-    case hybrid
-}
-
 /// Opens local text-embedding models by name and keeps them for the life of the process.
 ///
 /// Names: a pulled model (`e5-small`, `minilm`; see `wendao models pull`), `path:/dir` (a Hugging
@@ -67,10 +57,7 @@ public enum Embedders {
 
 extension KnowledgeBase {
     /// The retrieval mode queries use when none is asked for.
-    public var defaultRetrievalMode: RetrievalMode {
-        if let m = record.settings.retrievalMode.flatMap(RetrievalMode.init(rawValue:)) { return m }
-        return record.settings.embedder == nil ? .bm25 : .hybrid
-    }
+    public var defaultRetrievalMode: RetrievalMode { record.settings.effectiveRetrievalMode }
 
     var vectorPath: String { library.indexURL(kb: record.id, suffix: "vec").path }
 

@@ -31,7 +31,7 @@ public final class KnowledgeBase {
     init(library: Library, record: KnowledgeBaseRecord) throws {
         self.library = library
         self.record = record
-        self.analyzer = Analyzer(cjkMode: CJKMode(rawValue: record.settings.cjkMode) ?? .unigramsAndBigrams)
+        self.analyzer = Analyzer(cjkMode: record.settings.cjkMode)
         let params = BM25Parameters(k1: Float(record.settings.k1), b: Float(record.settings.b))
         let path = library.indexURL(kb: record.id).path
         do {

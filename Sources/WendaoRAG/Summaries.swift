@@ -45,12 +45,12 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         chunk_overlap = r.settings.chunkOverlap
         k1 = r.settings.k1
         b = r.settings.b
-        cjk_mode = r.settings.cjkMode
+        cjk_mode = r.settings.cjkMode.rawValue
         model = r.settings.model
         ocr_languages = r.settings.ocrLanguages ?? LoaderDefaults.ocrLanguages
         embedder = r.settings.embedder
-        retrieval = r.settings.retrievalMode ?? (r.settings.embedder == nil ? "bm25" : "hybrid")
-        fusion = r.settings.fusion ?? "weighted"
+        retrieval = r.settings.effectiveRetrievalMode.rawValue
+        fusion = r.settings.effectiveFusion.rawValue
         created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
     }
 

@@ -4,7 +4,9 @@ import WendaoCore
 import WendaoLoaders
 import WendaoRAG
 
-/// Request bodies of the knowledge-base routes.
+/// The body of `POST /api/v1/kbs` and `PATCH /api/v1/kbs/{kb}`: a name and a settings change, in
+/// the API's snake_case names. Enumerated values are checked here with the settings contract's
+/// messages; everything else by ``KnowledgeBaseSettings/Patch/validate(_:for:checker:)``.
 struct KBSettingsBody: Decodable {
     var name: String?
     var chunk_size: Int?
@@ -18,39 +20,31 @@ struct KBSettingsBody: Decodable {
     var fusion: String?
     var model: String?
 
-    /// Checks the values a handler cannot leave to the library; an embedder must be loadable (a
-    /// local model pulled, a remote one's provider known and its key set).
-    func validate(embedders: EmbedderRegistry) throws {
-        if let ocr_languages, !ocr_languages.allSatisfy(LoaderDefaults.isValidOCRLanguage) {
-            throw APIError.badRequest("ocr_languages must be tesseract language codes such as chi_sim or eng")
-        }
-        if let retrieval, RetrievalMode(rawValue: retrieval) == nil {
-            throw APIError.badRequest("retrieval must be bm25, dense or hybrid")
-        }
-        if let fusion, !KnowledgeBaseSettings.fusions.contains(fusion) {
-            throw APIError.badRequest("fusion must be weighted or rrf")
-        }
-        if let embedder, !embedder.isEmpty, embedder != "none" {
-            // Loadable (pulled, or provider known and its key set), or a clear error now.
-            do { _ = try embedders.open(embedder) } catch let e as WendaoError where e.code == .unauthenticated {
-                throw APIError.badRequest(e.message)
-            }
-        }
+    /// The settings change this body asks for.
+    func patch() throws -> KnowledgeBaseSettings.Patch {
+        KnowledgeBaseSettings.Patch(
+            chunkSize: chunk_size, chunkOverlap: chunk_overlap, k1: k1, b: b,
+            cjkMode: try cjk_mode.map { try CJKMode(parsing: $0, field: "cjk_mode") }, model: model,
+            ocrLanguages: ocr_languages, embedder: embedder,
+            retrievalMode: try retrieval.map { try RetrievalMode(parsing: $0, field: "retrieval") },
+            fusion: try fusion.map { try FusionMethod(parsing: $0, field: "fusion") })
+    }
+}
+
+/// The settings contract's model questions, answered by the server's gateway configuration: an
+/// answer model must be one this server can resolve, an embedder must open (a local model pulled;
+/// a provider's model known and its key set, else 400 naming the variable).
+struct ServerSettingsChecker: KnowledgeBaseSettingsChecker {
+    let service: KnowledgeService
+
+    func checkAnswerModel(_ spec: String) throws {
+        _ = try service.model(requested: spec, kbModel: nil, requireKey: false)
     }
 
-    func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
-        var s = s
-        if let chunk_size { s.chunkSize = chunk_size }
-        if let chunk_overlap { s.chunkOverlap = chunk_overlap }
-        if let k1 { s.k1 = k1 }
-        if let b { s.b = b }
-        if let cjk_mode { s.cjkMode = cjk_mode }
-        if let model { s.model = model.isEmpty || model == "none" ? nil : model }
-        if let ocr_languages { s.ocrLanguages = ocr_languages.isEmpty ? nil : ocr_languages }
-        if let embedder { s.embedder = embedder.isEmpty || embedder == "none" ? nil : embedder }
-        if let retrieval { s.retrievalMode = retrieval }
-        if let fusion { s.fusion = fusion }
-        return s
+    func checkEmbedder(_ spec: String) throws {
+        do { _ = try service.library.embedders.open(spec) } catch let e as WendaoError where e.code == .unauthenticated {
+            throw APIError.badRequest(e.message)
+        }
     }
 }
 
@@ -117,10 +111,9 @@ extension WendaoAPI {
         api.post("kbs") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
-            try body.validate(embedders: service.library.embedders)
+            let patch = try body.patch()
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
-            let settings = body.apply(to: .default)
-            if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
+            let settings = try patch.validate(.default, for: .create, checker: ServerSettingsChecker(service: service))
             let record = try service.library.create(name, settings: settings)
             return try JSON.response(try service.library.summary(record), status: .created)
         }
@@ -132,24 +125,21 @@ extension WendaoAPI {
             let name = try context.knowledgeBaseName()
             _ = try writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
+            let patch = try body.patch()
             // The embedder (a local model path, a provider's model) and the answer model (spends the
             // server's provider keys) are the administrator's decisions, never a tenant key's.
-            if !context.principal.isAdmin, body.embedder != nil || body.model != nil {
+            if !context.principal.isAdmin, patch.choosesModels {
                 throw APIError(
                     status: .forbidden, code: "admin_only",
                     message: "only an administrator may choose a knowledge base's embedder or answer model")
             }
-            try body.validate(embedders: service.library.embedders)
-            guard body.cjk_mode == nil else {
-                throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
-            }
             guard body.name == nil || body.name == name else {
                 throw APIError.badRequest("knowledge bases cannot be renamed")
             }
-            if let m = body.model, !m.isEmpty, m != "none" {
-                _ = try service.model(requested: m, kbModel: nil, requireKey: false)
+            let checker = ServerSettingsChecker(service: service)
+            try service.withKnowledgeBase(name) { kb in
+                try kb.updateSettings(try patch.validate(kb.record.settings, for: .update, checker: checker))
             }
-            try service.withKnowledgeBase(name) { kb in try kb.updateSettings(body.apply(to: kb.record.settings)) }
             service.invalidate(name)
             return try JSON.response(try service.library.summary(name))
         }

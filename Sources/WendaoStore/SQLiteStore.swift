@@ -158,13 +158,24 @@ public final class SQLiteStore: KnowledgeStore {
         }
     }
 
-    private static func settings(from json: String) -> KnowledgeBaseSettings {
-        (try? JSONDecoder().decode(KnowledgeBaseSettings.self, from: Data(json.utf8))) ?? .default
+    /// Stored settings, or an error naming the knowledge base: settings that cannot be read are never
+    /// silently replaced by the defaults (a knowledge base would quietly change its chunking, its
+    /// embedder or its retrieval).
+    private static func settings(from json: String, kb name: String) throws -> KnowledgeBaseSettings {
+        do {
+            return try JSONDecoder().decode(KnowledgeBaseSettings.self, from: Data(json.utf8))
+        } catch {
+            throw WendaoError(
+                .storage,
+                "the stored settings of knowledge base '\(name)' cannot be read (\(String(describing: error).prefix(200))); "
+                    + "correct the settings JSON of this knowledge base in wendao.sqlite, or restore it from a backup")
+        }
     }
 
-    private static func kbRecord(_ row: Row) -> KnowledgeBaseRecord {
-        KnowledgeBaseRecord(
-            id: row["id"], name: row["name"], settings: settings(from: row["settings"]),
+    private static func kbRecord(_ row: Row) throws -> KnowledgeBaseRecord {
+        let name: String = row["name"]
+        return KnowledgeBaseRecord(
+            id: row["id"], name: name, settings: try settings(from: row["settings"], kb: name),
             createdAt: row["created_at"], generation: row["generation"])
     }
 

@@ -1,14 +1,5 @@
 import Foundation
-
-/// How runs of Chinese (and Japanese/Korean) characters become terms.
-public enum CJKMode: String, Sendable, CaseIterable, Codable {
-    /// Every character and every overlapping pair of characters (the default: best on the dev sets).
-    case unigramsAndBigrams = "unigram+bigram"
-    /// Overlapping pairs only; a run of one character gives that character.
-    case bigrams = "bigram"
-    /// Single characters only.
-    case unigrams = "unigram"
-}
+public import WendaoCore
 
 /// Turns text into index terms, the same way for documents and queries.
 ///

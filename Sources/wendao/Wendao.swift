@@ -56,6 +56,11 @@ struct Wendao: AsyncParsableCommand {
                 print(Terminal.text(fullMessage(for: error)))
                 Foundation.exit(0)
             }
+            if json, code == .validationFailure {
+                // A usage error (an unknown option, a value not among those accepted) in the same
+                // JSON shape as every other error.
+                Output.fail(WendaoError(.invalidArgument, message(for: error)), json: true)
+            }
             FileHandle.standardError.write(Data((Terminal.text(fullMessage(for: error)) + "\n").utf8))
             if code == .validationFailure { Foundation.exit(2) }
             Foundation.exit(code.rawValue == 64 ? 2 : code.rawValue)

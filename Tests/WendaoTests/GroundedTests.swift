@@ -201,6 +201,7 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         #expect(a.sources.count <= 3)
         #expect(a.answer == "首重12元，续重3元[1]。")
         #expect(a.invalidCitations == [7])
+        #expect(a.warningDetails.map(\.code).contains(.invalidCitations))
         #expect(a.citations.map(\.n) == [1])
         #expect(a.warnings.contains { $0.contains("[7]") })
     }
@@ -211,6 +212,8 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let model = FakeChatModel.replying(["首重收费12元。"])
         let (a, _) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
         #expect(a.found && a.uncited && a.citations.isEmpty)
+        #expect(a.warningDetails.map(\.code) == [.uncited])
+        #expect(a.warnings == a.warningDetails.map(\.message))
         #expect(a.warnings.contains { $0.contains("cites no source") })
     }
 
@@ -272,6 +275,7 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let (a, events) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
         #expect(a.answer == "首重12元[1]。<b>注意</b> a < b。" && streamedText(events) == a.answer)
         #expect(a.removedImages == 1 && a.warnings.contains { $0.contains("remote image") })
+        #expect(a.warningDetails.map(\.code).contains(.removedImages))
     }
 
     @Test func emptyCompletionIsNotFoundWithAWarning() async throws {
@@ -281,6 +285,7 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let (a, _) = try await ask(GroundedAnswerer(model: model), "首重收费多少钱？", in: f.kb)
         #expect(!a.found && a.answer.isEmpty && a.citations.isEmpty)
         #expect(a.warnings.contains { $0.contains("empty answer") })
+        #expect(a.warningDetails.map(\.code).contains(.emptyAnswer))
     }
 
     @Test func followUpIsRewrittenBeforeSearching() async throws {

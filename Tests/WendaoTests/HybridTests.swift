@@ -64,15 +64,14 @@ import WendaoText
     @Test("the fusion setting is validated and shown")
     func fusionSetting() throws {
         var s = KnowledgeBaseSettings.default
-        s.fusion = "rrf"
+        s.fusion = .rrf
         #expect(throws: Never.self) { try s.validated() }
-        s.fusion = "borda"
-        #expect(throws: WendaoError.self) { try s.validated() }
+        #expect(throws: WendaoError.self) { try FusionMethod(parsing: "borda", field: "fusion") }
         let scratch = try ScratchDirectory("fusion-setting")
         defer { scratch.remove() }
         let library = try Library(directory: scratch.child("data"))
         var settings = KnowledgeBaseSettings.default
-        settings.fusion = "rrf"
+        settings.fusion = .rrf
         try library.create("kb", settings: settings)
         #expect(try library.summary("kb").fusion == "rrf")
         try library.create("kb2", settings: .default)

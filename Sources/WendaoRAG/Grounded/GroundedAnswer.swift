@@ -14,6 +14,42 @@ public enum GroundedEvent: Sendable, Equatable {
     case text(String)
 }
 
+/// Something a reader of an answer should know, with a stable code a front end can act on (the web
+/// UI words the known ones in its own language) and an English message for everyone else.
+public struct AnswerWarning: Sendable, Codable, Equatable {
+    /// Stable codes: `uncited`, `invalid_citations`, `removed_images`, `context_truncated`,
+    /// `empty_answer`, `length_limit`, `content_filter`, and `other`.
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        /// The answer cites no source.
+        case uncited
+        /// Citation markers pointing at no source were removed.
+        case invalidCitations = "invalid_citations"
+        /// Remote images were removed from the answer.
+        case removedImages = "removed_images"
+        /// The best passage was cut to fit the context window.
+        case contextTruncated = "context_truncated"
+        /// The model returned nothing.
+        case emptyAnswer = "empty_answer"
+        /// The answer reached the token limit and is cut off.
+        case lengthLimit = "length_limit"
+        /// The provider's content filter stopped the answer.
+        case contentFilter = "content_filter"
+        /// Anything else.
+        case other
+    }
+
+    /// What kind of warning this is.
+    public var code: Code
+    /// The warning in English.
+    public var message: String
+
+    /// Creates a warning.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
 /// A model-written answer grounded in numbered sources, with checked citations.
 ///
 /// `--json` shape (snake_case keys; `finish_reason` and `translated_query` are null when absent):
@@ -23,6 +59,7 @@ public enum GroundedEvent: Sendable, Equatable {
 ///  "model": "dashscope:qwen-plus", "found": true, "language": "zh", "coverage": 0.8,
 ///  "citations": [{"n": 1, …}], "sources": [{"n": 1, …}, {"n": 2, …}], "invalid_citations": [],
 ///  "uncited": false, "truncated_context": false, "removed_images": 0, "warnings": [],
+///  "warning_details": [],
 ///  "usage": {"prompt_tokens": 900, "completion_tokens": 20, "total_tokens": 920},
 ///  "finish_reason": "stop", "translated_query": null}
 /// ```
@@ -60,8 +97,10 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     public var truncatedContext: Bool
     /// Remote images removed from the answer.
     public var removedImages: Int
-    /// Things a reader should know (uncited answer, removed markers, cut-off answer, …).
-    public var warnings: [String]
+    /// Things a reader should know (uncited answer, removed markers, cut-off answer, …), with codes.
+    public var warningDetails: [AnswerWarning]
+    /// The messages of ``warningDetails``.
+    public var warnings: [String] { warningDetails.map(\.message) }
     /// Tokens of all model calls (rewrite, translation, answer).
     public var usage: TokenUsage
     /// Why the answer call stopped, when the provider said.
@@ -72,7 +111,8 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case question, query, translatedQuery = "translated_query", answer, mode, model, found, language, coverage
         case citations, sources, invalidCitations = "invalid_citations", uncited
-        case truncatedContext = "truncated_context", removedImages = "removed_images", warnings, usage
+        case truncatedContext = "truncated_context", removedImages = "removed_images", warnings
+        case warningDetails = "warning_details", usage
         case finishReason = "finish_reason", modelCalls = "model_calls"
     }
 
@@ -95,8 +135,40 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
         try c.encode(truncatedContext, forKey: .truncatedContext)
         try c.encode(removedImages, forKey: .removedImages)
         try c.encode(warnings, forKey: .warnings)
+        try c.encode(warningDetails, forKey: .warningDetails)
         try c.encode(usage, forKey: .usage)
         try c.encode(finishReason, forKey: .finishReason)
         try c.encode(modelCalls, forKey: .modelCalls)
+    }
+}
+
+extension GroundedAnswer {
+    /// Decodes the shape above (`ask --json` output); warnings without details (an older writer)
+    /// come back with the code `other`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        question = try c.decode(String.self, forKey: .question)
+        query = try c.decode(String.self, forKey: .query)
+        translatedQuery = try c.decodeIfPresent(String.self, forKey: .translatedQuery)
+        answer = try c.decode(String.self, forKey: .answer)
+        mode = try c.decode(String.self, forKey: .mode)
+        model = try c.decode(String.self, forKey: .model)
+        found = try c.decode(Bool.self, forKey: .found)
+        language = try c.decode(AnswerLanguage.self, forKey: .language)
+        coverage = try c.decode(Double.self, forKey: .coverage)
+        citations = try c.decode([Citation].self, forKey: .citations)
+        sources = try c.decode([Citation].self, forKey: .sources)
+        invalidCitations = try c.decode([Int].self, forKey: .invalidCitations)
+        uncited = try c.decode(Bool.self, forKey: .uncited)
+        truncatedContext = try c.decode(Bool.self, forKey: .truncatedContext)
+        removedImages = try c.decode(Int.self, forKey: .removedImages)
+        if let details = try c.decodeIfPresent([AnswerWarning].self, forKey: .warningDetails) {
+            warningDetails = details
+        } else {
+            warningDetails = try c.decode([String].self, forKey: .warnings).map { AnswerWarning(.other, $0) }
+        }
+        usage = try c.decode(TokenUsage.self, forKey: .usage)
+        finishReason = try c.decodeIfPresent(String.self, forKey: .finishReason)
+        modelCalls = try c.decodeIfPresent(Int.self, forKey: .modelCalls) ?? 0
     }
 }

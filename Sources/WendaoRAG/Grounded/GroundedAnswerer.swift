@@ -93,7 +93,7 @@ public struct GroundedAnswerer: Sendable {
         var result = GroundedAnswer(
             question: question, query: asked, translatedQuery: nil, answer: "", mode: "llm", model: model.id,
             found: false, language: language, coverage: 0, citations: [], sources: [], invalidCitations: [],
-            uncited: false, truncatedContext: false, removedImages: 0, warnings: [], usage: .zero, finishReason: nil)
+            uncited: false, truncatedContext: false, removedImages: 0, warningDetails: [], usage: .zero, finishReason: nil)
 
         // 1. A follow-up becomes a standalone query.
         var query = asked
@@ -200,9 +200,11 @@ public struct GroundedAnswerer: Sendable {
         result.answer = text
         let body = text.trimmingCharactersInSet()
         if body.isEmpty {
-            result.warnings.append(
-                "the model returned an empty answer"
-                    + (result.finishReason.map { " (finish reason: \($0))" } ?? ""))
+            result.warningDetails.append(
+                AnswerWarning(
+                    .emptyAnswer,
+                    "the model returned an empty answer"
+                        + (result.finishReason.map { " (finish reason: \($0))" } ?? "")))
         } else if AnswerLanguage.isNotFoundSentence(GroundedPrompt.removingCitationMarkers(body)) {
             // Not found, in either language: nothing is cited.
         } else {
@@ -210,24 +212,35 @@ public struct GroundedAnswerer: Sendable {
             result.citations = prompt.sources.filter { filter.cited.contains($0.n) }
             result.uncited = filter.cited.isEmpty
         }
-        result.warnings += warnings(for: result, sourceCount: prompt.sources.count)
+        result.warningDetails += warnings(for: result, sourceCount: prompt.sources.count)
         return result
     }
 
     // MARK: - Internals
 
-    private func warnings(for r: GroundedAnswer, sourceCount: Int) -> [String] {
-        var w: [String] = []
-        if r.uncited { w.append("the answer cites no source: check it against the sources before relying on it") }
+    private func warnings(for r: GroundedAnswer, sourceCount: Int) -> [AnswerWarning] {
+        var w: [AnswerWarning] = []
+        if r.uncited {
+            w.append(.init(.uncited, "the answer cites no source: check it against the sources before relying on it"))
+        }
         if !r.invalidCitations.isEmpty {
             let list = r.invalidCitations.map { "[\($0)]" }.joined(separator: ", ")
-            w.append("removed citation markers that point at no source: \(list) (there were \(sourceCount) sources)")
+            w.append(
+                .init(
+                    .invalidCitations,
+                    "removed citation markers that point at no source: \(list) (there were \(sourceCount) sources)"))
         }
-        if r.removedImages > 0 { w.append("removed \(r.removedImages) remote image(s) from the answer") }
-        if r.truncatedContext { w.append("the best passage was cut to fit the model's context window") }
+        if r.removedImages > 0 {
+            w.append(.init(.removedImages, "removed \(r.removedImages) remote image(s) from the answer"))
+        }
+        if r.truncatedContext {
+            w.append(.init(.contextTruncated, "the best passage was cut to fit the model's context window"))
+        }
         switch r.finishReason {
-        case "length"?: w.append("the answer reached the limit of \(options.maxAnswerTokens) tokens and is cut off")
-        case "content_filter"?: w.append("the provider's content filter stopped the answer")
+        case "length"?:
+            w.append(
+                .init(.lengthLimit, "the answer reached the limit of \(options.maxAnswerTokens) tokens and is cut off"))
+        case "content_filter"?: w.append(.init(.contentFilter, "the provider's content filter stopped the answer"))
         default: break
         }
         return w

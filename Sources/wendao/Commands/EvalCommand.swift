@@ -20,26 +20,25 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "BM25 b.") var b = KnowledgeBaseSettings.default.b
         @Option(help: "CJK terms: unigram+bigram, bigram or unigram.") var cjkMode = KnowledgeBaseSettings.default
             .cjkMode
-        @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).") var mode = "bm25"
+        @Option(help: "Retrieval mode: bm25, dense or hybrid (dense and hybrid need --embedder).")
+        var mode = RetrievalMode.bm25
         @Option(
             help:
                 "Embedding model for dense/hybrid: e5-small, minilm, path:/model or provider:model (dashscope:text-embedding-v3)."
         )
         var embedder: String?
-        @Option(help: "Hybrid fusion: weighted (default) or rrf.") var fusion: String?
+        @Option(help: "Hybrid fusion: weighted (default) or rrf.") var fusion: FusionMethod?
 
         var settings: KnowledgeBaseSettings {
             get throws {
-                guard let m = RetrievalMode(rawValue: mode) else {
-                    throw WendaoError(.invalidArgument, "--mode must be bm25, dense or hybrid")
-                }
+                let m = mode
                 if m != .bm25, embedder == nil {
-                    throw WendaoError(.invalidArgument, "--mode \(mode) needs --embedder (e.g. e5-small)")
+                    throw WendaoError(.invalidArgument, "--mode \(mode.rawValue) needs --embedder (e.g. e5-small)")
                 }
                 var s = KnowledgeBaseSettings(
                     chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode)
                 s.embedder = embedder
-                s.retrievalMode = m.rawValue
+                s.retrievalMode = m
                 s.fusion = fusion
                 return s
             }
@@ -117,7 +116,7 @@ struct EvalCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(name: .long) var kb: String
         @Argument(help: "Questions (JSONL: question, answers, documents, answerable).") var file: String
-        @Option(help: "Retrieval: bm25, dense or hybrid (default: the knowledge base's mode).") var mode: String?
+        @Option(help: "Retrieval: bm25, dense or hybrid (default: the knowledge base's mode).") var mode: RetrievalMode?
         @Option(
             help:
                 "Write one JSON line per question to this file: the answer, its sources, the top retrieved chunks and which gold strings were found where."
@@ -125,12 +124,7 @@ struct EvalCommand: ParsableCommand {
         var details: String?
 
         func run() throws {
-            let retrieval = try mode.map { m in
-                guard let r = RetrievalMode(rawValue: m) else {
-                    throw WendaoError(.invalidArgument, "unknown mode '\(m)': use bm25, dense or hybrid")
-                }
-                return r
-            }
+            let retrieval = mode
             let r = try AnswerEvaluator.run(
                 kb: try global.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval,
                 details: details.map { URL(fileURLWithPath: $0) })

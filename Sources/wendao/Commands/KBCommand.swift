@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import WendaoCore
 import WendaoModels
-import WendaoLoaders
 import WendaoRAG
 
 struct KBCommand: ParsableCommand {
@@ -18,7 +17,8 @@ struct KBCommand: ParsableCommand {
         @Option(help: "Chunk overlap in the same units (whole sentences).") var chunkOverlap: Int?
         @Option(help: "BM25 k1.") var k1: Double?
         @Option(help: "BM25 b.") var b: Double?
-        @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.") var cjkMode: String?
+        @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.")
+        var cjkMode: CJKMode?
         @Option(help: "Model that writes answers, provider:model (e.g. dashscope:qwen-plus); 'none' for extractive.")
         var model: String?
         @Option(
@@ -31,48 +31,30 @@ struct KBCommand: ParsableCommand {
         )
         var embedder: String?
         @Option(help: "Retrieval mode: bm25, dense or hybrid (default: hybrid with an embedder).")
-        var retrieval: String?
+        var retrieval: RetrievalMode?
         @Option(help: "How hybrid retrieval fuses BM25 and dense: weighted (default) or rrf (reciprocal rank).")
-        var fusion: String?
+        var fusion: FusionMethod?
 
-        /// Checks that `--model` names a provider and model Wendao can resolve (keys are checked when
-        /// the model is used).
-        func validateModel(_ global: GlobalOptions) throws {
-            if let retrieval, RetrievalMode(rawValue: retrieval) == nil {
-                throw WendaoError(.invalidArgument, "--retrieval must be bm25, dense or hybrid")
-            }
-            if let embedder, embedder != "none", !embedder.isEmpty {
-                // Loadable (pulled, or provider known and its key set), or a clear error now.
-                _ = try global.embedders().open(embedder)
-            }
-            if let ocrLanguages {
-                let codes = ocrLanguages.split(separator: "+", omittingEmptySubsequences: false)
-                guard !codes.isEmpty,
-                    codes.allSatisfy({ LoaderDefaults.isValidOCRLanguage(String($0)) })
-                else {
-                    throw WendaoError(
-                        .invalidArgument, "--ocr-lang takes tesseract language codes joined by '+', e.g. chi_sim+eng")
-                }
-            }
-            guard let model, model != "none", !model.isEmpty else { return }
+        /// The options as a settings change (the one contract the REST API and the web UI use too).
+        var patch: KnowledgeBaseSettings.Patch {
+            KnowledgeBaseSettings.Patch(
+                chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode, model: model,
+                ocrLanguages: ocrLanguages.map { $0.split(separator: "+", omittingEmptySubsequences: false).map(String.init) },
+                embedder: embedder, retrievalMode: retrieval, fusion: fusion)
+        }
+    }
+
+    /// Answers the settings contract's questions about models from this process's configuration:
+    /// an answer model must resolve in the catalogue, an embedder must open.
+    struct SettingsChecker: KnowledgeBaseSettingsChecker {
+        let global: GlobalOptions
+
+        func checkAnswerModel(_ spec: String) throws {
             let setup = try ModelSetup(global: global)
-            _ = try ModelCatalog.resolve(model, configuration: setup.configuration, environment: setup.environment)
+            _ = try ModelCatalog.resolve(spec, configuration: setup.configuration, environment: setup.environment)
         }
 
-        func apply(to s: KnowledgeBaseSettings) -> KnowledgeBaseSettings {
-            var s = s
-            if let chunkSize { s.chunkSize = chunkSize }
-            if let chunkOverlap { s.chunkOverlap = chunkOverlap }
-            if let k1 { s.k1 = k1 }
-            if let b { s.b = b }
-            if let cjkMode { s.cjkMode = cjkMode }
-            if let model { s.model = model == "none" || model.isEmpty ? nil : model }
-            if let ocrLanguages { s.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init) }
-            if let embedder { s.embedder = embedder == "none" || embedder.isEmpty ? nil : embedder }
-            if let retrieval { s.retrievalMode = retrieval }
-            if let fusion { s.fusion = fusion }
-            return s
-        }
+        func checkEmbedder(_ spec: String) throws { _ = try global.embedders().open(spec) }
     }
 
     /// Describes a knowledge base from the store alone (listing never opens or repairs an index).
@@ -85,9 +67,9 @@ struct KBCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            try settings.validateModel(global)
+            let validated = try settings.patch.validate(.default, for: .create, checker: SettingsChecker(global: global))
             let lib = try global.library()
-            try lib.create(name, settings: settings.apply(to: .default))
+            try lib.create(name, settings: validated)
             if global.json {
                 Output.json(try describe(lib, name))
             } else {
@@ -149,10 +131,11 @@ struct KBCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            try settings.validateModel(global)
             let lib = try global.library()
             let kb = try lib.open(name)
-            try kb.updateSettings(settings.apply(to: kb.record.settings))
+            let patch = settings.patch
+            try kb.updateSettings(
+                try patch.validate(kb.record.settings, for: .update, checker: SettingsChecker(global: global)))
             if global.json { Output.json(try describe(lib, name)) } else { Output.line("updated '\(name)'") }
         }
     }

@@ -11,7 +11,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long) var kb: String
     @Argument(help: "The query.") var query: String
     @Option(name: .long, help: "Number of results.") var topK = 10
-    @Option(name: .long, help: "bm25, dense or hybrid (default: the knowledge base's mode).") var mode: String?
+    @Option(name: .long, help: "bm25, dense or hybrid (default: the knowledge base's mode).") var mode: RetrievalMode?
     @Option(name: .long, help: "Pack results into at most this many characters.") var budgetChars: Int?
 
     struct Body: Encodable {
@@ -25,9 +25,9 @@ struct SearchCommand: ParsableCommand {
         let hits: [SearchHit]
         if let budgetChars {
             guard budgetChars > 0 else { throw WendaoError(.invalidArgument, "--budget-chars must be positive") }
-            hits = ContextPacker.pack(try base.search(query, topK: max(topK, 20), mode: try retrievalMode()), budget: budgetChars)
+            hits = ContextPacker.pack(try base.search(query, topK: max(topK, 20), mode: mode), budget: budgetChars)
         } else {
-            hits = try base.search(query, topK: topK, mode: try retrievalMode())
+            hits = try base.search(query, topK: topK, mode: mode)
         }
         if global.json {
             Output.json(Body(query: query, results: hits))
@@ -40,16 +40,5 @@ struct SearchCommand: ParsableCommand {
             Output.line(String(format: "%2d. %.3f  %@%@%@", h.rank, h.score, Terminal.field(h.document), section, page))
             Output.line("    " + Terminal.field(h.text.replacingOccurrences(of: "\n", with: " ")).prefix(240))
         }
-    }
-}
-
-extension SearchCommand {
-    /// `--mode`, checked.
-    func retrievalMode() throws -> RetrievalMode? {
-        guard let mode else { return nil }
-        guard let m = RetrievalMode(rawValue: mode) else {
-            throw WendaoError(.invalidArgument, "--mode must be bm25, dense or hybrid")
-        }
-        return m
     }
 }

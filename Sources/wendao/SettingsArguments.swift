@@ -1,0 +1,9 @@
+import ArgumentParser
+import WendaoCore
+
+// The settings enums are parsed by ArgumentParser itself, so `--retrieval`, `--fusion`, `--cjk-mode`
+// and `--mode` list their accepted values in `--help` and reject others as usage errors (exit 2).
+
+extension RetrievalMode: ExpressibleByArgument {}
+extension CJKMode: ExpressibleByArgument {}
+extension FusionMethod: ExpressibleByArgument {}
