@@ -116,6 +116,7 @@ let package = Package(
             name: "WendaoTestSupport",
             dependencies: [
                 "WendaoCore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -173,19 +174,66 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tests, one target per layer (each links only the layers it tests), sharing WendaoTestSupport.
+        // Targets whose tests run the built `wendao` binary depend on it so that it is built first.
         .testTarget(
-            name: "WendaoTests",
+            name: "WendaoIndexTests",
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoVectorKernels", "WendaoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoStoreTests",
+            dependencies: ["WendaoCore", "WendaoStore", "WendaoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoLoadersTests",
+            dependencies: ["WendaoCore", "WendaoLoaders", "WendaoTestSupport", "wendao", "wendao-fuzz"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoEmbedTests",
+            dependencies: ["WendaoCore", "WendaoEmbed", "WendaoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoModelsTests",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoVectorKernels", "WendaoStore",
-                "WendaoRAG", "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb", "wendao",
+                "WendaoCore", "WendaoModels", "WendaoTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoRAGTests",
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed", "WendaoWeb",
+                "WendaoRAG", "WendaoEval", "WendaoTestSupport", "wendao",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoServerTests",
+            dependencies: [
+                "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer",
+                "WendaoTestSupport", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoCLITests",
+            dependencies: ["WendaoCore", "WendaoTestSupport", "wendao"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import WendaoTestSupport
+import WendaoCore
+import WendaoEval
+@testable import WendaoRAG
+@testable import WendaoText
+
+/// What a question asks for, which sentences hold it, answer units, cross-language renderings,
+/// chunk units, and bad input against small knowledge bases.
+@Suite struct AnswerTests {
+    @Test func intentReadsWhatIsAsked() {
+        #expect(QuestionIntent("冷链运输温度是多少？").kinds.contains(.temperature))
+        #expect(QuestionIntent("保价费怎么收？").kinds.contains(.amount))
+        #expect(QuestionIntent("包裹到了驿站，可以免费放几天？").kinds.contains(.duration))
+        // "免费" in a question about days does not make it a question about money.
+        #expect(!QuestionIntent("包裹到了驿站，可以免费放几天？").kinds.contains(.amount))
+        #expect(QuestionIntent("人工客服几点下班？").kinds.contains(.clock))
+        #expect(QuestionIntent("申请理赔要准备哪些材料？").kinds.contains(.documents))
+        #expect(QuestionIntent("快递摔坏了，要怎么申请赔偿？").kinds.contains(.steps))
+        #expect(QuestionIntent("How much does a medium box cost?").kinds.contains(.amount))
+        #expect(!QuestionIntent("能寄充电宝吗？").wantsValue)
+        #expect(!QuestionIntent("运费怎么算？").wantsValue)
+    }
+
+    @Test func valuesAreRecognisedInDigitsAndChineseNumerals() {
+        let temperature = QuestionIntent("冷链运输温度是多少？")
+        #expect(temperature.isHeld(by: "冷藏 SVC-CC-02 2℃–8℃ 鲜奶"))
+        #expect(temperature.isHeld(by: "冻品 -18℃ 及以下"))
+        #expect(!temperature.isHeld(by: "每个冷链保温箱内置温度记录仪，每 5 分钟记录一次温度。"))
+        let money = QuestionIntent("运费多少钱？")
+        #expect(money.isHeld(by: "运费 = 15 + 7 × 3 = 36 元（未含附加费）。"))
+        #expect(money.isHeld(by: "手续费二十元。"))
+        #expect(money.isHeld(by: "上门取件本身不收取任何费用。"))
+        #expect(money.isHeld(by: "Fuel surcharge: 8% of the freight charge."))
+        #expect(money.isHeld(by: "The first 0.5 kg costs CNY 85."))
+        #expect(!money.isHeld(by: "计费重量取实际重量与体积重量两者中的较大值。"))
+        let days = QuestionIntent("多久能到？")
+        #expect(days.isHeld(by: "时效 3-5 天"))
+        #expect(days.isHeld(by: "三个工作日内答复"))
+        #expect(days.isHeld(by: "Delivered within 2 working days."))
+        #expect(!days.isHeld(by: "请联系客服。"))
+        #expect(QuestionIntent("几点开门？").isHeld(by: "营业时间 08:30–19:30"))
+        #expect(QuestionIntent("客服电话是多少？").isHeld(by: "热线 400-820-5566"))
+    }
+
+    @Test func tableRowsReadAsSentences() {
+        #expect(
+            RowText.readable("区域: 二区 | 首重（1kg）: 15 元 | 续重（每 kg）: 7 元 | 参考时效: 2–4 天")
+                == "二区：首重（1kg） 15 元，续重（每 kg） 7 元，参考时效 2–4 天。")
+        #expect(RowText.readable("Zone: Zone 2 | First kg (CNY): 15") == "Zone 2: First kg (CNY) 15.")
+        #expect(RowText.readable("运费多少？首重12元。") == nil)
+        // A unit named only in the header still makes the row hold a duration.
+        #expect(QuestionIntent("几天能到？").isHeld(by: RowText.valuesWithUnits("区域: 三区 | 时效(天): 3-5")))
+    }
+
+    @Test func workedExamplesStayWholeAndListMarkersGo() {
+        let text = "**计算示例**：从上海寄 3.4kg 的包裹到北京，属于二区。计费重量进位为 4kg，运费 = 15 + 7 × 3 = 36 元。\n- 特快：标准快递运费 × 1.5；"
+        let units = ExtractiveAnswerer.units(of: text, hit: 0)
+        #expect(units.count == 2)
+        #expect(units[0].text.hasPrefix("计算示例："))
+        #expect(units[0].text.hasSuffix("36 元。"))
+        #expect(units[1].text == "特快：标准快递运费 × 1.5；")
+        #expect(units[1].isListItem)
+    }
+
+    @Test func glossaryRendersEnglishPhrases() throws {
+        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        let r = BilingualGlossary.renderings(
+            of: "What temperature does the cold-chain service keep? Cash on delivery fees?")
+        let english = r.map(\.english)
+        #expect(english.contains("temperature"))
+        #expect(english.contains("cold chain"))
+        #expect(english.contains("cash on delivery"))
+        #expect(r.first { $0.english == "temperature" }?.chinese.contains("温度") == true)
+        #expect(r.first { $0.english == "cold chain" }?.chinese.contains("冷链") == true)
+        #expect(BilingualGlossary.baseForms("charges").contains("charge"))
+        #expect(BilingualGlossary.isMainlyEnglish("How much is a box?"))
+        #expect(!BilingualGlossary.isMainlyEnglish("运费多少钱？"))
+        #expect(BilingualGlossary.renderings(of: "").isEmpty)
+    }
+
+    @Test func chunkSizesCountUnitsFairToBothScripts() {
+        #expect(Chunker.units("冷链运输") == 4)
+        #expect(Chunker.units("abcde") == 2)
+        #expect(Chunker.units("2026") == 4)
+        let english = String(repeating: "Pickups are free and available every day from eight to eight. ", count: 40)
+        let chinese = String(repeating: "上门取件服务时间为每天早八点到晚八点，周末照常服务。", count: 40)
+        for (text, maxCharacters) in [(english, 520), (chinese, 200)] {
+            let chunks = Chunker.chunk([Block(kind: .paragraph, text: text)], size: 200, overlap: 40)
+            #expect(chunks.count > 1)
+            #expect(chunks.allSatisfy { Chunker.units($0.text) <= 200 })
+            #expect(chunks.allSatisfy { $0.text.unicodeScalars.count <= maxCharacters })
+            // English chunks are about 2.5 times longer in characters than Chinese ones.
+            if text == english { #expect(chunks[0].text.unicodeScalars.count > 400) }
+        }
+    }
+
+    /// A small knowledge base of Chinese and English notes, tables only, and one very long sentence.
+    private func knowledgeBase(_ scratch: ScratchDirectory) throws -> KnowledgeBase {
+        try scratch.write(
+            "kb/冷链.md",
+            """
+            # 冷链服务
+
+            ## 温区
+
+            | 产品 | 温度范围 | 适用物品 |
+            | --- | --- | --- |
+            | 冷藏 | 2℃–8℃ | 鲜奶、水产 |
+            | 冷冻 | -18℃ 及以下 | 冻肉 |
+
+            每个保温箱内置温度记录仪，每 5 分钟记录一次温度。
+
+            ## 价格
+
+            同城冷链首重二十元，跨省首重 35 元。**计算示例**：跨省寄 3kg，运费 = 35 + 12 × 2 = 59 元。
+
+            """)
+        try scratch.write(
+            "kb/rates.csv", "区域,首重(元/kg),时效(天)\n同城,8,1\n省内,10,1-2\n四区,28,5-7\n")
+        try scratch.write("kb/long.txt", String(repeating: "包裹在运输途中如遇天气原因可能延误并且我们会尽快通知您", count: 200))
+        try scratch.write("kb/guide.md", "# Guide\n\nPickups are free and available every day from 8:00 to 20:00.\n")
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        _ = try kb.ingest([scratch.child("kb").path], options: IngestOptions())
+        return kb
+    }
+
+    @Test func answersStateTheFactOrSayNotFound() throws {
+        let scratch = try ScratchDirectory("answers")
+        defer { scratch.remove() }
+        let kb = try knowledgeBase(scratch)
+        let temperature = try kb.ask("冷藏的温度是多少？")
+        #expect(temperature.found && temperature.answer.contains("2℃–8℃"), "\(temperature.answer)")
+        let example = try kb.ask("跨省寄 3kg 冷链运费多少钱？")
+        #expect(example.found && example.answer.contains("59 元"), "\(example.answer)")
+        let days = try kb.ask("寄四区要几天？")
+        #expect(days.found && days.answer.contains("5-7"), "\(days.answer)")
+        // A question about something the documents never mention.
+        #expect(!(try kb.ask("你们的 PayPal 账号是什么？")).found)
+        #expect(!(try kb.ask("明天上海会下雨吗？")).found)
+    }
+
+    @Test func badInputGivesAnAnswerOrNotFoundNeverACrash() throws {
+        let scratch = try ScratchDirectory("bad-input")
+        defer { scratch.remove() }
+        let kb = try knowledgeBase(scratch)
+        let questions = [
+            "冷", String(repeating: "冷链温度是多少", count: 300), "cold chain 温度 is how much?", "快第冷链温度多少？",
+            "冷藏的溫度是多少？", "首重二十元还是 20 元？", "How long are pickups available?", "Pickups?",
+            String(repeating: "运输途中", count: 600),
+        ]
+        for q in questions {
+            let a = try kb.ask(q)
+            #expect(!a.answer.isEmpty)
+            #expect(a.found == !a.citations.isEmpty)
+            #expect(a.answer.count <= 600, "\(q.prefix(20)): \(a.answer.count) characters")
+        }
+        // Traditional characters are folded: the same answer as Simplified.
+        #expect(try kb.ask("冷藏的溫度是多少？").answer.contains("2℃–8℃"))
+        // Only punctuation: a clear error, not a crash.
+        let e = thrownWendaoError { _ = try kb.ask("？！。，") }
+        #expect(e?.code == .invalidArgument)
+    }
+
+    @Test func evaluatorCountsAllFactsCategoriesAndWritesDetails() throws {
+        let scratch = try ScratchDirectory("eval-answers")
+        defer { scratch.remove() }
+        let kb = try knowledgeBase(scratch)
+        let questions = scratch.child("q.jsonl")
+        try """
+        {"id": "a", "question": "冷藏的温度是多少？", "answers": ["2℃–8℃"], "category": "temperature"}
+        {"id": "b", "question": "冷藏的温度是多少？", "answers": ["2℃–8℃", "不存在的事实"], "all": true, "category": "temperature"}
+        {"id": "c", "question": "你们的 PayPal 账号是什么？", "answers": [], "answerable": false, "category": "unanswerable"}
+        """.write(to: questions, atomically: true, encoding: .utf8)
+        let details = scratch.child("details.jsonl")
+        let r = try AnswerEvaluator.run(kb: kb, file: questions, details: details)
+        #expect(r.answerable == 2 && r.unanswerable == 1)
+        #expect(r.answerHit == 0.5)
+        #expect(r.notFoundRecall == 1)
+        #expect(r.categories["temperature"]?.answerHits == 1)
+        #expect(r.categories["unanswerable"]?.notFound == 1)
+        let lines = try String(contentsOf: details, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let b = try JSONDecoder().decode(AnswerDetail.self, from: Data(lines[1].utf8))
+        #expect(b.all && !b.correct && b.goldInAnswer == ["2℃–8℃"] && !b.sources.isEmpty)
+    }
+}
