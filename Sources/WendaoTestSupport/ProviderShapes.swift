@@ -1,3 +1,5 @@
+import Foundation
+
 /// Provider-shaped responses.
 public enum Shapes {
     /// DashScope compatible mode, streamed with `stream_options.include_usage`.

@@ -75,7 +75,7 @@ public struct SeededGenerator: RandomNumberGenerator {
 
 /// The Unicode-scalar substring `[start, end)` of `text`.
 public func scalarSlice(_ text: String, _ start: Int, _ end: Int) -> String {
-    public let scalars = Array(text.unicodeScalars)
+    let scalars = Array(text.unicodeScalars)
     guard start >= 0, end <= scalars.count, start <= end else { return "<out of range \(start)..<\(end)>" }
     return String(String.UnicodeScalarView(scalars[start..<end]))
 }
