@@ -4,6 +4,8 @@ import Synchronization
 /// A thread-safe one-way flag.
 public final class Flag: Sendable {
     private let state = Mutex(false)
+    /// A flag not yet set.
+    public init() {}
     public var isSet: Bool { state.withLock { $0 } }
     public func set() { state.withLock { $0 = true } }
 }
@@ -14,6 +16,9 @@ public let canaryKey = "sk-canary-7f3a9c2e4b1d8f6a0e5c3b2a1d9f8e7c"
 /// Collects every log line (message and metadata) a logger writes.
 public final class LogCapture: Sendable {
     public let lines = Mutex<[String]>([])
+
+    /// An empty capture.
+    public init() {}
 
     public var text: String { lines.withLock { $0.joined(separator: "\n") } }
 
