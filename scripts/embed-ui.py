@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Embeds the web UI (Sources/WendaoServer/UI/) in the binary: writes Sources/WendaoServer/UIAssets.swift.
 
-Every file under UI/ becomes an entry of `UIAssets.files`, keyed by the URL path it is served at:
-`index.html` at `/`, `openapi.yaml` at `/openapi.yaml`, everything else at `/ui/<relative path>`.
-Bodies are base64 string literals (lines of at most 120 columns) decoded on first use, and
-`UIAssets.sha256` holds each file's hex digest (the server's ETag).
+Every file under UI/ becomes an entry of `UIAssets.sources`, with the URL path it is served at:
+`index.html` at `/`, `openapi.yaml` at `/openapi.yaml`, everything else at `/ui/<relative path>`
+(the web UI's ES modules are `/ui/*.js`, served as text/javascript). Bodies are base64 string
+literals (lines of at most 120 columns) with their size and SHA-256 hex digest (the server's ETag).
+The server decodes them all once at start-up (`UIAssets.load()`) and does not start when one does
+not decode or has another size.
 
     python3 scripts/embed-ui.py            # regenerate
-    python3 scripts/embed-ui.py --check    # exit 1 when UIAssets.swift does not match UI/
+    python3 scripts/embed-ui.py --check    # exit 1, naming the files, when UIAssets.swift does not match UI/
 """
 
 import argparse
 import base64
 import hashlib
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,32 +122,66 @@ def generate():
     w("// Source: Sources/WendaoServer/UI/. After changing a file there, run `python3 scripts/embed-ui.py`.")
     w("")
     w("import Foundation")
+    w("import WendaoCore")
     w("")
     w("/// The web UI and the OpenAPI document, embedded so that the binary needs no resource bundle.")
+    w("///")
+    w("/// The server decodes every file once, at start-up (``load()``), and refuses to start when one does")
+    w("/// not decode: a damaged embedding is an error, never an empty file served.")
     w("enum UIAssets {")
-    w("    /// Each file by the URL path it is served at: its content type and its bytes.")
-    w("    static let files: [String: (contentType: String, body: [UInt8])] = [")
-    for e in entries:
-        w(f"        {swift_string(e['path'])}: (contentType: {swift_string(e['type'])}, body: decode({e['name']})),")
-    w("    ]")
-    w("")
-    w("    /// The SHA-256 hex digest of each file (its ETag), by URL path.")
-    w("    static let sha256: [String: String] = [")
-    for e in entries:
-        line = f"        {swift_string(e['path'])}:"
-        literal = swift_string(e["sha"]) + ","
-        if len(line) + 1 + len(literal) <= MAX_COLUMNS:
-            w(line + " " + literal)
-        else:
-            w(line)
-            w("            " + literal)
-    w("    ]")
-    w("")
-    w("    /// The bytes of base64 text split over several literals.")
-    w("    private static func decode(_ chunks: [String]) -> [UInt8] {")
-    w("        guard let data = Data(base64Encoded: chunks.joined()) else { return [] }")
-    w("        return [UInt8](data)")
+    w("    /// One embedded file as generated: where it is served, its type, size, SHA-256 and base64 text.")
+    w("    struct Source: Sendable {")
+    w("        let path: String")
+    w("        let contentType: String")
+    w("        let size: Int")
+    w("        let sha256: String")
+    w("        let base64: [String]")
     w("    }")
+    w("")
+    w("    /// One decoded file.")
+    w("    struct File: Sendable {")
+    w("        let contentType: String")
+    w("        let body: [UInt8]")
+    w("        /// The SHA-256 hex digest of `body` (the ETag).")
+    w("        let sha256: String")
+    w("    }")
+    w("")
+    w("    /// Every embedded file, sorted by URL path.")
+    w("    static let sources: [Source] = [")
+    for e in entries:
+        w("        Source(")
+        w(f"            path: {swift_string(e['path'])}, contentType: {swift_string(e['type'])}, size: {e['size']},")
+        w(f"            sha256: {swift_string(e['sha'])}, base64: {e['name']}),")
+    w("    ]")
+    w("")
+    w("    /// Decodes one file: throws when its base64 text does not decode or decodes to another size.")
+    w("    static func decode(_ source: Source) throws -> File {")
+    w("        guard let data = Data(base64Encoded: source.base64.joined()) else {")
+    w("            throw WendaoError(")
+    w("                .corrupt, \"the embedded web UI file \\(source.path) is not valid base64: regenerate \"")
+    w("                    + \"Sources/WendaoServer/UIAssets.swift with `python3 scripts/embed-ui.py` and rebuild\")")
+    w("        }")
+    w("        guard data.count == source.size else {")
+    w("            throw WendaoError(")
+    w("                .corrupt, \"the embedded web UI file \\(source.path) decodes to \\(data.count) bytes, not \\(source.size): \"")
+    w("                    + \"regenerate Sources/WendaoServer/UIAssets.swift with `python3 scripts/embed-ui.py` and rebuild\")")
+    w("        }")
+    w("        return File(contentType: source.contentType, body: [UInt8](data), sha256: source.sha256)")
+    w("    }")
+    w("")
+    w("    /// Every file decoded, by URL path, or the first failure (decoded once, on first use).")
+    w("    private static let decoded = Result<[String: File], any Error> {")
+    w("        var files: [String: File] = [:]")
+    w("        for source in sources { files[source.path] = try decode(source) }")
+    w("        return files")
+    w("    }")
+    w("")
+    w("    /// Every file by URL path; throws, naming the file, when one does not decode. The server calls it")
+    w("    /// when it starts and does not start when it throws.")
+    w("    static func load() throws -> [String: File] { try decoded.get() }")
+    w("")
+    w("    /// Every file by URL path (empty when one does not decode: the server refused to start then).")
+    w("    static var files: [String: File] { (try? decoded.get()) ?? [:] }")
     for e in entries:
         w("")
         w(f"    /// {e['rel']} ({e['size']} bytes)")
@@ -161,6 +198,24 @@ def generate():
     return text
 
 
+def embedded_digests(swift):
+    """{URL path: SHA-256} of the files a generated UIAssets.swift embeds (empty when not recognised)."""
+    return dict(re.findall(r'path: "([^"]*)",[^\n]*\n\s*sha256: "([0-9a-f]{64})"', swift))
+
+
+def stale_files(current, wanted):
+    """Which files differ between the embedded and the wanted UIAssets.swift, as ` (changed: …)`."""
+    old, new = embedded_digests(current), embedded_digests(wanted)
+    if not old:
+        return " (not generated by this version of embed-ui.py)"
+    parts = []
+    for label, paths in (("changed", [p for p in new if p in old and old[p] != new[p]]),
+                         ("new", [p for p in new if p not in old]), ("removed", [p for p in old if p not in new])):
+        if paths:
+            parts.append(f"{label}: {', '.join(sorted(paths))}")
+    return f" ({'; '.join(parts)})" if parts else " (the generated code differs)"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only check that UIAssets.swift is up to date")
@@ -173,7 +228,9 @@ def main():
     rel_out = os.path.relpath(OUTPUT, ROOT)
     if args.check:
         if current != text:
-            print(f"{rel_out} is out of date: run python3 scripts/embed-ui.py", file=sys.stderr)
+            print(f"embed-ui: {rel_out} is out of date with Sources/WendaoServer/UI/"
+                  f"{stale_files(current or '', text)}: run python3 scripts/embed-ui.py and commit the result",
+                  file=sys.stderr)
             return 1
         print(f"{rel_out} is up to date")
         return 0

@@ -18,6 +18,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The embedded web UI (Sources/WendaoServer/UIAssets.swift) must match Sources/WendaoServer/UI/.
+echo "== embed-ui --check"
+python3 scripts/embed-ui.py --check
+
 # Build outside the clone so repeated runs on one machine are incremental.
 scratch="${WENDAO_SCRATCH:-$HOME/.cache/wendao-ci}"
 echo "== swift build (scratch: $scratch)"
@@ -32,6 +36,18 @@ glossary="${WENDAO_MODELS:-$HOME/.cache/wendao/models}/glossary/en-zh.tsv"
 [ -s "$glossary" ] || python3 scripts/make-glossary.py
 echo "== swift test"
 swift test --scratch-path "$scratch"
+
+# The web UI's modules (i18n, SSE parsing, citations, URLs, errors, warnings) under Node's test
+# runner (Debian's nodejs).
+echo "== web UI modules (node --test)"
+if ! dpkg -s nodejs >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+  fi
+fi
+node --test Tests/ui/*.test.mjs
 
 # The official openai Python client against a running server.
 echo "== openai client"

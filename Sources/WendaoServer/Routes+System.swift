@@ -33,7 +33,7 @@ extension WendaoAPI {
     /// A bundled file with caching headers and a strict security policy.
     func asset(_ path: String, _ request: Request) -> Response {
         guard let file = UIAssets.files[path] else { return APIError.response(for: APIError.notFound("no such file")) }
-        let etag = "\"\(UIAssets.sha256[path] ?? "")\""
+        let etag = "\"\(file.sha256)\""
         var headers: HTTPFields = [
             .contentType: file.contentType, .eTag: etag, .cacheControl: "no-cache",
             .contentSecurityPolicy: Self.contentSecurityPolicy, HTTPField.Name("X-Content-Type-Options")!: "nosniff",

@@ -73,6 +73,8 @@ public struct WendaoServer: Sendable {
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        // The embedded web UI, decoded once: a file that does not decode stops the start.
+        _ = try UIAssets.load()
         let service = try KnowledgeService(configuration: configuration, logger: logger)
         let metrics = Metrics()
         if !configuration.isLoopback && configuration.adminKey == nil {

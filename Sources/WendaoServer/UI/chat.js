@@ -1,0 +1,253 @@
+// Wendao (问道) web UI: the chat view. Asks the chosen knowledge base with the conversation so far
+// as history, reads the streamed answer (SSE) into a turn (answer.js) and renders each turn with
+// its citation badges, status, warnings, sources and usage.
+
+import { t } from './i18n.js';
+import { $, el, toast } from './dom.js';
+import { storage, LS_MODEL } from './settings.js';
+import { apiFetch, kbPath } from './api.js';
+import { readEventStream } from './sse.js';
+import { splitAnswer, stripMarkers, lookupCitation, citationLabel, sourceRefLabel, panel, openSourcePanel, closeSourcePanel }
+  from './citations.js';
+import { newTurn, applyAskEvent, applyAnswer, warningItems, usageLine } from './answer.js';
+import { state, chat } from './state.js';
+import { selectKb } from './kbs.js';
+
+export function renderChatNotice() {
+  const notice = $('chat-notice');
+  if (state.kbsError) {
+    notice.textContent = state.kbsError;
+    notice.className = 'error-box';
+  } else if (state.kbs && !state.kbs.length) {
+    notice.textContent = t('chat.noKbs');
+    notice.className = 'hint';
+  } else {
+    notice.textContent = t('chat.empty');
+    notice.className = 'hint';
+  }
+  notice.hidden = chat.turns.length > 0 && !state.kbsError;
+}
+
+export function newConversation() {
+  if (chat.controller) chat.controller.abort();
+  chat.turns = [];
+  chat.kb = '';
+  $('conversation').replaceChildren();
+  closeSourcePanel(false);
+  renderChatNotice();
+}
+
+function setBusy(busy) {
+  chat.busy = busy;
+  $('ask').disabled = busy;
+  $('stop').hidden = !busy;
+}
+
+function historyFor() {
+  const history = [];
+  for (const turn of chat.turns) {
+    if (turn.state !== 'done') continue;
+    const answer = stripMarkers(turn.text || '');
+    if (!answer) continue;
+    history.push({ role: 'user', content: turn.question }, { role: 'assistant', content: answer });
+  }
+  return history.slice(-20);
+}
+
+async function ask() {
+  const question = $('question').value.trim();
+  const kb = state.kb;
+  $('ask-error').textContent = '';
+  if (chat.busy) return;
+  if (!kb) { $('ask-error').textContent = t('chat.pickKb'); return; }
+  if (!question) { $('ask-error').textContent = t('chat.typeQuestion'); $('question').focus(); return; }
+  if (chat.kb && chat.kb !== kb) newConversation();
+  chat.kb = kb;
+  const model = $('model-input').value.trim();
+  const history = historyFor();
+  const turn = newTurn(question, kb);
+  createTurnElements(turn);
+  chat.turns.push(turn);
+  renderChatNotice();
+  $('question').value = '';
+  renderTurn(turn);
+  scrollToBottom(true);
+
+  const controller = new AbortController();
+  chat.controller = controller;
+  setBusy(true);
+  const body = { question, stream: true };
+  if (history.length) body.history = history;
+  if (model) body.model = model;
+  try {
+    const res = await apiFetch(kbPath(kb) + '/ask', {
+      method: 'POST', json: body, signal: controller.signal, headers: { Accept: 'text/event-stream' },
+    });
+    const type = (res.headers.get('Content-Type') || '').toLowerCase();
+    if (type.includes('application/json')) {
+      applyAnswer(turn, await res.json());
+      turn.state = 'done';
+    } else {
+      await readEventStream(res, (ev) => handleAskEvent(turn, ev));
+      if (turn.state === 'waiting' || turn.state === 'streaming') turn.state = 'interrupted';
+    }
+  } catch (e) {
+    if (e && e.name === 'AbortError') turn.state = 'stopped';
+    else { turn.state = 'error'; turn.error = (e && e.message) || String(e); }
+  } finally {
+    if (chat.controller === controller) chat.controller = null;
+    setBusy(false);
+    renderTurn(turn);
+    scrollToBottom(false);
+  }
+}
+
+/** Handles one `ask` stream event; returns false to stop reading. */
+function handleAskEvent(turn, ev) {
+  const outcome = applyAskEvent(turn, ev);
+  if (outcome !== 'ignored') scheduleRender(turn);
+  return outcome !== 'stop';
+}
+
+function createTurnElements(turn) {
+  const previous = $('answer');
+  if (previous) { previous.removeAttribute('id'); previous.removeAttribute('data-testid'); }
+  const els = {};
+  els.meta = el('span', { class: 'msg-meta' });
+  els.chip = el('p', { class: 'notfound-chip', hidden: true });
+  els.body = el('div', {
+    id: 'answer', 'data-testid': 'answer', class: 'answer-body', 'aria-live': 'polite', 'aria-busy': 'true',
+  });
+  els.status = el('p', { class: 'msg-status' });
+  els.warnings = el('ul', { class: 'warnings', hidden: true });
+  els.sources = el('div', { class: 'sources-list', hidden: true });
+  els.usage = el('p', { class: 'usage', hidden: true });
+  els.assistantLabel = el('span', { class: 'msg-label' });
+  els.userLabel = el('span', { class: 'msg-label' });
+  els.assistant = el('article', { class: 'msg assistant' },
+    el('header', { class: 'msg-head' }, els.assistantLabel, els.meta),
+    els.chip, els.body, els.status, els.warnings, els.sources, els.usage);
+  els.user = el('div', { class: 'msg user' }, els.userLabel, el('p', { class: 'msg-text' }, turn.question));
+  els.root = el('div', { class: 'turn' }, els.user, els.assistant);
+  turn.els = els;
+  $('conversation').append(els.root);
+}
+
+function scheduleRender(turn) {
+  if (turn.renderPending) return;
+  turn.renderPending = true;
+  const run = () => { turn.renderPending = false; const near = nearBottom(); renderTurn(turn); if (near) scrollToBottom(false); };
+  if (typeof requestAnimationFrame === 'function' && document.visibilityState !== 'hidden') requestAnimationFrame(run);
+  else setTimeout(run, 50);
+}
+
+function nearBottom() {
+  return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+}
+function scrollToBottom(force) {
+  if (force || nearBottom()) window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+export function renderTurn(turn) {
+  const els = turn.els;
+  if (!els) return;
+  els.userLabel.textContent = t('chat.you');
+  els.assistantLabel.textContent = t('chat.assistant');
+  const streaming = turn.state === 'waiting' || turn.state === 'streaming';
+  els.assistant.dataset.state = turn.state;
+  els.body.setAttribute('aria-busy', streaming ? 'true' : 'false');
+
+  // Meta: mode / model / coverage.
+  const meta = [];
+  if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
+  else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
+  if (typeof turn.coverage === 'number' && turn.state === 'done') meta.push(t('chat.coverage', { value: turn.coverage.toFixed(2) }));
+  els.meta.textContent = meta.join(' · ');
+
+  // Not found.
+  const notFound = turn.found === false;
+  els.assistant.classList.toggle('not-found', notFound);
+  // The chip stands in for the answer only while the server's own not-found text has not arrived.
+  els.chip.hidden = !notFound || Boolean(turn.text && turn.text.trim());
+  els.chip.textContent = t('chat.notFound');
+
+  // Answer text with citation badges.
+  const nodes = [];
+  for (const part of splitAnswer(turn.text)) {
+    if (part.type === 'text') { nodes.push(document.createTextNode(part.value)); continue; }
+    const c = lookupCitation(turn, part.n);
+    if (!c) { nodes.push(document.createTextNode(part.value)); continue; }
+    const label = citationLabel(c, part.n);
+    const badge = el('button', {
+      type: 'button', class: 'citation', 'data-testid': 'citation', 'aria-label': label, title: label,
+      'aria-controls': 'source-panel', dataset: { n: String(part.n) },
+    }, String(part.n));
+    badge.addEventListener('click', () => openSourcePanel(turn, part.n, badge));
+    if (panel.turn === turn && panel.n === part.n && !$('source-panel').hidden) {
+      badge.classList.add('active');
+      panel.badge = badge;
+    }
+    nodes.push(badge);
+  }
+  els.body.replaceChildren(...nodes);
+
+  // Status line.
+  let status = '';
+  let statusClass = 'msg-status';
+  if (turn.state === 'waiting') { status = t('chat.searching'); statusClass += ' working'; }
+  else if (turn.state === 'streaming' && !turn.gotToken) { status = t('chat.writing'); statusClass += ' working'; }
+  else if (turn.state === 'stopped') status = t('chat.stopped');
+  else if (turn.state === 'interrupted') { status = t('chat.interrupted'); statusClass += ' error-text'; }
+  else if (turn.state === 'error') { status = t('chat.failed', { error: turn.error }); statusClass += ' error-text'; }
+  els.status.className = statusClass;
+  els.status.textContent = status;
+  els.status.hidden = !status;
+  els.status.setAttribute('role', turn.state === 'error' || turn.state === 'interrupted' ? 'alert' : 'status');
+
+  // Warnings: by code in the UI's language, else the server's words (see warningItems).
+  const warnings = warningItems(turn);
+  els.warnings.replaceChildren(...warnings.map((w) => el('li', null, w)));
+  els.warnings.hidden = warnings.length === 0;
+  els.warnings.setAttribute('aria-label', t('warn.title'));
+
+  // Cited sources, listed under the answer.
+  const cited = Array.from(turn.citations.values()).sort((a, b) => a.n - b.n);
+  els.sources.replaceChildren();
+  if (cited.length && !streaming) {
+    els.sources.append(el('span', { class: 'sources-title' }, t('chat.sources')));
+    for (const c of cited) {
+      const ref = el('button', { type: 'button', class: 'source-ref', 'aria-controls': 'source-panel' },
+        el('span', { class: 'source-ref-n' }, String(c.n)),
+        el('span', { class: 'source-ref-label' }, sourceRefLabel(c)));
+      ref.addEventListener('click', () => openSourcePanel(turn, c.n, ref));
+      els.sources.append(ref);
+    }
+  }
+  els.sources.hidden = els.sources.childNodes.length === 0;
+
+  // Usage line.
+  const usageText = usageLine(turn.usage);
+  els.usage.textContent = usageText;
+  els.usage.hidden = !usageText;
+}
+
+export function setupChat() {
+  $('ask-form').addEventListener('submit', (e) => { e.preventDefault(); ask(); });
+  $('question').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      ask();
+    }
+  });
+  $('stop').addEventListener('click', () => { if (chat.controller) chat.controller.abort(); });
+  $('new-chat').addEventListener('click', () => { newConversation(); $('question').focus(); toast(t('chat.newStarted')); });
+  $('kb-select').addEventListener('change', (e) => selectKb(e.target.value));
+  $('model-input').value = storage.get('localStorage', LS_MODEL) || '';
+  $('model-input').addEventListener('change', (e) => storage.set('localStorage', LS_MODEL, e.target.value.trim()));
+  $('source-close').addEventListener('click', () => closeSourcePanel(true));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !$('source-panel').hidden && !$('key-dialog').open && !$('confirm-dialog').open) {
+      closeSourcePanel(true);
+    }
+  });
+}

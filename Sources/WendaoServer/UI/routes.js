@@ -1,0 +1,26 @@
+// Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME, #/search.
+// A knowledge base's name is percent-encoded in #/docs/NAME (names may be Chinese or hold '/').
+// No DOM access: tested under `node --test`.
+
+export const VIEWS = ['chat', 'kbs', 'docs', 'search'];
+
+/** The route of the documents view of knowledge base `kb`. */
+export function docsRoute(kb) { return '#/docs/' + encodeURIComponent(kb); }
+
+/**
+ * What a fragment asks for: `{view, kb}` (kb only for 'docs'), `{redirect}` for a route that does
+ * not exist (or a documents route without a readable name), or `{anchor: true}` for an in-page
+ * anchor such as the skip link's #main. No fragment is the chat.
+ */
+export function parseRoute(hash) {
+  const h = hash || '#/chat';
+  if (!h.startsWith('#/')) return { anchor: true };
+  const parts = h.slice(2).split('/');
+  const view = parts[0];
+  if (view === 'docs') {
+    let kb = '';
+    try { kb = decodeURIComponent(parts.slice(1).join('/')); } catch (e) { kb = ''; }
+    return kb ? { view, kb } : { redirect: '#/kbs' };
+  }
+  return VIEWS.includes(view) ? { view, kb: '' } : { redirect: '#/chat' };
+}
