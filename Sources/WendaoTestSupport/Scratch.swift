@@ -1,4 +1,5 @@
 public import Foundation
+public import Testing
 public import WendaoCore
 
 /// A private temporary folder (FileManager.default.temporaryDirectory + UUID), removed when the
@@ -138,3 +139,9 @@ public func offConcurrencyPool<T: Sendable>(_ body: @escaping @Sendable () throw
 /// The root of the repository (tests read the sample knowledge base and the docs).
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+extension Tag {
+    /// Tests that take seconds (whole-sample ingests, zip bombs, killed processes, multi-second
+    /// timeouts); each also carries a time limit.
+    @Tag public static var slow: Self
+}

@@ -199,7 +199,7 @@ private func expectKeys(
 
     /// Two ingests into one knowledge base at the same time: the second waits for the writer lock,
     /// and afterwards every document of both must be in the index.
-    @Test func concurrentIngestsKeepEveryDocumentSearchable() async throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func concurrentIngestsKeepEveryDocumentSearchable() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let filler = String(repeating: "快递运费首重十二元，续重每公斤三元。", count: 200)
@@ -229,7 +229,7 @@ private func expectKeys(
         }
     }
 
-    @Test func killedIngestLeavesAConsistentKnowledgeBase() async throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func killedIngestLeavesAConsistentKnowledgeBase() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let seed =

@@ -229,7 +229,7 @@ private func fixture<Case: Decodable>(_ name: String, as: Case.Type) throws -> [
         #expect(a != b)
     }
 
-    @Test func longTextsMatchTheCEngineWindowByWindow() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func longTextsMatchTheCEngineWindowByWindow() throws {
         // Two passages of 3 and 2 windows (1,202 and 639 content tokens); the C engine averages its
         // window means weighted by content tokens, as TextEncoder does.
         let encoder = try TextEncoder(model: try e5Model(), threads: 2)

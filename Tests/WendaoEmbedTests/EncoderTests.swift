@@ -274,7 +274,7 @@ private func expectError(_ code: WendaoError.Code, _ contains: String, _ body: (
         #expect(try encoder.embedDetailed(texts, kind: .query).allSatisfy { isUnitVector($0.vector) })
     }
 
-    @Test func longTextsAreTheWeightedMeanOfTheirWindows() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func longTextsAreTheWeightedMeanOfTheirWindows() throws {
         let model = try miniLM()
         let encoder = try TextEncoder(model: model, threads: 2)
         guard let tokenizer = model.tokenizer as? WordPieceTokenizer else {

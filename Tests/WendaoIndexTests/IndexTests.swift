@@ -203,7 +203,7 @@ private struct RandomCorpus {
         #expect(reopened.verify().isEmpty)
     }
 
-    @Test func matchesBruteForceReference() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func matchesBruteForceReference() throws {
         let corpus = RandomCorpus(seed: 20_260_101, documents: 2000, queries: 50)
         let index = corpus.makeIndex()
         let reference = ReferenceBM25(docs: Dictionary(uniqueKeysWithValues: corpus.docs.map { ($0.id, $0.terms) }))

@@ -455,7 +455,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
         #expect(OfficeLoader.neutralisedForExport("") == "")
     }
 
-    @Test func millionRowSheetStopsAtRowLimit() async throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func millionRowSheetStopsAtRowLimit() async throws {
         try await offConcurrencyPool { try Self.millionRowCase() }
     }
 
@@ -564,7 +564,7 @@ private let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\
         }
     }
 
-    @Test func zipBombFailsFastWithBoundedMemory() async throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func zipBombFailsFastWithBoundedMemory() async throws {
         // Compressing 1 GB takes seconds: on a thread of its own, not a shared concurrency thread.
         try await offConcurrencyPool { try Self.zipBombCase() }
     }

@@ -60,7 +60,7 @@ import WendaoRAG
         #expect(events.last?.1 == 1, "only the re-added chunk is embedded: \(events)")
     }
 
-    @Test func chunksAreEmbeddedWhileLaterFilesAreStillBeingRead() async throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func chunksAreEmbeddedWhileLaterFilesAreStillBeingRead() async throws {
         try Self.requireModel()
         // Seconds of embedding: off the two-thread concurrency pool, so async tests are not starved.
         let r = try await offConcurrencyPool { try Self.pipelineScenario() }

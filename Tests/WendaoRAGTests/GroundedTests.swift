@@ -905,7 +905,7 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
     /// The gate on the bundled sample knowledge base and its labelled questions (the query as
     /// asked, before any cross-lingual retry): answerable questions must rarely be gated out (a
     /// false "not found" is worse than an extra model call); unrelated English questions are.
-    @Test func gateOnTheSampleKnowledgeBase() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func gateOnTheSampleKnowledgeBase() throws {
         let samples = repositoryRoot.appendingPathComponent("Samples/logistics")
         let evalFile = samples.appendingPathComponent("eval.jsonl")
         try #require(FileManager.default.fileExists(atPath: evalFile.path), "no sample at \(samples.path)")

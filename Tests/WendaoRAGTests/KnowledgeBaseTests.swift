@@ -457,7 +457,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         #expect(thrownWendaoError { _ = try kb.ask(query) }?.code == .invalidArgument)
     }
 
-    @Test func oneMegabyteQueryDoesNotCrash() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func oneMegabyteQueryDoesNotCrash() throws {
         let (f, kb) = try factsKnowledgeBase()
         defer { f.remove() }
         var rng = SeededGenerator(seed: 2)

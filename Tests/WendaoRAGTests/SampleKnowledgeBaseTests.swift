@@ -8,7 +8,7 @@ import WendaoRAG
 /// The repository root: three levels up from this file (Tests/WendaoTests/<file>).
 
 @Suite struct SampleKnowledgeBaseTests {
-    @Test func logisticsSampleIngestsAndAnswers() throws {
+    @Test(.tags(.slow), .timeLimit(.minutes(3))) func logisticsSampleIngestsAndAnswers() throws {
         let samples = repositoryRoot.appendingPathComponent("Samples/logistics")
         let evalFile = samples.appendingPathComponent("eval.jsonl")
         try #require(FileManager.default.fileExists(atPath: evalFile.path), "no sample at \(samples.path)")

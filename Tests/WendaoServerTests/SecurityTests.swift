@@ -314,7 +314,9 @@ struct FailClosedTests {
         }
     }
 
-    @Test("Every way the keys can become empty, on every kind of bound address: anonymous callers only ever admitted on loopback")
+    @Test(
+        "Every way the keys can become empty, on every kind of bound address: anonymous callers only ever admitted on loopback",
+        .tags(.slow), .timeLimit(.minutes(3)))
     func keysBecomeEmpty() async throws {
         let hosts: [(String, Bool)] = [
             ("127.0.0.1", true), ("0:0:0:0:0:0:0:1", true), ("::1", true), ("localhost", true),

@@ -534,7 +534,9 @@ struct ServerUploadTests {
 
 @Suite("Server overload")
 struct ServerOverloadTests {
-    @Test("Answers beyond the concurrency cap get 503 with Retry-After while the first one streams")
+    @Test(
+        "Answers beyond the concurrency cap get 503 with Retry-After while the first one streams",
+        .tags(.slow), .timeLimit(.minutes(3)))
     func concurrencyCap() async throws {
         let f = try ServerFixture()
         defer { f.scratch.remove() }
@@ -612,7 +614,9 @@ private final class RawClient {
 
 @Suite("Server streaming clients")
 struct ServerDisconnectTests {
-    @Test("A client that hangs up mid-stream cancels the model call (its answer slot is freed)")
+    @Test(
+        "A client that hangs up mid-stream cancels the model call (its answer slot is freed)",
+        .tags(.slow), .timeLimit(.minutes(3)))
     func disconnectCancels() async throws {
         let f = try ServerFixture()
         defer { f.scratch.remove() }
