@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import WendaoApp
 import WendaoCore
 import WendaoLoaders
 import WendaoRAG
@@ -70,9 +71,9 @@ extension WendaoContext {
 
 extension WendaoAPI {
     /// The record of `name` if the caller covers it; otherwise 404 as if it did not exist.
-    func visibleRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
+    func visibleRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
         let record: KnowledgeBaseRecord
-        do { record = try service.record(name) } catch let e as WendaoError where e.code == .notFound {
+        do { record = try await service.currentRecord(name) } catch let e as WendaoError where e.code == .notFound {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
         } catch let e as WendaoError where e.code == .invalidArgument {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
@@ -83,8 +84,8 @@ extension WendaoAPI {
 
     /// Like ``visibleRecord(_:_:)``, and the caller may change it (a read-only key gets 404 for
     /// writes too: it must not learn more by trying).
-    func writableRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
-        let record = try visibleRecord(name, context)
+    func writableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
+        let record = try await visibleRecord(name, context)
         guard context.principal.canWrite(record.id) else {
             throw APIError(
                 status: .notFound, code: "not_found",
@@ -110,27 +111,33 @@ extension WendaoAPI {
     }
 
     func addKnowledgeBaseRoutes(_ api: RouterGroup<WendaoContext>) {
+        let library = service.library
         api.get("kbs") { _, context in
-            let all = try service.library.list().filter { context.principal.covers($0.id) }
-            return try JSON.response(["knowledge_bases": try all.map { try service.library.summary($0) }])
+            let principal = context.principal
+            let all = try await service.blocking {
+                try library.list().filter { principal.covers($0.id) }.map { try library.summary($0) }
+            }
+            return try JSON.response(["knowledge_bases": all])
         }
         api.post("kbs") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
-            try body.validate(embedders: service.library.embedders)
+            // Opening a local embedder reads its model files: on the thread pool.
+            let embedders = service.embedders
+            try await service.blocking { try body.validate(embedders: embedders) }
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
             let settings = body.apply(to: .default)
             if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
-            let record = try service.library.create(name, settings: settings)
-            return try JSON.response(try service.library.summary(record), status: .created)
+            let summary = try await service.blocking { try library.summary(try library.create(name, settings: settings)) }
+            return try JSON.response(summary, status: .created)
         }
         api.get("kbs/:kb") { _, context in
-            let record = try visibleRecord(try context.knowledgeBaseName(), context)
-            return try JSON.response(try service.library.summary(record))
+            let record = try await visibleRecord(try context.knowledgeBaseName(), context)
+            return try JSON.response(try await service.blocking { try library.summary(record) })
         }
         api.patch("kbs/:kb") { request, context in
             let name = try context.knowledgeBaseName()
-            _ = try writableRecord(name, context)
+            _ = try await writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
             // The embedder (a local model path, a provider's model) and the answer model (spends the
             // server's provider keys) are the administrator's decisions, never a tenant key's.
@@ -139,7 +146,8 @@ extension WendaoAPI {
                     status: .forbidden, code: "admin_only",
                     message: "only an administrator may choose a knowledge base's embedder or answer model")
             }
-            try body.validate(embedders: service.library.embedders)
+            let embedders = service.embedders
+            try await service.blocking { try body.validate(embedders: embedders) }
             guard body.cjk_mode == nil else {
                 throw APIError.badRequest("cjk_mode is fixed when a knowledge base is created")
             }
@@ -149,42 +157,48 @@ extension WendaoAPI {
             if let m = body.model, !m.isEmpty, m != "none" {
                 _ = try service.model(requested: m, kbModel: nil, requireKey: false)
             }
-            try service.withKnowledgeBase(name) { kb in try kb.updateSettings(body.apply(to: kb.record.settings)) }
+            try await service.withKnowledgeBase(name) { kb in try kb.updateSettings(body.apply(to: kb.record.settings)) }
             service.invalidate(name)
-            return try JSON.response(try service.library.summary(name))
+            return try JSON.response(try await service.blocking { try library.summary(name) })
         }
         api.delete("kbs/:kb") { _, context in
             try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try visibleRecord(name, context)
+            _ = try await visibleRecord(name, context)
             service.invalidate(name)
-            try service.library.delete(name)
+            try await service.blocking { try library.delete(name) }
             service.invalidate(name)
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/documents") { _, context in
-            let record = try visibleRecord(try context.knowledgeBaseName(), context)
-            let docs = try service.library.store.documents(kb: record.id)
+            let record = try await visibleRecord(try context.knowledgeBaseName(), context)
+            let docs = try await service.blocking { try library.store.documents(kb: record.id) }
             return try JSON.response(["documents": docs.map(DocumentSummary.init)])
         }
         api.delete("kbs/:kb/documents/:id") { _, context in
             let name = try context.knowledgeBaseName()
-            let record = try writableRecord(name, context)
+            let record = try await writableRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
-            guard try service.library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
-                throw APIError.notFound("document \(id) does not exist in '\(name)'")
+            try await service.withKnowledgeBase(name) { kb in
+                guard try library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
+                    throw APIError.notFound("document \(id) does not exist in '\(name)'")
+                }
+                _ = try kb.deleteDocuments([String(id)])
             }
-            _ = try service.withKnowledgeBase(name) { kb in try kb.deleteDocuments([String(id)]) }
             service.invalidate(name)
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/chunks/:id") { _, context in
             let name = try context.knowledgeBaseName()
-            let record = try visibleRecord(name, context)
+            let record = try await visibleRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
-            guard let chunk = try service.library.store.chunks(ids: [id]).first,
-                try service.library.store.documents(kb: record.id).contains(where: { $0.id == chunk.documentID })
-            else { throw APIError.notFound("chunk \(id) does not exist in '\(name)'") }
+            let chunk = try await service.blocking { () throws -> ChunkRecord? in
+                guard let chunk = try library.store.chunks(ids: [id]).first,
+                    try library.store.documents(kb: record.id).contains(where: { $0.id == chunk.documentID })
+                else { return nil }
+                return chunk
+            }
+            guard let chunk else { throw APIError.notFound("chunk \(id) does not exist in '\(name)'") }
             return try JSON.response(ChunkView(chunk))
         }
     }
