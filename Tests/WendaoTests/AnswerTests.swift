@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoEval
 @testable import WendaoRAG

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WendaoApp
 import WendaoCore
 @testable import WendaoRAG
 import WendaoIndex

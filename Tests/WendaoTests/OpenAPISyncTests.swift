@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Testing
 import Yams
+import WendaoApp
 @testable import WendaoServer
 
 @Suite("OpenAPI document")

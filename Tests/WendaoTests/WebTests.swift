@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoLoaders
 import WendaoRAG
