@@ -11,17 +11,17 @@ import WendaoStore
 /// the environment and the models configuration, and shuts them down.
 ///
 /// ```
-///                 AppEnvironment (data dir, environment, config.yaml)
-///        ┌──────────────┬──────────────┼─────────────────┬───────────────┐
-///        ▼              ▼              ▼                 ▼               ▼
-///   SQLiteStore    ModelGateway   EmbedderRegistry   NIOThreadPool   (shutdown)
-///   (KnowledgeStore)    │          (EmbedderProvider)      │
-///        └──────────────┴──► Library ◄─┘                   │
-///                              │                           │
-///                  CLI commands, WendaoServer ◄────────────┘ (blocking work runs here)
+///                AppEnvironment (data dir · environment · config.yaml)
+///       ┌────────────────┬──────────────┴──┬──────────────────┐
+///       ▼                ▼                 ▼                  ▼
+///  SQLiteStore      ModelGateway ──► EmbedderRegistry     NIOThreadPool
+///  (KnowledgeStore)                  (EmbedderProvider)   (blocking work)
+///       └──────────────► Library ◄─────────┘                  │
+///                           │                                 │
+///               CLI commands, WendaoServer ◄──────────────────┘
 /// ```
 ///
-/// The CLI makes one per command, the server one per process (``WendaoServer`` also accepts one
+/// The CLI makes one per command, the server one per process (`WendaoServer` also accepts one
 /// made by its caller); tests make their own. Nothing here is process-wide: the gateway, the loaded
 /// encoders and the thread pool live as long as the environment, and ``shutdown()`` (or ``close()``
 /// from synchronous code) releases them.
