@@ -113,11 +113,14 @@ extension WendaoAPI {
 
     /// The plan for answering from `record`: with the requested model, else the knowledge base's,
     /// else the configured default, else extractively.
-    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) throws -> AnswerPlan {
+    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) async throws -> AnswerPlan {
         guard let model = try resolveModel(requested: requested, kbModel: record.settings.model) else {
             return AnswerPlan(kb: record.name)
         }
-        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: record.name)
+        // Reading the templates is file work: on the thread pool.
+        let directory = service.configuration.dataDirectory
+        let name = record.name
+        let templates = try await service.blocking { try PromptTemplates.load(dataDirectory: directory, kb: name) }
         return AnswerPlan(kb: record.name, model: model, templates: templates)
     }
 
@@ -232,7 +235,7 @@ extension WendaoAPI {
             let history = (body.history ?? []).filter { $0.role != .system }
             // Settled before anything streams (a model this server cannot use is a 404, not an
             // error event after a 200).
-            let plan = try planAnswer(try await visibleRecord(name, context), model: body.model)
+            let plan = try await planAnswer(try await visibleRecord(name, context), model: body.model)
             let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
                 defer { slot.release() }

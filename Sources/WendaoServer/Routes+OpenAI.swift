@@ -198,7 +198,7 @@ extension WendaoAPI {
             let footer = body.wendao?.citation_footer == true
             if body.model.hasPrefix("kb:") {
                 let name = String(body.model.dropFirst(3))
-                let plan = try planAnswer(try await visibleRecord(name, context), model: nil)
+                let plan = try await planAnswer(try await visibleRecord(name, context), model: nil)
                 // The last user message is the question; earlier user/assistant turns are history.
                 // System messages from the client are not passed on: the knowledge base's own prompt
                 // governs answers.
