@@ -128,7 +128,9 @@ extension WendaoAPI {
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
             let settings = body.apply(to: .default)
             if let m = settings.model { _ = try service.model(requested: m, kbModel: nil, requireKey: false) }
-            let summary = try await service.blocking { try library.summary(try library.create(name, settings: settings)) }
+            let summary = try await service.blocking {
+                try library.summary(try library.create(name, settings: settings))
+            }
             return try JSON.response(summary, status: .created)
         }
         api.get("kbs/:kb") { _, context in
@@ -157,7 +159,9 @@ extension WendaoAPI {
             if let m = body.model, !m.isEmpty, m != "none" {
                 _ = try service.model(requested: m, kbModel: nil, requireKey: false)
             }
-            try await service.withKnowledgeBase(name) { kb in try kb.updateSettings(body.apply(to: kb.record.settings)) }
+            try await service.withKnowledgeBase(name) { kb in
+                try kb.updateSettings(body.apply(to: kb.record.settings))
+            }
             service.invalidate(name)
             return try JSON.response(try await service.blocking { try library.summary(name) })
         }

@@ -95,8 +95,8 @@ public struct WendaoServer: Sendable {
         self.app = app
         self.logger = logger
         let service = KnowledgeService(
-            configuration: configuration, library: try app.library(), embedders: app.embedders, gateway: try app.gateway(),
-            threadPool: app.startedThreadPool(), logger: logger)
+            configuration: configuration, library: try app.library(), embedders: app.embedders,
+            gateway: try app.gateway(), threadPool: app.startedThreadPool(), logger: logger)
         let metrics = Metrics()
         if !configuration.isLoopback && configuration.adminKey == nil {
             let keys = try service.library.apiKeys().filter { $0.revokedAt == nil }
