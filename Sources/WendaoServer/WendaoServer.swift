@@ -115,7 +115,7 @@ public struct WendaoServer: Sendable {
                 guard let job = try? library.job(id: id) else { return true }
                 return job.state.isFinished
             },
-            recordUse: { key in try library.recordAPIKeyUse(key) })
+            recordUse: { [service] key in try await service.blocking { try library.recordAPIKeyUse(key) } })
         api = WendaoAPI(
             service: service,
             limits: APILimits(json: configuration.maxJSONBytes, rate: admission),
