@@ -123,7 +123,8 @@ public struct WendaoServer: Sendable {
             metrics: metrics)
     }
 
-    /// The Hummingbird application (for `run` and for in-process tests).
+    /// The Hummingbird application (for `run` and for in-process tests). Its service group shuts the
+    /// environment's gateway and thread pool down when it stops: run it once per server.
     public func application() -> some ApplicationProtocol {
         let readiness = api.readiness
         let idle = configuration.idleTimeout.components
