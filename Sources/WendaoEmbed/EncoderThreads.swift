@@ -45,7 +45,6 @@ public final class EncoderThreads: @unchecked Sendable {
             started += 1
             let t = Thread { [self] in self.loop() }
             t.name = "wendao-embed-\(started)"
-            t.stackSize = 1 << 21
             t.start()
         } else {
             condition.signal()
