@@ -124,11 +124,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Retrieval and answering over protocols of Core (store, embedders, chat models): no
+        // storage engine, encoder or HTTP client here.
         .target(
             name: "WendaoRAG",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed", "WendaoWeb",
-                "WendaoModels",
+                "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoWeb",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: builds the store, the model gateway, the embedder registry, the
+        // thread pool for blocking work and the library; used by the CLI, the server and evaluation.
+        .target(
+            name: "WendaoApp",
+            dependencies: [
+                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -136,7 +148,8 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoEmbed",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,14 +163,14 @@ let package = Package(
         ),
         .target(
             name: "WendaoEval",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG"],
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "wendao",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
-                "WendaoStore", "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed",
+                "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -166,7 +179,7 @@ let package = Package(
         .executableTarget(
             name: "wendao-fuzz",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoWeb", "WendaoServer", "WendaoRAG",
+                "WendaoCore", "WendaoLoaders", "WendaoWeb", "WendaoServer", "WendaoRAG", "WendaoApp",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -209,7 +222,7 @@ let package = Package(
             name: "WendaoRAGTests",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoStore", "WendaoEmbed", "WendaoWeb",
-                "WendaoRAG", "WendaoEval", "WendaoTestSupport", "wendao",
+                "WendaoRAG", "WendaoEval", "WendaoApp", "WendaoModels", "WendaoTestSupport", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -221,8 +234,8 @@ let package = Package(
         .testTarget(
             name: "WendaoServerTests",
             dependencies: [
-                "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer",
-                "WendaoTestSupport", "wendao",
+                "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer", "WendaoApp",
+                "WendaoEmbed", "WendaoTestSupport", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

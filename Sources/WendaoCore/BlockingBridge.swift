@@ -6,8 +6,12 @@ import Foundation
 /// Blocking a pool thread while the awaited work itself needs a pool thread deadlocks once every
 /// pool thread is blocked this way (the pool has as many threads as cores: two on a small server).
 /// The bridge therefore runs the work in a task whose executor preference is one dedicated thread
-/// (not part of the pool): the work and all its child tasks run there, whatever thread waits.
-/// Cancelling the calling task (Ctrl-C in the CLI) cancels the work.
+/// (not part of the pool): the work and all its child tasks run there, whatever thread waits. The
+/// caller sleeps on a condition that the work signals when it finishes (no polling).
+///
+/// Meant for blocking callers on threads of their own (ingest on the server's thread pool or a job
+/// thread, synchronous CLI commands); code on the concurrency pool should `await` the async API
+/// instead. A calling task that is already cancelled cancels the work before it starts.
 ///
 /// The work must not itself block on a bridge (it would wait for its own thread).
 ///
@@ -31,10 +35,8 @@ public enum BlockingBridge {
         } else {
             task = Task.detached { box.put(await outcome(of: operation)) }
         }
-        while true {
-            if let r = box.wait(seconds: 0.1) { return try r.get() }
-            if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }) { task.cancel() }
-        }
+        if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }) { task.cancel() }
+        return try box.wait().get()
     }
 
     /// The result of an async throwing closure.
@@ -55,12 +57,14 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The result, or nil after `seconds` without one.
-    func wait(seconds: Double) -> Result<T, any Error>? {
+    /// The result, waiting until ``put(_:)`` signals it.
+    func wait() -> Result<T, any Error> {
         condition.lock()
         defer { condition.unlock() }
-        if value == nil { _ = condition.wait(until: Date(timeIntervalSinceNow: seconds)) }
-        return value
+        while true {
+            if let value { return value }
+            condition.wait()
+        }
     }
 }
 

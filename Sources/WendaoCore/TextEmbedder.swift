@@ -44,8 +44,26 @@ public protocol TextEmbedder: Sendable {
     /// Embeds `texts` (one vector per text, in order). Never blocks a thread of the Swift
     /// concurrency pool for long: local models compute on a thread of their own.
     func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult
-    /// Embeds `texts`, blocking the calling thread until done. For synchronous code (vector sync,
-    /// `KnowledgeBase.search`); safe to call from a thread of the concurrency pool too (remote calls
-    /// run on a dedicated thread, see ``BlockingBridge``).
+    /// Embeds `texts`, blocking the calling thread until done. For synchronous code running on a
+    /// thread of its own (vector sync during ingest, `KnowledgeBase.search` on the server's thread
+    /// pool or in the CLI); async callers use ``embed(_:as:)`` instead. Remote calls run on a
+    /// dedicated thread and the caller waits without polling (see ``BlockingBridge``).
     func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult
+}
+
+/// Opens embedders by name: what a ``TextEmbedder`` setting (`e5-small`, `path:/dir`,
+/// `dashscope:text-embedding-v3`) means in this process.
+///
+/// Library code (knowledge bases, the embeddings route) depends on this protocol only; the
+/// composition root (`AppEnvironment` in WendaoApp) supplies the registry that knows local models and
+/// providers' models, and tests may supply a fake.
+///
+/// ```swift
+/// let embedder = try provider.open("e5-small")
+/// ```
+public protocol EmbedderProvider: Sendable {
+    /// The embedder called `spec`, made on first use and kept by the provider.
+    ///
+    /// - Throws: an unknown name, a model that is not installed, or a provider whose key is missing.
+    func open(_ spec: String) throws -> any TextEmbedder
 }

@@ -12,14 +12,15 @@ extension TextEncoder: TextEmbedder {
     /// ``dimension``: a local model's dimension is always known.
     public var knownDimension: Int? { dimension }
 
-    /// Embeds on a thread of its own (the forward pass is long CPU work that must not hold a thread
-    /// of the concurrency pool). Cancelling the calling task stops the work between texts, forward
-    /// passes and layers, and throws `CancellationError`.
+    /// Embeds on one of the encoder's reused threads (``EncoderThreads``: the forward pass is long
+    /// CPU work that must not hold a thread of the concurrency pool; at most `WENDAO_EMBED_THREADS`
+    /// or core-count calls run at once). Cancelling the calling task stops the work between texts,
+    /// forward passes and layers, and throws `CancellationError`.
     public func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult {
         let stop = StopFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<EmbeddingResult, any Error>) in
-                Thread.detachNewThread {
+                callers.submit {
                     c.resume(
                         with: Result {
                             try self.embedBlocking(texts, as: kind, shouldStop: { stop.isSet })

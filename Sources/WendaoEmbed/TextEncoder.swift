@@ -46,6 +46,8 @@ public final class TextEncoder: Sendable {
     private let layers: [PreparedLayer]
     private let config: EncoderConfig
     private let parallel: Parallel
+    /// The threads async ``embed(_:as:)`` calls run on (bounded, reused).
+    let callers: EncoderThreads
 
     private struct PreparedLayer: Sendable {
         var qkv: LinearWeights
@@ -58,9 +60,12 @@ public final class TextEncoder: Sendable {
 
     /// Prepares `model`: packs f32 weights into SGEMM panels and interleaves Q4_0 rows per panel,
     /// all in one block of memory (on Linux backed by transparent huge pages where available).
-    /// - Parameter threads: kernel threads; nil = all cores.
+    /// - Parameters:
+    ///   - threads: kernel threads; nil = all cores.
+    ///   - callerThreads: most async ``embed(_:as:)`` calls running at once, each on a reused thread
+    ///     (see ``EncoderThreads``); nil = `threads`.
     /// - Throws: ``WendaoError`` `.invalidArgument` when shapes disagree with the configuration.
-    public init(model: EmbeddingModelFiles, threads: Int? = nil) throws {
+    public init(model: EmbeddingModelFiles, threads: Int? = nil, callerThreads: Int? = nil) throws {
         let c = model.weights.config
         guard c.hidden > 0, c.heads > 0, c.hidden % c.heads == 0, c.layers == model.weights.layers.count else {
             throw WendaoError(.invalidArgument, "encoder configuration does not match its layers")
@@ -89,6 +94,7 @@ public final class TextEncoder: Sendable {
         self.config = c
         self.threads = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         parallel = Parallel(threads: self.threads)
+        callers = EncoderThreads(limit: callerThreads ?? self.threads)
         // Every projection of every layer, packed into one block of memory.
         func projections(_ l: EncoderLayerWeights) -> [[(WeightMatrix, WeightVector)]] {
             [
@@ -121,6 +127,9 @@ public final class TextEncoder: Sendable {
         }
         layers = prepared
     }
+
+    /// Lets the caller threads exit.
+    deinit { callers.shutdown() }
 
     /// Default length limit in tokens, special tokens included: the model's
     /// ``EmbeddingModelFiles/maxTokens`` (e.g. sentence-transformers' `max_seq_length`).

@@ -1,5 +1,6 @@
 public import Foundation
 import WendaoCore
+import WendaoApp
 import WendaoRAG
 
 /// Retrieval metrics on a BEIR-format directory.
@@ -56,7 +57,7 @@ public enum BEIREvaluator {
     /// `dashscope:text-embedding-v3`).
     public static func run(
         directory: URL, settings: KnowledgeBaseSettings, workDirectory: URL,
-        embedders: EmbedderRegistry = EmbedderRegistry()
+        embedders: any EmbedderProvider = EmbedderRegistry()
     ) throws -> BEIRReport {
         let corpus = try jsonLines(directory.appendingPathComponent("corpus.jsonl"))
         let queries = try jsonLines(directory.appendingPathComponent("queries.jsonl"))

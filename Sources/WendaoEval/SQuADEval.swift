@@ -1,5 +1,6 @@
 public import Foundation
 import WendaoCore
+import WendaoApp
 import WendaoIndex
 import WendaoRAG
 import WendaoText
@@ -66,7 +67,7 @@ public enum SQuADEvaluator {
     /// answer (null past 10) and whether the packed context holds one — for error analysis.
     public static func run(
         file: URL, budgetChars: Int, topK: Int, settings: KnowledgeBaseSettings, workDirectory: URL,
-        embedders: EmbedderRegistry = EmbedderRegistry(), details: URL? = nil
+        embedders: any EmbedderProvider = EmbedderRegistry(), details: URL? = nil
     ) throws -> SQuADReport {
         let parsed: File
         do {

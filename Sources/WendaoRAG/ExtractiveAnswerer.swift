@@ -600,17 +600,22 @@ extension KnowledgeBase {
     /// With dense retrieval (an embedder whose cosine scale is calibrated, see
     /// ``SemanticCalibration``), a question that shares too few words with the best passages is still
     /// answered when its meaning matches one confidently — from the sentences closest in meaning.
-    public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> Answer {
-        try askTimed(question, topK: topK, mode: mode).answer
+    /// `queryVector` is the question's vector when the caller embedded it already (see
+    /// ``denseQuery(_:mode:)``).
+    public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil)
+        throws -> Answer
+    {
+        try askTimed(question, topK: topK, mode: mode, queryVector: queryVector).answer
     }
 
-    /// ``ask(_:topK:mode:)`` with its timings: the whole call and the answer step alone (after
-    /// retrieval), for evaluation and benchmarks.
-    public func askTimed(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil) throws -> (
-        answer: Answer, totalSeconds: Double, answerSeconds: Double
-    ) {
+    /// ``ask(_:topK:mode:queryVector:)`` with its timings: the whole call and the answer step alone
+    /// (after retrieval), for evaluation and benchmarks.
+    public func askTimed(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil)
+        throws -> (answer: Answer, totalSeconds: Double, answerSeconds: Double)
+    {
         let start = ContinuousClock.now
-        let (hits, lists) = try retrieve(question, topK: topK, mode: mode ?? defaultRetrievalMode)
+        let (hits, lists) = try retrieve(
+            question, topK: topK, mode: mode ?? defaultRetrievalMode, queryVector: queryVector)
         let retrieved = ContinuousClock.now
         var answerer = ExtractiveAnswerer()
         answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))

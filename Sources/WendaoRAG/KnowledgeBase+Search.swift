@@ -108,9 +108,12 @@ extension KnowledgeBase {
     /// The `topK` best chunks for `query`, by `mode` (default: the knowledge base's mode — hybrid
     /// once an embedder is set, else BM25). Hybrid fuses BM25 and dense candidates (confidence-weighted
     /// scores by default, reciprocal rank with the `rrf` fusion setting); its scores are the fused
-    /// scores.
-    public func search(_ query: String, topK: Int = 10, mode: RetrievalMode? = nil) throws -> [SearchHit] {
-        try retrieve(query, topK: topK, mode: mode ?? defaultRetrievalMode).hits
+    /// scores. `queryVector` is the query's vector when the caller embedded it already (see
+    /// ``denseQuery(_:mode:)``).
+    public func search(_ query: String, topK: Int = 10, mode: RetrievalMode? = nil, queryVector: [Float]? = nil)
+        throws -> [SearchHit]
+    {
+        try retrieve(query, topK: topK, mode: mode ?? defaultRetrievalMode, queryVector: queryVector).hits
     }
 
     /// Weight of the dense list in weighted hybrid fusion (``Fusion/boundWeighted(dense:sparse:sparseBound:alpha:limit:)``).
@@ -118,8 +121,9 @@ extension KnowledgeBase {
 
     /// Hits for `query`, and the candidate lists they came from when dense retrieval took part (the
     /// dense list holds at least 50 candidates then, for the answerer's confidence signal).
-    func retrieve(_ query: String, topK: Int, mode: RetrievalMode) throws -> (hits: [SearchHit], lists: CandidateLists?)
-    {
+    func retrieve(_ query: String, topK: Int, mode: RetrievalMode, queryVector: [Float]? = nil) throws -> (
+        hits: [SearchHit], lists: CandidateLists?
+    ) {
         let k = max(1, min(topK, 1000))
         switch mode {
         case .bm25:
@@ -130,11 +134,12 @@ extension KnowledgeBase {
             guard !query.trimmingCharactersInSet().isEmpty else {
                 throw WendaoError(.invalidArgument, "the query is empty")
             }
-            let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: max(50, k))
+            let dense = try denseCandidates(
+                String(query.prefix(QueryLimits.maxCharacters)), k: max(50, k), queryVector: queryVector)
             let lists = CandidateLists(lexical: [], dense: dense.hits, lexicalBound: 0, queryVector: dense.queryVector)
             return (try hits(dense.hits.prefix(k).map { ($0.id, $0.score) }), lists)
         case .hybrid:
-            let lists = try candidateLists(query, pool: max(50, k * 3))
+            let lists = try candidateLists(query, pool: max(50, k * 3), queryVector: queryVector)
             guard !lists.lexical.isEmpty || !lists.dense.isEmpty else { _ = try queryTerms(query); return ([], lists) }
             let fused =
                 record.settings.effectiveFusion == .rrf
@@ -148,11 +153,12 @@ extension KnowledgeBase {
 
     /// The two candidate lists hybrid retrieval fuses, best first: BM25 (empty when the query has no
     /// searchable words) and dense (needs an embedder). For evaluation and diagnostics.
-    public func candidateLists(_ query: String, pool: Int) throws -> CandidateLists {
+    public func candidateLists(_ query: String, pool: Int, queryVector: [Float]? = nil) throws -> CandidateLists {
         let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
         let terms = try? weightedQueryTerms(query, phrases: phrases)
         let lexical = terms.map { index.search(weighted: $0, k: pool) } ?? []
-        let dense = try denseCandidates(String(query.prefix(QueryLimits.maxCharacters)), k: pool)
+        let dense = try denseCandidates(
+            String(query.prefix(QueryLimits.maxCharacters)), k: pool, queryVector: queryVector)
         return CandidateLists(
             lexical: lexical, dense: dense.hits, lexicalBound: terms.map { boundTerms($0, phrases: phrases) } ?? 0,
             queryVector: dense.queryVector)

@@ -1,59 +1,7 @@
 import Foundation
-import Synchronization
 import Logging
 import WendaoCore
-import WendaoEmbed
 import WendaoIndex
-
-/// Opens local text-embedding models by name and keeps them for the life of the process.
-///
-/// Names: a pulled model (`e5-small`, `minilm`; see `wendao models pull`), `path:/dir` (a Hugging
-/// Face BERT-family directory) or `path:/file.bin` (an E5S1 file). Knowledge bases open their
-/// embedder through ``EmbedderRegistry``, which also knows providers' models (`provider:model`).
-public enum Embedders {
-    private static let cache = Mutex<[String: TextEncoder]>([:])
-
-    /// The encoder for `spec`, loaded once per process.
-    public static func open(_ spec: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws -> TextEncoder
-    {
-        if let hit = cache.withLock({ $0[spec] }) { return hit }
-        try CPUFeatures.requireEncoderSupport()
-        let model: EmbeddingModelFiles
-        if spec.hasPrefix("path:") {
-            let path = String(spec.dropFirst(5))
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw WendaoError(.notFound, "embedder \(spec): no such file or directory")
-            }
-            model =
-                isDir.boolValue
-                ? try BertModelLoader.load(directory: path) : try E5S1Loader.load(path: path)
-        } else if let known = EmbedderCatalog.known(spec) {
-            guard let dir = EmbedderCatalog.installed(known, environment: environment) else {
-                throw WendaoError(
-                    .notFound, "embedder \(known.name) is not pulled yet: run `wendao models pull \(known.name)`")
-            }
-            switch known.name {
-            case "e5-small": model = try E5S1Loader.load(path: dir.appendingPathComponent("e5-small-q4.bin").path)
-            default: model = try BertModelLoader.load(directory: dir.path, id: "minilm-l6-v2")
-            }
-        } else {
-            let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
-            throw WendaoError(
-                .invalidArgument,
-                "unknown embedder '\(spec)': use \(names), path:/model or provider:model "
-                    + "(e.g. dashscope:text-embedding-v3)")
-        }
-        let threads = environment["WENDAO_EMBED_THREADS"].flatMap(Int.init)
-        let encoder = try TextEncoder(model: model, threads: threads)
-        return cache.withLock { c in
-            if let other = c[spec] { return other }
-            c[spec] = encoder
-            return encoder
-        }
-    }
-}
 
 extension KnowledgeBase {
     /// The retrieval mode queries use when none is asked for.
@@ -61,8 +9,8 @@ extension KnowledgeBase {
 
     var vectorPath: String { library.indexURL(kb: record.id, suffix: "vec").path }
 
-    /// The embedder of this knowledge base (local or remote, see ``EmbedderRegistry``), or an error
-    /// saying none is set.
+    /// The embedder of this knowledge base (local or remote, as the library's ``EmbedderProvider``
+    /// resolves it), or an error saying none is set.
     func embedder() throws -> any TextEmbedder {
         guard let spec = record.settings.embedder else {
             throw WendaoError(
@@ -173,8 +121,11 @@ extension KnowledgeBase {
     }
 
     /// Dense candidates for `query`: (chunk id, cosine) best first, and the query's vector (nil when
-    /// there was nothing to search).
-    func denseCandidates(_ query: String, k: Int) throws -> (hits: [ScoredID], queryVector: [Float]?) {
+    /// there was nothing to search). `queryVector`, when given, is the query's vector already made by
+    /// the embedder (see ``denseQuery(_:mode:)``); else the query is embedded here, blocking.
+    func denseCandidates(_ query: String, k: Int, queryVector: [Float]? = nil) throws -> (
+        hits: [ScoredID], queryVector: [Float]?
+    ) {
         let embedder = try embedder()
         // No vectors yet and nothing known about a remote embedder: nothing to search, no call made.
         if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
@@ -182,27 +133,24 @@ extension KnowledgeBase {
         }
         let index = try vectorIndex(embedder)
         guard index.count > 0 else { return ([], nil) }
-        let q = try embedder.embedBlocking([query], as: .query).vectors[0]
+        let q = try queryVector ?? embedder.embedBlocking([query], as: .query).vectors[0]
         return (try index.search(q, k: k, embedder: embedder.id), q)
     }
-}
 
-/// What the processor supports, read before any encoder kernel runs (they are built for AVX2 + FMA
-/// on x86-64).
-public enum CPUFeatures {
-    /// Throws a clear error on an x86-64 processor without AVX2 and FMA.
-    public static func requireEncoderSupport() throws {
-        #if arch(x86_64) && os(Linux)
-            guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-            else { return }
-            let set = Set(flags.split(separator: " ").map(String.init))
-            guard ["avx2", "fma", "bmi2", "f16c", "movbe"].allSatisfy(set.contains) else {
-                throw WendaoError(
-                    .unsupported,
-                    "local embedding models need a processor with AVX2 and FMA (Intel Haswell, AMD Zen or newer); BM25 still works"
-                )
-            }
-        #endif
+    /// What a search of `query` by `mode` (default: the knowledge base's) must embed before it runs:
+    /// the embedder and the exact text, or nil when it embeds nothing (BM25, no embedder, no vectors
+    /// yet). Async callers embed the text with `await embedder.embed([text], as: .query)` off this
+    /// thread and pass the vector to ``search(_:topK:mode:queryVector:)``, so that a slow remote
+    /// embedder never holds the thread the knowledge base runs on. Errors are left to the search
+    /// itself (which reports them as it always did).
+    public func denseQuery(_ query: String, mode: RetrievalMode? = nil) -> (embedder: any TextEmbedder, text: String)? {
+        guard (mode ?? defaultRetrievalMode) != .bm25, record.settings.embedder != nil,
+            let embedder = try? embedder()
+        else { return nil }
+        if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
+            return nil
+        }
+        guard let index = try? vectorIndex(embedder), index.count > 0 else { return nil }
+        return (embedder, String(query.prefix(QueryLimits.maxCharacters)))
     }
 }

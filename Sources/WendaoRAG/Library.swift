@@ -1,47 +1,50 @@
 public import Foundation
-import Logging
+public import Logging
 public import WendaoCore
 import WendaoIndex
-import WendaoStore
 
-/// A data directory: one SQLite database plus one BM25 index file per knowledge base.
+/// A data directory: a store (documents, chunks, settings) plus one BM25 index file per knowledge
+/// base.
 ///
 /// ```
-/// DATA/wendao.sqlite        documents, chunks, settings (WAL)
+/// DATA/wendao.sqlite        documents, chunks, settings (WAL) — with the SQLite store
 /// DATA/indexes/kb-7.bm25    BM25 segment of knowledge base 7
 /// DATA/indexes/kb-7.lock    writer lock
 /// ```
 ///
+/// The library does not choose its store or its embedders: the composition root (`AppEnvironment`
+/// in WendaoApp, which also offers `Library(directory:)` for the SQLite case) or a test hands them in.
+///
 /// ```swift
-/// let library = try Library(directory: Library.defaultDirectory())
+/// let library = try Library(directory: dir, store: store, embedders: registry)
 /// let kb = try library.open("logistics")
 /// ```
-public final class Library {
+public final class Library: Sendable {
     /// The data directory.
     public let directory: URL
     /// The store.
     public let store: any KnowledgeStore
     /// The embedders knowledge bases may name (local models, and providers' models through the gateway).
-    public let embedders: EmbedderRegistry
+    public let embedders: any EmbedderProvider
     let logger: Logger
 
-    /// Opens (creating if needed) a data directory.
+    /// A library over `store`, keeping its indexes under `directory` (created if needed).
     ///
-    /// - Parameter embedders: resolves the `embedder` setting of knowledge bases; the default knows
-    ///   the local models and the built-in providers (keys from the process environment).
+    /// - Parameter embedders: resolves the `embedder` setting of knowledge bases.
     public init(
-        directory: URL, logger: Logger = Logger(label: "wendao"), embedders: EmbedderRegistry = EmbedderRegistry()
+        directory: URL, store: any KnowledgeStore, embedders: any EmbedderProvider,
+        logger: Logger = Logger(label: "wendao")
     ) throws {
         self.directory = directory
         self.logger = logger
         self.embedders = embedders
-        let fm = FileManager.default
+        self.store = store
         do {
-            try fm.createDirectory(at: directory.appendingPathComponent("indexes"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent("indexes"), withIntermediateDirectories: true)
         } catch {
             throw WendaoError(.storage, "cannot create data directory \(directory.path): \(error.localizedDescription)")
         }
-        store = try SQLiteStore(path: directory.appendingPathComponent("wendao.sqlite").path)
     }
 
     /// `--data` if given, else `WENDAO_DATA`, else `$XDG_DATA_HOME/wendao`, else `~/.local/share/wendao`.

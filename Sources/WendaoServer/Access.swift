@@ -75,7 +75,8 @@ struct AuthMiddleware: RouterMiddleware {
         async throws -> Response
     {
         var context = context
-        context.principal = try authenticate(request)
+        // Reading keys is store work: on the thread pool.
+        context.principal = try await service.blocking { try self.authenticate(request) }
         guard !context.principal.isAdmin else { return try await next(request, context) }
         do {
             return try await next(request, context)

@@ -52,12 +52,13 @@ final class Admission: Sendable {
     let budgets: [Work: Budget]
     /// Whether a queued job has finished (its ingest slot is then free).
     private let jobFinished: @Sendable (Int64) -> Bool
-    /// Stores that an API key was used (called at most about once a minute per key).
-    let recordUse: @Sendable (APIKeyRecord) throws -> Void
+    /// Stores that an API key was used (called at most about once a minute per key; the server's
+    /// closure writes on its thread pool).
+    let recordUse: @Sendable (APIKeyRecord) async throws -> Void
 
     init(
         rate: Double, budgets: [Work: Budget], jobFinished: @escaping @Sendable (Int64) -> Bool = { _ in true },
-        recordUse: @escaping @Sendable (APIKeyRecord) throws -> Void = { _ in }
+        recordUse: @escaping @Sendable (APIKeyRecord) async throws -> Void = { _ in }
     ) {
         self.rate = rate
         self.budgets = budgets
@@ -227,7 +228,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         if case .key(let record) = context.principal {
             try limits.admit(context.principal.label)
             if limits.shouldRecordUse(of: record.id) {
-                do { try limits.recordUse(record) } catch {
+                do { try await limits.recordUse(record) } catch {
                     context.logger.warning(
                         "could not record the use of an API key",
                         metadata: ["key": "\(record.id)", "reason": "\(error)"])

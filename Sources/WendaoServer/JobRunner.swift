@@ -60,7 +60,8 @@ final class JobRunner: Service {
                     Self.removeAbandonedUploads(
                         dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: self.logger)
                 }
-                while !Task.isCancelled, let job = try? self.service.library.nextQueuedJob() {
+                let library = self.service.library
+                while !Task.isCancelled, let job = try? await self.service.blocking({ try library.nextQueuedJob() }) {
                     await self.process(job)
                 }
                 // Wait until notified, looking every 2 s in case another process queued work.

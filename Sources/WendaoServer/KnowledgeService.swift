@@ -1,16 +1,11 @@
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 import WendaoCore
+import WendaoApp
 import WendaoModels
 import WendaoRAG
-
-/// A `Library` shared by request tasks. Its store (a GRDB pool) is safe to use from several
-/// threads; the library itself only adds immutable paths and a logger.
-final class SharedLibrary: @unchecked Sendable {
-    let library: Library
-    init(_ library: Library) { self.library = library }
-}
 
 /// An open knowledge base lent to one task at a time.
 final class LentKnowledgeBase: @unchecked Sendable {
@@ -20,11 +15,20 @@ final class LentKnowledgeBase: @unchecked Sendable {
 
 /// The server's view of the data: knowledge bases opened once and lent to requests from a pool (a
 /// `KnowledgeBase` is not thread-safe; each request gets its own instance, reused afterwards), the
-/// model gateway, and model resolution.
+/// model gateway, model resolution, and the one boundary for blocking work.
+///
+/// Blocking work (SQLite, BM25, local embedding, index files) never runs on Swift's concurrency
+/// pool: route handlers hand it to ``blocking(_:)`` or ``withKnowledgeBase(_:_:)``, which run it on
+/// the thread pool the composition root made. Remote embedding is awaited (``queryVector(_:query:mode:)``),
+/// so a slow provider holds neither a pool thread nor a thread-pool thread.
 final class KnowledgeService: Sendable {
-    let shared: SharedLibrary
+    let library: Library
+    /// The registry behind ``library``'s embedders (for checking `embedder` settings).
+    let embedders: EmbedderRegistry
     let configuration: ServerConfiguration
     let gateway: ModelGateway
+    /// Threads for blocking work.
+    let threadPool: NIOThreadPool
     let logger: Logger
     /// Knowledge-base records read recently, by name (reads within ``recordTTL`` reuse them; this
     /// server's own writes invalidate them at once).
@@ -37,19 +41,25 @@ final class KnowledgeService: Sendable {
     /// Instances kept idle per knowledge base.
     private let maxIdle = 16
 
-    init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// A service over parts the composition root made (``AppEnvironment``); `threadPool` must be
+    /// started.
+    init(
+        configuration: ServerConfiguration, library: Library, embedders: EmbedderRegistry, gateway: ModelGateway,
+        threadPool: NIOThreadPool, logger: Logger
+    ) {
         self.configuration = configuration
-        self.logger = logger
-        let gateway = ModelGateway(configuration: configuration.models, logger: logger)
+        self.library = library
+        self.embedders = embedders
         self.gateway = gateway
-        // Remote embedders (`dashscope:text-embedding-v3`, …) call through the server's gateway.
-        let embedders = EmbedderRegistry(
-            configuration: configuration.models, environment: configuration.environment, gateway: gateway)
-        shared = SharedLibrary(
-            try Library(directory: configuration.dataDirectory, logger: logger, embedders: embedders))
+        self.threadPool = threadPool
+        self.logger = logger
     }
 
-    var library: Library { shared.library }
+    /// Runs blocking `body` on the thread pool and waits for it without holding a thread of the
+    /// concurrency pool.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await threadPool.runIfActive(body)
+    }
 
     /// `name` as every cache here keys it: canonical (NFC), so that two spellings of one name can
     /// never be two entries, nor one entry shared by two knowledge bases (see ``KnowledgeBaseName``).
@@ -59,12 +69,40 @@ final class KnowledgeService: Sendable {
         }
     }
 
-    /// Runs `body` with an open, current instance of knowledge base `name`.
-    func withKnowledgeBase<T>(_ name: String, _ body: (KnowledgeBase) throws -> T) throws -> T {
+    /// Runs `body` with an open, current instance of knowledge base `name`, on the thread pool.
+    func withKnowledgeBase<T: Sendable>(_ name: String, _ body: @escaping @Sendable (KnowledgeBase) throws -> T)
+        async throws -> T
+    {
         let name = try Self.key(name)
-        let lent = try checkOut(name)
-        defer { checkIn(name, lent) }
-        return try body(lent.kb)
+        return try await blocking {
+            let lent = try self.checkOut(name)
+            defer { self.checkIn(name, lent) }
+            return try body(lent.kb)
+        }
+    }
+
+    /// Like ``withKnowledgeBase(_:_:)``, with the vector of `query` that a search by `mode` needs
+    /// made first: the embedder is awaited off the thread pool (a remote one is an HTTP call, a
+    /// local one runs on the encoder's own threads). `body` gets nil when no vector is needed, and
+    /// when the embedder refused the text as an invalid argument (the search then meets, and reports,
+    /// that itself).
+    func withKnowledgeBase<T: Sendable>(
+        _ name: String, query: String, mode: RetrievalMode?,
+        _ body: @escaping @Sendable (KnowledgeBase, [Float]?) throws -> T
+    ) async throws -> T {
+        let vector = try await queryVector(name, query: query, mode: mode)
+        return try await withKnowledgeBase(name) { kb in try body(kb, vector) }
+    }
+
+    /// The vector of `query` for a search of `name` by `mode`, or nil when none is needed.
+    func queryVector(_ name: String, query: String, mode: RetrievalMode?) async throws -> [Float]? {
+        let plan = try await withKnowledgeBase(name) { kb in kb.denseQuery(query, mode: mode).map(DenseQuery.init) }
+        guard let plan else { return nil }
+        do {
+            return try await plan.embedder.embed([plan.text], as: .query).vectors.first
+        } catch let e as WendaoError where e.code == .invalidArgument {
+            return nil  // the search reports it (or finds the query has nothing to search)
+        }
     }
 
     /// An instance reflecting the store's latest generation: an idle one if current, else a
@@ -80,6 +118,15 @@ final class KnowledgeService: Sendable {
             cache[name] = (r, now)
         }
         return r
+    }
+
+    /// ``record(_:)`` from async code: a recent record from the cache, else read on the thread pool.
+    func currentRecord(_ name: String) async throws -> KnowledgeBaseRecord {
+        let key = try Self.key(name)
+        if let cached = records.withLock({ $0[key] }), ContinuousClock.now - cached.at < recordTTL {
+            return cached.record
+        }
+        return try await blocking { try self.record(key) }
     }
 
     func checkOut(_ name: String) throws -> LentKnowledgeBase {
@@ -129,7 +176,14 @@ final class KnowledgeService: Sendable {
         return m
     }
 
-    func shutdown() async {
-        await gateway.shutdown()
+}
+
+/// What a dense search must embed (see `KnowledgeBase.denseQuery(_:mode:)`).
+struct DenseQuery: Sendable {
+    var embedder: any TextEmbedder
+    var text: String
+    init(_ plan: (embedder: any TextEmbedder, text: String)) {
+        embedder = plan.embedder
+        text = plan.text
     }
 }

@@ -113,11 +113,14 @@ extension WendaoAPI {
 
     /// The plan for answering from `record`: with the requested model, else the knowledge base's,
     /// else the configured default, else extractively.
-    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) throws -> AnswerPlan {
+    func planAnswer(_ record: KnowledgeBaseRecord, model requested: String?) async throws -> AnswerPlan {
         guard let model = try resolveModel(requested: requested, kbModel: record.settings.model) else {
             return AnswerPlan(kb: record.name)
         }
-        let templates = try PromptTemplates.load(dataDirectory: service.configuration.dataDirectory, kb: record.name)
+        // Reading the templates is file work: on the thread pool.
+        let directory = service.configuration.dataDirectory
+        let name = record.name
+        let templates = try await service.blocking { try PromptTemplates.load(dataDirectory: directory, kb: name) }
         return AnswerPlan(kb: record.name, model: model, templates: templates)
     }
 
@@ -138,16 +141,17 @@ extension WendaoAPI {
     func answer(
         _ question: String, plan: AnswerPlan, history: [ChatMessage], topK: Int, onEvent: (GroundedEvent) -> Void
     ) async throws -> AnswerOutcome {
-        let lent = try service.checkOut(plan.kb)
-        defer { service.checkIn(plan.kb, lent) }
-        let kb = lent.kb
         guard let model = plan.model, let templates = plan.templates else {
-            let a: Answer
-            do {
-                a = try kb.ask(question, topK: topK)
-            } catch let e as WendaoError where e.code == .invalidArgument && (try? kb.queryTerms(question)) == nil {
-                // Nothing searchable in the question (only punctuation or stopwords): not found.
-                a = ExtractiveAnswerer().answer(question: question, hits: [], analyzer: kb.analyzer, idf: { _ in 0 })
+            let a = try await service.withKnowledgeBase(plan.kb, query: question, mode: nil) { kb, vector -> Answer in
+                do {
+                    return try kb.ask(question, topK: topK, queryVector: vector)
+                } catch let e as WendaoError
+                    where e.code == .invalidArgument && (try? kb.queryTerms(question)) == nil
+                {
+                    // Nothing searchable in the question (only punctuation or stopwords): not found.
+                    return ExtractiveAnswerer().answer(
+                        question: question, hits: [], analyzer: kb.analyzer, idf: { _ in 0 })
+                }
             }
             onEvent(.text(a.answer))
             return .extractive(a)
@@ -157,7 +161,17 @@ extension WendaoAPI {
         let answerer = GroundedAnswerer(
             model: GatewayChatModel(gateway: service.gateway, model: model), templates: templates, options: options)
         let started = ContinuousClock.now
-        let g = try await answerer.answer(question, history: history, in: kb, onEvent: onEvent)
+        // Each search runs on the thread pool (its query vector awaited first); the model calls
+        // are awaited here.
+        let service = self.service
+        let name = plan.kb
+        let g = try await answerer.answer(
+            question, history: history,
+            retrieve: { query, k in
+                try await service.withKnowledgeBase(name, query: query, mode: nil) { kb, vector in
+                    try GroundedAnswerer.retrieve(query, topK: k, in: kb, queryVector: vector)
+                }
+            }, onEvent: onEvent)
         let seconds = Self.seconds(since: started)
         metrics.observe("model_answer", seconds: seconds)
         return .grounded(g, UsageReport(model: model, usage: g.usage, calls: g.modelCalls, seconds: seconds))
@@ -166,24 +180,26 @@ extension WendaoAPI {
     func addAnswerRoutes(_ api: RouterGroup<WendaoContext>) {
         api.post("kbs/:kb/search") { request, context in
             let name = try context.knowledgeBaseName()
-            _ = try visibleRecord(name, context)
+            _ = try await visibleRecord(name, context)
             let body = try await JSON.decode(SearchBody.self, from: request, limit: limits.json)
             try checkQuery(body.query, "query")
             let topK = body.top_k ?? 10
             guard (1...100).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 100") }
             let started = ContinuousClock.now
             defer { metrics.observe("retrieval", seconds: Self.seconds(since: started)) }
-            var mode: RetrievalMode?
+            var requestedMode: RetrievalMode?
             if let m = body.mode {
                 guard let parsed = RetrievalMode(rawValue: m) else {
                     throw APIError.badRequest("mode must be bm25, dense or hybrid")
                 }
-                mode = parsed
+                requestedMode = parsed
             }
+            let mode = requestedMode
             if let budget = body.budget_chars, budget <= 0 {
                 throw APIError.badRequest("budget_chars must be positive")
             }
-            let hits = try service.withKnowledgeBase(name) { kb -> [SearchHit] in
+            let hits = try await service.withKnowledgeBase(name, query: body.query, mode: mode) {
+                kb, vector -> [SearchHit] in
                 if let mode, mode != .bm25, kb.record.settings.embedder == nil {
                     throw APIError(
                         status: .conflict, code: "conflict",
@@ -193,9 +209,10 @@ extension WendaoAPI {
                 do {
                     if let budget = body.budget_chars {
                         return ContextPacker.pack(
-                            try kb.search(body.query, topK: max(topK, 20), mode: mode), budget: budget)
+                            try kb.search(body.query, topK: max(topK, 20), mode: mode, queryVector: vector),
+                            budget: budget)
                     }
-                    return try kb.search(body.query, topK: topK, mode: mode)
+                    return try kb.search(body.query, topK: topK, mode: mode, queryVector: vector)
                 } catch let e as WendaoError
                     where e.code == .invalidArgument && (try? kb.queryTerms(body.query)) == nil
                 {
@@ -209,7 +226,7 @@ extension WendaoAPI {
         }
         api.post("kbs/:kb/ask") { request, context in
             let name = try context.knowledgeBaseName()
-            let record = try visibleRecord(name, context)
+            let record = try await visibleRecord(name, context)
             let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
             try checkQuery(body.question, "question")
             try checkRequestedModel(body.model, record: record, context)
@@ -218,7 +235,7 @@ extension WendaoAPI {
             let history = (body.history ?? []).filter { $0.role != .system }
             // Settled before anything streams (a model this server cannot use is a 404, not an
             // error event after a 200).
-            let plan = try planAnswer(try visibleRecord(name, context), model: body.model)
+            let plan = try await planAnswer(try await visibleRecord(name, context), model: body.model)
             let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
                 defer { slot.release() }

@@ -115,7 +115,7 @@ extension WendaoAPI {
     func addDocumentRoutes(_ api: RouterGroup<WendaoContext>, runner: JobRunner) {
         api.post("kbs/:kb/documents") { request, context in
             let name = try context.knowledgeBaseName()
-            let record = try writableRecord(name, context)
+            let record = try await writableRecord(name, context)
             let limit = service.configuration.maxUploadBytes
             guard let boundary = request.headers[.contentType].flatMap(MultipartReader.boundary(contentType:)) else {
                 throw APIError(
@@ -184,16 +184,20 @@ extension WendaoAPI {
             }
             let payload = String(
                 decoding: try JSONEncoder().encode(JobPayload(files: paths, owned: paths)), as: UTF8.self)
-            let job = try service.library.createJob(kb: name, payload: payload, filesTotal: paths.count)
+            let library = service.library
+            let files = paths.count
+            let job = try await service.blocking { try library.createJob(kb: name, payload: payload, filesTotal: files) }
             slot.hand(to: job.id)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
         api.post("kbs/:kb/documents/:id/reingest") { _, context in
             let name = try context.knowledgeBaseName()
-            let record = try writableRecord(name, context)
+            let record = try await writableRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
-            guard let doc = try service.library.store.documents(kb: record.id).first(where: { $0.id == id }) else {
+            let library = service.library
+            let documents = try await service.blocking { try library.store.documents(kb: record.id) }
+            guard let doc = documents.first(where: { $0.id == id }) else {
                 throw APIError.notFound("document \(id) does not exist in '\(name)'")
             }
             let uploaded = uploadsFolder(record.id).appendingPathComponent(doc.path)
@@ -216,25 +220,31 @@ extension WendaoAPI {
             }
             let body = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
             let slot = try limits.rate.enter(.ingest, for: context.principal)
-            let job = try service.library.createJob(kb: name, payload: body, filesTotal: 1)
+            let job = try await service.blocking { try library.createJob(kb: name, payload: body, filesTotal: 1) }
             slot.hand(to: job.id)
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
         api.get("kbs/:kb/jobs") { _, context in
             let name = try context.knowledgeBaseName()
-            _ = try visibleRecord(name, context)
+            _ = try await visibleRecord(name, context)
             let redact = !context.principal.isAdmin
-            return try JSON.response([
-                "jobs": try service.library.jobs(kb: name, limit: 100).map { JobView($0, kb: name, redactPaths: redact) }
-            ])
+            let library = service.library
+            let jobs = try await service.blocking { try library.jobs(kb: name, limit: 100) }
+            return try JSON.response(["jobs": jobs.map { JobView($0, kb: name, redactPaths: redact) }])
         }
         api.get("jobs/:id") { _, context in
             let id = try context.parameters.require("id", as: Int64.self)
-            guard let job = try service.library.job(id: id),
-                let record = try service.library.list().first(where: { $0.id == job.kbID }),
-                context.principal.covers(record.id)
-            else { throw APIError.notFound("job \(id) does not exist") }
+            let library = service.library
+            let found = try await service.blocking { () throws -> (JobRecord, KnowledgeBaseRecord)? in
+                guard let job = try library.job(id: id),
+                    let record = try library.list().first(where: { $0.id == job.kbID })
+                else { return nil }
+                return (job, record)
+            }
+            guard let (job, record) = found, context.principal.covers(record.id) else {
+                throw APIError.notFound("job \(id) does not exist")
+            }
             return try JSON.response(JobView(job, kb: record.name, redactPaths: !context.principal.isAdmin))
         }
     }

@@ -47,9 +47,10 @@ extension WendaoAPI {
         // The keys, as `wendao keys list --json` shows them (admin only; other keys get 404).
         api.get("keys") { _, context in
             try requireAdmin(context)
-            let names = Dictionary(
-                try service.library.list().map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
-            return try JSON.response(["keys": try service.library.apiKeys().map { KeyView($0, names: names) }])
+            let library = service.library
+            let (kbs, keys) = try await service.blocking { (try library.list(), try library.apiKeys()) }
+            let names = Dictionary(kbs.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+            return try JSON.response(["keys": keys.map { KeyView($0, names: names) }])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import WendaoApp
 import WendaoCore
 import WendaoLoaders
 import WendaoRAG
@@ -42,7 +43,7 @@ struct ServerSettingsChecker: KnowledgeBaseSettingsChecker {
     }
 
     func checkEmbedder(_ spec: String) throws {
-        do { _ = try service.library.embedders.open(spec) } catch let e as WendaoError where e.code == .unauthenticated {
+        do { _ = try service.embedders.open(spec) } catch let e as WendaoError where e.code == .unauthenticated {
             throw APIError.badRequest(e.message)
         }
     }
@@ -64,9 +65,9 @@ extension WendaoContext {
 
 extension WendaoAPI {
     /// The record of `name` if the caller covers it; otherwise 404 as if it did not exist.
-    func visibleRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
+    func visibleRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
         let record: KnowledgeBaseRecord
-        do { record = try service.record(name) } catch let e as WendaoError where e.code == .notFound {
+        do { record = try await service.currentRecord(name) } catch let e as WendaoError where e.code == .notFound {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
         } catch let e as WendaoError where e.code == .invalidArgument {
             throw APIError.forbiddenAsNotFound("knowledge base", name)
@@ -77,8 +78,8 @@ extension WendaoAPI {
 
     /// Like ``visibleRecord(_:_:)``, and the caller may change it (a read-only key gets 404 for
     /// writes too: it must not learn more by trying).
-    func writableRecord(_ name: String, _ context: WendaoContext) throws -> KnowledgeBaseRecord {
-        let record = try visibleRecord(name, context)
+    func writableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
+        let record = try await visibleRecord(name, context)
         guard context.principal.canWrite(record.id) else {
             throw APIError(
                 status: .notFound, code: "not_found",
@@ -104,26 +105,34 @@ extension WendaoAPI {
     }
 
     func addKnowledgeBaseRoutes(_ api: RouterGroup<WendaoContext>) {
+        let library = service.library
         api.get("kbs") { _, context in
-            let all = try service.library.list().filter { context.principal.covers($0.id) }
-            return try JSON.response(["knowledge_bases": try all.map { try service.library.summary($0) }])
+            let principal = context.principal
+            let all = try await service.blocking {
+                try library.list().filter { principal.covers($0.id) }.map { try library.summary($0) }
+            }
+            return try JSON.response(["knowledge_bases": all])
         }
         api.post("kbs") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
             let patch = try body.patch()
             guard let name = body.name else { throw APIError.badRequest("the JSON body lacks 'name'") }
-            let settings = try patch.validate(.default, for: .create, checker: ServerSettingsChecker(service: service))
-            let record = try service.library.create(name, settings: settings)
-            return try JSON.response(try service.library.summary(record), status: .created)
+            // Checking an embedder opens its model files: on the thread pool.
+            let checker = ServerSettingsChecker(service: service)
+            let summary = try await service.blocking {
+                let settings = try patch.validate(.default, for: .create, checker: checker)
+                return try library.summary(try library.create(name, settings: settings))
+            }
+            return try JSON.response(summary, status: .created)
         }
         api.get("kbs/:kb") { _, context in
-            let record = try visibleRecord(try context.knowledgeBaseName(), context)
-            return try JSON.response(try service.library.summary(record))
+            let record = try await visibleRecord(try context.knowledgeBaseName(), context)
+            return try JSON.response(try await service.blocking { try library.summary(record) })
         }
         api.patch("kbs/:kb") { request, context in
             let name = try context.knowledgeBaseName()
-            _ = try writableRecord(name, context)
+            _ = try await writableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
             let patch = try body.patch()
             // The embedder (a local model path, a provider's model) and the answer model (spends the
@@ -137,44 +146,50 @@ extension WendaoAPI {
                 throw APIError.badRequest("knowledge bases cannot be renamed")
             }
             let checker = ServerSettingsChecker(service: service)
-            try service.withKnowledgeBase(name) { kb in
+            try await service.withKnowledgeBase(name) { kb in
                 try kb.updateSettings(try patch.validate(kb.record.settings, for: .update, checker: checker))
             }
             service.invalidate(name)
-            return try JSON.response(try service.library.summary(name))
+            return try JSON.response(try await service.blocking { try library.summary(name) })
         }
         api.delete("kbs/:kb") { _, context in
             try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try visibleRecord(name, context)
+            _ = try await visibleRecord(name, context)
             service.invalidate(name)
-            try service.library.delete(name)
+            try await service.blocking { try library.delete(name) }
             service.invalidate(name)
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/documents") { _, context in
-            let record = try visibleRecord(try context.knowledgeBaseName(), context)
-            let docs = try service.library.store.documents(kb: record.id)
+            let record = try await visibleRecord(try context.knowledgeBaseName(), context)
+            let docs = try await service.blocking { try library.store.documents(kb: record.id) }
             return try JSON.response(["documents": docs.map(DocumentSummary.init)])
         }
         api.delete("kbs/:kb/documents/:id") { _, context in
             let name = try context.knowledgeBaseName()
-            let record = try writableRecord(name, context)
+            let record = try await writableRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
-            guard try service.library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
-                throw APIError.notFound("document \(id) does not exist in '\(name)'")
+            try await service.withKnowledgeBase(name) { kb in
+                guard try library.store.documents(kb: record.id).contains(where: { $0.id == id }) else {
+                    throw APIError.notFound("document \(id) does not exist in '\(name)'")
+                }
+                _ = try kb.deleteDocuments([String(id)])
             }
-            _ = try service.withKnowledgeBase(name) { kb in try kb.deleteDocuments([String(id)]) }
             service.invalidate(name)
             return Response(status: .noContent)
         }
         api.get("kbs/:kb/chunks/:id") { _, context in
             let name = try context.knowledgeBaseName()
-            let record = try visibleRecord(name, context)
+            let record = try await visibleRecord(name, context)
             let id = try context.parameters.require("id", as: Int64.self)
-            guard let chunk = try service.library.store.chunks(ids: [id]).first,
-                try service.library.store.documents(kb: record.id).contains(where: { $0.id == chunk.documentID })
-            else { throw APIError.notFound("chunk \(id) does not exist in '\(name)'") }
+            let chunk = try await service.blocking { () throws -> ChunkRecord? in
+                guard let chunk = try library.store.chunks(ids: [id]).first,
+                    try library.store.documents(kb: record.id).contains(where: { $0.id == chunk.documentID })
+                else { return nil }
+                return chunk
+            }
+            guard let chunk else { throw APIError.notFound("chunk \(id) does not exist in '\(name)'") }
             return try JSON.response(ChunkView(chunk))
         }
     }

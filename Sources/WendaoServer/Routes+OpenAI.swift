@@ -71,7 +71,8 @@ extension WendaoAPI {
                 var owned_by = "wendao"
             }
             var models: [Model] = []
-            for r in try service.library.list() where context.principal.covers(r.id) {
+            let library = service.library
+            for r in try await service.blocking({ try library.list() }) where context.principal.covers(r.id) {
                 models.append(Model(id: "kb:\(r.name)", created: Int(r.createdAt)))
             }
             if context.principal.isAdmin, let m = service.configuration.models.defaultModel {
@@ -110,7 +111,7 @@ extension WendaoAPI {
             // local model by name (provider models are not proxied: they would spend the server's keys).
             var spec = body.model
             if body.model.hasPrefix("kb:") {
-                let record = try visibleRecord(String(body.model.dropFirst(3)), context)
+                let record = try await visibleRecord(String(body.model.dropFirst(3)), context)
                 guard let e = record.settings.embedder else {
                     throw APIError.notFound("knowledge base '\(record.name)' has no embedder")
                 }
@@ -121,7 +122,10 @@ extension WendaoAPI {
                 }
             }
             let embedder: any TextEmbedder
-            do { embedder = try service.library.embedders.open(spec) } catch let e as WendaoError {
+            // Opening a local model reads its files: on the thread pool.
+            let embedders = service.library.embedders
+            let chosen = spec
+            do { embedder = try await service.blocking { try embedders.open(chosen) } } catch let e as WendaoError {
                 throw APIError.notFound(e.message)
             }
             // Passages: what the knowledge base stores (local models add their passage prefix). The
@@ -194,7 +198,7 @@ extension WendaoAPI {
             let footer = body.wendao?.citation_footer == true
             if body.model.hasPrefix("kb:") {
                 let name = String(body.model.dropFirst(3))
-                let plan = try planAnswer(try visibleRecord(name, context), model: nil)
+                let plan = try await planAnswer(try await visibleRecord(name, context), model: nil)
                 // The last user message is the question; earlier user/assistant turns are history.
                 // System messages from the client are not passed on: the knowledge base's own prompt
                 // governs answers.

@@ -1,6 +1,7 @@
 public import Hummingbird
 public import Logging
 import NIOCore
+public import WendaoApp
 import WendaoCore
 import WendaoRAG
 
@@ -58,24 +59,46 @@ struct WendaoAPI: Sendable {
 
 /// `wendao serve`: the REST API, the OpenAI-compatible API and the web UI over one data directory.
 ///
+/// The server receives its parts from the composition root (``AppEnvironment``: the library, the
+/// model gateway, the embedder registry and the thread pool for blocking work) and runs them as
+/// part of its service group: when it stops, the gateway's connections are closed and the thread
+/// pool stopped.
+///
 /// ```swift
-/// let server = try WendaoServer(configuration: config, logger: logger)
+/// let app = AppEnvironment(dataDirectory: dir, environment: env, models: models, logger: logger)
+/// let server = try WendaoServer(configuration: config, app: app, logger: logger)
 /// try await server.run()        // until SIGINT/SIGTERM; in-flight requests finish
 /// ```
 public struct WendaoServer: Sendable {
     let api: WendaoAPI
     /// The configuration it was made with.
     public let configuration: ServerConfiguration
+    /// The parts it runs on.
+    public let app: AppEnvironment
     let logger: Logger
 
-    /// Opens the data directory. Refuses a non-loopback address when no key is configured (the
-    /// API would be open to the network).
+    /// A server over the data directory, models and environment of `configuration`: makes its own
+    /// ``AppEnvironment``. Refuses a non-loopback address when no key is configured (the API would
+    /// be open to the network).
     public init(configuration: ServerConfiguration, logger: Logger) throws {
+        let app = AppEnvironment(
+            dataDirectory: configuration.dataDirectory, environment: configuration.environment,
+            models: configuration.models, logger: logger)
+        try self.init(configuration: configuration, app: app, logger: logger)
+    }
+
+    /// A server over the parts of `app` (whose data directory, models configuration and environment
+    /// should be those of `configuration`). Refuses a non-loopback address when no key is
+    /// configured (the API would be open to the network).
+    public init(configuration: ServerConfiguration, app: AppEnvironment, logger: Logger) throws {
         self.configuration = configuration
+        self.app = app
         self.logger = logger
         // The embedded web UI, decoded once: a file that does not decode stops the start.
         _ = try UIAssets.load()
-        let service = try KnowledgeService(configuration: configuration, logger: logger)
+        let service = KnowledgeService(
+            configuration: configuration, library: try app.library(), embedders: app.embedders,
+            gateway: try app.gateway(), threadPool: app.startedThreadPool(), logger: logger)
         let metrics = Metrics()
         if !configuration.isLoopback && configuration.adminKey == nil {
             let keys = try service.library.apiKeys().filter { $0.revokedAt == nil }
@@ -86,15 +109,15 @@ public struct WendaoServer: Sendable {
                         + "`wendao keys create`, or bind 127.0.0.1")
             }
         }
-        let shared = service.shared
+        let library = service.library
         let admission = Admission(
             rate: configuration.requestsPerSecondPerKey, budgets: Admission.budgets(configuration),
             jobFinished: { id in
                 // A job that cannot be read (deleted with its knowledge base) holds nothing.
-                guard let job = try? shared.library.job(id: id) else { return true }
+                guard let job = try? library.job(id: id) else { return true }
                 return job.state.isFinished
             },
-            recordUse: { key in try shared.library.recordAPIKeyUse(key) })
+            recordUse: { [service] key in try await service.blocking { try library.recordAPIKeyUse(key) } })
         api = WendaoAPI(
             service: service,
             limits: APILimits(json: configuration.maxJSONBytes, rate: admission),
@@ -102,7 +125,8 @@ public struct WendaoServer: Sendable {
             metrics: metrics)
     }
 
-    /// The Hummingbird application (for `run` and for in-process tests).
+    /// The Hummingbird application (for `run` and for in-process tests). Its service group shuts the
+    /// environment's gateway and thread pool down when it stops: run it once per server.
     public func application() -> some ApplicationProtocol {
         let readiness = api.readiness
         let idle = configuration.idleTimeout.components
@@ -116,27 +140,31 @@ public struct WendaoServer: Sendable {
                 configuration: .init(
                     additionalChannelHandlers: [ClientHangUpHandler()], idleTimeout: .nanoseconds(idleNanoseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
-            services: [api.runner],
+            // Shut down in reverse order: the HTTP server, then the job runner, then the gateway
+            // and the thread pool.
+            services: [AppResourcesService(app: app), api.runner],
             onServerRunning: { _ in readiness.set(true) },
             logger: logger)
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the gateway.
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the gateway
+    /// and the thread pool.
     public func run() async throws {
         let app = application()
         do {
             try await app.runService()
         } catch {
             api.readiness.set(false)
-            await api.service.shutdown()
+            await self.app.shutdown()
             throw error
         }
         api.readiness.set(false)
-        await api.service.shutdown()
+        await self.app.shutdown()
     }
 
-    /// Closes the model gateway (for tests that use ``application()`` directly).
+    /// Closes the model gateway and stops the thread pool (for tests that use ``application()``
+    /// directly; its service group does the same when it stops).
     public func shutdown() async {
-        await api.service.shutdown()
+        await app.shutdown()
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOEmbedded
 @_spi(Fuzzing) import WendaoServer
+import WendaoApp
 import WendaoCore
 import WendaoRAG
 

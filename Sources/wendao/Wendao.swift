@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Synchronization
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -103,21 +104,25 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
 
-    func library() throws -> Library {
-        let dir = Library.defaultDirectory(explicit: data, environment: ProcessInfo.processInfo.environment)
-        return try Library(directory: dir, logger: Logger(label: "wendao"), embedders: embedders())
-    }
-
-    /// Local embedders, and providers' embedding models with `config.yaml` (read when one is first
-    /// used) and the environment.
-    func embedders() -> EmbedderRegistry {
+    /// The composition root of one command: the data directory, the environment, and
+    /// `config.yaml` (read when first needed, so a broken file only fails what needs a provider).
+    /// A command that may call a provider closes it when done (`defer { app.close() }`).
+    func app() -> AppEnvironment {
         let environment = ProcessInfo.processInfo.environment
         let dir = Library.defaultDirectory(explicit: data, environment: environment)
-        return EmbedderRegistry(environment: environment) {
+        return AppEnvironment(dataDirectory: dir, environment: environment, logger: Logger(label: "wendao")) {
             try ModelsConfiguration.load(
                 from: ModelSetup.configurationFile(dataDirectory: dir, environment: environment))
         }
     }
+
+    /// The library of a fresh ``app()``, for commands that call no provider (knowledge-base and key
+    /// management).
+    func library() throws -> Library { try app().library() }
+
+    /// Local embedders, and providers' embedding models with `config.yaml` and the environment, for
+    /// checking a name and its key (opening an embedder never calls the provider).
+    func embedders() -> any EmbedderProvider { app().embedders }
 }
 
 /// Output helpers: JSON on stdout, human text on stdout, errors on stderr. Human text is made

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WendaoTestSupport
+import WendaoApp
 import WendaoCore
 import WendaoEmbed
 import WendaoIndex

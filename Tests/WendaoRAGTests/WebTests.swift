@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 import WendaoTestSupport
+import WendaoApp
 import WendaoCore
 import WendaoLoaders
 import WendaoRAG

@@ -4,6 +4,7 @@ import Logging
 import Testing
 import WendaoTestSupport
 import Yams
+import WendaoApp
 @testable import WendaoServer
 
 @Suite("OpenAPI document")

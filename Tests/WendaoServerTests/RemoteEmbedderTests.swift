@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoIndex
 import WendaoModels

@@ -13,6 +13,7 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG

@@ -11,6 +11,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG

@@ -78,12 +78,31 @@ public struct GroundedAnswerer: Sendable {
     /// Answers `question` from `kb`, reporting progress and the answer text to `onEvent` as they
     /// come. `history` holds the earlier turns of the conversation (already answered).
     ///
-    /// Runs on the caller's executor (the knowledge base is not `Sendable`; it is never captured by
-    /// an escaping closure). Throws `.invalidArgument` for an empty question, `.contextTooLong`
-    /// when the model's context window leaves no room for sources, and whatever the model throws.
+    /// Runs on the caller's executor, searching `kb` there (the knowledge base is not `Sendable`;
+    /// it is never captured by an escaping closure). A server passes an async `retrieve` instead
+    /// (``answer(_:history:retrieve:onEvent:)``), so that searches run where its blocking work runs.
     nonisolated(nonsending)
         public func answer(
             _ question: String, history: [ChatMessage] = [], in kb: KnowledgeBase, onEvent: (GroundedEvent) -> Void
+        ) async throws -> GroundedAnswer
+    {
+        try await answer(
+            question, history: history, retrieve: { query, topK in try Self.retrieve(query, topK: topK, in: kb) },
+            onEvent: onEvent)
+    }
+
+    /// Answers `question` from what `retrieve(query, topK)` finds, reporting progress and the answer
+    /// text to `onEvent` as they come. `history` holds the earlier turns of the conversation
+    /// (already answered). `retrieve` is called once or twice (the second time with the query
+    /// translated); ``retrieve(_:topK:in:queryVector:)`` is what it does against a knowledge base.
+    ///
+    /// Throws `.invalidArgument` for an empty question, `.contextTooLong` when the model's context
+    /// window leaves no room for sources, and whatever the model or `retrieve` throws.
+    nonisolated(nonsending)
+        public func answer(
+            _ question: String, history: [ChatMessage] = [],
+            retrieve: (_ query: String, _ topK: Int) async throws -> GroundedRetrieval,
+            onEvent: (GroundedEvent) -> Void
         ) async throws -> GroundedAnswer
     {
         let asked = question.trimmingCharactersInSet()
@@ -118,16 +137,17 @@ public struct GroundedAnswerer: Sendable {
         }
 
         // 2. Retrieve; gate on relevance; cross-lingual second search.
-        var hits: [SearchHit]
+        var found: GroundedRetrieval
         do {
-            hits = try kb.search(query, topK: options.topK)
+            found = try await retrieve(query, options.topK)
         } catch let e as WendaoError where e.code == .invalidArgument && query != asked {
             // The rewritten query has no searchable words: search the question itself.
             query = asked
-            hits = try kb.search(query, topK: options.topK)
+            found = try await retrieve(query, options.topK)
         }
+        var hits = found.hits
         result.query = query
-        var coverage = Self.relevance(of: query, in: hits, kb: kb)
+        var coverage = found.coverage
         if coverage < options.minimumCoverage && options.crossLingual {
             try Task.checkCancellation()
             let target = language.other
@@ -140,9 +160,10 @@ public struct GroundedAnswerer: Sendable {
             if let translated = Self.cleanQuery(reply.text), translated != query {
                 result.translatedQuery = translated
                 onEvent(.translated(translated))
-                let more = Self.searchIfSearchable(translated, topK: options.topK, kb: kb)
-                let translatedCoverage = Self.relevance(of: translated, in: more, kb: kb)
-                hits = Self.fuse([(hits, coverage), (more, translatedCoverage)], topK: options.topK)
+                // A translation without searchable words finds nothing.
+                let more = (try? await retrieve(translated, options.topK)) ?? GroundedRetrieval(hits: [], coverage: 0)
+                let translatedCoverage = more.coverage
+                hits = Self.fuse([(hits, coverage), (more.hits, translatedCoverage)], topK: options.topK)
                 coverage = max(coverage, translatedCoverage)
             }
         }
@@ -260,11 +281,17 @@ public struct GroundedAnswerer: Sendable {
 
     /// Search results of `query`, or none when it has no searchable words.
     static func searchIfSearchable(_ query: String, topK: Int, kb: KnowledgeBase) -> [SearchHit] {
-        do {
-            return try kb.search(query, topK: topK)
-        } catch {
-            return []
-        }
+        (try? kb.search(query, topK: topK)) ?? []
+    }
+
+    /// The `topK` best passages of `kb` for `query` and their relevance (see ``GroundedRetrieval``):
+    /// what ``answer(_:history:in:onEvent:)`` retrieves. `queryVector` is the query's vector when
+    /// the caller embedded it already (see ``KnowledgeBase/denseQuery(_:mode:)``).
+    public static func retrieve(_ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil) throws
+        -> GroundedRetrieval
+    {
+        let hits = try kb.search(query, topK: topK, queryVector: queryVector)
+        return GroundedRetrieval(hits: hits, coverage: relevance(of: query, in: hits, kb: kb))
     }
 
     /// Reciprocal-rank fusion of result lists, each weighted by its relevance (so a list that

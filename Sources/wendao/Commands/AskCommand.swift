@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -34,9 +35,10 @@ struct AskCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...50).contains(topK) else { throw WendaoError(.invalidArgument, "--top-k must be between 1 and 50") }
-        let lib = try global.library()
-        let base = try lib.open(kb)
         let setup = try ModelSetup(global: global)
+        let app = setup.app()
+        defer { app.close() }
+        let base = try app.library().open(kb)
         let chosen: (spec: String, from: String)? =
             extractive
             ? nil
@@ -63,14 +65,25 @@ struct AskCommand: AsyncParsableCommand {
         if let m = maxContextTokens, m <= 0 {
             throw WendaoError(.invalidArgument, "--max-context-tokens must be positive")
         }
-        let gateway = setup.gateway()
+        let gateway = try app.gateway()
         let answerer = GroundedAnswerer(
             model: GatewayChatModel(gateway: gateway, model: resolved), templates: templates, options: options)
         let json = global.json
         let started = ContinuousClock.now
         let answer: GroundedAnswer
         do {
-            answer = try await answerer.answer(question, history: turns, in: base) { event in
+            // The query's vector is awaited (a remote embedder's call holds no thread); the
+            // search itself runs here.
+            answer = try await answerer.answer(
+                question, history: turns,
+                retrieve: { query, k in
+                    var vector: [Float]?
+                    if let dense = base.denseQuery(query) {
+                        vector = try? await dense.embedder.embed([dense.text], as: .query).vectors.first
+                    }
+                    return try GroundedAnswerer.retrieve(query, topK: k, in: base, queryVector: vector)
+                }
+            ) { event in
                 guard !json else { return }
                 switch event {
                 case .rewritten(let q): Output.err("(searching for: \(q))")
@@ -80,10 +93,10 @@ struct AskCommand: AsyncParsableCommand {
                 }
             }
         } catch {
-            await gateway.shutdown()
+            await app.shutdown()
             throw error
         }
-        await gateway.shutdown()
+        await app.shutdown()
         let report = UsageReport(
             model: resolved, usage: answer.usage, calls: answer.modelCalls,
             seconds: (ContinuousClock.now - started).seconds)

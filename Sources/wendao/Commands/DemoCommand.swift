@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoRAG
 
@@ -28,7 +29,9 @@ struct DemoCommand: ParsableCommand {
             throw WendaoError(
                 .notFound, "sample folder \(samples) not found: run from the repository root or pass --samples DIR")
         }
-        let lib = try global.library()
+        let app = global.app()
+        defer { app.close() }
+        let lib = try app.library()
         if try lib.store.knowledgeBase(named: kb) == nil { try lib.create(kb) }
         let base = try lib.open(kb)
         var options = IngestOptions()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoRAG
 
@@ -33,7 +34,9 @@ struct DocsCommand: ParsableCommand {
         @Argument(help: "Document ids or paths.") var documents: [String]
 
         func run() throws {
-            let deleted = try global.library().open(kb).deleteDocuments(documents)
+            let app = global.app()
+            defer { app.close() }
+            let deleted = try app.library().open(kb).deleteDocuments(documents)
             if global.json {
                 Output.json(["deleted": deleted.map(DocJSON.init)])
             } else {

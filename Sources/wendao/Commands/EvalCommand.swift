@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoEmbed
 import WendaoEval
@@ -65,10 +66,12 @@ struct EvalCommand: ParsableCommand {
         func run() throws {
             let dir = try scratch()
             defer { try? FileManager.default.removeItem(at: dir) }
+            let app = global.app()
+            defer { app.close() }
             let r = try SQuADEvaluator.run(
                 file: URL(fileURLWithPath: file), budgetChars: budgetChars, topK: topK,
                 settings: try tuning.settings.validated(),
-                workDirectory: dir, embedders: global.embedders(), details: details.map { URL(fileURLWithPath: $0) })
+                workDirectory: dir, embedders: app.embedders, details: details.map { URL(fileURLWithPath: $0) })
             if global.json {
                 Output.json(r)
             } else {
@@ -93,9 +96,11 @@ struct EvalCommand: ParsableCommand {
         func run() throws {
             let dir = try scratch()
             defer { try? FileManager.default.removeItem(at: dir) }
+            let app = global.app()
+            defer { app.close() }
             let r = try BEIREvaluator.run(
                 directory: URL(fileURLWithPath: directory), settings: try tuning.settings.validated(),
-                workDirectory: dir, embedders: global.embedders())
+                workDirectory: dir, embedders: app.embedders)
             if global.json {
                 Output.json(r)
             } else {
@@ -125,8 +130,10 @@ struct EvalCommand: ParsableCommand {
 
         func run() throws {
             let retrieval = mode
+            let app = global.app()
+            defer { app.close() }
             let r = try AnswerEvaluator.run(
-                kb: try global.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval,
+                kb: try app.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval,
                 details: details.map { URL(fileURLWithPath: $0) })
             if global.json {
                 Output.json(r)
@@ -189,7 +196,7 @@ struct BenchCommand: ParsableCommand {
         func run() throws {
             var env = ProcessInfo.processInfo.environment
             if let threads { env["WENDAO_EMBED_THREADS"] = String(threads) }
-            let encoder = try Embedders.open(embedder, environment: env)
+            let encoder = try LocalEmbedders.load(embedder, environment: env)
             let lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n").map(String.init)
                 .filter { !$0.isEmpty }
             guard !lines.isEmpty else { throw WendaoError(.invalidArgument, "\(texts) has no lines") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -25,7 +26,9 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Most pages fetched per crawled site.") var maxPages = 200
 
     func run() async throws {
-        let lib = try global.library()
+        let app = global.app()
+        defer { app.close() }
+        let lib = try app.library()
         if create, try lib.store.knowledgeBase(named: kb) == nil {
             try Library.validateName(kb)
             try lib.create(kb)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoRAG
 
@@ -11,7 +12,9 @@ struct DoctorCommand: ParsableCommand {
     @Option(name: .long) var kb: String
 
     func run() throws {
-        let report = try global.library().open(kb).doctor()
+        let app = global.app()
+        defer { app.close() }
+        let report = try app.library().open(kb).doctor()
         if global.json {
             Output.json(report)
         } else {
@@ -37,7 +40,9 @@ struct ReindexCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let base = try global.library().open(kb)
+        let app = global.app()
+        defer { app.close() }
+        let base = try app.library().open(kb)
         let n = try base.rebuildIndex()
         if base.record.settings.embedder != nil {
             let bar = ProgressBar(tty: Output.stderrIsTTY)

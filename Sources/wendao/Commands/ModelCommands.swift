@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WendaoApp
 import WendaoCore
 import WendaoEmbed
 import WendaoModels
@@ -44,8 +45,11 @@ struct ModelSetup {
         return m
     }
 
-    func gateway() -> ModelGateway {
-        ModelGateway(configuration: configuration, logger: Logger(label: "wendao.models"))
+    /// The composition root with this configuration (the caller shuts it down).
+    func app() -> AppEnvironment {
+        AppEnvironment(
+            dataDirectory: dataDirectory, environment: environment, models: configuration,
+            logger: Logger(label: "wendao.models"))
     }
 }
 
@@ -198,13 +202,14 @@ struct ModelsCommand: AsyncParsableCommand {
                 let m = try ModelCatalog.resolve(
                     remote.contains(":") ? remote : remote + ":-", configuration: setup.configuration,
                     environment: setup.environment)
-                let gateway = setup.gateway()
+                let app = setup.app()
+                let gateway = try app.gateway()
                 let names: [String]
                 do {
                     names = try await gateway.listModels(m)
-                    await gateway.shutdown()
+                    await app.shutdown()
                 } catch {
-                    await gateway.shutdown()
+                    await app.shutdown()
                     throw error
                 }
                 if global.json {
@@ -264,152 +269,6 @@ struct ModelsCommand: AsyncParsableCommand {
                             ? "" : " · e.g. \(r.example_models.map { "\(r.provider):\($0)" }.joined(separator: ", "))"))
             }
             if !custom.isEmpty { Output.line("\ncustom models: \(custom.joined(separator: ", "))") }
-        }
-    }
-}
-
-struct ChatCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "chat", abstract: "Send one prompt to a model and stream the reply.",
-        discussion: "Example: wendao chat deepseek:deepseek-chat \"用一句话介绍你自己\". Use - as the prompt to read stdin.")
-
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "provider:model, e.g. dashscope:qwen-plus, ollama:qwen2.5, custom:NAME.") var model: String
-    @Argument(help: "The prompt (- reads standard input).") var prompt: String
-    @Option(name: .long, help: "A system prompt.") var system: String?
-    @Option(name: .long, help: "Sampling temperature.") var temperature: Double?
-    @Option(name: .long, help: "Upper bound on generated tokens.") var maxTokens: Int?
-    @Flag(name: .long, help: "Also print the model's reasoning (DeepSeek-R1 and the like) to stderr.")
-    var showReasoning = false
-
-    struct Body: Encodable {
-        var model: String
-        var reply: String
-        var reasoning: String?
-        var finish_reason: String?
-        var usage: UsageReport
-    }
-
-    func run() async throws {
-        let setup = try ModelSetup(global: global)
-        let resolved = try setup.resolve(model)
-        var text = prompt
-        if prompt == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw WendaoError(.invalidArgument, "the prompt is empty")
-        }
-        var messages: [ChatMessage] = []
-        if let system { messages.append(ChatMessage(.system, system)) }
-        messages.append(ChatMessage(.user, text))
-        if let maxTokens, maxTokens <= 0 { throw WendaoError(.invalidArgument, "--max-tokens must be positive") }
-        let options = ChatOptions(temperature: temperature, maxTokens: maxTokens)
-        let gateway = setup.gateway()
-        let json = global.json
-        let showReasoning = self.showReasoning
-        let started = ContinuousClock.now
-        do {
-            var reply = ""
-            var reasoning = ""
-            var usage = TokenUsage.zero
-            var finish: String?
-            for try await e in gateway.streamChat(resolved, messages: messages, options: options) {
-                switch e {
-                case .text(let t):
-                    reply += t
-                    if !json { Output.write(t) }
-                case .reasoning(let r):
-                    reasoning += r
-                    if showReasoning && !json { FileHandle.standardError.write(Data(r.utf8)) }
-                case .usage(let u): usage = u
-                case .finish(let f): finish = f
-                }
-            }
-            try Task.checkCancellation()
-            await gateway.shutdown()
-            let report = UsageReport(
-                model: resolved, usage: usage, calls: 1, seconds: (ContinuousClock.now - started).seconds)
-            if json {
-                Output.json(
-                    Body(
-                        model: resolved.id, reply: reply, reasoning: reasoning.isEmpty ? nil : reasoning,
-                        finish_reason: finish, usage: report))
-            } else {
-                if !reply.hasSuffix("\n") { Output.write("\n") }
-                if reply.isEmpty { Output.err("warning: \(resolved.provider) returned an empty reply") }
-                if finish == "length" { Output.err("warning: the reply was cut off at the token limit") }
-                Output.err(report.line)
-            }
-        } catch {
-            await gateway.shutdown()
-            throw error
-        }
-    }
-}
-
-struct PromptsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "prompts", abstract: "Show or export the prompt templates used for model-written answers.",
-        subcommands: [Show.self, Export.self])
-
-    struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Print the templates a knowledge base uses, and the file each comes from.")
-        @OptionGroup var global: GlobalOptions
-        @Option(name: .long) var kb: String
-
-        func run() throws {
-            let dir = Library.defaultDirectory(explicit: global.data, environment: ProcessInfo.processInfo.environment)
-            let t = try PromptTemplates.load(dataDirectory: dir, kb: kb)
-            if global.json {
-                var out: [String: [String: String]] = [:]
-                for n in PromptTemplates.Name.allCases {
-                    out[n.rawValue] = ["text": t[n], "file": t.origins[n]?.path ?? "built-in"]
-                }
-                Output.json(out)
-                return
-            }
-            for n in PromptTemplates.Name.allCases {
-                Output.line("== \(n.rawValue) (\(t.origins[n]?.path ?? "built-in"))")
-                Output.line(t[n])
-                Output.line("")
-            }
-        }
-    }
-
-    struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Write the built-in templates into <data>/prompts/<kb>/ (or <data>/prompts/ for all) to edit them.",
-            discussion: """
-                Templates are read from <data>/prompts/<kb>/<name>.txt, then <data>/prompts/<name>.txt, then the \
-                built-in text. Placeholders: {{sources}}, {{question}}, {{language}}, {{not_found}}, {{history}}.
-                """)
-        @OptionGroup var global: GlobalOptions
-        @Option(name: .long, help: "Knowledge base whose own templates to write (omit for the shared ones).")
-        var kb: String?
-        @Flag(name: .long, help: "Replace existing files.") var force = false
-
-        func run() throws {
-            let dir = Library.defaultDirectory(explicit: global.data, environment: ProcessInfo.processInfo.environment)
-            var target = dir.appendingPathComponent("prompts", isDirectory: true)
-            if let kb {
-                try Library.validateName(kb)
-                target = target.appendingPathComponent(kb, isDirectory: true)
-            }
-            // The built-in text: exporting restores the defaults even when an override is broken.
-            let files: [URL]
-            do {
-                files = try PromptTemplates.builtIn.write(to: target, overwrite: force)
-            } catch {
-                let e: WendaoError = error
-                throw e.code == .alreadyExists ? WendaoError(e.code, e.message + "; add --force to replace it") : e
-            }
-            if global.json {
-                Output.json(["files": files.map(\.path)])
-            } else {
-                for f in files { Output.line(f.path) }
-            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoRAG
 
@@ -21,7 +22,9 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         guard topK > 0 else { throw WendaoError(.invalidArgument, "--top-k must be positive") }
-        let base = try global.library().open(kb)
+        let app = global.app()
+        defer { app.close() }
+        let base = try app.library().open(kb)
         let hits: [SearchHit]
         if let budgetChars {
             guard budgetChars > 0 else { throw WendaoError(.invalidArgument, "--budget-chars must be positive") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -54,7 +55,12 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "wendao.server")
         logger.logLevel =
             setup.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let server = try WendaoServer(configuration: config, logger: logger)
+        // The composition root: store, gateway, embedders and thread pool, handed to the server
+        // (which shuts them down when it stops).
+        let app = AppEnvironment(
+            dataDirectory: setup.dataDirectory, environment: setup.environment, models: setup.configuration,
+            logger: logger)
+        let server = try WendaoServer(configuration: config, app: app, logger: logger)
         Output.err("wendao: serving \(setup.dataDirectory.path) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
         try await server.run()
     }

@@ -1,39 +1,40 @@
 public import Foundation
-import Logging
 import Synchronization
 public import WendaoCore
 import WendaoEmbed
 public import WendaoModels
 
-/// The embedders a process can use, by name, made once and kept:
+/// The embedders a process can use, by name, made once per registry and kept by it:
 ///
 /// - local models: `e5-small`, `minilm` (pulled with `wendao models pull`), `path:/dir`,
-///   `path:/file.bin` (see ``Embedders``);
+///   `path:/file.bin` (see ``LocalEmbedders``);
 /// - a provider's embedding model through the gateway, written `provider:model`:
 ///   `dashscope:text-embedding-v3`, `ollama:bge-m3`, `openai:text-embedding-3-small`, a provider
 ///   or `custom:NAME` from `config.yaml` (see ``RemoteEmbedder``).
 ///
-/// The composition root makes one with the models configuration, the environment (API keys, base
-/// URLs) and its gateway, and hands it to ``Library``. Opening a remote embedder checks its name and
-/// key without calling the provider.
+/// The composition root (``AppEnvironment``) makes one with the models configuration, the
+/// environment (API keys, base URLs) and its gateway, and hands it to `Library`. Opening a remote
+/// embedder checks its name and key without calling the provider. There is no process-wide cache:
+/// loaded encoders live as long as the registry (``shutdown()`` lets their threads go).
 ///
 /// ```swift
 /// let registry = EmbedderRegistry(configuration: config, environment: env, gateway: gateway)
 /// let library = try Library(directory: dir, embedders: registry)
 /// let embedder = try registry.open("dashscope:text-embedding-v3")   // throws if DASHSCOPE_API_KEY is unset
 /// ```
-public final class EmbedderRegistry: Sendable {
+public final class EmbedderRegistry: EmbedderProvider {
     /// Variables that hold keys and base URLs (and `WENDAO_MODELS`, `WENDAO_EMBED_THREADS`).
     public let environment: [String: String]
     private let load: @Sendable () throws -> ModelsConfiguration
     private let loaded = Mutex<ModelsConfiguration?>(nil)
-    private let givenGateway: ModelGateway?
+    private let gateway: @Sendable () throws -> ModelGateway
     private let remote = Mutex<[String: RemoteEmbedder]>([:])
+    private let local = Mutex<[String: TextEncoder]>([:])
 
     /// A registry with a models configuration already read.
     ///
-    /// - Parameter gateway: the gateway remote embedders call through (the caller shuts it down);
-    ///   nil: one made on the first remote embedder and kept for the life of the process.
+    /// - Parameter gateway: the gateway remote embedders call through (its owner shuts it down);
+    ///   nil: local embedders only (opening a provider's model is an error).
     public convenience init(
         configuration: ModelsConfiguration = ModelsConfiguration(),
         environment: [String: String] = ProcessInfo.processInfo.environment, gateway: ModelGateway? = nil
@@ -43,13 +44,29 @@ public final class EmbedderRegistry: Sendable {
 
     /// A registry that reads the models configuration when a remote embedder is first opened (so a
     /// broken `config.yaml` only fails the commands that need it).
-    public init(
+    public convenience init(
         environment: [String: String], gateway: ModelGateway? = nil,
         configuration: @escaping @Sendable () throws -> ModelsConfiguration
     ) {
+        self.init(
+            environment: environment, configuration: configuration,
+            gateway: {
+                guard let gateway else {
+                    throw WendaoError(
+                        .unsupported, "providers' embedding models need a model gateway (none was configured here)")
+                }
+                return gateway
+            })
+    }
+
+    /// A registry whose gateway is made on demand by its owner (the composition root).
+    public init(
+        environment: [String: String], configuration: @escaping @Sendable () throws -> ModelsConfiguration,
+        gateway: @escaping @Sendable () throws -> ModelGateway
+    ) {
         self.environment = environment
-        self.givenGateway = gateway
         self.load = configuration
+        self.gateway = gateway
     }
 
     /// Whether `spec` names a provider's model (`provider:model`) rather than a local one.
@@ -60,23 +77,34 @@ public final class EmbedderRegistry: Sendable {
 
     /// The embedder called `spec`, made on first use.
     ///
-    /// - Throws: for a local model, what ``Embedders/open(_:environment:)`` throws (not pulled,
+    /// - Throws: for a local model, what ``LocalEmbedders/load(_:environment:)`` throws (not pulled,
     ///   unreadable, unknown name); for a remote one, an unknown provider or custom model, or a
     ///   missing key (`unauthenticated`, naming the variable to set).
     public func open(_ spec: String) throws -> any TextEmbedder {
         let s = spec.trimmingCharacters(in: .whitespaces)
-        guard Self.isRemote(s) else { return try Embedders.open(s, environment: environment) }
+        guard Self.isRemote(s) else { return try openLocal(s) }
         let configuration = try self.configuration()
         let model = try ModelCatalog.resolve(s, configuration: configuration, environment: environment)
         try model.requireKey()
         if let hit = remote.withLock({ $0[model.id] }) { return hit }
         let embedder = RemoteEmbedder(
-            gateway: givenGateway ?? Self.processGateway(configuration), model: model,
+            gateway: try gateway(), model: model,
             settings: ModelCatalog.embeddingSettings(for: model, configuration: configuration))
         return remote.withLock { cache in
             if let other = cache[model.id] { return other }
             cache[model.id] = embedder
             return embedder
+        }
+    }
+
+    /// The local encoder for `spec` (`e5-small`, `minilm`, `path:…`), loaded once by this registry.
+    public func openLocal(_ spec: String) throws -> TextEncoder {
+        if let hit = local.withLock({ $0[spec] }) { return hit }
+        let encoder = try LocalEmbedders.load(spec, environment: environment)
+        return local.withLock { cache in
+            if let other = cache[spec] { return other }
+            cache[spec] = encoder
+            return encoder
         }
     }
 
@@ -88,18 +116,9 @@ public final class EmbedderRegistry: Sendable {
         return c
     }
 
-    /// Gateways made for registries that were given none, by time limits and retry policy; they live
-    /// as long as the process (an HTTP client must be shut down before it is freed).
-    private static let gateways = Mutex<[(ModelTimeouts, RetryPolicy, ModelGateway)]>([])
-
-    private static func processGateway(_ configuration: ModelsConfiguration) -> ModelGateway {
-        gateways.withLock { list in
-            if let g = list.first(where: { $0.0 == configuration.timeouts && $0.1 == configuration.retry }) {
-                return g.2
-            }
-            let g = ModelGateway(configuration: configuration, logger: Logger(label: "wendao.embeddings"))
-            list.append((configuration.timeouts, configuration.retry, g))
-            return g
-        }
+    /// Forgets the embedders made so far; local encoders' threads exit once no caller holds them.
+    public func shutdown() {
+        local.withLock { $0.removeAll() }
+        remote.withLock { $0.removeAll() }
     }
 }
