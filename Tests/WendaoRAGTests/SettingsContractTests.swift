@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import WendaoTestSupport
+import WendaoApp
 import WendaoCore
 @testable import WendaoRAG
 
