@@ -389,7 +389,7 @@ public final class VectorIndex {
         var heaps = [TopK](repeating: TopK(k: k), count: workers)
         heaps.withUnsafeMutableBufferPointer { hp in
             let out = hp
-            concurrentFor(workers) { w in
+            Concurrently.forEach(workers) { w in
                 // Ranges are multiples of 4 rows, so the 4-row kernel stays aligned to the split.
                 let per = ((n + workers - 1) / workers + 3) & ~3
                 let lo = min(n, w * per)

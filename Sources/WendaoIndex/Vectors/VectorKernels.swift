@@ -246,17 +246,3 @@ final class GrowableBuffer<Element: BitwiseCopyable> {
 
     func removeAll() { count = 0 }
 }
-
-/// A value handed to concurrent workers that only read it or write disjoint parts of it.
-struct UncheckedSendableBox<T>: @unchecked Sendable {
-    let value: T
-}
-
-/// Runs `body` for every index in `0..<iterations` on concurrent workers. The caller guarantees
-/// that the workers only read shared state and write disjoint memory.
-func concurrentFor(_ iterations: Int, _ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendableBox(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: iterations) { i in box.value(i) }
-    }
-}
