@@ -147,6 +147,12 @@ let package = Package(
             exclude: ["UI"],
             swiftSettings: swiftSettings
         ),
+        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders).
+        .target(
+            name: "WendaoBench",
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WendaoEval",
             dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG"],
@@ -155,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "wendao",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoStore", "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

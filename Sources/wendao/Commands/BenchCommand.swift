@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import WendaoBench
 import WendaoCore
 import WendaoEmbed
-import WendaoEval
 import WendaoIndex
 import WendaoLoaders
 import WendaoRAG
@@ -39,43 +39,10 @@ struct BenchCommand: ParsableCommand {
             let lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n").map(String.init)
                 .filter { !$0.isEmpty }
             guard !lines.isEmpty else { throw WendaoError(.invalidArgument, "\(texts) has no lines") }
-            func embed(_ texts: [String], batch: Int) throws {
-                _ = try encoder.embed(texts, kind: .passage, batchSize: batch, maxLength: maxLen, maxWindows: windows)
-            }
-            try embed(Array(lines.prefix(2 * batch)), batch: batch)  // warm-up
-            for text in lines.prefix(8) { try embed([text], batch: 1) }
-            var best = Double.infinity
-            var p50 = Double.infinity, p90 = Double.infinity
-            for _ in 0..<max(1, repeats) {
-                let t0 = ContinuousClock.now
-                try embed(lines, batch: batch)
-                best = min(best, (ContinuousClock.now - t0).seconds)
-                var single: [Double] = []
-                for text in lines {
-                    let t0 = ContinuousClock.now
-                    try embed([text], batch: 1)
-                    single.append((ContinuousClock.now - t0).seconds * 1000)
-                }
-                single.sort()
-                p50 = min(p50, single[single.count / 2])
-                p90 = min(p90, single[min(single.count - 1, single.count * 9 / 10)])
-            }
-            struct Out: Encodable {
-                var embedder: String
-                var sentences_per_second: Double
-                var batch1_p50_ms: Double
-                var batch1_p90_ms: Double
-                var threads: Int
-                var batch: Int
-                var max_len: Int
-                var windows: Int
-                var texts: Int
-            }
             Output.json(
-                Out(
-                    embedder: encoder.model.id, sentences_per_second: Double(lines.count) / best,
-                    batch1_p50_ms: p50, batch1_p90_ms: p90, threads: encoder.threads, batch: batch, max_len: maxLen,
-                    windows: windows, texts: lines.count))
+                try EmbedBench.run(
+                    encoder: encoder, lines: lines, batch: batch, maxLength: maxLen, windows: windows,
+                    repeats: repeats))
         }
     }
 
@@ -116,35 +83,8 @@ struct BenchCommand: ParsableCommand {
             var limits = LoaderLimits()
             limits.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init)
             if let ocrParallelism { limits.ocrParallelism = max(1, ocrParallelism) }
-            let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-            var best = Double.infinity
-            var doc: LoadedDocument?
-            for _ in 0..<max(1, repeats) {
-                let t0 = ContinuousClock.now
-                doc = try DocumentLoader.load(fileURL: url, identity: url.lastPathComponent, limits: limits)
-                best = min(best, (ContinuousClock.now - t0).seconds)
-            }
-            guard let doc else { return }
-            struct Out: Encodable {
-                var file: String
-                var format: String
-                var bytes: Int
-                var seconds: Double
-                var megabytes_per_second: Double
-                var pages: Int
-                var pages_per_minute: Double
-                var blocks: Int
-                var characters: Int
-                var warnings: [String]
-            }
-            let pages = Set(doc.blocks.compactMap(\.page)).count
-            Output.json(
-                Out(
-                    file: url.lastPathComponent, format: doc.format.rawValue, bytes: bytes, seconds: best,
-                    megabytes_per_second: Double(bytes) / 1_048_576 / max(best, 1e-9), pages: pages,
-                    pages_per_minute: Double(pages) / max(best, 1e-9) * 60, blocks: doc.blocks.count,
-                    characters: doc.blocks.reduce(0) { $0 + $1.text.unicodeScalars.count },
-                    warnings: Array(doc.warnings.prefix(5))))
+            guard let report = try LoaderBench.run(file: url, repeats: repeats, limits: limits) else { return }
+            Output.json(report)
         }
     }
 

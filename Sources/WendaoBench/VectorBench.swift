@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import WendaoCore
+@_spi(Bench) import WendaoIndex
 
 /// What ``VectorBench/run(count:dimension:int8:hnsw:queries:seed:)`` measured (JSON keys in
 /// snake_case).
