@@ -183,7 +183,8 @@ let package = Package(
             name: "WendaoTests",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoLoaders", "WendaoIndex", "WendaoVectorKernels", "WendaoStore",
-                "WendaoRAG", "WendaoEval", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb", "wendao",
+                "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoModels", "WendaoTestSupport", "WendaoServer", "WendaoWeb",
+                "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
