@@ -32,7 +32,7 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     /// The query searched: the rewritten follow-up, or the question.
     public var query: String
     /// The translated query of the cross-lingual second search, when it ran.
-    public var translatedQuery: String?
+    @ExplicitNull public var translatedQuery: String? = nil
     /// The answer text with `[n]` markers: exactly the text of the `text` events. When `found` is
     /// false it is the not-found sentence (in the question's language when the knowledge base had
     /// nothing relevant; as the model wrote it, in either language, when the model found nothing),
@@ -65,7 +65,7 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     /// Tokens of all model calls (rewrite, translation, answer).
     public var usage: TokenUsage
     /// Why the answer call stopped, when the provider said.
-    public var finishReason: String?
+    @ExplicitNull public var finishReason: String? = nil
     /// Model calls made (rewrite, translation, answer).
     public var modelCalls = 0
 
@@ -74,29 +74,5 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
         case citations, sources, invalidCitations = "invalid_citations", uncited
         case truncatedContext = "truncated_context", removedImages = "removed_images", warnings, usage
         case finishReason = "finish_reason", modelCalls = "model_calls"
-    }
-
-    /// Encodes the shape above (absent optionals as null, so that the keys are stable).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(question, forKey: .question)
-        try c.encode(query, forKey: .query)
-        try c.encode(translatedQuery, forKey: .translatedQuery)
-        try c.encode(answer, forKey: .answer)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(model, forKey: .model)
-        try c.encode(found, forKey: .found)
-        try c.encode(language, forKey: .language)
-        try c.encode(coverage, forKey: .coverage)
-        try c.encode(citations, forKey: .citations)
-        try c.encode(sources, forKey: .sources)
-        try c.encode(invalidCitations, forKey: .invalidCitations)
-        try c.encode(uncited, forKey: .uncited)
-        try c.encode(truncatedContext, forKey: .truncatedContext)
-        try c.encode(removedImages, forKey: .removedImages)
-        try c.encode(warnings, forKey: .warnings)
-        try c.encode(usage, forKey: .usage)
-        try c.encode(finishReason, forKey: .finishReason)
-        try c.encode(modelCalls, forKey: .modelCalls)
     }
 }
