@@ -164,7 +164,6 @@ final class VectorFile {
         upper = (h + layout.upper).assumingMemoryBound(to: UInt32.self)
     }
 
-
     /// Copies the graph into memory (it changes as vectors are added), validating every link.
     func loadGraph() throws -> HNSWGraph {
         let m0 = 2 * m
