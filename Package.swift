@@ -161,6 +161,12 @@ let package = Package(
             exclude: ["UI"],
             swiftSettings: swiftSettings
         ),
+        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders).
+        .target(
+            name: "WendaoBench",
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WendaoEval",
             dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp"],
@@ -169,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "wendao",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoLoaders",
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -191,7 +197,9 @@ let package = Package(
         // Targets whose tests run the built `wendao` binary depend on it so that it is built first.
         .testTarget(
             name: "WendaoIndexTests",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoVectorKernels", "WendaoTestSupport"],
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoVectorKernels", "WendaoBench", "WendaoTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,9 +1,13 @@
-/// Persistence of knowledge bases, documents and chunks.
+/// Persistence of knowledge bases, documents and chunks, API keys and ingest jobs: one protocol per
+/// aggregate (``KnowledgeBaseStore``, ``DocumentStore``, ``APIKeyStore``, ``JobStore``).
 ///
-/// The pipeline talks only to this protocol, so that a PostgreSQL backend can replace the embedded
+/// The pipeline talks only to these protocols, so that a PostgreSQL backend can replace the embedded
 /// SQLite one without touching ingest or query code. Every method that changes data is atomic:
 /// it either commits completely or leaves the store as it was.
-public protocol KnowledgeStore: Sendable {
+public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore {}
+
+/// Knowledge bases: their names and settings.
+public protocol KnowledgeBaseStore: Sendable {
     /// Creates a knowledge base; throws ``WendaoError/Code/alreadyExists`` when the name is taken.
     func createKnowledgeBase(name: String, settings: KnowledgeBaseSettings) throws -> KnowledgeBaseRecord
     /// All knowledge bases, by name.
@@ -14,7 +18,10 @@ public protocol KnowledgeStore: Sendable {
     func deleteKnowledgeBase(id: Int64) throws
     /// Replaces the settings of a knowledge base.
     func updateSettings(kb: Int64, settings: KnowledgeBaseSettings) throws
+}
 
+/// Documents and their chunks.
+public protocol DocumentStore: Sendable {
     /// The document with this path, or nil.
     func document(kb: Int64, path: String) throws -> DocumentRecord?
     /// All documents of a knowledge base, by path.
@@ -42,9 +49,10 @@ public protocol KnowledgeStore: Sendable {
     func chunkIDs(kb: Int64) throws -> [Int64]
     /// Problems found by a consistency check of the store itself (empty when healthy).
     func integrityProblems(kb: Int64) throws -> [String]
+}
 
-    // MARK: API keys
-
+/// API keys (their hashes and prefixes, never the keys) and the knowledge bases they cover.
+public protocol APIKeyStore: Sendable {
     /// Stores a new API key (its hash and prefix, never the key). A nil `name` becomes `key-N`, N
     /// being the new id. Throws ``WendaoError/Code/notFound`` when a knowledge-base id does not exist.
     func createAPIKey(
@@ -59,9 +67,10 @@ public protocol KnowledgeStore: Sendable {
     func revokeAPIKey(id: Int64, at: Double) throws -> APIKeyRecord
     /// Records that a key was used at `at` (unknown ids are ignored).
     func markAPIKeyUsed(id: Int64, at: Double) throws
+}
 
-    // MARK: Ingest jobs
-
+/// Ingest jobs: their queue, state and progress.
+public protocol JobStore: Sendable {
     /// Stores a new `queued` job; throws ``WendaoError/Code/notFound`` when the knowledge base
     /// does not exist.
     func createJob(kb: Int64, payload: String, filesTotal: Int) throws -> JobRecord

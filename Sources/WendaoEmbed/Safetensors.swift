@@ -7,47 +7,6 @@ import WendaoCore
     import Glibc
 #endif
 
-/// A read-only memory-mapped file, unmapped when the last reference goes away.
-public final class MappedFile: @unchecked Sendable {
-    /// First byte of the mapping (nil for an empty file).
-    public let bytes: UnsafeRawPointer?
-    /// Length in bytes.
-    public let count: Int
-    /// Where the file was read from.
-    public let path: String
-
-    /// Maps `path` read-only.
-    public init(path: String) throws {
-        self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw WendaoError(.unreadable, "\(path): cannot open (\(String(cString: strerror(errno))))")
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw WendaoError(.unreadable, "\(path): cannot stat (\(String(cString: strerror(errno))))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw WendaoError(.unreadable, "\(path): not a regular file")
-        }
-        count = Int(info.st_size)
-        if count == 0 {
-            bytes = nil
-            return
-        }
-        let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            throw WendaoError(.unreadable, "\(path): cannot map (\(String(cString: strerror(errno))))")
-        }
-        bytes = UnsafeRawPointer(mapped)
-    }
-
-    deinit {
-        if let bytes { munmap(UnsafeMutableRawPointer(mutating: bytes), count) }
-    }
-}
-
 /// Float buffers the loaders allocate (converted F16/BF16 tensors, realigned copies) and keep
 /// alive next to the mapping.
 final class OwnedBuffers: @unchecked Sendable {

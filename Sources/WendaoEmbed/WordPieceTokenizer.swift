@@ -105,16 +105,7 @@ public struct WordPieceTokenizer: EncoderTokenizer {
     /// `[CLS] … [SEP]`: how ``TextEncoder`` embeds a text longer than its limit (like
     /// ``SentencePieceTokenizer/windows(_:maxLength:)``). There is always at least one window.
     public func windows(_ text: String, maxLength: Int) -> [[Int32]] {
-        let size = max(1, maxLength - 2)
-        let content = pieces(text)
-        var result: [[Int32]] = []
-        var start = 0
-        repeat {
-            let end = min(content.count, start + size)
-            result.append([clsID] + content[start..<end] + [sepID])
-            start = end
-        } while start < content.count
-        return result
+        tokenWindows(pieces(text), maxLength: maxLength, open: clsID, close: sepID)
     }
 
     /// Number of tokens `text` produces without truncation, `[CLS]` and `[SEP]` included.

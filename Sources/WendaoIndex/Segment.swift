@@ -1,4 +1,5 @@
 import Foundation
+import WendaoCore
 
 #if canImport(Glibc)
     import Glibc
@@ -32,8 +33,8 @@ final class Segment {
     let impactK1: Float
     let impactB: Float
 
-    private let base: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    /// The mapping the pointers below point into.
+    private let file: MappedFile
     let ids: UnsafePointer<Int64>
     let lengths: UnsafePointer<UInt32>
     private let table: UnsafeRawPointer
@@ -58,29 +59,21 @@ final class Segment {
 
     /// Maps a segment file; throws when it is missing, truncated or of another format.
     init(path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw SegmentError.unreadable(path, String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SegmentError.unreadable(path, "stat failed") }
-        let size = Int(st.st_size)
-        guard size >= Segment.headerSize else { throw SegmentError.corrupt(path, "file too short") }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw SegmentError.unreadable(path, "mmap failed")
+        let file: MappedFile
+        do { file = try MappedFile(mapping: path) } catch { throw SegmentError(mapping: path, error) }
+        let size = file.count
+        guard size >= Segment.headerSize, let h = file.bytes else {
+            throw SegmentError.corrupt(path, "file too short")
         }
-        base = p
-        mappedLength = size
-        let h = UnsafeRawPointer(p)
+        self.file = file
         func u64(_ o: Int) -> UInt64 { h.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
         guard u64(0) == Segment.magic, h.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == Segment.version else {
-            munmap(p, size)
             throw SegmentError.corrupt(path, "not a Wendao BM25 segment (or an older version)")
         }
         generation = Int64(bitPattern: u64(16))
         // Counts come from the file: refuse values that could overflow the layout arithmetic.
         let limit: UInt64 = 1 << 40
         guard u64(24) < limit, u64(32) < limit, u64(40) < limit, u64(48) < limit else {
-            munmap(p, size)
             throw SegmentError.corrupt(path, "impossible counts in the header")
         }
         documentCount = Int(u64(24))
@@ -94,7 +87,6 @@ final class Segment {
         guard layout.end == size, tableCapacity > 0, tableCapacity & (tableCapacity - 1) == 0,
             termCount < tableCapacity, documentCount < Int(UInt32.max)
         else {
-            munmap(p, size)
             throw SegmentError.corrupt(path, "sizes in the header do not match the file")
         }
         ids = h.advanced(by: layout.ids).assumingMemoryBound(to: Int64.self)
@@ -104,8 +96,6 @@ final class Segment {
         postingTFs = h.advanced(by: layout.tfs).assumingMemoryBound(to: UInt16.self)
         postingImpacts = h.advanced(by: layout.impacts).assumingMemoryBound(to: Float.self)
     }
-
-    deinit { munmap(base, mappedLength) }
 
     /// (first posting, count, max impact) for a term, or nil.
     @inline(__always)
@@ -188,6 +178,15 @@ final class Segment {
 enum SegmentError: Error {
     case unreadable(String, String)
     case corrupt(String, String)
+
+    /// A file of `path` that could not be mapped, in the words segment and vector files use.
+    init(mapping path: String, _ failure: MappedFile.Failure) {
+        switch failure.step {
+        case .open: self = .unreadable(path, failure.reason)
+        case .stat: self = .unreadable(path, "stat failed")
+        case .notRegularFile, .map: self = .unreadable(path, "mmap failed")
+        }
+    }
 }
 
 /// Writes segment files.

@@ -12,7 +12,7 @@ public struct Citation: Sendable, Codable, Equatable {
     /// Section path.
     public var section: String
     /// Page, when known.
-    public var page: Int?
+    @ExplicitNull public var page: Int? = nil
     /// Chunk id.
     public var chunkID: Int64
     /// The cited passage (the chunk text).
@@ -20,17 +20,6 @@ public struct Citation: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case n, document, section, page, chunkID = "chunk_id", text
-    }
-
-    /// Encodes the citation shape of `ask --json` (`page` is written as null when unknown).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(n, forKey: .n)
-        try c.encode(document, forKey: .document)
-        try c.encode(section, forKey: .section)
-        try c.encode(page, forKey: .page)
-        try c.encode(chunkID, forKey: .chunkID)
-        try c.encode(text, forKey: .text)
     }
 }
 

@@ -189,7 +189,7 @@ extension KnowledgeBase {
             }
             let batch = Array(files[batchStart..<batchEnd])
             batchStart = batchEnd
-            let plans = parallelMap(batch.count, parallelism: options.parallelism) { i in
+            let plans = Concurrently.map(batch.count, width: options.parallelism == 1 ? 1 : 0) { i in
                 Self.plan(batch[i], kb: kbID, store: store, settings: settings, analyzer: analyzer, options: options)
             }
             for (file, plan) in zip(batch, plans) {

@@ -13,26 +13,6 @@ struct PreparedDocument: Sendable {
     var warnings: [String]
 }
 
-/// Results written by concurrent workers, each to its own index, under a lock.
-private final class ResultBox<T>: @unchecked Sendable {
-    var items: [T?]
-    init(_ n: Int) { items = [T?](repeating: nil, count: n) }
-}
-
-/// Runs `body` for every index in `0..<count` on all cores and returns the results in order.
-func parallelMap<T: Sendable>(_ count: Int, parallelism: Int = 0, _ body: @Sendable (Int) -> T) -> [T] {
-    if parallelism == 1 { return (0..<count).map(body) }
-    let box = ResultBox<T>(count)
-    let lock = NSLock()
-    DispatchQueue.concurrentPerform(iterations: count) { i in
-        let r = body(i)
-        lock.lock()
-        box.items[i] = r
-        lock.unlock()
-    }
-    return box.items.compactMap { $0 }
-}
-
 extension KnowledgeBase {
     /// Chunks and analyses a loaded document (pure; safe to run concurrently).
     static func prepare(
@@ -81,7 +61,7 @@ extension KnowledgeBase {
         var total = 0
         for batchStart in stride(from: 0, to: docs.count, by: 256) {
             let batch = Array(docs[batchStart..<min(batchStart + 256, docs.count)])
-            let prepared = parallelMap(batch.count) { i in
+            let prepared = Concurrently.map(batch.count) { i in
                 let (doc, hash) = batch[i]
                 let header = NewDocument(
                     path: doc.path, title: doc.title, format: doc.format.rawValue, contentHash: hash, byteCount: 0)

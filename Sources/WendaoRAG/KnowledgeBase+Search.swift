@@ -13,7 +13,7 @@ public struct SearchHit: Sendable, Codable, Equatable {
     /// Section path.
     public var section: String
     /// Page, when known.
-    public var page: Int?
+    @ExplicitNull public var page: Int? = nil
     /// Chunk id.
     public var chunkID: Int64
     /// Chunk text.
@@ -60,20 +60,6 @@ public struct SearchHit: Sendable, Codable, Equatable {
         end = try c.decode(Int.self, forKey: .end)
         documentID = 0
         ordinal = 0
-    }
-
-    /// Encodes the `search --json` shape (`page` is written as null when unknown).
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(rank, forKey: .rank)
-        try c.encode(score, forKey: .score)
-        try c.encode(document, forKey: .document)
-        try c.encode(section, forKey: .section)
-        try c.encode(page, forKey: .page)
-        try c.encode(chunkID, forKey: .chunkID)
-        try c.encode(text, forKey: .text)
-        try c.encode(start, forKey: .start)
-        try c.encode(end, forKey: .end)
     }
 }
 

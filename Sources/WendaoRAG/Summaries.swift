@@ -23,11 +23,11 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     /// How CJK text is indexed.
     public var cjk_mode: String
     /// The model that writes answers (`provider:model`), or null.
-    public var model: String?
+    @ExplicitNull public var model: String? = nil
     /// Tesseract languages for OCR of scanned pages and images.
     public var ocr_languages: [String]
     /// The embedding model for dense retrieval, or null.
-    public var embedder: String?
+    @ExplicitNull public var embedder: String? = nil
     /// The retrieval mode queries use by default.
     public var retrieval: String
     /// How hybrid retrieval fuses its lists: `weighted` or `rrf`.
@@ -52,29 +52,6 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         retrieval = r.settings.effectiveRetrievalMode.rawValue
         fusion = r.settings.effectiveFusion.rawValue
         created_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: r.createdAt))
-    }
-
-    /// Encodes every key, `model` as null when unset.
-    public func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey {
-            case name, id, documents, chunks, chunk_size, chunk_overlap, k1, b, cjk_mode, model, ocr_languages, embedder, retrieval, fusion, created_at
-        }
-        var c = encoder.container(keyedBy: K.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(id, forKey: .id)
-        try c.encode(documents, forKey: .documents)
-        try c.encode(chunks, forKey: .chunks)
-        try c.encode(chunk_size, forKey: .chunk_size)
-        try c.encode(chunk_overlap, forKey: .chunk_overlap)
-        try c.encode(k1, forKey: .k1)
-        try c.encode(b, forKey: .b)
-        try c.encode(cjk_mode, forKey: .cjk_mode)
-        try c.encode(model, forKey: .model)
-        try c.encode(ocr_languages, forKey: .ocr_languages)
-        try c.encode(embedder, forKey: .embedder)
-        try c.encode(retrieval, forKey: .retrieval)
-        try c.encode(fusion, forKey: .fusion)
-        try c.encode(created_at, forKey: .created_at)
     }
 }
 

@@ -11,28 +11,19 @@ struct JobView: Encodable {
     var kb: String
     var state: String
     var created_at: String
-    var started_at: String?
-    var finished_at: String?
+    @ExplicitNull var started_at: String? = nil
+    @ExplicitNull var finished_at: String? = nil
     var files_total: Int
     var files_done: Int
     var chunks: Int
     var results: [Result]
-    var error: String?
+    @ExplicitNull var error: String? = nil
 
     struct Result: Encodable {
         var path: String
         var outcome: String
         var chunks: Int
-        var reason: String?
-
-        func encode(to encoder: any Encoder) throws {
-            enum K: String, CodingKey { case path, outcome, chunks, reason }
-            var c = encoder.container(keyedBy: K.self)
-            try c.encode(path, forKey: .path)
-            try c.encode(outcome, forKey: .outcome)
-            try c.encode(chunks, forKey: .chunks)
-            try c.encode(reason, forKey: .reason)
-        }
+        @ExplicitNull var reason: String? = nil
     }
 
     /// - Parameter redactPaths: name files by their last path component only (for tenant keys).
@@ -52,24 +43,6 @@ struct JobView: Encodable {
         let shown: (String?) -> String? = { s in redactPaths ? s.map(APIError.redactPaths) : s }
         results = j.results.map { Result(path: $0.path, outcome: $0.outcome, chunks: $0.chunks, reason: shown($0.reason)) }
         error = shown(j.error)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey {
-            case id, kb, state, created_at, started_at, finished_at, files_total, files_done, chunks, results, error
-        }
-        var c = encoder.container(keyedBy: K.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(kb, forKey: .kb)
-        try c.encode(state, forKey: .state)
-        try c.encode(created_at, forKey: .created_at)
-        try c.encode(started_at, forKey: .started_at)
-        try c.encode(finished_at, forKey: .finished_at)
-        try c.encode(files_total, forKey: .files_total)
-        try c.encode(files_done, forKey: .files_done)
-        try c.encode(chunks, forKey: .chunks)
-        try c.encode(results, forKey: .results)
-        try c.encode(error, forKey: .error)
     }
 }
 

@@ -11,8 +11,8 @@ struct KeyView: Encodable {
     var scope: String
     var knowledge_bases: [String]
     var created_at: String
-    var revoked_at: String?
-    var last_used_at: String?
+    @ExplicitNull var revoked_at: String? = nil
+    @ExplicitNull var last_used_at: String? = nil
 
     init(_ r: APIKeyRecord, names: [Int64: String]) {
         func iso(_ t: Double) -> String { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t)) }
@@ -24,21 +24,6 @@ struct KeyView: Encodable {
         created_at = iso(r.createdAt)
         revoked_at = r.revokedAt.map(iso)
         last_used_at = r.lastUsedAt.map(iso)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey {
-            case id, name, prefix, scope, knowledge_bases, created_at, revoked_at, last_used_at
-        }
-        var c = encoder.container(keyedBy: K.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(name, forKey: .name)
-        try c.encode(prefix, forKey: .prefix)
-        try c.encode(scope, forKey: .scope)
-        try c.encode(knowledge_bases, forKey: .knowledge_bases)
-        try c.encode(created_at, forKey: .created_at)
-        try c.encode(revoked_at, forKey: .revoked_at)
-        try c.encode(last_used_at, forKey: .last_used_at)
     }
 }
 

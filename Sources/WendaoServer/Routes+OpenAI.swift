@@ -366,14 +366,7 @@ extension WendaoAPI {
             struct C: Encodable {
                 var index = 0
                 var delta: [String: String]
-                var finish_reason: String?
-                func encode(to encoder: any Encoder) throws {
-                    enum K: String, CodingKey { case index, delta, finish_reason }
-                    var c = encoder.container(keyedBy: K.self)
-                    try c.encode(index, forKey: .index)
-                    try c.encode(delta, forKey: .delta)
-                    try c.encode(finish_reason, forKey: .finish_reason)
-                }
+                @ExplicitNull var finish_reason: String? = nil
             }
         }
         return Self.data(Chunk(id: id, created: created, model: model, choices: [.init(delta: delta)]))

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import WendaoTestSupport
 import WendaoCore
-@testable import WendaoIndex
+@testable import WendaoBench
+@_spi(Bench) @testable import WendaoIndex
 
 /// Vectors with small integer components divided by 8: every dot product is exact in float32 whatever
 /// the summation order, so the index must match the naive reference exactly, ties included.

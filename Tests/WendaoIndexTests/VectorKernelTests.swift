@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import WendaoTestSupport
 import WendaoVectorKernels
-@testable import WendaoIndex
+@testable import WendaoBench
+@_spi(Bench) @testable import WendaoIndex
 
 /// Random int8 lanes in −127…127 (the quantiser's range).
 private func int8Lanes(_ count: Int, _ rng: inout SplitMix64) -> [Int8] {

@@ -447,7 +447,7 @@ private func allText(_ doc: ParsedDocument) -> String { doc.blocks.map(\.text).j
 
     @Test func toolsRunFromManyThreadsAtOnce() throws {
         let limits = self.limits
-        let results = OCRSupport.parallelMap(count: 24, width: 8) { i -> String in
+        let results = Concurrently.map(24, width: 8) { i -> String in
             let r = try? ExternalTool.run("printf", arguments: ["%s|%s", "job \(i)", "-x"], limits: limits)
             return r.map { String(decoding: $0.stdout, as: UTF8.self) } ?? "failed"
         }

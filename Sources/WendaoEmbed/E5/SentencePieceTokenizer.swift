@@ -204,16 +204,7 @@ public final class SentencePieceTokenizer: EncoderTokenizer, Sendable {
     /// `<s> … </s>`, as the E5S1 engine embeds long texts (it averages the window vectors weighted by
     /// their content-token counts). There is always at least one window.
     public func windows(_ text: String, maxLength: Int) -> [[Int32]] {
-        let size = max(1, maxLength - 2)
-        let content = contentIDs(text)
-        var result: [[Int32]] = []
-        var start = 0
-        repeat {
-            let end = min(content.count, start + size)
-            result.append([bosID] + content[start..<end] + [eosID])
-            start = end
-        } while start < content.count
-        return result
+        tokenWindows(contentIDs(text), maxLength: maxLength, open: bosID, close: eosID)
     }
 
     /// Token ids of `text` without `<s>`/`</s>` and without any length limit.

@@ -1,4 +1,5 @@
 import Foundation
+import WendaoCore
 internal import WendaoVectorKernels
 
 /// Where the graph finds the float32 vector of a node: node numbers run over the mapped base rows,
@@ -492,7 +493,7 @@ final class HNSWGraph {
             plans.withUnsafeMutableBufferPointer { pp in
                 scratches.withUnsafeMutableBufferPointer { sp in
                     let (plansOut, scratchOut) = (pp, sp)
-                    concurrentFor(workers) { w in
+                    Concurrently.forEach(workers) { w in
                         var i = w
                         while i < batch.count {
                             plansOut[i] = plan(
@@ -533,7 +534,7 @@ final class HNSWGraph {
                 let step = groups.count >= 64 ? workers : 1
                 level0.withUnsafeMutableBufferPointer { l0 in
                     guard let rows = l0.baseAddress else { return }
-                    concurrentFor(step) { w in
+                    Concurrently.forEach(step) { w in
                         var gi = w
                         while gi < groups.count {
                             let range = groups[gi]

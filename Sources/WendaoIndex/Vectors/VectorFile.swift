@@ -1,4 +1,5 @@
 import Foundation
+import WendaoCore
 
 #if canImport(Glibc)
     import Glibc
@@ -44,8 +45,8 @@ final class VectorFile {
     let upperWords: Int
     let deletedCount: Int
 
-    private let base: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    /// The mapping the pointers below point into.
+    private let file: MappedFile
     let ids: UnsafePointer<Int64>
     let deleted: UnsafePointer<UInt8>
     let levels: UnsafePointer<UInt8>
@@ -95,21 +96,13 @@ final class VectorFile {
     /// Maps an index file; throws when it is missing, truncated, damaged or of another format.
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw SegmentError.unreadable(path, String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SegmentError.unreadable(path, "stat failed") }
-        let size = Int(st.st_size)
-        guard size >= VectorFile.headerSize else { throw SegmentError.corrupt(path, "file too short") }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw SegmentError.unreadable(path, "mmap failed")
+        let file: MappedFile
+        do { file = try MappedFile(mapping: path) } catch { throw SegmentError(mapping: path, error) }
+        let size = file.count
+        guard size >= VectorFile.headerSize, let h = file.bytes else {
+            throw SegmentError.corrupt(path, "file too short")
         }
-        func fail(_ why: String) -> SegmentError {
-            munmap(p, size)
-            return SegmentError.corrupt(path, why)
-        }
-        let h = UnsafeRawPointer(p)
+        func fail(_ why: String) -> SegmentError { SegmentError.corrupt(path, why) }
         func u32(_ o: Int) -> UInt32 { h.loadUnaligned(fromByteOffset: o, as: UInt32.self) }
         func u64(_ o: Int) -> UInt64 { h.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
         guard u64(0) == VectorFile.magic else { throw fail("not a Wendao vector index") }
@@ -160,8 +153,7 @@ final class VectorFile {
         guard sum == u64(88) else { throw fail("checksum mismatch") }
         let nameBytes = UnsafeRawBufferPointer(start: h + layout.embedder, count: embedderBytes)
         embedder = String(decoding: nameBytes, as: UTF8.self)
-        base = p
-        mappedLength = size
+        self.file = file
         ids = (h + layout.ids).assumingMemoryBound(to: Int64.self)
         deleted = (h + layout.deleted).assumingMemoryBound(to: UInt8.self)
         levels = (h + layout.levels).assumingMemoryBound(to: UInt8.self)
@@ -171,8 +163,6 @@ final class VectorFile {
         level0 = (h + layout.level0).assumingMemoryBound(to: UInt32.self)
         upper = (h + layout.upper).assumingMemoryBound(to: UInt32.self)
     }
-
-    deinit { munmap(base, mappedLength) }
 
     /// Copies the graph into memory (it changes as vectors are added), validating every link.
     func loadGraph() throws -> HNSWGraph {

@@ -247,7 +247,7 @@ public final class VectorIndex {
     public var hasUnsavedChanges: Bool { changed }
 
     /// Bytes of the HNSW graph structure in memory (0 without a graph).
-    var graphByteCount: Int { graph?.byteCount ?? 0 }
+    @_spi(Bench) public var graphByteCount: Int { graph?.byteCount ?? 0 }
 
     /// Whether searches go through the HNSW graph.
     public var usesGraph: Bool { graph != nil && configuration.kind != .exact }
@@ -389,7 +389,7 @@ public final class VectorIndex {
         var heaps = [TopK](repeating: TopK(k: k), count: workers)
         heaps.withUnsafeMutableBufferPointer { hp in
             let out = hp
-            concurrentFor(workers) { w in
+            Concurrently.forEach(workers) { w in
                 // Ranges are multiples of 4 rows, so the 4-row kernel stays aligned to the split.
                 let per = ((n + workers - 1) / workers + 3) & ~3
                 let lo = min(n, w * per)
@@ -501,7 +501,7 @@ public final class VectorIndex {
 
     /// Inserts the rows added since the last graph search or save into the graph now (a batched,
     /// multi-threaded build); without a graph, does nothing.
-    func updateGraph() { graph?.extend(to: rowCount, access) }
+    @_spi(Bench) public func updateGraph() { graph?.extend(to: rowCount, access) }
 
     /// Rebuilds the graph over all rows (tombstoned ones included: they keep their node numbers).
     private func rebuildGraph() {

@@ -9,7 +9,7 @@ internal import WendaoVectorKernels
 /// any x86-64, so float kernels use a separate multiply and add: `addingProduct` would become a call
 /// to `fmaf` per lane) and ``HaswellKernels`` (AVX2 + FMA, a separate target built with
 /// `-target-cpu haswell`). ``fast`` picks one once per process.
-enum VectorKernels {
+@_spi(Bench) public enum VectorKernels {
     /// Whether the Haswell kernels are used: the processor has every feature `-target-cpu haswell`
     /// may emit (checked once, from `/proc/cpuinfo` on Linux) and `WENDAO_VECTOR_KERNELS` is not
     /// `baseline`. Elsewhere on x86-64 the baseline kernels are used; on other architectures the
@@ -31,7 +31,7 @@ enum VectorKernels {
     }()
 
     /// Name of the kernels in use (benchmark output).
-    static var name: String { fast ? "haswell" : "baseline" }
+    @_spi(Bench) public static var name: String { fast ? "haswell" : "baseline" }
 
     /// Whether a `/proc/cpuinfo` flag set covers what `-target-cpu haswell` code may use: AVX2,
     /// FMA, BMI1/2, F16C, MOVBE, POPCNT and LZCNT (`abm`).
@@ -171,31 +171,34 @@ extension UInt64 {
     fileprivate func rotateLeft(_ r: UInt64) -> UInt64 { (self << r) | (self >> (64 - r)) }
 }
 
-/// SplitMix64: a small, fast, seeded generator (deterministic on every platform).
-struct SplitMix64: RandomNumberGenerator {
+/// SplitMix64: a small, fast, seeded generator (deterministic on every platform). SPI for the
+/// synthetic data of WendaoBench's `VectorBench`.
+@_spi(Bench) public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// A generator whose sequence follows from `seed`.
+    public init(seed: UInt64) { state = seed }
 
     /// The finaliser on its own: a good 64-bit mixing function.
     @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
+    public static func mix(_ x: UInt64) -> UInt64 {
         var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         return Self.mix(state)
     }
 
     /// Uniform in (0, 1].
-    mutating func unit() -> Double { Double((next() >> 11) + 1) * 0x1p-53 }
+    public mutating func unit() -> Double { Double((next() >> 11) + 1) * 0x1p-53 }
 
     /// A standard normal sample (Box–Muller).
-    mutating func gaussian() -> Float {
+    public mutating func gaussian() -> Float {
         let u = unit()
         let v = unit()
         return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
@@ -245,18 +248,4 @@ final class GrowableBuffer<Element: BitwiseCopyable> {
     }
 
     func removeAll() { count = 0 }
-}
-
-/// A value handed to concurrent workers that only read it or write disjoint parts of it.
-struct UncheckedSendableBox<T>: @unchecked Sendable {
-    let value: T
-}
-
-/// Runs `body` for every index in `0..<iterations` on concurrent workers. The caller guarantees
-/// that the workers only read shared state and write disjoint memory.
-func concurrentFor(_ iterations: Int, _ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendableBox(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: iterations) { i in box.value(i) }
-    }
 }

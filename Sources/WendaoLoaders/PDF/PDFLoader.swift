@@ -179,7 +179,7 @@ public enum PDFLoader {
             return pages.map { _ in .failure(e) }
         }
         defer { try? FileManager.default.removeItem(at: dir) }
-        return OCRSupport.parallelMap(count: pages.count, width: limits.ocrParallelism) { k in
+        return Concurrently.map(pages.count, width: max(1, limits.ocrParallelism)) { k in
             let page = pages[k]
             let prefix = dir.appendingPathComponent("page-\(page)").path
             let image = prefix + ".png"

@@ -69,7 +69,7 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     /// The query searched: the rewritten follow-up, or the question.
     public var query: String
     /// The translated query of the cross-lingual second search, when it ran.
-    public var translatedQuery: String?
+    @ExplicitNull public var translatedQuery: String? = nil
     /// The answer text with `[n]` markers: exactly the text of the `text` events. When `found` is
     /// false it is the not-found sentence (in the question's language when the knowledge base had
     /// nothing relevant; as the model wrote it, in either language, when the model found nothing),
@@ -104,7 +104,7 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     /// Tokens of all model calls (rewrite, translation, answer).
     public var usage: TokenUsage
     /// Why the answer call stopped, when the provider said.
-    public var finishReason: String?
+    @ExplicitNull public var finishReason: String? = nil
     /// Model calls made (rewrite, translation, answer).
     public var modelCalls = 0
 

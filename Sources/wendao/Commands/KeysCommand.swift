@@ -23,8 +23,8 @@ struct KeysCommand: ParsableCommand {
         var scope: String
         var knowledge_bases: [String]
         var created_at: String
-        var revoked_at: String?
-        var last_used_at: String?
+        @ExplicitNull var revoked_at: String? = nil
+        @ExplicitNull var last_used_at: String? = nil
 
         init(_ r: APIKeyRecord, names: [Int64: String]) {
             id = r.id
@@ -39,19 +39,6 @@ struct KeysCommand: ParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case id, name, prefix, scope, knowledge_bases, created_at, revoked_at, last_used_at
-        }
-
-        /// Every key is always present (absent times are `null`), so the shape is stable.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(name, forKey: .name)
-            try c.encode(prefix, forKey: .prefix)
-            try c.encode(scope, forKey: .scope)
-            try c.encode(knowledge_bases, forKey: .knowledge_bases)
-            try c.encode(created_at, forKey: .created_at)
-            try c.encode(revoked_at, forKey: .revoked_at)
-            try c.encode(last_used_at, forKey: .last_used_at)
         }
     }
 

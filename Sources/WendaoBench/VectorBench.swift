@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import WendaoCore
+@_spi(Bench) import WendaoIndex
 
 /// What ``VectorBench/run(count:dimension:int8:hnsw:queries:seed:)`` measured (JSON keys in
 /// snake_case).
@@ -247,7 +249,7 @@ public enum VectorBench {
         parts.initialize(repeating: 0, count: threads)
         defer { parts.deallocate() }
         let per = ((floats + threads - 1) / threads + 63) & ~63
-        concurrentFor(threads) { t in
+        Concurrently.forEach(threads) { t in
             let lo = min(floats, t * per)
             let hi = min(floats, lo + per)
             let raw = UnsafeRawPointer(p)
@@ -318,7 +320,7 @@ struct SyntheticEmbeddings {
         centres.withUnsafeBufferPointer { cp in
             bases.withUnsafeBufferPointer { bp in
                 guard let c = cp.baseAddress, let b = bp.baseAddress else { return }
-                concurrentFor(blocks) { blockIndex in
+                Concurrently.forEach(blocks) { blockIndex in
                     var rng = SplitMix64(seed: SplitMix64.mix(seed ^ (stream << 40) ^ UInt64(blockIndex)))
                     let lo = blockIndex * block
                     let hi = min(rows, lo + block)
