@@ -10,11 +10,10 @@ let swiftSettings: [SwiftSetting] = [
 
 /// The encoder kernels (SIMD GEMM, Q4_0, GELU) are built for Haswell-class x86-64 (AVX2 + FMA): 2.8×
 /// faster than the baseline SSE2 code. Wendao checks the CPU before loading an embedding model
-/// (`LocalEmbedders.load`), so the rest of the tool still runs on older CPUs.
+/// (`Embedders.open`), so the rest of the tool still runs on older CPUs.
 /// Kernel targets are optimised in debug builds too: an unoptimised forward pass takes about a second
-/// per token, which would make the golden tests crawl. Whole-module, so that the generic SIMD kernels
-/// (GEMM, activations, Q4_0 — one file each) are specialised across files as in a release build.
-let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .debug))]
+/// per token, which would make the golden tests crawl.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 #if arch(x86_64)
     let kernelSettings: [SwiftSetting] =
         swiftSettings + optimisedInDebug + [.unsafeFlags(["-target-cpu", "haswell"])]

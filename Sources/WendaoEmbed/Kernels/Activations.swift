@@ -50,6 +50,11 @@ func gelu<V: SIMD>(_ z: V) -> V where V.Scalar == Float, V.MaskStorage.Scalar ==
     V(repeating: 0.5) * z * (V(repeating: 1) + vectorErf(z * V(repeating: 0.707_106_781_186_547_5)))
 }
 
+/// ``gelu(_:)`` for the GEMM epilogue's 16-lane vectors, specialised here. Debug builds compile the
+/// kernels file by file (`-O` without whole-module optimisation), where a call to the generic
+/// version from another file would stay unspecialised and run many times slower.
+func gelu16(_ z: SIMD16<Float>) -> SIMD16<Float> { gelu(z) }
+
 /// In-place LayerNorm of one row: mean and biased variance, then `(x − μ)/√(σ² + ε)·g + b`.
 func layerNorm(
     _ row: UnsafeMutablePointer<Float>, count n: Int, gain: UnsafePointer<Float>, bias: UnsafePointer<Float>,

@@ -369,7 +369,7 @@ private let rowBlockPlan = [0, 1, 2, 3, 4, 5, 6, 4, 4, 5, 6, 6, 6, 5]
 @inline(__always)
 private func store(_ v: PanelVector, _ epilogue: Epilogue, _ dst: UnsafeMutablePointer<Float>, _ valid: Int) {
     var v = v
-    if case .gelu = epilogue { v = gelu(v) }
+    if case .gelu = epilogue { v = gelu16(v) }
     if valid == panelWidth {
         UnsafeMutableRawPointer(dst).storeBytes(of: v, as: PanelVector.self)
     } else {
