@@ -6,6 +6,9 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    // `import X` is internal unless written `public import X`: a module's public API says which
+    // modules it exposes.
+    .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
 /// The encoder kernels (SIMD GEMM, Q4_0, GELU) are built for Haswell-class x86-64 (AVX2 + FMA): 2.8×

@@ -1,7 +1,7 @@
 public import Foundation
 import Synchronization
 public import WendaoCore
-import WendaoEmbed
+public import WendaoEmbed
 public import WendaoModels
 
 /// The embedders a process can use, by name, made once per registry and kept by it:

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import WendaoCore
 
 /// Loads a Hugging Face BERT sentence-embedding directory (`config.json`, `model.safetensors`,

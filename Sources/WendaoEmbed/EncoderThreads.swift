@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A bounded set of reused threads that run blocking encoder calls for async callers: at most
 /// `limit` forward passes run at once, each on a thread that is kept for the next call (no OS

@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 
 #if canImport(Darwin)
     import Darwin

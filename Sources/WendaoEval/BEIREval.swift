@@ -1,6 +1,6 @@
 public import Foundation
-import WendaoCore
-import WendaoApp
+public import WendaoCore
+public import WendaoApp
 import WendaoRAG
 
 /// Retrieval metrics on a BEIR-format directory.

@@ -1,6 +1,6 @@
 public import Foundation
-import WendaoCore
-import WendaoRAG
+public import WendaoCore
+public import WendaoRAG
 
 /// Answer quality on a question file of the sample format (`eval.jsonl`: `question`, `answers`,
 /// `documents`, `answerable`, and optionally `all` and `category`).

@@ -1,5 +1,5 @@
 public import Foundation
-import WendaoCore
+public import WendaoCore
 
 // API CONTRACT (used by WendaoRAG). Implementation may be reorganised into several files, but keep
 // these names and signatures.

@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-import WendaoCore
+public import WendaoCore
 
 // Chat calls, whole and streamed, with retries before the first delivered piece.
 extension ModelGateway {

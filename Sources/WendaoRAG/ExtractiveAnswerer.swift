@@ -1,7 +1,7 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 import WendaoIndex
-import WendaoText
+public import WendaoText
 
 /// A numbered source of an answer.
 public struct Citation: Sendable, Codable, Equatable {

@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 import WendaoIndex
 import WendaoLoaders
 import WendaoText

@@ -1,5 +1,5 @@
 public import WendaoCore
-import WendaoIndex
+public import WendaoIndex
 import WendaoText
 
 /// One search result.

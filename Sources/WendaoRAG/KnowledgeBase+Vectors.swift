@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import WendaoCore
+public import WendaoCore
 import WendaoIndex
 
 extension KnowledgeBase {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A scripted response for ``FakeProviderServer``.
 ///

@@ -1,5 +1,5 @@
 public import Logging
-import Synchronization
+public import Synchronization
 
 /// A thread-safe one-way flag.
 public final class Flag: Sendable {

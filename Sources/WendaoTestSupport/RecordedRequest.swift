@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A request ``FakeProviderServer`` received, recorded once its body was complete.
 ///

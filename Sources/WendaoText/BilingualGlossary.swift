@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// English words and phrases with their Chinese renderings, for questions asked in English about
 /// Chinese documents when no model can translate them.

@@ -1,7 +1,7 @@
 import Foundation
 public import NIOCore
 public import NIOHTTP1
-import NIOPosix
+public import NIOPosix
 import NIOSSL
 import WendaoCore
 

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import WendaoCore
 
 // The settings enums are parsed by ArgumentParser itself, so `--retrieval`, `--fusion`, `--cjk-mode`

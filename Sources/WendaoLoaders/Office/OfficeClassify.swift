@@ -1,5 +1,5 @@
-import Foundation
-import WendaoCore
+public import Foundation
+public import WendaoCore
 
 extension OfficeLoader {
     /// Which Office/EPUB format a ZIP archive holds, from its parts (the extension only breaks a tie).

@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 
 /// The body of `POST /chat/completions`, encoded with the OpenAI field names.
 ///

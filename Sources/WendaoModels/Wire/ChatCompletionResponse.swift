@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 
 /// The reply to a non-streaming `POST /chat/completions`, decoded tolerantly: unknown members are
 /// ignored (top-level ones kept in ``extra``), missing ones are `nil` or empty, token counts may be

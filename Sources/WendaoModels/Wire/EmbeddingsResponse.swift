@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 
 /// The reply to `POST /embeddings`: one vector per input, sorted by input position.
 ///

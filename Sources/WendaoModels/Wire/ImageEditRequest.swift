@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The fields of the multipart `POST /images/edits` call.
 ///

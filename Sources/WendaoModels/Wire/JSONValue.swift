@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Any JSON value: provider-specific extra request fields (`enable_thinking`, `enable_search`, …) and
 /// response fields Wendao does not model.

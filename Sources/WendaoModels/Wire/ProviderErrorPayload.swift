@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A provider's error body, in whichever of the many shapes it came.
 ///

@@ -1,4 +1,4 @@
-import WendaoCore
+public import WendaoCore
 
 /// One server-sent event: what a `text/event-stream` delivers between blank lines.
 public struct SSEEvent: Sendable, Equatable {
