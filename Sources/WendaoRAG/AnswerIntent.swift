@@ -55,7 +55,9 @@ public struct QuestionIntent: Sendable, Equatable {
 
     /// Reads what `question` asks for.
     public init(_ question: String) {
-        let q = Self.normalise(question)
+        var q = Self.normalise(question)
+        // "那几天", "好几个" name an amount without asking for one.
+        for phrase in ["那几", "这几", "好几", "前几", "头几", "最后几"] { q = q.replacingOccurrences(of: phrase, with: "") }
         var k = Set<Kind>()
         func any(_ cues: [String]) -> Bool { cues.contains { q.contains($0) } }
         if any(["温度", "几度", "多少度", "度数", "℃", "temperature", "how cold", "how warm", "degrees"]) {
@@ -103,6 +105,10 @@ public struct QuestionIntent: Sendable, Equatable {
             "charge",
         ])
         if money && (specific ? strongMoney : (asksQuantity || strongMoney)) { k.insert(.amount) }
+        // "How much is a large box?" asks a price in English unless it asks for a size or a time.
+        if !specific, any(["how much is", "how much are", "how much for", "how much will", "how much would"]) {
+            k.insert(.amount)
+        }
         if any(["比例", "费率", "几个点", "百分之", "税率", "几折", "percent", "percentage"]) { k.insert(.amount) }
         if any(["电话", "热线", "号码", "邮箱", "联系方式", "怎么联系", "phone", "hotline", "e-mail", "email", "contact"]) {
             k.insert(.contact)
@@ -250,7 +256,14 @@ public struct QuestionIntent: Sendable, Equatable {
             if hanNumber { held.insert(.number) }
             if unit(amountUnits) || amountPrefixes.contains(where: { before.hasSuffix($0) }) { held.insert(.amount) }
             if unit(temperatureUnits) { held.insert(.temperature) }
-            if unit(durationUnits) { held.insert(.duration) }
+            // A year ("2026 年") and a day of a month ("5 月 1 日") are dates, not durations ("3 年",
+            // "3 个月", "7 日内" are).
+            let yearLike = digits == 4 && after.hasPrefix("年")
+            let dayOfMonth =
+                (after.hasPrefix("月") && !after.hasPrefix("月内"))
+                || (after.hasPrefix("日") && !after.hasPrefix("日内") && !after.hasPrefix("日之内")
+                    && !after.hasPrefix("日以内"))
+            if unit(durationUnits) && !yearLike && !dayOfMonth { held.insert(.duration) }
             if unit(clockUnits) { held.insert(.clock) }
             if unit(measureUnits) { held.insert(.measure) }
             if unit(countUnits) { held.insert(.count) }

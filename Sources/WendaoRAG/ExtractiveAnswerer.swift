@@ -79,6 +79,12 @@ public struct ExtractiveAnswerer: Sendable {
     /// Chinese renderings of an English question's words that the knowledge base contains (see
     /// ``BilingualGlossary``): a passage holding a rendering covers the word.
     public var renderings: [CrossLanguagePhrase] = []
+    /// Passages in the documents' other language, best first, retrieved by the renderings alone
+    /// (``KnowledgeBase/crossLanguageHits(_:question:k:)``): an English question about facts only
+    /// the Chinese documents state is answered from them. Their retrieval bonus is measured against
+    /// the best of their own list, so that English passages which merely share the question's words
+    /// do not win on rank alone.
+    public var crossLanguageHits: [SearchHit] = []
 
     /// Creates an answerer.
     public init() {}
@@ -337,7 +343,12 @@ public struct ExtractiveAnswerer: Sendable {
             return notFound
         }
         // Coverage of the best chunks (section path and text).
-        let candidates = Array(hits.prefix(8))
+        var candidates = Array(hits.prefix(8))
+        // Cross-language passages join the candidates (those retrieval already found keep their rank).
+        let ownCount = candidates.count
+        let present = Set(candidates.map(\.chunkID))
+        candidates += crossLanguageHits.filter { !present.contains($0.chunkID) }.prefix(4)
+        let crossTop = max(crossLanguageHits.first?.score ?? 1, 1e-9)
         let chunkTerms = candidates.map { Set(analyzer.terms($0.section + "\n" + $0.text)) }
         let chunkCoverage = chunkTerms.map { Self.coverage(profile, in: $0) }
         let best = chunkCoverage.max() ?? 0
@@ -384,7 +395,7 @@ public struct ExtractiveAnswerer: Sendable {
                 let inContext = Self.coverage(profile, in: Set(analyzer.terms(h.section + "\n" + u.text)))
                 // Units of passages that retrieval ranked higher are preferred (score relative to
                 // the best passage).
-                var score = c + 0.5 * Double(h.score / topScore)
+                var score = c + 0.5 * Double(i < ownCount ? h.score / topScore : h.score / crossTop)
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
@@ -619,6 +630,7 @@ extension KnowledgeBase {
         let retrieved = ContinuousClock.now
         var answerer = ExtractiveAnswerer()
         answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))
+        answerer.crossLanguageHits = crossLanguageHits(answerer.renderings, question: question)
         if let dense = lists?.dense, let top = dense.first, let q = lists?.queryVector, let embedder = try? embedder(),
             let calibration = SemanticCalibration.forEmbedder(embedder.id)
         {
