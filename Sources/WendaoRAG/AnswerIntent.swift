@@ -45,6 +45,18 @@ public struct QuestionIntent: Sendable, Equatable {
     /// The kinds asked for (empty: a general question).
     public var kinds: Set<Kind>
 
+    /// The measure word a count question names (`名` in "多少名员工"), when it is specific: a count
+    /// is then held only by a number with that measure word (or one of the same class: `名`, `位`,
+    /// `人` count people; `位` also counts digits), not by any number ("12 位数字" does not say how many staff).
+    public var measureWord: String?
+
+    /// Specific Chinese measure words, each with those that count the same things.
+    static let measureWords: [String: Set<String>] = [
+        "名": ["名", "人"], "位": ["名", "位", "人"], "人": ["名", "人"], "家": ["家"], "台": ["台"],
+        "辆": ["辆", "台"], "种": ["种", "类"], "条": ["条"], "瓶": ["瓶"], "张": ["张"], "件": ["件"], "票": ["票", "单"],
+        "箱": ["箱"], "层": ["层", "楼"],
+    ]
+
     /// Kinds that only a sentence holding a matching value answers.
     static let valueKinds: Set<Kind> = [
         .amount, .temperature, .duration, .clock, .date, .measure, .count, .contact, .number,
@@ -133,6 +145,21 @@ public struct QuestionIntent: Sendable, Equatable {
         ]) {
             k.insert(.yesNo)
         }
+        // "多少名", "几家": a count in a specific measure word.
+        let scalars = Array(q.unicodeScalars)
+        for (i, u) in scalars.enumerated() where u == "几" || (u == "少" && i > 0 && scalars[i - 1] == "多") {
+            var j = i + 1
+            while j < scalars.count && scalars[j] == " " { j += 1 }
+            guard j < scalars.count else { continue }
+            let w = String(scalars[j])
+            if Self.measureWords[w] != nil {
+                // "几位数" asks how many digits: any number of digits answers with 位.
+                measureWord = w
+                k.insert(.count)
+                k.remove(.number)
+                break
+            }
+        }
         kinds = k
     }
 
@@ -140,7 +167,25 @@ public struct QuestionIntent: Sendable, Equatable {
     /// no value).
     public func isHeld(by text: String) -> Bool {
         guard wantsValue else { return true }
-        return !Self.kindsHeld(by: text).isDisjoint(with: kinds)
+        var held = Self.kindsHeld(by: text)
+        if let w = measureWord, let same = Self.measureWords[w], held.contains(.count),
+            !Self.hasNumber(in: text, followedBy: same)
+        {
+            held.remove(.count)
+        }
+        return !held.isDisjoint(with: kinds)
+    }
+
+    /// True when `text` has a number (digits or Chinese numerals) followed by one of `words`.
+    static func hasNumber(in text: String, followedBy words: Set<String>) -> Bool {
+        let s = Array(text.unicodeScalars)
+        var previousIsNumber = false
+        for u in s {
+            if u == " " { continue }
+            if previousIsNumber && words.contains(String(u)) { return true }
+            previousIsNumber = (u.value >= 0x30 && u.value <= 0x39) || chineseNumerals.contains(u.value) || u == ","
+        }
+        return false
     }
 
     /// Lowercased, NFKC-like folding of the few characters cue words care about.
