@@ -50,6 +50,30 @@ public struct QuestionIntent: Sendable, Equatable {
     /// `人` count people; `位` also counts digits), not by any number ("12 位数字" does not say how many staff).
     public var measureWord: String?
 
+    /// A limit a question asks for: the most or the least.
+    public enum Bound: String, Sendable {
+        /// The most, the highest, the maximum (`最多`, `上限`, "maximum").
+        case upper
+        /// The least, the lowest, the minimum (`最低`, `至少`, "minimum").
+        case lower
+    }
+
+    /// The limit asked for, when the question asks for the most or the least of an amount, a measure
+    /// or a count: it is held only by a sentence that states a limit of that side ("最低收费 1 元"
+    /// does not answer "最多收多少").
+    public var bound: Bound?
+
+    static let upperQuestionCues = ["最多", "最高", "上限", "最大", "最重", "封顶", "maximum", "at most", "the most", "largest", "highest", "heaviest", "biggest"]
+    static let lowerQuestionCues = ["最低", "最少", "至少", "起码", "minimum", "at least", "the least", "lowest", "smallest", "cheapest"]
+    static let upperCues = [
+        "最高", "最多", "上限", "超过", "以内", "以下", "封顶", "最大", "最长", "最重", "至多", "不大于", "不高于", "限", "maximum", "max ", "up to",
+        "no more than", "at most", "exceed", "not more than", "limit", "within", "over ", "under ",
+    ]
+    static let lowerCues = [
+        "最低", "最少", "至少", "不低于", "不少于", "以上", "起步", "起价", "起寄", "起收", "满", "minimum", "min ", "at least", "from ",
+        "starting",
+    ]
+
     /// Specific Chinese measure words, each with those that count the same things.
     static let measureWords: [String: Set<String>] = [
         "名": ["名", "人"], "位": ["名", "位", "人"], "人": ["名", "人"], "家": ["家"], "台": ["台"],
@@ -160,7 +184,18 @@ public struct QuestionIntent: Sendable, Equatable {
                 break
             }
         }
+        // "What is the maximum …?" asks for a value even without a unit word.
+        if k.isDisjoint(with: Self.valueKinds),
+            any(["最多", "最高", "上限", "最低", "最少", "至少", "封顶", "起码", "maximum", "minimum", "at most", "at least"])
+        {
+            k.insert(.number)
+        }
         kinds = k
+        if !k.isDisjoint(with: [.amount, .measure, .count, .number]) {
+            let upper = any(Self.upperQuestionCues)
+            let lower = any(Self.lowerQuestionCues)
+            if upper != lower { bound = upper ? .upper : .lower }
+        }
     }
 
     /// True when `text` holds a value of a kind asked for (always true for a question that asks for
@@ -172,6 +207,11 @@ public struct QuestionIntent: Sendable, Equatable {
             !Self.hasNumber(in: text, followedBy: same)
         {
             held.remove(.count)
+        }
+        if let bound {
+            let t = Self.normalise(text)
+            let cues = bound == .upper ? Self.upperCues : Self.lowerCues
+            if !cues.contains(where: { t.contains($0) }) { return false }
         }
         return !held.isDisjoint(with: kinds)
     }
