@@ -184,6 +184,12 @@ public struct QuestionIntent: Sendable, Equatable {
                 break
             }
         }
+        // A question for a format ("子单号长什么样？") is answered by an example: a code or a number.
+        if k.isDisjoint(with: Self.valueKinds),
+            any(["什么格式", "格式是", "长什么样", "什么样子", "啥样", "what format", "look like", "what does it look"])
+        {
+            k.insert(.number)
+        }
         // "What is the maximum …?" asks for a value even without a unit word.
         if k.isDisjoint(with: Self.valueKinds),
             any(["最多", "最高", "上限", "最低", "最少", "至少", "封顶", "起码", "maximum", "minimum", "at most", "at least"])

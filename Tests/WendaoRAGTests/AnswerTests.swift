@@ -76,6 +76,10 @@ import WendaoIndex
         #expect(box.kinds.contains(.amount))
         #expect(!box.isHeld(by: "寄往日本的纸箱，尺寸 40cm × 30cm × 25cm。"))
         #expect(box.isHeld(by: "中号纸箱（40×30×25cm）：价格 6 元。"))
+        // A question for a format is answered by an example.
+        let format = QuestionIntent("一次寄了好几箱，子单号长什么样？")
+        #expect(format.isHeld(by: "子单号格式为“母单号-两位序号”，例如 SA202611280001-01。"))
+        #expect(!format.isHeld(by: "一次寄出多个包裹时，系统生成一个母单号和若干子单号。"))
         // "那几天" names days without asking for them.
         #expect(!QuestionIntent("高考那几天还送快递吗？").kinds.contains(.duration))
         #expect(QuestionIntent("高考要几天？").kinds.contains(.duration))
