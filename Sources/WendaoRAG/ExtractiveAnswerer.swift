@@ -68,6 +68,10 @@ public struct ExtractiveAnswerer: Sendable {
     /// (``SemanticCalibration/unknownTopicMargin``). Chosen on `eval.jsonl` (4 of its 6 unanswerable
     /// questions that were still answered, 4 of 121 answered ones lost).
     public var maximumUnknownShare = 0.6
+    /// A question that asks for a value (an amount, a time, …) is answered when the best passage
+    /// covers this share of ``minimumCoverage``, since the sentence that answers must also hold a
+    /// value of the asked kind.
+    public var valueQuestionCoverageFactor = 0.9
     /// At most this many units (sentences, rows, list items) in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
@@ -363,7 +367,10 @@ public struct ExtractiveAnswerer: Sendable {
             a.coverage = best
             return a
         }
-        guard best >= minimumCoverage else { return semanticFallback() }
+        // A question that asks for a value has a second test — a sentence must hold a value of that
+        // kind — so a little less of its wording needs to be found.
+        let gate = intent.wantsValue ? minimumCoverage * valueQuestionCoverageFactor : minimumCoverage
+        guard best >= gate else { return semanticFallback() }
         // Score the units of the passages that cover enough of the question.
         struct Scored {
             var unit: Unit
