@@ -1,4 +1,5 @@
 import Foundation
+import WendaoText
 
 /// What a question asks for — an amount, a temperature, a time, a list of steps, a document to
 /// bring — and whether a sentence holds it. Used by ``ExtractiveAnswerer`` to pick the sentence that
@@ -73,6 +74,41 @@ public struct QuestionIntent: Sendable, Equatable {
         "最低", "最少", "至少", "不低于", "不少于", "以上", "起步", "起价", "起寄", "起收", "满", "minimum", "min ", "at least", "from ",
         "starting",
     ]
+
+    /// The destination a question names after a verb of sending (`寄到日本`, `寄往香港`): a
+    /// sentence answers only when it, its heading or its document names that place too — the
+    /// rates for one destination do not answer for another.
+    public var destination: String?
+
+    static let sendingVerbs = ["寄到", "寄往", "发往", "运往", "送往", "邮寄到", "快递到"]
+    static let destinationStops = [
+        "的", "要", "大概", "大约", "一般", "需要", "需", "是", "有", "多", "几", "首", "国际", "快递", "什么", "怎么", "吗", "能", "会",
+        "属于", "运费", "收", "得", "还", "可以", "可", "怎", "呢", "该", "最", "包裹", "东西", "件", "时", "用", "走",
+    ]
+
+    static let genericPlaceStarts = ["了", "账", "另", "别", "其", "一", "这", "那", "哪", "某", "外", "本", "同", "国外", "海外", "境外", "任", "各", "所有"]
+
+    /// The place named after a verb of sending, up to the next function word (2–6 characters).
+    static func destination(in q: String) -> String? {
+        var starts = sendingVerbs.compactMap { q.range(of: $0)?.upperBound }
+        // "寄一个包裹到南非": 到 after 寄.
+        if let send = q.range(of: "寄"), let to = q[send.upperBound...].range(of: "到") { starts.append(to.upperBound) }
+        for start in starts {
+            var place = ""
+            var rest = q[start...]
+            while let c = rest.first, let u = c.unicodeScalars.first, u.value >= 0x3400 && u.value <= 0x9FFF,
+                !destinationStops.contains(where: { rest.hasPrefix($0) })
+            {
+                place.append(c)
+                rest = rest.dropFirst()
+                if place.count == 6 { break }
+            }
+            // "另一个城市", "外省", "国外", "本市" name no particular place: other words say the same
+            // ("跨城", "跨省", "国际", "同城").
+            if place.count >= 2, !genericPlaceStarts.contains(where: { place.hasPrefix($0) }) { return place }
+        }
+        return nil
+    }
 
     /// Specific Chinese measure words, each with those that count the same things.
     static let measureWords: [String: Set<String>] = [
@@ -197,6 +233,7 @@ public struct QuestionIntent: Sendable, Equatable {
             k.insert(.number)
         }
         kinds = k
+        destination = Self.destination(in: ScriptFolding.fold(q))
         if !k.isDisjoint(with: [.amount, .measure, .count, .number]) {
             let upper = any(Self.upperQuestionCues)
             let lower = any(Self.lowerQuestionCues)

@@ -378,6 +378,9 @@ public struct ExtractiveAnswerer: Sendable {
             var coverage: Double
             var inContext: Double
             var holds: Bool
+            /// The unit, its heading or its document names the question's destination (true when
+            /// the question names none).
+            var atDestination: Bool
         }
         var scored: [Scored] = []
         let listAnswer = intent.kinds.contains(.steps) || intent.kinds.contains(.documents)
@@ -406,12 +409,21 @@ public struct ExtractiveAnswerer: Sendable {
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
-                scored.append(Scored(unit: u, score: score, coverage: c, inContext: inContext, holds: holds))
+                let atDestination =
+                    intent.destination.map { (ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text)).contains($0) }
+                    ?? true
+                scored.append(
+                    Scored(
+                        unit: u, score: score, coverage: c, inContext: inContext, holds: holds,
+                        atDestination: atDestination))
             }
         }
         scored.sort { $0.score > $1.score }
         // The lead holds what was asked; without one, the passages do not answer this question.
-        guard let lead = scored.first(where: { $0.holds && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5 })
+        guard
+            let lead = scored.first(where: {
+                $0.holds && $0.atDestination && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5
+            })
         else {
             return semanticFallback()
         }
@@ -499,6 +511,12 @@ public struct ExtractiveAnswerer: Sendable {
                         $0.properties.isAlphabetic || $0.properties.numericType != nil
                     })
                 else { continue }
+                // The question's destination must be named here too.
+                if let d = intent.destination,
+                    !ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text).contains(d)
+                {
+                    continue
+                }
                 sentences.append((i, u.start, u.text))
                 if sentences.count >= 48 { break }
             }

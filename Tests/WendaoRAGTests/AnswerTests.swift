@@ -76,6 +76,14 @@ import WendaoIndex
         #expect(box.kinds.contains(.amount))
         #expect(!box.isHeld(by: "寄往日本的纸箱，尺寸 40cm × 30cm × 25cm。"))
         #expect(box.isHeld(by: "中号纸箱（40×30×25cm）：价格 6 元。"))
+        // The place a question sends to, unless it names no particular place.
+        #expect(QuestionIntent("寄到香港的快递首重多少钱？").destination == "香港")
+        #expect(QuestionIntent("寄到日本大概要几个工作日？").destination == "日本")
+        #expect(QuestionIntent("從上海寄到廣州要花多少錢？").destination == "广州")
+        #expect(QuestionIntent("想改寄到另一个城市，要加多少钱？").destination == nil)
+        #expect(QuestionIntent("充电宝能寄到国外吗？").destination == nil)
+        #expect(QuestionIntent("寄到").destination == nil)
+        #expect(QuestionIntent("寄一个5公斤的包裹到南非要多少钱？").destination == "南非")
         // A question for a format is answered by an example.
         let format = QuestionIntent("一次寄了好几箱，子单号长什么样？")
         #expect(format.isHeld(by: "子单号格式为“母单号-两位序号”，例如 SA202611280001-01。"))
@@ -192,6 +200,10 @@ import WendaoIndex
         #expect(example.found && example.answer.contains("59 元"), "\(example.answer)")
         let days = try kb.ask("寄四区要几天？")
         #expect(days.found && days.answer.contains("5-7"), "\(days.answer)")
+        // The rates of one destination do not answer for another.
+        let region = try kb.ask("寄到四区要几天？")
+        #expect(region.found && region.answer.contains("5-7"), "\(region.answer)")
+        #expect(!(try kb.ask("寄到香港的冷链首重多少钱？")).found)
         // A question about something the documents never mention.
         #expect(!(try kb.ask("你们的 PayPal 账号是什么？")).found)
         #expect(!(try kb.ask("明天上海会下雨吗？")).found)
