@@ -64,8 +64,13 @@ public struct QuestionIntent: Sendable, Equatable {
     /// does not answer "最多收多少").
     public var bound: Bound?
 
-    static let upperQuestionCues = ["最多", "最高", "上限", "最大", "最重", "封顶", "maximum", "at most", "the most", "largest", "highest", "heaviest", "biggest"]
-    static let lowerQuestionCues = ["最低", "最少", "至少", "起码", "minimum", "at least", "the least", "lowest", "smallest", "cheapest"]
+    static let upperQuestionCues = [
+        "最多", "最高", "上限", "最大", "最重", "封顶", "maximum", "at most", "the most", "largest", "highest", "heaviest",
+        "biggest",
+    ]
+    static let lowerQuestionCues = [
+        "最低", "最少", "至少", "起码", "minimum", "at least", "the least", "lowest", "smallest", "cheapest",
+    ]
     static let upperCues = [
         "最高", "最多", "上限", "超过", "以内", "以下", "封顶", "最大", "最长", "最重", "至多", "不大于", "不高于", "限", "maximum", "max ", "up to",
         "no more than", "at most", "exceed", "not more than", "limit", "within", "over ", "under ",
@@ -86,7 +91,9 @@ public struct QuestionIntent: Sendable, Equatable {
         "属于", "运费", "收", "得", "还", "可以", "可", "怎", "呢", "该", "最", "包裹", "东西", "件", "时", "用", "走",
     ]
 
-    static let genericPlaceStarts = ["了", "账", "另", "别", "其", "一", "这", "那", "哪", "某", "外", "本", "同", "国外", "海外", "境外", "任", "各", "所有"]
+    static let genericPlaceStarts = [
+        "了", "账", "另", "别", "其", "一", "这", "那", "哪", "某", "外", "本", "同", "国外", "海外", "境外", "任", "各", "所有",
+    ]
 
     /// The place named after a verb of sending, up to the next function word (2–6 characters).
     static func destination(in q: String) -> String? {

@@ -410,7 +410,9 @@ public struct ExtractiveAnswerer: Sendable {
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
                 let atDestination =
-                    intent.destination.map { (ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text)).contains($0) }
+                    intent.destination.map {
+                        (ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text)).contains($0)
+                    }
                     ?? true
                 scored.append(
                     Scored(

@@ -46,7 +46,9 @@ extension KnowledgeBase {
                     if heads[h] == nil { order.append(h) }
                     heads[h, default: 0] += 1
                 }
-                if let head = order.max(by: { heads[$0]! < heads[$1]! }), heads[head]! >= 2, heads[head]! * 2 > compounds {
+                if let head = order.max(by: { heads[$0]! < heads[$1]! }), heads[head]! >= 2,
+                    heads[head]! * 2 > compounds
+                {
                     let hashes = analyzer.tokens(head).map { Analyzer.hash(term: $0) }
                     if !hashes.isEmpty, hashes.allSatisfy({ index.documentFrequency($0) > 0 }) {
                         words = [(head, hashes)]

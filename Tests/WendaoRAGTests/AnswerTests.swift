@@ -114,7 +114,9 @@ import WendaoIndex
     }
 
     @Test func glossaryRendersEnglishPhrases() throws {
-        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        try #require(
+            BilingualGlossary.isAvailable,
+            "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
         let r = BilingualGlossary.renderings(
             of: "What temperature does the cold-chain service keep? Cash on delivery fees?")
         let english = r.map(\.english)
@@ -210,7 +212,9 @@ import WendaoIndex
     }
 
     @Test func englishQuestionsAreAnsweredFromChineseDocuments() throws {
-        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        try #require(
+            BilingualGlossary.isAvailable,
+            "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
         let scratch = try ScratchDirectory("cross-language")
         defer { scratch.remove() }
         let kb = try knowledgeBase(scratch)
@@ -240,7 +244,8 @@ import WendaoIndex
         let questions = [
             "冷", String(repeating: "冷链温度是多少", count: 300), "cold chain 温度 is how much?", "快第冷链温度多少？",
             "冷藏的溫度是多少？", "首重二十元还是 20 元？", "How long are pickups available?", "Pickups?",
-            String(repeating: "运输途中", count: 600), String(repeating: "How much is the cold-chain fee at most? ", count: 50),
+            String(repeating: "运输途中", count: 600),
+            String(repeating: "How much is the cold-chain fee at most? ", count: 50),
             "e-cigarette?", "What is the most 冷链 charge for 多少名 people?", "二十元还是十五元？几名？",
         ]
         for q in questions {
