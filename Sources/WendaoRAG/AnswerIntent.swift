@@ -85,6 +85,25 @@ public struct QuestionIntent: Sendable, Equatable {
     /// rates for one destination do not answer for another.
     public var destination: String?
 
+    /// True when the question asks about international shipping (`国际件`, `跨境`, "international"):
+    /// a sentence answers only when it, its heading or its document is about international shipping
+    /// too — a domestic rate or cap does not answer for an international one.
+    public var isInternational = false
+
+    static let internationalCues = [
+        "国际", "跨境", "境外", "海外", "出境", "清关", "international", "cross-border", "overseas", "abroad", "customs",
+    ]
+
+    /// True when `context` (a sentence with its heading and document) names the question's
+    /// destination and, for an international question, is about international shipping.
+    public func isInScope(_ context: String) -> Bool {
+        guard destination != nil || isInternational else { return true }
+        let c = ScriptFolding.fold(Self.normalise(context))
+        if let destination, !c.contains(destination) { return false }
+        if isInternational, !Self.internationalCues.contains(where: { c.contains($0) }) { return false }
+        return true
+    }
+
     static let sendingVerbs = ["寄到", "寄往", "发往", "运往", "送往", "邮寄到", "快递到"]
     static let destinationStops = [
         "的", "要", "大概", "大约", "一般", "需要", "需", "是", "有", "多", "几", "首", "国际", "快递", "什么", "怎么", "吗", "能", "会",
@@ -241,6 +260,7 @@ public struct QuestionIntent: Sendable, Equatable {
         }
         kinds = k
         destination = Self.destination(in: ScriptFolding.fold(q))
+        isInternational = Self.internationalCues.contains { q.contains($0) }
         if !k.isDisjoint(with: [.amount, .measure, .count, .number]) {
             let upper = any(Self.upperQuestionCues)
             let lower = any(Self.lowerQuestionCues)

@@ -378,8 +378,8 @@ public struct ExtractiveAnswerer: Sendable {
             var coverage: Double
             var inContext: Double
             var holds: Bool
-            /// The unit, its heading or its document names the question's destination (true when
-            /// the question names none).
+            /// The unit, its heading or its document names the question's destination and scope
+            /// (``QuestionIntent/isInScope(_:)``).
             var atDestination: Bool
         }
         var scored: [Scored] = []
@@ -409,11 +409,7 @@ public struct ExtractiveAnswerer: Sendable {
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
-                let atDestination =
-                    intent.destination.map {
-                        (ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text)).contains($0)
-                    }
-                    ?? true
+                let atDestination = intent.isInScope(h.document + "\n" + h.section + "\n" + u.text)
                 scored.append(
                     Scored(
                         unit: u, score: score, coverage: c, inContext: inContext, holds: holds,
@@ -513,12 +509,8 @@ public struct ExtractiveAnswerer: Sendable {
                         $0.properties.isAlphabetic || $0.properties.numericType != nil
                     })
                 else { continue }
-                // The question's destination must be named here too.
-                if let d = intent.destination,
-                    !ScriptFolding.fold(h.document + "\n" + h.section + "\n" + u.text).contains(d)
-                {
-                    continue
-                }
+                // The question's destination or scope must be named here too.
+                if !intent.isInScope(h.document + "\n" + h.section + "\n" + u.text) { continue }
                 sentences.append((i, u.start, u.text))
                 if sentences.count >= 48 { break }
             }

@@ -84,6 +84,16 @@ import WendaoIndex
         #expect(QuestionIntent("充电宝能寄到国外吗？").destination == nil)
         #expect(QuestionIntent("寄到").destination == nil)
         #expect(QuestionIntent("寄一个5公斤的包裹到南非要多少钱？").destination == "南非")
+        // An international question is answered only by a sentence about international shipping.
+        let international = QuestionIntent("国际件保价最低收多少钱？")
+        #expect(international.isInternational)
+        #expect(!international.isInScope("保价服务说明.md\n一、保价费率\n普通物品：最低收费 1 元。"))
+        #expect(international.isInScope("跨境与清关指南.md\n七、保价与理赔\n国际快件保价费率为声明价值的 1%。"))
+        #expect(
+            QuestionIntent("What is the minimum fee for an international parcel?").isInScope(
+                "en/international-shipping.html\nRates"))
+        #expect(QuestionIntent("保价最低收多少钱？").isInScope("保价服务说明.md\n普通物品：最低收费 1 元。"))
+        #expect(!QuestionIntent("寄到香港的首重多少钱？").isInScope("上海到广州属于二区，首重 15 元。"))
         // A question for a format is answered by an example.
         let format = QuestionIntent("一次寄了好几箱，子单号长什么样？")
         #expect(format.isHeld(by: "子单号格式为“母单号-两位序号”，例如 SA202611280001-01。"))
