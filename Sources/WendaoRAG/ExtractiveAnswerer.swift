@@ -260,6 +260,11 @@ public struct ExtractiveAnswerer: Sendable {
         "计算示例", "示例", "例如", "比如", "举例", "例：", "例:", "example", "for example", "e.g.", "for instance",
     ]
 
+    /// Verbs that say what to bring or provide.
+    static let providingVerbs = [
+        "提供", "提交", "携带", "准备", "出示", "上传", "凭", "provide", "bring", "submit", "present", "upload",
+    ]
+
     /// The answer units of a passage, in order.
     static func units(of text: String, hit: Int) -> [Unit] {
         var out: [Unit] = []
@@ -409,6 +414,15 @@ public struct ExtractiveAnswerer: Sendable {
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
+                if listAnswer {
+                    let lower = u.text.lowercased()
+                    // What to bring is said with a verb of providing ("需提供营业执照…").
+                    if intent.kinds.contains(.documents), Self.providingVerbs.contains(where: { lower.contains($0) }) {
+                        score += 0.15
+                    }
+                    // A worked example is not a procedure or a list of papers.
+                    if Self.exampleMarkers.contains(where: { lower.hasPrefix($0) }) { score -= 0.2 }
+                }
                 let atDestination = intent.isInScope(h.document + "\n" + h.section + "\n" + u.text)
                 scored.append(
                     Scored(
