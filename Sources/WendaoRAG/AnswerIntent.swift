@@ -1,4 +1,5 @@
 import Foundation
+import WendaoText
 
 /// What a question asks for — an amount, a temperature, a time, a list of steps, a document to
 /// bring — and whether a sentence holds it. Used by ``ExtractiveAnswerer`` to pick the sentence that
@@ -45,6 +46,103 @@ public struct QuestionIntent: Sendable, Equatable {
     /// The kinds asked for (empty: a general question).
     public var kinds: Set<Kind>
 
+    /// The measure word a count question names (`名` in "多少名员工"), when it is specific: a count
+    /// is then held only by a number with that measure word (or one of the same class: `名`, `位`,
+    /// `人` count people; `位` also counts digits), not by any number ("12 位数字" does not say how many staff).
+    public var measureWord: String?
+
+    /// A limit a question asks for: the most or the least.
+    public enum Bound: String, Sendable {
+        /// The most, the highest, the maximum (`最多`, `上限`, "maximum").
+        case upper
+        /// The least, the lowest, the minimum (`最低`, `至少`, "minimum").
+        case lower
+    }
+
+    /// The limit asked for, when the question asks for the most or the least of an amount, a measure
+    /// or a count: it is held only by a sentence that states a limit of that side ("最低收费 1 元"
+    /// does not answer "最多收多少").
+    public var bound: Bound?
+
+    static let upperQuestionCues = [
+        "最多", "最高", "上限", "最大", "最重", "封顶", "maximum", "at most", "the most", "largest", "highest", "heaviest",
+        "biggest",
+    ]
+    static let lowerQuestionCues = [
+        "最低", "最少", "至少", "起码", "minimum", "at least", "the least", "lowest", "smallest", "cheapest",
+    ]
+    static let upperCues = [
+        "最高", "最多", "上限", "超过", "以内", "以下", "封顶", "最大", "最长", "最重", "至多", "不大于", "不高于", "限", "maximum", "max ", "up to",
+        "no more than", "at most", "exceed", "not more than", "limit", "within", "over ", "under ",
+    ]
+    static let lowerCues = [
+        "最低", "最少", "至少", "不低于", "不少于", "以上", "起步", "起价", "起寄", "起收", "满", "minimum", "min ", "at least", "from ",
+        "starting",
+    ]
+
+    /// The destination a question names after a verb of sending (`寄到日本`, `寄往香港`): a
+    /// sentence answers only when it, its heading or its document names that place too — the
+    /// rates for one destination do not answer for another.
+    public var destination: String?
+
+    /// True when the question asks about international shipping (`国际件`, `跨境`, "international"):
+    /// a sentence answers only when it, its heading or its document is about international shipping
+    /// too — a domestic rate or cap does not answer for an international one.
+    public var isInternational = false
+
+    static let internationalCues = [
+        "国际", "跨境", "境外", "海外", "出境", "清关", "international", "cross-border", "overseas", "abroad", "customs",
+    ]
+
+    /// True when `context` (a sentence with its heading and document) names the question's
+    /// destination and, for an international question, is about international shipping.
+    public func isInScope(_ context: String) -> Bool {
+        guard destination != nil || isInternational else { return true }
+        let c = ScriptFolding.fold(Self.normalise(context))
+        if let destination, !c.contains(destination) { return false }
+        if isInternational, !Self.internationalCues.contains(where: { c.contains($0) }) { return false }
+        return true
+    }
+
+    static let sendingVerbs = ["寄到", "寄往", "发往", "运往", "送往", "邮寄到", "快递到"]
+    static let destinationStops = [
+        "的", "要", "大概", "大约", "一般", "需要", "需", "是", "有", "多", "几", "首", "国际", "快递", "什么", "怎么", "吗", "能", "会",
+        "属于", "运费", "收", "得", "还", "可以", "可", "怎", "呢", "该", "最", "包裹", "东西", "件", "时", "用", "走",
+    ]
+
+    static let genericPlaceStarts = [
+        "了", "账", "另", "别", "其", "一", "这", "那", "哪", "某", "外", "本", "同", "国外", "海外", "境外", "任", "各", "所有",
+    ]
+
+    /// The place named after a verb of sending, up to the next function word (2–6 characters).
+    static func destination(in q: String) -> String? {
+        var starts = sendingVerbs.compactMap { q.range(of: $0)?.upperBound }
+        // "寄一个包裹到南非": 到 after 寄.
+        if let send = q.range(of: "寄"), let to = q[send.upperBound...].range(of: "到") { starts.append(to.upperBound) }
+        for start in starts {
+            var place = ""
+            var rest = q[start...]
+            while let c = rest.first, let u = c.unicodeScalars.first, u.value >= 0x3400 && u.value <= 0x9FFF,
+                !destinationStops.contains(where: { rest.hasPrefix($0) })
+            {
+                place.append(c)
+                rest = rest.dropFirst()
+                if place.count == 6 { break }
+            }
+            // "另一个城市", "外省", "国外", "本市" name no particular place: other words say the same
+            // ("跨城", "跨省", "国际", "同城").
+            if place.count >= 2, !genericPlaceStarts.contains(where: { place.hasPrefix($0) }) { return place }
+        }
+        return nil
+    }
+
+    /// Specific Chinese measure words, each with those that count the same things.
+    static let measureWords: [String: Set<String>] = [
+        "名": ["名", "人"], "位": ["名", "位", "人"], "人": ["名", "人"], "家": ["家"], "台": ["台"],
+        "辆": ["辆", "台"], "种": ["种", "类"], "条": ["条"], "瓶": ["瓶"], "张": ["张"], "件": ["件"], "票": ["票", "单"],
+        "箱": ["箱"], "层": ["层", "楼"],
+    ]
+
     /// Kinds that only a sentence holding a matching value answers.
     static let valueKinds: Set<Kind> = [
         .amount, .temperature, .duration, .clock, .date, .measure, .count, .contact, .number,
@@ -55,7 +153,9 @@ public struct QuestionIntent: Sendable, Equatable {
 
     /// Reads what `question` asks for.
     public init(_ question: String) {
-        let q = Self.normalise(question)
+        var q = Self.normalise(question)
+        // "那几天", "好几个" name an amount without asking for one.
+        for phrase in ["那几", "这几", "好几", "前几", "头几", "最后几"] { q = q.replacingOccurrences(of: phrase, with: "") }
         var k = Set<Kind>()
         func any(_ cues: [String]) -> Bool { cues.contains { q.contains($0) } }
         if any(["温度", "几度", "多少度", "度数", "℃", "temperature", "how cold", "how warm", "degrees"]) {
@@ -103,6 +203,10 @@ public struct QuestionIntent: Sendable, Equatable {
             "charge",
         ])
         if money && (specific ? strongMoney : (asksQuantity || strongMoney)) { k.insert(.amount) }
+        // "How much is a large box?" asks a price in English unless it asks for a size or a time.
+        if !specific, any(["how much is", "how much are", "how much for", "how much will", "how much would"]) {
+            k.insert(.amount)
+        }
         if any(["比例", "费率", "几个点", "百分之", "税率", "几折", "percent", "percentage"]) { k.insert(.amount) }
         if any(["电话", "热线", "号码", "邮箱", "联系方式", "怎么联系", "phone", "hotline", "e-mail", "email", "contact"]) {
             k.insert(.contact)
@@ -127,14 +231,71 @@ public struct QuestionIntent: Sendable, Equatable {
         ]) {
             k.insert(.yesNo)
         }
+        // "多少名", "几家": a count in a specific measure word.
+        let scalars = Array(q.unicodeScalars)
+        for (i, u) in scalars.enumerated() where u == "几" || (u == "少" && i > 0 && scalars[i - 1] == "多") {
+            var j = i + 1
+            while j < scalars.count && scalars[j] == " " { j += 1 }
+            guard j < scalars.count else { continue }
+            let w = String(scalars[j])
+            if Self.measureWords[w] != nil {
+                // "几位数" asks how many digits: any number of digits answers with 位.
+                measureWord = w
+                k.insert(.count)
+                k.remove(.number)
+                break
+            }
+        }
+        // A question for a format ("子单号长什么样？") is answered by an example: a code or a number.
+        if k.isDisjoint(with: Self.valueKinds),
+            any(["什么格式", "格式是", "长什么样", "什么样子", "啥样", "what format", "look like", "what does it look"])
+        {
+            k.insert(.number)
+        }
+        // "What is the maximum …?" asks for a value even without a unit word.
+        if k.isDisjoint(with: Self.valueKinds),
+            any(["最多", "最高", "上限", "最低", "最少", "至少", "封顶", "起码", "maximum", "minimum", "at most", "at least"])
+        {
+            k.insert(.number)
+        }
         kinds = k
+        destination = Self.destination(in: ScriptFolding.fold(q))
+        isInternational = Self.internationalCues.contains { q.contains($0) }
+        if !k.isDisjoint(with: [.amount, .measure, .count, .number]) {
+            let upper = any(Self.upperQuestionCues)
+            let lower = any(Self.lowerQuestionCues)
+            if upper != lower { bound = upper ? .upper : .lower }
+        }
     }
 
     /// True when `text` holds a value of a kind asked for (always true for a question that asks for
     /// no value).
     public func isHeld(by text: String) -> Bool {
         guard wantsValue else { return true }
-        return !Self.kindsHeld(by: text).isDisjoint(with: kinds)
+        var held = Self.kindsHeld(by: text)
+        if let w = measureWord, let same = Self.measureWords[w], held.contains(.count),
+            !Self.hasNumber(in: text, followedBy: same)
+        {
+            held.remove(.count)
+        }
+        if let bound {
+            let t = Self.normalise(text)
+            let cues = bound == .upper ? Self.upperCues : Self.lowerCues
+            if !cues.contains(where: { t.contains($0) }) { return false }
+        }
+        return !held.isDisjoint(with: kinds)
+    }
+
+    /// True when `text` has a number (digits or Chinese numerals) followed by one of `words`.
+    static func hasNumber(in text: String, followedBy words: Set<String>) -> Bool {
+        let s = Array(text.unicodeScalars)
+        var previousIsNumber = false
+        for u in s {
+            if u == " " { continue }
+            if previousIsNumber && words.contains(String(u)) { return true }
+            previousIsNumber = (u.value >= 0x30 && u.value <= 0x39) || chineseNumerals.contains(u.value) || u == ","
+        }
+        return false
     }
 
     /// Lowercased, NFKC-like folding of the few characters cue words care about.
@@ -250,7 +411,14 @@ public struct QuestionIntent: Sendable, Equatable {
             if hanNumber { held.insert(.number) }
             if unit(amountUnits) || amountPrefixes.contains(where: { before.hasSuffix($0) }) { held.insert(.amount) }
             if unit(temperatureUnits) { held.insert(.temperature) }
-            if unit(durationUnits) { held.insert(.duration) }
+            // A year ("2026 年") and a day of a month ("5 月 1 日") are dates, not durations ("3 年",
+            // "3 个月", "7 日内" are).
+            let yearLike = digits == 4 && after.hasPrefix("年")
+            let dayOfMonth =
+                (after.hasPrefix("月") && !after.hasPrefix("月内"))
+                || (after.hasPrefix("日") && !after.hasPrefix("日内") && !after.hasPrefix("日之内")
+                    && !after.hasPrefix("日以内"))
+            if unit(durationUnits) && !yearLike && !dayOfMonth { held.insert(.duration) }
             if unit(clockUnits) { held.insert(.clock) }
             if unit(measureUnits) { held.insert(.measure) }
             if unit(countUnits) { held.insert(.count) }

@@ -57,6 +57,10 @@ public struct ExtractiveAnswerer: Sendable {
     /// (``SemanticCalibration/unknownTopicMargin``). Chosen on `eval.jsonl` (4 of its 6 unanswerable
     /// questions that were still answered, 4 of 121 answered ones lost).
     public var maximumUnknownShare = 0.6
+    /// A question that asks for a value (an amount, a time, …) is answered when the best passage
+    /// covers this share of ``minimumCoverage``, since the sentence that answers must also hold a
+    /// value of the asked kind.
+    public var valueQuestionCoverageFactor = 0.9
     /// At most this many units (sentences, rows, list items) in an answer.
     public var maxSentences = 3
     /// At most this many characters of answer text.
@@ -68,6 +72,12 @@ public struct ExtractiveAnswerer: Sendable {
     /// Chinese renderings of an English question's words that the knowledge base contains (see
     /// ``BilingualGlossary``): a passage holding a rendering covers the word.
     public var renderings: [CrossLanguagePhrase] = []
+    /// Passages in the documents' other language, best first, retrieved by the renderings alone
+    /// (``KnowledgeBase/crossLanguageHits(_:question:k:)``): an English question about facts only
+    /// the Chinese documents state is answered from them. Their retrieval bonus is measured against
+    /// the best of their own list, so that English passages which merely share the question's words
+    /// do not win on rank alone.
+    public var crossLanguageHits: [SearchHit] = []
 
     /// Creates an answerer.
     public init() {}
@@ -239,6 +249,11 @@ public struct ExtractiveAnswerer: Sendable {
         "计算示例", "示例", "例如", "比如", "举例", "例：", "例:", "example", "for example", "e.g.", "for instance",
     ]
 
+    /// Verbs that say what to bring or provide.
+    static let providingVerbs = [
+        "提供", "提交", "携带", "准备", "出示", "上传", "凭", "provide", "bring", "submit", "present", "upload",
+    ]
+
     /// The answer units of a passage, in order.
     static func units(of text: String, hit: Int) -> [Unit] {
         var out: [Unit] = []
@@ -326,7 +341,12 @@ public struct ExtractiveAnswerer: Sendable {
             return notFound
         }
         // Coverage of the best chunks (section path and text).
-        let candidates = Array(hits.prefix(8))
+        var candidates = Array(hits.prefix(8))
+        // Cross-language passages join the candidates (those retrieval already found keep their rank).
+        let ownCount = candidates.count
+        let present = Set(candidates.map(\.chunkID))
+        candidates += crossLanguageHits.filter { !present.contains($0.chunkID) }.prefix(4)
+        let crossTop = max(crossLanguageHits.first?.score ?? 1, 1e-9)
         let chunkTerms = candidates.map { Set(analyzer.terms($0.section + "\n" + $0.text)) }
         let chunkCoverage = chunkTerms.map { Self.coverage(profile, in: $0) }
         let best = chunkCoverage.max() ?? 0
@@ -341,7 +361,10 @@ public struct ExtractiveAnswerer: Sendable {
             a.coverage = best
             return a
         }
-        guard best >= minimumCoverage else { return semanticFallback() }
+        // A question that asks for a value has a second test — a sentence must hold a value of that
+        // kind — so a little less of its wording needs to be found.
+        let gate = intent.wantsValue ? minimumCoverage * valueQuestionCoverageFactor : minimumCoverage
+        guard best >= gate else { return semanticFallback() }
         // Score the units of the passages that cover enough of the question.
         struct Scored {
             var unit: Unit
@@ -349,6 +372,9 @@ public struct ExtractiveAnswerer: Sendable {
             var coverage: Double
             var inContext: Double
             var holds: Bool
+            /// The unit, its heading or its document names the question's destination and scope
+            /// (``QuestionIntent/isInScope(_:)``).
+            var atDestination: Bool
         }
         var scored: [Scored] = []
         let listAnswer = intent.kinds.contains(.steps) || intent.kinds.contains(.documents)
@@ -373,16 +399,32 @@ public struct ExtractiveAnswerer: Sendable {
                 let inContext = Self.coverage(profile, in: Set(analyzer.terms(h.section + "\n" + u.text)))
                 // Units of passages that retrieval ranked higher are preferred (score relative to
                 // the best passage).
-                var score = c + 0.5 * Double(h.score / topScore)
+                var score = c + 0.5 * Double(i < ownCount ? h.score / topScore : h.score / crossTop)
                 if !holds { score -= 0.25 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
-                scored.append(Scored(unit: u, score: score, coverage: c, inContext: inContext, holds: holds))
+                if listAnswer {
+                    let lower = u.text.lowercased()
+                    // What to bring is said with a verb of providing ("需提供营业执照…").
+                    if intent.kinds.contains(.documents), Self.providingVerbs.contains(where: { lower.contains($0) }) {
+                        score += 0.15
+                    }
+                    // A worked example is not a procedure or a list of papers.
+                    if Self.exampleMarkers.contains(where: { lower.hasPrefix($0) }) { score -= 0.2 }
+                }
+                let atDestination = intent.isInScope(h.document + "\n" + h.section + "\n" + u.text)
+                scored.append(
+                    Scored(
+                        unit: u, score: score, coverage: c, inContext: inContext, holds: holds,
+                        atDestination: atDestination))
             }
         }
         scored.sort { $0.score > $1.score }
         // The lead holds what was asked; without one, the passages do not answer this question.
-        guard let lead = scored.first(where: { $0.holds && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5 })
+        guard
+            let lead = scored.first(where: {
+                $0.holds && $0.atDestination && max($0.coverage, $0.inContext) >= minimumCoverage * 0.5
+            })
         else {
             return semanticFallback()
         }
@@ -470,6 +512,8 @@ public struct ExtractiveAnswerer: Sendable {
                         $0.properties.isAlphabetic || $0.properties.numericType != nil
                     })
                 else { continue }
+                // The question's destination or scope must be named here too.
+                if !intent.isInScope(h.document + "\n" + h.section + "\n" + u.text) { continue }
                 sentences.append((i, u.start, u.text))
                 if sentences.count >= 48 { break }
             }
@@ -608,6 +652,7 @@ extension KnowledgeBase {
         let retrieved = ContinuousClock.now
         var answerer = ExtractiveAnswerer()
         answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))
+        answerer.crossLanguageHits = crossLanguageHits(answerer.renderings, question: question)
         if let dense = lists?.dense, let top = dense.first, let q = lists?.queryVector, let embedder = try? embedder(),
             let calibration = SemanticCalibration.forEmbedder(embedder.id)
         {

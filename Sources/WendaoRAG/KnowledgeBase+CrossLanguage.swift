@@ -32,6 +32,29 @@ extension KnowledgeBase {
                 }
             }
             if words.isEmpty, let single { words = [single] }
+            // No rendering occurs here: Chinese compounds put their head last (储物柜, 置物柜 →
+            // 柜), so a head that most renderings share stands in when the documents hold it
+            // (快递柜).
+            if words.isEmpty {
+                var heads: [String: Int] = [:]
+                var order: [String] = []
+                var compounds = 0
+                for zh in r.chinese where zh.unicodeScalars.count >= 2 {
+                    compounds += 1
+                    guard let last = zh.unicodeScalars.last, last.value >= 0x3400 else { continue }
+                    let h = String(last)
+                    if heads[h] == nil { order.append(h) }
+                    heads[h, default: 0] += 1
+                }
+                if let head = order.max(by: { heads[$0]! < heads[$1]! }), heads[head]! >= 2,
+                    heads[head]! * 2 > compounds
+                {
+                    let hashes = analyzer.tokens(head).map { Analyzer.hash(term: $0) }
+                    if !hashes.isEmpty, hashes.allSatisfy({ index.documentFrequency($0) > 0 }) {
+                        words = [(head, hashes)]
+                    }
+                }
+            }
             guard !words.isEmpty else { continue }
             out.append(CrossLanguagePhrase(english: analyzer.terms(r.english), chinese: words))
         }
@@ -58,5 +81,26 @@ extension KnowledgeBase {
     func boundTerms(_ terms: [(term: UInt64, weight: Float)], phrases: [CrossLanguagePhrase]) -> Float {
         let rendered = Set(phrases.flatMap(\.english))
         return index.scoreBound(weighted: terms.filter { !($0.weight == 1 && rendered.contains($0.term)) })
+    }
+
+    /// Passages for an English question found through its Chinese renderings alone (and its numbers,
+    /// which both languages share): BM25 over the renderings' terms, `k` best. Empty when the question
+    /// has no renderings. The answerer reads these beside the hits of ordinary retrieval, whose
+    /// English passages otherwise win on the words they share with the question.
+    public func crossLanguageHits(_ phrases: [CrossLanguagePhrase], question: String, k: Int = 4) -> [SearchHit] {
+        guard !phrases.isEmpty else { return [] }
+        var weighted: [(term: UInt64, weight: Float)] = []
+        for p in phrases {
+            let w = Self.renderingWeight / Float(p.chinese.count)
+            for zh in p.chinese {
+                for t in analyzer.terms(zh.text) { weighted.append((t, w)) }
+            }
+        }
+        for t in analyzer.tokens(String(question.prefix(QueryLimits.maxCharacters)))
+        where t.unicodeScalars.allSatisfy({ $0.properties.numericType != nil && $0.value < 0x80 }) {
+            weighted.append((Analyzer.hash(term: t), 1))
+        }
+        guard !weighted.isEmpty else { return [] }
+        return (try? hits(index.search(weighted: weighted, k: k).map { ($0.id, $0.score) })) ?? []
     }
 }

@@ -110,6 +110,11 @@ public enum BilingualGlossary {
         for last in baseForms(phrase[phrase.count - 1]) {
             let key = head.isEmpty ? last : head + " " + last
             if let zh = table[key], !zh.isEmpty { return Rendering(english: key, chinese: zh) }
+            // Hyphenated compounds are split into words; the dictionary keeps some whole
+            // ("e-cigarette").
+            if phrase.count == 2, let zh = table[phrase[0] + "-" + last], !zh.isEmpty {
+                return Rendering(english: key, chinese: zh)
+            }
         }
         return nil
     }
@@ -130,6 +135,27 @@ public enum BilingualGlossary {
         if w.hasSuffix("ing") {
             add(String(w.dropLast(3)))
             add(String(w.dropLast(3)) + "e")
+        }
+        // Comparatives and superlatives: heavier → heavy, larger → large, cheapest → cheap.
+        if w.count > 4 {
+            if w.hasSuffix("ier") { add(String(w.dropLast(3)) + "y") }
+            if w.hasSuffix("iest") { add(String(w.dropLast(4)) + "y") }
+            if w.hasSuffix("er") {
+                add(String(w.dropLast(2)))
+                add(String(w.dropLast()))
+            }
+            if w.hasSuffix("est") {
+                add(String(w.dropLast(3)))
+                add(String(w.dropLast(2)))
+            }
+        }
+        // British spellings: the dictionary's senses are written in American English
+        // (jewellery → jewelry, neighbouring → neighbour → neighbor).
+        for f in forms {
+            for (british, american) in [("ellery", "elry"), ("our", "or"), ("ise", "ize"), ("tre", "ter")]
+            where f.hasSuffix(british) && f.count > british.count + 1 {
+                add(String(f.dropLast(british.count)) + american)
+            }
         }
         return forms
     }

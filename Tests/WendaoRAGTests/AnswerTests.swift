@@ -4,6 +4,7 @@ import WendaoTestSupport
 import WendaoApp
 import WendaoCore
 import WendaoEval
+import WendaoIndex
 @testable import WendaoRAG
 @testable import WendaoText
 
@@ -45,6 +46,63 @@ import WendaoEval
         #expect(QuestionIntent("客服电话是多少？").isHeld(by: "热线 400-820-5566"))
     }
 
+    @Test func intentAsksForTheRightKindOfValue() {
+        // A count in a specific measure word is held by a number in that word, not by any number.
+        let staff = QuestionIntent("迅达快运一共有多少名员工？")
+        #expect(staff.measureWord == "名")
+        #expect(!staff.isHeld(by: "运单号统一为 SA + 12 位数字，共 14 个字符。"))
+        #expect(staff.isHeld(by: "网点会安排两名快递员上门。"))
+        #expect(staff.isHeld(by: "全公司共有员工 3,200 人。"))
+        #expect(QuestionIntent("上门取件的验证码是几位数？").isHeld(by: "您会收到一个 4 位取件验证码。"))
+        // A year and a day of a month are dates, not durations.
+        let validity = QuestionIntent("验证码多长时间内有效？")
+        #expect(!validity.isHeld(by: "自 2026 年 5 月 1 日起，验证码改为在 App 内显示。"))
+        #expect(validity.isHeld(by: "验证码 10 分钟内有效。"))
+        #expect(validity.isHeld(by: "请在 7 日内使用。"))
+        #expect(validity.isHeld(by: "有效期 3 个月。"))
+        #expect(QuestionIntent("哪天开始？").isHeld(by: "自 2026 年 5 月 1 日起。"))
+        // The least is not answered by the most, and the reverse.
+        let least = QuestionIntent("国际件保价最低收多少钱？")
+        #expect(least.bound == .lower)
+        #expect(!least.isHeld(by: "国际快件保价费率为声明价值的 1%，单票最高保价 10,000 元。"))
+        #expect(least.isHeld(by: "保价费率为声明价值的 0.5%，最低收费 1 元。"))
+        let most = QuestionIntent("What is the maximum declared value?")
+        #expect(most.bound == .upper)
+        #expect(most.isHeld(by: "单票保价上限为 5,000 元。"))
+        #expect(!most.isHeld(by: "Declared value costs 0.5%, minimum CNY 1."))
+        #expect(QuestionIntent("冷藏温度是多少？").bound == nil)
+        // "How much is a box?" asks a price.
+        let box = QuestionIntent("How much is a medium-size cardboard box?")
+        #expect(box.kinds.contains(.amount))
+        #expect(!box.isHeld(by: "寄往日本的纸箱，尺寸 40cm × 30cm × 25cm。"))
+        #expect(box.isHeld(by: "中号纸箱（40×30×25cm）：价格 6 元。"))
+        // The place a question sends to, unless it names no particular place.
+        #expect(QuestionIntent("寄到香港的快递首重多少钱？").destination == "香港")
+        #expect(QuestionIntent("寄到日本大概要几个工作日？").destination == "日本")
+        #expect(QuestionIntent("從上海寄到廣州要花多少錢？").destination == "广州")
+        #expect(QuestionIntent("想改寄到另一个城市，要加多少钱？").destination == nil)
+        #expect(QuestionIntent("充电宝能寄到国外吗？").destination == nil)
+        #expect(QuestionIntent("寄到").destination == nil)
+        #expect(QuestionIntent("寄一个5公斤的包裹到南非要多少钱？").destination == "南非")
+        // An international question is answered only by a sentence about international shipping.
+        let international = QuestionIntent("国际件保价最低收多少钱？")
+        #expect(international.isInternational)
+        #expect(!international.isInScope("保价服务说明.md\n一、保价费率\n普通物品：最低收费 1 元。"))
+        #expect(international.isInScope("跨境与清关指南.md\n七、保价与理赔\n国际快件保价费率为声明价值的 1%。"))
+        #expect(
+            QuestionIntent("What is the minimum fee for an international parcel?").isInScope(
+                "en/international-shipping.html\nRates"))
+        #expect(QuestionIntent("保价最低收多少钱？").isInScope("保价服务说明.md\n普通物品：最低收费 1 元。"))
+        #expect(!QuestionIntent("寄到香港的首重多少钱？").isInScope("上海到广州属于二区，首重 15 元。"))
+        // A question for a format is answered by an example.
+        let format = QuestionIntent("一次寄了好几箱，子单号长什么样？")
+        #expect(format.isHeld(by: "子单号格式为“母单号-两位序号”，例如 SA202611280001-01。"))
+        #expect(!format.isHeld(by: "一次寄出多个包裹时，系统生成一个母单号和若干子单号。"))
+        // "那几天" names days without asking for them.
+        #expect(!QuestionIntent("高考那几天还送快递吗？").kinds.contains(.duration))
+        #expect(QuestionIntent("高考要几天？").kinds.contains(.duration))
+    }
+
     @Test func tableRowsReadAsSentences() {
         #expect(
             RowText.readable("区域: 二区 | 首重（1kg）: 15 元 | 续重（每 kg）: 7 元 | 参考时效: 2–4 天")
@@ -66,7 +124,9 @@ import WendaoEval
     }
 
     @Test func glossaryRendersEnglishPhrases() throws {
-        try #require(BilingualGlossary.isAvailable, "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        try #require(
+            BilingualGlossary.isAvailable,
+            "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
         let r = BilingualGlossary.renderings(
             of: "What temperature does the cold-chain service keep? Cash on delivery fees?")
         let english = r.map(\.english)
@@ -76,6 +136,16 @@ import WendaoEval
         #expect(r.first { $0.english == "temperature" }?.chinese.contains("温度") == true)
         #expect(r.first { $0.english == "cold chain" }?.chinese.contains("冷链") == true)
         #expect(BilingualGlossary.baseForms("charges").contains("charge"))
+        // Comparatives and British spellings reach the dictionary's base forms.
+        #expect(BilingualGlossary.baseForms("heavier").contains("heavy"))
+        #expect(BilingualGlossary.baseForms("larger").contains("large"))
+        #expect(BilingualGlossary.baseForms("jewellery").contains("jewelry"))
+        #expect(BilingualGlossary.baseForms("neighbouring").contains("neighbor"))
+        #expect(!BilingualGlossary.baseForms("or").contains(""))
+        // A hyphenated compound the dictionary keeps whole.
+        #expect(
+            BilingualGlossary.renderings(of: "e-cigarette liquid").contains { $0.chinese.contains("电子烟") })
+        #expect(BilingualGlossary.renderings(of: "jewellery").contains { $0.chinese.contains("首饰") })
         #expect(BilingualGlossary.isMainlyEnglish("How much is a box?"))
         #expect(!BilingualGlossary.isMainlyEnglish("运费多少钱？"))
         #expect(BilingualGlossary.renderings(of: "").isEmpty)
@@ -121,7 +191,10 @@ import WendaoEval
         try scratch.write(
             "kb/rates.csv", "区域,首重(元/kg),时效(天)\n同城,8,1\n省内,10,1-2\n四区,28,5-7\n")
         try scratch.write("kb/long.txt", String(repeating: "包裹在运输途中如遇天气原因可能延误并且我们会尽快通知您", count: 200))
-        try scratch.write("kb/guide.md", "# Guide\n\nPickups are free and available every day from 8:00 to 20:00.\n")
+        try scratch.write(
+            "kb/guide.md",
+            "# Guide\n\nPickups are free and available every day from 8:00 to 20:00.\n\n"
+                + "Our cold chain team checks the temperature range of every fresh parcel.\n")
         let library = try Library(directory: scratch.child("data"))
         try library.create("kb")
         let kb = try library.open("kb")
@@ -139,9 +212,39 @@ import WendaoEval
         #expect(example.found && example.answer.contains("59 元"), "\(example.answer)")
         let days = try kb.ask("寄四区要几天？")
         #expect(days.found && days.answer.contains("5-7"), "\(days.answer)")
+        // The rates of one destination do not answer for another.
+        let region = try kb.ask("寄到四区要几天？")
+        #expect(region.found && region.answer.contains("5-7"), "\(region.answer)")
+        #expect(!(try kb.ask("寄到香港的冷链首重多少钱？")).found)
         // A question about something the documents never mention.
         #expect(!(try kb.ask("你们的 PayPal 账号是什么？")).found)
         #expect(!(try kb.ask("明天上海会下雨吗？")).found)
+    }
+
+    @Test func englishQuestionsAreAnsweredFromChineseDocuments() throws {
+        try #require(
+            BilingualGlossary.isAvailable,
+            "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        let scratch = try ScratchDirectory("cross-language")
+        defer { scratch.remove() }
+        let kb = try knowledgeBase(scratch)
+        let q = "What temperature range does the cold chain keep for fresh milk?"
+        // Retrieval found only the English guide, which shares words with the question but holds no
+        // temperature: the Chinese passages found through the renderings answer.
+        let english = try kb.search(q, topK: 8, mode: .bm25).filter { $0.document.hasSuffix("guide.md") }
+        #expect(!english.isEmpty)
+        var answerer = ExtractiveAnswerer()
+        answerer.renderings = kb.crossLanguagePhrases(q)
+        #expect(answerer.renderings.contains { $0.chinese.contains { $0.text == "冷链" } })
+        let alone = answerer.answer(question: q, hits: english, analyzer: kb.analyzer) { kb.index.idf($0) }
+        #expect(!alone.answer.contains("2℃–8℃"))
+        answerer.crossLanguageHits = kb.crossLanguageHits(answerer.renderings, question: q)
+        #expect(answerer.crossLanguageHits.contains { $0.document.hasSuffix("冷链.md") })
+        let a = answerer.answer(question: q, hits: english, analyzer: kb.analyzer) { kb.index.idf($0) }
+        #expect(a.found && a.answer.contains("2℃–8℃"), "\(a.answer)")
+        #expect(a.citations.first?.document.hasSuffix("冷链.md") == true)
+        // A Chinese question gets no cross-language passages.
+        #expect(kb.crossLanguageHits(kb.crossLanguagePhrases("冷链温度是多少？"), question: "冷链温度是多少？").isEmpty)
     }
 
     @Test func badInputGivesAnAnswerOrNotFoundNeverACrash() throws {
@@ -152,6 +255,8 @@ import WendaoEval
             "冷", String(repeating: "冷链温度是多少", count: 300), "cold chain 温度 is how much?", "快第冷链温度多少？",
             "冷藏的溫度是多少？", "首重二十元还是 20 元？", "How long are pickups available?", "Pickups?",
             String(repeating: "运输途中", count: 600),
+            String(repeating: "How much is the cold-chain fee at most? ", count: 50),
+            "e-cigarette?", "What is the most 冷链 charge for 多少名 people?", "二十元还是十五元？几名？",
         ]
         for q in questions {
             let a = try kb.ask(q)
@@ -164,6 +269,7 @@ import WendaoEval
         // Only punctuation: a clear error, not a crash.
         let e = thrownWendaoError { _ = try kb.ask("？！。，") }
         #expect(e?.code == .invalidArgument)
+        #expect(thrownWendaoError { _ = try kb.ask("e-e-e-e-e") }?.code == .invalidArgument)
     }
 
     @Test func evaluatorCountsAllFactsCategoriesAndWritesDetails() throws {
