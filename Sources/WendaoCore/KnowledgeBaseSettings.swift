@@ -247,36 +247,22 @@ extension KnowledgeBaseSettings {
     }
 }
 
-extension RetrievalMode {
-    /// The mode called `value`, or an `invalidArgument` error naming `field` and the accepted values.
+/// A setting whose values are a fixed set of names (``RetrievalMode``, ``CJKMode``, ``FusionMethod``):
+/// parsed with one message that names the field and the accepted values.
+public protocol NamedSettingValue: RawRepresentable, CaseIterable, Sendable where RawValue == String {}
+
+extension NamedSettingValue {
+    /// The value called `value`, or an `invalidArgument` error naming `field` and the accepted values:
+    /// "fusion must be one of weighted, rrf (got 'borda')".
     public init(parsing value: String, field: String) throws(WendaoError) {
-        guard let m = Self(rawValue: value) else { throw WendaoError.notOneOf(field, value, Self.self) }
-        self = m
+        guard let v = Self(rawValue: value) else {
+            let accepted = Self.allCases.map(\.rawValue).joined(separator: ", ")
+            throw WendaoError(.invalidArgument, "\(field) must be one of \(accepted) (got '\(value.prefix(60))')")
+        }
+        self = v
     }
 }
 
-extension CJKMode {
-    /// The mode called `value`, or an `invalidArgument` error naming `field` and the accepted values.
-    public init(parsing value: String, field: String) throws(WendaoError) {
-        guard let m = Self(rawValue: value) else { throw WendaoError.notOneOf(field, value, Self.self) }
-        self = m
-    }
-}
-
-extension FusionMethod {
-    /// The method called `value`, or an `invalidArgument` error naming `field` and the accepted values.
-    public init(parsing value: String, field: String) throws(WendaoError) {
-        guard let m = Self(rawValue: value) else { throw WendaoError.notOneOf(field, value, Self.self) }
-        self = m
-    }
-}
-
-extension WendaoError {
-    /// "`field` must be one of a, b, c (got 'x')".
-    static func notOneOf<E: RawRepresentable & CaseIterable>(_ field: String, _ value: String, _ type: E.Type)
-        -> WendaoError where E.RawValue == String
-    {
-        let accepted = E.allCases.map(\.rawValue).joined(separator: ", ")
-        return WendaoError(.invalidArgument, "\(field) must be one of \(accepted) (got '\(value.prefix(60))')")
-    }
-}
+extension RetrievalMode: NamedSettingValue {}
+extension CJKMode: NamedSettingValue {}
+extension FusionMethod: NamedSettingValue {}
