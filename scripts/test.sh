@@ -35,7 +35,9 @@ for m in minilm e5-small; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
 glossary="${WENDAO_MODELS:-$HOME/.cache/wendao/models}/glossary/en-zh.tsv"
 [ -s "$glossary" ] || python3 scripts/make-glossary.py
 echo "== swift test"
-swift test --scratch-path "$scratch"
+# One test at a time: the suites start servers, CLI processes and encoders, and on a 2-core machine
+# running them side by side starves the time-bound ones (streams, read timeouts) of CPU.
+swift test --scratch-path "$scratch" --no-parallel
 
 # The web UI's modules (i18n, SSE parsing, citations, URLs, errors, warnings) under Node's test
 # runner (Debian's nodejs).
