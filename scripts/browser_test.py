@@ -28,6 +28,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -126,7 +127,10 @@ class Browser:
     def wait(self, condition, what, timeout=WAIT):
         """Waits until condition(driver) is truthy (its value is returned); fails with `what`."""
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+            # A list the UI re-renders while we look at it leaves stale elements: look again.
+            return WebDriverWait(
+                self.driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+            ).until(condition)
         except TimeoutException:
             raise Failure(f"timed out after {timeout} s waiting for {what}") from None
 

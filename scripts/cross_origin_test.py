@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +55,14 @@ def chinese_name_checks(b, base, tmp):
     b.wait(lambda _: any(KB in a.text for a in d.find_elements(By.CSS_SELECTOR, "a.kb-name")),
            f"{KB} listed on the knowledge-bases page")
     check(True, f"{KB} created in the UI")
-    d.find_element(By.XPATH, f"//a[contains(@class,'kb-name') and normalize-space()='{KB}']").click()
+    def open_kb(_):
+        # The list may be re-rendered between finding the link and clicking it: try again then.
+        try:
+            d.find_element(By.XPATH, f"//a[contains(@class,'kb-name') and normalize-space()='{KB}']").click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    b.wait(open_kb, f"the link to {KB}")
     b.wait(lambda _: b.visible('section[data-view="docs"]'), f"the documents page of {KB}")
     path = os.path.join(tmp, "国际快递.md")
     with open(path, "w", encoding="utf-8") as f:
