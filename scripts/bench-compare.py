@@ -16,9 +16,17 @@ SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
 
 
 def last_json(cmd):
+    """The last JSON object a command prints (one line, or indented over several)."""
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    lines = [l for l in out.splitlines() if l.strip().startswith("{")]
-    return json.loads(lines[-1])
+    decoder, objects, i = json.JSONDecoder(), [], 0
+    while (i := out.find("{", i)) >= 0:
+        try:
+            obj, end = decoder.raw_decode(out, i)
+            objects.append(obj)
+            i = end
+        except ValueError:
+            i += 1
+    return objects[-1]
 
 
 def corpus(dir):

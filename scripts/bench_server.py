@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,9 +133,17 @@ def main():
         import threading
 
         def api(method, path):
-            req = urllib.request.Request(base + path, method=method)
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return json.loads(r.read() or b"{}")
+            # The server admits a bounded number of queued ingest jobs per key (503 with
+            # Retry-After beyond it): wait as asked and try again.
+            while True:
+                req = urllib.request.Request(base + path, method=method)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        return json.loads(r.read() or b"{}")
+                except urllib.error.HTTPError as e:
+                    if e.code != 503:
+                        raise
+                    time.sleep(float(e.headers.get("Retry-After") or 1))
 
         jobs_run = [0]
 

@@ -75,8 +75,13 @@ struct AuthMiddleware: RouterMiddleware {
         async throws -> Response
     {
         var context = context
-        // Reading keys is store work: on the thread pool.
-        context.principal = try await service.blocking { try self.authenticate(request) }
+        // Decided without the store when it can be (the admin key, an open local server whose "no
+        // keys" answer is fresh, a malformed header); reading keys is store work: on the thread pool.
+        if let principal = try authenticateWithoutStore(request) {
+            context.principal = principal
+        } else {
+            context.principal = try await service.blocking { try self.authenticate(request) }
+        }
         guard !context.principal.isAdmin else { return try await next(request, context) }
         do {
             return try await next(request, context)
@@ -86,12 +91,25 @@ struct AuthMiddleware: RouterMiddleware {
         }
     }
 
-    func authenticate(_ request: Request) throws -> Principal {
-        // An open local server (loopback, no admin key, no API keys) accepts anyone, whatever key a
-        // client sends (the openai client always sends one).
-        if openLocal, !keysPresent.value(service.library) {
+    /// The caller when no store read is needed to know it: nil when it is (an API key to look up,
+    /// or whether any key exists to re-check). Throws what ``authenticate(_:)`` would for a header it
+    /// cannot accept.
+    func authenticateWithoutStore(_ request: Request) throws -> Principal? {
+        if openLocal {
+            guard let present = keysPresent.cachedValue() else { return nil }
+            if !present { return .admin }
+        }
+        guard let presented = try presentedKey(request) else {
+            throw APIError.unauthorized("an API key is required (Authorization: Bearer <key>)")
+        }
+        if let admin = service.configuration.adminKey, constantTimeEqual(admin.exposedValue, presented) {
             return .admin
         }
+        return nil
+    }
+
+    /// The key the request presents (`Authorization: Bearer …` or `X-API-Key`), nil when none.
+    func presentedKey(_ request: Request) throws -> String? {
         var presented: String?
         if let h = request.headers[.authorization] {
             let parts = h.split(separator: " ", maxSplits: 1)
@@ -102,7 +120,17 @@ struct AuthMiddleware: RouterMiddleware {
         } else if let k = request.headers[HTTPField.Name("X-API-Key")!] {
             presented = k.trimmingCharacters(in: .whitespaces)
         }
-        guard let presented, !presented.isEmpty else {
+        guard let presented, !presented.isEmpty else { return nil }
+        return presented
+    }
+
+    func authenticate(_ request: Request) throws -> Principal {
+        // An open local server (loopback, no admin key, no API keys) accepts anyone, whatever key a
+        // client sends (the openai client always sends one).
+        if openLocal, !keysPresent.value(service.library) {
+            return .admin
+        }
+        guard let presented = try presentedKey(request) else {
             throw APIError.unauthorized("an API key is required (Authorization: Bearer <key>)")
         }
         if let admin = service.configuration.adminKey, constantTimeEqual(admin.exposedValue, presented) {
@@ -129,6 +157,15 @@ struct AuthMiddleware: RouterMiddleware {
 /// server runs close an open server within a second).
 final class KeysPresentCache: Sendable {
     private let state = Mutex<(value: Bool, checked: ContinuousClock.Instant?)>((false, nil))
+
+    /// The last answer while it is fresh (read within the last second), else nil.
+    func cachedValue() -> Bool? {
+        let now = ContinuousClock.now
+        return state.withLock { s -> Bool? in
+            guard let t = s.checked, now - t < .seconds(1) else { return nil }
+            return s.value
+        }
+    }
 
     func value(_ library: Library) -> Bool {
         let now = ContinuousClock.now

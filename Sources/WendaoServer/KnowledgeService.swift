@@ -96,6 +96,9 @@ final class KnowledgeService: Sendable {
 
     /// The vector of `query` for a search of `name` by `mode`, or nil when none is needed.
     func queryVector(_ name: String, query: String, mode: RetrievalMode?) async throws -> [Float]? {
+        // BM25 needs no vector: known from the (cached) record, without a trip to the thread pool.
+        if mode == .bm25 { return nil }
+        if mode == nil, try await currentRecord(name).settings.effectiveRetrievalMode == .bm25 { return nil }
         let plan = try await withKnowledgeBase(name) { kb in kb.denseQuery(query, mode: mode).map(DenseQuery.init) }
         guard let plan else { return nil }
         do {
