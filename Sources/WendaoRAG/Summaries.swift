@@ -100,3 +100,30 @@ public struct DocumentSummary: Sendable, Encodable, Equatable {
         ingested_at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: d.ingestedAt))
     }
 }
+
+/// An API key as `wendao keys list --json` and `GET /api/v1/keys` show it: never the key itself nor
+/// its hash. `knowledge_bases` are the names of the knowledge bases it covers, in the key's order.
+public struct APIKeySummary: Encodable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var prefix: String
+    public var scope: String
+    public var knowledge_bases: [String]
+    public var created_at: String
+    @ExplicitNull public var revoked_at: String? = nil
+    @ExplicitNull public var last_used_at: String? = nil
+
+    /// The summary of `r`, naming its knowledge bases from `names` (by id; ids no longer present
+    /// are left out).
+    public init(_ r: APIKeyRecord, names: [Int64: String]) {
+        func iso(_ t: Double) -> String { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t)) }
+        id = r.id
+        name = r.name
+        prefix = r.prefix
+        scope = r.scope.rawValue
+        knowledge_bases = r.knowledgeBaseIDs.compactMap { names[$0] }
+        created_at = iso(r.createdAt)
+        revoked_at = r.revokedAt.map(iso)
+        last_used_at = r.lastUsedAt.map(iso)
+    }
+}

@@ -75,7 +75,7 @@ import WendaoCore
         let key = APIKeyRecord(
             id: 2, name: "ci", prefix: "wd_abc", hash: "00", scope: .read, knowledgeBaseIDs: [4],
             createdAt: 1_700_000_000, lastUsedAt: 1_700_000_100)
-        let keyOut = try json(KeyView(key, names: [4: "物流"]))
+        let keyOut = try json(APIKeySummary(key, names: [4: "物流"]))
         #expect(keyOut == Golden.key)
     }
 }

@@ -16,31 +16,7 @@ struct KeysCommand: ParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self])
 
     /// The `--json` shape of a key (never the key itself or its hash).
-    struct KeyJSON: Encodable {
-        var id: Int64
-        var name: String
-        var prefix: String
-        var scope: String
-        var knowledge_bases: [String]
-        var created_at: String
-        @ExplicitNull var revoked_at: String? = nil
-        @ExplicitNull var last_used_at: String? = nil
-
-        init(_ r: APIKeyRecord, names: [Int64: String]) {
-            id = r.id
-            name = r.name
-            prefix = r.prefix
-            scope = r.scope.rawValue
-            knowledge_bases = r.knowledgeBaseIDs.compactMap { names[$0] }
-            created_at = KeysCommand.date(r.createdAt)
-            revoked_at = r.revokedAt.map(KeysCommand.date)
-            last_used_at = r.lastUsedAt.map(KeysCommand.date)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, prefix, scope, knowledge_bases, created_at, revoked_at, last_used_at
-        }
-    }
+    typealias KeyJSON = APIKeySummary
 
     /// `keys create --json`: the key (shown this once) plus the record.
     struct CreatedJSON: Encodable {
@@ -54,10 +30,6 @@ struct KeysCommand: ParsableCommand {
             try c.encode(key, forKey: .key)
             try record.encode(to: encoder)
         }
-    }
-
-    static func date(_ t: Double) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: t))
     }
 
     /// Knowledge-base names by id.
