@@ -327,7 +327,7 @@ public struct ExtractiveAnswerer: Sendable {
             question, analyzer: analyzer, renderings: renderings, halveUnknownWords: true, idf: idf)
         let intent = QuestionIntent(question)
         let notFound = Answer(
-            question: question, answer: "Not found in this knowledge base. / 知识库中没有找到答案。", mode: "extractive",
+            question: question, answer: AnswerLanguage.detect(question).notFoundSentence, mode: "extractive",
             found: false, citations: [], coverage: 0)
         guard !hits.isEmpty, !profile.isEmpty else { return notFound }
         // A name, code or year the knowledge base never mentions ("PayPal", "CEO", "2027") is what the

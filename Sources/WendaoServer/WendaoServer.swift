@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import Foundation
 import NIOCore
 public import WendaoApp
 import WendaoCore
@@ -127,7 +128,9 @@ public struct WendaoServer: Sendable {
 
     /// The Hummingbird application (for `run` and for in-process tests). Its service group shuts the
     /// environment's gateway and thread pool down when it stops: run it once per server.
-    public func application() -> some ApplicationProtocol {
+    public func application() -> some ApplicationProtocol { application(onListening: nil) }
+
+    func application(onListening: (@Sendable (Int) -> Void)?) -> some ApplicationProtocol {
         let readiness = api.readiness
         let idle = configuration.idleTimeout.components
         let idleNanoseconds = max(1, idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
@@ -143,20 +146,28 @@ public struct WendaoServer: Sendable {
             // Shut down in reverse order: the HTTP server, then the job runner, then the gateway
             // and the thread pool.
             services: [AppResourcesService(app: app), api.runner],
-            onServerRunning: { _ in readiness.set(true) },
+            onServerRunning: { channel in
+                readiness.set(true)
+                onListening?(channel.localAddress?.port ?? 0)
+            },
             logger: logger)
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the gateway
     /// and the thread pool.
-    public func run() async throws {
-        let app = application()
+    ///
+    /// - Parameter onListening: called once the socket is bound, with the port it listens on (the
+    ///   one chosen by the system when the configuration asks for port 0).
+    /// - Throws: ``WendaoError`` `.invalidArgument` when the address is in use or cannot be bound,
+    ///   naming it; other errors as they come.
+    public func run(onListening: (@Sendable (Int) -> Void)? = nil) async throws {
+        let app = application(onListening: onListening)
         do {
             try await app.runService()
         } catch {
             api.readiness.set(false)
             await self.app.shutdown()
-            throw error
+            throw Self.bindFailure(error, configuration: configuration) ?? error
         }
         api.readiness.set(false)
         await self.app.shutdown()
@@ -166,5 +177,26 @@ public struct WendaoServer: Sendable {
     /// directly; its service group does the same when it stops).
     public func shutdown() async {
         await app.shutdown()
+    }
+
+    /// A clear error for a socket that could not be bound (the port taken by another program, an
+    /// address this machine does not have, a privileged port), else nil.
+    static func bindFailure(_ error: any Error, configuration: ServerConfiguration) -> WendaoError? {
+        guard let io = error as? IOError else { return nil }
+        let address = "\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)"
+        switch io.errnoCode {
+        case EADDRINUSE:
+            return WendaoError(
+                .invalidArgument,
+                "cannot serve on \(address): the port is already in use (another `wendao serve`?); "
+                    + "stop it or choose another with --port")
+        case EADDRNOTAVAIL:
+            return WendaoError(.invalidArgument, "cannot serve on \(address): this machine has no such address")
+        case EACCES:
+            return WendaoError(
+                .invalidArgument, "cannot serve on \(address): permission denied (ports below 1024 need privileges)")
+        default:
+            return nil
+        }
     }
 }

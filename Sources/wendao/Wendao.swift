@@ -57,6 +57,10 @@ struct Wendao: AsyncParsableCommand {
                 print(Terminal.text(fullMessage(for: error)))
                 Foundation.exit(0)
             }
+            if code == .validationFailure, let hint = CommandSuggestion.message(for: args, root: Wendao.self) {
+                // A mistyped command: name the nearest ones rather than "Unexpected argument".
+                Output.fail(WendaoError(.invalidArgument, hint), json: json)
+            }
             if json, code == .validationFailure {
                 // A usage error (an unknown option, a value not among those accepted) in the same
                 // JSON shape as every other error.

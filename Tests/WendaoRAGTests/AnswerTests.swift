@@ -218,7 +218,12 @@ import WendaoIndex
         #expect(!(try kb.ask("寄到香港的冷链首重多少钱？")).found)
         // A question about something the documents never mention.
         #expect(!(try kb.ask("你们的 PayPal 账号是什么？")).found)
-        #expect(!(try kb.ask("明天上海会下雨吗？")).found)
+        let weather = try kb.ask("明天上海会下雨吗？")
+        #expect(!weather.found)
+        // "Not found" is said in the question's language only.
+        #expect(weather.answer == "知识库中没有找到答案。")
+        let paypal = try kb.ask("What is your PayPal account?")
+        #expect(!paypal.found && paypal.answer == "Not found in this knowledge base.", "\(paypal.answer)")
     }
 
     @Test func englishQuestionsAreAnsweredFromChineseDocuments() throws {

@@ -84,11 +84,34 @@ test('errorFromResponse reads the body and the Retry-After header of a fetch Res
 
 test('adminError: an admin-only route refused to another key says the admin key is needed', () => {
   const refused = new ApiError(404, 'not_found', 'no such route for this key');
-  assert.equal(adminError(refused), 'Refused: this needs the admin key (the server said: no such route for this key)');
+  assert.equal(adminError(refused), 'Refused: this needs the admin key.');
   assert.equal(adminError(new ApiError(404, 'not_found', 'no knowledge base named x')), 'no knowledge base named x');
   assert.equal(adminError(new ApiError(409, 'already_exists', 'exists')), 'exists');
   setLang('zh');
-  assert.equal(adminError(refused), '被拒绝：此操作需要管理员密钥（服务器返回：no such route for this key）');
+  assert.equal(adminError(refused), '被拒绝：此操作需要管理员密钥。');
+});
+
+test('errorFromBody: the Chinese interface shows its own sentence for a stable code, never the English message', () => {
+  setLang('zh');
+  const e = errorFromBody(404, '{"error":{"code":"not_found","message":"no knowledge base named 客服知识库"}}', null);
+  assert.equal(e.code, 'not_found');
+  assert.match(e.message, /找不到/);
+  assert.equal(e.detail, 'no knowledge base named 客服知识库');
+  const busy = errorFromBody(429, '{"error":{"code":"rate_limited","message":"too many requests"}}', '3');
+  assert.equal(busy.message, '请求过于频繁，请稍后再试。 （请 3 秒后重试）');
+  // A code this page does not know: a Chinese sentence naming the code, no English.
+  const odd = errorFromBody(400, '{"error":{"code":"brand_new","message":"something new"}}', null);
+  assert.equal(odd.message, '请求失败（错误代码 brand_new）。');
+  // adminError still recognises an admin-only route by the server's message.
+  assert.equal(adminError(errorFromBody(404, '{"error":{"code":"not_found","message":"no such route for this key"}}', null)),
+    '被拒绝：此操作需要管理员密钥。');
+  // Every code the server sends has a Chinese sentence (APIError.swift, WendaoError.swift).
+  for (const code of ['invalid_argument', 'not_found', 'already_exists', 'unreadable', 'unsupported', 'limit_exceeded',
+    'corrupt', 'storage', 'unauthenticated', 'rate_limited', 'context_too_long', 'unavailable', 'bad_response', 'timeout',
+    'cancelled', 'internal', 'admin_only', 'conflict', 'cross_origin', 'host_not_allowed', 'method_not_allowed', 'overloaded']) {
+    const m = errorFromBody(400, JSON.stringify({ error: { code, message: 'English text' } }), null).message;
+    assert.ok(!/English/.test(m) && /[\u4e00-\u9fff]/.test(m), code + ': ' + m);
+  }
 });
 
 test('uploadPercents: files are sent in order, the form overhead shared out', () => {

@@ -2,7 +2,7 @@
 // `ask` stream and the final Answer JSON change in a turn, which warnings it shows and its usage
 // line. No DOM access: tested under `node --test`; chat.js renders a turn.
 
-import { t, fmtNumber } from './i18n.js';
+import { t, fmtNumber, serverMessage } from './i18n.js';
 import { parseData } from './sse.js';
 import { citationMap } from './citations.js';
 
@@ -51,7 +51,7 @@ export function applyAskEvent(turn, ev) {
     case 'error': {
       const err = data && data.error;
       turn.state = 'error';
-      turn.error = (err && err.message) || t('error.badResponse');
+      turn.error = err && (err.code || err.message) ? serverMessage(err.code || 'internal', err.message) : t('error.badResponse');
       return 'stop';
     }
     default:

@@ -2,18 +2,20 @@
 // dialog and the request is retried with the key given; a failed response becomes an ApiError
 // carrying the server's `{"error": {"code", "message"}}`.
 
-import { t } from './i18n.js';
+import { t, getLang, serverMessage } from './i18n.js';
 import { $, toast } from './dom.js';
 import { storage, SS_KEY } from './settings.js';
 
 /** A failed request: HTTP status (0: no response), the server's error code, a message to show. */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, detail) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    /** The server's own message (English, naming what failed), when `message` is a translation. */
+    this.detail = detail || '';
   }
 }
 
@@ -35,10 +37,12 @@ export function errorFromBody(status, bodyText, retryAfterHeader) {
       if (typeof body.error.message === 'string') message = body.error.message;
     }
   } catch (e) { /* not JSON */ }
-  if (!message) message = t('error.http', { status });
+  const detail = message;
+  // A stable code is shown in the interface's language (serverMessage); a body without one by its status.
+  message = code.startsWith('http_') ? (getLang() === 'en' && message) || t('error.http', { status }) : serverMessage(code, message);
   const retry = retryAfterHeader && /^\d+$/.test(retryAfterHeader.trim()) ? Number(retryAfterHeader.trim()) : null;
   if (retry !== null && (status === 429 || status === 503)) message += ' ' + t('error.retryAfter', { s: retry });
-  return new ApiError(status, code, message, retry);
+  return new ApiError(status, code, message, retry, detail !== message ? detail : '');
 }
 
 export async function errorFromResponse(res) {

@@ -3,7 +3,7 @@
 // until they finish.
 
 import { I18N, t, fmtNumber, fmtBytes, fmtDate } from './i18n.js';
-import { $, el, toast, showError, confirmAction } from './dom.js';
+import { $, el, toast, showError, confirmAction, labelCells } from './dom.js';
 import { apiJSON, xhrUpload, kbPath, documentPath, jobPath } from './api.js';
 import { chunkCache } from './citations.js';
 import { state } from './state.js';
@@ -70,6 +70,7 @@ export function renderDocsTable() {
       el('td', null, fmtDate(doc.ingested_at)),
       el('td', { class: 'actions' }, reingest, del)));
   }
+  labelCells($('docs-table'));
 }
 
 async function deleteDoc(kb, doc) {

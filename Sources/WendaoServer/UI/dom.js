@@ -42,6 +42,24 @@ export function highlighted(text, ranges, markClass) {
   return nodes;
 }
 
+/**
+ * Labels each body cell of `table` with its column's heading (`data-label`), which the phone
+ * layout shows in front of the value when rows become cards. Call after (re)rendering the rows
+ * and after a change of language.
+ */
+export function labelCells(table) {
+  if (!table || !table.tHead || !table.tHead.rows.length) return;
+  const heads = Array.from(table.tHead.rows[0].cells, (c) => c.textContent.trim());
+  for (const body of table.tBodies) {
+    for (const row of body.rows) {
+      Array.from(row.cells).forEach((cell, i) => {
+        if (heads[i]) cell.setAttribute('data-label', heads[i]);
+        else cell.removeAttribute('data-label');
+      });
+    }
+  }
+}
+
 let toastTimer = 0;
 export function toast(message) {
   const box = $('toast');

@@ -31,6 +31,30 @@ export const I18N = {
     'error.http': 'The server answered {status}.',
     'error.retryAfter': '(try again in {s} s)',
     'error.badResponse': 'The server sent a response this page cannot read.',
+    'error.code.invalid_argument': 'The request is not valid: check what was entered.',
+    'error.code.not_found': 'Not found: the knowledge base, document or page does not exist, or this key may not reach it.',
+    'error.code.already_exists': 'Something with that name already exists.',
+    'error.code.unreadable': 'The file cannot be read.',
+    'error.code.unsupported': 'This format or request is not supported.',
+    'error.code.limit_exceeded': 'A limit was exceeded (the file, text or request is too large).',
+    'error.code.corrupt': 'The data is damaged: run wendao doctor.',
+    'error.code.storage': 'Storage failed: the disk is full or cannot be written.',
+    'error.code.unauthenticated': 'A valid API key is needed.',
+    'error.code.rate_limited': 'Too many requests: try again shortly.',
+    'error.code.context_too_long': 'The question and passages do not fit the model\u2019s context.',
+    'error.code.unavailable': 'The service is unavailable for now: try again shortly.',
+    'error.code.bad_response': 'The model provider sent a response that cannot be read.',
+    'error.code.timeout': 'The request timed out.',
+    'error.code.cancelled': 'The request was cancelled.',
+    'error.code.internal': 'Internal server error: see the server log.',
+    'error.code.admin_only': 'This needs the admin key.',
+    'error.code.conflict': 'This conflicts with the current state: reload and try again.',
+    'error.code.cross_origin': 'A request from another site was refused.',
+    'error.code.host_not_allowed': 'The server does not accept this host name.',
+    'error.code.method_not_allowed': 'The server does not support this action.',
+    'error.code.overloaded': 'The server is busy: try again shortly.',
+    'error.code.other': 'The request failed (error code {code}).',
+    'error.details': 'Details',
     'chat.title': 'Ask the knowledge base',
     'chat.kb': 'Knowledge base',
     'chat.model': 'Model',
@@ -89,7 +113,7 @@ export const I18N = {
     'kbs.createButton': 'Create',
     'kbs.adminNote': 'Creating and deleting knowledge bases needs the admin key.',
     'kbs.nameRequired': 'Give the knowledge base a name.',
-    'kbs.needAdmin': 'Refused: this needs the admin key (the server said: {message})',
+    'kbs.needAdmin': 'Refused: this needs the admin key.',
     'kbs.created': 'Knowledge base “{name}” created.',
     'kbs.deleted': 'Knowledge base “{name}” deleted.',
     'kbs.col.name': 'Name',
@@ -192,6 +216,30 @@ export const I18N = {
     'error.http': '服务器返回 {status}。',
     'error.retryAfter': '（请 {s} 秒后重试）',
     'error.badResponse': '服务器的响应无法解析。',
+    'error.code.invalid_argument': '请求无效，请检查填写的内容。',
+    'error.code.not_found': '找不到所请求的内容：知识库、文档或页面不存在，或当前密钥无权访问。',
+    'error.code.already_exists': '同名的内容已存在。',
+    'error.code.unreadable': '文件无法读取。',
+    'error.code.unsupported': '不支持的格式或请求。',
+    'error.code.limit_exceeded': '超出了限制（文件、文本或请求过大）。',
+    'error.code.corrupt': '数据已损坏，请运行 wendao doctor 检查。',
+    'error.code.storage': '存储出错：磁盘已满或无法写入。',
+    'error.code.unauthenticated': '需要有效的 API 密钥。',
+    'error.code.rate_limited': '请求过于频繁，请稍后再试。',
+    'error.code.context_too_long': '问题和资料超出了模型的上下文长度。',
+    'error.code.unavailable': '服务暂时不可用，请稍后再试。',
+    'error.code.bad_response': '模型服务返回了无法解析的响应。',
+    'error.code.timeout': '请求超时。',
+    'error.code.cancelled': '请求已取消。',
+    'error.code.internal': '服务器内部错误，请查看服务器日志。',
+    'error.code.admin_only': '此操作需要管理员密钥。',
+    'error.code.conflict': '操作与当前状态冲突，请刷新后重试。',
+    'error.code.cross_origin': '已拒绝来自其他网站的请求。',
+    'error.code.host_not_allowed': '服务器不接受通过此主机名访问。',
+    'error.code.method_not_allowed': '服务器不支持此操作。',
+    'error.code.overloaded': '服务器繁忙，请稍后再试。',
+    'error.code.other': '请求失败（错误代码 {code}）。',
+    'error.details': '详情',
     'chat.title': '向知识库提问',
     'chat.kb': '知识库',
     'chat.model': '模型',
@@ -250,7 +298,7 @@ export const I18N = {
     'kbs.createButton': '创建',
     'kbs.adminNote': '创建和删除知识库需要管理员密钥。',
     'kbs.nameRequired': '请填写知识库名称。',
-    'kbs.needAdmin': '被拒绝：此操作需要管理员密钥（服务器返回：{message}）',
+    'kbs.needAdmin': '被拒绝：此操作需要管理员密钥。',
     'kbs.created': '已创建知识库“{name}”。',
     'kbs.deleted': '已删除知识库“{name}”。',
     'kbs.col.name': '名称',
@@ -348,6 +396,17 @@ export function t(key, params) {
     s = s.replace(/\{(\w+)\}/g, (m, name) => (params[name] === undefined || params[name] === null ? m : String(params[name])));
   }
   return s;
+}
+
+/**
+ * The message to show for a server error with a stable `code`. The server writes its messages in
+ * English, naming what failed; the English interface shows them as they are, and the Chinese one
+ * its own sentence for the code (the server's message then belongs in a details line).
+ */
+export function serverMessage(code, message) {
+  if (lang === 'en') return message || t('error.code.other', { code });
+  const key = 'error.code.' + code;
+  return I18N[lang] && I18N[lang][key] !== undefined ? t(key) : t('error.code.other', { code });
 }
 
 export function locale() { return lang === 'zh' ? 'zh-CN' : 'en'; }

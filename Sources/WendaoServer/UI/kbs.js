@@ -2,7 +2,7 @@
 // choice of one (remembered in this browser), and the knowledge bases view (create, delete).
 
 import { t, fmtNumber, fmtDate } from './i18n.js';
-import { $, el, toast, showError, confirmAction } from './dom.js';
+import { $, el, toast, showError, confirmAction, labelCells } from './dom.js';
 import { storage, LS_KB } from './settings.js';
 import { apiJSON, kbPath } from './api.js';
 import { docsRoute } from './routes.js';
@@ -19,11 +19,24 @@ export async function loadKbs() {
     state.kbsError = e.message;
     if (!state.kbs) state.kbs = [];
   }
-  if (state.kbs.length && !state.kbs.some((k) => k.name === state.kb)) selectKb(state.kbs[0].name, true);
+  if (state.kbs.length && !state.kbs.some((k) => k.name === state.kb)) selectKb(defaultKb(state.kbs), true);
   if (!state.kbs.length) selectKb('', true);
   renderKbSelects();
   renderKbTable();
   renderChatNotice();
+}
+
+/**
+ * The knowledge base a browser that remembers none (or one since deleted) starts with: the one with
+ * the most documents, the first by name among equals.
+ */
+export function defaultKb(kbs) {
+  let best = null;
+  for (const kb of kbs || []) {
+    const n = Number(kb.documents) || 0;
+    if (!best || n > best.n || (n === best.n && kb.name < best.name)) best = { name: kb.name, n };
+  }
+  return best ? best.name : '';
 }
 
 export function renderKbSelects() {
@@ -75,6 +88,7 @@ export function renderKbTable() {
       el('td', { class: 'actions' },
         el('a', { href: docsRoute(kb.name), class: 'button ghost small' }, t('kbs.documents')), askButton, del)));
   }
+  labelCells($('kbs-table'));
 }
 
 async function deleteKb(kb) {
@@ -92,8 +106,8 @@ async function deleteKb(kb) {
 
 /** Admin-only routes answer 404 to other keys: say what that means. */
 export function adminError(e) {
-  return e && e.status === 404 && e.code === 'not_found' && /route/i.test(e.message)
-    ? t('kbs.needAdmin', { message: e.message }) : (e && e.message) || String(e);
+  return e && e.status === 404 && e.code === 'not_found' && /route/i.test(e.detail || e.message)
+    ? t('kbs.needAdmin') : (e && e.message) || String(e);
 }
 
 export function setupKbs() {

@@ -18,7 +18,7 @@ struct AskCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long) var kb: String
+    @Option(name: .long, help: "The knowledge base to answer from (see `wendao kb list`).") var kb: String
     @Argument(help: "The question.") var question: String
     @Option(name: .long, help: "Passages to consider.") var topK = 8
     @Option(name: .long, help: "Model that writes the answer, provider:model (e.g. deepseek:deepseek-chat).")

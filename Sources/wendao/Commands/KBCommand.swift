@@ -98,7 +98,7 @@ struct KBCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a knowledge base and its settings.")
         @OptionGroup var global: GlobalOptions
-        @Argument var name: String
+        @Argument(help: "The knowledge base's name.") var name: String
 
         func run() throws {
             let k = try describe(try global.library(), name)
@@ -127,7 +127,7 @@ struct KBCommand: ParsableCommand {
             abstract: "Change settings (chunking applies to files ingested afterwards; use ingest --force to re-chunk)."
         )
         @OptionGroup var global: GlobalOptions
-        @Argument var name: String
+        @Argument(help: "The knowledge base's name.") var name: String
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
@@ -143,7 +143,7 @@ struct KBCommand: ParsableCommand {
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a knowledge base with all its documents.")
         @OptionGroup var global: GlobalOptions
-        @Argument var name: String
+        @Argument(help: "The knowledge base's name.") var name: String
 
         func run() throws {
             try global.library().delete(name)

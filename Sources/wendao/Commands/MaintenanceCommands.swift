@@ -9,7 +9,7 @@ struct DoctorCommand: ParsableCommand {
         commandName: "doctor", abstract: "Check that the store and the index agree; say how to repair.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long) var kb: String
+    @Option(name: .long, help: "The knowledge base to check.") var kb: String
 
     func run() throws {
         let app = global.app()
@@ -36,7 +36,7 @@ struct ReindexCommand: ParsableCommand {
         abstract: "Rebuild the BM25 index (and, with an embedder, every vector) of a knowledge base from the store.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long) var kb: String
+    @Option(name: .long, help: "The knowledge base to rebuild the indexes of.") var kb: String
 
     func run() throws {
         let started = Date()

@@ -16,7 +16,7 @@ struct PromptsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the templates a knowledge base uses, and the file each comes from.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long) var kb: String
+        @Option(name: .long, help: "The knowledge base whose prompt templates to show or change.") var kb: String
 
         func run() throws {
             let dir = Library.defaultDirectory(explicit: global.data, environment: ProcessInfo.processInfo.environment)

@@ -9,7 +9,7 @@ struct SearchCommand: ParsableCommand {
         commandName: "search", abstract: "Show the best-matching passages with their scores.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long) var kb: String
+    @Option(name: .long, help: "The knowledge base to search (see `wendao kb list`).") var kb: String
     @Argument(help: "The query.") var query: String
     @Option(name: .long, help: "Number of results.") var topK = 10
     @Option(name: .long, help: "bm25, dense or hybrid (default: the knowledge base's mode).") var mode: RetrievalMode?

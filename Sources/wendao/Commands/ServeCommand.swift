@@ -61,7 +61,10 @@ struct ServeCommand: AsyncParsableCommand {
             dataDirectory: setup.dataDirectory, environment: setup.environment, models: setup.configuration,
             logger: logger)
         let server = try WendaoServer(configuration: config, app: app, logger: logger)
-        Output.err("wendao: serving \(setup.dataDirectory.path) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
-        try await server.run()
+        let shown = host.contains(":") ? "[\(host)]" : host
+        let folder = setup.dataDirectory.path
+        // Said once the socket is bound, so a busy port is reported as such rather than after a
+        // claim to serve.
+        try await server.run { bound in Output.err("wendao: serving \(folder) on http://\(shown):\(bound)/") }
     }
 }
