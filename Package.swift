@@ -58,6 +58,13 @@ let package = Package(
             name: "WendaoZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Accounts, passwords (Argon2id from the system's libsodium, loaded at run time) and
+        // sessions over Core's UserStore.
+        .target(
+            name: "WendaoAuth",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WendaoLoaders",
             dependencies: ["WendaoCore", "WendaoZlib"],
@@ -151,7 +158,7 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -179,7 +186,7 @@ let package = Package(
             name: "wendao",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
-                "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp",
+                "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -207,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WendaoStoreTests",
-            dependencies: ["WendaoCore", "WendaoStore", "WendaoTestSupport"],
+            dependencies: ["WendaoCore", "WendaoStore", "WendaoAuth", "WendaoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -246,7 +253,7 @@ let package = Package(
             name: "WendaoServerTests",
             dependencies: [
                 "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer", "WendaoApp",
-                "WendaoEmbed", "WendaoTestSupport", "wendao",
+                "WendaoEmbed", "WendaoAuth", "WendaoTestSupport", "wendao",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -3,10 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages (Debian): SQLite headers for GRDB; poppler (PDF text, CJK maps) and Tesseract
+# System packages (Debian): SQLite headers for GRDB; libsodium (Argon2id passwords, loaded at run time); poppler (PDF text, CJK maps) and Tesseract
 # with Chinese and English (OCR) for the document-format tests.
 missing=()
-for pkg in libsqlite3-dev zlib1g-dev poppler-utils poppler-data tesseract-ocr tesseract-ocr-chi-sim \
+for pkg in libsqlite3-dev zlib1g-dev libsodium23 poppler-utils poppler-data tesseract-ocr tesseract-ocr-chi-sim \
   tesseract-ocr-chi-tra tesseract-ocr-eng; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
@@ -81,3 +81,9 @@ python3 scripts/browser_test.py
 # A Chinese-named knowledge base through the UI; a cross-origin attacker page and DNS rebinding.
 echo "== cross-origin test"
 python3 scripts/cross_origin_test.py
+# Accounts in the web UI: sign-in, roles, HttpOnly session, CSRF, sign-out.
+echo "== accounts browser test"
+python3 scripts/accounts_browser_test.py
+# A share link and the website widget from other origins (allowed and not), a hostile host page.
+echo "== share link and widget browser test"
+python3 scripts/share_browser_test.py

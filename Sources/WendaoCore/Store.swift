@@ -4,7 +4,7 @@
 /// The pipeline talks only to these protocols, so that a PostgreSQL backend can replace the embedded
 /// SQLite one without touching ingest or query code. Every method that changes data is atomic:
 /// it either commits completely or leaves the store as it was.
-public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore {}
+public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore, UserStore, ShareStore {}
 
 /// Knowledge bases: their names and settings.
 public protocol KnowledgeBaseStore: Sendable {

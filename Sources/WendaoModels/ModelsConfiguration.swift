@@ -194,6 +194,8 @@ public struct ModelsConfiguration: Sendable, Equatable {
     /// `server.admin_key_env`: the environment variable holding the admin key (default
     /// `WENDAO_ADMIN_KEY`).
     public var serverAdminKeyEnv: String?
+    /// `server.secure_cookies`: mark the session cookie `Secure` (behind an HTTPS proxy).
+    public var serverSecureCookies = false
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -275,6 +277,7 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     case "allowed_hosts": c.serverAllowedHosts = try r.strings(v, "server.allowed_hosts")
                     case "allowed_origins": c.serverAllowedOrigins = try r.strings(v, "server.allowed_origins")
                     case "admin_key_env": c.serverAdminKeyEnv = try r.string(v, "server.admin_key_env")
+                    case "secure_cookies": c.serverSecureCookies = try r.bool(v, "server.secure_cookies")
                     default: r.unknown("server.\(k)")
                     }
                 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Synchronization
+import WendaoAuth
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -13,26 +14,60 @@ enum Principal: Sendable {
     case admin
     /// An API key.
     case key(APIKeyRecord)
+    /// A person signed in to the web UI (session cookie).
+    case user(UserRecord, SessionRecord)
 
+    /// A server administrator: the admin key, an open local server, or an administrator account.
     var isAdmin: Bool {
-        if case .admin = self { return true }
-        return false
+        switch self {
+        case .admin: true
+        case .key: false
+        case .user(let u, _): u.isAdministrator
+        }
     }
 
-    /// Whether the caller may see knowledge base `id`.
+    /// Whether the caller may see knowledge base `id` (list it, read its documents, search it).
     func covers(_ id: Int64) -> Bool {
         switch self {
         case .admin: true
         case .key(let k): k.knowledgeBaseIDs.contains(id)
+        case .user(let u, _): u.role(in: id) != nil
         }
     }
 
-    /// Whether the caller may change knowledge base `id`.
+    /// Whether the caller may ask knowledge base `id` and give feedback (every key that covers it;
+    /// agents and above).
+    func canAsk(_ id: Int64) -> Bool {
+        switch self {
+        case .admin: true
+        case .key(let k): k.knowledgeBaseIDs.contains(id)
+        case .user(let u, _): u.role(in: id)?.allows(.ask) ?? false
+        }
+    }
+
+    /// Whether the caller may change knowledge base `id`'s documents (write keys; editors and above).
     func canWrite(_ id: Int64) -> Bool {
         switch self {
         case .admin: true
         case .key(let k): k.scope == .write && k.knowledgeBaseIDs.contains(id)
+        case .user(let u, _): u.role(in: id)?.allows(.editDocuments) ?? false
         }
+    }
+
+    /// Whether the caller may change knowledge base `id`'s settings (write keys; the knowledge
+    /// base's administrators).
+    func canConfigure(_ id: Int64) -> Bool {
+        switch self {
+        case .admin: true
+        case .key(let k): k.scope == .write && k.knowledgeBaseIDs.contains(id)
+        case .user(let u, _): u.role(in: id)?.allows(.administer) ?? false
+        }
+    }
+
+    /// The signed-in session, when the caller is a person.
+    var session: SessionRecord? {
+        if case .user(_, let s) = self { return s }
+        return nil
     }
 
     /// A stable label for rate limiting and logs (never the key).
@@ -40,6 +75,7 @@ enum Principal: Sendable {
         switch self {
         case .admin: "admin"
         case .key(let k): "key-\(k.id)"
+        case .user(let u, _): "user-\(u.id)"
         }
     }
 }
@@ -100,6 +136,8 @@ struct AuthMiddleware: RouterMiddleware {
             if !present { return .admin }
         }
         guard let presented = try presentedKey(request) else {
+            // A session cookie is looked up in the store.
+            if SessionCookie.token(in: request) != nil { return nil }
             throw APIError.unauthorized("an API key is required (Authorization: Bearer <key>)")
         }
         if let admin = service.configuration.adminKey, constantTimeEqual(admin.exposedValue, presented) {
@@ -131,6 +169,7 @@ struct AuthMiddleware: RouterMiddleware {
             return .admin
         }
         guard let presented = try presentedKey(request) else {
+            if let token = SessionCookie.token(in: request) { return try sessionPrincipal(token, request) }
             throw APIError.unauthorized("an API key is required (Authorization: Bearer <key>)")
         }
         if let admin = service.configuration.adminKey, constantTimeEqual(admin.exposedValue, presented) {
@@ -140,6 +179,26 @@ struct AuthMiddleware: RouterMiddleware {
             throw APIError.unauthorized("the API key is not valid (unknown, revoked or malformed)")
         }
         return .key(record)
+    }
+
+    /// The person a session cookie belongs to. A request that changes data must also carry the
+    /// session's CSRF token in `X-CSRF-Token` (a cookie is sent by the browser whoever made the
+    /// page; the token only the server's own pages can read).
+    func sessionPrincipal(_ token: String, _ request: Request) throws -> Principal {
+        guard let (session, user) = try Accounts(store: service.library.store).session(token: token) else {
+            throw APIError.unauthorized("the session has ended or is not valid; sign in again")
+        }
+        switch request.method {
+        case .get, .head, .options: break
+        default:
+            let sent = request.headers[HTTPField.Name("X-CSRF-Token")!] ?? ""
+            guard constantTimeEqual(sent, session.csrfToken) else {
+                throw APIError(
+                    status: .forbidden, code: "csrf_failed",
+                    message: "a request that changes data must carry the session's X-CSRF-Token")
+            }
+        }
+        return .user(user, session)
     }
 
     func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -175,9 +234,46 @@ final class KeysPresentCache: Sendable {
         }) {
             return cached
         }
-        // On a store error, fail closed: keys are assumed to exist.
-        let present = (try? !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty) ?? true
+        // On a store error, fail closed: keys are assumed to exist. An account closes the server
+        // as a key does.
+        let present =
+            (try? !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty || !library.store.users().isEmpty) ?? true
         state.withLock { $0 = (present, now) }
         return present
+    }
+}
+
+/// The session cookie: `wendao_session`, HttpOnly, SameSite=Strict, path `/`; `Secure` when the
+/// request came over HTTPS (a TLS proxy's `X-Forwarded-Proto: https`) or the configuration asks.
+enum SessionCookie {
+    static let name = "wendao_session"
+
+    /// The session token a request's `Cookie` header carries, or nil.
+    static func token(in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1)
+                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name else { continue }
+                let value = pair[1].trimmingCharacters(in: .whitespaces)
+                return value.isEmpty ? nil : value
+            }
+        }
+        return nil
+    }
+
+    /// Whether the cookie should be marked `Secure` for this request.
+    static func secure(_ request: Request, configuration: ServerConfiguration) -> Bool {
+        configuration.secureCookies
+            || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+    }
+
+    /// The `Set-Cookie` value that stores `token` for `maxAge` seconds.
+    static func setting(_ token: String, maxAge: Int, secure: Bool) -> String {
+        "\(name)=\(token); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+    }
+
+    /// The `Set-Cookie` value that removes the cookie.
+    static func clearing(secure: Bool) -> String {
+        "\(name)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
     }
 }

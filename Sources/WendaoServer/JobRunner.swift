@@ -17,6 +17,9 @@ struct JobPayload: Codable {
     /// remove when they fail to ingest. A file read from where the CLI ingested it is the user's
     /// and is never removed.
     var owned: [String]?
+    /// Rebuild the BM25 index and, with an embedder, every vector, from the stored chunks (after a
+    /// settings change that needs it) instead of ingesting files.
+    var reindex: Bool?
 }
 
 /// Runs queued ingest jobs one at a time, in the background, on a thread of its own (ingest is
@@ -151,6 +154,23 @@ final class JobRunner: Service {
             let payload = try JSONDecoder().decode(JobPayload.self, from: Data(job.payload.utf8))
             let done = Set(job.results.map(\.path))
             let kb = try library.open(record.name)
+            if payload.reindex == true {
+                let chunks = try kb.rebuildIndex()
+                let vectors = kb.record.settings.embedder == nil ? 0 : try kb.rebuildVectors()
+                service.invalidate(record.name)
+                job.results = [
+                    JobFileResult(
+                        path: "(index)", outcome: "updated", chunks: chunks,
+                        reason: vectors > 0 ? "\(vectors) vectors computed again" : nil)
+                ]
+                job.filesDone = 1
+                job.chunks = chunks
+                job.state = .succeeded
+                job.finishedAt = Date().timeIntervalSince1970
+                save()
+                logger.info("reindex job finished", metadata: ["job": "\(job.id)"])
+                return job.state
+            }
             var options = IngestOptions()
             options.force = payload.force
             options.identities = payload.identities ?? [:]

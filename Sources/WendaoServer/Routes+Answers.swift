@@ -226,7 +226,7 @@ extension WendaoAPI {
         }
         api.post("kbs/:kb/ask") { request, context in
             let name = try context.knowledgeBaseName()
-            let record = try await visibleRecord(name, context)
+            let record = try await askableRecord(name, context)
             let body = try await JSON.decode(AskBody.self, from: request, limit: limits.json)
             try checkQuery(body.question, "question")
             try checkRequestedModel(body.model, record: record, context)
@@ -235,7 +235,7 @@ extension WendaoAPI {
             let history = (body.history ?? []).filter { $0.role != .system }
             // Settled before anything streams (a model this server cannot use is a 404, not an
             // error event after a 200).
-            let plan = try await planAnswer(try await visibleRecord(name, context), model: body.model)
+            let plan = try await planAnswer(try await askableRecord(name, context), model: body.model)
             let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
                 defer { slot.release() }

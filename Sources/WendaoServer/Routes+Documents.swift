@@ -164,6 +164,19 @@ extension WendaoAPI {
             runner.notify()
             return try JSON.response(JobView(job, kb: name), status: .accepted)
         }
+        // Rebuilds the indexes from the stored chunks, as a job (after a change of BM25 or
+        // retrieval settings, or of the embedder).
+        api.post("kbs/:kb/reindex") { _, context in
+            let name = try context.knowledgeBaseName()
+            _ = try await configurableRecord(name, context)
+            let library = service.library
+            let body = String(decoding: try JSONEncoder().encode(JobPayload(files: [], reindex: true)), as: UTF8.self)
+            let slot = try limits.rate.enter(.ingest, for: context.principal)
+            let job = try await service.blocking { try library.createJob(kb: name, payload: body, filesTotal: 1) }
+            slot.hand(to: job.id)
+            runner.notify()
+            return try JSON.response(JobView(job, kb: name), status: .accepted)
+        }
         api.post("kbs/:kb/documents/:id/reingest") { _, context in
             let name = try context.knowledgeBaseName()
             let record = try await writableRecord(name, context)

@@ -88,6 +88,30 @@ extension WendaoAPI {
         return record
     }
 
+    /// Like ``visibleRecord(_:_:)``, and the caller may ask it (a viewer account gets 404: it sees
+    /// the knowledge base's documents, not its answers).
+    func askableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
+        let record = try await visibleRecord(name, context)
+        guard context.principal.canAsk(record.id) else {
+            throw APIError(
+                status: .notFound, code: "not_found",
+                message: "knowledge base '\(name)' does not exist or this account may not ask it")
+        }
+        return record
+    }
+
+    /// Like ``visibleRecord(_:_:)``, and the caller may change its settings (write keys; the
+    /// knowledge base's administrators).
+    func configurableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
+        let record = try await visibleRecord(name, context)
+        guard context.principal.canConfigure(record.id) else {
+            throw APIError(
+                status: .notFound, code: "not_found",
+                message: "knowledge base '\(name)' does not exist or this caller may not change its settings")
+        }
+        return record
+    }
+
     /// Refuses a request's own choice of answer model from a caller who is not the administrator:
     /// a tenant key answers with its knowledge base's model (or extractively), and cannot spend the
     /// server's provider keys on a model of its choosing.
@@ -132,7 +156,7 @@ extension WendaoAPI {
         }
         api.patch("kbs/:kb") { request, context in
             let name = try context.knowledgeBaseName()
-            _ = try await writableRecord(name, context)
+            _ = try await configurableRecord(name, context)
             let body = try await JSON.decode(KBSettingsBody.self, from: request, limit: limits.json)
             let patch = try body.patch()
             // The embedder (a local model path, a provider's model) and the answer model (spends the

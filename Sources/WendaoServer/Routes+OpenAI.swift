@@ -72,7 +72,7 @@ extension WendaoAPI {
             }
             var models: [Model] = []
             let library = service.library
-            for r in try await service.blocking({ try library.list() }) where context.principal.covers(r.id) {
+            for r in try await service.blocking({ try library.list() }) where context.principal.canAsk(r.id) {
                 models.append(Model(id: "kb:\(r.name)", created: Int(r.createdAt)))
             }
             if context.principal.isAdmin, let m = service.configuration.models.defaultModel {
@@ -198,7 +198,7 @@ extension WendaoAPI {
             let footer = body.wendao?.citation_footer == true
             if body.model.hasPrefix("kb:") {
                 let name = String(body.model.dropFirst(3))
-                let plan = try await planAnswer(try await visibleRecord(name, context), model: nil)
+                let plan = try await planAnswer(try await askableRecord(name, context), model: nil)
                 // The last user message is the question; earlier user/assistant turns are history.
                 // System messages from the client are not passed on: the knowledge base's own prompt
                 // governs answers.

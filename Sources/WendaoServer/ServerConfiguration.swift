@@ -67,6 +67,14 @@ public struct ServerConfiguration: Sendable {
     /// Origins (`https://intranet.example`) whose pages may send state-changing requests besides
     /// the server's own origin (`server.allowed_origins`).
     public var allowedOrigins: [String] = []
+    /// Mark the session cookie `Secure` on every response (set when the server is reached over
+    /// HTTPS through a proxy that does not send `X-Forwarded-Proto`); `server.secure_cookies`.
+    public var secureCookies = false
+    /// Sign-in attempts allowed per user name and per client address in ``loginWindow`` before
+    /// further attempts get 429.
+    public var loginAttempts = 10
+    /// The window of ``loginAttempts``.
+    public var loginWindow: Duration = .seconds(900)
 
     /// Defaults for a data directory.
     public init(dataDirectory: URL) {

@@ -32,13 +32,21 @@ struct WendaoAPI: Sendable {
         let keys = KeysPresentCache()
         let openLocal = service.configuration.opensLocally
         let metrics = self.metrics
-        router.group("metrics").add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
-            .get { _, context in
-                guard context.principal.isAdmin else { throw APIError.notFound("no such route for this key") }
-                return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
-            }
+        router.group("metrics").add(
+            middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal)
+        )
+        .get { _, context in
+            guard context.principal.isAdmin else { throw APIError.notFound("no such route for this key") }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        addSessionRoutes(
+            router,
+            throttle: WindowedCounter(
+                limit: service.configuration.loginAttempts, window: service.configuration.loginWindow))
+        // Share links: 20 questions a minute per link unless it says otherwise.
+        addSharePublicRoutes(router, throttle: WindowedCounter(limit: 20, window: .seconds(60)))
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -46,6 +54,8 @@ struct WendaoAPI: Sendable {
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
         addKeyRoutes(api)
+        addUserRoutes(api)
+        addShareAdminRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -142,7 +152,8 @@ public struct WendaoServer: Sendable {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ClientHangUpHandler()], idleTimeout: .nanoseconds(idleNanoseconds))),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
             // Shut down in reverse order: the HTTP server, then the job runner, then the gateway
             // and the thread pool.
             services: [AppResourcesService(app: app), api.runner],
@@ -183,7 +194,8 @@ public struct WendaoServer: Sendable {
     /// address this machine does not have, a privileged port), else nil.
     static func bindFailure(_ error: any Error, configuration: ServerConfiguration) -> WendaoError? {
         guard let io = error as? IOError else { return nil }
-        let address = "\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)"
+        let address =
+            "\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)"
         switch io.errnoCode {
         case EADDRINUSE:
             return WendaoError(

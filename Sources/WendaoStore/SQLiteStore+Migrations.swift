@@ -103,6 +103,55 @@ extension SQLiteStore {
                 taken.insert(Array(nfc.utf8))
             }
         }
+        // Accounts (Argon2id hashes), their roles per knowledge base, and browser sessions (by the
+        // SHA-256 of their token). Deleting a user or a knowledge base removes what hangs on it.
+        m.registerMigration("users-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL,
+                        name_key TEXT NOT NULL UNIQUE,
+                        password_hash TEXT NOT NULL,
+                        is_admin INTEGER NOT NULL DEFAULT 0,
+                        created_at REAL NOT NULL,
+                        last_login_at REAL
+                    );
+                    CREATE TABLE user_roles (
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        role TEXT NOT NULL,
+                        PRIMARY KEY (user_id, kb_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX user_roles_kb ON user_roles(kb_id);
+                    CREATE TABLE sessions (
+                        token_hash TEXT PRIMARY KEY,
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        csrf_token TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        expires_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX sessions_user ON sessions(user_id);
+                    """)
+        }
+        // Public share links of a knowledge base's chat (by the SHA-256 of their token).
+        m.registerMigration("shares-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE shares (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        token_hash TEXT NOT NULL UNIQUE,
+                        prefix TEXT NOT NULL,
+                        allowed_origins TEXT NOT NULL,
+                        per_minute INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        revoked_at REAL
+                    );
+                    CREATE INDEX shares_kb ON shares(kb_id, id);
+                    """)
+        }
         return m
     }
 }

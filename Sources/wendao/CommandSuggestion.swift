@@ -26,11 +26,11 @@ enum CommandSuggestion {
                 .filter { $0.distance <= max(1, min(3, $0.name.count / 2)) || $0.name.hasPrefix(word.lowercased()) }
                 .sorted { ($0.distance, $0.name) < ($1.distance, $1.name) }
             var seen: Set<String> = []
-            let names = ranked.map(\.name).filter { seen.insert($0).inserted }.prefix(3)
+            let suggested = ranked.map { $0.name }.filter { seen.insert($0).inserted }.prefix(3)
             let full = path.joined(separator: " ")
             var text = "'\(word)' is not a \(full) command."
-            if !names.isEmpty {
-                text += " Did you mean " + names.map { "'\(full) \($0)'" }.joined(separator: " or ") + "?"
+            if !suggested.isEmpty {
+                text += " Did you mean " + suggested.map { "'\(full) \($0)'" }.joined(separator: " or ") + "?"
             }
             return text + " See '\(full) --help'."
         }

@@ -24,6 +24,7 @@ struct Wendao: AsyncParsableCommand {
             KBCommand.self, IngestCommand.self, DocsCommand.self, SearchCommand.self, AskCommand.self,
             DoctorCommand.self, ReindexCommand.self, EvalCommand.self, BenchCommand.self, DemoCommand.self,
             ModelsCommand.self, ChatCommand.self, PromptsCommand.self, ServeCommand.self, KeysCommand.self,
+            UsersCommand.self,
         ]
     )
 
@@ -83,7 +84,11 @@ func runInterruptible(_ command: any AsyncParsableCommand) async throws {
     let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
     let interrupted = Mutex(false)
     source.setEventHandler {
-        if interrupted.withLock({ let was = $0; $0 = true; return was }) { exit(130) }
+        if interrupted.withLock({
+            let was = $0; $0 = true; return was
+        }) {
+            exit(130)
+        }
         task.cancel()
     }
     source.resume()

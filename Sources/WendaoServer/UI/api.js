@@ -69,7 +69,81 @@ export function askForKey(refused) {
   return request.promise;
 }
 
-function finishKeyRequest(key) {
+// The signed-in account (cookie session): who, and the CSRF token requests that change data echo.
+let session = null;
+
+/** The signed-in account's session (`{user, csrf_token, expires_at}`), or null. */
+export function getSession() { return session; }
+
+function setSession(value) {
+  session = value && value.user ? value : null;
+  const badge = $('user-badge');
+  badge.hidden = !session;
+  badge.textContent = session ? t('signin.as', { name: session.user.name }) : '';
+  $('sign-out').hidden = !session;
+  document.documentElement.dataset.role = session ? (session.user.administrator ? 'admin' : 'member') : '';
+}
+
+/** Reads the current session (a cookie from an earlier sign-in), without asking for anything. */
+export async function loadSession() {
+  try {
+    const res = await fetch('/api/v1/session', { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } });
+    setSession(res.ok ? await res.json() : null);
+  } catch (e) {
+    setSession(null);
+  }
+  return session;
+}
+
+/** Headers a request that changes data needs when signed in. */
+export function csrfHeaders(method) {
+  const m = (method || 'GET').toUpperCase();
+  return session && !['GET', 'HEAD', 'OPTIONS'].includes(m) ? { 'X-CSRF-Token': session.csrf_token } : {};
+}
+
+async function signIn() {
+  const name = $('signin-name').value.trim();
+  const password = $('signin-password').value;
+  showSignInError('');
+  if (!name || !password) { showSignInError(t('signin.missing')); return; }
+  $('signin-submit').disabled = true;
+  try {
+    const res = await fetch('/api/v1/session', {
+      method: 'POST', credentials: 'same-origin', cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ name, password }),
+    });
+    if (!res.ok) {
+      const e = await errorFromResponse(res);
+      showSignInError(res.status === 401 ? t('signin.failed') : e.message);
+      return;
+    }
+    setSession(await res.json());
+    $('signin-password').value = '';
+    setKey('');
+    finishKeyRequest(null, true);
+  } catch (e) {
+    showSignInError(t('error.network', { error: (e && e.message) || String(e) }));
+  } finally {
+    $('signin-submit').disabled = false;
+  }
+}
+
+function showSignInError(message) {
+  $('signin-error').textContent = message;
+  $('signin-error').hidden = !message;
+}
+
+async function signOut() {
+  try {
+    await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin', cache: 'no-store' });
+  } catch (e) { /* the cookie is cleared by the server; nothing else to do */ }
+  setSession(null);
+  toast(t('signin.signedOut'));
+  location.reload();
+}
+
+function finishKeyRequest(key, signedIn) {
   const request = keyRequest;
   keyRequest = null;
   const dialog = $('key-dialog');
@@ -79,7 +153,10 @@ function finishKeyRequest(key) {
     else dialog.removeAttribute('open');
   }
   if (!request) return;
-  if (key) { setKey(key); request.resolve(); }
+  $('signin-password').value = '';
+  showSignInError('');
+  if (signedIn) request.resolve();
+  else if (key) { setKey(key); request.resolve(); }
   else request.reject(new ApiError(401, 'unauthenticated', t('auth.required')));
 }
 
@@ -93,6 +170,9 @@ export function setupKeyDialog() {
   $('key-cancel').addEventListener('click', () => finishKeyRequest(null));
   $('key-dialog').addEventListener('cancel', (e) => { e.preventDefault(); finishKeyRequest(null); });
   $('key-forget').addEventListener('click', () => { setKey(''); toast(t('key.forgotten')); });
+  $('signin-submit').addEventListener('click', () => signIn());
+  $('signin-password').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); signIn(); } });
+  $('sign-out').addEventListener('click', () => signOut());
   $('key-forget').hidden = !getKey();
 }
 
@@ -109,6 +189,7 @@ export async function apiFetch(path, options) {
     if (!headers.has('Accept')) headers.set('Accept', 'application/json');
     const key = getKey();
     if (key) headers.set('Authorization', 'Bearer ' + key);
+    else for (const [k, v] of Object.entries(csrfHeaders(opts.method))) headers.set(k, v);
     let res;
     try {
       res = await fetch(path, {
@@ -121,7 +202,9 @@ export async function apiFetch(path, options) {
     }
     if (res.status === 401) {
       if (key) setKey('');
-      await askForKey(Boolean(key)); // rejects when the person cancels
+      const hadSession = Boolean(session);
+      if (hadSession) setSession(null); // the session ended: sign in again
+      await askForKey(Boolean(key) || hadSession); // rejects when the person cancels
       continue;
     }
     if (!res.ok) throw await errorFromResponse(res);
@@ -145,6 +228,7 @@ export function xhrUpload(path, formData, onProgress) {
     xhr.setRequestHeader('Accept', 'application/json');
     const key = getKey();
     if (key) xhr.setRequestHeader('Authorization', 'Bearer ' + key);
+    else for (const [k, v] of Object.entries(csrfHeaders('POST'))) xhr.setRequestHeader(k, v);
     xhr.upload.addEventListener('progress', (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); });
     xhr.addEventListener('load', () => resolve({ status: xhr.status, text: xhr.responseText, key,
       retryAfter: xhr.getResponseHeader('Retry-After') }));
@@ -157,7 +241,9 @@ export function xhrUpload(path, formData, onProgress) {
       const r = await attempt();
       if (r.status === 401) {
         if (r.key) setKey('');
-        await askForKey(Boolean(r.key));
+        const hadSession = Boolean(session);
+        if (hadSession) setSession(null);
+        await askForKey(Boolean(r.key) || hadSession);
         continue;
       }
       if (r.status < 200 || r.status >= 300) throw errorFromBody(r.status, r.text, r.retryAfter);

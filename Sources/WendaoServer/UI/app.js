@@ -11,7 +11,7 @@
 import { t, getLang, setLang } from './i18n.js';
 import { storage, LS_LANG, initialLang } from './settings.js';
 import { $, setupConfirmDialog } from './dom.js';
-import { setupKeyDialog } from './api.js';
+import { setupKeyDialog, loadSession, getSession } from './api.js';
 import { parseRoute } from './routes.js';
 import { state, chat } from './state.js';
 import { panel } from './citations.js';
@@ -19,6 +19,8 @@ import { renderChatNotice, renderTurn, setupChat } from './chat.js';
 import { loadKbs, renderKbSelects, renderKbTable, setupKbs } from './kbs.js';
 import { showDocs, renderDocsView, setupDocs } from './documents.js';
 import { renderSearch, setupSearch } from './search.js';
+import { loadAdmin, renderAdmin, setupAdmin } from './admin.js';
+import { showSettings, setupSettings } from './kbsettings.js';
 
 // ----- Language -----
 
@@ -42,7 +44,10 @@ function applyLang() {
   if (panel.turn) $('source-title').textContent = t('source.title', { n: panel.n });
   renderDocsView();
   renderSearch();
+  renderAdmin();
   updateTitle();
+  const session = getSession();
+  if (session) $('user-badge').textContent = t('signin.as', { name: session.user.name });
 }
 
 function setupLang() {
@@ -54,10 +59,10 @@ function setupLang() {
   });
 }
 
-// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search (routes.js) -----
+// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search, #/admin (routes.js) -----
 
 function updateTitle() {
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', search: 'nav.search' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', admin: 'nav.admin' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -74,11 +79,13 @@ function route(initial) {
   state.view = view;
   for (const section of document.querySelectorAll('.view')) section.hidden = section.dataset.view !== view;
   for (const link of document.querySelectorAll('.mainnav a')) {
-    const current = link.dataset.route === view || (view === 'docs' && link.dataset.route === 'kbs');
+    const current = link.dataset.route === view || ((view === 'docs' || view === 'settings') && link.dataset.route === 'kbs');
     if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
   if (view === 'docs') showDocs(r.kb);
+  if (view === 'settings') showSettings(r.kb);
   if (view === 'kbs' && !initial) loadKbs();
+  if (view === 'admin') loadAdmin();
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -96,10 +103,14 @@ function init() {
   setupKbs();
   setupDocs();
   setupSearch();
+  setupAdmin();
+  setupSettings();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);
-  loadKbs();
+  // A signed-in account (an earlier sign-in's cookie) is known before the knowledge bases load,
+  // so the first request carries its CSRF token and nobody is asked for a key needlessly.
+  loadSession().then(() => loadKbs());
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

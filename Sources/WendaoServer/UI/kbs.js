@@ -5,7 +5,7 @@ import { t, fmtNumber, fmtDate } from './i18n.js';
 import { $, el, toast, showError, confirmAction, labelCells } from './dom.js';
 import { storage, LS_KB } from './settings.js';
 import { apiJSON, kbPath } from './api.js';
-import { docsRoute } from './routes.js';
+import { docsRoute, settingsRoute } from './routes.js';
 import { state, chat } from './state.js';
 import { newConversation, renderChatNotice } from './chat.js';
 
@@ -86,7 +86,8 @@ export function renderKbTable() {
       el('td', { class: kb.model ? 'mono' : 'muted' }, kb.model || t('kbs.noModel')),
       el('td', null, fmtDate(kb.created_at)),
       el('td', { class: 'actions' },
-        el('a', { href: docsRoute(kb.name), class: 'button ghost small' }, t('kbs.documents')), askButton, del)));
+        el('a', { href: docsRoute(kb.name), class: 'button ghost small' }, t('kbs.documents')),
+        el('a', { href: settingsRoute(kb.name), class: 'button ghost small admin-only' }, t('kbs.settings')), askButton, del)));
   }
   labelCells($('kbs-table'));
 }

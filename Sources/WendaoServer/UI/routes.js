@@ -1,11 +1,15 @@
-// Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME, #/search.
+// Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME, #/search,
+// #/settings/NAME, #/admin (keys and accounts).
 // A knowledge base's name is percent-encoded in #/docs/NAME (names may be Chinese or hold '/').
 // No DOM access: tested under `node --test`.
 
-export const VIEWS = ['chat', 'kbs', 'docs', 'search'];
+export const VIEWS = ['chat', 'kbs', 'docs', 'settings', 'search', 'admin'];
 
 /** The route of the documents view of knowledge base `kb`. */
 export function docsRoute(kb) { return '#/docs/' + encodeURIComponent(kb); }
+
+/** The route of the settings view of knowledge base `kb`. */
+export function settingsRoute(kb) { return '#/settings/' + encodeURIComponent(kb); }
 
 /**
  * What a fragment asks for: `{view, kb}` (kb only for 'docs'), `{redirect}` for a route that does
@@ -17,7 +21,7 @@ export function parseRoute(hash) {
   if (!h.startsWith('#/')) return { anchor: true };
   const parts = h.slice(2).split('/');
   const view = parts[0];
-  if (view === 'docs') {
+  if (view === 'docs' || view === 'settings') {
     let kb = '';
     try { kb = decodeURIComponent(parts.slice(1).join('/')); } catch (e) { kb = ''; }
     return kb ? { view, kb } : { redirect: '#/kbs' };

@@ -26,7 +26,8 @@ struct AskCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Answer extractively even when a model is configured.") var extractive = false
     @Option(
         name: .long,
-        help: "Conversation file (JSONL of {\"role\",\"content\"} turns): earlier turns give the follow-up its context; this turn is appended."
+        help:
+            "Conversation file (JSONL of {\"role\",\"content\"} turns): earlier turns give the follow-up its context; this turn is appended."
     )
     var history: String?
     @Option(name: .long, help: "Cap on context tokens given to the model (default: what the model's window allows).")
@@ -42,7 +43,9 @@ struct AskCommand: AsyncParsableCommand {
         let chosen: (spec: String, from: String)? =
             extractive
             ? nil
-            : model.map { ($0, "--model") } ?? base.record.settings.model.map { ($0, "knowledge base '\(kb)' (kb set --model)") }
+            : model.map { ($0, "--model") } ?? base.record.settings.model.map {
+                ($0, "knowledge base '\(kb)' (kb set --model)")
+            }
                 ?? setup.defaultModelWithSource
         guard let (spec, source) = chosen else {
             if history != nil {
@@ -147,7 +150,9 @@ enum ConversationFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw WendaoError(.unreadable, "\(path): cannot read the conversation file")
         }
-        guard data.count <= 16 << 20 else { throw WendaoError(.limitExceeded, "\(path): conversation file over 16 MiB") }
+        guard data.count <= 16 << 20 else {
+            throw WendaoError(.limitExceeded, "\(path): conversation file over 16 MiB")
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             throw WendaoError(.unreadable, "\(path): the conversation file is not UTF-8 text")
         }

@@ -119,7 +119,8 @@ struct EvalCommand: ParsableCommand {
             commandName: "answers",
             abstract: "Answer quality of a knowledge base on a question file (the sample eval.jsonl format).")
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long, help: "The knowledge base to answer from (ingest the sample into it first).") var kb: String
+        @Option(name: .long, help: "The knowledge base to answer from (ingest the sample into it first).") var kb:
+            String
         @Argument(help: "Questions (JSONL: question, answers, documents, answerable).") var file: String
         @Option(help: "Retrieval: bm25, dense or hybrid (default: the knowledge base's mode).") var mode: RetrievalMode?
         @Option(

@@ -39,7 +39,9 @@ struct KBCommand: ParsableCommand {
         var patch: KnowledgeBaseSettings.Patch {
             KnowledgeBaseSettings.Patch(
                 chunkSize: chunkSize, chunkOverlap: chunkOverlap, k1: k1, b: b, cjkMode: cjkMode, model: model,
-                ocrLanguages: ocrLanguages.map { $0.split(separator: "+", omittingEmptySubsequences: false).map(String.init) },
+                ocrLanguages: ocrLanguages.map {
+                    $0.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+                },
                 embedder: embedder, retrievalMode: retrieval, fusion: fusion)
         }
     }
@@ -67,7 +69,8 @@ struct KBCommand: ParsableCommand {
         @OptionGroup var settings: SettingsOptions
 
         func run() throws {
-            let validated = try settings.patch.validate(.default, for: .create, checker: SettingsChecker(global: global))
+            let validated = try settings.patch.validate(
+                .default, for: .create, checker: SettingsChecker(global: global))
             let lib = try global.library()
             try lib.create(name, settings: validated)
             if global.json {

@@ -39,7 +39,8 @@ struct PromptsCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in templates into <data>/prompts/<kb>/ (or <data>/prompts/ for all) to edit them.",
+            abstract:
+                "Write the built-in templates into <data>/prompts/<kb>/ (or <data>/prompts/ for all) to edit them.",
             discussion: """
                 Templates are read from <data>/prompts/<kb>/<name>.txt, then <data>/prompts/<name>.txt, then the \
                 built-in text. Placeholders: {{sources}}, {{question}}, {{language}}, {{not_found}}, {{history}}.

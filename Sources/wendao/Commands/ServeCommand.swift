@@ -24,7 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Answers in flight at once; more get 503 with Retry-After.") var maxAnswers = 64
     @Option(
         name: .customLong("allowed-host"),
-        help: "A host name clients reach the server by (repeatable; adds to server.allowed_hosts). Requests for other names are refused.")
+        help:
+            "A host name clients reach the server by (repeatable; adds to server.allowed_hosts). Requests for other names are refused."
+    )
     var allowedHosts: [String] = []
 
     func run() async throws {
@@ -42,9 +44,12 @@ struct ServeCommand: AsyncParsableCommand {
         config.maxConcurrentAnswers = maxAnswers
         config.allowedHosts = setup.configuration.serverAllowedHosts + allowedHosts
         config.allowedOrigins = setup.configuration.serverAllowedOrigins
+        config.secureCookies = setup.configuration.serverSecureCookies
         let adminVariable = setup.configuration.serverAdminKeyEnv ?? "WENDAO_ADMIN_KEY"
         if let k = setup.environment[adminVariable], !k.isEmpty {
-            guard k.count >= 16 else { throw WendaoError(.invalidArgument, "\(adminVariable) must be at least 16 characters") }
+            guard k.count >= 16 else {
+                throw WendaoError(.invalidArgument, "\(adminVariable) must be at least 16 characters")
+            }
             config.adminKey = Secret(k)
         }
         if !config.opensLocally {
