@@ -73,7 +73,7 @@ def main():
         d = b.driver
         d.get(base + "/#/chat")
         b.js("localStorage.setItem('wendao.lang', 'zh');")
-        d.get(base + "/#/chat")
+        d.refresh()
         # A wrong password: the Chinese message, no session.
         sign_in(b, "ana", "wrong password here")
         b.wait(lambda _: b.visible("#signin-error") and "用户名或密码不正确" in b.text("#signin-error"), "the sign-in error")

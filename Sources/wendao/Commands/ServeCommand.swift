@@ -52,10 +52,17 @@ struct ServeCommand: AsyncParsableCommand {
             }
             config.adminKey = Secret(k)
         }
+        // What the server will ask of callers: accounts and keys close an open local server.
+        let library = try global.library()
+        let closed =
+            try !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty || !library.store.users().isEmpty
         if !config.opensLocally {
             Output.err("wendao: every request needs a key (the admin key or one made with `wendao keys create`)")
+        } else if closed {
+            Output.err("wendao: every request needs a key or a signed-in account (keys or accounts exist)")
         } else {
-            Output.err("wendao: open local mode: loopback only; callers need no key until one is created")
+            Output.err(
+                "wendao: open local mode: loopback only; callers need no key until a key or an account is created")
         }
         var logger = Logger(label: "wendao.server")
         logger.logLevel =
