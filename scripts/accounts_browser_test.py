@@ -59,6 +59,7 @@ def main():
             cli(data, "ingest", "--kb", name, "--create", folder)
         cli(data, "users", "add", "ana", "--kb", KB, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
         cli(data, "users", "add", "bo", "--kb", OTHER, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
+        cli(data, "users", "add", "lead", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
         listed = cli(data, "users", "list", "--json").stdout
         check('"ana"' in listed and "argon2" not in listed, "accounts made with the CLI; the list shows no hashes")
         port = free_port()
@@ -119,6 +120,30 @@ def main():
         d.find_element(By.ID, "sign-out").click()
         b.wait(lambda _: d.find_element(By.ID, "key-dialog").get_attribute("open") is not None, "the sign-in dialog after signing out")
         check(True, "signing out ends the session")
+        # 5. The administrator enters a provider key in the UI: stored, never shown again anywhere.
+        secret = "sk-entered-in-the-browser-" + os.urandom(6).hex()
+        sign_in(b, "lead", PASSWORD)
+        b.wait(lambda _: b.visible("#user-badge") and "lead" in b.text("#user-badge"), "the administrator's badge")
+        b.go("#/admin", "admin")
+        row = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table")[0]
+        row.find_element(By.CSS_SELECTOR, "input.provider-key").send_keys(secret)
+        row.find_element(By.CSS_SELECTOR, "button.secondary").click()
+        b.wait(lambda _: "已加密" in b.text('#providers-table tr[data-provider="deepseek"]'), "the stored key's status")
+        check(secret not in d.page_source, "the key entered in the UI is not in the page after saving")
+        d.refresh()
+        b.go("#/admin", "admin")
+        b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table again")
+        check(secret not in d.page_source, "nor after a reload")
+        print(f"ok: screenshot {b.screenshot('admin-page.png')}")
+        log.flush()
+        with open(os.path.join(tmp, "server.log"), encoding="utf-8", errors="replace") as f:
+            check(secret not in f.read(), "nor in the server log")
+        stored = b""
+        for root, _, files in os.walk(data):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    stored += f.read()
+        check(secret.encode() not in stored, "nor in any file of the data directory (stored sealed)")
         errors = console_errors(b.drain_console(), allowed=("401", "403", "404"))
         check(not errors, "no unexpected console error" + (": " + " | ".join(errors) if errors else ""))
     except subprocess.CalledProcessError as e:

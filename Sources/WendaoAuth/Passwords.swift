@@ -1,5 +1,5 @@
 import Foundation
-public import WendaoCore
+import WendaoCore
 
 /// libsodium's password-hashing functions, loaded from the system's shared library at run time
 /// (Debian's `libsodium23`), so that building Wendao needs no headers and a machine without the
@@ -12,12 +12,25 @@ struct Sodium: Sendable {
             UnsafeMutablePointer<CChar>?, UnsafePointer<CChar>?, UInt64, UInt64, Int
         ) -> Int32
     typealias VerifyString = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UInt64) -> Int32
+    typealias AEADEncrypt =
+        @convention(c) (
+            UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt64>?, UnsafePointer<UInt8>?, UInt64,
+            UnsafePointer<UInt8>?, UInt64, UnsafePointer<UInt8>?, UnsafePointer<UInt8>?, UnsafePointer<UInt8>?
+        ) -> Int32
+    typealias AEADDecrypt =
+        @convention(c) (
+            UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UInt8>?,
+            UnsafePointer<UInt8>?, UInt64, UnsafePointer<UInt8>?, UInt64, UnsafePointer<UInt8>?, UnsafePointer<UInt8>?
+        ) -> Int32
 
     let opslimit: UInt64
     let memlimit: Int
     let strbytes: Int
     let hashString: HashString
     let verifyString: VerifyString
+    /// XChaCha20-Poly1305 (IETF): 24-byte nonces, 16-byte tags.
+    let aeadEncrypt: AEADEncrypt
+    let aeadDecrypt: AEADDecrypt
 
     /// The library, or the reason it cannot be used.
     static let shared: Result<Sodium, WendaoError> = load()
@@ -38,14 +51,17 @@ struct Sodium: Sendable {
             let mem = symbol("crypto_pwhash_memlimit_interactive", as: Limit.self),
             let bytes = symbol("crypto_pwhash_strbytes", as: Limit.self),
             let hash = symbol("crypto_pwhash_str", as: HashString.self),
-            let verify = symbol("crypto_pwhash_str_verify", as: VerifyString.self)
+            let verify = symbol("crypto_pwhash_str_verify", as: VerifyString.self),
+            let encrypt = symbol("crypto_aead_xchacha20poly1305_ietf_encrypt", as: AEADEncrypt.self),
+            let decrypt = symbol("crypto_aead_xchacha20poly1305_ietf_decrypt", as: AEADDecrypt.self)
         else {
-            return .failure(WendaoError(.unsupported, "the installed libsodium lacks Argon2id password hashing"))
+            return .failure(WendaoError(.unsupported, "the installed libsodium lacks Argon2id or XChaCha20-Poly1305"))
         }
         guard initialise() >= 0 else { return .failure(WendaoError(.internal, "libsodium could not be initialised")) }
         return .success(
             Sodium(
-                opslimit: UInt64(ops()), memlimit: mem(), strbytes: bytes(), hashString: hash, verifyString: verify))
+                opslimit: UInt64(ops()), memlimit: mem(), strbytes: bytes(), hashString: hash, verifyString: verify,
+                aeadEncrypt: encrypt, aeadDecrypt: decrypt))
     }
 }
 

@@ -52,3 +52,13 @@ public protocol ShareStore: Sendable {
     /// (or one of another knowledge base).
     func revokeShare(kb: Int64, id: Int64, at: Double) throws
 }
+
+/// Provider API keys entered by an administrator, stored only sealed (see `SecretBox`).
+public protocol ProviderKeyStore: Sendable {
+    /// Stores (or replaces) the sealed key of `provider`.
+    func setProviderKey(provider: String, sealed: [UInt8], at: Double) throws
+    /// Every stored sealed key by provider name, with when it was stored.
+    func providerKeys() throws -> [String: (sealed: [UInt8], updatedAt: Double)]
+    /// Removes the key of `provider`; false when none was stored.
+    func deleteProviderKey(provider: String) throws -> Bool
+}

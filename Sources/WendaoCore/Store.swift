@@ -4,7 +4,9 @@
 /// The pipeline talks only to these protocols, so that a PostgreSQL backend can replace the embedded
 /// SQLite one without touching ingest or query code. Every method that changes data is atomic:
 /// it either commits completely or leaves the store as it was.
-public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore, UserStore, ShareStore {}
+public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore, UserStore, ShareStore,
+    ProviderKeyStore
+{}
 
 /// Knowledge bases: their names and settings.
 public protocol KnowledgeBaseStore: Sendable {

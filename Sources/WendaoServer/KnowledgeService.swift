@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Synchronization
+import WendaoAuth
 import WendaoCore
 import WendaoApp
 import WendaoModels
@@ -40,6 +41,8 @@ final class KnowledgeService: Sendable {
     private let idle = Mutex<[String: [LentKnowledgeBase]]>([:])
     /// Instances kept idle per knowledge base.
     private let maxIdle = 16
+    /// Provider keys entered in the web UI, opened (nil until first read; reset when one changes).
+    private let storedKeys = Mutex<[String: String]?>(nil)
 
     /// A service over parts the composition root made (``AppEnvironment``); `threadPool` must be
     /// started.
@@ -159,6 +162,40 @@ final class KnowledgeService: Sendable {
         }
     }
 
+    /// The data directory's provider keys (sealed with its secret key: `WENDAO_SECRET_KEY`, else
+    /// `secret.key`, created 0600 when missing).
+    func providerKeys() throws -> ProviderKeys {
+        ProviderKeys(
+            store: library.store,
+            box: try SecretBox.open(dataDirectory: configuration.dataDirectory, environment: configuration.environment))
+    }
+
+    /// The environment models are resolved in: the server's, plus the provider keys entered in the
+    /// web UI for providers the environment gives no key (``StoredProviderKeys``).
+    func modelEnvironment() throws -> [String: String] {
+        if let keys = storedKeys.withLock({ $0 }) {
+            return StoredProviderKeys.environment(
+                configuration.environment, keys: keys, configuration: configuration.models)
+        }
+        var keys: [String: String] = [:]
+        if !(try library.store.providerKeys().isEmpty) {
+            let opened = try providerKeys().opened()
+            keys = opened.keys
+            for p in opened.unreadable {
+                logger.error(
+                    "a stored provider key cannot be decrypted (secret key changed?)", metadata: ["provider": "\(p)"])
+            }
+        }
+        storedKeys.withLock { $0 = keys }
+        return StoredProviderKeys.environment(
+            configuration.environment, keys: keys, configuration: configuration.models)
+    }
+
+    /// Forgets the opened provider keys (after one was stored or removed).
+    func invalidateProviderKeys() {
+        storedKeys.withLock { $0 = nil }
+    }
+
     /// Forgets idle instances of `name` (after it was deleted or changed by this server).
     func invalidate(_ name: String) {
         guard let name = try? Self.key(name) else { return }
@@ -169,7 +206,7 @@ final class KnowledgeService: Sendable {
     /// The model for a knowledge base's answers: the request's, else the knowledge base's, else
     /// the configured default; nil for extractive answers.
     func model(requested: String?, kbModel: String?, requireKey: Bool = true) throws -> ResolvedModel? {
-        let env = configuration.environment
+        let env = try modelEnvironment()
         let spec =
             requested ?? kbModel ?? env["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? configuration.models.defaultModel

@@ -68,7 +68,9 @@ extension WendaoAPI {
         guard let url = URL(string: t), let scheme = url.scheme, scheme == "https" || scheme == "http",
             let host = url.host, !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil,
             url.fragment == nil, url.user == nil,
-            host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || ".-[]:".unicodeScalars.contains($0) })
+            host.unicodeScalars.allSatisfy({
+                CharacterSet.alphanumerics.contains($0) || ".-[]:".unicodeScalars.contains($0)
+            })
         else { return nil }
         return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
     }
@@ -86,7 +88,8 @@ extension WendaoAPI {
             let record = try await configurableRecord(try context.knowledgeBaseName(), context)
             let body = try await JSON.decode(ShareBody.self, from: request, limit: limits.json)
             if let n = body.name {
-                guard !n.isEmpty, n.count <= 64, !n.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                guard !n.isEmpty, n.count <= 64,
+                    !n.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
                 else { throw APIError.badRequest("a share link's name has 1 to 64 characters, no control characters") }
             }
             var origins: [String] = []
@@ -118,7 +121,9 @@ extension WendaoAPI {
         api.delete("kbs/:kb/shares/:id") { _, context in
             let record = try await configurableRecord(try context.knowledgeBaseName(), context)
             let id = try context.parameters.require("id", as: Int64.self)
-            try await service.blocking { try library.store.revokeShare(kb: record.id, id: id, at: Date().timeIntervalSince1970) }
+            try await service.blocking {
+                try library.store.revokeShare(kb: record.id, id: id, at: Date().timeIntervalSince1970)
+            }
             return Response(status: .noContent)
         }
     }
@@ -129,7 +134,8 @@ extension WendaoAPI {
         let library = service.library
         guard token.hasPrefix("wds_"), token.count <= 80,
             let found = try await service.blocking({ () throws -> (ShareRecord, KnowledgeBaseRecord)? in
-                guard let share = try library.store.share(tokenHash: Passwords.tokenHash(token)), share.revokedAt == nil,
+                guard let share = try library.store.share(tokenHash: Passwords.tokenHash(token)),
+                    share.revokedAt == nil,
                     let kb = try library.list().first(where: { $0.id == share.kbID })
                 else { return nil }
                 return (share, kb)
@@ -166,7 +172,9 @@ extension WendaoAPI {
             let (share, kb) = try await liveShare(try context.parameters.require("token"))
             let body = try await JSON.decode(AskBody.self, from: request, limit: 64 << 10)
             try checkQuery(body.question, "question")
-            guard body.model == nil else { throw APIError.badRequest("a share link answers with its knowledge base's model") }
+            guard body.model == nil else {
+                throw APIError.badRequest("a share link answers with its knowledge base's model")
+            }
             // The link's own rate over all visitors, and a fair share per visitor address.
             let address = context.channel?.remoteAddress?.ipAddress ?? "unknown"
             if let wait = throttle.admit(["share:\(share.id)"], limit: share.perMinute)

@@ -56,6 +56,7 @@ struct WendaoAPI: Sendable {
         addKeyRoutes(api)
         addUserRoutes(api)
         addShareAdminRoutes(api)
+        addProviderRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))

@@ -152,6 +152,17 @@ extension SQLiteStore {
                     CREATE INDEX shares_kb ON shares(kb_id, id);
                     """)
         }
+        // Provider keys entered in the web UI, sealed with the data directory's secret key.
+        m.registerMigration("provider-keys-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE provider_keys (
+                        provider TEXT PRIMARY KEY,
+                        sealed BLOB NOT NULL,
+                        updated_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

@@ -5,7 +5,8 @@ public import WendaoCore
 /// Share links: the `shares` table.
 extension SQLiteStore: ShareStore {
     private static func shareRecord(_ row: Row) -> ShareRecord {
-        let origins = (try? JSONDecoder().decode([String].self, from: Data((row["allowed_origins"] as String).utf8))) ?? []
+        let origins =
+            (try? JSONDecoder().decode([String].self, from: Data((row["allowed_origins"] as String).utf8))) ?? []
         return ShareRecord(
             id: row["id"], kbID: row["kb_id"], name: row["name"], tokenHash: row["token_hash"], prefix: row["prefix"],
             allowedOrigins: origins, perMinute: row["per_minute"], createdAt: row["created_at"],
@@ -31,7 +32,9 @@ extension SQLiteStore: ShareStore {
                     arguments: [kb, name ?? "", tokenHash, prefix, origins, perMinute, now])
                 let id = db.lastInsertedRowID
                 let label = name ?? "share-\(id)"
-                if name == nil { try db.execute(sql: "UPDATE shares SET name = ? WHERE id = ?", arguments: [label, id]) }
+                if name == nil {
+                    try db.execute(sql: "UPDATE shares SET name = ? WHERE id = ?", arguments: [label, id])
+                }
                 return ShareRecord(
                     id: id, kbID: kb, name: label, tokenHash: tokenHash, prefix: prefix, allowedOrigins: allowedOrigins,
                     perMinute: perMinute, createdAt: now)
@@ -69,6 +72,46 @@ extension SQLiteStore: ShareStore {
                 else { throw WendaoError(.notFound, "no share link with id \(id) in this knowledge base") }
                 try db.execute(
                     sql: "UPDATE shares SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [at, id])
+            }
+        }
+    }
+}
+
+/// Provider keys: the `provider_keys` table (sealed bytes only).
+extension SQLiteStore: ProviderKeyStore {
+    /// Stores or replaces a sealed key.
+    public func setProviderKey(provider: String, sealed: [UInt8], at: Double) throws {
+        try wrap("cannot store provider key") {
+            try pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO provider_keys (provider, sealed, updated_at) VALUES (?, ?, ?)
+                        ON CONFLICT(provider) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at
+                        """,
+                    arguments: [provider, Data(sealed), at])
+            }
+        }
+    }
+
+    /// Every sealed key.
+    public func providerKeys() throws -> [String: (sealed: [UInt8], updatedAt: Double)] {
+        try wrap("cannot read provider keys") {
+            try pool.read { db in
+                var out: [String: (sealed: [UInt8], updatedAt: Double)] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM provider_keys") {
+                    out[row["provider"]] = (Array(row["sealed"] as Data), row["updated_at"])
+                }
+                return out
+            }
+        }
+    }
+
+    /// Removes a key.
+    public func deleteProviderKey(provider: String) throws -> Bool {
+        try wrap("cannot remove provider key") {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM provider_keys WHERE provider = ?", arguments: [provider])
+                return db.changesCount > 0
             }
         }
     }

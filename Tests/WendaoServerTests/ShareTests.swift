@@ -81,7 +81,8 @@ struct ShareTests {
             // The token is not a key: no other route accepts it.
             let bearer: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
             for (uri, method) in [
-                ("/api/v1/kbs", HTTPRequest.Method.get), ("\(kbPath)/documents", .get), ("/api/v1/kbs/internal/ask", .post),
+                ("/api/v1/kbs", HTTPRequest.Method.get), ("\(kbPath)/documents", .get),
+                ("/api/v1/kbs/internal/ask", .post),
                 ("/v1/models", .get),
             ] {
                 let r = try await client.execute(
@@ -128,7 +129,8 @@ struct ShareTests {
                 body: ByteBuffer(string: #"{"question":"国际快递清关要多久？"}"#))
             #expect(replay.status == .notFound)
             // Another knowledge base's administrators cannot list or revoke this one's links.
-            let other = try await client.execute(uri: "/api/v1/kbs/internal/shares/\(id)", method: .delete, headers: admin)
+            let other = try await client.execute(
+                uri: "/api/v1/kbs/internal/shares/\(id)", method: .delete, headers: admin)
             #expect(other.status == .notFound)
         }
         await srv.shutdown()

@@ -65,3 +65,18 @@ test('knowledge-base settings: the PATCH holds only what changed, and says what 
   assert.equal(settingsRoute('客服知识库'), '#/settings/%E5%AE%A2%E6%9C%8D%E7%9F%A5%E8%AF%86%E5%BA%93');
   assert.deepEqual(parseRoute(settingsRoute('客服知识库')), { view: 'settings', kb: '客服知识库' });
 });
+
+test('model providers: key status in words (never a key) and the model picker from providers with a key', async () => {
+  const { keyStatus, modelChoices } = await import('../../Sources/WendaoServer/UI/admin.js');
+  const { setLang } = await import('../../Sources/WendaoServer/UI/i18n.js');
+  setLang('zh');
+  const ps = [
+    { name: 'deepseek', key_status: 'stored', requires_key: true, example_models: ['deepseek-chat'] },
+    { name: 'dashscope', key_status: 'environment', key_variable: 'DASHSCOPE_API_KEY', requires_key: true, example_models: ['qwen-plus'] },
+    { name: 'zhipu', key_status: 'missing', requires_key: true, example_models: ['glm-4-flash'] },
+    { name: 'ollama', key_status: 'missing', requires_key: false, example_models: ['qwen2.5:7b'] },
+  ];
+  assert.deepEqual(ps.map(keyStatus), ['在此输入（已加密）', '来自环境变量（DASHSCOPE_API_KEY）', '未配置', '无需密钥']);
+  assert.deepEqual(modelChoices(ps), ['deepseek:deepseek-chat', 'dashscope:qwen-plus', 'ollama:qwen2.5:7b']);
+  setLang('en');
+});

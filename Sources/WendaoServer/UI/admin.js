@@ -9,7 +9,7 @@ import { apiJSON, kbPath } from './api.js';
 import { state } from './state.js';
 import { adminError } from './kbs.js';
 
-const admin = { keys: null, users: null, shares: null, shareKb: '' };
+const admin = { keys: null, users: null, shares: null, shareKb: '', providers: null };
 
 /** A user's roles as one line: "客服知识库: agent, 售后: editor", or "server administrator". */
 export function rolesLine(user) {
@@ -90,6 +90,77 @@ function renderShares() {
   labelCells($('shares-table'));
 }
 
+/** A provider's key status in words: where the key comes from, or that it is missing. */
+export function keyStatus(p) {
+  switch (p.key_status) {
+    case 'environment': return t('admin.providers.env', { name: p.key_variable || '' });
+    case 'config.yaml': return t('admin.providers.config');
+    case 'stored': return t('admin.providers.stored');
+    default: return p.requires_key ? t('admin.providers.missing') : t('admin.providers.none');
+  }
+}
+
+/** `provider:model` choices for the model pickers: the example models of providers with a key. */
+export function modelChoices(providers) {
+  const out = [];
+  for (const p of providers || []) {
+    if (p.key_status === 'missing' && p.requires_key) continue;
+    for (const m of p.example_models || []) out.push(`${p.name}:${m}`);
+  }
+  return out;
+}
+
+async function loadProviders() {
+  try {
+    const body = await apiJSON('/api/v1/providers');
+    admin.providers = (body && body.providers) || [];
+  } catch (e) {
+    admin.providers = [];
+  }
+  renderProviders();
+}
+
+function renderProviders() {
+  const tbody = $('providers-table').tBodies[0];
+  tbody.replaceChildren();
+  for (const p of admin.providers || []) {
+    const input = el('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', class: 'provider-key',
+      'aria-label': t('admin.providers.enter', { name: p.display_name }), placeholder: t('admin.providers.placeholder') });
+    const save = el('button', { type: 'button', class: 'secondary small' }, t('kbset.save'));
+    save.addEventListener('click', async () => {
+      const key = input.value.trim();
+      if (!key) { input.focus(); return; }
+      try {
+        await apiJSON('/api/v1/providers/' + encodeURIComponent(p.name) + '/key', { method: 'PUT', json: { key } });
+        input.value = '';
+        toast(t('admin.providers.saved', { name: p.display_name }));
+      } catch (e) {
+        showError($('admin-error'), adminError(e));
+      }
+      await loadProviders();
+    });
+    const actions = [input, save];
+    if (p.key_status === 'stored') {
+      const remove = el('button', { type: 'button', class: 'danger-ghost small' }, t('admin.users.delete'));
+      remove.addEventListener('click', async () => {
+        try {
+          await apiJSON('/api/v1/providers/' + encodeURIComponent(p.name) + '/key', { method: 'DELETE' });
+        } catch (e) {
+          showError($('admin-error'), adminError(e));
+        }
+        await loadProviders();
+      });
+      actions.push(remove);
+    }
+    tbody.append(el('tr', { dataset: { provider: p.name } },
+      el('th', { scope: 'row' }, p.display_name, ' ', el('span', { class: 'mono muted' }, p.name)),
+      el('td', { class: p.key_status === 'missing' && p.requires_key ? 'muted' : '' }, keyStatus(p)),
+      el('td', { class: 'mono small-text' }, (p.example_models || []).slice(0, 3).join(' ')),
+      el('td', { class: 'actions' }, ...actions)));
+  }
+  labelCells($('providers-table'));
+}
+
 export async function loadAdmin() {
   showError($('admin-error'), '');
   fillKbSelects();
@@ -103,7 +174,7 @@ export async function loadAdmin() {
     showError($('admin-error'), adminError(e));
   }
   renderAdmin();
-  await loadShares();
+  await Promise.all([loadShares(), loadProviders()]);
 }
 
 export function renderAdmin() {

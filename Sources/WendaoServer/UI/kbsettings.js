@@ -8,6 +8,8 @@ import { $, showError, toast } from './dom.js';
 import { apiJSON, kbPath, jobPath } from './api.js';
 import { docsRoute } from './routes.js';
 import { adminError } from './kbs.js';
+import { modelChoices } from './admin.js';
+import { el } from './dom.js';
 
 const view = { kb: '', current: null };
 
@@ -72,6 +74,11 @@ export async function showSettings(kb) {
   } catch (e) {
     showError($('settings-error'), adminError(e));
   }
+  // The model picker: providers with a key (the administrator's list; others type a name).
+  try {
+    const body = await apiJSON('/api/v1/providers');
+    $('model-names').replaceChildren(...modelChoices(body && body.providers).map((m) => el('option', { value: m })));
+  } catch (e) { /* not the administrator: free text only */ }
 }
 
 async function trackJob(job) {

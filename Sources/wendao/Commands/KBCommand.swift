@@ -53,7 +53,7 @@ struct KBCommand: ParsableCommand {
 
         func checkAnswerModel(_ spec: String) throws {
             let setup = try ModelSetup(global: global)
-            _ = try ModelCatalog.resolve(spec, configuration: setup.configuration, environment: setup.environment)
+            _ = try ModelCatalog.resolve(spec, configuration: setup.configuration, environment: setup.modelEnvironment)
         }
 
         func checkEmbedder(_ spec: String) throws { _ = try global.embedders().open(spec) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WendaoApp
+import WendaoAuth
 import WendaoCore
 import WendaoEmbed
 import WendaoModels
@@ -35,12 +36,33 @@ struct ModelSetup {
     /// ``defaultModel`` and where it was set, for messages.
     var defaultModelWithSource: (spec: String, from: String)? {
         if let m = environment["WENDAO_MODEL"], !m.isEmpty { return (m, "WENDAO_MODEL") }
-        if let m = configuration.defaultModel { return (m, "default_model in \(configuration.source ?? "config.yaml")") }
+        if let m = configuration.defaultModel {
+            return (m, "default_model in \(configuration.source ?? "config.yaml")")
+        }
         return nil
     }
 
+    /// The environment plus the provider keys an administrator entered in the web UI (for
+    /// providers the environment gives no key). A store or secret key that cannot be read is a
+    /// warning: the environment alone is used.
+    var modelEnvironment: [String: String] {
+        let file = dataDirectory.appendingPathComponent("wendao.sqlite")
+        guard FileManager.default.fileExists(atPath: file.path) else { return environment }
+        do {
+            let store = try Library.openSQLiteStore(directory: dataDirectory)
+            guard !(try store.providerKeys().isEmpty) else { return environment }
+            let box = try SecretBox.open(dataDirectory: dataDirectory, environment: environment)
+            let opened = try ProviderKeys(store: store, box: box).opened()
+            for p in opened.unreadable { Output.err("warning: the stored key of '\(p)' cannot be decrypted") }
+            return StoredProviderKeys.environment(environment, keys: opened.keys, configuration: configuration)
+        } catch {
+            Output.err("warning: stored provider keys not read: \((error as? WendaoError)?.message ?? "\(error)")")
+            return environment
+        }
+    }
+
     func resolve(_ spec: String) throws -> ResolvedModel {
-        let m = try ModelCatalog.resolve(spec, configuration: configuration, environment: environment)
+        let m = try ModelCatalog.resolve(spec, configuration: configuration, environment: modelEnvironment)
         try m.requireKey()
         return m
     }
@@ -225,7 +247,9 @@ struct ModelsCommand: AsyncParsableCommand {
             }
             var rows: [Row] = []
             var names = ProviderPreset.builtIn.map(\.name)
-            for n in setup.configuration.providers.keys.sorted() where ProviderPreset.named(n) == nil { names.append(n) }
+            for n in setup.configuration.providers.keys.sorted() where ProviderPreset.named(n) == nil {
+                names.append(n)
+            }
             for name in names {
                 let example = ProviderPreset.named(name)?.exampleModels.first ?? "model"
                 do {
