@@ -280,9 +280,11 @@ def search_checks(b, name):
     b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#search-results li.result"), "#search-results to fill")
     first = d.find_element(By.CSS_SELECTOR, "#search-results li.result")
     doc = first.find_element(By.CSS_SELECTOR, ".hit-doc").text
+    check(not first.find_element(By.CSS_SELECTOR, ".hit-score").is_displayed(), "the score is behind the details toggle")
+    first.find_element(By.CSS_SELECTOR, ".tech-details summary").click()
     score = first.find_element(By.CSS_SELECTOR, ".hit-score").text
     check(name in doc, f"the uploaded document comes first: {doc}")
-    check(re.search(r"\d+\.\d{3}", score) is not None, f"the first hit shows its score: {score}")
+    check(re.search(r"\d+\.\d{3}", score) is not None, f"the first hit shows its score once opened: {score}")
     check(FACT[:6] in first.text, "the first hit shows the uploaded fact")
     check(first.find_elements(By.CSS_SELECTOR, ".hit-text mark"), "query terms are highlighted in the hit")
     check(not console_errors(b.drain_console()), "no console error after the search")

@@ -45,6 +45,7 @@ extension WendaoAPI {
         api.delete("keys/:id") { _, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id", as: Int64.self)
+            guard id > 0 else { throw APIError.notFound("no API key with id \(id)") }
             _ = try await service.blocking { try library.revokeAPIKey(String(id)) }
             return Response(status: .noContent)
         }

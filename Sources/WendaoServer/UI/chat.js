@@ -157,12 +157,14 @@ export function renderTurn(turn) {
   els.assistant.dataset.state = turn.state;
   els.body.setAttribute('aria-busy', streaming ? 'true' : 'false');
 
-  // Meta: mode / model / coverage.
+  // Meta: how it was answered; the retrieval figures (coverage) only behind a details toggle.
   const meta = [];
   if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
   else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
-  if (typeof turn.coverage === 'number' && turn.state === 'done') meta.push(t('chat.coverage', { value: turn.coverage.toFixed(2) }));
-  els.meta.textContent = meta.join(' · ');
+  const tech = typeof turn.coverage === 'number' && turn.state === 'done'
+    ? el('details', { class: 'tech-details' }, el('summary', null, t('common.details')), t('chat.coverage', { value: turn.coverage.toFixed(2) }))
+    : null;
+  els.meta.replaceChildren(meta.join(' · '), ...(tech ? [' ', tech] : []));
 
   // Not found.
   const notFound = turn.found === false;

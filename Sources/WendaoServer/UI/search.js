@@ -50,9 +50,12 @@ export function renderSearch() {
     const score = typeof hit.score === 'number' ? hit.score.toFixed(3) : String(hit.score);
     const where = [el('span', { class: 'hit-doc' }, hit.document || '')];
     if (hit.section) where.push(el('span', { class: 'sep', 'aria-hidden': 'true' }, ' › '), el('span', { class: 'hit-section' }, hit.section));
-    const meta = [el('span', { class: 'hit-score' }, t('search.score', { score }))];
+    // The page is for people; the score and the chunk id are behind a details toggle.
+    const meta = [];
     if (hit.page !== null && hit.page !== undefined) meta.push(el('span', { class: 'hit-page' }, t('search.page', { page: hit.page })));
-    if (hit.chunk_id !== null && hit.chunk_id !== undefined) meta.push(el('span', { class: 'hit-chunk muted' }, t('search.chunk', { id: hit.chunk_id })));
+    const tech = [el('span', { class: 'hit-score' }, t('search.score', { score }))];
+    if (hit.chunk_id !== null && hit.chunk_id !== undefined) tech.push(' · ', el('span', { class: 'hit-chunk muted' }, t('search.chunk', { id: hit.chunk_id })));
+    meta.push(el('details', { class: 'tech-details' }, el('summary', null, t('common.details')), ...tech));
     const text = typeof hit.text === 'string' ? hit.text : '';
     list.append(el('li', { class: 'result card', dataset: { rank: String(hit.rank), chunkId: String(hit.chunk_id) } },
       el('div', { class: 'result-head' },
