@@ -194,6 +194,9 @@ public struct ModelsConfiguration: Sendable, Equatable {
     /// `server.admin_key_env`: the environment variable holding the admin key (default
     /// `WENDAO_ADMIN_KEY`).
     public var serverAdminKeyEnv: String?
+    /// `conversations.retention_days`: conversations not continued for this many days are deleted
+    /// by `wendao serve` (nil or 0: kept until deleted).
+    public var conversationRetentionDays: Int?
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -276,6 +279,14 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     case "allowed_origins": c.serverAllowedOrigins = try r.strings(v, "server.allowed_origins")
                     case "admin_key_env": c.serverAdminKeyEnv = try r.string(v, "server.admin_key_env")
                     default: r.unknown("server.\(k)")
+                    }
+                }
+            case "conversations":
+                for (k, v) in try r.map(value, key) {
+                    switch k {
+                    case "retention_days":
+                        c.conversationRetentionDays = try r.int(v, "conversations.retention_days", in: 0...36_500)
+                    default: r.unknown("conversations.\(k)")
                     }
                 }
             default: r.unknown(key)

@@ -45,6 +45,7 @@ struct WendaoAPI: Sendable {
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
         addKeyRoutes(api)
+        addConversationRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -142,7 +143,10 @@ public struct WendaoServer: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
             // Shut down in reverse order: the HTTP server, then the job runner, then the gateway
             // and the thread pool.
-            services: [AppResourcesService(app: app), api.runner],
+            services: [
+                AppResourcesService(app: app), api.runner,
+                ConversationRetention(service: api.service, logger: logger),
+            ],
             onServerRunning: { _ in readiness.set(true) },
             logger: logger)
     }

@@ -26,6 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
         name: .customLong("allowed-host"),
         help: "A host name clients reach the server by (repeatable; adds to server.allowed_hosts). Requests for other names are refused.")
     var allowedHosts: [String] = []
+    @Option(
+        name: .long,
+        help: "Delete conversations not continued for this many days (0: keep; default: conversations.retention_days, else keep).")
+    var conversationRetentionDays: Int?
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw WendaoError(.invalidArgument, "--port must be 0…65535") }
@@ -42,6 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
         config.maxConcurrentAnswers = maxAnswers
         config.allowedHosts = setup.configuration.serverAllowedHosts + allowedHosts
         config.allowedOrigins = setup.configuration.serverAllowedOrigins
+        if let days = conversationRetentionDays, !(0...36_500).contains(days) {
+            throw WendaoError(.invalidArgument, "--conversation-retention-days must be 0…36500")
+        }
+        config.conversationRetentionDays = conversationRetentionDays ?? setup.configuration.conversationRetentionDays
         let adminVariable = setup.configuration.serverAdminKeyEnv ?? "WENDAO_ADMIN_KEY"
         if let k = setup.environment[adminVariable], !k.isEmpty {
             guard k.count >= 16 else { throw WendaoError(.invalidArgument, "\(adminVariable) must be at least 16 characters") }
