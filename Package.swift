@@ -259,7 +259,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WendaoCLITests",
-            dependencies: ["WendaoCore", "WendaoTestSupport", "wendao"],
+            dependencies: ["WendaoCore", "WendaoStore", "WendaoTestSupport", "wendao"],
             swiftSettings: swiftSettings
         ),
     ],
