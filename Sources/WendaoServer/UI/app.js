@@ -5,7 +5,8 @@
 //
 // Modules: i18n (strings, formatting), settings (what the browser remembers), dom (helpers,
 // dialogs), api (REST client, API key), sse (event streams), routes, state, answer (a turn as
-// data, warnings), citations (text helpers, source panel), chat, kbs, documents, search. The
+// data, warnings), citations (text helpers, source panel), conversations (kept conversations as
+// data), chat, history (the sidebar), log (supervisors), kbs, documents, search. The
 // modules without DOM access are tested under `node --test` (Tests/ui/).
 
 import { t, getLang, setLang } from './i18n.js';
@@ -19,6 +20,8 @@ import { renderChatNotice, renderTurn, setupChat } from './chat.js';
 import { loadKbs, renderKbSelects, renderKbTable, setupKbs } from './kbs.js';
 import { showDocs, renderDocsView, setupDocs } from './documents.js';
 import { renderSearch, setupSearch } from './search.js';
+import { loadHistory, renderHistory, setupHistory } from './history.js';
+import { loadLog, renderLog, setupLog } from './log.js';
 
 // ----- Language -----
 
@@ -42,6 +45,8 @@ function applyLang() {
   if (panel.turn) $('source-title').textContent = t('source.title', { n: panel.n });
   renderDocsView();
   renderSearch();
+  renderHistory();
+  renderLog();
   updateTitle();
 }
 
@@ -54,10 +59,10 @@ function setupLang() {
   });
 }
 
-// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search (routes.js) -----
+// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search, #/log (routes.js) -----
 
 function updateTitle() {
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', search: 'nav.search' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', search: 'nav.search', log: 'nav.log' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -79,6 +84,7 @@ function route(initial) {
   }
   if (view === 'docs') showDocs(r.kb);
   if (view === 'kbs' && !initial) loadKbs();
+  if (view === 'log') loadLog(false);
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -96,10 +102,12 @@ function init() {
   setupKbs();
   setupDocs();
   setupSearch();
+  setupHistory();
+  setupLog();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);
-  loadKbs();
+  loadKbs().then(() => { renderLog(); loadHistory(false); });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
