@@ -40,7 +40,9 @@ public struct FollowUp: Sendable, Equatable {
         "what about", "how about", "and ", "also", "what if", "same for", "then",
     ]
     /// English words that point back at the earlier question's topic.
-    static let pointers: Set<String> = ["it", "its", "they", "them", "their", "that", "those", "this", "these", "there"]
+    static let pointers: Set<String> = [
+        "it", "its", "they", "them", "their", "that", "those", "this", "these", "there",
+    ]
 
     /// The follow-up context of `question` after `previousQuestion` (whose own carried topic, if it
     /// was a follow-up itself, is `previousTopic`), or nil when the question stands on its own: it
@@ -105,7 +107,8 @@ public struct FollowUp: Sendable, Equatable {
     private static func splitRun(_ run: String) -> [String] {
         guard let first = run.first, isCJKCharacter(first) else {
             let w = run.lowercased()
-            guard !ExtractiveAnswerer.questionWords.contains(w), !englishFunctionWords.contains(w), !pointers.contains(w)
+            guard !ExtractiveAnswerer.questionWords.contains(w), !englishFunctionWords.contains(w),
+                !pointers.contains(w)
             else { return [] }
             return [run]
         }
@@ -127,7 +130,8 @@ public struct FollowUp: Sendable, Equatable {
     /// English words that carry no topic.
     static let englishFunctionWords: Set<String> = [
         "a", "an", "the", "is", "are", "was", "were", "be", "to", "of", "in", "on", "for", "at", "by", "with", "and",
-        "or", "about", "from", "if", "i", "we", "you", "my", "our", "your", "me", "us", "than", "as", "so", "also", "does",
+        "or", "about", "from", "if", "i", "we", "you", "my", "our", "your", "me", "us", "than", "as", "so", "also",
+        "does",
         "then", "same", "any", "there", "much", "will", "would", "should", "could",
     ]
 

@@ -34,7 +34,8 @@ struct ConversationRetention: Service {
         do {
             let removed = try await service.blocking { try store.deleteConversations(updatedBefore: cutoff) }
             if removed > 0 {
-                logger.notice("deleted conversations past retention", metadata: ["count": "\(removed)", "days": "\(days)"])
+                logger.notice(
+                    "deleted conversations past retention", metadata: ["count": "\(removed)", "days": "\(days)"])
             }
         } catch {
             logger.warning("could not delete old conversations", metadata: ["reason": "\(error)"])

@@ -66,7 +66,8 @@ enum AnswerOutcome: Sendable {
     func encodedResponse(stored: StoredTurn? = nil) throws -> Response {
         switch self {
         case .extractive(let a): try JSON.response(WithStoredTurn(base: a, stored: stored))
-        case .grounded(let g, let u): try JSON.response(WithStoredTurn(base: AnswerReport(answer: g, usage: u), stored: stored))
+        case .grounded(let g, let u):
+            try JSON.response(WithStoredTurn(base: AnswerReport(answer: g, usage: u), stored: stored))
         case .plain(let t, _): try JSON.response(["answer": t])
         }
     }

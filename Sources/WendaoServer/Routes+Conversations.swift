@@ -96,15 +96,18 @@ extension WendaoAPI {
         var grounded: (model: String?, mode: String, warnings: [String]) = (nil, "extractive", [])
         if case .grounded(let g, _) = outcome { grounded = (g.model, g.mode, g.warnings) }
         let (model, mode, warnings) = grounded
-        let citations = String(decoding: (try? JSON.encoder.encode(outcome.citations)) ?? Data("[]".utf8), as: UTF8.self)
+        let citations = String(
+            decoding: (try? JSON.encoder.encode(outcome.citations)) ?? Data("[]".utf8), as: UTF8.self)
         let store = service.library.store
         let existing = continuing.conversation
         let kb = record.id
         let found = outcome.found
         let answer = outcome.text
         return try await service.blocking {
-            let c = try existing ?? store.createConversation(
-                kb: kb, title: ConversationRecord.title(from: question), caller: caller, at: now)
+            let c =
+                try existing
+                ?? store.createConversation(
+                    kb: kb, title: ConversationRecord.title(from: question), caller: caller, at: now)
             let t = try store.appendTurn(
                 NewTurn(
                     conversationID: c.id, question: question, answer: answer, found: found, mode: mode, model: model,

@@ -208,7 +208,8 @@ extension SQLiteStore: ConversationStore {
                     sql: "UPDATE conversation_turns SET rating = ?, note = ?, feedback_at = ? WHERE id = ?",
                     arguments: [rating, note, at, turn])
                 guard db.changesCount > 0,
-                    let row = try Row.fetchOne(db, sql: "SELECT * FROM conversation_turns WHERE id = ?", arguments: [turn])
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM conversation_turns WHERE id = ?", arguments: [turn])
                 else { throw WendaoError(.notFound, "no turn with id \(turn)") }
                 return Self.turnRecord(row)
             }

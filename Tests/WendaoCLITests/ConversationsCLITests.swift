@@ -14,16 +14,20 @@ import WendaoTestSupport
         let store = try SQLiteStore(path: f.data + "/wendao.sqlite")
         let kb = try #require(try store.knowledgeBase(named: "客服"))
         let other = try #require(try store.knowledgeBase(named: "other"))
-        let c = try store.createConversation(kb: kb.id, title: "首重怎么收费？", caller: .key(id: 4, name: "agent\u{1B}[31m"), at: 100)
+        let c = try store.createConversation(
+            kb: kb.id, title: "首重怎么收费？", caller: .key(id: 4, name: "agent\u{1B}[31m"), at: 100)
         let t = try store.appendTurn(
             NewTurn(
                 conversationID: c.id, question: "=1+1 首重怎么收费？", answer: "首重收费12元。[1]", found: true, mode: "extractive",
-                citationsJSON: #"[{"n":1,"document":"pricing.md","section":"价格","page":null,"chunk_id":1,"text":"首重收费12元。"}]"#,
+                citationsJSON:
+                    #"[{"n":1,"document":"pricing.md","section":"价格","page":null,"chunk_id":1,"text":"首重收费12元。"}]"#,
                 durationMilliseconds: 5, createdAt: 101))
         _ = try store.setFeedback(turn: t.id, rating: -1, note: "过时", at: 102)
         let o = try store.createConversation(kb: other.id, title: "hours", caller: .admin, at: 200)
         _ = try store.appendTurn(
-            NewTurn(conversationID: o.id, question: "hours?", answer: "Not found", found: false, mode: "extractive", createdAt: 201))
+            NewTurn(
+                conversationID: o.id, question: "hours?", answer: "Not found", found: false, mode: "extractive",
+                createdAt: 201))
 
         let list = try await f.run("conversations", "list", "--json")
         #expect(list.status == 0, "\(list.stderr)")

@@ -11,14 +11,17 @@ import WendaoCore
         let f = try #require(FollowUp.detect("那北京呢？", previousQuestion: "寄到上海的运费是多少？"))
         #expect(f.topic.contains("运费") && f.topic.contains("上海"))
         #expect(!f.topic.contains("多少"))
-        let en = try #require(FollowUp.detect("What about Shanghai?", previousQuestion: "How much is shipping to Beijing?"))
+        let en = try #require(
+            FollowUp.detect("What about Shanghai?", previousQuestion: "How much is shipping to Beijing?"))
         #expect(en.topic.contains("shipping") && en.topic.contains("Beijing"))
         #expect(!en.topic.lowercased().contains("how"))
         #expect(FollowUp.detect("多少钱？", previousQuestion: "冷链保温箱怎么租？")?.topic.contains("冷链保温箱") == true)
-        #expect(FollowUp.detect("Does it need a signature?", previousQuestion: "How is a parcel to Japan insured?") != nil)
+        #expect(
+            FollowUp.detect("Does it need a signature?", previousQuestion: "How is a parcel to Japan insured?") != nil)
         // A question that names its own topic stands alone.
         #expect(FollowUp.detect("保价费怎么算？", previousQuestion: "首重收费多少钱？") == nil)
-        #expect(FollowUp.detect("When does the depot open on Sundays?", previousQuestion: "How much is shipping?") == nil)
+        #expect(
+            FollowUp.detect("When does the depot open on Sundays?", previousQuestion: "How much is shipping?") == nil)
         // Nothing to carry: no follow-up.
         #expect(FollowUp.detect("那呢？", previousQuestion: "什么？") == nil)
         // A chain carries the earlier topic on.
@@ -104,7 +107,9 @@ import WendaoCore
             }
             if precise(alone, expected, unexpected) { without += 1 }
         }
-        print("follow-up pairs answered precisely: \(withCarry)/\(pairs.count) with the carried topic, \(without) without")
+        print(
+            "follow-up pairs answered precisely: \(withCarry)/\(pairs.count) with the carried topic, \(without) without"
+        )
         #expect(withCarry >= 7)
         #expect(withCarry > without)
     }

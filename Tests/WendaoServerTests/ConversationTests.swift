@@ -32,10 +32,11 @@ private struct ConversationFixture {
         _ = try lib.open("other").ingest([scratch.child("src/other").path])
     }
 
-    func server(adminKey: String? = ConversationFixture.admin) throws -> WendaoServer {
+    func server(adminKey: String? = ConversationFixture.admin, retentionDays: Int? = nil) throws -> WendaoServer {
         var c = ServerConfiguration(dataDirectory: data)
         c.port = 0
         c.adminKey = adminKey.map(Secret.init)
+        c.conversationRetentionDays = retentionDays
         return try WendaoServer(configuration: c, logger: Logger(label: "test.conversations"))
     }
 }
@@ -101,7 +102,8 @@ struct ConversationTests {
         let conversationID = try await first.application().test(.live) { client -> Int in
             let a = try object(
                 try await client.execute(
-                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)))
+                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)
+                ))
             #expect(a["found"] as? Bool == true)
             let conversationID = try #require(a["conversation_id"] as? Int)
             let firstTurn = try #require(a["turn_id"] as? Int)
@@ -170,7 +172,8 @@ struct ConversationTests {
         try await server.application().test(.live) { client in
             let a = try object(
                 try await client.execute(
-                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)))
+                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)
+                ))
             let c = try #require(a["conversation_id"] as? Int)
             let t = try #require(a["turn_id"] as? Int)
             let missing = try object(
@@ -200,11 +203,13 @@ struct ConversationTests {
                 "/api/v1/conversations/\(c)/turns/\(t2)/feedback", "/api/v1/conversations/\(c)/turns/999999/feedback",
                 "/api/v1/conversations/999999/turns/\(t)/feedback", "/api/v1/conversations/abc/turns/\(t)/feedback",
             ] {
-                let r = try await client.execute(uri: wrong, method: .post, headers: admin, body: json(#"{"rating":"up"}"#))
+                let r = try await client.execute(
+                    uri: wrong, method: .post, headers: admin, body: json(#"{"rating":"up"}"#))
                 #expect(r.status == .notFound, "\(wrong)")
             }
             // The stored feedback, and the list filters.
-            let full = try object(try await client.execute(uri: "/api/v1/conversations/\(c)", method: .get, headers: admin))
+            let full = try object(
+                try await client.execute(uri: "/api/v1/conversations/\(c)", method: .get, headers: admin))
             let turn = try #require((full["turns"] as? [[String: Any]])?.first)
             #expect((turn["feedback"] as? [String: Any])?["note"] as? String == "价格已过时")
             func ids(_ query: String) async throws -> [Int] {
@@ -244,7 +249,8 @@ struct ConversationTests {
         try await server.application().test(.live) { client in
             let a = try object(
                 try await client.execute(
-                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)))
+                    uri: "/api/v1/kbs/facts/ask", method: .post, headers: admin, body: json(#"{"question":"首重收费多少钱？"}"#)
+                ))
             let c = try #require(a["conversation_id"] as? Int)
             let t = try #require(a["turn_id"] as? Int)
             let deleted = try await client.execute(uri: "/api/v1/conversations/\(c)", method: .delete, headers: admin)
@@ -319,7 +325,8 @@ struct ConversationTests {
             #expect(try await listed(colleague) == [])
             #expect(Set(try await listed(ConversationFixture.admin)) == [c, oc])
             // The owner sees it, with the key's name (never the key) as the caller, and may rate it.
-            let mine = try await client.execute(uri: "/api/v1/conversations/\(c)", method: .get, headers: auth(factsKey))
+            let mine = try await client.execute(
+                uri: "/api/v1/conversations/\(c)", method: .get, headers: auth(factsKey))
             #expect(mine.status == .ok)
             let text = String(buffer: mine.body)
             #expect(text.contains("agent-a") && !text.contains(factsKey) && !text.contains(String(factsKey.prefix(12))))
@@ -375,6 +382,45 @@ struct ConversationTests {
         await server.shutdown()
     }
 
+    @Test("Retention: conversations not continued within the configured days are deleted by the server")
+    func retention() async throws {
+        let f = try ConversationFixture()
+        defer { f.scratch.remove() }
+        let lib = try Library(directory: f.data)
+        let kb = try lib.record("facts").id
+        let now = Date().timeIntervalSince1970
+        let old = try lib.store.createConversation(kb: kb, title: "old", caller: .admin, at: now - 3 * 86_400)
+        _ = try lib.store.appendTurn(
+            NewTurn(
+                conversationID: old.id, question: "old", answer: "a", found: true, mode: "extractive",
+                createdAt: now - 3 * 86_400))
+        let fresh = try lib.store.createConversation(kb: kb, title: "fresh", caller: .admin, at: now - 3600)
+        // Kept without a retention setting.
+        let keeping = try f.server()
+        try await keeping.application().test(.live) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/conversations/\(old.id)", method: .get, headers: auth(ConversationFixture.admin))
+            #expect(r.status == .ok)
+        }
+        await keeping.shutdown()
+        let purging = try f.server(retentionDays: 2)
+        try await purging.application().test(.live) { client in
+            var status = HTTPResponse.Status.ok
+            for _ in 0..<100 where status == .ok {
+                status = try await client.execute(
+                    uri: "/api/v1/conversations/\(old.id)", method: .get, headers: auth(ConversationFixture.admin)
+                ).status
+                if status == .ok { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(status == .notFound)
+            let kept = try await client.execute(
+                uri: "/api/v1/conversations/\(fresh.id)", method: .get, headers: auth(ConversationFixture.admin))
+            #expect(kept.status == .ok)
+        }
+        await purging.shutdown()
+        #expect(try lib.store.turns(conversation: old.id).isEmpty)
+    }
+
     @Test("10,000 conversations of one key: every one reached by cursor paging, pages bounded")
     func tenThousand() async throws {
         let f = try ConversationFixture()
@@ -405,7 +451,8 @@ struct ConversationTests {
             } while cursor != nil && pages < 60
             #expect(seen.count == 10_000)
             #expect(pages == 50)
-            let tooBig = try await client.execute(uri: "/api/v1/conversations?limit=201", method: .get, headers: auth(key))
+            let tooBig = try await client.execute(
+                uri: "/api/v1/conversations?limit=201", method: .get, headers: auth(key))
             #expect(tooBig.status == .badRequest)
             let defaultPage = try object(
                 try await client.execute(uri: "/api/v1/conversations", method: .get, headers: auth(key)))

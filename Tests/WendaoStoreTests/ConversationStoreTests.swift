@@ -37,10 +37,16 @@ import WendaoCore
         // Feedback is replaced, never added to; a bad rating or an unknown turn is refused.
         let up = try reopened.setFeedback(turn: t2.id, rating: 1, note: nil, at: 107)
         #expect(up.rating == 1 && up.note == nil)
-        #expect(thrownWendaoError { _ = try reopened.setFeedback(turn: t2.id, rating: 0, note: nil, at: 1) }?.code == .invalidArgument)
-        #expect(thrownWendaoError { _ = try reopened.setFeedback(turn: 999, rating: 1, note: nil, at: 1) }?.code == .notFound)
+        #expect(
+            thrownWendaoError { _ = try reopened.setFeedback(turn: t2.id, rating: 0, note: nil, at: 1) }?.code
+                == .invalidArgument)
+        #expect(
+            thrownWendaoError { _ = try reopened.setFeedback(turn: 999, rating: 1, note: nil, at: 1) }?.code
+                == .notFound)
         #expect(thrownWendaoError { _ = try reopened.appendTurn(turn(999, "q", at: 1)) }?.code == .notFound)
-        #expect(thrownWendaoError { _ = try reopened.createConversation(kb: 999, title: "t", caller: .admin, at: 1) }?.code == .notFound)
+        #expect(
+            thrownWendaoError { _ = try reopened.createConversation(kb: 999, title: "t", caller: .admin, at: 1) }?.code
+                == .notFound)
     }
 
     @Test func deletingCascades() throws {

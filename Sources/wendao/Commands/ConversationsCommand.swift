@@ -37,7 +37,8 @@ struct ConversationsCommand: ParsableCommand {
 
         static func time(_ text: String, _ option: String, endOfDay: Bool) throws -> Double {
             guard let t = ConversationSummary.time(text, endOfDay: endOfDay) else {
-                throw WendaoError(.invalidArgument, "\(option) must be a date (2026-12-06) or a time (2026-12-06T08:00:00Z)")
+                throw WendaoError(
+                    .invalidArgument, "\(option) must be a date (2026-12-06) or a time (2026-12-06T08:00:00Z)")
             }
             return t
         }
@@ -91,8 +92,9 @@ struct ConversationsCommand: ParsableCommand {
                 Output.line("no conversations")
                 return
             }
-            Output.line(["ID", "KNOWLEDGE BASE", "UPDATED", "TURNS", "NOT FOUND", "THUMBS DOWN", "CALLER", "TITLE"]
-                .joined(separator: "\t"))
+            Output.line(
+                ["ID", "KNOWLEDGE BASE", "UPDATED", "TURNS", "NOT FOUND", "THUMBS DOWN", "CALLER", "TITLE"]
+                    .joined(separator: "\t"))
             for v in views {
                 Output.line(
                     [

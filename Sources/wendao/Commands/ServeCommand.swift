@@ -28,7 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     var allowedHosts: [String] = []
     @Option(
         name: .long,
-        help: "Delete conversations not continued for this many days (0: keep; default: conversations.retention_days, else keep).")
+        help: ArgumentHelp(
+            "Delete conversations not continued for this many days (0: keep them).",
+            discussion: "Default: conversations.retention_days in config.yaml, else keep them."))
     var conversationRetentionDays: Int?
 
     func run() async throws {
