@@ -285,6 +285,14 @@ def conversation_checks(b):
         csv_text = r.read().decode("utf-8")
     check(csv_text.count("\r\n") == 2 and "冷链的回答不对" in csv_text, "the CSV of the filter holds the rated turn")
     b.screenshot("ui-log.png")
+    # In Chinese: the log and the feedback row are worded in Chinese.
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: b.text("#log-title") == "对话日志", "the log title in Chinese")
+    check(b.text("#log-csv") == "下载 CSV" and "1 个点踩" in b.text("#log-table"),
+          f"the log is worded in Chinese: {b.text('#log-csv')} / {b.text('#log-table')[:80]}")
+    b.screenshot("ui-log-zh.png")
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: b.text("#log-title") == "Conversation log", "the log title back in English")
     # Phone width: the sidebar is collapsed behind a toggle; the log does not scroll sideways.
     d.set_window_size(390, 844)
     b.wait(lambda _: b.visible("#view-log"), "the log at phone width")
