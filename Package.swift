@@ -266,7 +266,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WendaoCLITests",
-            dependencies: ["WendaoCore", "WendaoTestSupport", "wendao"],
+            dependencies: ["WendaoCore", "WendaoStore", "WendaoTestSupport", "wendao"],
             swiftSettings: swiftSettings
         ),
     ],

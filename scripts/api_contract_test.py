@@ -73,6 +73,11 @@ def main():
                 break
             except Exception:
                 time.sleep(0.1)
+        # One kept conversation (id 1, turn 1) for the conversation routes (see schemathesis.toml).
+        ask = urllib.request.Request(
+            base + "/api/v1/kbs/logistics/ask", data='{"question":"包裹丢了最多赔多少钱？"}'.encode("utf-8"),
+            headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(ask, timeout=60).read()
         command = [
             *exe, "--config-file", os.path.join(ROOT, "scripts", "schemathesis.toml"), "run", base + "/openapi.yaml",
             "--header", f"Authorization: Bearer {admin}",

@@ -7,6 +7,11 @@ knowledge base (no keys: a loopback server is open), then, in the browser:
   and checks the source panel shows the cited document with the cited passage highlighted;
 - documents: uploads a Markdown file through the file input and waits until its ingest job has
   finished and the documents table lists it; uploads an empty file and checks its own error shows;
+- conversations: the answer is kept — after a reload the history sidebar lists it, reopening it
+  shows the question and the cited answer, a follow-up continues the same conversation, thumbs down
+  with a note is stored, and the log page's "thumbs down" filter shows it with a CSV link of the
+  same filter; screenshots at desktop and 390 px phone width (sidebar collapsed and open, the log
+  without horizontal scrolling);
 - search: the uploaded document comes first, with a score;
 - language: the toggle switches the interface labels between English and Chinese and back;
 - XSS: a question with HTML in it is shown as text (no element made from it, no alert);
@@ -17,6 +22,7 @@ Screenshots go to $WENDAO_ARTIFACTS (default /tmp/wendao-artifacts). Each passed
 Environment: WENDAO_BIN (the wendao binary), CHROMIUM (default /usr/bin/chromium), CHROMEDRIVER
 (default /usr/bin/chromedriver), WENDAO_ARTIFACTS.
 """
+import json
 import os
 import re
 import shutil
@@ -215,6 +221,96 @@ def chat_checks(b):
     print(f"ok: screenshot {path}")
 
 
+def api_json(b, path):
+    with urllib.request.urlopen(b.base + path, timeout=10) as r:
+        return json.loads(r.read().decode("utf-8"))
+
+
+def conversation_checks(b):
+    d = b.driver
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#history-list [data-testid="history-item"]'),
+           "the asked conversation in the history sidebar")
+    listed = api_json(b, "/api/v1/conversations")["conversations"]
+    check(len(listed) == 1 and listed[0]["title"] == QUESTION, f"the server kept the conversation: {listed}")
+    cid = listed[0]["id"]
+    # A reload starts empty; the sidebar reopens the conversation.
+    d.refresh()
+    b.wait(lambda _: b.visible("#view-chat"), "the chat view after a reload")
+    b.wait(lambda _: QUESTION in b.text("#history-list"), "the conversation listed after the reload")
+    check(not d.find_elements(By.CSS_SELECTOR, "#conversation .turn"), "the reloaded page shows no turn yet")
+    d.find_element(By.CSS_SELECTOR, f'#history-list [data-testid="history-item"][data-id="{cid}"]').click()
+    b.wait(lambda _: QUESTION in b.text("#conversation .msg.user .msg-text") and "5 倍" in b.text("#answer"),
+           "the reopened conversation with its question and answer")
+    check(d.find_elements(By.CSS_SELECTOR, "#answer .citation"), "the reopened answer keeps its citation badges")
+    check(b.js("return document.querySelector('#history-list .history-item.current') !== null;"),
+          "the reopened conversation is marked current in the sidebar")
+    b.screenshot("ui-history.png")
+    # Continue it.
+    d.find_element(By.ID, "question").send_keys("那冷链包裹呢？")
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: len(d.find_elements(By.CSS_SELECTOR, "#conversation .turn")) == 2, "the follow-up turn")
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false' && !a.closest('article').dataset.state.match(/waiting|streaming/);"),
+           "the follow-up answer to finish")
+    b.wait(lambda _: len(api_json(b, f"/api/v1/conversations/{cid}")["turns"]) == 2,
+           "the follow-up kept in the same conversation")
+    check(len(api_json(b, "/api/v1/conversations")["conversations"]) == 1, "no second conversation was started")
+    # Thumbs down with a note on the follow-up.
+    turns = d.find_elements(By.CSS_SELECTOR, "#conversation .turn")
+    last = turns[-1]
+    b.wait(lambda _: last.find_element(By.CSS_SELECTOR, '[data-testid="thumbs-down"]').is_displayed(),
+           "the thumbs buttons under the answer")
+    check(last.find_elements(By.CSS_SELECTOR, '[data-hook="correction"]'), "the answer's action row has the correction hook")
+    last.find_element(By.CSS_SELECTOR, '[data-testid="thumbs-down"]').click()
+    b.wait(lambda _: last.find_element(By.CSS_SELECTOR, '[data-testid="thumbs-down"]').get_attribute("aria-pressed") == "true",
+           "thumbs down pressed")
+    note = last.find_element(By.CSS_SELECTOR, '[data-testid="feedback-note"]')
+    b.wait(lambda _: note.is_displayed(), "the note box after thumbs down")
+    note.send_keys("冷链的回答不对")
+    last.find_element(By.CSS_SELECTOR, '[data-testid="feedback-save"]').click()
+    b.wait(lambda _: (api_json(b, f"/api/v1/conversations/{cid}")["turns"][-1].get("feedback") or {}).get("note") == "冷链的回答不对",
+           "the thumbs down with its note stored")
+    check(api_json(b, f"/api/v1/conversations/{cid}")["turns"][-1]["feedback"]["rating"] == "down", "the rating stored is down")
+    # The log page, filtered to thumbs down.
+    b.go("#/log", "log")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#log-table [data-testid="log-row"]'), "the log's rows")
+    d.find_element(By.ID, "log-thumbsdown").click()
+    d.find_element(By.ID, "log-submit").click()
+    b.wait(lambda _: "thumbs_down=true" in (d.find_element(By.ID, "log-csv").get_attribute("href") or ""),
+           "the CSV link to carry the thumbs-down filter")
+    rows = d.find_elements(By.CSS_SELECTOR, '#log-table [data-testid="log-row"]')
+    check(len(rows) == 1 and rows[0].get_attribute("data-id") == str(cid) and QUESTION in rows[0].text,
+          f"the log's thumbs-down filter shows the conversation: {[r.text for r in rows]}")
+    csv_url = d.find_element(By.ID, "log-csv").get_attribute("href")
+    with urllib.request.urlopen(csv_url, timeout=10) as r:
+        csv_text = r.read().decode("utf-8")
+    check(csv_text.count("\r\n") == 2 and "冷链的回答不对" in csv_text, "the CSV of the filter holds the rated turn")
+    b.screenshot("ui-log.png")
+    # In Chinese: the log and the feedback row are worded in Chinese.
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: b.text("#log-title") == "对话日志", "the log title in Chinese")
+    check(b.text("#log-csv") == "下载 CSV" and "1 个点踩" in b.text("#log-table"),
+          f"the log is worded in Chinese: {b.text('#log-csv')} / {b.text('#log-table')[:80]}")
+    b.screenshot("ui-log-zh.png")
+    d.find_element(By.ID, "lang-toggle").click()
+    b.wait(lambda _: b.text("#log-title") == "Conversation log", "the log title back in English")
+    # Phone width: the sidebar is collapsed behind a toggle; the log does not scroll sideways.
+    d.set_window_size(390, 844)
+    b.wait(lambda _: b.visible("#view-log"), "the log at phone width")
+    check(b.js("return document.documentElement.scrollWidth <= window.innerWidth + 1;"),
+          "no horizontal scrolling on the log page at 390 px")
+    b.screenshot("ui-phone-log.png")
+    b.go("#/chat", "chat")
+    check(not b.visible("#history") and b.visible("#history-toggle"), "the history is collapsed behind a toggle on a phone")
+    d.find_element(By.ID, "history-toggle").click()
+    b.wait(lambda _: b.visible("#history-list"), "the history sidebar opened on a phone")
+    b.screenshot("ui-phone-history.png")
+    d.find_element(By.ID, "history-toggle").click()
+    b.screenshot("ui-phone-chat.png")
+    d.set_window_size(1280, 900)
+    check(not console_errors(b.drain_console()), "no console error in the conversation checks")
+    print(f"ok: screenshots ui-history.png, ui-log.png, ui-phone-*.png in {ARTIFACTS}")
+
+
 def upload_checks(b, tmp):
     d = b.driver
     b.go("#/docs/logistics", "docs")
@@ -390,6 +486,7 @@ def main():
         print(f"ok: server ready at {base}")
         browser = Browser(base)
         chat_checks(browser)
+        conversation_checks(browser)
         name = upload_checks(browser, tmp)
         search_checks(browser, name)
         language_checks(browser)

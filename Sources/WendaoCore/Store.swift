@@ -1,11 +1,12 @@
-/// Persistence of knowledge bases, documents and chunks, API keys and ingest jobs: one protocol per
-/// aggregate (``KnowledgeBaseStore``, ``DocumentStore``, ``APIKeyStore``, ``JobStore``).
+/// Persistence of knowledge bases, documents and chunks, API keys, ingest jobs and conversations: one
+/// protocol per aggregate (``KnowledgeBaseStore``, ``DocumentStore``, ``APIKeyStore``, ``JobStore``,
+/// ``ConversationStore``).
 ///
 /// The pipeline talks only to these protocols, so that a PostgreSQL backend can replace the embedded
 /// SQLite one without touching ingest or query code. Every method that changes data is atomic:
 /// it either commits completely or leaves the store as it was.
 public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore, UserStore, ShareStore,
-    ProviderKeyStore
+    ProviderKeyStore, ConversationStore
 {}
 
 /// Knowledge bases: their names and settings.

@@ -196,6 +196,9 @@ public struct ModelsConfiguration: Sendable, Equatable {
     public var serverAdminKeyEnv: String?
     /// `server.secure_cookies`: mark the session cookie `Secure` (behind an HTTPS proxy).
     public var serverSecureCookies = false
+    /// `conversations.retention_days`: conversations not continued for this many days are deleted
+    /// by `wendao serve` (nil or 0: kept until deleted).
+    public var conversationRetentionDays: Int?
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -279,6 +282,14 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     case "admin_key_env": c.serverAdminKeyEnv = try r.string(v, "server.admin_key_env")
                     case "secure_cookies": c.serverSecureCookies = try r.bool(v, "server.secure_cookies")
                     default: r.unknown("server.\(k)")
+                    }
+                }
+            case "conversations":
+                for (k, v) in try r.map(value, key) {
+                    switch k {
+                    case "retention_days":
+                        c.conversationRetentionDays = try r.int(v, "conversations.retention_days", in: 0...36_500)
+                    default: r.unknown("conversations.\(k)")
                     }
                 }
             default: r.unknown(key)

@@ -78,6 +78,10 @@ public struct ExtractiveAnswerer: Sendable {
     /// the best of their own list, so that English passages which merely share the question's words
     /// do not win on rank alone.
     public var crossLanguageHits: [SearchHit] = []
+    /// The topic a follow-up question carries from the one before (its words count at
+    /// ``FollowUp/carriedWeight``; what the earlier question asked for applies when this one does
+    /// not say).
+    public var followUp: FollowUp?
 
     /// Creates an answerer.
     public init() {}
@@ -323,9 +327,28 @@ public struct ExtractiveAnswerer: Sendable {
 
     /// Answers `question` from ranked hits.
     public func answer(question: String, hits: [SearchHit], analyzer: Analyzer, idf: (UInt64) -> Float) -> Answer {
-        let profile = Self.profile(
+        var profile = Self.profile(
             question, analyzer: analyzer, renderings: renderings, halveUnknownWords: true, idf: idf)
-        let intent = QuestionIntent(question)
+        var intent = QuestionIntent(question)
+        // A follow-up's own words that name something (pairs and words the knowledge base knows:
+        // "北京" in "那北京呢？"): a sentence without any of them is about the earlier topic only.
+        let ownNames = followUp == nil ? [] : profile.concepts.filter { $0.known && $0.kind != .unigram }
+        if let followUp {
+            // The carried words count less than the question's own, and never twice.
+            let own = Set(profile.concepts.flatMap { $0.alternatives.flatMap { $0 } })
+            let carried = Self.profile(followUp.topic, analyzer: analyzer, halveUnknownWords: true, idf: idf)
+            for var c in carried.concepts where !c.alternatives.flatMap({ $0 }).contains(where: own.contains) {
+                c.weight *= Double(FollowUp.carriedWeight)
+                c.isUnknownIdentifier = false
+                profile.concepts.append(c)
+            }
+            if intent.kinds.isEmpty {
+                let earlier = QuestionIntent(followUp.previousQuestion)
+                intent.kinds = earlier.kinds
+                intent.measureWord = earlier.measureWord
+                intent.bound = earlier.bound
+            }
+        }
         let notFound = Answer(
             question: question, answer: AnswerLanguage.detect(question).notFoundSentence, mode: "extractive",
             found: false, citations: [], coverage: 0)
@@ -401,6 +424,10 @@ public struct ExtractiveAnswerer: Sendable {
                 // the best passage).
                 var score = c + 0.5 * Double(i < ownCount ? h.score / topScore : h.score / crossTop)
                 if !holds { score -= 0.25 }
+                if !ownNames.isEmpty {
+                    let terms = Set(analyzer.terms(heading + "\n" + u.text))
+                    if !ownNames.contains(where: { $0.isFound(in: terms) }) { score -= 0.3 }
+                }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
                 if listAnswer {
@@ -635,22 +662,29 @@ extension KnowledgeBase {
     /// answered when its meaning matches one confidently — from the sentences closest in meaning.
     /// `queryVector` is the question's vector when the caller embedded it already (see
     /// ``denseQuery(_:mode:)``).
-    public func ask(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil)
-        throws -> Answer
-    {
-        try askTimed(question, topK: topK, mode: mode, queryVector: queryVector).answer
+    ///
+    /// A `followUp` (``FollowUp/detect(_:previousQuestion:previousTopic:)``) carries the previous
+    /// question's topic into retrieval and into the choice of sentences, at a lower weight than the
+    /// question's own words; the answer still cites the passages it quotes.
+    public func ask(
+        _ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil,
+        followUp: FollowUp? = nil
+    ) throws -> Answer {
+        try askTimed(question, topK: topK, mode: mode, queryVector: queryVector, followUp: followUp).answer
     }
 
     /// ``ask(_:topK:mode:queryVector:)`` with its timings: the whole call and the answer step alone
     /// (after retrieval), for evaluation and benchmarks.
-    public func askTimed(_ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil)
-        throws -> (answer: Answer, totalSeconds: Double, answerSeconds: Double)
-    {
+    public func askTimed(
+        _ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil,
+        followUp: FollowUp? = nil
+    ) throws -> (answer: Answer, totalSeconds: Double, answerSeconds: Double) {
         let start = ContinuousClock.now
         let (hits, lists) = try retrieve(
-            question, topK: topK, mode: mode ?? defaultRetrievalMode, queryVector: queryVector)
+            question, topK: topK, mode: mode ?? defaultRetrievalMode, queryVector: queryVector, followUp: followUp)
         let retrieved = ContinuousClock.now
         var answerer = ExtractiveAnswerer()
+        answerer.followUp = followUp
         answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))
         answerer.crossLanguageHits = crossLanguageHits(answerer.renderings, question: question)
         if let dense = lists?.dense, let top = dense.first, let q = lists?.queryVector, let embedder = try? embedder(),

@@ -107,25 +107,28 @@ extension KnowledgeBase {
 
     /// Hits for `query`, and the candidate lists they came from when dense retrieval took part (the
     /// dense list holds at least 50 candidates then, for the answerer's confidence signal).
-    func retrieve(_ query: String, topK: Int, mode: RetrievalMode, queryVector: [Float]? = nil) throws -> (
-        hits: [SearchHit], lists: CandidateLists?
-    ) {
+    /// A follow-up's carried topic (see ``FollowUp``) joins the lexical query at
+    /// ``FollowUp/carriedWeight`` and the dense query as text.
+    func retrieve(
+        _ query: String, topK: Int, mode: RetrievalMode, queryVector: [Float]? = nil, followUp: FollowUp? = nil
+    ) throws -> (hits: [SearchHit], lists: CandidateLists?) {
         let k = max(1, min(topK, 1000))
         switch mode {
         case .bm25:
             let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
-            let terms = try weightedQueryTerms(query, phrases: phrases)
+            let terms = try lexicalTerms(query, phrases: phrases, followUp: followUp)
             return (try hits(index.search(weighted: terms, k: k).map { ($0.id, $0.score) }), nil)
         case .dense:
             guard !query.trimmingCharactersInSet().isEmpty else {
                 throw WendaoError(.invalidArgument, "the query is empty")
             }
             let dense = try denseCandidates(
-                String(query.prefix(QueryLimits.maxCharacters)), k: max(50, k), queryVector: queryVector)
+                String((followUp?.denseText(query) ?? query).prefix(QueryLimits.maxCharacters)), k: max(50, k),
+                queryVector: queryVector)
             let lists = CandidateLists(lexical: [], dense: dense.hits, lexicalBound: 0, queryVector: dense.queryVector)
             return (try hits(dense.hits.prefix(k).map { ($0.id, $0.score) }), lists)
         case .hybrid:
-            let lists = try candidateLists(query, pool: max(50, k * 3), queryVector: queryVector)
+            let lists = try candidateLists(query, pool: max(50, k * 3), queryVector: queryVector, followUp: followUp)
             guard !lists.lexical.isEmpty || !lists.dense.isEmpty else { _ = try queryTerms(query); return ([], lists) }
             let fused =
                 record.settings.effectiveFusion == .rrf
@@ -139,15 +142,41 @@ extension KnowledgeBase {
 
     /// The two candidate lists hybrid retrieval fuses, best first: BM25 (empty when the query has no
     /// searchable words) and dense (needs an embedder). For evaluation and diagnostics.
-    public func candidateLists(_ query: String, pool: Int, queryVector: [Float]? = nil) throws -> CandidateLists {
+    public func candidateLists(_ query: String, pool: Int, queryVector: [Float]? = nil, followUp: FollowUp? = nil)
+        throws -> CandidateLists
+    {
         let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
-        let terms = try? weightedQueryTerms(query, phrases: phrases)
+        let terms = try? lexicalTerms(query, phrases: phrases, followUp: followUp)
         let lexical = terms.map { index.search(weighted: $0, k: pool) } ?? []
         let dense = try denseCandidates(
-            String(query.prefix(QueryLimits.maxCharacters)), k: pool, queryVector: queryVector)
+            String((followUp?.denseText(query) ?? query).prefix(QueryLimits.maxCharacters)), k: pool,
+            queryVector: queryVector)
         return CandidateLists(
             lexical: lexical, dense: dense.hits, lexicalBound: terms.map { boundTerms($0, phrases: phrases) } ?? 0,
             queryVector: dense.queryVector)
+    }
+
+    /// The weighted BM25 terms of `query` with a follow-up's carried topic: a follow-up made only of
+    /// question words ("and after that?") is searched by its carried topic alone.
+    func lexicalTerms(_ query: String, phrases: [CrossLanguagePhrase], followUp: FollowUp?) throws
+        -> [(term: UInt64, weight: Float)]
+    {
+        guard let followUp else { return try weightedQueryTerms(query, phrases: phrases) }
+        let terms = carrying(followUp, (try? weightedQueryTerms(query, phrases: phrases)) ?? [])
+        if terms.isEmpty { _ = try queryTerms(query) }
+        return terms
+    }
+
+    /// `terms` with a follow-up's carried topic added at ``FollowUp/carriedWeight`` (its terms the
+    /// query has already are not added again).
+    func carrying(_ followUp: FollowUp?, _ terms: [(term: UInt64, weight: Float)]) -> [(term: UInt64, weight: Float)] {
+        guard let followUp else { return terms }
+        var out = terms
+        var present = Set(terms.map(\.term))
+        for t in analyzer.terms(followUp.topic) where present.insert(t).inserted {
+            out.append((t, FollowUp.carriedWeight))
+        }
+        return out
     }
 
     /// Search hits for chunk ids in the order given, ranked from 1 (ids no longer stored are skipped).

@@ -20,6 +20,8 @@ struct AskBody: Decodable {
     var history: [ChatMessage]?
     var top_k: Int?
     var stream: Bool?
+    /// The conversation this question continues; absent: a new one.
+    var conversation_id: Int64?
 }
 
 /// What one answer produced, for JSON, SSE and the OpenAI routes alike.
@@ -61,10 +63,11 @@ enum AnswerOutcome: Sendable {
         }
     }
 
-    func encodedResponse() throws -> Response {
+    func encodedResponse(stored: StoredTurn? = nil) throws -> Response {
         switch self {
-        case .extractive(let a): try JSON.response(a)
-        case .grounded(let g, let u): try JSON.response(AnswerReport(answer: g, usage: u))
+        case .extractive(let a): try JSON.response(WithStoredTurn(base: a, stored: stored))
+        case .grounded(let g, let u):
+            try JSON.response(WithStoredTurn(base: AnswerReport(answer: g, usage: u), stored: stored))
         case .plain(let t, _): try JSON.response(["answer": t])
         }
     }
@@ -137,14 +140,18 @@ extension WendaoAPI {
         }
     }
 
-    /// Answers `question` as `plan` says. `onEvent` sees the streamed pieces.
+    /// Answers `question` as `plan` says. `onEvent` sees the streamed pieces. A `followUp` carries
+    /// the previous question's topic into an extractive answer's retrieval (a model rewrites a
+    /// follow-up itself, from `history`).
     func answer(
-        _ question: String, plan: AnswerPlan, history: [ChatMessage], topK: Int, onEvent: (GroundedEvent) -> Void
+        _ question: String, plan: AnswerPlan, history: [ChatMessage], topK: Int, followUp: FollowUp? = nil,
+        onEvent: (GroundedEvent) -> Void
     ) async throws -> AnswerOutcome {
         guard let model = plan.model, let templates = plan.templates else {
-            let a = try await service.withKnowledgeBase(plan.kb, query: question, mode: nil) { kb, vector -> Answer in
+            let text = followUp?.denseText(question) ?? question
+            let a = try await service.withKnowledgeBase(plan.kb, query: text, mode: nil) { kb, vector -> Answer in
                 do {
-                    return try kb.ask(question, topK: topK, queryVector: vector)
+                    return try kb.ask(question, topK: topK, queryVector: vector, followUp: followUp)
                 } catch let e as WendaoError
                     where e.code == .invalidArgument && (try? kb.queryTerms(question)) == nil
                 {
@@ -232,21 +239,46 @@ extension WendaoAPI {
             try checkRequestedModel(body.model, record: record, context)
             let topK = body.top_k ?? 8
             guard (1...50).contains(topK) else { throw APIError.badRequest("top_k must be between 1 and 50") }
-            let history = (body.history ?? []).filter { $0.role != .system }
+            // A conversation continued must be the caller's and this knowledge base's (else 404).
+            let continuing = try await continuation(body.conversation_id, record: record, context)
+            let history = body.history.map { $0.filter { $0.role != .system } } ?? continuing.history
             // Settled before anything streams (a model this server cannot use is a 404, not an
             // error event after a 200).
             let plan = try await planAnswer(try await askableRecord(name, context), model: body.model)
+            // Without a model, a short or elliptical follow-up borrows the previous question's topic.
+            let followUp: FollowUp? =
+                if plan.model != nil {
+                    nil
+                } else if let previous = continuing.previous {
+                    FollowUp.detect(
+                        body.question, previousQuestion: previous.turn.question, previousTopic: previous.turn.carried)
+                } else if let asked = history.last(where: { $0.role == .user }) {
+                    FollowUp.detect(body.question, previousQuestion: asked.content)
+                } else {
+                    nil
+                }
+            let caller = conversationCaller(context.principal)
+            let started = ContinuousClock.now
             let slot = try limits.rate.enter(.answer, for: context.principal)
             guard body.stream == true else {
                 defer { slot.release() }
-                let outcome = try await whileConnected(context) {
-                    try await answer(body.question, plan: plan, history: history, topK: topK, onEvent: { _ in })
+                let (outcome, stored) = try await whileConnected(context) {
+                    let outcome = try await answer(
+                        body.question, plan: plan, history: history, topK: topK, followUp: followUp,
+                        onEvent: { _ in })
+                    let stored = try await storeTurn(
+                        question: body.question, outcome: outcome, followUp: followUp, started: started,
+                        continuing: continuing, record: record, caller: caller)
+                    return (outcome, stored)
                 }
-                return try outcome.encodedResponse()
+                return try outcome.encodedResponse(stored: stored)
             }
+            // A stream the client leaves before the answer is complete stores nothing.
             return sseResponse(context.logger) { send in
                 defer { slot.release() }
-                let outcome = try await answer(body.question, plan: plan, history: history, topK: topK) { event in
+                let outcome = try await answer(
+                    body.question, plan: plan, history: history, topK: topK, followUp: followUp
+                ) { event in
                     switch event {
                     case .sources(let s): send(JSON.event("sources", ["sources": s]))
                     case .text(let t): send(JSON.event("token", ["text": t]))
@@ -264,11 +296,14 @@ extension WendaoAPI {
                     JSON.event(
                         "citations",
                         CitationsEvent(citations: outcome.citations, invalid_citations: invalid, found: outcome.found)))
+                let stored = try await storeTurn(
+                    question: body.question, outcome: outcome, followUp: followUp, started: started,
+                    continuing: continuing, record: record, caller: caller)
                 switch outcome {
-                case .extractive(let a): send(JSON.event("done", a))
+                case .extractive(let a): send(JSON.event("done", WithStoredTurn(base: a, stored: stored)))
                 case .grounded(let g, let u):
                     send(JSON.event("usage", u))
-                    send(JSON.event("done", AnswerReport(answer: g, usage: u)))
+                    send(JSON.event("done", WithStoredTurn(base: AnswerReport(answer: g, usage: u), stored: stored)))
                 case .plain(let t, _): send(JSON.event("done", ["answer": t]))
                 }
             }

@@ -52,6 +52,10 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection may be idle (no request being read or answered), or take to send a
     /// request's headers, before the server closes it.
     public var idleTimeout: Duration = .seconds(60)
+    /// Conversations not continued for this many days are deleted (checked at start and hourly);
+    /// nil or 0 keeps them until they are deleted (`conversations.retention_days`,
+    /// `serve --conversation-retention-days`).
+    public var conversationRetentionDays: Int?
     /// Models configuration (providers, keys, prices).
     public var models = ModelsConfiguration()
     /// The environment used to resolve model keys.

@@ -57,6 +57,7 @@ struct WendaoAPI: Sendable {
         addUserRoutes(api)
         addShareAdminRoutes(api)
         addProviderRoutes(api)
+        addConversationRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -157,7 +158,10 @@ public struct WendaoServer: Sendable {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "wendao"),
             // Shut down in reverse order: the HTTP server, then the job runner, then the gateway
             // and the thread pool.
-            services: [AppResourcesService(app: app), api.runner],
+            services: [
+                AppResourcesService(app: app), api.runner,
+                ConversationRetention(service: api.service, logger: logger),
+            ],
             onServerRunning: { channel in
                 readiness.set(true)
                 onListening?(channel.localAddress?.port ?? 0)

@@ -163,6 +163,47 @@ extension SQLiteStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        // Conversations kept (issue 15): a conversation asks one knowledge base; its turns hold the
+        // question, the answer, its sources and the asker's feedback. Deleting a knowledge base or a
+        // conversation deletes the turns with it. Named apart from the `vN` series so that a
+        // migration added on another branch cannot take the same name.
+        m.registerMigration("v5-conversations") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE conversations (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        title TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        caller_kind TEXT NOT NULL,
+                        caller_key_id INTEGER,
+                        caller_name TEXT NOT NULL,
+                        turn_count INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX conversations_updated ON conversations(updated_at DESC, id DESC);
+                    CREATE INDEX conversations_kb ON conversations(kb_id, updated_at DESC, id DESC);
+                    CREATE TABLE conversation_turns (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                        question TEXT NOT NULL,
+                        answer TEXT NOT NULL,
+                        found INTEGER NOT NULL,
+                        mode TEXT NOT NULL,
+                        model TEXT,
+                        citations TEXT NOT NULL DEFAULT '[]',
+                        carried TEXT,
+                        warnings TEXT NOT NULL DEFAULT '[]',
+                        duration_ms INTEGER NOT NULL DEFAULT 0,
+                        complete INTEGER NOT NULL DEFAULT 1,
+                        created_at REAL NOT NULL,
+                        rating INTEGER,
+                        note TEXT,
+                        feedback_at REAL
+                    );
+                    CREATE INDEX conversation_turns_conversation ON conversation_turns(conversation_id, id);
+                    """)
+        }
         return m
     }
 }

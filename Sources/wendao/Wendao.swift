@@ -25,6 +25,7 @@ struct Wendao: AsyncParsableCommand {
             DoctorCommand.self, ReindexCommand.self, EvalCommand.self, BenchCommand.self, DemoCommand.self,
             ModelsCommand.self, ChatCommand.self, PromptsCommand.self, ServeCommand.self, KeysCommand.self,
             UsersCommand.self,
+            ConversationsCommand.self,
         ]
     )
 

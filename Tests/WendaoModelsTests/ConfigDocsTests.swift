@@ -36,7 +36,7 @@ struct ConfigDocsTests {
 
     @Test("Every `section.key` the docs name for config.yaml is a key the reader knows")
     func namedKeysAreKnown() throws {
-        let sections: Set<String> = ["server", "web", "timeouts", "retries"]
+        let sections: Set<String> = ["server", "web", "timeouts", "retries", "conversations"]
         var named = 0
         for (name, text) in try Self.documents() {
             for piece in text.components(separatedBy: "`").enumerated() where piece.offset % 2 == 1 {

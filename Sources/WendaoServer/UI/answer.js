@@ -12,7 +12,7 @@ export function newTurn(question, kb) {
     question, kb, text: '', citations: new Map(), sources: new Map(), found: null, invalid: [],
     uncited: false, removedImages: 0, truncated: false, warnings: [], warningDetails: null, answered: false,
     usage: null, mode: '', model: '', coverage: null, state: 'waiting', error: '', gotToken: false, els: null,
-    renderPending: false,
+    renderPending: false, conversationId: null, turnId: null, carried: '', rating: '', note: '',
   };
 }
 
@@ -77,6 +77,9 @@ export function applyAnswer(turn, a) {
   turn.mode = typeof a.mode === 'string' ? a.mode : turn.mode;
   turn.model = typeof a.model === 'string' ? a.model : turn.model;
   turn.coverage = typeof a.coverage === 'number' ? a.coverage : turn.coverage;
+  // Where the server kept it (conversations): feedback is given on the turn.
+  if (typeof a.conversation_id === 'number') turn.conversationId = a.conversation_id;
+  if (typeof a.turn_id === 'number') turn.turnId = a.turn_id;
 }
 
 function invalidWarning(invalid) {

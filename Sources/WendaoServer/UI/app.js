@@ -5,7 +5,8 @@
 //
 // Modules: i18n (strings, formatting), settings (what the browser remembers), dom (helpers,
 // dialogs), api (REST client, API key), sse (event streams), routes, state, answer (a turn as
-// data, warnings), citations (text helpers, source panel), chat, kbs, documents, search. The
+// data, warnings), citations (text helpers, source panel), conversations (kept conversations as
+// data), chat, history (the sidebar), log (supervisors), kbs, documents, search. The
 // modules without DOM access are tested under `node --test` (Tests/ui/).
 
 import { t, getLang, setLang } from './i18n.js';
@@ -21,6 +22,8 @@ import { showDocs, renderDocsView, setupDocs } from './documents.js';
 import { renderSearch, setupSearch } from './search.js';
 import { loadAdmin, renderAdmin, setupAdmin } from './admin.js';
 import { showSettings, setupSettings } from './kbsettings.js';
+import { loadHistory, renderHistory, setupHistory } from './history.js';
+import { loadLog, renderLog, setupLog } from './log.js';
 
 // ----- Language -----
 
@@ -45,6 +48,8 @@ function applyLang() {
   renderDocsView();
   renderSearch();
   renderAdmin();
+  renderHistory();
+  renderLog();
   updateTitle();
   const session = getSession();
   if (session) $('user-badge').textContent = t('signin.as', { name: session.user.name });
@@ -59,10 +64,10 @@ function setupLang() {
   });
 }
 
-// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search, #/admin (routes.js) -----
+// ----- Routing: #/chat, #/kbs, #/docs/NAME, #/settings/NAME, #/search, #/log, #/admin (routes.js) -----
 
 function updateTitle() {
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', admin: 'nav.admin' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -86,6 +91,7 @@ function route(initial) {
   if (view === 'settings') showSettings(r.kb);
   if (view === 'kbs' && !initial) loadKbs();
   if (view === 'admin') loadAdmin();
+  if (view === 'log') loadLog(false);
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -105,12 +111,14 @@ function init() {
   setupSearch();
   setupAdmin();
   setupSettings();
+  setupHistory();
+  setupLog();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);
   // A signed-in account (an earlier sign-in's cookie) is known before the knowledge bases load,
   // so the first request carries its CSRF token and nobody is asked for a key needlessly.
-  loadSession().then(() => loadKbs());
+  loadSession().then(() => loadKbs()).then(() => { renderLog(); loadHistory(false); });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

@@ -1,17 +1,20 @@
-// Wendao (问道) web UI: the chat view. Asks the chosen knowledge base with the conversation so far
-// as history, reads the streamed answer (SSE) into a turn (answer.js) and renders each turn with
-// its citation badges, status, warnings, sources and usage.
+// Wendao (问道) web UI: the chat view. Asks the chosen knowledge base — continuing the conversation
+// the server keeps (its id), reads the streamed answer (SSE) into a turn (answer.js) and renders
+// each turn with its citation badges, status, warnings, sources, usage and feedback (thumbs up or
+// down with a note).
 
 import { t } from './i18n.js';
 import { $, el, toast } from './dom.js';
 import { storage, LS_MODEL } from './settings.js';
-import { apiFetch, kbPath } from './api.js';
+import { apiFetch, apiJSON, kbPath } from './api.js';
 import { readEventStream } from './sse.js';
 import { splitAnswer, stripMarkers, lookupCitation, citationLabel, sourceRefLabel, panel, openSourcePanel, closeSourcePanel }
   from './citations.js';
 import { newTurn, applyAskEvent, applyAnswer, warningItems, usageLine } from './answer.js';
 import { state, chat } from './state.js';
 import { selectKb } from './kbs.js';
+import { feedbackPath, feedbackBody, applyFeedback, MAX_NOTE } from './conversations.js';
+import { loadHistory, renderHistory } from './history.js';
 
 export function renderChatNotice() {
   const notice = $('chat-notice');
@@ -32,9 +35,23 @@ export function newConversation() {
   if (chat.controller) chat.controller.abort();
   chat.turns = [];
   chat.kb = '';
+  chat.conversationId = null;
   $('conversation').replaceChildren();
   closeSourcePanel(false);
   renderChatNotice();
+  renderHistory();
+}
+
+/** Shows `chat.turns` anew (a conversation reopened from the history). */
+export function showConversation() {
+  $('conversation').replaceChildren();
+  closeSourcePanel(false);
+  for (const turn of chat.turns) {
+    createTurnElements(turn);
+    renderTurn(turn);
+  }
+  renderChatNotice();
+  scrollToBottom(true);
 }
 
 function setBusy(busy) {
@@ -77,7 +94,9 @@ async function ask() {
   chat.controller = controller;
   setBusy(true);
   const body = { question, stream: true };
-  if (history.length) body.history = history;
+  // A conversation the server keeps is continued by its id (its stored turns are the history).
+  if (chat.conversationId) body.conversation_id = chat.conversationId;
+  else if (history.length) body.history = history;
   if (model) body.model = model;
   try {
     const res = await apiFetch(kbPath(kb) + '/ask', {
@@ -99,6 +118,12 @@ async function ask() {
     setBusy(false);
     renderTurn(turn);
     scrollToBottom(false);
+  }
+  if (turn.conversationId && chat.turns.includes(turn)) {
+    const started = chat.conversationId !== turn.conversationId;
+    chat.conversationId = turn.conversationId;
+    if (started || chat.turns.length === 1) loadHistory(false);
+    else renderHistory();
   }
 }
 
@@ -128,9 +153,69 @@ function createTurnElements(turn) {
     el('header', { class: 'msg-head' }, els.assistantLabel, els.meta),
     els.chip, els.body, els.status, els.warnings, els.sources, els.usage);
   els.user = el('div', { class: 'msg user' }, els.userLabel, el('p', { class: 'msg-text' }, turn.question));
+  els.actions = createFeedbackElements(turn);
+  els.assistant.append(els.actions);
   els.root = el('div', { class: 'turn' }, els.user, els.assistant);
   turn.els = els;
   $('conversation').append(els.root);
+}
+
+// ----- Feedback: thumbs up or down on a kept answer, with an optional note -----
+
+function createFeedbackElements(turn) {
+  const f = {};
+  // Worded buttons (an emoji font may be missing): thumbs up is "helpful", thumbs down "not helpful".
+  f.up = el('button', { type: 'button', class: 'feedback-button', 'data-testid': 'thumbs-up', 'aria-pressed': 'false' });
+  f.down = el('button', { type: 'button', class: 'feedback-button', 'data-testid': 'thumbs-down', 'aria-pressed': 'false' });
+  f.up.addEventListener('click', () => sendFeedback(turn, 'up', null));
+  f.down.addEventListener('click', () => sendFeedback(turn, 'down', null));
+  f.noteLabel = el('label', { class: 'visually-hidden' });
+  f.note = el('textarea', { class: 'feedback-note', 'data-testid': 'feedback-note', rows: '2', maxlength: String(MAX_NOTE) });
+  f.noteLabel.htmlFor = f.note.id = 'note-' + Math.random().toString(36).slice(2);
+  f.save = el('button', { type: 'button', class: 'secondary small', 'data-testid': 'feedback-save' });
+  f.save.addEventListener('click', () => sendFeedback(turn, turn.rating, f.note.value));
+  f.form = el('div', { class: 'feedback-form', hidden: true }, f.noteLabel, f.note, f.save);
+  f.status = el('span', { class: 'feedback-status hint small-text', 'data-testid': 'feedback-status', role: 'status' });
+  // Where an editor's correction of this answer will be offered (curated answers, issue 15 part 2).
+  f.correctionSlot = el('span', { class: 'turn-actions-extra', 'data-hook': 'correction' });
+  f.row = el('div', { class: 'turn-actions', hidden: true }, f.up, f.down, f.status, f.correctionSlot);
+  turn.feedbackEls = f;
+  return el('div', { class: 'turn-feedback' }, f.row, f.form);
+}
+
+async function sendFeedback(turn, rating, note) {
+  const f = turn.feedbackEls;
+  if (!turn.conversationId || !turn.turnId || !f) return;
+  const body = feedbackBody(rating, note === null ? turn.note : note);
+  if (body.error) { f.status.textContent = t('feedback.tooLong', { n: MAX_NOTE }); return; }
+  f.up.disabled = f.down.disabled = f.save.disabled = true;
+  try {
+    const stored = await apiJSON(feedbackPath(turn.conversationId, turn.turnId), { method: 'POST', json: body });
+    applyFeedback(turn, stored && stored.feedback);
+    turn.feedbackMessage = note === null ? t('feedback.saved') : t('feedback.noteSaved');
+  } catch (e) {
+    turn.feedbackMessage = t('feedback.failed', { error: e.message });
+  } finally {
+    f.up.disabled = f.down.disabled = f.save.disabled = false;
+    renderFeedback(turn);
+  }
+  if (note === null) { f.form.hidden = false; f.note.focus(); }
+}
+
+function renderFeedback(turn) {
+  const f = turn.feedbackEls;
+  if (!f) return;
+  f.row.hidden = !turn.turnId || !turn.conversationId || (turn.state !== 'done' && turn.state !== 'interrupted');
+  f.up.setAttribute('aria-pressed', turn.rating === 'up' ? 'true' : 'false');
+  f.down.setAttribute('aria-pressed', turn.rating === 'down' ? 'true' : 'false');
+  f.up.textContent = t('feedback.up');
+  f.down.textContent = t('feedback.down');
+  f.noteLabel.textContent = t('feedback.noteLabel');
+  f.note.setAttribute('placeholder', t('feedback.notePlaceholder'));
+  if (!f.note.value && turn.note) f.note.value = turn.note;
+  f.save.textContent = t('feedback.saveNote');
+  f.status.textContent = turn.feedbackMessage || (turn.rating ? t('feedback.given.' + turn.rating) : '');
+  if (f.row.hidden || !turn.rating) f.form.hidden = true;
 }
 
 function scheduleRender(turn) {
@@ -231,6 +316,8 @@ export function renderTurn(turn) {
   const usageText = usageLine(turn.usage);
   els.usage.textContent = usageText;
   els.usage.hidden = !usageText;
+
+  renderFeedback(turn);
 }
 
 export function setupChat() {

@@ -8,6 +8,7 @@ import { apiJSON, kbPath } from './api.js';
 import { docsRoute, settingsRoute } from './routes.js';
 import { state, chat } from './state.js';
 import { newConversation, renderChatNotice } from './chat.js';
+import { loadHistory } from './history.js';
 
 /** Loads the knowledge bases (the chat and search selects, the table); keeps the chosen one if it is still there. */
 export async function loadKbs() {
@@ -63,6 +64,7 @@ export function selectKb(name, quiet) {
     newConversation();
     if (!quiet) toast(t('chat.newStarted'));
   }
+  loadHistory(false);
 }
 
 // ----- Knowledge bases view -----

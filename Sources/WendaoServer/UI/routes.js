@@ -1,9 +1,9 @@
 // Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME, #/search,
-// #/settings/NAME, #/admin (keys and accounts).
+// #/settings/NAME, #/log, #/admin (keys and accounts).
 // A knowledge base's name is percent-encoded in #/docs/NAME (names may be Chinese or hold '/').
 // No DOM access: tested under `node --test`.
 
-export const VIEWS = ['chat', 'kbs', 'docs', 'settings', 'search', 'admin'];
+export const VIEWS = ['chat', 'kbs', 'docs', 'settings', 'search', 'log', 'admin'];
 
 /** The route of the documents view of knowledge base `kb`. */
 export function docsRoute(kb) { return '#/docs/' + encodeURIComponent(kb); }

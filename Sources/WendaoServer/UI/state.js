@@ -16,6 +16,7 @@ export const state = {
 export const chat = {
   kb: '',
   turns: [], // see newTurn in answer.js
+  conversationId: null, // the conversation the server keeps, once the first answer came
   controller: null,
   busy: false,
 };

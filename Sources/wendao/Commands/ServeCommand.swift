@@ -28,6 +28,12 @@ struct ServeCommand: AsyncParsableCommand {
             "A host name clients reach the server by (repeatable; adds to server.allowed_hosts). Requests for other names are refused."
     )
     var allowedHosts: [String] = []
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Delete conversations not continued for this many days (0: keep them).",
+            discussion: "Default: conversations.retention_days in config.yaml, else keep them."))
+    var conversationRetentionDays: Int?
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw WendaoError(.invalidArgument, "--port must be 0…65535") }
@@ -45,6 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
         config.allowedHosts = setup.configuration.serverAllowedHosts + allowedHosts
         config.allowedOrigins = setup.configuration.serverAllowedOrigins
         config.secureCookies = setup.configuration.serverSecureCookies
+        if let days = conversationRetentionDays, !(0...36_500).contains(days) {
+            throw WendaoError(.invalidArgument, "--conversation-retention-days must be 0…36500")
+        }
+        config.conversationRetentionDays = conversationRetentionDays ?? setup.configuration.conversationRetentionDays
         let adminVariable = setup.configuration.serverAdminKeyEnv ?? "WENDAO_ADMIN_KEY"
         if let k = setup.environment[adminVariable], !k.isEmpty {
             guard k.count >= 16 else {
