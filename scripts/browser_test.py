@@ -10,8 +10,8 @@ knowledge base (no keys: a loopback server is open), then, in the browser:
 - conversations: the answer is kept — after a reload the history sidebar lists it, reopening it
   shows the question and the cited answer, a follow-up continues the same conversation, thumbs down
   with a note is stored, and the log page's "thumbs down" filter shows it with a CSV link of the
-  same filter; screenshots at desktop and 390 px phone width (sidebar collapsed and open, the log
-  without horizontal scrolling);
+  same filter (also in Chinese); screenshots at desktop and 390 px phone width (sidebar collapsed
+  and open, the log without horizontal scrolling); deleting it from the sidebar deletes it (404);
 - search: the uploaded document comes first, with a score;
 - language: the toggle switches the interface labels between English and Chinese and back;
 - XSS: a question with HTML in it is shown as text (no element made from it, no alert);
@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -307,6 +308,19 @@ def conversation_checks(b):
     d.find_element(By.ID, "history-toggle").click()
     b.screenshot("ui-phone-chat.png")
     d.set_window_size(1280, 900)
+    # Deleting it from the sidebar deletes it on the server, and the chat starts afresh.
+    b.wait(lambda _: b.visible(f'#history-list [data-testid="history-item"][data-id="{cid}"]'), "the sidebar at desktop width")
+    d.find_element(By.CSS_SELECTOR, f'#history-list .history-item.current [data-testid="history-delete"]').click()
+    b.wait(lambda _: b.visible("#confirm-dialog"), "the confirmation dialog")
+    d.find_element(By.ID, "confirm-ok").click()
+    b.wait(lambda _: not d.find_elements(By.CSS_SELECTOR, '#history-list [data-testid="history-item"]'),
+           "the conversation gone from the sidebar")
+    try:
+        urllib.request.urlopen(b.base + f"/api/v1/conversations/{cid}", timeout=10)
+        raise Failure("the deleted conversation is still served")
+    except urllib.error.HTTPError as e:
+        check(e.code == 404, f"the deleted conversation answers 404 ({e.code})")
+    check(not d.find_elements(By.CSS_SELECTOR, "#conversation .turn"), "the chat is cleared after deleting its conversation")
     check(not console_errors(b.drain_console()), "no console error in the conversation checks")
     print(f"ok: screenshots ui-history.png, ui-log.png, ui-phone-*.png in {ARTIFACTS}")
 

@@ -198,7 +198,8 @@ extension WendaoAPI {
             let footer = body.wendao?.citation_footer == true
             if body.model.hasPrefix("kb:") {
                 let name = String(body.model.dropFirst(3))
-                let plan = try await planAnswer(try await askableRecord(name, context), model: nil)
+                let record = try await askableRecord(name, context)
+                let plan = try await planAnswer(record, model: nil)
                 // The last user message is the question; earlier user/assistant turns are history.
                 // System messages from the client are not passed on: the knowledge base's own prompt
                 // governs answers.
@@ -211,11 +212,26 @@ extension WendaoAPI {
                     }
                 }
                 let question = last.content
+                // Kept like an ask: each completion is a conversation of one turn (the client holds
+                // the history); without a model a follow-up carries the previous question's topic.
+                let followUp: FollowUp? =
+                    plan.model == nil
+                    ? history.last(where: { $0.role == .user }).flatMap {
+                        FollowUp.detect(question, previousQuestion: $0.content)
+                    } : nil
+                let caller = conversationCaller(context.principal)
+                let started = ContinuousClock.now
+                let none = ConversationContinuation(conversation: nil, previous: nil, history: [])
                 let slot = try limits.rate.enter(.answer, for: context.principal)
                 if body.stream != true {
                     defer { slot.release() }
                     let outcome = try await whileConnected(context) {
-                        try await answer(question, plan: plan, history: history, topK: 8, onEvent: { _ in })
+                        let outcome = try await answer(
+                            question, plan: plan, history: history, topK: 8, followUp: followUp, onEvent: { _ in })
+                        _ = try await storeTurn(
+                            question: question, outcome: outcome, followUp: followUp, started: started,
+                            continuing: none, record: record, caller: caller)
+                        return outcome
                     }
                     return try JSON.response(
                         completion(id: id, created: created, model: body.model, outcome: outcome, footer: footer))
@@ -224,11 +240,16 @@ extension WendaoAPI {
                 return openAIStream(context.logger) { send in
                     defer { slot.release() }
                     send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
-                    let outcome = try await answer(question, plan: plan, history: history, topK: 8) { e in
+                    let outcome = try await answer(
+                        question, plan: plan, history: history, topK: 8, followUp: followUp
+                    ) { e in
                         if case .text(let t) = e {
                             send(chunk(id: id, created: created, model: body.model, delta: ["content": t]))
                         }
                     }
+                    _ = try await storeTurn(
+                        question: question, outcome: outcome, followUp: followUp, started: started, continuing: none,
+                        record: record, caller: caller)
                     if footer, !outcome.citations.isEmpty {
                         send(
                             chunk(

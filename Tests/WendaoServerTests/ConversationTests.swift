@@ -382,6 +382,31 @@ struct ConversationTests {
         await server.shutdown()
     }
 
+    @Test("OpenAI chat completions on kb:NAME are kept too, one conversation per completion, follow-ups carried")
+    func openAICompletionsKept() async throws {
+        let f = try ConversationFixture()
+        defer { f.scratch.remove() }
+        let admin = auth(ConversationFixture.admin)
+        let server = try f.server()
+        try await server.application().test(.live) { client in
+            let r = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: admin,
+                body: json(
+                    #"{"model":"kb:facts","messages":[{"role":"user","content":"首重收费多少钱？"},"#
+                        + #"{"role":"assistant","content":"标准快递首重收费12元。"},{"role":"user","content":"那续重呢？"}]}"#))
+            #expect(r.status == .ok)
+            let list = try object(try await client.execute(uri: "/api/v1/conversations", method: .get, headers: admin))
+            let rows = try #require(list["conversations"] as? [[String: Any]])
+            #expect(rows.count == 1 && rows.first?["title"] as? String == "那续重呢？")
+            let id = try #require(rows.first?["id"] as? Int)
+            let full = try object(try await client.execute(uri: "/api/v1/conversations/\(id)", method: .get, headers: admin))
+            let turn = try #require((full["turns"] as? [[String: Any]])?.first)
+            #expect((turn["carried"] as? String)?.contains("首重") == true)
+            #expect((turn["answer"] as? String)?.contains("续重每公斤收费3元") == true)
+        }
+        await server.shutdown()
+    }
+
     @Test("Retention: conversations not continued within the configured days are deleted by the server")
     func retention() async throws {
         let f = try ConversationFixture()

@@ -616,7 +616,7 @@ private final class RawClient {
 @Suite("Server streaming clients")
 struct ServerDisconnectTests {
     @Test(
-        "A client that hangs up mid-stream cancels the model call (its answer slot is freed)",
+        "A client that hangs up mid-stream cancels the model call (its answer slot is freed) and keeps no turn",
         .tags(.slow), .timeLimit(.minutes(3)))
     func disconnectCancels() async throws {
         let f = try ServerFixture()
@@ -651,6 +651,11 @@ struct ServerDisconnectTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(status == 200)
+            // The stream left mid-answer stored nothing: the only conversation kept is the answer
+            // that completed.
+            let list = try await client.execute(uri: "/api/v1/conversations", method: .get)
+            let rows = (try object(list)["conversations"] as? [[String: Any]]) ?? []
+            #expect(rows.count == 1 && rows.first?["turns"] as? Int == 1, "\(rows)")
         }
         await server.shutdown()
         await provider.shutdown()

@@ -120,10 +120,9 @@ async function ask() {
     scrollToBottom(false);
   }
   if (turn.conversationId && chat.turns.includes(turn)) {
-    const started = chat.conversationId !== turn.conversationId;
+    // Kept by the server: the next question continues it; the sidebar shows it first, counted anew.
     chat.conversationId = turn.conversationId;
-    if (started || chat.turns.length === 1) loadHistory(false);
-    else renderHistory();
+    loadHistory(false);
   }
 }
 
