@@ -8,6 +8,10 @@ knowledge base (no keys: a loopback server is open), then, in the browser:
 - documents: uploads a Markdown file through the file input and waits until its ingest job has
   finished and the documents table lists it; uploads an empty file and checks its own error shows;
 - search: the uploaded document comes first, with a score;
+- document page: opens the uploaded document from the documents table, edits its chunk, and search
+  finds the new text (and no longer the old); screenshots at desktop and phone (390 px) width;
+- correction: "Correct" under an answer saves a curated answer; asking again in other words is
+  answered with it, cited as a curated answer; the documents page lists it;
 - language: the toggle switches the interface labels between English and Chinese and back;
 - XSS: a question with HTML in it is shown as text (no element made from it, no alert);
 - the browser console has no error and the page had no Content-Security-Policy violation.
@@ -288,6 +292,109 @@ def search_checks(b, name):
     check(not console_errors(b.drain_console()), "no console error after the search")
 
 
+EDITED = "紫罗兰专线的冷藏件全程保持在零到四摄氏度。"
+CURATED_Q = "蓝鲸专线哪天发车？"
+CURATED_A = "蓝鲸专线每周三发车，节假日顺延。"
+
+
+def phone_screenshot(b, name):
+    """A screenshot at a phone's width (390 px), then back to the desktop size."""
+    b.driver.set_window_size(390, 844)
+    time.sleep(0.3)  # let the layout settle before the picture (not a check)
+    path = b.screenshot(name)
+    b.driver.set_window_size(1280, 900)
+    return path
+
+
+def search_first(b, query):
+    d = b.driver
+    b.go("#/search", "search")
+    q = d.find_element(By.ID, "search-query")
+    q.clear()
+    q.send_keys(query)
+    b.js("document.querySelector('#search-status').textContent = '';"
+         "document.querySelector('#search-results').replaceChildren();")
+    d.find_element(By.ID, "search-submit").click()
+    # The status names the query once the results are in ("… for “query”").
+    b.wait(lambda _: query in b.text("#search-status"), f"the search for {query} to finish")
+    hits = d.find_elements(By.CSS_SELECTOR, "#search-results li.result")
+    return hits[0].text if hits else ""
+
+
+def editing_checks(b, name):
+    d = b.driver
+    b.go("#/docs/logistics", "docs")
+    link = b.wait(lambda _: next((a for a in d.find_elements(By.CSS_SELECTOR, "#docs-table a[data-testid=doc-link]")
+                                  if name in a.text), None), f"a link to {name} in #docs-table")
+    link.click()
+    b.wait(lambda _: b.visible('section[data-view="doc"]'), "the document page")
+    b.wait(lambda _: name in b.text("#doc-title") and d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"),
+           "the document page to show its title and chunks")
+    check(FACT in b.text("#doc-text"), "the document page holds the extracted text")
+    chunk = next(c for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]") if FACT[:6] in c.text)
+    check(True, f"the chunk with the fact is shown: {chunk.text[:40]}…")
+    chunk.find_element(By.CSS_SELECTOR, "[data-testid=chunk-edit]").click()
+    editor = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "[data-testid=chunk-editor]"), "the chunk editor")[0]
+    editor.clear()
+    editor.send_keys(EDITED)
+    d.find_element(By.CSS_SELECTOR, "[data-testid=chunk-save]").click()
+    b.wait(lambda _: any(EDITED in c.text for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"))
+           and not d.find_elements(By.CSS_SELECTOR, "[data-testid=chunk-editor]"), "the edited chunk to show its new text")
+    edited = next(c for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]") if EDITED in c.text)
+    check(edited.find_elements(By.CSS_SELECTOR, ".badge.doc-edited"), "the edited chunk is marked as edited")
+    path = b.screenshot("ui-document.png")
+    print(f"ok: screenshot {path}")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-document-phone.png')}")
+    first = search_first(b, "紫罗兰专线")
+    check(EDITED[:5] in first, f"search finds the edited text first: {first[:60]}…")
+    old = search_first(b, "二到八摄氏度之间")
+    check(FACT not in old, f"search no longer finds the old text: {old[:60]}…")
+    check(not console_errors(b.drain_console()), "no console error after editing a chunk")
+
+
+def correction_checks(b):
+    d = b.driver
+    b.go("#/chat", "chat")
+    d.find_element(By.ID, "new-chat").click()
+    d.find_element(By.ID, "question").send_keys(CURATED_Q)
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false';"),
+           "the first answer to finish")
+    button = b.wait(lambda _: next((e for e in d.find_elements(By.CSS_SELECTOR, "[data-testid=correct]") if e.is_displayed()), None),
+                    "a Correct button under the answer")
+    button.click()
+    b.wait(lambda _: b.js("return document.querySelector('#curated-dialog').open;"), "the correction dialog")
+    check(d.find_element(By.ID, "curated-question").get_attribute("value") == CURATED_Q, "the dialog holds the question")
+    answer = d.find_element(By.ID, "curated-answer")
+    answer.clear()
+    answer.send_keys(CURATED_A)
+    d.find_element(By.ID, "curated-save").click()
+    b.wait(lambda _: not b.js("return document.querySelector('#curated-dialog').open;"), "the dialog to close after saving")
+    d.find_element(By.ID, "question").send_keys("请问蓝鲸专线是哪天发车")
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: CURATED_A in b.text("#answer"), "the paraphrased question to be answered with the correction")
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false';"),
+           "the second answer to finish")
+    last = d.find_elements(By.CSS_SELECTOR, "#conversation .msg.assistant")[-1]
+    sources = last.find_element(By.CSS_SELECTOR, ".sources-list").text
+    check("Curated answer" in sources, f"the answer is cited as a curated answer: {sources}")
+    check("curated answer" in last.find_element(By.CSS_SELECTOR, ".msg-meta").text, "the answer is marked as curated")
+    last.find_element(By.CSS_SELECTOR, ".source-ref").click()
+    b.wait(lambda _: CURATED_A in b.text("#source-text") and b.text("#source-document") == "Curated answer",
+           "the source panel to show the curated answer")
+    check(not b.text("#source-status").strip(), "the curated source needs no chunk")
+    path = b.screenshot("ui-correction.png")
+    print(f"ok: screenshot {path}")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-correction-phone.png')}")
+    d.find_element(By.ID, "source-close").click()
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
+           "the curated answer in the list on the documents page")
+    check(True, "the documents page lists the curated answer")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-curated-phone.png')}")
+    check(not console_errors(b.drain_console()), "no console error after the correction")
+
+
 def language_checks(b):
     d = b.driver
     nav = lambda: b.text('.mainnav a[data-route="chat"]')
@@ -390,6 +497,8 @@ def main():
         chat_checks(browser)
         name = upload_checks(browser, tmp)
         search_checks(browser, name)
+        editing_checks(browser, name)
+        correction_checks(browser)
         language_checks(browser)
         xss_checks(browser)
         final_checks(browser)

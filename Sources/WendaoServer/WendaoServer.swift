@@ -44,6 +44,7 @@ struct WendaoAPI: Sendable {
         addKnowledgeBaseRoutes(api)
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
+        addEditingRoutes(api)
         addKeyRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))

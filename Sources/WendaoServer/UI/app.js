@@ -18,6 +18,7 @@ import { panel } from './citations.js';
 import { renderChatNotice, renderTurn, setupChat } from './chat.js';
 import { loadKbs, renderKbSelects, renderKbTable, setupKbs } from './kbs.js';
 import { showDocs, renderDocsView, setupDocs } from './documents.js';
+import { showDocument, renderDocument, renderCurated, setupDocPage } from './docpage.js';
 import { renderSearch, setupSearch } from './search.js';
 
 // ----- Language -----
@@ -41,6 +42,8 @@ function applyLang() {
   for (const turn of chat.turns) renderTurn(turn);
   if (panel.turn) $('source-title').textContent = t('source.title', { n: panel.n });
   renderDocsView();
+  renderCurated();
+  if (state.view === 'doc') renderDocument();
   renderSearch();
   updateTitle();
 }
@@ -57,6 +60,7 @@ function setupLang() {
 // ----- Routing: #/chat, #/kbs, #/docs/NAME, #/search (routes.js) -----
 
 function updateTitle() {
+  if (state.view === 'doc') return; // the document page names itself (docpage.js)
   const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', search: 'nav.search' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
@@ -74,10 +78,11 @@ function route(initial) {
   state.view = view;
   for (const section of document.querySelectorAll('.view')) section.hidden = section.dataset.view !== view;
   for (const link of document.querySelectorAll('.mainnav a')) {
-    const current = link.dataset.route === view || (view === 'docs' && link.dataset.route === 'kbs');
+    const current = link.dataset.route === view || ((view === 'docs' || view === 'doc') && link.dataset.route === 'kbs');
     if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
   if (view === 'docs') showDocs(r.kb);
+  if (view === 'doc') showDocument(r.kb, r.doc);
   if (view === 'kbs' && !initial) loadKbs();
   updateTitle();
   if (!initial && previous !== view) {
@@ -95,6 +100,7 @@ function init() {
   setupChat();
   setupKbs();
   setupDocs();
+  setupDocPage();
   setupSearch();
   applyLang();
   window.addEventListener('hashchange', () => route(false));

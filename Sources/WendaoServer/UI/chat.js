@@ -12,6 +12,8 @@ import { splitAnswer, stripMarkers, lookupCitation, citationLabel, sourceRefLabe
 import { newTurn, applyAskEvent, applyAnswer, warningItems, usageLine } from './answer.js';
 import { state, chat } from './state.js';
 import { selectKb } from './kbs.js';
+import { canCorrect } from './editing.js';
+import { openCuratedDialog } from './docpage.js';
 
 export function renderChatNotice() {
   const notice = $('chat-notice');
@@ -122,11 +124,15 @@ function createTurnElements(turn) {
   els.warnings = el('ul', { class: 'warnings', hidden: true });
   els.sources = el('div', { class: 'sources-list', hidden: true });
   els.usage = el('p', { class: 'usage', hidden: true });
+  // "Correct": an editor writes the right answer, stored as a curated answer of the knowledge base.
+  els.correct = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'correct' });
+  els.correct.addEventListener('click', () => openCuratedDialog({ mode: 'correct', kb: turn.kb, turn }));
+  els.actions = el('div', { class: 'msg-actions', hidden: true }, els.correct);
   els.assistantLabel = el('span', { class: 'msg-label' });
   els.userLabel = el('span', { class: 'msg-label' });
   els.assistant = el('article', { class: 'msg assistant' },
     el('header', { class: 'msg-head' }, els.assistantLabel, els.meta),
-    els.chip, els.body, els.status, els.warnings, els.sources, els.usage);
+    els.chip, els.body, els.status, els.warnings, els.sources, els.usage, els.actions);
   els.user = el('div', { class: 'msg user' }, els.userLabel, el('p', { class: 'msg-text' }, turn.question));
   els.root = el('div', { class: 'turn' }, els.user, els.assistant);
   turn.els = els;
@@ -159,7 +165,8 @@ export function renderTurn(turn) {
 
   // Meta: mode / model / coverage.
   const meta = [];
-  if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
+  if (turn.mode === 'curated') meta.push(t('chat.mode.curated'));
+  else if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
   else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
   if (typeof turn.coverage === 'number' && turn.state === 'done') meta.push(t('chat.coverage', { value: turn.coverage.toFixed(2) }));
   els.meta.textContent = meta.join(' · ');
@@ -229,6 +236,11 @@ export function renderTurn(turn) {
   const usageText = usageLine(turn.usage);
   els.usage.textContent = usageText;
   els.usage.hidden = !usageText;
+
+  // Actions.
+  els.correct.textContent = t('curated.correct');
+  els.correct.setAttribute('aria-label', t('curated.correctLabel', { question: turn.question }));
+  els.actions.hidden = !canCorrect(turn);
 }
 
 export function setupChat() {

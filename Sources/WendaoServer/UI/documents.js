@@ -8,6 +8,8 @@ import { apiJSON, xhrUpload, kbPath, documentPath, jobPath } from './api.js';
 import { chunkCache } from './citations.js';
 import { state } from './state.js';
 import { loadKbs, selectKb } from './kbs.js';
+import { docRoute } from './routes.js';
+import { loadCurated } from './docpage.js';
 
 const TERMINAL = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
 export const jobsByKb = new Map(); // kb → Map(jobId → {job, el, error, timer})
@@ -63,7 +65,8 @@ export function renderDocsTable() {
     del.addEventListener('click', () => deleteDoc(state.docsKb, doc));
     const title = doc.title && doc.title !== path ? el('span', { class: 'doc-title' }, doc.title) : null;
     tbody.append(el('tr', { dataset: { docId: String(doc.id) } },
-      el('th', { scope: 'row', class: 'path-cell' }, el('span', { class: 'mono' }, path), title),
+      el('th', { scope: 'row', class: 'path-cell' },
+        el('a', { class: 'mono', href: docRoute(state.docsKb, doc.id), 'data-testid': 'doc-link', 'aria-label': t('doc.open', { path }) }, path), title),
       el('td', null, doc.format || t('common.none')),
       el('td', { class: 'num' }, fmtNumber(doc.chunks)),
       el('td', { class: 'num' }, fmtBytes(doc.bytes)),
@@ -329,6 +332,7 @@ export function showDocs(kb) {
     $('jobs').replaceChildren(...Array.from(jobsFor(kb).values()).reverse().map((j) => j.el));
   }
   loadDocs(kb);
+  loadCurated(kb);
   loadActiveJobs(kb);
 }
 

@@ -1,14 +1,19 @@
-// Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME, #/search.
-// A knowledge base's name is percent-encoded in #/docs/NAME (names may be Chinese or hold '/').
+// Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME,
+// #/doc/ID/NAME (one document's page), #/search. A knowledge base's name is percent-encoded in
+// #/docs/NAME and #/doc/ID/NAME (names may be Chinese or hold '/').
 // No DOM access: tested under `node --test`.
 
-export const VIEWS = ['chat', 'kbs', 'docs', 'search'];
+export const VIEWS = ['chat', 'kbs', 'docs', 'doc', 'search'];
 
 /** The route of the documents view of knowledge base `kb`. */
 export function docsRoute(kb) { return '#/docs/' + encodeURIComponent(kb); }
 
+/** The route of the page of document `id` of knowledge base `kb`. */
+export function docRoute(kb, id) { return '#/doc/' + encodeURIComponent(String(id)) + '/' + encodeURIComponent(kb); }
+
 /**
- * What a fragment asks for: `{view, kb}` (kb only for 'docs'), `{redirect}` for a route that does
+ * What a fragment asks for: `{view, kb}` (kb only for 'docs' and 'doc'; 'doc' also has a numeric
+ * `doc` id), `{redirect}` for a route that does
  * not exist (or a documents route without a readable name), or `{anchor: true}` for an in-page
  * anchor such as the skip link's #main. No fragment is the chat.
  */
@@ -21,6 +26,13 @@ export function parseRoute(hash) {
     let kb = '';
     try { kb = decodeURIComponent(parts.slice(1).join('/')); } catch (e) { kb = ''; }
     return kb ? { view, kb } : { redirect: '#/kbs' };
+  }
+  if (view === 'doc') {
+    let kb = '';
+    try { kb = decodeURIComponent(parts.slice(2).join('/')); } catch (e) { kb = ''; }
+    const id = parts[1] || '';
+    if (!kb) return { redirect: '#/kbs' };
+    return /^[1-9][0-9]{0,17}$/.test(id) ? { view, kb, doc: id } : { redirect: docsRoute(kb) };
   }
   return VIEWS.includes(view) ? { view, kb: '' } : { redirect: '#/chat' };
 }
