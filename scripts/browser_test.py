@@ -297,10 +297,12 @@ CURATED_Q = "蓝鲸专线哪天发车？"
 CURATED_A = "蓝鲸专线每周三发车，节假日顺延。"
 
 
-def phone_screenshot(b, name):
-    """A screenshot at a phone's width (390 px), then back to the desktop size."""
+def phone_screenshot(b, name, scroll_to=None):
+    """A screenshot at a phone's width (390 px), scrolled to `scroll_to` (CSS), then back to the desktop size."""
     b.driver.set_window_size(390, 844)
     time.sleep(0.3)  # let the layout settle before the picture (not a check)
+    if scroll_to:
+        b.js("const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'});", scroll_to)
     path = b.screenshot(name)
     b.driver.set_window_size(1280, 900)
     return path
@@ -384,6 +386,12 @@ def correction_checks(b):
            "the source panel to show the curated answer")
     check(not b.text("#source-status").strip(), "the curated source needs no chunk")
     path = b.screenshot("ui-correction.png")
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
+           "the curated answer in the list on the documents page")
+    b.js("document.querySelector('#curated-title').scrollIntoView({block: 'start'});")
+    print(f"ok: screenshot {b.screenshot('ui-curated.png')}")
+    b.go("#/chat", "chat")
     print(f"ok: screenshot {path}")
     print(f"ok: screenshot {phone_screenshot(b, 'ui-correction-phone.png')}")
     d.find_element(By.ID, "source-close").click()
@@ -391,8 +399,9 @@ def correction_checks(b):
     b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
            "the curated answer in the list on the documents page")
     check(True, "the documents page lists the curated answer")
-    print(f"ok: screenshot {phone_screenshot(b, 'ui-curated-phone.png')}")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-curated-phone.png', '#curated-title')}")
     check(not console_errors(b.drain_console()), "no console error after the correction")
+    b.go("#/search", "search")  # where the language checks start
 
 
 def language_checks(b):

@@ -168,7 +168,7 @@ export function renderTurn(turn) {
   if (turn.mode === 'curated') meta.push(t('chat.mode.curated'));
   else if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
   else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
-  if (typeof turn.coverage === 'number' && turn.state === 'done') meta.push(t('chat.coverage', { value: turn.coverage.toFixed(2) }));
+  if (typeof turn.coverage === 'number' && turn.state === 'done' && turn.mode !== 'curated') meta.push(t('chat.coverage', { value: turn.coverage.toFixed(2) }));
   els.meta.textContent = meta.join(' · ');
 
   // Not found.
