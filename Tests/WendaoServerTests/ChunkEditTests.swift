@@ -332,6 +332,54 @@ struct ChunkEditTests {
         await server.shutdown()
     }
 
+    @Test("A knowledge base with a Chinese name: document page, chunk edit and curated answer by its encoded name")
+    func chineseName() async throws {
+        let f = try EditFixture()
+        defer { f.scratch.remove() }
+        let name = "客服知识库"
+        let lib = try Library(directory: f.data)
+        _ = try lib.create(name)
+        _ = try lib.open(name).ingest([f.scratch.child("src/kb").path])
+        let e = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.subtracting(.nonBaseCharacters))!
+        #expect(e.hasPrefix("%E5%AE%A2"))
+        let server = try f.server()
+        try await server.application().test(.live) { client in
+            let page = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/documents/kb%2Fguide.md", method: .get, headers: auth(admin))
+            #expect(page.status == .ok, "\(String(buffer: page.body))")
+            let chunk = try #require((object(page)["chunks"] as? [[String: Any]])?.first?["id"] as? Int)
+            let edit = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/chunks/\(chunk)", method: .patch, headers: auth(admin),
+                body: ByteBuffer(string: #"{"text":"火烈鸟专线每周五发车。"}"#))
+            #expect(edit.status == .ok, "\(String(buffer: edit.body))")
+            let search = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/search", method: .post, headers: auth(admin),
+                body: ByteBuffer(string: #"{"query":"火烈鸟"}"#))
+            #expect(String(buffer: search.body).contains("火烈鸟专线每周五发车"))
+            let created = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/curated", method: .post, headers: auth(admin),
+                body: ByteBuffer(string: #"{"question":"火烈鸟专线哪天发车？","answer":"每周五。"}"#))
+            #expect(created.status == .created)
+            let id = try #require(object(created)["id"] as? Int)
+            let a = try await ask("火烈鸟专线哪天发车", kb: e, client)
+            #expect(a["mode"] as? String == "curated")
+            let list = try await client.execute(uri: "/api/v1/kbs/\(e)/curated", method: .get, headers: auth(admin))
+            #expect((object(list)["curated"] as? [[String: Any]])?.count == 1)
+            let del = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/curated/\(id)", method: .delete, headers: auth(admin))
+            #expect(del.status == .noContent)
+            let delChunk = try await client.execute(
+                uri: "/api/v1/kbs/\(e)/chunks/\(object(edit)["id"] as? Int ?? -1)", method: .delete,
+                headers: auth(admin))
+            #expect(delChunk.status == .noContent)
+            // The other knowledge base ("kb") still has its own chunks.
+            let other = try await client.execute(
+                uri: "/api/v1/kbs/kb/documents/kb%2Fguide.md", method: .get, headers: auth(admin))
+            #expect((object(other)["chunks"] as? [[String: Any]])?.count == 3)
+        }
+        await server.shutdown()
+    }
+
     @Test("Uploading or re-ingesting an unchanged file reports unchanged, a changed one updated")
     func unchangedReimport() async throws {
         let f = try EditFixture()

@@ -59,3 +59,16 @@ test('docRoute / parseRoute: a document page of a Chinese-named knowledge base',
   assert.deepEqual(parseRoute('#/doc/12'), { redirect: '#/kbs' });
   assert.deepEqual(parseRoute('#/doc/12/%E0%A4%A'), { redirect: '#/kbs' });
 });
+
+test('correctionTarget: a curated answer is edited, any other answer corrected', async () => {
+  const { correctionTarget, curatedPatch } = await import('../../Sources/WendaoServer/UI/editing.js');
+  const curated = { n: 1, kind: 'curated', curated_id: 9, document: '', section: '问？', chunk_id: 0, text: '答。' };
+  const turn = { mode: 'curated', citations: new Map([[1, curated]]) };
+  assert.deepEqual(correctionTarget(turn), { mode: 'edit', entry: { id: 9, question: '问？', answer: '答。' } });
+  assert.deepEqual(correctionTarget({ mode: 'extractive', citations: new Map([[1, { n: 1, document: 'a.md' }]]) }), { mode: 'correct' });
+  assert.deepEqual(correctionTarget(null), { mode: 'correct' });
+  // The note is sent only when it changed: an entry opened from the chat (note unknown) keeps its note.
+  assert.deepEqual(curatedPatch({ id: 9 }, 'q', 'a', ''), { question: 'q', answer: 'a' });
+  assert.deepEqual(curatedPatch({ id: 9, note: 'old' }, 'q', 'a', 'old'), { question: 'q', answer: 'a' });
+  assert.deepEqual(curatedPatch({ id: 9, note: 'old' }, 'q', 'a', ''), { question: 'q', answer: 'a', note: '' });
+});

@@ -12,7 +12,7 @@ import { splitAnswer, stripMarkers, lookupCitation, citationLabel, sourceRefLabe
 import { newTurn, applyAskEvent, applyAnswer, warningItems, usageLine } from './answer.js';
 import { state, chat } from './state.js';
 import { selectKb } from './kbs.js';
-import { canCorrect } from './editing.js';
+import { canCorrect, correctionTarget } from './editing.js';
 import { openCuratedDialog } from './docpage.js';
 
 export function renderChatNotice() {
@@ -126,7 +126,7 @@ function createTurnElements(turn) {
   els.usage = el('p', { class: 'usage', hidden: true });
   // "Correct": an editor writes the right answer, stored as a curated answer of the knowledge base.
   els.correct = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'correct' });
-  els.correct.addEventListener('click', () => openCuratedDialog({ mode: 'correct', kb: turn.kb, turn }));
+  els.correct.addEventListener('click', () => openCuratedDialog({ ...correctionTarget(turn), kb: turn.kb, turn }));
   els.actions = el('div', { class: 'msg-actions', hidden: true }, els.correct);
   els.assistantLabel = el('span', { class: 'msg-label' });
   els.userLabel = el('span', { class: 'msg-label' });

@@ -9,7 +9,7 @@ import { apiJSON, kbPath, documentPath, chunkPath } from './api.js';
 import { chunkCache } from './citations.js';
 import { docsRoute } from './routes.js';
 import { state } from './state.js';
-import { chunkBadges, chunkTextProblem, correctionDraft, preview, MAX_QUESTION_CHARS } from './editing.js';
+import { chunkBadges, chunkTextProblem, correctionDraft, curatedPatch, preview, MAX_QUESTION_CHARS } from './editing.js';
 
 const page = { kb: '', id: '', detail: null, editing: null, token: 0 };
 
@@ -221,7 +221,7 @@ async function saveCurated() {
   try {
     if (opts.mode === 'edit') {
       await apiJSON(kbPath(opts.kb) + '/curated/' + encodeURIComponent(String(opts.entry.id)), {
-        method: 'PATCH', json: { question, answer, note },
+        method: 'PATCH', json: curatedPatch(opts.entry, question, answer, note),
       });
     } else {
       const body = { question, answer };

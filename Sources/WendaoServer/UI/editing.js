@@ -47,3 +47,24 @@ export function preview(text, max) {
   const chars = Array.from(typeof text === 'string' ? text.replace(/\s+/g, ' ').trim() : '');
   return chars.length > max ? chars.slice(0, max).join('') + '…' : chars.join('');
 }
+
+/**
+ * What "Correct" under an answer opens: for an answer that came from a curated answer, that entry
+ * to edit (its id, question and answer from the curated citation); else a new correction.
+ */
+export function correctionTarget(turn) {
+  const cited = turn && turn.citations instanceof Map ? Array.from(turn.citations.values()) : [];
+  const c = cited.find((x) => isCurated(x) && typeof x.curated_id === 'number');
+  if (turn && turn.mode === 'curated' && c) {
+    return { mode: 'edit', entry: { id: c.curated_id, question: c.section || '', answer: c.text || '' } };
+  }
+  return { mode: 'correct' };
+}
+
+/** The PATCH body of an edited curated answer: the note only when it was changed. */
+export function curatedPatch(entry, question, answer, note) {
+  const body = { question, answer };
+  const before = entry && typeof entry.note === 'string' ? entry.note : '';
+  if (note !== before) body.note = note;
+  return body;
+}
