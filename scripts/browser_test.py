@@ -395,6 +395,14 @@ def correction_checks(b):
     print(f"ok: screenshot {path}")
     print(f"ok: screenshot {phone_screenshot(b, 'ui-correction-phone.png')}")
     d.find_element(By.ID, "source-close").click()
+    # "Correct" under the curated answer edits that entry instead of making a second one.
+    again = last.find_element(By.CSS_SELECTOR, "[data-testid=correct]")
+    b.js("arguments[0].scrollIntoView({block: 'center'});", again)
+    again.click()
+    b.wait(lambda _: b.js("return document.querySelector('#curated-dialog').open;"), "the dialog for the curated answer")
+    check(d.find_element(By.ID, "curated-answer").get_attribute("value") == CURATED_A
+          and "Edit" in b.text("#curated-dialog-title"), "Correct on a curated answer opens that entry for editing")
+    d.find_element(By.ID, "curated-cancel").click()
     b.go("#/docs/logistics", "docs")
     b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
            "the curated answer in the list on the documents page")
