@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import WendaoApp
+import WendaoCore
+import WendaoRAG
+import WendaoTestSupport
+
+/// A chunk change the store committed but whose index save never happened (a crash in between):
+/// the next opening catches the index up by chunk id, so the knowledge base is never half-written.
+@Suite struct ChunkEditRecoveryTests {
+    @Test func anEditCommittedWithoutItsIndexIsCaughtUpOnOpening() throws {
+        let scratch = try ScratchDirectory("edit-recovery")
+        defer { scratch.remove() }
+        try scratch.write("src/docs/a.md", "# 线路\n\n## 蓝鲸\n\n蓝鲸专线每周二发车。\n\n## 冷链\n\n冷藏件全程保持二到八摄氏度。\n")
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        #expect(try kb.ingest([scratch.child("src/docs").path]).added == 1)
+        let whale = try #require(try kb.search("蓝鲸专线", topK: 1).first)
+        let cold = try #require(try kb.search("冷藏件", topK: 1).first)
+
+        // Straight to the store, as if the process died before the index was saved.
+        let store = library.store
+        let kbID = kb.record.id
+        let edited = try store.editChunk(kb: kbID, id: whale.chunkID, text: "火烈鸟专线每周五发车。")
+        _ = try store.setChunkEnabled(kb: kbID, id: cold.chunkID, enabled: false)
+        #expect(edited.chunk?.edited == true && edited.previousID == whale.chunkID)
+
+        let reopened = try library.open("kb")
+        #expect(reopened.recoveryNote?.contains("removed 2, added 1") == true, "\(reopened.recoveryNote ?? "nil")")
+        #expect(try reopened.search("火烈鸟", topK: 3).first?.chunkID == edited.chunk?.id)
+        #expect(try reopened.search("蓝鲸专线每周二", topK: 3).allSatisfy { $0.chunkID != whale.chunkID })
+        #expect(try reopened.search("冷藏件", topK: 3).allSatisfy { $0.chunkID != cold.chunkID })
+        #expect(try reopened.doctor().ok)
+
+        // Enabling it again in the store alone: caught up the same way.
+        _ = try store.setChunkEnabled(kb: kbID, id: cold.chunkID, enabled: true)
+        #expect(try library.open("kb").search("冷藏件", topK: 1).first?.chunkID == cold.chunkID)
+
+        // A chunk of another knowledge base is not found through this one.
+        try library.create("other")
+        let otherID = try library.record("other").id
+        #expect(
+            thrownWendaoError { _ = try store.editChunk(kb: otherID, id: cold.chunkID, text: "x") }?.code == .notFound)
+        #expect(thrownWendaoError { _ = try store.deleteChunk(kb: otherID, id: cold.chunkID) }?.code == .notFound)
+        #expect(try store.chunks(ids: [cold.chunkID]).first?.text.contains("冷藏件") == true)
+    }
+}
