@@ -323,7 +323,7 @@ def search_first(b, query):
     return hits[0].text if hits else ""
 
 
-def editing_checks(b, name):
+def editing_checks(b, name, tmp):
     d = b.driver
     b.go("#/docs/logistics", "docs")
     link = b.wait(lambda _: next((a for a in d.find_elements(By.CSS_SELECTOR, "#docs-table a[data-testid=doc-link]")
@@ -347,6 +347,15 @@ def editing_checks(b, name):
     path = b.screenshot("ui-document.png")
     print(f"ok: screenshot {path}")
     print(f"ok: screenshot {phone_screenshot(b, 'ui-document-phone.png')}")
+    # The same file uploaded again: "unchanged", nothing re-read, so the edit stays.
+    b.go("#/docs/logistics", "docs")
+    d.find_element(By.ID, "file-input").send_keys(os.path.join(tmp, name))
+    last = f"Array.from(document.querySelectorAll('#uploads li.upload[data-name=\"{name}\"]')).pop()"
+    b.wait(lambda _: b.js(f"const e = {last}; return e && /state-(ingested|failed|rejected)/.test(e.className);")
+           and len(d.find_elements(By.CSS_SELECTOR, f'#uploads li.upload[data-name="{name}"]')) == 2,
+           f"the second upload of {name} to finish")
+    again = b.js(f"return {last}.querySelector('.upload-status').textContent;")
+    check(again.startswith("Unchanged"), f"uploading the same file again says so: {again}")
     first = search_first(b, "紫罗兰专线")
     check(EDITED[:5] in first, f"search finds the edited text first: {first[:60]}…")
     old = search_first(b, "二到八摄氏度之间")
@@ -514,7 +523,7 @@ def main():
         chat_checks(browser)
         name = upload_checks(browser, tmp)
         search_checks(browser, name)
-        editing_checks(browser, name)
+        editing_checks(browser, name, tmp)
         correction_checks(browser)
         language_checks(browser)
         xss_checks(browser)

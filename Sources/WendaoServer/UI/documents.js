@@ -165,6 +165,7 @@ export function renderUpload(kb, item) {
   if (item.state === 'waiting') status = t('upload.waiting');
   else if (item.state === 'uploading') status = t('upload.progress', { p: item.progress });
   else if (item.state === 'done') status = t('upload.done', { id: item.jobId === null ? '?' : item.jobId });
+  else if (item.state === 'ingested' && item.result && item.result.outcome === 'unchanged') status = t('upload.unchanged');
   else if (item.state === 'ingested') {
     const outcome = item.result && typeof item.result.outcome === 'string' ? item.result.outcome : '';
     status = t('upload.ingested', {
