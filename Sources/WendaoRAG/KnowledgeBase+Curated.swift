@@ -17,11 +17,12 @@ extension KnowledgeBase {
         try store.curatedAnswers(kb: record.id)
     }
 
-    /// `text` trimmed, or an `invalidArgument` error when it is blank or longer than `limit`.
+    /// `text` trimmed, or an `invalidArgument` error when it is blank or longer than `limit` Unicode
+    /// scalars as sent (as JSON Schema's `maxLength` counts).
     static func checkedText(_ text: String, _ what: String, limit: Int) throws -> String {
         let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !t.isEmpty else { throw WendaoError(.invalidArgument, "the \(what) is empty") }
-        guard t.count <= limit else {
+        guard text.unicodeScalars.count <= limit else {
             throw WendaoError(.invalidArgument, "the \(what) is longer than \(limit) characters")
         }
         return t

@@ -21,7 +21,7 @@ public struct DocumentDetail: Sendable {
 
 /// Limits on chunk edits.
 public enum ChunkLimits {
-    /// Longest chunk text an editor may store, in characters.
+    /// Longest chunk text an editor may store, in Unicode scalars as sent.
     public static let maxCharacters = 20_000
 }
 
@@ -72,7 +72,7 @@ extension KnowledgeBase {
             throw WendaoError(
                 .invalidArgument, "the chunk text is empty: to remove the chunk, disable or delete it instead")
         }
-        guard t.count <= ChunkLimits.maxCharacters else {
+        guard text.unicodeScalars.count <= ChunkLimits.maxCharacters else {
             throw WendaoError(.limitExceeded, "the chunk text is longer than \(ChunkLimits.maxCharacters) characters")
         }
         let l = try lock()

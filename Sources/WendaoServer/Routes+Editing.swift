@@ -83,7 +83,7 @@ extension WendaoAPI {
                     throw APIError.badRequest(
                         "the chunk text is empty: to remove the chunk, disable or delete it instead")
                 }
-                guard text.count <= ChunkLimits.maxCharacters else {
+                guard text.unicodeScalars.count <= ChunkLimits.maxCharacters else {
                     throw APIError(
                         status: .contentTooLarge, code: "limit_exceeded",
                         message: "the chunk text is longer than \(ChunkLimits.maxCharacters) characters")

@@ -46,3 +46,30 @@ import WendaoTestSupport
         #expect(try store.chunks(ids: [cold.chunkID]).first?.text.contains("冷藏件") == true)
     }
 }
+
+@Suite struct EditLimitTests {
+    @Test func limitsCountUnicodeScalarsAsSent() throws {
+        let scratch = try ScratchDirectory("edit-limits")
+        defer { scratch.remove() }
+        try scratch.write("src/docs/a.md", "# 线路\n\n蓝鲸专线每周二发车。\n")
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        _ = try kb.ingest([scratch.child("src/docs").path])
+        let id = try #require(try kb.search("蓝鲸", topK: 1).first?.chunkID)
+        // 20,000 scalars pass; one more (a space, even) is over; an emoji flag is two scalars.
+        let full = String(repeating: "字", count: ChunkLimits.maxCharacters)
+        let edited = try kb.editChunk(id, text: full)
+        #expect(edited.text == full)
+        #expect(thrownWendaoError { _ = try kb.editChunk(edited.id, text: full + " ") }?.code == .limitExceeded)
+        let flags = String(repeating: "🇨🇳", count: ChunkLimits.maxCharacters / 2 + 1)
+        #expect(thrownWendaoError { _ = try kb.editChunk(edited.id, text: flags) }?.code == .limitExceeded)
+        #expect(thrownWendaoError { _ = try kb.editChunk(edited.id, text: " \n\t") }?.code == .invalidArgument)
+        let q = String(repeating: "问", count: CuratedLimits.maxQuestionCharacters)
+        _ = try kb.addCuratedAnswer(question: q, answer: "a")
+        #expect(
+            thrownWendaoError { _ = try kb.addCuratedAnswer(question: " " + q + "?", answer: "a") }?.code
+                == .invalidArgument)
+        #expect(try kb.chunk(edited.id).text == full)
+    }
+}
