@@ -436,6 +436,20 @@ def language_checks(b):
     check("条结果" in status, f"the search result count is re-rendered in Chinese: {status}")
     path = b.screenshot("ui-search-zh.png")
     print(f"ok: screenshot {path}")
+    # The document page and the curated answers in Chinese: no English label left.
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: b.text("#curated-title") == "人工答案", "the curated answers heading in Chinese")
+    link = b.wait(lambda _: next((a for a in d.find_elements(By.CSS_SELECTOR, "#docs-table a[data-testid=doc-link]")
+                                  if "冷藏件温度说明" in a.text), None), "the edited document's link")
+    link.click()
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"), "the document page in Chinese")
+    labels = b.js("return Array.from(document.querySelectorAll('#view-doc .chunk-actions button, #view-doc .badge, "
+                  "#view-doc h2, #doc-text-summary, #view-doc .hint, #doc-add-qa')).map(e => e.textContent);")
+    english = [t for t in labels if re.search(r"[A-Za-z]{3,}", t)]
+    check(not english, f"the document page has no English label in Chinese: {english or labels[:6]}")
+    check(b.text("#doc-back") == "logistics 的文档", f"the way back names the knowledge base: {b.text('#doc-back')}")
+    print(f"ok: screenshot {b.screenshot('ui-document-zh.png')}")
+    b.go("#/search", "search")
     d.find_element(By.ID, "lang-toggle").click()
     b.wait(lambda _: nav() == "Chat", "the navigation to switch back to English")
     check(button() == "Search" and b.text("#lang-toggle") == "中文", "back in English")
