@@ -13,6 +13,10 @@ knowledge base (no keys: a loopback server is open), then, in the browser:
   same filter (also in Chinese); screenshots at desktop and 390 px phone width (sidebar collapsed
   and open, the log without horizontal scrolling); deleting it from the sidebar deletes it (404);
 - search: the uploaded document comes first, with a score;
+- document page: opens the uploaded document from the documents table, edits its chunk, and search
+  finds the new text (and no longer the old); screenshots at desktop and phone (390 px) width;
+- correction: "Correct" under an answer saves a curated answer; asking again in other words is
+  answered with it, cited as a curated answer; the documents page lists it;
 - language: the toggle switches the interface labels between English and Chinese and back;
 - XSS: a question with HTML in it is shown as text (no element made from it, no alert);
 - the browser console has no error and the page had no Content-Security-Policy violation.
@@ -400,6 +404,135 @@ def search_checks(b, name):
     check(not console_errors(b.drain_console()), "no console error after the search")
 
 
+EDITED = "紫罗兰专线的冷藏件全程保持在零到四摄氏度。"
+CURATED_Q = "蓝鲸专线哪天发车？"
+CURATED_A = "蓝鲸专线每周三发车，节假日顺延。"
+
+
+def phone_screenshot(b, name, scroll_to=None):
+    """A screenshot at a phone's width (390 px), scrolled to `scroll_to` (CSS), then back to the desktop size."""
+    b.driver.set_window_size(390, 844)
+    time.sleep(0.3)  # let the layout settle before the picture (not a check)
+    if scroll_to:
+        b.js("const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'});", scroll_to)
+    path = b.screenshot(name)
+    b.driver.set_window_size(1280, 900)
+    return path
+
+
+def search_first(b, query):
+    d = b.driver
+    b.go("#/search", "search")
+    q = d.find_element(By.ID, "search-query")
+    q.clear()
+    q.send_keys(query)
+    b.js("document.querySelector('#search-status').textContent = '';"
+         "document.querySelector('#search-results').replaceChildren();")
+    d.find_element(By.ID, "search-submit").click()
+    # The status names the query once the results are in ("… for “query”").
+    b.wait(lambda _: query in b.text("#search-status"), f"the search for {query} to finish")
+    hits = d.find_elements(By.CSS_SELECTOR, "#search-results li.result")
+    return hits[0].text if hits else ""
+
+
+def editing_checks(b, name, tmp):
+    d = b.driver
+    b.go("#/docs/logistics", "docs")
+    link = b.wait(lambda _: next((a for a in d.find_elements(By.CSS_SELECTOR, "#docs-table a[data-testid=doc-link]")
+                                  if name in a.text), None), f"a link to {name} in #docs-table")
+    link.click()
+    b.wait(lambda _: b.visible('section[data-view="doc"]'), "the document page")
+    b.wait(lambda _: name in b.text("#doc-title") and d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"),
+           "the document page to show its title and chunks")
+    check(FACT in b.text("#doc-text"), "the document page holds the extracted text")
+    chunk = next(c for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]") if FACT[:6] in c.text)
+    check(True, f"the chunk with the fact is shown: {chunk.text[:40]}…")
+    chunk.find_element(By.CSS_SELECTOR, "[data-testid=chunk-edit]").click()
+    editor = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "[data-testid=chunk-editor]"), "the chunk editor")[0]
+    editor.clear()
+    editor.send_keys(EDITED)
+    d.find_element(By.CSS_SELECTOR, "[data-testid=chunk-save]").click()
+    b.wait(lambda _: any(EDITED in c.text for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"))
+           and not d.find_elements(By.CSS_SELECTOR, "[data-testid=chunk-editor]"), "the edited chunk to show its new text")
+    edited = next(c for c in d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]") if EDITED in c.text)
+    check(edited.find_elements(By.CSS_SELECTOR, ".badge.doc-edited"), "the edited chunk is marked as edited")
+    path = b.screenshot("ui-document.png")
+    print(f"ok: screenshot {path}")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-document-phone.png')}")
+    # The same file uploaded again: "unchanged", nothing re-read, so the edit stays.
+    b.go("#/docs/logistics", "docs")
+    d.find_element(By.ID, "file-input").send_keys(os.path.join(tmp, name))
+    last = f"Array.from(document.querySelectorAll('#uploads li.upload[data-name=\"{name}\"]')).pop()"
+    b.wait(lambda _: b.js(f"const e = {last}; return e && /state-(ingested|failed|rejected)/.test(e.className);")
+           and len(d.find_elements(By.CSS_SELECTOR, f'#uploads li.upload[data-name="{name}"]')) == 2,
+           f"the second upload of {name} to finish")
+    again = b.js(f"return {last}.querySelector('.upload-status').textContent;")
+    check(again.startswith("Unchanged"), f"uploading the same file again says so: {again}")
+    first = search_first(b, "紫罗兰专线")
+    check(EDITED[:5] in first, f"search finds the edited text first: {first[:60]}…")
+    old = search_first(b, "二到八摄氏度之间")
+    check(FACT not in old, f"search no longer finds the old text: {old[:60]}…")
+    check(not console_errors(b.drain_console()), "no console error after editing a chunk")
+
+
+def correction_checks(b):
+    d = b.driver
+    b.go("#/chat", "chat")
+    d.find_element(By.ID, "new-chat").click()
+    d.find_element(By.ID, "question").send_keys(CURATED_Q)
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false';"),
+           "the first answer to finish")
+    button = b.wait(lambda _: next((e for e in d.find_elements(By.CSS_SELECTOR, "[data-testid=correct]") if e.is_displayed()), None),
+                    "a Correct button under the answer")
+    button.click()
+    b.wait(lambda _: b.js("return document.querySelector('#curated-dialog').open;"), "the correction dialog")
+    check(d.find_element(By.ID, "curated-question").get_attribute("value") == CURATED_Q, "the dialog holds the question")
+    answer = d.find_element(By.ID, "curated-answer")
+    answer.clear()
+    answer.send_keys(CURATED_A)
+    d.find_element(By.ID, "curated-save").click()
+    b.wait(lambda _: not b.js("return document.querySelector('#curated-dialog').open;"), "the dialog to close after saving")
+    d.find_element(By.ID, "question").send_keys("请问蓝鲸专线是哪天发车")
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: CURATED_A in b.text("#answer"), "the paraphrased question to be answered with the correction")
+    b.wait(lambda _: b.js("const a = document.querySelector('#answer'); return a && a.getAttribute('aria-busy') === 'false';"),
+           "the second answer to finish")
+    last = d.find_elements(By.CSS_SELECTOR, "#conversation .msg.assistant")[-1]
+    sources = last.find_element(By.CSS_SELECTOR, ".sources-list").text
+    check("Curated answer" in sources, f"the answer is cited as a curated answer: {sources}")
+    check("curated answer" in last.find_element(By.CSS_SELECTOR, ".msg-meta").text, "the answer is marked as curated")
+    last.find_element(By.CSS_SELECTOR, ".source-ref").click()
+    b.wait(lambda _: CURATED_A in b.text("#source-text") and b.text("#source-document") == "Curated answer",
+           "the source panel to show the curated answer")
+    check(not b.text("#source-status").strip(), "the curated source needs no chunk")
+    path = b.screenshot("ui-correction.png")
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
+           "the curated answer in the list on the documents page")
+    b.js("document.querySelector('#curated-title').scrollIntoView({block: 'start'});")
+    print(f"ok: screenshot {b.screenshot('ui-curated.png')}")
+    b.go("#/chat", "chat")
+    print(f"ok: screenshot {path}")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-correction-phone.png')}")
+    d.find_element(By.ID, "source-close").click()
+    # "Correct" under the curated answer edits that entry instead of making a second one.
+    again = last.find_element(By.CSS_SELECTOR, "[data-testid=correct]")
+    b.js("arguments[0].scrollIntoView({block: 'center'});", again)
+    again.click()
+    b.wait(lambda _: b.js("return document.querySelector('#curated-dialog').open;"), "the dialog for the curated answer")
+    check(d.find_element(By.ID, "curated-answer").get_attribute("value") == CURATED_A
+          and "Edit" in b.text("#curated-dialog-title"), "Correct on a curated answer opens that entry for editing")
+    d.find_element(By.ID, "curated-cancel").click()
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: any(CURATED_Q in r.text for r in d.find_elements(By.CSS_SELECTOR, "#curated-table tbody tr")),
+           "the curated answer in the list on the documents page")
+    check(True, "the documents page lists the curated answer")
+    print(f"ok: screenshot {phone_screenshot(b, 'ui-curated-phone.png', '#curated-title')}")
+    check(not console_errors(b.drain_console()), "no console error after the correction")
+    b.go("#/search", "search")  # where the language checks start
+
+
 def language_checks(b):
     d = b.driver
     nav = lambda: b.text('.mainnav a[data-route="chat"]')
@@ -415,6 +548,20 @@ def language_checks(b):
     check("条结果" in status, f"the search result count is re-rendered in Chinese: {status}")
     path = b.screenshot("ui-search-zh.png")
     print(f"ok: screenshot {path}")
+    # The document page and the curated answers in Chinese: no English label left.
+    b.go("#/docs/logistics", "docs")
+    b.wait(lambda _: b.text("#curated-title") == "人工答案", "the curated answers heading in Chinese")
+    link = b.wait(lambda _: next((a for a in d.find_elements(By.CSS_SELECTOR, "#docs-table a[data-testid=doc-link]")
+                                  if "冷藏件温度说明" in a.text), None), "the edited document's link")
+    link.click()
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#doc-chunks [data-testid=chunk]"), "the document page in Chinese")
+    labels = b.js("return Array.from(document.querySelectorAll('#view-doc .chunk-actions button, #view-doc .badge, "
+                  "#view-doc h2, #doc-text-summary, #view-doc .hint, #doc-add-qa')).map(e => e.textContent);")
+    english = [t for t in labels if re.search(r"[A-Za-z]{3,}", t)]
+    check(not english, f"the document page has no English label in Chinese: {english or labels[:6]}")
+    check(b.text("#doc-back") == "logistics 的文档", f"the way back names the knowledge base: {b.text('#doc-back')}")
+    print(f"ok: screenshot {b.screenshot('ui-document-zh.png')}")
+    b.go("#/search", "search")
     d.find_element(By.ID, "lang-toggle").click()
     b.wait(lambda _: nav() == "Chat", "the navigation to switch back to English")
     check(button() == "Search" and b.text("#lang-toggle") == "中文", "back in English")
@@ -503,6 +650,8 @@ def main():
         conversation_checks(browser)
         name = upload_checks(browser, tmp)
         search_checks(browser, name)
+        editing_checks(browser, name, tmp)
+        correction_checks(browser)
         language_checks(browser)
         xss_checks(browser)
         final_checks(browser)

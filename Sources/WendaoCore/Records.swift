@@ -88,11 +88,16 @@ public struct ChunkRecord: Sendable, Equatable {
     public var start: Int
     /// End offset (exclusive).
     public var end: Int
+    /// False when an editor disabled the chunk: it stays stored and shown on the document page, but
+    /// is in neither index and never retrieved.
+    public var enabled: Bool
+    /// True when an editor changed the text (the offsets still say where it came from).
+    public var edited: Bool
 
     /// Creates a record.
     public init(
         id: Int64, documentID: Int64, documentPath: String, documentTitle: String, ordinal: Int, section: String,
-        page: Int?, text: String, start: Int, end: Int
+        page: Int?, text: String, start: Int, end: Int, enabled: Bool = true, edited: Bool = false
     ) {
         self.id = id
         self.documentID = documentID
@@ -104,6 +109,8 @@ public struct ChunkRecord: Sendable, Equatable {
         self.text = text
         self.start = start
         self.end = end
+        self.enabled = enabled
+        self.edited = edited
     }
 }
 
@@ -126,11 +133,14 @@ public struct NewDocument: Sendable {
     public var etag: String?
     /// The web server's Last-Modified, for fetched pages.
     public var lastModified: String?
+    /// The extracted text (every block's text, separated by a blank line: what chunk offsets refer
+    /// to), stored for the document page; nil when it is not kept (streamed large files).
+    public var text: String?
 
     /// Creates a new document.
     public init(
         path: String, title: String, format: String, contentHash: String, byteCount: Int64, source: String? = nil,
-        etag: String? = nil, lastModified: String? = nil
+        etag: String? = nil, lastModified: String? = nil, text: String? = nil
     ) {
         self.path = path
         self.title = title
@@ -140,6 +150,7 @@ public struct NewDocument: Sendable {
         self.source = source
         self.etag = etag
         self.lastModified = lastModified
+        self.text = text
     }
 }
 
@@ -160,5 +171,55 @@ public struct DocumentChange: Sendable {
         self.removedChunkIDs = removedChunkIDs
         self.addedChunkIDs = addedChunkIDs
         self.generation = generation
+    }
+}
+
+/// What an editor's change to one chunk did, so that the indexes can follow.
+public struct ChunkChange: Sendable {
+    /// The chunk as stored now (an edited text is stored under a new id), nil when it was deleted.
+    public var chunk: ChunkRecord?
+    /// The id the chunk had before the change.
+    public var previousID: Int64
+    /// The knowledge-base generation after the change.
+    public var generation: Int64
+
+    /// Creates a change.
+    public init(chunk: ChunkRecord?, previousID: Int64, generation: Int64) {
+        self.chunk = chunk
+        self.previousID = previousID
+        self.generation = generation
+    }
+}
+
+/// A curated answer: a question and the answer an editor wrote for it, which answers that question
+/// (and close paraphrases) from then on.
+public struct CuratedAnswerRecord: Sendable, Equatable {
+    /// Stable numeric id.
+    public var id: Int64
+    /// The question as the editor wrote it.
+    public var question: String
+    /// The answer.
+    public var answer: String
+    /// An editor's note (why, from which conversation), or nil.
+    public var note: String?
+    /// The conversation turn the correction was made from, when it came from one.
+    public var sourceTurn: String?
+    /// Creation time, seconds since 1970.
+    public var createdAt: Double
+    /// Last change, seconds since 1970.
+    public var updatedAt: Double
+
+    /// Creates a record.
+    public init(
+        id: Int64, question: String, answer: String, note: String? = nil, sourceTurn: String? = nil,
+        createdAt: Double, updatedAt: Double
+    ) {
+        self.id = id
+        self.question = question
+        self.answer = answer
+        self.note = note
+        self.sourceTurn = sourceTurn
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
     }
 }

@@ -1,12 +1,13 @@
-/// Persistence of knowledge bases, documents and chunks, API keys, ingest jobs and conversations: one
-/// protocol per aggregate (``KnowledgeBaseStore``, ``DocumentStore``, ``APIKeyStore``, ``JobStore``,
-/// ``ConversationStore``).
+/// Persistence of knowledge bases, documents and chunks, API keys, ingest jobs, conversations,
+/// curated answers, accounts, share links and provider keys: one protocol per aggregate
+/// (``KnowledgeBaseStore``, ``DocumentStore``, ``APIKeyStore``, ``JobStore``, ``ConversationStore``,
+/// ``CuratedAnswerStore``, ``UserStore``, ``ShareStore``, ``ProviderKeyStore``).
 ///
 /// The pipeline talks only to these protocols, so that a PostgreSQL backend can replace the embedded
 /// SQLite one without touching ingest or query code. Every method that changes data is atomic:
 /// it either commits completely or leaves the store as it was.
 public protocol KnowledgeStore: KnowledgeBaseStore, DocumentStore, APIKeyStore, JobStore, UserStore, ShareStore,
-    ProviderKeyStore, ConversationStore
+    ProviderKeyStore, ConversationStore, CuratedAnswerStore
 {}
 
 /// Knowledge bases: their names and settings.
@@ -42,14 +43,29 @@ public protocol DocumentStore: Sendable {
     /// Deletes a document and its chunks; returns the removed chunk ids.
     func deleteDocument(kb: Int64, id: Int64) throws -> (removedChunkIDs: [Int64], generation: Int64)
 
-    /// Chunks by id, in the order asked (missing ids are skipped).
+    /// Chunks by id, in the order asked (missing ids are skipped; disabled chunks included).
     func chunks(ids: [Int64]) throws -> [ChunkRecord]
-    /// Neighbouring chunks of the same document (by ordinal), for context expansion.
+    /// Neighbouring enabled chunks of the same document (by ordinal), for context expansion.
     func chunks(document: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkRecord]
-    /// Visits every chunk of a knowledge base as (id, section, text), in id order.
+    /// Visits every enabled chunk of a knowledge base as (id, section, text), in id order.
     func forEachChunk(kb: Int64, _ body: (Int64, String, String) throws -> Void) throws
-    /// All chunk ids of a knowledge base, ascending.
+    /// The ids of every enabled chunk of a knowledge base, ascending: what the indexes hold.
     func chunkIDs(kb: Int64) throws -> [Int64]
+
+    /// The chunks of a document, disabled ones included, by ordinal: `limit` of them from `offset`.
+    func chunks(document: Int64, offset: Int, limit: Int) throws -> [ChunkRecord]
+    /// The extracted text stored for a document, or nil when none was kept (a document stored
+    /// before texts were kept, or a streamed large file).
+    func documentText(document: Int64) throws -> String?
+    /// Replaces the text of chunk `id` of knowledge base `kb` in one transaction: the new text is
+    /// stored under a new chunk id (same document, ordinal, section and page; marked edited) and the
+    /// old chunk removed, so that indexes keyed by chunk id catch up by comparing ids. Throws
+    /// ``WendaoError/Code/notFound`` when the chunk is not in `kb`.
+    func editChunk(kb: Int64, id: Int64, text: String) throws -> ChunkChange
+    /// Enables or disables chunk `id` of `kb` (its id stays). Throws `notFound` as above.
+    func setChunkEnabled(kb: Int64, id: Int64, enabled: Bool) throws -> ChunkChange
+    /// Deletes chunk `id` of `kb` (its document stays, with one chunk fewer). Throws `notFound`.
+    func deleteChunk(kb: Int64, id: Int64) throws -> ChunkChange
     /// Problems found by a consistency check of the store itself (empty when healthy).
     func integrityProblems(kb: Int64) throws -> [String]
 }
@@ -89,4 +105,25 @@ public protocol JobStore: Sendable {
     func requeueRunningJobs() throws -> [JobRecord]
     /// The oldest `queued` job, or nil.
     func nextQueuedJob() throws -> JobRecord?
+}
+
+/// Curated answers of a knowledge base: questions with the answer an editor wrote.
+///
+/// Two entries of one knowledge base never share a question in its normalised form (the key the
+/// caller computes, see `CuratedMatcher.normalized`): creating or renaming onto a taken key throws
+/// ``WendaoError/Code/alreadyExists``.
+public protocol CuratedAnswerStore: Sendable {
+    /// Stores a new entry; `key` is the normalised question.
+    func createCuratedAnswer(
+        kb: Int64, question: String, key: String, answer: String, note: String?, sourceTurn: String?
+    ) throws -> CuratedAnswerRecord
+    /// All entries of a knowledge base, by id.
+    func curatedAnswers(kb: Int64) throws -> [CuratedAnswerRecord]
+    /// Changes an entry's question (with its key), answer or note (nil: unchanged; an empty note
+    /// removes it). Throws `notFound` for an id not in `kb`.
+    func updateCuratedAnswer(
+        kb: Int64, id: Int64, question: String?, key: String?, answer: String?, note: String?
+    ) throws -> CuratedAnswerRecord
+    /// Deletes an entry; throws `notFound` for an id not in `kb`.
+    func deleteCuratedAnswer(kb: Int64, id: Int64) throws
 }

@@ -17,9 +17,14 @@ public struct Citation: Sendable, Codable, Equatable {
     public var chunkID: Int64
     /// The cited passage (the chunk text).
     public var text: String
+    /// `curated` for a curated answer (then ``curatedID`` names it, `chunk_id` is 0, `document` is
+    /// empty and `section` is the curated question); nil — absent from JSON — for a document chunk.
+    public var kind: String? = nil
+    /// The curated answer's id, for a `curated` citation.
+    public var curatedID: Int64? = nil
 
     enum CodingKeys: String, CodingKey {
-        case n, document, section, page, chunkID = "chunk_id", text
+        case n, document, section, page, chunkID = "chunk_id", text, kind, curatedID = "curated_id"
     }
 }
 
@@ -665,12 +670,15 @@ extension KnowledgeBase {
     ///
     /// A `followUp` (``FollowUp/detect(_:previousQuestion:previousTopic:)``) carries the previous
     /// question's topic into retrieval and into the choice of sentences, at a lower weight than the
-    /// question's own words; the answer still cites the passages it quotes.
+    /// question's own words; the answer still cites the passages it quotes. A curated answer that
+    /// matches the question (``curatedMatch(_:matcher:)``) answers first, as a `curated` citation;
+    /// ``askTimed(_:topK:mode:queryVector:followUp:)`` (evaluations) does not consult them.
     public func ask(
         _ question: String, topK: Int = 8, mode: RetrievalMode? = nil, queryVector: [Float]? = nil,
         followUp: FollowUp? = nil
     ) throws -> Answer {
-        try askTimed(question, topK: topK, mode: mode, queryVector: queryVector, followUp: followUp).answer
+        if let match = try curatedMatch(question) { return Self.curatedAnswer(question: question, match: match) }
+        return try askTimed(question, topK: topK, mode: mode, queryVector: queryVector, followUp: followUp).answer
     }
 
     /// ``ask(_:topK:mode:queryVector:)`` with its timings: the whole call and the answer step alone

@@ -202,15 +202,17 @@ extension KnowledgeBase {
                         outcome = .unchanged
                     case .failed(let why):
                         reason = why
-                    case .prepared(let p, let isNew):
+                    case .prepared(let p, let isNew, let sameContent):
                         let added = try self.store(p).addedChunkIDs
                         chunks = added.count
                         embedding?.submit(added, generation: record.generation)
-                        outcome = isNew ? .added : .updated
+                        // The same bytes read again (--force, the server's re-ingest) are unchanged
+                        // content, even though their chunks were made again.
+                        outcome = isNew ? .added : sameContent ? .unchanged : .updated
                         reason = p.warnings.isEmpty ? nil : p.warnings.prefix(3).joined(separator: "; ")
-                    case .streamed(let hash, let isNew):
+                    case .streamed(let hash, let isNew, let sameContent):
                         (chunks, reason) = try ingestStreamed(file, hash: hash, options: options)
-                        outcome = isNew ? .added : .updated
+                        outcome = isNew ? .added : sameContent ? .unchanged : .updated
                     }
                 } catch let e as WendaoError {
                     outcome = .failed

@@ -14,6 +14,9 @@ struct PreparedDocument: Sendable {
 }
 
 extension KnowledgeBase {
+    /// Longest extracted text kept with a document (longer ones are shown from their chunks).
+    static let maxStoredTextBytes = 16 << 20
+
     /// Chunks and analyses a loaded document (pure; safe to run concurrently).
     static func prepare(
         _ doc: LoadedDocument, header: NewDocument, settings: KnowledgeBaseSettings, analyzer: Analyzer
@@ -25,6 +28,10 @@ extension KnowledgeBase {
         let terms = chunks.map {
             analyzer.terms(indexedText(title: header.title, section: $0.section, text: $0.text))
         }
+        // The extracted text is kept for the document page (up to a size a page can show).
+        var header = header
+        let text = Chunker.documentText(doc.blocks)
+        if header.text == nil, text.utf8.count <= maxStoredTextBytes { header.text = text }
         return PreparedDocument(header: header, chunks: chunks, terms: terms, warnings: doc.warnings)
     }
 
@@ -83,8 +90,9 @@ extension KnowledgeBase {
     /// What the parallel stage of file ingest decided for one file.
     enum FilePlan: Sendable {
         case unchanged
-        case prepared(PreparedDocument, isNew: Bool)
-        case streamed(hash: String, isNew: Bool)
+        /// `sameContent`: forced although the stored hash is the same (re-chunked, reported unchanged).
+        case prepared(PreparedDocument, isNew: Bool, sameContent: Bool)
+        case streamed(hash: String, isNew: Bool, sameContent: Bool)
         case failed(String)
     }
 
@@ -105,7 +113,7 @@ extension KnowledgeBase {
                     throw WendaoError(
                         .limitExceeded, "file is larger than the \(options.limits.maxTextBytes >> 30) GB limit")
                 }
-                return .streamed(hash: hash, isNew: existing == nil)
+                return .streamed(hash: hash, isNew: existing == nil, sameContent: existing?.contentHash == hash)
             }
             // The type comes from the first bytes. PDFs and images are hashed by streaming and read
             // in place by the external tools; other formats are read once, and the stored hash is of
@@ -142,7 +150,7 @@ extension KnowledgeBase {
                 byteCount: file.size, source: file.url.standardizedFileURL.path)
             let p = prepare(doc, header: header, settings: settings, analyzer: analyzer)
             if p.chunks.isEmpty { throw WendaoError(.unreadable, "no text found in the file") }
-            return .prepared(p, isNew: existing == nil)
+            return .prepared(p, isNew: existing == nil, sameContent: existing?.contentHash == hash)
         } catch let e as WendaoError {
             return .failed(e.message)
         } catch {

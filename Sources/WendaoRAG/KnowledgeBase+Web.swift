@@ -161,7 +161,9 @@ extension KnowledgeBase {
         if prepared.chunks.isEmpty { throw WendaoError(.unreadable, "no text found on the page") }
         let change = try store(prepared)
         let warning = doc.warnings.isEmpty ? nil : doc.warnings.prefix(3).joined(separator: "; ")
-        return (existing == nil ? .added : .updated, change.addedChunkIDs.count, warning)
+        let outcome: IngestOutcome =
+            existing == nil ? .added : existing?.contentHash == hash ? .unchanged : .updated
+        return (outcome, change.addedChunkIDs.count, warning)
     }
 
     /// The document a fetched resource holds: an HTML page's main content, a PDF's pages, or text.

@@ -27,6 +27,8 @@ public final class KnowledgeBase {
     var vectors: VectorIndex?
     /// Most chunks kept in ``chunkCache``.
     let chunkCacheLimit = 20_000
+    /// Analysed curated questions by entry id, with the entry's change time they were made at.
+    var curatedCache: [Int64: (updatedAt: Double, key: String, content: Set<String>)] = [:]
 
     init(library: Library, record: KnowledgeBaseRecord) throws {
         self.library = library

@@ -127,3 +127,92 @@ public struct APIKeySummary: Encodable, Sendable {
         last_used_at = r.lastUsedAt.map(iso)
     }
 }
+
+/// A chunk as the document page, `wendao docs show --json` and the chunk routes show it.
+public struct ChunkSummary: Sendable, Encodable, Equatable {
+    /// Chunk id (an edit stores the text under a new id).
+    public var id: Int64
+    /// Position in the document (0-based; gaps where chunks were deleted).
+    public var ordinal: Int
+    /// Section path joined with ` › `.
+    public var section: String
+    /// Page, when known (null otherwise).
+    @ExplicitNull public var page: Int? = nil
+    /// The text.
+    public var text: String
+    /// False when disabled (kept and shown, never retrieved).
+    public var enabled: Bool
+    /// True when an editor changed the text.
+    public var edited: Bool
+    /// Start offset in Unicode scalars into the extracted text (where the chunk came from).
+    public var start: Int
+    /// End offset (exclusive).
+    public var end: Int
+
+    /// The summary of a stored chunk.
+    public init(_ c: ChunkRecord) {
+        id = c.id
+        ordinal = c.ordinal
+        section = c.section
+        page = c.page
+        text = c.text
+        enabled = c.enabled
+        edited = c.edited
+        start = c.start
+        end = c.end
+    }
+}
+
+/// A document with its text and chunks, as `GET /api/v1/kbs/{kb}/documents/{id}` and
+/// `wendao docs show --json` show it.
+public struct DocumentDetailSummary: Sendable, Encodable {
+    /// The document.
+    public var document: DocumentSummary
+    /// The extracted text.
+    public var text: String
+    /// `stored` or `chunks` (see ``DocumentDetail/textSource``).
+    public var text_source: String
+    /// The chunks asked for (all of them unless paged).
+    public var chunks: [ChunkSummary]
+    /// How many chunks the document has.
+    public var chunk_total: Int
+
+    /// The summary of a document detail; `withChunks` false leaves `chunks` empty.
+    public init(_ d: DocumentDetail, withChunks: Bool = true) {
+        document = DocumentSummary(d.document)
+        text = d.text
+        text_source = d.textSource
+        chunks = withChunks ? d.chunks.map(ChunkSummary.init) : []
+        chunk_total = d.chunkTotal
+    }
+}
+
+/// A curated answer as `wendao curated list --json` and `/api/v1/kbs/{kb}/curated` show it.
+public struct CuratedAnswerSummary: Sendable, Encodable, Equatable {
+    /// Stable numeric id.
+    public var id: Int64
+    /// The question.
+    public var question: String
+    /// The answer.
+    public var answer: String
+    /// The editor's note (null when none).
+    @ExplicitNull public var note: String? = nil
+    /// The conversation turn it was corrected from (null when written by hand).
+    @ExplicitNull public var source_turn: String? = nil
+    /// Creation time (ISO 8601).
+    public var created_at: String
+    /// Last change (ISO 8601).
+    public var updated_at: String
+
+    /// The summary of a stored entry.
+    public init(_ e: CuratedAnswerRecord) {
+        id = e.id
+        question = e.question
+        answer = e.answer
+        note = e.note
+        source_turn = e.sourceTurn
+        let f = ISO8601DateFormatter()
+        created_at = f.string(from: Date(timeIntervalSince1970: e.createdAt))
+        updated_at = f.string(from: Date(timeIntervalSince1970: e.updatedAt))
+    }
+}

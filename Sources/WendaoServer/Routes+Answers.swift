@@ -163,6 +163,14 @@ extension WendaoAPI {
             onEvent(.text(a.answer))
             return .extractive(a)
         }
+        // A curated answer is returned as it is: the model is not called.
+        let curated = try await service.withKnowledgeBase(plan.kb) { kb -> Answer? in
+            try kb.curatedMatch(question).map { KnowledgeBase.curatedAnswer(question: question, match: $0) }
+        }
+        if let curated {
+            onEvent(.text(curated.answer))
+            return .extractive(curated)
+        }
         var options = GroundedAnswerer.Options()
         options.topK = topK
         let answerer = GroundedAnswerer(

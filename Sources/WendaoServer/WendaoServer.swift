@@ -53,6 +53,7 @@ struct WendaoAPI: Sendable {
         addKnowledgeBaseRoutes(api)
         addDocumentRoutes(api, runner: runner)
         addAnswerRoutes(api)
+        addEditingRoutes(api)
         addKeyRoutes(api)
         addUserRoutes(api)
         addShareAdminRoutes(api)

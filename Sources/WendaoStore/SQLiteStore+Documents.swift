@@ -15,7 +15,8 @@ extension SQLiteStore: DocumentStore {
         ChunkRecord(
             id: row["id"], documentID: row["document_id"], documentPath: row["path"], documentTitle: row["title"],
             ordinal: row["ordinal"], section: row["section"], page: row["page"], text: row["text"],
-            start: row["start"], end: row["end"])
+            start: row["start"], end: row["end"], enabled: (row["enabled"] as Bool?) ?? true,
+            edited: (row["edited"] as Bool?) ?? false)
     }
 
     /// The document with this path, or nil.
@@ -43,7 +44,10 @@ extension SQLiteStore: DocumentStore {
         kb: Int64, _ document: NewDocument, chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         try wrap("cannot store document \(document.path)") {
-            try pool.write { db in try Self.replace(db, kb: kb, document, withSources: hasSourceColumns, chunks: chunks) }
+            try pool.write { db in
+                try Self.replace(
+                    db, kb: kb, document, withSources: hasSourceColumns, withText: hasDocumentTexts, chunks: chunks)
+            }
         }
     }
 
@@ -54,7 +58,9 @@ extension SQLiteStore: DocumentStore {
         try wrap("cannot store \(documents.count) documents") {
             try pool.write { db in
                 try documents.map { item in
-                    try Self.replace(db, kb: kb, item.document, withSources: hasSourceColumns) { insert in
+                    try Self.replace(
+                        db, kb: kb, item.document, withSources: hasSourceColumns, withText: hasDocumentTexts
+                    ) { insert in
                         for c in item.chunks { _ = try insert(c) }
                     }
                 }
@@ -64,7 +70,7 @@ extension SQLiteStore: DocumentStore {
 
     /// One document's replacement inside an open transaction.
     private static func replace(
-        _ db: Database, kb: Int64, _ document: NewDocument, withSources: Bool = true,
+        _ db: Database, kb: Int64, _ document: NewDocument, withSources: Bool = true, withText: Bool = true,
         chunks: (_ insert: (ChunkDraft) throws -> Int64) throws -> Void
     ) throws -> DocumentChange {
         var removed: [Int64] = []
@@ -98,6 +104,10 @@ extension SQLiteStore: DocumentStore {
                 ])
         }
         let docID = db.lastInsertedRowID
+        if withText, let text = document.text {
+            try db.execute(
+                sql: "INSERT INTO document_text (document_id, text) VALUES (?, ?)", arguments: [docID, text])
+        }
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO chunk (document_id, kb_id, ordinal, section, page, text, start, "end")
@@ -174,7 +184,8 @@ extension SQLiteStore: DocumentStore {
                 try Row.fetchAll(
                     db,
                     sql: Self.chunkSelect
-                        + " WHERE chunk.document_id = ? AND chunk.ordinal BETWEEN ? AND ? ORDER BY chunk.ordinal",
+                        + " WHERE chunk.document_id = ? AND chunk.ordinal BETWEEN ? AND ?"
+                        + (hasDocumentTexts ? " AND chunk.enabled = 1" : "") + " ORDER BY chunk.ordinal",
                     arguments: [document, ordinals.lowerBound, ordinals.upperBound]
                 ).map(Self.chunkRecord)
             }
@@ -186,7 +197,9 @@ extension SQLiteStore: DocumentStore {
         try wrap("cannot read chunks") {
             try pool.read { db in
                 let cursor = try Row.fetchCursor(
-                    db, sql: "SELECT id, section, text FROM chunk WHERE kb_id = ? ORDER BY id", arguments: [kb])
+                    db,
+                    sql: "SELECT id, section, text FROM chunk WHERE kb_id = ?" + enabledOnly + " ORDER BY id",
+                    arguments: [kb])
                 while let row = try cursor.next() {
                     try body(row[0], row[1], row[2])
                 }
@@ -198,7 +211,95 @@ extension SQLiteStore: DocumentStore {
     public func chunkIDs(kb: Int64) throws -> [Int64] {
         try wrap("cannot read chunks") {
             try pool.read { db in
-                try Int64.fetchAll(db, sql: "SELECT id FROM chunk WHERE kb_id = ? ORDER BY id", arguments: [kb])
+                try Int64.fetchAll(
+                    db, sql: "SELECT id FROM chunk WHERE kb_id = ?" + enabledOnly + " ORDER BY id", arguments: [kb])
+            }
+        }
+    }
+
+    /// The condition that leaves disabled chunks out (none on a database older than chunk flags).
+    private var enabledOnly: String { hasDocumentTexts ? " AND enabled = 1" : "" }
+
+    /// A document's chunks by ordinal, disabled ones included.
+    public func chunks(document: Int64, offset: Int, limit: Int) throws -> [ChunkRecord] {
+        try wrap("cannot read chunks") {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: Self.chunkSelect + " WHERE chunk.document_id = ? ORDER BY chunk.ordinal LIMIT ? OFFSET ?",
+                    arguments: [document, max(0, limit), max(0, offset)]
+                ).map(Self.chunkRecord)
+            }
+        }
+    }
+
+    /// The stored extracted text of a document, or nil.
+    public func documentText(document: Int64) throws -> String? {
+        guard hasDocumentTexts else { return nil }
+        return try wrap("cannot read the document text") {
+            try pool.read { db in
+                try String.fetchOne(
+                    db, sql: "SELECT text FROM document_text WHERE document_id = ?", arguments: [document])
+            }
+        }
+    }
+
+    /// The chunk `id` of `kb` inside a transaction, or `notFound`.
+    private static func chunk(_ db: Database, kb: Int64, id: Int64) throws -> ChunkRecord {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: chunkSelect + " WHERE chunk.id = ? AND chunk.kb_id = ?", arguments: [id, kb])
+        else { throw WendaoError(.notFound, "no chunk \(id) in this knowledge base") }
+        return chunkRecord(row)
+    }
+
+    private static func bumpGeneration(_ db: Database, kb: Int64) throws -> Int64 {
+        try db.execute(sql: "UPDATE kb SET generation = generation + 1 WHERE id = ?", arguments: [kb])
+        return try Int64.fetchOne(db, sql: "SELECT generation FROM kb WHERE id = ?", arguments: [kb]) ?? 0
+    }
+
+    /// Stores the new text under a new id in place of the old chunk, in one transaction.
+    public func editChunk(kb: Int64, id: Int64, text: String) throws -> ChunkChange {
+        try wrap("cannot edit chunk \(id)") {
+            try pool.write { db in
+                let old = try Self.chunk(db, kb: kb, id: id)
+                try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id])
+                try db.execute(
+                    sql: """
+                        INSERT INTO chunk (document_id, kb_id, ordinal, section, page, text, start, "end", enabled, edited)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                        """,
+                    arguments: [
+                        old.documentID, kb, old.ordinal, old.section, old.page, text, old.start, old.end, old.enabled,
+                    ])
+                let newID = db.lastInsertedRowID
+                let generation = try Self.bumpGeneration(db, kb: kb)
+                return ChunkChange(chunk: try Self.chunk(db, kb: kb, id: newID), previousID: id, generation: generation)
+            }
+        }
+    }
+
+    /// Sets a chunk's `enabled` flag (its id stays).
+    public func setChunkEnabled(kb: Int64, id: Int64, enabled: Bool) throws -> ChunkChange {
+        try wrap("cannot change chunk \(id)") {
+            try pool.write { db in
+                _ = try Self.chunk(db, kb: kb, id: id)
+                try db.execute(sql: "UPDATE chunk SET enabled = ? WHERE id = ?", arguments: [enabled, id])
+                let generation = try Self.bumpGeneration(db, kb: kb)
+                return ChunkChange(chunk: try Self.chunk(db, kb: kb, id: id), previousID: id, generation: generation)
+            }
+        }
+    }
+
+    /// Deletes a chunk; its document's chunk count goes down by one.
+    public func deleteChunk(kb: Int64, id: Int64) throws -> ChunkChange {
+        try wrap("cannot delete chunk \(id)") {
+            try pool.write { db in
+                let old = try Self.chunk(db, kb: kb, id: id)
+                try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id])
+                try db.execute(
+                    sql: "UPDATE document SET chunk_count = chunk_count - 1 WHERE id = ?", arguments: [old.documentID])
+                let generation = try Self.bumpGeneration(db, kb: kb)
+                return ChunkChange(chunk: nil, previousID: id, generation: generation)
             }
         }
     }

@@ -204,6 +204,32 @@ extension SQLiteStore {
                     CREATE INDEX conversation_turns_conversation ON conversation_turns(conversation_id, id);
                     """)
         }
+        m.registerMigration("v5-documents") { db in
+            // Documents an editor can inspect and correct: the extracted text of each document,
+            // chunks that can be disabled (kept, never retrieved) and marked as edited, and curated
+            // answers (an editor's question and answer; `question_key` is the normalised question).
+            try db.execute(
+                sql: """
+                    ALTER TABLE chunk ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+                    ALTER TABLE chunk ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE document_text (
+                        document_id INTEGER PRIMARY KEY REFERENCES document(id) ON DELETE CASCADE,
+                        text TEXT NOT NULL
+                    );
+                    CREATE TABLE curated_answer (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+                        question TEXT NOT NULL,
+                        question_key TEXT NOT NULL,
+                        answer TEXT NOT NULL,
+                        note TEXT,
+                        source_turn TEXT,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        UNIQUE (kb_id, question_key)
+                    );
+                    """)
+        }
         return m
     }
 }

@@ -14,6 +14,9 @@ public final class SQLiteStore: KnowledgeStore, Sendable {
     let pool: DatabasePool
     /// False only for a test database built up to a migration before `v3` (no source columns).
     let hasSourceColumns: Bool
+    /// False only for a test database built up to a migration before `v5-documents` (no document
+    /// texts, chunk flags or curated answers).
+    let hasDocumentTexts: Bool
     /// Where the database file is.
     public let path: String
 
@@ -27,6 +30,7 @@ public final class SQLiteStore: KnowledgeStore, Sendable {
     init(path: String, migratingUpTo target: String?) throws {
         self.path = path
         hasSourceColumns = target == nil || !["v1", "v2"].contains(target!)
+        hasDocumentTexts = target == nil || target == "v5-documents"
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)

@@ -26,6 +26,7 @@ struct Wendao: AsyncParsableCommand {
             ModelsCommand.self, ChatCommand.self, PromptsCommand.self, ServeCommand.self, KeysCommand.self,
             UsersCommand.self,
             ConversationsCommand.self,
+            CuratedCommand.self,
         ]
     )
 

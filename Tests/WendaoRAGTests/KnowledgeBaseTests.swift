@@ -306,7 +306,9 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         var options = IngestOptions()
         options.force = true
         let s = try kb.ingest([docs], options: options)
-        #expect(s.updated == 1 && s.unchanged == 0)
+        // The bytes are the same: reported unchanged (issue 15), though the chunks were made again.
+        #expect(s.unchanged == 1 && s.updated == 0)
+        #expect(s.chunks > 0)
         let newIDs = try kb.search("强制重新导入").map(\.chunkID)
         #expect(!newIDs.isEmpty && Set(newIDs).isDisjoint(with: oldIDs))
         try expectHealthy(kb, "force")

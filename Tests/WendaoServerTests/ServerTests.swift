@@ -458,7 +458,9 @@ struct ServerUploadTests {
             #expect(job["state"] as? String == "succeeded", "\(job)")
             let redone = try #require((job["results"] as? [[String: Any]])?.first)
             #expect(redone["path"] as? String == "facts/pricing.md")
-            #expect(redone["outcome"] as? String == "updated")
+            // Read again from the CLI's file, same bytes: unchanged (its chunks made again).
+            #expect(redone["outcome"] as? String == "unchanged")
+            #expect((redone["chunks"] as? Int ?? 0) > 0)
             let after = try object(try await client.execute(uri: "/api/v1/kbs/facts/documents", method: .get))
             #expect((after["documents"] as? [Any])?.count == list.count)
             try FileManager.default.removeItem(at: f.scratch.child("src/facts/pricing.md"))

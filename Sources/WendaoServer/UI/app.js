@@ -19,6 +19,7 @@ import { panel } from './citations.js';
 import { renderChatNotice, renderTurn, setupChat } from './chat.js';
 import { loadKbs, renderKbSelects, renderKbTable, setupKbs } from './kbs.js';
 import { showDocs, renderDocsView, setupDocs } from './documents.js';
+import { showDocument, renderDocument, renderCurated, setupDocPage } from './docpage.js';
 import { renderSearch, setupSearch } from './search.js';
 import { loadAdmin, renderAdmin, setupAdmin } from './admin.js';
 import { showSettings, setupSettings } from './kbsettings.js';
@@ -46,6 +47,8 @@ function applyLang() {
   for (const turn of chat.turns) renderTurn(turn);
   if (panel.turn) $('source-title').textContent = t('source.title', { n: panel.n });
   renderDocsView();
+  renderCurated();
+  if (state.view === 'doc') renderDocument();
   renderSearch();
   renderAdmin();
   renderHistory();
@@ -67,6 +70,7 @@ function setupLang() {
 // ----- Routing: #/chat, #/kbs, #/docs/NAME, #/settings/NAME, #/search, #/log, #/admin (routes.js) -----
 
 function updateTitle() {
+  if (state.view === 'doc') return; // the document page names itself (docpage.js)
   const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
@@ -84,10 +88,11 @@ function route(initial) {
   state.view = view;
   for (const section of document.querySelectorAll('.view')) section.hidden = section.dataset.view !== view;
   for (const link of document.querySelectorAll('.mainnav a')) {
-    const current = link.dataset.route === view || ((view === 'docs' || view === 'settings') && link.dataset.route === 'kbs');
+    const current = link.dataset.route === view || ((view === 'docs' || view === 'doc' || view === 'settings') && link.dataset.route === 'kbs');
     if (current) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
   }
   if (view === 'docs') showDocs(r.kb);
+  if (view === 'doc') showDocument(r.kb, r.doc);
   if (view === 'settings') showSettings(r.kb);
   if (view === 'kbs' && !initial) loadKbs();
   if (view === 'admin') loadAdmin();
@@ -108,6 +113,7 @@ function init() {
   setupChat();
   setupKbs();
   setupDocs();
+  setupDocPage();
   setupSearch();
   setupAdmin();
   setupSettings();

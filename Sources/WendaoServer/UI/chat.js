@@ -15,6 +15,8 @@ import { state, chat } from './state.js';
 import { selectKb } from './kbs.js';
 import { feedbackPath, feedbackBody, applyFeedback, MAX_NOTE } from './conversations.js';
 import { loadHistory, renderHistory } from './history.js';
+import { canCorrect, correctionTarget } from './editing.js';
+import { openCuratedDialog } from './docpage.js';
 
 export function renderChatNotice() {
   const notice = $('chat-notice');
@@ -146,11 +148,15 @@ function createTurnElements(turn) {
   els.warnings = el('ul', { class: 'warnings', hidden: true });
   els.sources = el('div', { class: 'sources-list', hidden: true });
   els.usage = el('p', { class: 'usage', hidden: true });
+  // "Correct": an editor writes the right answer, stored as a curated answer of the knowledge base.
+  els.correct = el('button', { type: 'button', class: 'ghost small', 'data-testid': 'correct' });
+  els.correct.addEventListener('click', () => openCuratedDialog({ ...correctionTarget(turn), kb: turn.kb, turn }));
+  els.actions = el('div', { class: 'msg-actions', hidden: true }, els.correct);
   els.assistantLabel = el('span', { class: 'msg-label' });
   els.userLabel = el('span', { class: 'msg-label' });
   els.assistant = el('article', { class: 'msg assistant' },
     el('header', { class: 'msg-head' }, els.assistantLabel, els.meta),
-    els.chip, els.body, els.status, els.warnings, els.sources, els.usage);
+    els.chip, els.body, els.status, els.warnings, els.sources, els.usage, els.actions);
   els.user = el('div', { class: 'msg user' }, els.userLabel, el('p', { class: 'msg-text' }, turn.question));
   els.actions = createFeedbackElements(turn);
   els.assistant.append(els.actions);
@@ -243,9 +249,10 @@ export function renderTurn(turn) {
 
   // Meta: how it was answered; the retrieval figures (coverage) only behind a details toggle.
   const meta = [];
-  if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
+  if (turn.mode === 'curated') meta.push(t('chat.mode.curated'));
+  else if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
   else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
-  const tech = typeof turn.coverage === 'number' && turn.state === 'done'
+  const tech = typeof turn.coverage === 'number' && turn.state === 'done' && turn.mode !== 'curated'
     ? el('details', { class: 'tech-details' }, el('summary', null, t('common.details')), t('chat.coverage', { value: turn.coverage.toFixed(2) }))
     : null;
   els.meta.replaceChildren(meta.join(' · '), ...(tech ? [' ', tech] : []));
@@ -317,6 +324,10 @@ export function renderTurn(turn) {
   els.usage.hidden = !usageText;
 
   renderFeedback(turn);
+  // Actions.
+  els.correct.textContent = t('curated.correct');
+  els.correct.setAttribute('aria-label', t('curated.correctLabel', { question: turn.question }));
+  els.actions.hidden = !canCorrect(turn);
 }
 
 export function setupChat() {

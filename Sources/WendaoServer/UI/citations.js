@@ -199,12 +199,13 @@ export function lookupCitation(turn, n) {
 /** `document › section` (or the document alone) of a citation. */
 export function sourceLabel(c) {
   if (!c) return '';
+  if (c.kind === 'curated') return t('curated.cited') + (c.section ? ' › ' + c.section : '');
   return c.section ? c.document + ' › ' + c.section : c.document || '';
 }
 
 /** The accessible label (and tooltip) of the citation badge `[n]`. */
 export function citationLabel(c, n) {
-  return c && c.document ? t('chat.citation', { n, document: sourceLabel(c) }) : t('chat.citationNoDoc', { n });
+  return c && (c.document || c.kind === 'curated') ? t('chat.citation', { n, document: sourceLabel(c) }) : t('chat.citationNoDoc', { n });
 }
 
 /** The label of a cited source in the list under an answer: `document › section · page N`. */
@@ -237,6 +238,11 @@ export function openSourcePanel(turn, n, badge) {
   renderSourceText(c.text || '', claims, c.text || '');
   $('source-status').textContent = t('source.loading');
   $('source-title').focus();
+  if (c.kind === 'curated') {
+    // A curated answer is no chunk: its text is all there is.
+    $('source-status').textContent = '';
+    return;
+  }
   const cacheKey = turn.kb + '\u0000' + c.chunk_id;
   const load = chunkCache.has(cacheKey)
     ? Promise.resolve(chunkCache.get(cacheKey))
@@ -257,7 +263,7 @@ export function openSourcePanel(turn, n, badge) {
 }
 
 function fillSourceMeta(c) {
-  $('source-document').textContent = c.document || t('common.none');
+  $('source-document').textContent = c.kind === 'curated' ? t('curated.cited') : c.document || t('common.none');
   $('source-section').textContent = c.section || '';
   $('source-section-row').hidden = !c.section;
   const hasPage = c.page !== null && c.page !== undefined && c.page !== '';

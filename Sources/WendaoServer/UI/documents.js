@@ -8,6 +8,8 @@ import { apiJSON, xhrUpload, kbPath, documentPath, jobPath } from './api.js';
 import { chunkCache } from './citations.js';
 import { state } from './state.js';
 import { loadKbs, selectKb } from './kbs.js';
+import { docRoute } from './routes.js';
+import { loadCurated } from './docpage.js';
 
 const TERMINAL = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
 export const jobsByKb = new Map(); // kb → Map(jobId → {job, el, error, timer})
@@ -63,7 +65,8 @@ export function renderDocsTable() {
     del.addEventListener('click', () => deleteDoc(state.docsKb, doc));
     const title = doc.title && doc.title !== path ? el('span', { class: 'doc-title' }, doc.title) : null;
     tbody.append(el('tr', { dataset: { docId: String(doc.id) } },
-      el('th', { scope: 'row', class: 'path-cell' }, el('span', { class: 'mono' }, path), title),
+      el('th', { scope: 'row', class: 'path-cell' },
+        el('a', { class: 'mono', href: docRoute(state.docsKb, doc.id), 'data-testid': 'doc-link', 'aria-label': t('doc.open', { path }) }, path), title),
       el('td', null, doc.format || t('common.none')),
       el('td', { class: 'num' }, fmtNumber(doc.chunks)),
       el('td', { class: 'num' }, fmtBytes(doc.bytes)),
@@ -163,6 +166,7 @@ export function renderUpload(kb, item) {
   if (item.state === 'waiting') status = t('upload.waiting');
   else if (item.state === 'uploading') status = t('upload.progress', { p: item.progress });
   else if (item.state === 'done') status = t('upload.done', { id: item.jobId === null ? '?' : item.jobId });
+  else if (item.state === 'ingested' && item.result && item.result.outcome === 'unchanged') status = t('upload.unchanged');
   else if (item.state === 'ingested') {
     const outcome = item.result && typeof item.result.outcome === 'string' ? item.result.outcome : '';
     status = t('upload.ingested', {
@@ -330,6 +334,7 @@ export function showDocs(kb) {
     $('jobs').replaceChildren(...Array.from(jobsFor(kb).values()).reverse().map((j) => j.el));
   }
   loadDocs(kb);
+  loadCurated(kb);
   loadActiveJobs(kb);
 }
 

@@ -40,6 +40,20 @@ struct AskCommand: AsyncParsableCommand {
         let app = setup.app()
         defer { app.close() }
         let base = try app.library().open(kb)
+        // A curated answer answers first, with or without a model (which is then not called).
+        if let match = try base.curatedMatch(question) {
+            let a = KnowledgeBase.curatedAnswer(question: question, match: match)
+            if let history {
+                try ConversationFile.append(history, [ChatMessage(.user, question), ChatMessage(.assistant, a.answer)])
+            }
+            if global.json {
+                Output.json(a)
+            } else {
+                Output.line(Terminal.text(a.answer))
+                Self.printCitations(a.citations)
+            }
+            return
+        }
         let chosen: (spec: String, from: String)? =
             extractive
             ? nil
@@ -136,6 +150,7 @@ struct AskCommand: AsyncParsableCommand {
 
     /// `document › section (p. N)` on one terminal-safe line.
     static func location(_ c: Citation) -> String {
+        if c.kind == "curated" { return "curated answer: " + Terminal.field(c.section) }
         var loc = Terminal.field(c.document)
         if !c.section.isEmpty { loc += " › " + Terminal.field(c.section) }
         if let p = c.page { loc += " (p. \(p))" }
