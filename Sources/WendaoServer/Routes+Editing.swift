@@ -70,9 +70,9 @@ extension WendaoAPI {
             return try JSON.response(DocumentDetailSummary(detail))
         }
         api.patch("kbs/:kb/chunks/:id") { request, context in
-            try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try await visibleRecord(name, context)
+            // Editors: the administrator, write keys and accounts with the editor role or above.
+            _ = try await writableRecord(name, context)
             let id = try context.idParameter("chunk")
             let body = try await JSON.decode(ChunkPatchBody.self, from: request, limit: limits.json)
             guard body.text != nil || body.enabled != nil else {
@@ -103,9 +103,9 @@ extension WendaoAPI {
             return try JSON.response(ChunkSummary(chunk))
         }
         api.delete("kbs/:kb/chunks/:id") { _, context in
-            try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try await visibleRecord(name, context)
+            // Editors: the administrator, write keys and accounts with the editor role or above.
+            _ = try await writableRecord(name, context)
             let id = try context.idParameter("chunk")
             defer { service.invalidate(name) }
             try await service.withKnowledgeBase(name) { kb in try kb.deleteChunk(id) }
@@ -118,9 +118,9 @@ extension WendaoAPI {
             return try JSON.response(["curated": entries.map(CuratedAnswerSummary.init)])
         }
         api.post("kbs/:kb/curated") { request, context in
-            try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try await visibleRecord(name, context)
+            // Editors: the administrator, write keys and accounts with the editor role or above.
+            _ = try await writableRecord(name, context)
             let body = try await JSON.decode(CuratedBody.self, from: request, limit: limits.json)
             let entry = try await service.withKnowledgeBase(name) { kb in
                 try kb.addCuratedAnswer(
@@ -129,9 +129,9 @@ extension WendaoAPI {
             return try JSON.response(CuratedAnswerSummary(entry), status: .created)
         }
         api.patch("kbs/:kb/curated/:id") { request, context in
-            try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try await visibleRecord(name, context)
+            // Editors: the administrator, write keys and accounts with the editor role or above.
+            _ = try await writableRecord(name, context)
             let id = try context.idParameter("curated answer")
             let body = try await JSON.decode(CuratedPatchBody.self, from: request, limit: limits.json)
             let entry = try await service.withKnowledgeBase(name) { kb in
@@ -140,9 +140,9 @@ extension WendaoAPI {
             return try JSON.response(CuratedAnswerSummary(entry))
         }
         api.delete("kbs/:kb/curated/:id") { _, context in
-            try requireAdmin(context)
             let name = try context.knowledgeBaseName()
-            _ = try await visibleRecord(name, context)
+            // Editors: the administrator, write keys and accounts with the editor role or above.
+            _ = try await writableRecord(name, context)
             let id = try context.idParameter("curated answer")
             try await service.withKnowledgeBase(name) { kb in try kb.deleteCuratedAnswer(id: id) }
             return Response(status: .noContent)

@@ -139,13 +139,16 @@ extension WendaoAPI {
             response.headers[.cacheControl] = "no-store"
             return response
         }
+        // Who is signed in: 204 when nobody is (a page asks this on every load; not an error).
         group.get { request, _ in
-            guard let token = SessionCookie.token(in: request) else {
-                throw APIError.unauthorized("not signed in")
-            }
+            guard let token = SessionCookie.token(in: request) else { return Response(status: .noContent) }
             let accounts = Accounts(store: library.store)
             guard let (session, user) = try await service.blocking({ try accounts.session(token: token) }) else {
-                throw APIError.unauthorized("the session has ended or is not valid; sign in again")
+                var ended = Response(status: .noContent)
+                ended.headers[values: .setCookie] = [
+                    SessionCookie.clearing(secure: SessionCookie.secure(request, configuration: configuration))
+                ]
+                return ended
             }
             let names = try await service.blocking { try library.list() }
             var response = try JSON.response(

@@ -55,7 +55,7 @@ private struct EditFixture {
         _ = try lib.open("kb").ingest([scratch.child("src/kb").path])
         _ = try lib.create("other")
         _ = try lib.open("other").ingest([scratch.child("src/other").path])
-        tenantKey = try lib.createAPIKey(knowledgeBases: ["kb"], scope: .write).0
+        tenantKey = try lib.createAPIKey(knowledgeBases: ["kb"], scope: .read).0
         otherKey = try lib.createAPIKey(knowledgeBases: ["other"], scope: .write).0
     }
 
@@ -236,7 +236,8 @@ struct ChunkEditTests {
                 try await client.execute(
                     uri: "/api/v1/kbs/kb/documents/kb%2Fguide.md?limit=-1", method: .get, headers: auth(admin)
                 ).status == .badRequest)
-            // Keys: the knowledge base's own key reads the page but cannot edit; another's sees nothing.
+            // Keys: the knowledge base's own read key reads the page but cannot edit (write keys and
+            // editors may); another's sees nothing.
             #expect(
                 try await client.execute(
                     uri: "/api/v1/kbs/kb/documents/kb%2Fguide.md", method: .get, headers: auth(f.tenantKey)

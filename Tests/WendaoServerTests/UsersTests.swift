@@ -108,6 +108,10 @@ struct UsersTests {
                 (.post, "/api/v1/kbs/\(kbA)/ask", #"{"question":"运费多少？"}"#, ["boss", "kbadmin", "editor", "agent"]),
                 (.post, "/api/v1/kbs/other-team/ask", #"{"question":"运费多少？"}"#, ["boss"]),
                 (.post, "/api/v1/kbs/\(kbA)/documents", upload, ["boss", "kbadmin", "editor"]),
+                (
+                    .post, "/api/v1/kbs/\(kbA)/curated", #"{"question":"NAME 的问题","answer":"答案"}"#,
+                    ["boss", "kbadmin", "editor"]
+                ),
                 (.patch, "/api/v1/kbs/\(kbA)", #"{"chunk_size":300}"#, ["boss", "kbadmin"]),
                 (.patch, "/api/v1/kbs/other-team", #"{"chunk_size":300}"#, ["boss"]),
                 (.post, "/api/v1/kbs", #"{"name":"new-kb-NAME"}"#, ["boss"]),

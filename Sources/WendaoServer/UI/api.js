@@ -88,7 +88,7 @@ function setSession(value) {
 export async function loadSession() {
   try {
     const res = await fetch('/api/v1/session', { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } });
-    setSession(res.ok ? await res.json() : null);
+    setSession(res.status === 200 ? await res.json() : null);
   } catch (e) {
     setSession(null);
   }

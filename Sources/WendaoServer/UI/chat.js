@@ -158,8 +158,8 @@ function createTurnElements(turn) {
     el('header', { class: 'msg-head' }, els.assistantLabel, els.meta),
     els.chip, els.body, els.status, els.warnings, els.sources, els.usage, els.actions);
   els.user = el('div', { class: 'msg user' }, els.userLabel, el('p', { class: 'msg-text' }, turn.question));
-  els.actions = createFeedbackElements(turn);
-  els.assistant.append(els.actions);
+  els.feedback = createFeedbackElements(turn);
+  els.assistant.append(els.feedback);
   els.root = el('div', { class: 'turn' }, els.user, els.assistant);
   turn.els = els;
   $('conversation').append(els.root);

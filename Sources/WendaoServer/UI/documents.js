@@ -285,7 +285,9 @@ export function renderJob(kb, entry) {
         el('td', { class: 'mono' }, r.path || ''),
         el('td', null, el('span', { class: 'badge outcome-' + (known ? outcome : 'other') }, known ? t('job.outcome.' + outcome) : outcome)),
         el('td', { class: 'num' }, r.chunks === null || r.chunks === undefined ? t('common.none') : fmtNumber(r.chunks)),
-        el('td', { class: r.reason ? 'reason' : 'muted' }, r.reason || '')));
+        // A failed file's reason is an error; a note on a file that went in (OCR used, pages
+        // skipped) is information.
+        el('td', { class: !r.reason ? 'muted' : outcome === 'failed' ? 'reason' : 'note' }, r.reason || '')));
     }
     children.push(el('div', { class: 'table-wrap' }, el('table', { class: 'data-table compact job-results' },
       el('thead', null, el('tr', null,
