@@ -14,24 +14,16 @@ Screenshots (desktop and phone) go to $WENDAO_ARTIFACTS (default /tmp/wendao-art
 per check; the first failure prints `FAIL: …` and exits 1.
 """
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_test import ARTIFACTS, BIN, Browser, check, console_errors, free_port, stop, wait_ready  # noqa: E402
+from browser_test import Browser, check, console_errors, run_test  # noqa: E402
 
 KB = "客服知识库"
 OTHER = "warehouse-team"
 PASSWORD = "agent pass phrase 1"
-
-
-def cli(data, *args, stdin=None):
-    return subprocess.run([BIN, *args, "--data", data], input=stdin, capture_output=True, text=True, check=True)
 
 
 def sign_in(b, name, password):
@@ -43,133 +35,98 @@ def sign_in(b, name, password):
     d.find_element(By.ID, "signin-submit").click()
 
 
+def checks(s):
+    for name, text in [(KB, "# 清关\n\n国际快递的清关时间一般为三到五个工作日。\n"), (OTHER, "# Shifts\n\nThe warehouse opens at 6 am.\n")]:
+        folder = os.path.join(s.tmp, "seed-" + name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, "doc.md"), "w", encoding="utf-8") as f:
+            f.write(text)
+        s.cli("ingest", "--kb", name, "--create", folder)
+    s.cli("users", "add", "ana", "--kb", KB, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
+    s.cli("users", "add", "bo", "--kb", OTHER, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
+    s.cli("users", "add", "lead", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    listed = s.cli("users", "list", "--json").stdout
+    check('"ana"' in listed and "argon2" not in listed, "accounts made with the CLI; the list shows no hashes")
+    base = s.serve()
+    print(f"ok: server ready at {base} (closed: accounts exist)")
+    b = s.browser = Browser(base)
+    d = b.driver
+    d.get(base + "/#/chat")
+    b.js("localStorage.setItem('wendao.lang', 'zh');")
+    d.refresh()
+    # A wrong password: the Chinese message, no session.
+    sign_in(b, "ana", "wrong password here")
+    b.wait(lambda _: b.visible("#signin-error") and "用户名或密码不正确" in b.text("#signin-error"), "the sign-in error")
+    check(True, "a wrong password is refused with a Chinese message")
+    d.find_element(By.ID, "signin-password").clear()
+    sign_in(b, "ana", PASSWORD)
+    b.wait(lambda _: b.visible("#user-badge") and "ana" in b.text("#user-badge"), "the signed-in badge")
+    b.wait(lambda _: [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#kb-select option")] == [KB],
+           "only the agent's knowledge base in the select")
+    check(True, f"ana signed in through the UI and sees only {KB}")
+    cookie = b.js("return document.cookie;")
+    check("wendao_session" not in cookie, "the session cookie is HttpOnly (page script cannot read it)")
+    d.find_element(By.ID, "question").send_keys("国际快递清关要多久？")
+    d.find_element(By.ID, "ask").click()
+    b.wait(lambda _: "三到五个工作日" in b.text("#answer"), "the agent's answer")
+    check(True, f"the agent asks and gets a cited answer: {b.text('#answer')[:50]}")
+    # A write from the page without the CSRF token (what a script injected into it would try).
+    forged = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/api/v1/kbs/' + encodeURIComponent(arguments[0]) + '/ask', {method: 'POST', credentials: 'same-origin',
+          headers: {'Content-Type': 'application/json'}, body: JSON.stringify({question: 'x'})})
+          .then(r => r.json().then(j => done(r.status + ' ' + (j.error ? j.error.code : ''))));
+    """, KB)
+    check(forged == "403 csrf_failed", f"a cookie write without the CSRF token is refused ({forged})")
+    other = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/api/v1/kbs/' + encodeURIComponent(arguments[0]) + '/documents', {credentials: 'same-origin'})
+          .then(r => done(r.status));
+    """, OTHER)
+    check(other == 404, f"another team's knowledge base answers 404 to the agent ({other})")
+    b.go("#/kbs", "kbs")
+    check(not b.visible("#kb-create-form"), "the agent does not see the create form")
+    print(f"ok: screenshot {b.screenshot('accounts-agent-desktop.png')}")
+    d.set_window_size(390, 844)
+    b.go("#/chat", "chat")
+    print(f"ok: screenshot {b.screenshot('accounts-agent-phone.png')}")
+    d.set_window_size(1280, 900)
+    # Still signed in after a reload.
+    d.refresh()
+    b.wait(lambda _: b.visible("#user-badge") and "ana" in b.text("#user-badge"), "the badge after a reload")
+    check(d.find_element(By.ID, "key-dialog").get_attribute("open") is None, "a reload keeps the session (no dialog)")
+    # Signing out ends the session: the next request asks again.
+    d.find_element(By.ID, "sign-out").click()
+    b.wait(lambda _: d.find_element(By.ID, "key-dialog").get_attribute("open") is not None, "the sign-in dialog after signing out")
+    check(True, "signing out ends the session")
+    # 5. The administrator enters a provider key in the UI: stored, never shown again anywhere.
+    secret = "sk-entered-in-the-browser-" + os.urandom(6).hex()
+    sign_in(b, "lead", PASSWORD)
+    b.wait(lambda _: b.visible("#user-badge") and "lead" in b.text("#user-badge"), "the administrator's badge")
+    b.go("#/admin", "admin")
+    row = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table")[0]
+    row.find_element(By.CSS_SELECTOR, "input.provider-key").send_keys(secret)
+    row.find_element(By.CSS_SELECTOR, "button.secondary").click()
+    b.wait(lambda _: "已加密" in b.text('#providers-table tr[data-provider="deepseek"]'), "the stored key's status")
+    check(secret not in d.page_source, "the key entered in the UI is not in the page after saving")
+    d.refresh()
+    b.go("#/admin", "admin")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table again")
+    check(secret not in d.page_source, "nor after a reload")
+    print(f"ok: screenshot {b.screenshot('admin-page.png')}")
+    check(secret not in s.server_log(), "nor in the server log")
+    stored = b""
+    for root, _, files in os.walk(s.data):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                stored += f.read()
+    check(secret.encode() not in stored, "nor in any file of the data directory (stored sealed)")
+    errors = console_errors(b.drain_console(), allowed=("401", "403", "404"))
+    check(not errors, "no unexpected console error" + (": " + " | ".join(errors) if errors else ""))
+
+
 def main():
-    started = time.monotonic()
-    data = tempfile.mkdtemp(prefix="wendao-accounts-")
-    tmp = tempfile.mkdtemp(prefix="wendao-accounts-files-")
-    server = browser = None
-    log = open(os.path.join(tmp, "server.log"), "w")
-    code = 0
-    try:
-        for name, text in [(KB, "# 清关\n\n国际快递的清关时间一般为三到五个工作日。\n"), (OTHER, "# Shifts\n\nThe warehouse opens at 6 am.\n")]:
-            folder = os.path.join(tmp, "seed-" + name)
-            os.makedirs(folder)
-            with open(os.path.join(folder, "doc.md"), "w", encoding="utf-8") as f:
-                f.write(text)
-            cli(data, "ingest", "--kb", name, "--create", folder)
-        cli(data, "users", "add", "ana", "--kb", KB, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
-        cli(data, "users", "add", "bo", "--kb", OTHER, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
-        cli(data, "users", "add", "lead", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-        listed = cli(data, "users", "list", "--json").stdout
-        check('"ana"' in listed and "argon2" not in listed, "accounts made with the CLI; the list shows no hashes")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", data],
-                                  env=dict(os.environ, WENDAO_LOG_LEVEL="warning"),
-                                  stdout=subprocess.DEVNULL, stderr=log)
-        wait_ready(base, server)
-        print(f"ok: server ready at {base} (closed: accounts exist)")
-        b = Browser(base)
-        browser = b
-        d = b.driver
-        d.get(base + "/#/chat")
-        b.js("localStorage.setItem('wendao.lang', 'zh');")
-        d.refresh()
-        # A wrong password: the Chinese message, no session.
-        sign_in(b, "ana", "wrong password here")
-        b.wait(lambda _: b.visible("#signin-error") and "用户名或密码不正确" in b.text("#signin-error"), "the sign-in error")
-        check(True, "a wrong password is refused with a Chinese message")
-        d.find_element(By.ID, "signin-password").clear()
-        sign_in(b, "ana", PASSWORD)
-        b.wait(lambda _: b.visible("#user-badge") and "ana" in b.text("#user-badge"), "the signed-in badge")
-        b.wait(lambda _: [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#kb-select option")] == [KB],
-               "only the agent's knowledge base in the select")
-        check(True, f"ana signed in through the UI and sees only {KB}")
-        cookie = b.js("return document.cookie;")
-        check("wendao_session" not in cookie, "the session cookie is HttpOnly (page script cannot read it)")
-        d.find_element(By.ID, "question").send_keys("国际快递清关要多久？")
-        d.find_element(By.ID, "ask").click()
-        b.wait(lambda _: "三到五个工作日" in b.text("#answer"), "the agent's answer")
-        check(True, f"the agent asks and gets a cited answer: {b.text('#answer')[:50]}")
-        # A write from the page without the CSRF token (what a script injected into it would try).
-        forged = d.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            fetch('/api/v1/kbs/' + encodeURIComponent(arguments[0]) + '/ask', {method: 'POST', credentials: 'same-origin',
-              headers: {'Content-Type': 'application/json'}, body: JSON.stringify({question: 'x'})})
-              .then(r => r.json().then(j => done(r.status + ' ' + (j.error ? j.error.code : ''))));
-        """, KB)
-        check(forged == "403 csrf_failed", f"a cookie write without the CSRF token is refused ({forged})")
-        other = d.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            fetch('/api/v1/kbs/' + encodeURIComponent(arguments[0]) + '/documents', {credentials: 'same-origin'})
-              .then(r => done(r.status));
-        """, OTHER)
-        check(other == 404, f"another team's knowledge base answers 404 to the agent ({other})")
-        b.go("#/kbs", "kbs")
-        check(not b.visible("#kb-create-form"), "the agent does not see the create form")
-        print(f"ok: screenshot {b.screenshot('accounts-agent-desktop.png')}")
-        d.set_window_size(390, 844)
-        b.go("#/chat", "chat")
-        print(f"ok: screenshot {b.screenshot('accounts-agent-phone.png')}")
-        d.set_window_size(1280, 900)
-        # Still signed in after a reload.
-        d.refresh()
-        b.wait(lambda _: b.visible("#user-badge") and "ana" in b.text("#user-badge"), "the badge after a reload")
-        check(d.find_element(By.ID, "key-dialog").get_attribute("open") is None, "a reload keeps the session (no dialog)")
-        # Signing out ends the session: the next request asks again.
-        d.find_element(By.ID, "sign-out").click()
-        b.wait(lambda _: d.find_element(By.ID, "key-dialog").get_attribute("open") is not None, "the sign-in dialog after signing out")
-        check(True, "signing out ends the session")
-        # 5. The administrator enters a provider key in the UI: stored, never shown again anywhere.
-        secret = "sk-entered-in-the-browser-" + os.urandom(6).hex()
-        sign_in(b, "lead", PASSWORD)
-        b.wait(lambda _: b.visible("#user-badge") and "lead" in b.text("#user-badge"), "the administrator's badge")
-        b.go("#/admin", "admin")
-        row = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table")[0]
-        row.find_element(By.CSS_SELECTOR, "input.provider-key").send_keys(secret)
-        row.find_element(By.CSS_SELECTOR, "button.secondary").click()
-        b.wait(lambda _: "已加密" in b.text('#providers-table tr[data-provider="deepseek"]'), "the stored key's status")
-        check(secret not in d.page_source, "the key entered in the UI is not in the page after saving")
-        d.refresh()
-        b.go("#/admin", "admin")
-        b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#providers-table tr[data-provider="deepseek"]'), "the providers table again")
-        check(secret not in d.page_source, "nor after a reload")
-        print(f"ok: screenshot {b.screenshot('admin-page.png')}")
-        log.flush()
-        with open(os.path.join(tmp, "server.log"), encoding="utf-8", errors="replace") as f:
-            check(secret not in f.read(), "nor in the server log")
-        stored = b""
-        for root, _, files in os.walk(data):
-            for name in files:
-                with open(os.path.join(root, name), "rb") as f:
-                    stored += f.read()
-        check(secret.encode() not in stored, "nor in any file of the data directory (stored sealed)")
-        errors = console_errors(b.drain_console(), allowed=("401", "403", "404"))
-        check(not errors, "no unexpected console error" + (": " + " | ".join(errors) if errors else ""))
-    except subprocess.CalledProcessError as e:
-        print(f"FAIL: {' '.join(map(str, e.cmd[:3]))} exited {e.returncode}: {e.stderr.strip()[-2000:]}", file=sys.stderr)
-        code = 1
-    except Exception as e:  # noqa: BLE001 - any failure ends the test with its reason
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr)
-        code = 1
-        if browser is not None:
-            try:
-                print(f"  screenshot: {browser.screenshot('accounts-failure.png')}", file=sys.stderr)
-            except Exception:
-                pass
-        log.flush()
-        with open(os.path.join(tmp, "server.log"), encoding="utf-8", errors="replace") as f:
-            tail = f.read()[-3000:]
-        if tail.strip():
-            print("  server log (end):\n" + tail, file=sys.stderr)
-    finally:
-        stop(browser, server)
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if code == 0:
-        print(f"ok: accounts browser test passed in {time.monotonic() - started:.1f} s (screenshots in {ARTIFACTS})")
-    return code
+    return run_test("accounts", "accounts browser test", checks)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,78 @@ def stop(browser, server):
         return "killed after 20 s"
 
 
+class Session:
+    """What one browser test run holds: a data directory, a scratch folder, the server's log, and the
+    server and browser once started (see `run_test`)."""
+
+    def __init__(self, prefix):
+        self.data = tempfile.mkdtemp(prefix=f"wendao-{prefix}-")
+        self.tmp = tempfile.mkdtemp(prefix=f"wendao-{prefix}-files-")
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.log = open(self.log_path, "w")
+        self.server = None
+        self.browser = None
+        self.cleanups = []
+
+    def cli(self, *args, stdin=None):
+        """Runs `wendao ARGS --data DATA` (raising on failure)."""
+        return subprocess.run([BIN, *args, "--data", self.data], input=stdin, capture_output=True, text=True, check=True)
+
+    def serve(self, env=None):
+        """Starts `wendao serve` on a free port; returns its base URL once ready."""
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        self.server = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", self.data],
+                                       env=dict(os.environ, WENDAO_LOG_LEVEL="warning", **(env or {})),
+                                       stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_ready(base, self.server)
+        return base
+
+    def server_log(self):
+        self.log.flush()
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+def run_test(prefix, what, body):
+    """Runs `body(session)`, reporting the first failure (with a screenshot and the end of the
+    server's log) and always stopping the browser and the server and removing the folders. Returns
+    the exit code."""
+    started = time.monotonic()
+    s = Session(prefix)
+    code = 0
+    try:
+        body(s)
+    except subprocess.CalledProcessError as e:
+        print(f"FAIL: {' '.join(map(str, e.cmd[:3]))} exited {e.returncode}: {e.stderr.strip()[-2000:]}", file=sys.stderr)
+        code = 1
+    except Exception as e:  # noqa: BLE001 - any failure ends the test with its reason
+        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr)
+        code = 1
+        if s.browser is not None:
+            try:
+                s.browser.driver.switch_to.default_content()
+                print(f"  screenshot: {s.browser.screenshot(prefix + '-failure.png')}", file=sys.stderr)
+            except Exception:
+                pass
+        tail = s.server_log()[-3000:]
+        if tail.strip():
+            print("  server log (end):\n" + tail, file=sys.stderr)
+    finally:
+        stop(s.browser, s.server)
+        for cleanup in s.cleanups:
+            try:
+                cleanup()
+            except Exception:
+                pass
+        s.log.close()
+        shutil.rmtree(s.data, ignore_errors=True)
+        shutil.rmtree(s.tmp, ignore_errors=True)
+    if code == 0:
+        print(f"ok: {what} passed in {time.monotonic() - started:.1f} s (screenshots in {ARTIFACTS})")
+    return code
+
+
 class Browser:
     def __init__(self, base, extra_args=()):
         self.base = base

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socketserver
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +26,7 @@ import urllib.request
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_test import ARTIFACTS, BIN, Browser, check, free_port, stop, wait_ready  # noqa: E402
+from browser_test import Browser, check, run_test  # noqa: E402
 
 KB = "客服知识库"
 ADMIN = "admin-" + os.urandom(12).hex()
@@ -85,109 +84,74 @@ def open_widget_and_ask(b, question):
     d.find_element(By.ID, "share-ask").click()
 
 
+def checks(s):
+    seed = os.path.join(s.tmp, "seed")
+    os.makedirs(seed)
+    with open(os.path.join(seed, "清关.md"), "w", encoding="utf-8") as f:
+        f.write("# 清关\n\n国际快递的清关时间一般为三到五个工作日。\n")
+    s.cli("ingest", "--kb", KB, "--create", seed)
+    base = s.serve(env={"WENDAO_ADMIN_KEY": ADMIN})
+    # The company's site (allowed) and another site (not allowed), each on its own origin.
+    allowed, allowed_root = serve_folder({"hostile.js": HOSTILE})
+    other, other_root = serve_folder({"hostile.js": HOSTILE})
+    sites = [(allowed, allowed_root), (other, other_root)]
+    for httpd, root in sites:
+        s.cleanups.append(httpd.shutdown)
+        s.cleanups.append(lambda root=root: shutil.rmtree(root, ignore_errors=True))
+    allowed_origin = f"http://127.0.0.1:{allowed.server_address[1]}"
+    status, created = api(base, "POST", "/api/v1/kbs/" + urllib.parse.quote(KB, safe="") + "/shares",
+                          {"allowed_origins": [allowed_origin], "per_minute": 30})
+    check(status == 201, f"share link created ({status})")
+    token = created["token"]
+    for httpd, root in sites:
+        with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
+            f.write(HOST_PAGE.format(base=base, token=token))
+    b = s.browser = Browser(base)
+    d = b.driver
+    # 2. The widget on the allowed site, under a strict CSP, with a hostile script posting messages.
+    d.get(allowed_origin + "/index.html")
+    open_widget_and_ask(b, "国际快递清关要多久？")
+    b.wait(lambda _: "三到五个工作日" in b.text("#share-log"), "the widget's answer")
+    check("清关.md" in b.text("#share-log"), "the answer names its source")
+    time.sleep(1.0)
+    asked = len(d.find_elements(By.CSS_SELECTOR, "#share-log li.msg.user"))
+    d.switch_to.default_content()
+    posted = b.js("return window.__posted || 0;")
+    check(posted > 0 and asked == 1, f"messages posted by the host page ({posted}) asked nothing ({asked} question)")
+    print(f"ok: screenshot {b.screenshot('widget-desktop.png')}")
+    d.set_window_size(390, 844)
+    print(f"ok: screenshot {b.screenshot('widget-phone.png')}")
+    d.set_window_size(1280, 900)
+    # 3. The same page on an origin the link does not allow: the frame is refused.
+    b.drain_console()
+    d.get(f"http://127.0.0.1:{other.server_address[1]}/index.html")
+    button = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "button[data-wendao-widget=button]"), "the widget button")[0]
+    button.click()
+    frame = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "iframe[data-wendao-widget=frame]"), "the frame element")[0]
+    time.sleep(1.5)
+    d.switch_to.frame(frame)
+    inside = d.find_elements(By.ID, "share-question")
+    d.switch_to.default_content()
+    messages = " ".join(e.get("message", "") for e in b.drain_console())
+    check(not inside, "a site the link does not allow cannot show the chat (frame refused)")
+    print(f"  console: {messages[:160]}")
+    # 4. The public link itself, then revoked.
+    d.get(base + "/s/" + token)
+    b.wait(lambda _: b.visible("#share-question"), "the public chat page")
+    check(KB in b.text("#share-title"), "the public page names the knowledge base")
+    d.find_element(By.ID, "share-question").send_keys("国际快递清关要多久？")
+    d.find_element(By.ID, "share-ask").click()
+    b.wait(lambda _: "三到五个工作日" in b.text("#share-log"), "the public page's answer")
+    check(True, "the public link answers")
+    status, _ = api(base, "DELETE", "/api/v1/kbs/" + urllib.parse.quote(KB, safe="") + f"/shares/{created['share']['id']}")
+    check(status == 204, "the link revoked")
+    d.get(base + "/s/" + token)
+    body = b.js("return document.body ? document.body.innerText : '';")
+    check("三到五" not in body and "not_found" in body, "a revoked link answers 404")
+
+
 def main():
-    started = time.monotonic()
-    data = tempfile.mkdtemp(prefix="wendao-share-")
-    tmp = tempfile.mkdtemp(prefix="wendao-share-files-")
-    server = browser = None
-    sites = []
-    log = open(os.path.join(tmp, "server.log"), "w")
-    code = 0
-    try:
-        seed = os.path.join(tmp, "seed")
-        os.makedirs(seed)
-        with open(os.path.join(seed, "清关.md"), "w", encoding="utf-8") as f:
-            f.write("# 清关\n\n国际快递的清关时间一般为三到五个工作日。\n")
-        subprocess.run([BIN, "ingest", "--kb", KB, "--create", seed, "--data", data], capture_output=True, text=True, check=True)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", data],
-                                  env=dict(os.environ, WENDAO_LOG_LEVEL="warning", WENDAO_ADMIN_KEY=ADMIN),
-                                  stdout=subprocess.DEVNULL, stderr=log)
-        wait_ready(base, server)
-        # The company's site (allowed) and another site (not allowed), each on its own origin.
-        allowed, allowed_root = serve_folder({"hostile.js": HOSTILE})
-        other, other_root = serve_folder({"hostile.js": HOSTILE})
-        sites = [(allowed, allowed_root), (other, other_root)]
-        allowed_origin = f"http://127.0.0.1:{allowed.server_address[1]}"
-        status, created = api(base, "POST", "/api/v1/kbs/" + urllib.parse.quote(KB, safe="") + "/shares",
-                              {"allowed_origins": [allowed_origin], "per_minute": 30})
-        check(status == 201, f"share link created ({status})")
-        token = created["token"]
-        for httpd, root in sites:
-            with open(os.path.join(root, "index.html"), "w", encoding="utf-8") as f:
-                f.write(HOST_PAGE.format(base=base, token=token))
-        b = Browser(base)
-        browser = b
-        d = b.driver
-        # 2. The widget on the allowed site, under a strict CSP, with a hostile script posting messages.
-        d.get(allowed_origin + "/index.html")
-        open_widget_and_ask(b, "国际快递清关要多久？")
-        b.wait(lambda _: "三到五个工作日" in b.text("#share-log"), "the widget's answer")
-        check("清关.md" in b.text("#share-log"), "the answer names its source")
-        time.sleep(1.0)
-        asked = len(d.find_elements(By.CSS_SELECTOR, "#share-log li.msg.user"))
-        d.switch_to.default_content()
-        posted = b.js("return window.__posted || 0;")
-        check(posted > 0 and asked == 1, f"messages posted by the host page ({posted}) asked nothing ({asked} question)")
-        print(f"ok: screenshot {b.screenshot('widget-desktop.png')}")
-        d.set_window_size(390, 844)
-        print(f"ok: screenshot {b.screenshot('widget-phone.png')}")
-        d.set_window_size(1280, 900)
-        # 3. The same page on an origin the link does not allow: the frame is refused.
-        b.drain_console()
-        d.get(f"http://127.0.0.1:{other.server_address[1]}/index.html")
-        button = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "button[data-wendao-widget=button]"), "the widget button")[0]
-        button.click()
-        frame = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "iframe[data-wendao-widget=frame]"), "the frame element")[0]
-        time.sleep(1.5)
-        d.switch_to.frame(frame)
-        inside = d.find_elements(By.ID, "share-question")
-        d.switch_to.default_content()
-        messages = " ".join(e.get("message", "") for e in b.drain_console())
-        check(not inside, "a site the link does not allow cannot show the chat (frame refused)")
-        print(f"  console: {messages[:160]}")
-        # 4. The public link itself, then revoked.
-        d.get(base + "/s/" + token)
-        b.wait(lambda _: b.visible("#share-question"), "the public chat page")
-        check(KB in b.text("#share-title"), "the public page names the knowledge base")
-        d.find_element(By.ID, "share-question").send_keys("国际快递清关要多久？")
-        d.find_element(By.ID, "share-ask").click()
-        b.wait(lambda _: "三到五个工作日" in b.text("#share-log"), "the public page's answer")
-        check(True, "the public link answers")
-        status, _ = api(base, "DELETE", "/api/v1/kbs/" + urllib.parse.quote(KB, safe="") + f"/shares/{created['share']['id']}")
-        check(status == 204, "the link revoked")
-        d.get(base + "/s/" + token)
-        body = b.js("return document.body ? document.body.innerText : '';")
-        check("三到五" not in body and "not_found" in body, "a revoked link answers 404")
-    except subprocess.CalledProcessError as e:
-        print(f"FAIL: {' '.join(map(str, e.cmd[:3]))} exited {e.returncode}: {e.stderr.strip()[-2000:]}", file=sys.stderr)
-        code = 1
-    except Exception as e:  # noqa: BLE001 - any failure ends the test with its reason
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr)
-        code = 1
-        if browser is not None:
-            try:
-                browser.driver.switch_to.default_content()
-                print(f"  screenshot: {browser.screenshot('share-failure.png')}", file=sys.stderr)
-            except Exception:
-                pass
-        log.flush()
-        with open(os.path.join(tmp, "server.log"), encoding="utf-8", errors="replace") as f:
-            tail = f.read()[-3000:]
-        if tail.strip():
-            print("  server log (end):\n" + tail, file=sys.stderr)
-    finally:
-        stop(browser, server)
-        for httpd, root in sites:
-            httpd.shutdown()
-            shutil.rmtree(root, ignore_errors=True)
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if code == 0:
-        print(f"ok: share and widget browser test passed in {time.monotonic() - started:.1f} s (screenshots in {ARTIFACTS})")
-    return code
+    return run_test("share", "share and widget browser test", checks)
 
 
 if __name__ == "__main__":

@@ -79,35 +79,31 @@ extension WendaoAPI {
     /// Like ``visibleRecord(_:_:)``, and the caller may change it (a read-only key gets 404 for
     /// writes too: it must not learn more by trying).
     func writableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
-        let record = try await visibleRecord(name, context)
-        guard context.principal.canWrite(record.id) else {
-            throw APIError(
-                status: .notFound, code: "not_found",
-                message: "knowledge base '\(name)' does not exist or this key may not change it")
-        }
-        return record
+        try await permittedRecord(name, context, context.principal.canWrite, refusal: "this caller may not change it")
     }
 
     /// Like ``visibleRecord(_:_:)``, and the caller may ask it (a viewer account gets 404: it sees
     /// the knowledge base's documents, not its answers).
     func askableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
-        let record = try await visibleRecord(name, context)
-        guard context.principal.canAsk(record.id) else {
-            throw APIError(
-                status: .notFound, code: "not_found",
-                message: "knowledge base '\(name)' does not exist or this account may not ask it")
-        }
-        return record
+        try await permittedRecord(name, context, context.principal.canAsk, refusal: "this caller may not ask it")
     }
 
     /// Like ``visibleRecord(_:_:)``, and the caller may change its settings (write keys; the
     /// knowledge base's administrators).
     func configurableRecord(_ name: String, _ context: WendaoContext) async throws -> KnowledgeBaseRecord {
+        try await permittedRecord(
+            name, context, context.principal.canConfigure, refusal: "this caller may not change its settings")
+    }
+
+    /// ``visibleRecord(_:_:)`` when `allowed` holds for it, else 404 (never 403: a caller must not
+    /// learn more by trying).
+    private func permittedRecord(
+        _ name: String, _ context: WendaoContext, _ allowed: (Int64) -> Bool, refusal: String
+    ) async throws -> KnowledgeBaseRecord {
         let record = try await visibleRecord(name, context)
-        guard context.principal.canConfigure(record.id) else {
+        guard allowed(record.id) else {
             throw APIError(
-                status: .notFound, code: "not_found",
-                message: "knowledge base '\(name)' does not exist or this caller may not change its settings")
+                status: .notFound, code: "not_found", message: "knowledge base '\(name)' does not exist or \(refusal)")
         }
         return record
     }
