@@ -86,6 +86,8 @@ def checks(s):
     check(other == 404, f"another team's knowledge base answers 404 to the agent ({other})")
     b.go("#/kbs", "kbs")
     check(not b.visible("#kb-create-form"), "the agent does not see the create form")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#kbs-table tbody tr"), "the agent's knowledge-base table")
+    check(not d.find_elements(By.CSS_SELECTOR, '#kbs-table a[href^="#/settings/"]'), "nor a settings link")
     print(f"ok: screenshot {b.screenshot('accounts-agent-desktop.png')}")
     d.set_window_size(390, 844)
     b.go("#/chat", "chat")

@@ -80,3 +80,12 @@ test('model providers: key status in words (never a key) and the model picker fr
   assert.deepEqual(modelChoices(ps), ['deepseek:deepseek-chat', 'dashscope:qwen-plus', 'ollama:qwen2.5:7b']);
   setLang('en');
 });
+
+test('the settings page is offered to key holders, server administrators and the knowledge base\'s administrators only', async () => {
+  const { mayConfigure } = await import('../../Sources/WendaoServer/UI/kbs.js');
+  assert.equal(mayConfigure(null, 'kb'), true);
+  assert.equal(mayConfigure({ user: { administrator: true, roles: [] } }, 'kb'), true);
+  const ana = { user: { administrator: false, roles: [{ kb: '客服知识库', role: 'agent' }, { kb: 'ops', role: 'administrator' }] } };
+  assert.equal(mayConfigure(ana, '客服知识库'), false);
+  assert.equal(mayConfigure(ana, 'ops'), true);
+});

@@ -4,7 +4,7 @@
 import { t, fmtNumber, fmtDate } from './i18n.js';
 import { $, el, toast, showError, confirmAction, labelCells } from './dom.js';
 import { storage, LS_KB } from './settings.js';
-import { apiJSON, kbPath } from './api.js';
+import { apiJSON, kbPath, getSession } from './api.js';
 import { docsRoute, settingsRoute } from './routes.js';
 import { state, chat } from './state.js';
 import { newConversation, renderChatNotice } from './chat.js';
@@ -38,6 +38,16 @@ export function defaultKb(kbs) {
     if (!best || n > best.n || (n === best.n && kb.name < best.name)) best = { name: kb.name, n };
   }
   return best ? best.name : '';
+}
+
+/**
+ * Whether to offer the settings page of knowledge base `name`: to a key holder (the server decides),
+ * a server administrator, or an account with the administrator role on it — never to an agent.
+ */
+export function mayConfigure(session, name) {
+  if (!session || !session.user) return true;
+  if (session.user.administrator) return true;
+  return (session.user.roles || []).some((r) => r.kb === name && r.role === 'administrator');
 }
 
 export function renderKbSelects() {
@@ -89,7 +99,8 @@ export function renderKbTable() {
       el('td', null, fmtDate(kb.created_at)),
       el('td', { class: 'actions' },
         el('a', { href: docsRoute(kb.name), class: 'button ghost small' }, t('kbs.documents')),
-        el('a', { href: settingsRoute(kb.name), class: 'button ghost small admin-only' }, t('kbs.settings')), askButton, del)));
+        mayConfigure(getSession(), kb.name) ? el('a', { href: settingsRoute(kb.name), class: 'button ghost small' }, t('kbs.settings')) : null,
+        askButton, del)));
   }
   labelCells($('kbs-table'));
 }
