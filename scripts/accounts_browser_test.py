@@ -123,6 +123,19 @@ def checks(s):
             with open(os.path.join(root, name), "rb") as f:
                 stored += f.read()
     check(secret.encode() not in stored, "nor in any file of the data directory (stored sealed)")
+    # 6. The administrator changes a knowledge base's settings in the UI; the embedder change needs a
+    # reindex, which runs as a job from the page.
+    b.go("#/kbs", "kbs")
+    link = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, '#kbs-table a[href^="#/settings/"]'), "a settings link")[0]
+    link.click()
+    b.wait(lambda _: b.visible("#settings-form") and d.find_element(By.ID, "set-size").get_attribute("value"), "the settings page")
+    d.find_element(By.ID, "set-embedder").send_keys("e5-small")
+    d.find_element(By.ID, "settings-save").click()
+    b.wait(lambda _: b.visible("#settings-reindex-box"), "the reindex notice after changing the embedder")
+    d.find_element(By.ID, "settings-reindex").click()
+    b.wait(lambda _: d.find_element(By.ID, "settings-job").get_attribute("data-state") == "succeeded", "the reindex job to succeed", timeout=120)
+    check(True, "settings saved in the UI and the reindex job ran: " + b.text("#settings-job"))
+    print(f"ok: screenshot {b.screenshot('settings-page.png')}")
     errors = console_errors(b.drain_console(), allowed=("401", "403", "404"))
     check(not errors, "no unexpected console error" + (": " + " | ".join(errors) if errors else ""))
 

@@ -83,7 +83,8 @@ export async function showSettings(kb) {
 
 async function trackJob(job) {
   for (let i = 0; i < 600; i++) {
-    $('settings-job').textContent = t('kbset.jobState', { state: job.state });
+    $('settings-job').dataset.state = job.state;
+    $('settings-job').textContent = t('kbset.jobState', { state: t('job.state.' + job.state) });
     if (['succeeded', 'failed', 'partial', 'cancelled'].includes(job.state)) break;
     await new Promise((r) => setTimeout(r, 1000));
     try { job = await apiJSON(jobPath(job.id)); } catch (e) { break; }
