@@ -65,6 +65,12 @@ let package = Package(
             dependencies: ["WendaoCore"],
             swiftSettings: swiftSettings
         ),
+        // Local language models: the GGUF reader (checked, memory-mapped).
+        .target(
+            name: "WendaoLLM",
+            dependencies: ["WendaoCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WendaoLoaders",
             dependencies: ["WendaoCore", "WendaoZlib"],
@@ -186,7 +192,7 @@ let package = Package(
             name: "wendao",
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
-                "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth",
+                "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth", "WendaoLLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -210,6 +216,11 @@ let package = Package(
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoVectorKernels", "WendaoBench", "WendaoTestSupport",
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoLLMTests",
+            dependencies: ["WendaoCore", "WendaoLLM", "WendaoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

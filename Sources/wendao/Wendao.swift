@@ -24,7 +24,7 @@ struct Wendao: AsyncParsableCommand {
             KBCommand.self, IngestCommand.self, DocsCommand.self, SearchCommand.self, AskCommand.self,
             DoctorCommand.self, ReindexCommand.self, EvalCommand.self, BenchCommand.self, DemoCommand.self,
             ModelsCommand.self, ChatCommand.self, PromptsCommand.self, ServeCommand.self, KeysCommand.self,
-            UsersCommand.self,
+            UsersCommand.self, LLMCommand.self,
             ConversationsCommand.self,
             CuratedCommand.self,
         ]
