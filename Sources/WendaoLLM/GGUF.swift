@@ -43,7 +43,9 @@ public final class GGUFFile: Sendable {
         }
         var r = GGUFReader(base: base, count: file.count, path: path)
         let magic = try r.u32("the magic number")
-        guard magic == 0x4655_4747 else { throw WendaoError(.unsupported, "\(path) is not a GGUF file (no 'GGUF' magic)") }
+        guard magic == 0x4655_4747 else {
+            throw WendaoError(.unsupported, "\(path) is not a GGUF file (no 'GGUF' magic)")
+        }
         version = try r.u32("the version")
         guard version == 2 || version == 3 else {
             throw WendaoError(.unsupported, "\(path) is GGUF version \(version); versions 2 and 3 are supported")
@@ -62,7 +64,9 @@ public final class GGUFFile: Sendable {
             let key = try r.string("a metadata key")
             let type = try r.u32("the type of '\(key)'")
             let value = try r.value(type: type, depth: 0, what: key)
-            guard metadata[key] == nil else { throw WendaoError(.corrupt, "\(path): metadata key '\(key)' appears twice") }
+            guard metadata[key] == nil else {
+                throw WendaoError(.corrupt, "\(path): metadata key '\(key)' appears twice")
+            }
             metadata[key] = value
             keys.append(key)
         }
@@ -98,7 +102,9 @@ public final class GGUFFile: Sendable {
         }
         alignment = align
         let start = (r.position + align - 1) / align * align
-        guard start <= file.count else { throw WendaoError(.corrupt, "\(path): the tensor data section starts past the end") }
+        guard start <= file.count else {
+            throw WendaoError(.corrupt, "\(path): the tensor data section starts past the end")
+        }
         dataOffset = start
         var names = Set<String>()
         var tensors: [GGUFTensor] = []
@@ -108,7 +114,9 @@ public final class GGUFFile: Sendable {
                 throw WendaoError(.corrupt, "\(path): tensor '\(info.name)' appears twice")
             }
             guard let type = GGMLType(rawValue: info.type) else {
-                throw WendaoError(.unsupported, "\(path): tensor '\(info.name)' has ggml type \(info.type), which Wendao does not read")
+                throw WendaoError(
+                    .unsupported,
+                    "\(path): tensor '\(info.name)' has ggml type \(info.type), which Wendao does not read")
             }
             let (elements, overflow) = info.dims.reduce((1, false)) { acc, d in
                 let m = acc.0.multipliedReportingOverflow(by: d)
@@ -129,7 +137,8 @@ public final class GGUFFile: Sendable {
                 )
             }
             tensors.append(
-                GGUFTensor(name: info.name, shape: info.dims, type: type, offset: start + Int(info.offset), byteCount: bytes))
+                GGUFTensor(
+                    name: info.name, shape: info.dims, type: type, offset: start + Int(info.offset), byteCount: bytes))
         }
         self.metadata = metadata
         metadataKeys = keys

@@ -22,7 +22,8 @@ struct GGUFWriter {
     }
 
     func bytes() -> [UInt8] {
-        var out: [UInt8] = Array("GGUF".utf8) + Self.le(version) + Self.le(UInt64(tensors.count))
+        var out: [UInt8] =
+            Array("GGUF".utf8) + Self.le(version) + Self.le(UInt64(tensors.count))
             + Self.le(UInt64(metadata.count))
         for (k, t, v) in metadata { out += Self.str(k) + Self.le(t) + v }
         var offset: UInt64 = 0
@@ -33,7 +34,9 @@ struct GGUFWriter {
             offset = (offset + UInt64(alignment) - 1) / UInt64(alignment) * UInt64(alignment)
         }
         for (t, o) in zip(tensors, offsets) {
-            out += Self.str(t.name) + Self.le(UInt32(t.dims.count)) + t.dims.flatMap(Self.le) + Self.le(t.type) + Self.le(o)
+            out +=
+                Self.str(t.name) + Self.le(UInt32(t.dims.count)) + t.dims.flatMap(Self.le) + Self.le(t.type)
+                + Self.le(o)
         }
         while out.count % alignment != 0 { out.append(0) }
         for t in tensors {
@@ -51,7 +54,8 @@ struct GGUFWriter {
         w.add("llama.context_length", u32: 2048)
         w.add("llama.rope.freq_base", f32: 10000)
         w.add("tokenizer.ggml.tokens", strings: ["<s>", "</s>", "你好", "hello"])
-        w.tensors.append(("token_embd.weight", [32, 4], 0, (0..<(32 * 4)).flatMap { GGUFWriter.le(Float($0).bitPattern) }))
+        w.tensors.append(
+            ("token_embd.weight", [32, 4], 0, (0..<(32 * 4)).flatMap { GGUFWriter.le(Float($0).bitPattern) }))
         w.tensors.append(("output_norm.weight", [32], 1, Array(repeating: 0, count: 64)))
         w.tensors.append(("blk.0.attn_q.weight", [32, 2], 2, Array(repeating: 7, count: 2 * 18)))
         return w

@@ -44,7 +44,9 @@ struct LLMCommand: ParsableCommand {
             case .bool(let b): String(b)
             case .string(let s): s.count > 200 ? String(s.prefix(200)) + "…" : s
             case .array(let a):
-                "[\(a.count) items" + (a.isEmpty ? "]" : ": " + a.prefix(5).map(describe).joined(separator: ", ") + (a.count > 5 ? ", …]" : "]"))
+                "[\(a.count) items"
+                    + (a.isEmpty
+                        ? "]" : ": " + a.prefix(5).map(describe).joined(separator: ", ") + (a.count > 5 ? ", …]" : "]"))
             }
         }
 
@@ -55,8 +57,11 @@ struct LLMCommand: ParsableCommand {
             let body = Body(
                 file: file, version: f.version, architecture: f.architecture,
                 metadata: Dictionary(uniqueKeysWithValues: f.metadataKeys.map { ($0, Self.describe(f.metadata[$0]!)) }),
-                tensor_count: f.tensors.count, tensor_types: types, tensor_bytes: f.tensors.reduce(0) { $0 + $1.byteCount },
-                tensors: tensors ? f.tensors.map { .init(name: $0.name, type: $0.type.name, shape: $0.shape, bytes: $0.byteCount) } : nil)
+                tensor_count: f.tensors.count, tensor_types: types,
+                tensor_bytes: f.tensors.reduce(0) { $0 + $1.byteCount },
+                tensors: tensors
+                    ? f.tensors.map { .init(name: $0.name, type: $0.type.name, shape: $0.shape, bytes: $0.byteCount) }
+                    : nil)
             if global.json {
                 Output.json(body)
                 return
