@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import WendaoCore
 
 /// Provider API keys entered by an administrator: sealed with the data directory's ``SecretBox``
@@ -42,9 +42,25 @@ public struct ProviderKeys: Sendable {
     /// Every stored key, opened. A key that cannot be opened (another secret key, altered bytes) is
     /// left out and named in `unreadable`.
     public func opened() throws -> (keys: [String: String], unreadable: [String]) {
+        Self.open(try store.providerKeys(), with: box)
+    }
+
+    /// The keys stored for a data directory, opened with its secret key — which is neither read nor
+    /// created when no key is stored (one read of the store either way).
+    public static func opened(store: any ProviderKeyStore, dataDirectory: URL, environment: [String: String]) throws
+        -> (keys: [String: String], unreadable: [String])
+    {
+        let sealed = try store.providerKeys()
+        guard !sealed.isEmpty else { return ([:], []) }
+        return open(sealed, with: try SecretBox.open(dataDirectory: dataDirectory, environment: environment))
+    }
+
+    private static func open(_ sealed: [String: (sealed: [UInt8], updatedAt: Double)], with box: SecretBox) -> (
+        keys: [String: String], unreadable: [String]
+    ) {
         var keys: [String: String] = [:]
         var unreadable: [String] = []
-        for (provider, entry) in try store.providerKeys() {
+        for (provider, entry) in sealed {
             if let key = try? box.open(entry.sealed) { keys[provider] = key } else { unreadable.append(provider) }
         }
         return (keys, unreadable.sorted())

@@ -173,20 +173,20 @@ final class KnowledgeService: Sendable {
     /// The environment models are resolved in: the server's, plus the provider keys entered in the
     /// web UI for providers the environment gives no key (``StoredProviderKeys``).
     func modelEnvironment() throws -> [String: String] {
-        if let keys = storedKeys.withLock({ $0 }) {
-            return StoredProviderKeys.environment(
-                configuration.environment, keys: keys, configuration: configuration.models)
-        }
-        var keys: [String: String] = [:]
-        if !(try library.store.providerKeys().isEmpty) {
-            let opened = try providerKeys().opened()
-            keys = opened.keys
+        let keys: [String: String]
+        if let cached = storedKeys.withLock({ $0 }) {
+            keys = cached
+        } else {
+            let opened = try ProviderKeys.opened(
+                store: library.store, dataDirectory: configuration.dataDirectory,
+                environment: configuration.environment)
             for p in opened.unreadable {
                 logger.error(
                     "a stored provider key cannot be decrypted (secret key changed?)", metadata: ["provider": "\(p)"])
             }
+            storedKeys.withLock { $0 = opened.keys }
+            keys = opened.keys
         }
-        storedKeys.withLock { $0 = keys }
         return StoredProviderKeys.environment(
             configuration.environment, keys: keys, configuration: configuration.models)
     }

@@ -49,10 +49,9 @@ struct ModelSetup {
         let file = dataDirectory.appendingPathComponent("wendao.sqlite")
         guard FileManager.default.fileExists(atPath: file.path) else { return environment }
         do {
-            let store = try Library.openSQLiteStore(directory: dataDirectory)
-            guard !(try store.providerKeys().isEmpty) else { return environment }
-            let box = try SecretBox.open(dataDirectory: dataDirectory, environment: environment)
-            let opened = try ProviderKeys(store: store, box: box).opened()
+            let opened = try ProviderKeys.opened(
+                store: try Library.openSQLiteStore(directory: dataDirectory), dataDirectory: dataDirectory,
+                environment: environment)
             for p in opened.unreadable { Output.err("warning: the stored key of '\(p)' cannot be decrypted") }
             return StoredProviderKeys.environment(environment, keys: opened.keys, configuration: configuration)
         } catch {
