@@ -342,7 +342,13 @@ struct FailClosedTests {
                     case .revoked:
                         _ = try lib.revokeAPIKey(String(key.prefix(12)))
                     case .deletedFromStore:
-                        try await DatabaseQueue(path: data.appendingPathComponent("wendao.sqlite").path).write { db in
+                        // Another process's writer: it waits for the server's own writes (the job
+                        // runner's start-up) as the store does, rather than failing at once.
+                        var config = Configuration()
+                        config.busyMode = .timeout(10)
+                        let queue = try DatabaseQueue(
+                            path: data.appendingPathComponent("wendao.sqlite").path, configuration: config)
+                        try await queue.write { db in
                             try db.execute(sql: "DELETE FROM api_key_kb")
                             try db.execute(sql: "DELETE FROM api_keys")
                         }
