@@ -33,6 +33,13 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cap on context tokens given to the model (default: what the model's window allows).")
     var maxContextTokens: Int?
     @Option(name: .long, help: "Upper bound on answer tokens.") var maxAnswerTokens = 1024
+    @Option(
+        name: .long,
+        help: """
+            Check the model's answer sentence by sentence against its sources, with the extractive answer as the \
+            fallback: auto (small models: local:…, or a size below 4B in the name), on, off.
+            """)
+    var answerGuard = AnswerGuardMode.auto
 
     func run() async throws {
         guard (1...50).contains(topK) else { throw WendaoError(.invalidArgument, "--top-k must be between 1 and 50") }
@@ -79,6 +86,7 @@ struct AskCommand: AsyncParsableCommand {
         options.maxContextTokens = maxContextTokens
         guard maxAnswerTokens > 0 else { throw WendaoError(.invalidArgument, "--max-answer-tokens must be positive") }
         options.maxAnswerTokens = maxAnswerTokens
+        options.answerGuard = answerGuard
         if let m = maxContextTokens, m <= 0 {
             throw WendaoError(.invalidArgument, "--max-context-tokens must be positive")
         }
