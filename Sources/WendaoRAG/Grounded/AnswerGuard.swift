@@ -236,19 +236,20 @@ enum FactScanner {
         return parts[1].isEmpty ? whole : whole + "." + parts[1]
     }
 
-    /// The unit right after `i` in `s` (one space allowed before it), with the year/date rules:
-    /// `年` after four digits is a date, after other numbers a duration; `月` and `日`/`号` are dates
-    /// (`3 个月`, `7 日内` are durations).
-    static func unit(after i: Int, in s: [Unicode.Scalar], digitCount: Int) -> UnitClass? {
+    /// The unit right after `i` in `s` (one space allowed before it) and where it ends, with the
+    /// year/date rules: `年` after four digits is a date, after other numbers a duration; `月` and
+    /// `日`/`号` are dates (`3 个月`, `7 日内` are durations).
+    static func unit(after i: Int, in s: [Unicode.Scalar], digitCount: Int) -> (kind: UnitClass, end: Int)? {
         var k = i
         if k < s.count && (s[k] == " " || s[k] == "\u{A0}") { k += 1 }
         guard k < s.count else { return nil }
         let rest = s[k..<min(s.count, k + 16)]
         let restText = String(String.UnicodeScalarView(rest))
-        if rest.first == "年" { return digitCount == 4 ? .date : .duration }
-        if rest.first == "月" { return .date }
+        if rest.first == "年" { return (digitCount == 4 ? .date : .duration, k + 1) }
+        if rest.first == "月" { return (.date, k + 1) }
         if rest.first == "日" || rest.first == "号" {
-            return restText.hasPrefix("日内") || restText.hasPrefix("日之内") || restText.hasPrefix("日以内") ? .duration : .date
+            let within = restText.hasPrefix("日内") || restText.hasPrefix("日之内") || restText.hasPrefix("日以内")
+            return (within ? .duration : .date, k + 1)
         }
         for (u, cls) in units where restText.hasPrefix(u) {
             let n = u.unicodeScalars.count
@@ -256,7 +257,7 @@ enum FactScanner {
                 // A Latin unit ends at a word boundary ("m" is not "more").
                 if n < rest.count, isLatinLetter(rest[rest.startIndex + n]) { continue }
             }
-            return cls
+            return (cls, k + n)
         }
         return nil
     }
@@ -316,7 +317,8 @@ enum FactScanner {
                 {
                     continue
                 }
-                let written = String(String.UnicodeScalarView(s[i..<j]))
+                let after = unit(after: j, in: s, digitCount: group.last.map { $0.count } ?? 0)
+                let written = String(String.UnicodeScalarView(s[i..<(after?.end ?? j)]))
                 let allDigits = group.joined()
                 let totalDigits = allDigits.unicodeScalars.filter(isDigit).count
                 let plain = group.allSatisfy { $0.unicodeScalars.allSatisfy(isDigit) }
@@ -325,7 +327,6 @@ enum FactScanner {
                     for d in date { out.append(Fact(key: .number(d, .date), text: written)) }
                     continue
                 }
-                let after = unit(after: j, in: s, digitCount: group.last.map { $0.count } ?? 0)
                 // A phone or waybill number: digit groups, or seven digits or more without a unit.
                 if plain && totalDigits >= 7 && (group.count > 1 || after == nil) {
                     out.append(Fact(key: .digits(allDigits), text: written))
@@ -335,7 +336,7 @@ enum FactScanner {
                 for (k, t) in group.enumerated() {
                     let last = k == group.count - 1
                     for value in values(of: t) {
-                        var cls: UnitClass? = last ? after : nil
+                        var cls: UnitClass? = last ? after?.kind : nil
                         if value.clock { cls = .clock }
                         if money && k == 0 && cls == nil { cls = .money }
                         out.append(Fact(key: .number(value.text, cls), text: written))
@@ -348,13 +349,13 @@ enum FactScanner {
                 while j < s.count && (chineseDigits[s[j]] != nil || chineseMultipliers[s[j]] != nil) { j += 1 }
                 defer { i = j }
                 let percent = i >= 3 && String(String.UnicodeScalarView(s[(i - 3)..<i])) == "百分之"
-                let after = unit(after: j, in: s, digitCount: j - i)
+                let after = unit(after: j, in: s, digitCount: j - i)?.kind
                 // A Chinese numeral is a fact only with a unit ("两天", "三公斤"), not in words ("一般",
                 // "统一", "万一").
                 guard percent || after != nil, let value = chineseValue(s[i..<j]) else { continue }
                 // A lone 一 before a measure word is mostly an article ("一个包裹", "一次性").
                 if j - i == 1 && u == "一" && (after == .count || after == nil) && !percent { continue }
-                let written = String(String.UnicodeScalarView(s[i..<j]))
+                let written = String(String.UnicodeScalarView(s[(percent ? i - 3 : i)..<j]))
                 out.append(Fact(key: .number(String(value), percent ? .percent : after), text: written))
                 continue
             }
