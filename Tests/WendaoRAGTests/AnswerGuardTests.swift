@@ -151,6 +151,12 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(system.contains("one to three short sentences") && !system.contains("You are Wendao"))
     }
 
+    @Test func openingThatOnlyNamesTheSourcesIsLeftOut() async throws {
+        let model = ScriptedModel.replying(["根据提供的信息，标准快递首重收费12元[1]。"])
+        let (a, events) = try await ask(model, Self.question, hits: Self.hits, extractive: Self.fallback)
+        #expect(a.answer == "标准快递首重收费12元[1]。" && streamedText(events) == a.answer && a.answeredBy == .model)
+    }
+
     @Test func numberNotInTheCitedSourceFallsBackToTheExtractiveAnswer() async throws {
         let model = ScriptedModel.replying(["标准快递首重收费18元[1]。"])
         let (a, events) = try await ask(model, Self.question, hits: Self.hits, extractive: Self.fallback)
@@ -276,10 +282,16 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         let model = ScriptedModel.replying(["偏远地区另加15元[1]。"])
         let (a, _) = try await ask(model, Self.question, hits: Self.hits, extractive: Self.fallback)
         #expect(a.answeredBy == .extractive && a.answer == Self.fallback.answer)
-        // Drawn from a passage the extractive answer does not quote: not shown either.
+        // Drawn from a passage the extractive answer does not lead with: not shown either, even when
+        // the extractive answer quotes it further on.
         let other = ScriptedModel.replying(["保价费最低1元[2]。"])
         let (b, _) = try await ask(other, Self.question, hits: Self.hits, extractive: Self.fallback)
         #expect(b.answeredBy == .extractive)
+        let both = Answer(
+            question: Self.question, answer: "标准快递首重收费12元。 [1]保价费最低1元。 [2]", mode: "extractive", found: true,
+            citations: [citation(1, Self.pricing), citation(2, Self.insurance)], coverage: 0.8)
+        let (c, _) = try await ask(other, Self.question, hits: Self.hits, extractive: both)
+        #expect(c.answeredBy == .extractive && c.answer == both.answer)
     }
 
     // MARK: Bad input

@@ -72,9 +72,10 @@ struct SentenceAssembler {
 ///
 /// - Before anything is shown, supported sentences are held until together they state what the
 ///   question asks for (a value of the asked kind, ``QuestionIntent``) and agree with the extractive
-///   answer (``Agreement``: they draw on a passage it quotes, and for a value question state a number
-///   it states); then they are shown at once. The extractive answerer decides which passage answers;
-///   the model only words it.
+///   answer's lead (``Agreement``: they draw on the passage it quotes, and for a value question state
+///   a number it states); then they are shown at once. The extractive answerer decides which passage
+///   answers; the model only words it. An opening that only says where the answer comes from
+///   ("根据文档内容，") is left out.
 /// - The first sentence that is not supported, before anything is shown, replaces the whole answer
 ///   (`fallback`); after something is shown, it ends the answer there (`stop`). So does the
 ///   not-found sentence, a sentence repeated (a model in a loop) and the ``maxSentences``-th sentence.
@@ -92,19 +93,31 @@ struct GuardedAnswerStream {
 
     let checker: SupportChecker
     let intent: QuestionIntent
-    /// What the model's answer must share with the extractive answer before it is shown.
+    /// What the model's answer must share with the extractive answer before it is shown: the lead of
+    /// the extractive answer (its first, best sentence) is what answers the question.
     struct Agreement {
-        /// Numbers of the sources the extractive answer quotes (the answer must cite one; empty: no
-        /// condition).
-        var sources: Set<Int>
-        /// The numbers the extractive answer states (for a value question the answer must state one).
+        /// The number of the source the extractive answer's lead quotes (the answer must cite it; nil:
+        /// the model was not offered that passage, no condition).
+        var source: Int?
+        /// The numbers the lead states (for a value question the answer must state one).
         var values: Set<Fact.Key>
 
         /// The agreement with `answer`, whose citations are numbered among the sources offered to the
         /// model (`offered`: 1…n; higher numbers are passages the model did not see).
         init(answer: String, citations: [Citation], offered: Int) {
-            sources = Set(citations.map(\.n).filter { $0 <= offered })
-            values = Set(FactScanner.numbers(in: GuardedAnswerStream.splitMarkers(answer).body).map(\.key.value))
+            // The lead: the text up to the first marker, and that marker's source.
+            let s = Array(answer.unicodeScalars)
+            var end = s.count
+            var lead: Int?
+            if let open = s.firstIndex(of: "[") {
+                let (_, markers) = GuardedAnswerStream.splitMarkers(String(String.UnicodeScalarView(s[open...])))
+                if let first = markers.first, citations.contains(where: { $0.n == first }) {
+                    end = open
+                    lead = first
+                }
+            }
+            source = lead.flatMap { $0 <= offered ? $0 : nil }
+            values = Set(FactScanner.numbers(in: String(String.UnicodeScalarView(s[..<end]))).map(\.key.value))
         }
     }
 
@@ -213,6 +226,10 @@ struct GuardedAnswerStream {
             var text = s.text
             if !shown {
                 text = String(String.UnicodeScalarView(text.unicodeScalars.drop(while: SentenceAssembler.isSpace)))
+                let stripped = SupportChecker.strippingPreamble(text)
+                if !stripped.isEmpty && GuardedAnswerStream.splitMarkers(stripped).body.contains(where: \.isLetter) {
+                    text = stripped
+                }
             }
             shown = true
             report.shownSentences += 1
@@ -245,9 +262,7 @@ struct GuardedAnswerStream {
         let text = sentences.map(\.body).joined(separator: "\n")
         guard intent.isHeld(by: text) else { return false }
         guard let agreement else { return true }
-        if !agreement.sources.isEmpty && agreement.sources.isDisjoint(with: sentences.flatMap(\.cited)) {
-            return false
-        }
+        if let lead = agreement.source, !sentences.contains(where: { $0.cited.contains(lead) }) { return false }
         if intent.wantsValue && !agreement.values.isEmpty {
             let values = Set(FactScanner.numbers(in: text).map(\.key.value))
             if values.isDisjoint(with: agreement.values) { return false }
