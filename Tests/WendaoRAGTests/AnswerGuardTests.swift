@@ -294,6 +294,19 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(c.answeredBy == .extractive && c.answer == both.answer)
     }
 
+    @Test func answerStatesAValueWhenThePassageThatAnswersDoes() async throws {
+        // "怎么算" asks for a method, not a value; the passage that answers gives one all the same.
+        let formula = hit(5, "国内快件的体积重量 = 长 × 宽 × 高（cm）÷ 6000，与实际重量取大者计费。", section: "计费重量")
+        let question = "国内快件的体积重量怎么算？"
+        let fallback = extractive(question, "国内快件的体积重量 = 长 × 宽 × 高（cm）÷ 6000，与实际重量取大者计费。", from: formula)
+        let vague = ScriptedModel.replying(["国内快件的体积重量按长、宽、高计算，与实际重量取大者计费[1]。"])
+        let (a, _) = try await ask(vague, question, hits: [formula], extractive: fallback)
+        #expect(a.answeredBy == .extractive && a.answer.contains("6000"))
+        let exact = ScriptedModel.replying(["国内快件的体积重量等于长 × 宽 × 高（cm）÷ 6000，与实际重量取大者计费[1]。"])
+        let (b, _) = try await ask(exact, question, hits: [formula], extractive: fallback)
+        #expect(b.answeredBy == .model && b.answer.contains("6000"))
+    }
+
     // MARK: Bad input
 
     @Test func emptyModelAnswerFallsBack() async throws {

@@ -530,8 +530,8 @@ struct SourceEvidence: Sendable {
 ///    shares with the question are in none of the sources (or two are in no document at all),
 ///    "能用数字人民币付运费" is not supported, whatever the sources say about 运费.
 ///
-/// A sentence that cites no source, or cites one that does not support it, is given the source (or
-/// the two sources) that do. A sentence with fewer than two content terms of its own, or one beside a
+/// A sentence that cites no source, or cites sources that do not support it, is given the one source
+/// that does (a sentence is supported by several sources together only when it cites them). A sentence with fewer than two content terms of its own, or one beside a
 /// fact (`不能。`, `[3]`, `1.`, `Yes.`, or the question restated), cannot be checked and is never shown.
 struct SupportChecker: Sendable {
     /// The verdict on one sentence.
@@ -676,7 +676,7 @@ struct SupportChecker: Sendable {
             case let problem?: firstProblem = problem
             }
         }
-        // Find the source (or two) that support it.
+        // Find the source that supports it.
         let hashes = terms.map { Analyzer.hash(term: $0) }
         let overlap: [(n: Int, shared: Int)] = sources.map { s in (s.n, hashes.filter { s.terms.contains($0) }.count) }
         let ranked = overlap.sorted { a, b in a.shared != b.shared ? a.shared > b.shared : a.n < b.n }.map(\.n)
@@ -685,13 +685,6 @@ struct SupportChecker: Sendable {
             switch support(facts: facts, terms: terms, mainlyCJK: mainlyCJK, body: body, by: [n]) {
             case nil: return .supported(cited: [n], changed: true)
             case let problem?: if bestProblem == nil { bestProblem = problem }
-            }
-        }
-        let top = Array(ranked.prefix(3))
-        for a in 0..<top.count {
-            for b in (a + 1)..<top.count
-            where support(facts: facts, terms: terms, mainlyCJK: mainlyCJK, body: body, by: [top[a], top[b]]) == nil {
-                return .supported(cited: [top[a], top[b]].sorted(), changed: true)
             }
         }
         return .unsupported(firstProblem ?? bestProblem ?? "no source supports it")

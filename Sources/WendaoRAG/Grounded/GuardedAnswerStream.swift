@@ -72,8 +72,8 @@ struct SentenceAssembler {
 ///
 /// - Before anything is shown, supported sentences are held until together they state what the
 ///   question asks for (a value of the asked kind, ``QuestionIntent``) and agree with the extractive
-///   answer's lead (``Agreement``: they draw on the passage it quotes, and for a value question state
-///   a number it states); then they are shown at once. The extractive answerer decides which passage
+///   answer's lead (``Agreement``: they draw on the passage it quotes, and state a number it states,
+///   when it states any); then they are shown at once. The extractive answerer decides which passage
 ///   answers; the model only words it. An opening that only says where the answer comes from
 ///   ("根据文档内容，") is left out.
 /// - The first sentence that is not supported, before anything is shown, replaces the whole answer
@@ -99,7 +99,7 @@ struct GuardedAnswerStream {
         /// The number of the source the extractive answer's lead quotes (the answer must cite it; nil:
         /// the model was not offered that passage, no condition).
         var source: Int?
-        /// The numbers the lead states (for a value question the answer must state one).
+        /// The numbers the lead states (the answer must state one of them, when there are any).
         var values: Set<Fact.Key>
 
         /// The agreement with `answer`, whose citations are numbered among the sources offered to the
@@ -263,7 +263,9 @@ struct GuardedAnswerStream {
         guard intent.isHeld(by: text) else { return false }
         guard let agreement else { return true }
         if let lead = agreement.source, !sentences.contains(where: { $0.cited.contains(lead) }) { return false }
-        if intent.wantsValue && !agreement.values.isEmpty {
+        // When the passage that answers states values, the answer states one of them (whatever the
+        // question's wording: "How do you work out the volumetric weight?" is answered by "÷ 6000").
+        if !agreement.values.isEmpty {
             let values = Set(FactScanner.numbers(in: text).map(\.key.value))
             if values.isDisjoint(with: agreement.values) { return false }
         }
