@@ -54,7 +54,9 @@ private struct ScriptedModel: ChatModel {
     func streamChat(_ messages: [ChatMessage], options: ChatOptions) -> AsyncThrowingStream<ChatEvent, any Error> {
         let pieces = messages.first?.role == .system ? reply(messages) : ["echo"]
         let events =
-            pieces.map { ChatEvent.text($0) } + [.usage(TokenUsage(promptTokens: 100, completionTokens: 10)), .finish(finish)]
+            pieces.map { ChatEvent.text($0) } + [
+                .usage(TokenUsage(promptTokens: 100, completionTokens: 10)), .finish(finish),
+            ]
         probe.record(messages, events: events.count)
         let probe = self.probe
         let queue = EventQueue(events)
@@ -368,7 +370,8 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
 
     @Test(arguments: [
         ("local:smollm2-135m", true), ("local:/models/x.gguf", true), ("ollama:qwen2.5:0.5b", true),
-        ("llama:qwen2.5-coder-0.5b-instruct-q4_k_m", true), ("ollama:llama3.2:3b", true), ("vllm:Qwen/Qwen2.5-1.5B", true),
+        ("llama:qwen2.5-coder-0.5b-instruct-q4_k_m", true), ("ollama:llama3.2:3b", true),
+        ("vllm:Qwen/Qwen2.5-1.5B", true),
         ("ollama:qwen2.5:7b", false), ("ollama:qwen2.5", false), ("deepseek:deepseek-chat", false),
         ("openai:gpt-4o-mini", false), ("ollama:llama3.1:70b", false), ("dashscope:qwen-plus", false),
     ])
@@ -469,13 +472,17 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
 
     @Test func writingsOfOneFactAreTheSame() {
         for t in ["2℃", "2°C", "2 ℃", "2 °C", "２℃", "2度"] { #expect(numbers(t) == ["2 temperature"], "\(t)") }
-        for t in ["36元", "36 元", "３６元", "¥36", "CNY 36", "36 yuan", "三十六元"] { #expect(numbers(t) == ["36 money"], "\(t)") }
+        for t in ["36元", "36 元", "３６元", "¥36", "CNY 36", "36 yuan", "三十六元"] {
+            #expect(numbers(t) == ["36 money"], "\(t)")
+        }
         #expect(numbers("2,000 元") == numbers("2000元") && numbers("2000元") == ["2000 money"])
         #expect(numbers("1.50 元") == ["1.5 money"] && numbers("4.00 元") == ["4 money"])
         #expect(numbers("400-820-5566") == ["#4008205566"] && numbers("400 820 5566") == ["#4008205566"])
         #expect(numbers("8:00") == ["8 clock"] && numbers("8点") == ["8 clock"] && numbers("8:30") == ["8:30 clock"])
         #expect(numbers("2026-04-12") == numbers("2026年4月12日"))
-        #expect(numbers("两天") == ["2 duration"] && numbers("3 个工作日") == ["3 duration"] && numbers("7 days") == ["7 duration"])
+        #expect(
+            numbers("两天") == ["2 duration"] && numbers("3 个工作日") == ["3 duration"]
+                && numbers("7 days") == ["7 duration"])
         #expect(numbers("2℃–8℃") == ["2 temperature", "8 temperature"])
         #expect(numbers("0.5%") == ["0.5 percent"] && numbers("百分之五") == ["5 percent"])
         #expect(numbers("3.4kg") == ["3.4 weight"] && numbers("3.4 公斤") == ["3.4 weight"])
@@ -486,7 +493,8 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
     @Test func factsMustBeInTheCitedSourceInTheSameKindOfUnit() {
         let sources = [
             Citation(n: 1, document: "a", section: "冷链", page: nil, chunkID: 1, text: "冷藏温度范围 2℃–8℃，全国 380 台冷藏车。"),
-            Citation(n: 2, document: "b", section: "热线", page: nil, chunkID: 2, text: "客服热线 400-820-5566，服务代码 SVC-CC-02。"),
+            Citation(
+                n: 2, document: "b", section: "热线", page: nil, chunkID: 2, text: "客服热线 400-820-5566，服务代码 SVC-CC-02。"),
         ]
         let checker = SupportChecker(sources: sources, question: "冷藏温度是多少？")
         #expect(checker.check("冷藏温度范围是2°C到8°C", cited: [1]) == .supported(cited: [1], changed: false))
@@ -497,10 +505,12 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         }
         #expect(checker.check("冷藏温度范围 2℃–8℃", cited: []) == .supported(cited: [1], changed: true))
         #expect(checker.check("客服热线 400 820 5566", cited: [1]) == .supported(cited: [2], changed: true))
-        if case .unsupported = checker.check("客服热线 400-820-5567", cited: [2]) {} else {
+        if case .unsupported = checker.check("客服热线 400-820-5567", cited: [2]) {
+        } else {
             Issue.record("a wrong phone number passed")
         }
-        if case .unsupported = checker.check("服务代码 SVC-CC-09", cited: [2]) {} else {
+        if case .unsupported = checker.check("服务代码 SVC-CC-09", cited: [2]) {
+        } else {
             Issue.record("a wrong code passed")
         }
         #expect(checker.check("[3]", cited: []) == .uncheckable)
@@ -514,20 +524,28 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
                 n: 1, document: "a", section: "付款", page: nil, chunkID: 1, text: "运费可以用现金、微信支付和支付宝支付，月结客户可以对公转账。")
         ]
         let checker = SupportChecker(sources: sources, question: "能用数字人民币付运费吗？")
-        if case .unsupported = checker.check("能用数字人民币付运费", cited: [1]) {} else {
+        if case .unsupported = checker.check("能用数字人民币付运费", cited: [1]) {
+        } else {
             Issue.record("the echo of the question passed")
         }
-        if case .unsupported = checker.check("运费不可以用现金、微信支付和支付宝支付", cited: [1]) {} else {
+        if case .unsupported = checker.check("运费不可以用现金、微信支付和支付宝支付", cited: [1]) {
+        } else {
             Issue.record("a negation the source does not make passed")
         }
         #expect(checker.check("运费可以用微信支付和支付宝支付", cited: [1]) == .supported(cited: [1], changed: false))
         // English: words and names.
         let en = [
-            Citation(n: 1, document: "e", section: "Tracking", page: nil, chunkID: 3, text: "Track your parcel on the website or in the WeChat mini program with the waybill number.")
+            Citation(
+                n: 1, document: "e", section: "Tracking", page: nil, chunkID: 3,
+                text: "Track your parcel on the website or in the WeChat mini program with the waybill number.")
         ]
         let english = SupportChecker(sources: en, question: "How do I track my parcel?")
-        #expect(english.check("You can track it on the website with the waybill number.", cited: []) == .supported(cited: [1], changed: true))
-        if case .unsupported = english.check("You can track it with the Alipay app and your phone number.", cited: [1]) {} else {
+        #expect(
+            english.check("You can track it on the website with the waybill number.", cited: [])
+                == .supported(cited: [1], changed: true))
+        if case .unsupported = english.check("You can track it with the Alipay app and your phone number.", cited: [1])
+        {
+        } else {
             Issue.record("a name the source does not have passed")
         }
     }

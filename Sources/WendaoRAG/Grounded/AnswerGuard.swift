@@ -313,7 +313,9 @@ enum FactScanner {
                 }
                 if !token.isEmpty { group.append(token) }
                 defer { i = j }
-                if inCode || (j < s.count && (isLatinLetter(s[j]) || s[j] == "_") && unit(after: j, in: s, digitCount: 0) == nil)
+                if inCode
+                    || (j < s.count && (isLatinLetter(s[j]) || s[j] == "_")
+                        && unit(after: j, in: s, digitCount: 0) == nil)
                 {
                     continue
                 }
@@ -611,7 +613,8 @@ struct SupportChecker: Sendable {
         let lower = t.lowercased()
         let englishWords = ["source", "information", "document", "context", "text", "passage"]
         if lower.hasPrefix("according to") || lower.hasPrefix("based on"),
-            let comma = t.prefix(60).firstIndex(of: ","), englishWords.contains(where: { t[..<comma].lowercased().contains($0) })
+            let comma = t.prefix(60).firstIndex(of: ","),
+            englishWords.contains(where: { t[..<comma].lowercased().contains($0) })
         {
             t = t[t.index(after: comma)...]
         }
@@ -647,7 +650,8 @@ struct SupportChecker: Sendable {
         let body = Self.strippingPreamble(sentence)
         if AnswerLanguage.isNotFoundSentence(body) { return .notFound }
         let mainlyCJK = Self.isMainlyCJK(body)
-        let facts = FactScanner.numbers(in: body) + FactScanner.names(in: body, mainlyLatin: !mainlyCJK, analyzer: analyzer)
+        let facts =
+            FactScanner.numbers(in: body) + FactScanner.names(in: body, mainlyLatin: !mainlyCJK, analyzer: analyzer)
         let tokens = Self.contentTokens(body, analyzer: analyzer)
         var seen = Set<String>()
         let allTerms = tokens.filter { seen.insert($0).inserted }
@@ -719,7 +723,9 @@ struct SupportChecker: Sendable {
         }
         let lower = body.lowercased()
         for cue in Self.negations where lower.contains(cue) {
-            if !chosen.contains(where: { $0.text.contains(cue) }) { return "it says \"\(cue.trimmingCharacters(in: .whitespaces))\", which \(label) does not" }
+            if !chosen.contains(where: { $0.text.contains(cue) }) {
+                return "it says \"\(cue.trimmingCharacters(in: .whitespaces))\", which \(label) does not"
+            }
         }
         return nil
     }

@@ -147,7 +147,8 @@ public struct GroundedAnswerer: Sendable {
         var result = GroundedAnswer(
             question: question, query: asked, translatedQuery: nil, answer: "", mode: "llm", model: model.id,
             found: false, language: language, coverage: 0, citations: [], sources: [], invalidCitations: [],
-            uncited: false, truncatedContext: false, removedImages: 0, warningDetails: [], usage: .zero, finishReason: nil)
+            uncited: false, truncatedContext: false, removedImages: 0, warningDetails: [], usage: .zero,
+            finishReason: nil)
         result.answerGuard = guarded ? AnswerGuardReport() : nil
 
         // 1. A follow-up becomes a standalone query.
@@ -314,7 +315,8 @@ public struct GroundedAnswerer: Sendable {
                 result.citations = result.sources.filter { g.cited.contains($0.n) }
                 result.removedImages = filter.removedImages
                 result.invalidCitations = filter.invalidMarkers
-                result.warningDetails += warnings(for: result, sourceCount: prompt.sources.count, answerTokens: answerTokens)
+                result.warningDetails += warnings(
+                    for: result, sourceCount: prompt.sources.count, answerTokens: answerTokens)
                 return result
             }
             result.truncatedContext = false

@@ -195,7 +195,8 @@ struct GuardedAnswerStream {
             report.droppedSentences += 1
             return shown ? stop() : fallback("sentence \(report.checkedSentences) is not supported: \(why)")
         case .supported(let citedNumbers, let changed):
-            let key = String(body.unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil })
+            let key = String(
+                body.unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil })
             guard seen.insert(key).inserted else {
                 report.droppedSentences += 1
                 return shown ? stop() : fallback("the model repeats itself")
@@ -214,7 +215,8 @@ struct GuardedAnswerStream {
                 report.droppedSentences += held.count
                 held = []
                 return fallback(
-                    "the model's supported sentences do not state what the question asks, or not from the passage that answers it")
+                    "the model's supported sentences do not state what the question asks, or not from the passage that answers it"
+                )
             }
             return []
         }
