@@ -528,13 +528,15 @@ struct SourceEvidence: Sendable {
 ///    informative weight, the relevance measure of ``ExtractiveAnswerer``), so a number found in an
 ///    unrelated passage does not pass;
 /// 4. a negation it makes (`不能`, `无法`, `cannot`, …) is made there too;
-/// 5. it does not restate the question as if the sources answered it: when most of the words it
-///    shares with the question are in none of the sources (or two are in no document at all),
-///    "能用数字人民币付运费" is not supported, whatever the sources say about 运费.
+/// 5. it does not affirm what no document says: two words of the question that the knowledge base does
+///    not contain at all ("迅达快运是2026年成立的" when no document mentions 成立), or — for a claim
+///    without a fact — words of the question most of which the sources lack: "可以用数字人民币支付运费"
+///    is not supported, whatever the sources say about 运费.
 ///
 /// A sentence that cites no source, or cites sources that do not support it, is given the one source
-/// that does (a sentence is supported by several sources together only when it cites them). A sentence with fewer than two content terms of its own, or one beside a
-/// fact (`不能。`, `[3]`, `1.`, `Yes.`, or the question restated), cannot be checked and is never shown.
+/// that does (a sentence is supported by several sources together only when it cites them). A
+/// sentence without a fact and with fewer than two content terms of its own (`不能。`, `Yes.`, the
+/// question restated), or a fact without a word (`[3]`, `1.`), cannot be checked and is never shown.
 struct SupportChecker: Sendable {
     /// The verdict on one sentence.
     enum Verdict: Equatable {
@@ -655,23 +657,36 @@ struct SupportChecker: Sendable {
         let tokens = Self.contentTokens(body, analyzer: analyzer)
         var seen = Set<String>()
         let allTerms = tokens.filter { seen.insert($0).inserted }
-        // Words of the question that no document has, or that most of them the sources lack: the sentence
-        // restates the question as if the sources answered it ("能用数字人民币付运费").
-        let unknown = allTerms.filter { unknownTerms.contains(Analyzer.hash(term: $0)) }
-        let echoed = allTerms.filter { questionTerms.contains(Analyzer.hash(term: $0)) }
-        let absent = echoed.filter { t in
-            let h = Analyzer.hash(term: t)
-            return !sources.contains { $0.terms.contains(h) }
-        }
-        if unknown.count >= 2 || (echoed.count >= 2 && absent.count * 2 > echoed.count) {
-            let named = unknown.count >= 2 ? unknown : absent
-            return .unsupported(
-                "it speaks of \(named.prefix(3).joined(separator: ", ")), which the sources do not mention")
-        }
         // The sentence's own words (those it does not take from the question) must come from its sources.
         let terms = allTerms.filter { !questionTerms.contains(Analyzer.hash(term: $0)) }
-        // A fact needs words of its own to say what it is ("1 [2]." says nothing).
-        if terms.count < (facts.isEmpty ? 2 : 1) { return .uncheckable }
+        // A fact needs words to say what it is ("1 [2]." says nothing); a claim without a fact needs two
+        // words of its own.
+        if facts.isEmpty ? terms.count < 2 : allTerms.isEmpty { return .uncheckable }
+        // A sentence that uses two words of the question no document has ("迅达快运是2026年成立的" when no
+        // document mentions 成立), or a claim without a fact that restates the question with words most of
+        // which the sources lack ("可以用数字人民币支付运费"), affirms what the sources do not say. (The
+        // wording of a number is the fact check's business: "保价五千块以上" may say "5,000 元及以上".)
+        let unknown = allTerms.filter { t in
+            !t.unicodeScalars.contains {
+                FactScanner.chineseDigits[$0] != nil || FactScanner.chineseMultipliers[$0] != nil
+            }
+                && unknownTerms.contains(Analyzer.hash(term: t))
+        }
+        if unknown.count >= 2 {
+            return .unsupported(
+                "it speaks of \(unknown.prefix(3).joined(separator: ", ")), which no document mentions")
+        }
+        if facts.isEmpty {
+            let echoed = allTerms.filter { questionTerms.contains(Analyzer.hash(term: $0)) }
+            let absent = echoed.filter { t in
+                let h = Analyzer.hash(term: t)
+                return !sources.contains { $0.terms.contains(h) }
+            }
+            if echoed.count >= 2 && absent.count * 2 > echoed.count {
+                return .unsupported(
+                    "it speaks of \(absent.prefix(3).joined(separator: ", ")), which the sources do not mention")
+            }
+        }
         let valid = cited.filter { n in sources.contains { $0.n == n } }
         var firstProblem: String?
         if !valid.isEmpty {
