@@ -2,7 +2,9 @@ public import WendaoCore
 
 /// What ``GroundedAnswerer/answer(_:history:in:onEvent:)`` reports while it works, in order:
 /// `rewritten` and `translated` (when those steps run), `sources`, then the answer `text` in pieces.
-/// When the knowledge base has nothing relevant, only the not-found sentence comes as `text`.
+/// When the knowledge base has nothing relevant, only the not-found sentence comes as `text`. Under the
+/// answer guard (small models) the pieces are whole checked sentences, or the extractive answer in one
+/// piece when the model's answer was not supported.
 public enum GroundedEvent: Sendable, Equatable {
     /// The follow-up question rewritten as a standalone search query.
     case rewritten(String)
@@ -10,7 +12,8 @@ public enum GroundedEvent: Sendable, Equatable {
     case translated(String)
     /// The numbered sources offered to the model (before the answer starts).
     case sources([Citation])
-    /// A piece of the answer, citation markers normalised and unsafe images removed.
+    /// A piece of the answer, citation markers normalised and unsafe images removed (under the answer
+    /// guard: one or more supported sentences).
     case text(String)
 }
 

@@ -13,8 +13,11 @@ struct AskCommand: AsyncParsableCommand {
         discussion: """
             With a model (--model, the knowledge base's model from `kb set --model`, $WENDAO_MODEL or default_model \
             in config.yaml) the answer is written by the model from the retrieved passages and streams as it comes; \
-            citations are checked afterwards. Without one, the answer is extractive: the most relevant sentences, \
-            each cited. When nothing relevant is found, the model is not called and the answer says so.
+            citations are checked afterwards. A small model's answer (local:…, or a size below 4B in the model's name) \
+            is checked sentence by sentence against the sources it cites before it is shown, and the extractive answer \
+            replaces it when it is not supported (--answer-guard). Without a model, the answer is extractive: the \
+            most relevant sentences, each cited. When nothing relevant is found, the model is not called and the \
+            answer says so.
             """)
 
     @OptionGroup var global: GlobalOptions
