@@ -308,6 +308,25 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model && b.answer.contains("6000"))
     }
 
+    @Test func restatingTheQuestionDoesNotAnswerIt() async throws {
+        // "free" makes the question itself look as if it held an amount; "3 days" is not one.
+        let pickup = hit(
+            6, "Pickup points keep parcels free for 3 days; from day 4 a fee of CNY 1 per parcel per day applies.")
+        let question = "How much does the pickup point charge per day after the free storage period?"
+        let fallback = extractive(
+            question,
+            "Pickup points keep parcels free for 3 days; from day 4 a fee of CNY 1 per parcel per day applies.",
+            from: pickup)
+        let restated = ScriptedModel.replying([
+            "The pickup point charges per day after the free storage period of 3 days [1]."
+        ])
+        let (a, _) = try await ask(restated, question, hits: [pickup], extractive: fallback)
+        #expect(a.answeredBy == .extractive)
+        let answered = ScriptedModel.replying(["From day 4 the pickup point charges CNY 1 per parcel per day [1]."])
+        let (b, _) = try await ask(answered, question, hits: [pickup], extractive: fallback)
+        #expect(b.answeredBy == .model && b.answer.contains("CNY 1"))
+    }
+
     // MARK: Bad input
 
     @Test func emptyModelAnswerFallsBack() async throws {

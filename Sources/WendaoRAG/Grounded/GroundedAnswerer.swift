@@ -268,7 +268,7 @@ public struct GroundedAnswerer: Sendable {
                     sources: prompt.sources, question: asked, minimumTermShare: options.guardTermShare,
                     minimumSourceCoverage: options.minimumCoverage, questionCoverage: queryCoverage,
                     unknownTerms: unknownTerms),
-                intent: QuestionIntent(asked), agreement: agreement, maxSentences: options.guardedSentences)
+                question: asked, agreement: agreement, maxSentences: options.guardedSentences)
         }
         func perform(_ actions: [GuardedAnswerStream.Action]) {
             for case .emit(let piece) in actions {

@@ -93,6 +93,11 @@ struct GuardedAnswerStream {
 
     let checker: SupportChecker
     let intent: QuestionIntent
+    /// The numbers the question states.
+    let questionFacts: Set<Fact.Key>
+    /// The question's own words hold a value of the kind it asks for ("after the free storage period",
+    /// "寄 3 公斤要多少钱" does not): then only a number the question does not state answers it.
+    let questionHoldsIntent: Bool
     /// What the model's answer must share with the extractive answer before it is shown: the lead of
     /// the extractive answer (its first, best sentence) is what answers the question.
     struct Agreement {
@@ -137,9 +142,11 @@ struct GuardedAnswerStream {
     /// The answer is decided: nothing more is read.
     private(set) var finished = false
 
-    init(checker: SupportChecker, intent: QuestionIntent, agreement: Agreement?, maxSentences: Int) {
+    init(checker: SupportChecker, question: String, agreement: Agreement?, maxSentences: Int) {
         self.checker = checker
-        self.intent = intent
+        intent = QuestionIntent(question)
+        questionFacts = Set(FactScanner.numbers(in: question).map(\.key))
+        questionHoldsIntent = intent.wantsValue && intent.isHeld(by: question)
         self.agreement = agreement
         self.maxSentences = max(1, maxSentences)
     }
@@ -263,6 +270,11 @@ struct GuardedAnswerStream {
     private func isComplete(_ sentences: [(text: String, body: String, cited: [Int], changed: Bool)]) -> Bool {
         let text = sentences.map(\.body).joined(separator: "\n")
         guard intent.isHeld(by: text) else { return false }
+        if questionHoldsIntent {
+            // Restating the question holds its value kind trivially: a number of the answer's own must.
+            let own = FactScanner.numbers(in: text).filter { !questionFacts.contains($0.key) }
+            guard intent.isHeld(by: own.map(Self.canonicalText).joined(separator: "；")) else { return false }
+        }
         guard let agreement else { return true }
         if let lead = agreement.source, !sentences.contains(where: { $0.cited.contains(lead) }) { return false }
         // When the passage that answers states values, the answer states one of them (whatever the
@@ -272,6 +284,29 @@ struct GuardedAnswerStream {
             if values.isDisjoint(with: agreement.values) { return false }
         }
         return true
+    }
+
+    /// A number fact written with a typical unit of its kind (`36 元`, `2 ℃`), for ``QuestionIntent``.
+    static func canonicalText(_ fact: Fact) -> String {
+        guard case .number(let value, let kind) = fact.key else { return fact.text }
+        let unit: String =
+            switch kind {
+            case .money: " 元"
+            case .percent: "%"
+            case .discount: " 折"
+            case .multiple: " 倍"
+            case .temperature: "℃"
+            case .weight: " kg"
+            case .length: " cm"
+            case .volume: " ml"
+            case .energy: " Wh"
+            case .duration: " 天"
+            case .date: " 日"
+            case .clock: " 点"
+            case .count: " 个"
+            case nil: ""
+            }
+        return value + unit
     }
 
     /// Whether `text` ends a sentence (a terminator, then perhaps closers and markers).
