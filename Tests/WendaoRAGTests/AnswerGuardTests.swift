@@ -327,6 +327,20 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model && b.answer.contains("CNY 1"))
     }
 
+    @Test func answerKeepsEveryValueTheExtractiveAnswerGivesForWhatWasAsked() async throws {
+        let hours = hit(7, "人工客服每天 8:00–22:00 在线。国庆期间人工客服时间调整为 9:00 至 18:00。", section: "客服热线")
+        let question = "人工客服几点到几点有人接？"
+        let both = Answer(
+            question: question, answer: "国庆期间人工客服时间调整为 9:00 至 18:00。 [1]人工客服每天 8:00–22:00 在线。 [1]",
+            mode: "extractive", found: true, citations: [citation(1, hours)], coverage: 0.8)
+        let holidayOnly = ScriptedModel.replying(["人工客服时间调整为 9:00 至 18:00[1]。"])
+        let (a, _) = try await ask(holidayOnly, question, hits: [hours], extractive: both)
+        #expect(a.answeredBy == .extractive && a.answer.contains("8:00–22:00"))
+        let whole = ScriptedModel.replying(["人工客服每天 8:00–22:00 在线，国庆期间为 9:00 至 18:00[1]。"])
+        let (b, _) = try await ask(whole, question, hits: [hours], extractive: both)
+        #expect(b.answeredBy == .model)
+    }
+
     // MARK: Bad input
 
     @Test func emptyModelAnswerFallsBack() async throws {

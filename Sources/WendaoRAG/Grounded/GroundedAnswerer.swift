@@ -28,8 +28,8 @@ import WendaoText
 /// - Each sentence of the reply is checked as it completes (``SupportChecker``): its facts must be in
 ///   the sources it cites (a sentence that cites none, or the wrong one, is given the source that
 ///   supports it). Supported sentences are shown once together they state what the question asks for
-///   and agree with the extractive answer's lead (drawn from the passage it quotes, stating a value it
-///   states): the extractive answerer decides which passage answers, the model words it.
+///   and agree with the extractive answer (drawn from the passage its lead quotes; stating the values it
+///   gives for what was asked): the extractive answerer decides what answers, the model words it.
 ///   The first unsupported sentence stops
 ///   the model, and when nothing was shown yet the extractive answer is given instead (its citations
 ///   numbered among the sources), or "not found" when there is none. ``GroundedAnswer/answeredBy``
@@ -261,7 +261,9 @@ public struct GroundedAnswerer: Sendable {
         var guardStream: GuardedAnswerStream?
         if guarded {
             let agreement = fallback.map {
-                GuardedAnswerStream.Agreement(answer: $0.text, citations: $0.citations, offered: prompt.sources.count)
+                GuardedAnswerStream.Agreement(
+                    answer: $0.text, citations: $0.citations, offered: prompt.sources.count,
+                    intent: QuestionIntent(asked))
             }
             guardStream = GuardedAnswerStream(
                 checker: SupportChecker(

@@ -72,8 +72,8 @@ struct SentenceAssembler {
 ///
 /// - Before anything is shown, supported sentences are held until together they state what the
 ///   question asks for (a value of the asked kind, ``QuestionIntent``) and agree with the extractive
-///   answer's lead (``Agreement``: they draw on the passage it quotes, and state a number it states,
-///   when it states any); then they are shown at once. The extractive answerer decides which passage
+///   answer (``Agreement``: they draw on the passage its lead quotes; they state a value of each of its
+///   sentences that holds what was asked, or else a number of its lead); then they are shown at once. The extractive answerer decides which passage
 ///   answers; the model only words it. An opening that only says where the answer comes from
 ///   ("根据文档内容，") is left out.
 /// - The first sentence that is not supported, before anything is shown, replaces the whole answer
@@ -106,23 +106,47 @@ struct GuardedAnswerStream {
         var source: Int?
         /// The numbers the lead states (the answer must state one of them, when there are any).
         var values: Set<Fact.Key>
+        /// For a question that asks for a value: the numbers of each sentence of the extractive answer
+        /// that holds a value of the asked kind (the answer must state one of each: "8:00–22:00" and the
+        /// holiday hours "9:00–18:00" both answer "几点到几点").
+        var valueSentences: [Set<Fact.Key>]
 
         /// The agreement with `answer`, whose citations are numbered among the sources offered to the
-        /// model (`offered`: 1…n; higher numbers are passages the model did not see).
-        init(answer: String, citations: [Citation], offered: Int) {
-            // The lead: the text up to the first marker, and that marker's source.
+        /// model (`offered`: 1…n; higher numbers are passages the model did not see), for a question
+        /// that asks `intent`.
+        init(answer: String, citations: [Citation], offered: Int, intent: QuestionIntent) {
+            // The sentences: each ends with its marker ("… [1]").
+            var units: [(text: String, n: Int?)] = []
+            var current = String.UnicodeScalarView()
             let s = Array(answer.unicodeScalars)
-            var end = s.count
-            var lead: Int?
-            if let open = s.firstIndex(of: "[") {
-                let (_, markers) = GuardedAnswerStream.splitMarkers(String(String.UnicodeScalarView(s[open...])))
-                if let first = markers.first, citations.contains(where: { $0.n == first }) {
-                    end = open
-                    lead = first
+            var i = 0
+            while i < s.count {
+                if s[i] == "[" {
+                    var k = i + 1
+                    var value = 0
+                    while k < s.count && FactScanner.isDigit(s[k]) && k - i <= 3 {
+                        value = value * 10 + Int(s[k].value - 0x30)
+                        k += 1
+                    }
+                    if k > i + 1 && k < s.count && s[k] == "]" && citations.contains(where: { $0.n == value }) {
+                        units.append((String(current), value))
+                        current = String.UnicodeScalarView()
+                        i = k + 1
+                        continue
+                    }
                 }
+                current.append(s[i])
+                i += 1
             }
-            source = lead.flatMap { $0 <= offered ? $0 : nil }
-            values = Set(FactScanner.numbers(in: String(String.UnicodeScalarView(s[..<end]))).map(\.key.value))
+            if !String(current).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                units.append((String(current), nil))
+            }
+            let numbers = { (text: String) in Set(FactScanner.numbers(in: text).map(\.key.value)) }
+            source = units.first?.n.flatMap { $0 <= offered ? $0 : nil }
+            values = units.first.map { numbers($0.text) } ?? []
+            valueSentences =
+                intent.wantsValue
+                ? units.filter { intent.isHeld(by: $0.text) }.map { numbers($0.text) }.filter { !$0.isEmpty } : []
         }
     }
 
@@ -277,13 +301,15 @@ struct GuardedAnswerStream {
         }
         guard let agreement else { return true }
         if let lead = agreement.source, !sentences.contains(where: { $0.cited.contains(lead) }) { return false }
+        let values = Set(FactScanner.numbers(in: text).map(\.key.value))
+        if !agreement.valueSentences.isEmpty {
+            // Every value the extractive answer gives for what was asked is in the answer too: the model's
+            // answer never holds less than the extractive one.
+            return agreement.valueSentences.allSatisfy { !$0.isDisjoint(with: values) }
+        }
         // When the passage that answers states values, the answer states one of them (whatever the
         // question's wording: "How do you work out the volumetric weight?" is answered by "÷ 6000").
-        if !agreement.values.isEmpty {
-            let values = Set(FactScanner.numbers(in: text).map(\.key.value))
-            if values.isDisjoint(with: agreement.values) { return false }
-        }
-        return true
+        return agreement.values.isEmpty || !values.isDisjoint(with: agreement.values)
     }
 
     /// A number fact written with a typical unit of its kind (`36 元`, `2 ℃`), for ``QuestionIntent``.
