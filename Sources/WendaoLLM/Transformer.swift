@@ -1,5 +1,6 @@
 import Foundation
 import WendaoCore
+internal import WendaoLLMKernels
 
 /// A pointer that may cross into the kernel threads: the forward pass hands each thread disjoint
 /// rows of the buffers it writes.
@@ -29,8 +30,8 @@ final class Transformer: @unchecked Sendable {
     private let qDim: Int
     private let kvDim: Int
     /// `layers × contextLength × kvDim` halves each.
-    private let keys: SharedPointer<Float16>
-    private let values: SharedPointer<Float16>
+    private let keys: SharedPointer<UInt16>
+    private let values: SharedPointer<UInt16>
     // Scratch, sized for `batchCapacity` tokens.
     private let x: SharedPointer<Float>
     private let xn: SharedPointer<Float>
@@ -56,7 +57,7 @@ final class Transformer: @unchecked Sendable {
     }
 
     /// Bytes of the key/value cache.
-    var cacheBytes: Int { 2 * h.layers * contextLength * kvDim * MemoryLayout<Float16>.stride }
+    var cacheBytes: Int { 2 * h.layers * contextLength * kvDim * MemoryLayout<UInt16>.stride }
 
     /// Bytes the cache and scratch buffers would take for `contextLength` positions.
     static func memoryNeeded(_ h: ModelHyperparameters, contextLength: Int, batch: Int = 64) -> Int {
@@ -226,11 +227,10 @@ final class Transformer: @unchecked Sendable {
 
     private func store(layer: Int, position: Int, count: Int) {
         let base = layer * contextLength * kvDim + position * kvDim
-        let kc = keys.p + base
-        let vc = values.p + base
-        for i in 0..<(count * kvDim) {
-            kc[i] = Float16(k.p[i])
-            vc[i] = Float16(v.p[i])
+        let n = count * kvDim
+        for i in 0..<n {
+            keys.p[base + i] = Half.bits(k.p[i])
+            values.p[base + i] = Half.bits(v.p[i])
         }
     }
 
@@ -245,6 +245,7 @@ final class Transformer: @unchecked Sendable {
         let layerBase = layer * contextLength * kvDim
         let scale = 1 / Float(d).squareRoot()
         let (q, keys, values, attended, scores) = (q, keys, values, attended, scores)
+        let fast = LLMKernels.fast
         parallel.forEachChunk(count * heads, grain: 1) { range, participant in
             let row = scores.p + participant * context
             for item in range {
@@ -252,27 +253,21 @@ final class Transformer: @unchecked Sendable {
                 let head = item % heads
                 let kvHead = head / group
                 let query = q.p + t * qDim + head * d
-                let span = position + t + 1
-                var maxScore = -Float.infinity
-                for j in 0..<span {
-                    let key = keys.p + layerBase + j * kvDim + kvHead * d
-                    let s = HalfVectors.dot(query, key, d) * scale
-                    row[j] = s
-                    maxScore = max(maxScore, s)
-                }
-                var sum: Float = 0
-                for j in 0..<span {
-                    let e = exp(row[j] - maxScore)
-                    row[j] = e
-                    sum += e
-                }
+                let key = keys.p + layerBase + kvHead * d
+                let value = values.p + layerBase + kvHead * d
                 let out = attended.p + t * qDim + head * d
-                out.initialize(repeating: 0, count: d)
-                let inverse = 1 / sum
-                for j in 0..<span {
-                    let value = values.p + layerBase + j * kvDim + kvHead * d
-                    HalfVectors.accumulate(out, value, row[j] * inverse, d)
-                }
+                let span = position + t + 1
+                #if arch(x86_64)
+                    if fast && d % 8 == 0 {
+                        HaswellAttention.attend(
+                            query: query, keys: key, values: value, stride: kvDim, span: span, width: d,
+                            scale: scale, scores: row, out: out)
+                        continue
+                    }
+                #endif
+                PortableAttention.attend(
+                    query: query, keys: key, values: value, stride: kvDim, span: span, width: d, scale: scale,
+                    scores: row, out: out)
             }
         }
     }
@@ -326,17 +321,34 @@ final class Transformer: @unchecked Sendable {
     }
 }
 
-/// Dot products and updates with the key/value cache's half-precision rows.
-enum HalfVectors {
-    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, _ n: Int) -> Float {
-        var s: Float = 0
-        for i in 0..<n { s += a[i] * Float(b[i]) }
-        return s
-    }
-
-    @inline(__always) static func accumulate(
-        _ out: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float16>, _ w: Float, _ n: Int
+/// Attention over the half-precision cache in portable code (the reference for
+/// `HaswellAttention`): one query head against `span` positions.
+enum PortableAttention {
+    static func attend(
+        query: UnsafePointer<Float>, keys: UnsafePointer<UInt16>, values: UnsafePointer<UInt16>, stride: Int,
+        span: Int, width: Int, scale: Float, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
     ) {
-        for i in 0..<n { out[i] += w * Float(v[i]) }
+        var maxScore = -Float.infinity
+        for j in 0..<span {
+            let k = keys + j * stride
+            var s: Float = 0
+            for i in 0..<width { s += query[i] * Half.float(k[i]) }
+            s *= scale
+            scores[j] = s
+            maxScore = max(maxScore, s)
+        }
+        var total: Float = 0
+        for j in 0..<span {
+            let e = exp(scores[j] - maxScore)
+            scores[j] = e
+            total += e
+        }
+        let inverse = 1 / total
+        out.initialize(repeating: 0, count: width)
+        for j in 0..<span {
+            let v = values + j * stride
+            let w = scores[j] * inverse
+            for i in 0..<width { out[i] += w * Half.float(v[i]) }
+        }
     }
 }

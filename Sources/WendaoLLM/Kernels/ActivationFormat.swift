@@ -1,7 +1,7 @@
 /// How activations are packed for dot products with a weight type (llama.cpp's `vec_dot_type`):
 /// Q4_0, Q5_0 and Q8_0 weights take ``q8_0``; Q4_1 and Q5_1 take ``q8_1``; K-quants take ``q8_K``;
 /// F16 takes ``f16`` and F32 ``f32``.
-public enum ActivationFormat: Sendable, Equatable {
+public enum ActivationFormat: Sendable, Hashable {
     /// Floats as they are.
     case f32
     /// Floats rounded to half precision (ggml converts activations to F16 for F16 weights).
