@@ -3,7 +3,8 @@
 ///
 /// The groups follow the Unicode general categories: letters (Lu Ll Lt Lm Lo), numbers (Nd Nl No),
 /// separators (Zs Zl Zp), marks (Mn Mc Me), punctuation (P*), symbols (S*), controls (Cc Cf Co Cs)
-/// and unassigned code points (Cn).
+/// and unassigned code points (Cn). Characters added after Unicode 15.1 count as unassigned, as in
+/// llama.cpp's tables (so text splits the same whatever Unicode version Swift's runtime knows).
 struct ScalarClass: Equatable {
     let raw: UInt8
 
@@ -47,6 +48,8 @@ struct ScalarClass: Equatable {
             return (0xD800...0xDFFF).contains(value) ? control : unassigned
         }
         let p = scalar.properties
+        let whitespace = p.isWhitespace ? whitespaceBit : 0
+        if let age = p.age, age.major > 15 || (age.major == 15 && age.minor > 1) { return unassigned | whitespace }
         let group: UInt8
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: group = letter
@@ -61,6 +64,7 @@ struct ScalarClass: Equatable {
         case .unassigned: group = unassigned
         @unknown default: group = unassigned
         }
-        return group | (p.isWhitespace ? whitespaceBit : 0)
+        return group | whitespace
     }
 }
+
