@@ -184,10 +184,10 @@ let package = Package(
             exclude: ["UI"],
             swiftSettings: swiftSettings
         ),
-        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders).
+        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders, local language models).
         .target(
             name: "WendaoBench",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed"],
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed", "WendaoLLM"],
             swiftSettings: swiftSettings
         ),
         .target(

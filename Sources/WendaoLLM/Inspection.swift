@@ -66,15 +66,15 @@ public enum LLMInspection {
         _ model: LanguageModel, text: String, chat: Bool, steps: Int, top: Int, sampling: SamplingOptions
     ) throws(WendaoError) -> LLMInspectionReport {
         let tk = model.tokenizer
-        func token(_ id: Int32) -> LLMInspectionReport.Token { .init(id: id, piece: tk.displayText(of: id)) }
+        func token(_ id: Int32) -> LLMInspectionReport.Token { .init(id: id, piece: tk.text(of: id)) }
         let textTokens = tk.encode(text, addBOS: false, parseSpecial: false).map(token)
         let prompt: String
         if chat {
-            prompt = try model.template.render([ChatMessage(.user, text)], addGenerationPrompt: true)
+            prompt = model.template.render([ChatMessage(.user, text)], addGenerationPrompt: true)
         } else {
             prompt = text
         }
-        let ids = tk.encode(prompt, addBOS: nil, parseSpecial: chat)
+        let ids = chat ? model.promptTokens([ChatMessage(.user, text)]) : tk.encode(prompt, addBOS: nil)
         var recorded: [LLMInspectionReport.Step] = []
         let result = try model.generate(
             ids, sampling: sampling, limits: GenerationLimits(maxTokens: steps), candidates: top
@@ -84,7 +84,7 @@ public enum LLMInspection {
                     .init(
                         chosen: token(id),
                         candidates: step.candidates.map {
-                            .init(id: $0.id, piece: tk.displayText(of: $0.id), probability: $0.probability, logit: $0.logit)
+                            .init(id: $0.id, piece: tk.text(of: $0.id), probability: $0.probability, logit: $0.logit)
                         }, ms: step.milliseconds))
             }
             return true

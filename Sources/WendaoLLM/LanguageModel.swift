@@ -74,10 +74,9 @@ public final class LanguageModel: @unchecked Sendable {
     }
 
     /// The prompt tokens of a conversation, rendered with the model's chat template (the generation
-    /// prompt added) and tokenized with its special tokens.
-    public func promptTokens(_ messages: [ChatMessage]) throws(WendaoError) -> [Int32] {
-        let text = try template.render(messages, addGenerationPrompt: true)
-        return tokenizer.encode(text, addBOS: nil, parseSpecial: true)
+    /// prompt added): the template's markers as control tokens, the messages' text as text.
+    public func promptTokens(_ messages: [ChatMessage]) -> [Int32] {
+        template.tokens(for: messages, addGenerationPrompt: true)
     }
 
     /// Forgets the cached tokens (the next call computes its whole prompt).
@@ -157,7 +156,7 @@ public final class LanguageModel: @unchecked Sendable {
                 candidates > 0
                 ? Sampler.top(logits, count: vocab, n: candidates, temperature: sampling.temperature) : []
             let token = sampler.sample(logits, count: vocab)
-            if tokenizer.isEndOfGeneration(token) {
+            if template.stopTokens.contains(token) || tokenizer.isEndOfGeneration(token) {
                 result.finishReason = "stop"
                 break
             }
@@ -187,7 +186,7 @@ public final class LanguageModel: @unchecked Sendable {
             }
         }
         if !matchedStop {
-            let rest = pending + text.flush()
+            let rest = pending + text.finish()
             if !rest.isEmpty {
                 result.text += rest
                 _ = onStep(GenerationStep(token: nil, text: rest, candidates: [], milliseconds: 0))

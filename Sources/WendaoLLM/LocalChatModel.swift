@@ -80,7 +80,7 @@ public final class LocalChatModel: ChatModel, Sendable {
             do throws(WendaoError) {
                 if flag.isSet { throw WendaoError(.cancelled, "generation cancelled") }
                 let model = try current()
-                let prompt = try model.promptTokens(messages)
+                let prompt = model.promptTokens(messages)
                 var sampling = SamplingOptions(temperature: options.temperature ?? 0.7)
                 if let p = options.topP { sampling.topP = p }
                 if sampling.temperature == 0 { sampling = .greedy }
