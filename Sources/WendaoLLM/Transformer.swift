@@ -159,6 +159,8 @@ final class Transformer: @unchecked Sendable {
             }
             rotate(q.p, heads: h.heads, count: n)
             rotate(k.p, heads: h.kvHeads, count: n)
+            // Queries meet the half-precision keys in half precision, as in ggml (which converts them).
+            for i in 0..<(n * qDim) { q.p[i] = Half.rounded(q.p[i]) }
             store(layer: index, position: position, count: n)
             attend(layer: index, position: position, count: n)
             multiply([(layer.output, xn)], input: attended.p, count: n)
@@ -347,7 +349,8 @@ enum PortableAttention {
         out.initialize(repeating: 0, count: width)
         for j in 0..<span {
             let v = values + j * stride
-            let w = scores[j] * inverse
+            // The weights meet the half-precision values in half precision, as in ggml.
+            let w = Half.rounded(scores[j] * inverse)
             for i in 0..<width { out[i] += w * Half.float(v[i]) }
         }
     }

@@ -38,13 +38,15 @@
                 scores[j] = e
                 total += e
             }
+            // The weights meet the half-precision values in half precision, as in ggml.
             let inverse = 1 / total
+            for j in 0..<span { scores[j] = Float(Float16(scores[j] * inverse)) }
             var i = 0
             while i < width {
                 var acc = SIMD8<Float>()
                 var j = 0
                 while j < span {
-                    acc = fma(SIMD8(repeating: scores[j] * inverse), halves(values + j &* stride + i), acc)
+                    acc = fma(SIMD8(repeating: scores[j]), halves(values + j &* stride + i), acc)
                     j &+= 1
                 }
                 UnsafeMutableRawPointer(out + i).storeBytes(of: acc, as: SIMD8<Float>.self)
