@@ -26,6 +26,8 @@ final class Transformer: @unchecked Sendable {
     /// Most tokens processed in one batch.
     let batchCapacity: Int
     let parallel: Parallel
+    /// Whether the AVX2 kernels run (``LLMKernels/fast`` unless the portable ones were asked for).
+    let fast: Bool
 
     private let qDim: Int
     private let kvDim: Int
@@ -67,7 +69,10 @@ final class Transformer: @unchecked Sendable {
         return cache + scratch + 4 * (h.vocabularySize + 8 * contextLength)
     }
 
-    init(file: GGUFFile, contextLength: Int, threads: Int, batchCapacity: Int = 64) throws(WendaoError) {
+    init(file: GGUFFile, contextLength: Int, threads: Int, batchCapacity: Int = 64, portable: Bool = false)
+        throws(WendaoError)
+    {
+        fast = LLMKernels.fast && !portable
         let h = try ModelHyperparameters(file)
         self.file = file
         self.h = h
@@ -247,7 +252,7 @@ final class Transformer: @unchecked Sendable {
         let layerBase = layer * contextLength * kvDim
         let scale = 1 / Float(d).squareRoot()
         let (q, keys, values, attended, scores) = (q, keys, values, attended, scores)
-        let fast = LLMKernels.fast
+        let fast = fast
         parallel.forEachChunk(count * heads, grain: 1) { range, participant in
             let row = scores.p + participant * context
             for item in range {
@@ -292,7 +297,7 @@ final class Transformer: @unchecked Sendable {
                     packed = PackedActivations(format: key.format, columns: columns, capacity: batchCapacity)
                     packs[key] = packed
                 }
-                packed.pack(input, count: count, stride: columns)
+                packed.pack(input, count: count, stride: columns, fast: fast)
                 packedNow[key] = packed
             }
             jobs.append((w, packed, y))
@@ -308,11 +313,12 @@ final class Transformer: @unchecked Sendable {
             }
         }
         let work = Chunks(jobs: jobs, chunks: chunks)
+        let fast = fast
         parallel.forEachChunk(chunks.count, grain: 1) { range, _ in
             for c in range {
                 let (job, rows) = work.chunks[c]
                 let (w, packed, y) = work.jobs[job]
-                LLMKernels.multiply(w, packed, rows: rows, into: y.p, outStride: w.rows)
+                LLMKernels.multiply(w, packed, rows: rows, into: y.p, outStride: w.rows, fast: fast)
             }
         }
     }
