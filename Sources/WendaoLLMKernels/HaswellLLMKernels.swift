@@ -437,22 +437,23 @@
     /// Blocks go four at a time. Their scales are gathered with plain loads into one register,
     /// converted and multiplied by the vectors' scales together, and parked on the stack, so that the
     /// block loop only broadcasts a product from memory (the vector units are the bottleneck; the
-    /// load ports are not). Even and odd blocks go to separate accumulators: one vector at a time, a
-    /// single chain of fused multiply-adds would wait on their latency every block. The minimums'
-    /// products `m·(d·Σq)_x` are summed in the odd lanes of a vector. Every vector is summed in the
-    /// same order whatever `n` is.
+    /// load ports are not).
+    ///
+    /// Each vector is summed in one order whatever `n` is (so a vector multiplied alone or with
+    /// others gives the same bits): one chain `acc = fma(d·d_x, float(q·y), acc)` over the blocks, as
+    /// ggml's AVX2 `vec_dot`; the minimums' products `m·(d·Σq)_x` in the odd lanes of a vector, added
+    /// at the end. (Two chains per vector would hide the FMA latency when decoding, but four vectors
+    /// at once would then need more registers than there are.)
     @inline(__always)
     private func legacyTile<B: LegacyBlock>(
         _: B.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ x: ActivationView, _ t: Int, _ n: Int
     ) -> SIMD4<Float> {
         typealias Accumulators = InlineArray<4, SIMD8<Float>>
-        var even = Accumulators(repeating: .zero)
-        var odd = Accumulators(repeating: .zero)
+        var acc = Accumulators(repeating: .zero)
         var minimum = Accumulators(repeating: .zero)
-        /// Blocks `b..<b + count` (count is 4, 2 or 1, a constant once inlined; b is even but for a last
-        /// single block).
+        /// Blocks `b..<b + count` (count is 4, 2 or 1, a constant once inlined).
         @inline(__always) func group(
-            _ b: Int, _ count: Int, _ even: inout Accumulators, _ odd: inout Accumulators, _ minimum: inout Accumulators
+            _ b: Int, _ count: Int, _ acc: inout Accumulators, _ minimum: inout Accumulators
         ) {
             let first = row + b &* B.bytes
             @inline(__always) func at(_ i: Int) -> UnsafeRawPointer { first + i &* B.bytes }
@@ -494,35 +495,38 @@
                     minimum[k] += products[k]
                 }
             }
-            for i in 0..<4 where i < count {
+            let scales = products  // a constant for the closure below (a captured variable is checked at run time)
+            // Written out block by block so that each block's product lane is a constant.
+            @inline(__always) func block(_ i: Int, _ acc: inout Accumulators) {
                 let q = B.quants(at(i))
                 let magnitude = _mm256_sign_epi8(q, q)
                 for k in 0..<n {
                     let y = load256(x.quants + ((t &+ k) &* x.quantStride &+ (b &+ i) &* 32))
-                    let s = SIMD8<Float>(repeating: products[k][B.symmetric ? i : 2 &* i])
-                    let p = _mm256_cvtepi32_ps(blockDot(B.self, q, magnitude, y))
-                    if i & 1 == 0 {
-                        even[k] = _mm256_fmadd_ps(s, p, even[k])
-                    } else {
-                        odd[k] = _mm256_fmadd_ps(s, p, odd[k])
-                    }
+                    let s = SIMD8<Float>(repeating: scales[k][B.symmetric ? i : 2 &* i])
+                    acc[k] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(blockDot(B.self, q, magnitude, y)), acc[k])
                 }
+            }
+            block(0, &acc)
+            if count >= 2 { block(1, &acc) }
+            if count == 4 {
+                block(2, &acc)
+                block(3, &acc)
             }
         }
         var b = 0
         while b + 4 <= blocks {
-            group(b, 4, &even, &odd, &minimum)
+            group(b, 4, &acc, &minimum)
             b += 4
         }
         if b + 2 <= blocks {
-            group(b, 2, &even, &odd, &minimum)
+            group(b, 2, &acc, &minimum)
             b += 2
         }
-        if b < blocks { group(b, 1, &even, &odd, &minimum) }
+        if b < blocks { group(b, 1, &acc, &minimum) }
         var result = SIMD4<Float>()
         for k in 0..<n {
             let m = minimum[k]
-            result[k] = horizontalSum(even[k] + odd[k]) + (B.symmetric ? 0 : (m[1] + m[3]) + (m[5] + m[7]))
+            result[k] = horizontalSum(acc[k]) + (B.symmetric ? 0 : (m[1] + m[3]) + (m[5] + m[7]))
         }
         return result
     }
