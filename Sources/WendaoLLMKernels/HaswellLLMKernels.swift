@@ -143,7 +143,8 @@
                 store(narrow(i0, i1, i2, i3), to: quants + (b &* 32))
                 if withSums {
                     scales[2 &* b] = d
-                    scales[2 &* b &+ 1] = d * Float(horizontalSum(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3))))
+                    scales[2 &* b &+ 1] =
+                        d * Float(horizontalSum(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3))))
                 } else {
                     scales[b] = d
                 }
@@ -163,7 +164,9 @@
                 let v = x + (b &* 256)
                 let raw = UnsafeRawPointer(v)
                 var m = SIMD8<Float>()
-                for i in 0..<32 { m = pointwiseMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self))) }
+                for i in 0..<32 {
+                    m = pointwiseMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self)))
+                }
                 let amax = maxMagnitude(m)
                 let q = quants + (b &* 256)
                 if amax == 0 {
@@ -229,7 +232,8 @@
     private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
         // The 16 bytes in both halves (a load), the upper half shifted right by 4 (one variable shift).
         let both = _mm256_broadcastsi128_si256(p.loadUnaligned(as: __m128i.self))
-        return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F))
+        return _mm256_and_si256(
+            _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F))
     }
 
     /// Byte `i` is 0xFF where bit `i` of `bits` is set, else 0.
@@ -355,7 +359,10 @@
             var s = horizontalSum(a[k] + b[k])
             let v = x.floats + ((t &+ k) &* x.floatStride)
             for j in i..<columns {
-                let w = halves ? _cvtsh_ss((row + (j &* 2)).loadUnaligned(as: UInt16.self)) : row.load(fromByteOffset: j &* 4, as: Float.self)
+                let w =
+                    halves
+                    ? _cvtsh_ss((row + (j &* 2)).loadUnaligned(as: UInt16.self))
+                    : row.load(fromByteOffset: j &* 4, as: Float.self)
                 s += w * v[j]
             }
             result[k] = s
@@ -398,7 +405,8 @@
         static var symmetric: Bool { true }
         @inline(__always) static func quants(_ p: UnsafeRawPointer) -> __m256i {
             // A set bit leaves the nibble (n + 16 − 16); a clear one makes it n − 16 (0xF0 | n as int8).
-            let clear = _mm256_andnot_si256(bitBytes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), _mm256_set1_epi8(-16))
+            let clear = _mm256_andnot_si256(
+                bitBytes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), _mm256_set1_epi8(-16))
             return _mm256_or_si256(nibbles(p + 6), clear)
         }
     }
@@ -408,7 +416,8 @@
         static var bytes: Int { 24 }
         static var symmetric: Bool { false }
         @inline(__always) static func quants(_ p: UnsafeRawPointer) -> __m256i {
-            let set = _mm256_and_si256(bitBytes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), _mm256_set1_epi8(16))
+            let set = _mm256_and_si256(
+                bitBytes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), _mm256_set1_epi8(16))
             return _mm256_or_si256(nibbles(p + 8), set)
         }
     }
@@ -480,7 +489,9 @@
                 if count >= 2 { low |= UInt64(at(1).loadUnaligned(as: UInt32.self)) << 32 }
                 var high: UInt64 = 0
                 if count == 4 {
-                    high = UInt64(at(2).loadUnaligned(as: UInt32.self)) | UInt64(at(3).loadUnaligned(as: UInt32.self)) << 32
+                    high =
+                        UInt64(at(2).loadUnaligned(as: UInt32.self)) | UInt64(at(3).loadUnaligned(as: UInt32.self))
+                        << 32
                 }
                 let dm = _mm256_cvtph_ps(_mm_set_epi64x(Int64(bitPattern: high), Int64(bitPattern: low)))
                 for k in 0..<n {
@@ -489,7 +500,8 @@
                         count == 4
                         ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD8<Float>.self)
                         : SIMD8<Float>(
-                            lowHalf: count == 2 ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD4<Float>.self) : floatPair(xs),
+                            lowHalf: count == 2
+                                ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD4<Float>.self) : floatPair(xs),
                             highHalf: .zero)
                     products[k] = dm * pairs
                     minimum[k] += products[k]
@@ -651,7 +663,8 @@
                     let pair = _mm256_cvtepi8_epi16(
                         _mm_shuffle_epi8(scales, _mm_set_epi64x(pick &+ 0x0101_0101_0101_0101, pick)))
                     for k in 0..<n {
-                        let y = UnsafeRawPointer(x.quants + ((t &+ k) &* x.quantStride &+ b &* 256 &+ (h &* 4 &+ g) &* 32))
+                        let y = UnsafeRawPointer(
+                            x.quants + ((t &+ k) &* x.quantStride &+ b &* 256 &+ (h &* 4 &+ g) &* 32))
                         let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], load256(y)), pair)
                         sums[k] = _mm256_add_epi32(sums[k], p)
                     }

@@ -34,7 +34,9 @@ enum PortableKernels {
         let xs = x.scales + t * x.scaleStride
         switch type {
         case .f32:
-            return floatDot(columns, x.floats + t * x.floatStride) { p.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+            return floatDot(columns, x.floats + t * x.floatStride) {
+                p.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self)
+            }
         case .f16:
             return floatDot(columns, x.floats + t * x.floatStride) { half(p, $0 * 2) }
         case .q4_0:
@@ -155,8 +157,10 @@ enum PortableKernels {
                     }
                 }
                 scaled &+= Int32(scales[2 * j]) &* s0 &+ Int32(scales[2 * j + 1]) &* s1
-                minimum &+= Int32(mins[2 * j]) &* (Int32(sums[b * 16 + 4 * j]) &+ Int32(sums[b * 16 + 4 * j + 1]))
-                minimum &+= Int32(mins[2 * j + 1]) &* (Int32(sums[b * 16 + 4 * j + 2]) &+ Int32(sums[b * 16 + 4 * j + 3]))
+                // Σy over sub-blocks 2j and 2j+1: two sums of 16 each.
+                let s = sums + b * 16 + 4 * j
+                minimum &+= Int32(mins[2 * j]) &* (Int32(s[0]) &+ Int32(s[1]))
+                minimum &+= Int32(mins[2 * j + 1]) &* (Int32(s[2]) &+ Int32(s[3]))
             }
             sum += (half(block, 0) * xs[b]) * Float(scaled)
             sum += (-half(block, 2) * xs[b]) * Float(minimum)
@@ -187,7 +191,8 @@ enum PortableKernels {
                     @inline(__always) func sixteen(_ from: Int) -> Int32 {
                         var s: Int32 = 0
                         for l in from..<from + 16 {
-                            let q = low.load(fromByteOffset: l, as: UInt8.self) >> lowShift & 0xF
+                            let q =
+                                low.load(fromByteOffset: l, as: UInt8.self) >> lowShift & 0xF
                                 | (top.load(fromByteOffset: l, as: UInt8.self) >> topShift & 3) << 4
                             s &+= Int32(q) &* Int32(u[l])
                         }
@@ -195,12 +200,16 @@ enum PortableKernels {
                     }
                     let s0 = sixteen(0)
                     let s1 = sixteen(16)
-                    let scale = block + 192 + 8 * h + 2 * g
-                    scaled &+= Int32(scale.load(as: Int8.self)) &* s0 &+ Int32(scale.load(fromByteOffset: 1, as: Int8.self)) &* s1
+                    let scales = block + 192 + 8 * h + 2 * g
+                    let scale0 = Int32(scales.load(as: Int8.self))
+                    let scale1 = Int32(scales.load(fromByteOffset: 1, as: Int8.self))
+                    scaled &+= scale0 &* s0 &+ scale1 &* s1
                 }
             }
             var offset: Int32 = 0
-            for j in 0..<16 { offset &+= Int32(block.load(fromByteOffset: 192 + j, as: Int8.self)) &* Int32(sums[b * 16 + j]) }
+            for j in 0..<16 {
+                offset &+= Int32(block.load(fromByteOffset: 192 + j, as: Int8.self)) &* Int32(sums[b * 16 + j])
+            }
             sum += (half(block, 208) * xs[b]) * Float(scaled &- 32 &* offset)
         }
         return sum
@@ -268,8 +277,8 @@ enum PortableKernels {
     /// first value of largest magnitude, quants min(127, round(x · (−127 / m))), `scales[b]` =
     /// 1 / (−127 / m), `sums` the sum of every 16 quants; zeros for an all-zero block.
     static func packQ8_K(
-        _ x: UnsafePointer<Float>, columns: Int, quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
-        sums: UnsafeMutablePointer<Int16>
+        _ x: UnsafePointer<Float>, columns: Int, quants: UnsafeMutablePointer<Int8>,
+        scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int16>
     ) {
         for b in 0..<columns / 256 {
             let v = x + b * 256
@@ -301,7 +310,8 @@ enum PortableKernels {
 
     /// The `columns` values of the row at `p` (ggml blocks of `type`) into `out`, computed as ggml's
     /// `dequantize_row_*` does.
-    static func dequantize(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    static func dequantize(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into out: UnsafeMutablePointer<Float>)
+    {
         switch type {
         case .f32:
             for i in 0..<columns { out[i] = p.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
@@ -337,7 +347,8 @@ enum PortableKernels {
                     let minimum = dmin * Float(mins[j])
                     let o = out + b * 256 + j * 32
                     for l in 0..<32 {
-                        var v = Int32(qs.load(fromByteOffset: (j / 2) * 32 + l, as: UInt8.self) >> (4 * UInt8(j % 2)) & 0xF)
+                        var v = Int32(
+                            qs.load(fromByteOffset: (j / 2) * 32 + l, as: UInt8.self) >> (4 * UInt8(j % 2)) & 0xF)
                         if five && block.load(fromByteOffset: 16 + l, as: UInt8.self) >> UInt8(j) & 1 == 1 { v += 16 }
                         o[l] = scale * Float(v) - minimum
                     }
@@ -420,7 +431,8 @@ enum PortableKernels {
         for h in 0..<2 {
             for g in 0..<4 {
                 for l in 0..<32 {
-                    let low = block.load(fromByteOffset: 64 * h + 32 * (g % 2) + l, as: UInt8.self) >> (g < 2 ? 0 : 4) & 0xF
+                    let low =
+                        block.load(fromByteOffset: 64 * h + 32 * (g % 2) + l, as: UInt8.self) >> (g < 2 ? 0 : 4) & 0xF
                     let high = block.load(fromByteOffset: 128 + 32 * h + l, as: UInt8.self) >> UInt8(2 * g) & 3
                     q[128 * h + 32 * g + l] = Int8(low | high << 4) - 32
                 }
