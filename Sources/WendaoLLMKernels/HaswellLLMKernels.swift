@@ -176,7 +176,7 @@
                     continue
                 }
                 var first = 0
-                while abs(v[first]) != amax { first += 1 }
+                while first < 255, abs(v[first]) != amax { first += 1 }  // bounded: NaNs never match
                 let inverse = -127 / v[first]
                 let scale = SIMD8<Float>(repeating: inverse)
                 for g in 0..<8 {

@@ -540,6 +540,22 @@ struct KernelTests {
         }
     }
 
+    @Test("non-finite activations give non-finite or garbage results, never a trap", arguments: kernelChoices)
+    func nonFinite(fast: Bool) {
+        let columns = 512
+        var values = randomActivations(columns: columns, count: 3, seed: 13)
+        values[5] = .nan
+        values[columns + 300] = .infinity
+        values[2 * columns + 7] = -.infinity
+        for i in 0..<256 { values[2 * columns + 256 + i] = .nan }
+        for type in weightTypes {
+            let random = RandomMatrix(type, rows: 3, columns: columns, seed: 61)
+            let x = PackedActivations(format: .for(type), columns: columns, capacity: 3)
+            values.withUnsafeBufferPointer { x.pack($0.baseAddress!, count: 3, stride: columns, fast: fast) }
+            #expect(run(random.matrix, x, rows: 0..<3, outStride: 3, fast: fast).count == 9)
+        }
+    }
+
     @Test("odd shapes: one block, many rows, a sub-range", arguments: weightTypes, kernelChoices)
     func oddShapes(type: GGMLType, fast: Bool) {
         for (rows, columns, range) in [
