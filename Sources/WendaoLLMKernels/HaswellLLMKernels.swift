@@ -1,8 +1,10 @@
 #if arch(x86_64)
-    // Clang's intrinsics for the two instructions the integer dot products rest on, which Swift's SIMD
-    // types cannot express: `vpmaddubsw` (unsigned × signed bytes, pairs summed with saturation) and
-    // `vpmaddwd` (int16 pairs multiplied and summed into int32); plus the byte shuffles and half-float
-    // conversions around them. Everything else is plain SIMD8<Float> arithmetic.
+    // Clang's x86 intrinsics (Swift imports them as functions on SIMD types: __m256i is SIMD4<Int64>,
+    // __m256 SIMD8<Float>). The integer dot products rest on two instructions Swift's SIMD operators
+    // cannot express — `vpmaddubsw` (unsigned × signed bytes, pairs summed with saturation) and
+    // `vpmaddwd` (int16 pairs multiplied and summed into int32) — and written with SIMD operators the
+    // byte work around them (widening, shifts, shuffles) came out as out-of-line generic code. The
+    // float accumulation uses the intrinsics and SIMD8<Float> arithmetic alike.
     import _Builtin_intrinsics.intel
 
     /// The quantised matrix kernels of the language-model runtime compiled for Haswell-class x86-64
@@ -251,7 +253,7 @@
         _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF)))
     }
 
-    /// The largest lane of `v` (lanes are magnitudes: no NaN).
+    /// The largest lane of `v` (magnitudes; with NaNs, whatever the comparisons keep: never a trap).
     @inline(__always)
     private func maxMagnitude(_ v: SIMD8<Float>) -> Float {
         let h = pointwiseMax(v.lowHalf, v.highHalf)
