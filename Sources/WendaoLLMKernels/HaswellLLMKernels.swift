@@ -1,8 +1,10 @@
 #if arch(x86_64)
-    // Clang's intrinsics for the two instructions the integer dot products rest on, which Swift's SIMD
-    // types cannot express: `vpmaddubsw` (unsigned × signed bytes, pairs summed with saturation) and
-    // `vpmaddwd` (int16 pairs multiplied and summed into int32); plus the byte shuffles and half-float
-    // conversions around them. Everything else is plain SIMD8<Float> arithmetic.
+    // Clang's x86 intrinsics (Swift imports them as functions on SIMD types: __m256i is SIMD4<Int64>,
+    // __m256 SIMD8<Float>). The integer dot products rest on two instructions Swift's SIMD operators
+    // cannot express — `vpmaddubsw` (unsigned × signed bytes, pairs summed with saturation) and
+    // `vpmaddwd` (int16 pairs multiplied and summed into int32) — and written with SIMD operators the
+    // byte work around them (widening, shifts, shuffles) came out as out-of-line generic code. The
+    // float accumulation uses the intrinsics and SIMD8<Float> arithmetic alike.
     import _Builtin_intrinsics.intel
 
     /// The quantised matrix kernels of the language-model runtime compiled for Haswell-class x86-64
@@ -143,7 +145,8 @@
                 store(narrow(i0, i1, i2, i3), to: quants + (b &* 32))
                 if withSums {
                     scales[2 &* b] = d
-                    scales[2 &* b &+ 1] = d * Float(horizontalSum(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3))))
+                    scales[2 &* b &+ 1] =
+                        d * Float(horizontalSum(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3))))
                 } else {
                     scales[b] = d
                 }
@@ -163,7 +166,9 @@
                 let v = x + (b &* 256)
                 let raw = UnsafeRawPointer(v)
                 var m = SIMD8<Float>()
-                for i in 0..<32 { m = pointwiseMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self))) }
+                for i in 0..<32 {
+                    m = pointwiseMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self)))
+                }
                 let amax = maxMagnitude(m)
                 let q = quants + (b &* 256)
                 if amax == 0 {
@@ -173,7 +178,7 @@
                     continue
                 }
                 var first = 0
-                while abs(v[first]) != amax { first += 1 }
+                while first < 255, abs(v[first]) != amax { first += 1 }  // bounded: NaNs never match
                 let inverse = -127 / v[first]
                 let scale = SIMD8<Float>(repeating: inverse)
                 for g in 0..<8 {
@@ -208,15 +213,29 @@
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: __m256i.self)
     }
 
-    /// The half-precision float at `p`.
+    /// The half-precision floats at `a` and `b` in lanes 0 and 1. The pair is put together in general
+    /// registers and moved over whole (`vmovd`): LLVM turns a lone half into an insert into whatever
+    /// vector register is at hand, which chains every block's conversion to the previous block's
+    /// arithmetic through that register's other lanes.
     @inline(__always)
-    private func half(_ p: UnsafeRawPointer) -> Float { _cvtsh_ss(p.loadUnaligned(as: UInt16.self)) }
+    private func halves(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD4<Float> {
+        let bits = UInt32(a.loadUnaligned(as: UInt16.self)) | UInt32(b.loadUnaligned(as: UInt16.self)) << 16
+        return _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: bits)))
+    }
+
+    /// Two floats at `p` in lanes 0 and 1 (lanes 2 and 3 zero).
+    @inline(__always)
+    private func floatPair(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        _mm_castsi128_ps(_mm_loadl_epi64(UnsafeRawPointer(p).assumingMemoryBound(to: __m128i.self)))
+    }
 
     /// 16 bytes at `p` as 32 nibbles: the low nibbles (elements 0…15) then the high ones (16…31).
     @inline(__always)
     private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
-        let bytes = p.loadUnaligned(as: __m128i.self)
-        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes), _mm256_set1_epi8(0x0F))
+        // The 16 bytes in both halves (a load), the upper half shifted right by 4 (one variable shift).
+        let both = _mm256_broadcastsi128_si256(p.loadUnaligned(as: __m128i.self))
+        return _mm256_and_si256(
+            _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0F))
     }
 
     /// Byte `i` is 0xFF where bit `i` of `bits` is set, else 0.
@@ -234,7 +253,7 @@
         _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF)))
     }
 
-    /// The largest lane of `v` (lanes are magnitudes: no NaN).
+    /// The largest lane of `v` (magnitudes; with NaNs, whatever the comparisons keep: never a trap).
     @inline(__always)
     private func maxMagnitude(_ v: SIMD8<Float>) -> Float {
         let h = pointwiseMax(v.lowHalf, v.highHalf)
@@ -273,7 +292,9 @@
 
     /// Runs `tile(r, t, n)`, the dot products of row `r` with vectors `t..<t + n` (n is 4 or 1), over
     /// every row in `rows` and every vector of `x`, and stores them. Vectors are taken in groups of about
-    /// 256 KiB (they stay in the L2 cache while every row streams past once per group).
+    /// 256 KiB (they stay in the L2 cache while every row streams past once per group). Rows are read
+    /// one at a time, front to back: reading several rows side by side measured slower once the
+    /// weights come from memory (the processor's prefetchers follow one stream best).
     @inline(__always)
     private func drive(
         rows: Range<Int>, _ x: ActivationView, vectorBytes: Int, _ out: UnsafeMutablePointer<Float>,
@@ -340,7 +361,10 @@
             var s = horizontalSum(a[k] + b[k])
             let v = x.floats + ((t &+ k) &* x.floatStride)
             for j in i..<columns {
-                let w = halves ? _cvtsh_ss((row + (j &* 2)).loadUnaligned(as: UInt16.self)) : row.load(fromByteOffset: j &* 4, as: Float.self)
+                let w =
+                    halves
+                    ? _cvtsh_ss((row + (j &* 2)).loadUnaligned(as: UInt16.self))
+                    : row.load(fromByteOffset: j &* 4, as: Float.self)
                 s += w * v[j]
             }
             result[k] = s
@@ -383,7 +407,8 @@
         static var symmetric: Bool { true }
         @inline(__always) static func quants(_ p: UnsafeRawPointer) -> __m256i {
             // A set bit leaves the nibble (n + 16 − 16); a clear one makes it n − 16 (0xF0 | n as int8).
-            let clear = _mm256_andnot_si256(bitBytes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), _mm256_set1_epi8(-16))
+            let clear = _mm256_andnot_si256(
+                bitBytes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)), _mm256_set1_epi8(-16))
             return _mm256_or_si256(nibbles(p + 6), clear)
         }
     }
@@ -393,7 +418,8 @@
         static var bytes: Int { 24 }
         static var symmetric: Bool { false }
         @inline(__always) static func quants(_ p: UnsafeRawPointer) -> __m256i {
-            let set = _mm256_and_si256(bitBytes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), _mm256_set1_epi8(16))
+            let set = _mm256_and_si256(
+                bitBytes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)), _mm256_set1_epi8(16))
             return _mm256_or_si256(nibbles(p + 8), set)
         }
     }
@@ -418,42 +444,118 @@
     }
 
     /// Row (`blocks` blocks at `row`) · vectors `t..<t + n`.
+    ///
+    /// Blocks go four at a time. Their scales are gathered with plain loads into one register,
+    /// converted and multiplied by the vectors' scales together, and parked on the stack, so that the
+    /// block loop only broadcasts a product from memory (the vector units are the bottleneck; the
+    /// load ports are not).
+    ///
+    /// Each vector is summed in one order whatever `n` is (so a vector multiplied alone or with
+    /// others gives the same bits): one chain `acc = fma(d·d_x, float(q·y), acc)` over the blocks, as
+    /// ggml's AVX2 `vec_dot`; the minimums' products `m·(d·Σq)_x` in the odd lanes of a vector, added
+    /// at the end. (Two chains per vector would hide the FMA latency when decoding, but four vectors
+    /// at once would then need more registers than there are.)
     @inline(__always)
     private func legacyTile<B: LegacyBlock>(
         _: B.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ x: ActivationView, _ t: Int, _ n: Int
     ) -> SIMD4<Float> {
-        var acc = InlineArray<4, SIMD8<Float>>(repeating: .zero)
-        var minimum = SIMD4<Float>()
-        let ones = _mm256_set1_epi16(1)
-        var block = row
-        for b in 0..<blocks {
-            let q = B.quants(block)
-            let d = half(block)
+        typealias Accumulators = InlineArray<4, SIMD8<Float>>
+        var acc = Accumulators(repeating: .zero)
+        var minimum = Accumulators(repeating: .zero)
+        /// Blocks `b..<b + count` (count is 4, 2 or 1, a constant once inlined).
+        @inline(__always) func group(
+            _ b: Int, _ count: Int, _ acc: inout Accumulators, _ minimum: inout Accumulators
+        ) {
+            let first = row + b &* B.bytes
+            @inline(__always) func at(_ i: Int) -> UnsafeRawPointer { first + i &* B.bytes }
+            // Per vector, the blocks' d·d_x (symmetric) or (d·d_x, m·(d·Σq)_x) pairs.
+            var products = InlineArray<4, SIMD8<Float>>(repeating: .zero)
             if B.symmetric {
-                // vpmaddubsw multiplies unsigned by signed bytes: move the weights' signs onto the
-                // activations (|q| · sign(q)·y = q·y).
-                let magnitude = _mm256_sign_epi8(q, q)
+                var bits = UInt64(at(0).loadUnaligned(as: UInt16.self))
+                if count >= 2 { bits |= UInt64(at(1).loadUnaligned(as: UInt16.self)) << 16 }
+                if count == 4 {
+                    bits |= UInt64(at(2).loadUnaligned(as: UInt16.self)) << 32
+                    bits |= UInt64(at(3).loadUnaligned(as: UInt16.self)) << 48
+                }
+                let d = _mm_cvtph_ps(_mm_cvtsi64_si128(Int64(bitPattern: bits)))
                 for k in 0..<n {
-                    let y = load256(x.quants + ((t &+ k) &* x.quantStride &+ b &* 32))
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(y, q)), ones)
-                    let scale = d * x.scales[(t &+ k) &* x.scaleStride &+ b]
-                    acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(p), acc[k])
+                    let xs = x.scales + ((t &+ k) &* x.scaleStride &+ b)
+                    let dx =
+                        count == 4
+                        ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD4<Float>.self)
+                        : count == 2 ? floatPair(xs) : SIMD4<Float>(xs[0], 0, 0, 0)
+                    products[k] = SIMD8<Float>(lowHalf: d * dx, highHalf: .zero)
                 }
             } else {
-                let m = half(block + 2)
+                var low = UInt64(at(0).loadUnaligned(as: UInt32.self))
+                if count >= 2 { low |= UInt64(at(1).loadUnaligned(as: UInt32.self)) << 32 }
+                var high: UInt64 = 0
+                if count == 4 {
+                    high =
+                        UInt64(at(2).loadUnaligned(as: UInt32.self)) | UInt64(at(3).loadUnaligned(as: UInt32.self))
+                        << 32
+                }
+                let dm = _mm256_cvtph_ps(_mm_set_epi64x(Int64(bitPattern: high), Int64(bitPattern: low)))
                 for k in 0..<n {
-                    let y = load256(x.quants + ((t &+ k) &* x.quantStride &+ b &* 32))
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones)
-                    let s = x.scales + ((t &+ k) &* x.scaleStride &+ b &* 2)
-                    acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * s[0]), _mm256_cvtepi32_ps(p), acc[k])
-                    minimum[k] += m * s[1]
+                    let xs = x.scales + ((t &+ k) &* x.scaleStride &+ b &* 2)
+                    let pairs =
+                        count == 4
+                        ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD8<Float>.self)
+                        : SIMD8<Float>(
+                            lowHalf: count == 2
+                                ? UnsafeRawPointer(xs).loadUnaligned(as: SIMD4<Float>.self) : floatPair(xs),
+                            highHalf: .zero)
+                    products[k] = dm * pairs
+                    minimum[k] += products[k]
                 }
             }
-            block += B.bytes
+            let scales = products  // a constant for the closure below (a captured variable is checked at run time)
+            // Written out block by block so that each block's product lane is a constant.
+            @inline(__always) func block(_ i: Int, _ acc: inout Accumulators) {
+                let q = B.quants(at(i))
+                let magnitude = _mm256_sign_epi8(q, q)
+                for k in 0..<n {
+                    let y = load256(x.quants + ((t &+ k) &* x.quantStride &+ (b &+ i) &* 32))
+                    let s = SIMD8<Float>(repeating: scales[k][B.symmetric ? i : 2 &* i])
+                    acc[k] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(blockDot(B.self, q, magnitude, y)), acc[k])
+                }
+            }
+            block(0, &acc)
+            if count >= 2 { block(1, &acc) }
+            if count == 4 {
+                block(2, &acc)
+                block(3, &acc)
+            }
         }
+        var b = 0
+        while b + 4 <= blocks {
+            group(b, 4, &acc, &minimum)
+            b += 4
+        }
+        if b + 2 <= blocks {
+            group(b, 2, &acc, &minimum)
+            b += 2
+        }
+        if b < blocks { group(b, 1, &acc, &minimum) }
         var result = SIMD4<Float>()
-        for k in 0..<n { result[k] = horizontalSum(acc[k]) + minimum[k] }
+        for k in 0..<n {
+            let m = minimum[k]
+            result[k] = horizontalSum(acc[k]) + (B.symmetric ? 0 : (m[1] + m[3]) + (m[5] + m[7]))
+        }
         return result
+    }
+
+    /// The integer dot product of a block's quants `q` with 32 activation quants `y`, as 8 partial
+    /// sums (`magnitude` is |q|, used by the symmetric formats).
+    @inline(__always)
+    private func blockDot<B: LegacyBlock>(_: B.Type, _ q: __m256i, _ magnitude: __m256i, _ y: __m256i) -> __m256i {
+        let ones = _mm256_set1_epi16(1)
+        if B.symmetric {
+            // vpmaddubsw multiplies unsigned by signed bytes: move the weights' signs onto the activations
+            // (|q| · sign(q)·y = q·y).
+            return _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(y, q)), ones)
+        }
+        return _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones)
     }
 
     // MARK: - K-quants: Q4_K, Q5_K, Q6_K (super-blocks of 256)
@@ -487,8 +589,9 @@
         for b in 0..<blocks {
             // d, dmin, 12 bytes of scales and minimums, [Q5_K: 32 bytes of fifth bits], 128 bytes of nibbles:
             // bytes 32j…32j+31 hold sub-block 2j in their low nibbles and 2j+1 in their high ones.
-            let d = half(block)
-            let dmin = half(block + 2)
+            let ddmin = halves(block, block + 2)
+            let d = ddmin[0]
+            let dmin = ddmin[1]
             let (scales, mins) = scalesAndMins(block + 4)
             let m8 = _mm_set_epi64x(0, Int64(bitPattern: mins))
             let minPairs = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8))  // m0 m0 m1 m1 … m7 m7
@@ -543,7 +646,7 @@
             // elements), d. In each half h: element 128h + 32g + l (g = 0…3, l = 0…31) takes the low
             // (g < 2) or high nibble of low byte 64h + 32(g & 1) + l and bits 2g, 2g+1 of high byte
             // 32h + l; q − 32 is the weight.
-            let d = half(block + 208)
+            let d = halves(block + 208, block + 208)[0]
             let scales = (block + 192).loadUnaligned(as: __m128i.self)
             var sums = InlineArray<4, __m256i>(repeating: _mm256_setzero_si256())
             for h in 0..<2 {
@@ -562,7 +665,8 @@
                     let pair = _mm256_cvtepi8_epi16(
                         _mm_shuffle_epi8(scales, _mm_set_epi64x(pick &+ 0x0101_0101_0101_0101, pick)))
                     for k in 0..<n {
-                        let y = UnsafeRawPointer(x.quants + ((t &+ k) &* x.quantStride &+ b &* 256 &+ (h &* 4 &+ g) &* 32))
+                        let y = UnsafeRawPointer(
+                            x.quants + ((t &+ k) &* x.quantStride &+ b &* 256 &+ (h &* 4 &+ g) &* 32))
                         let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], load256(y)), pair)
                         sums[k] = _mm256_add_epi32(sums[k], p)
                     }

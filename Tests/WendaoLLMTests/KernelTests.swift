@@ -68,7 +68,9 @@ private final class RandomMatrix {
         let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
         self.memory = memory
         for i in 0..<bytes { memory.storeBytes(of: g.byte(), toByteOffset: i, as: UInt8.self) }
-        func setHalf(_ offset: Int, _ bits: UInt16) { memory.storeBytes(of: bits, toByteOffset: offset, as: UInt16.self) }
+        func setHalf(_ offset: Int, _ bits: UInt16) {
+            memory.storeBytes(of: bits, toByteOffset: offset, as: UInt16.self)
+        }
         let blocks = rows * columns / type.blockSize
         for b in 0..<blocks {
             let o = b * type.blockBytes
@@ -220,14 +222,18 @@ private func unpacked(_ x: PackedActivations, _ t: Int) -> (values: [Float], sum
         let sums = pairs == 2 ? (0..<x.columns / 32).map { x.scales[t * x.scaleStride + 2 * $0 + 1] } : []
         return (values, sums)
     case .q8_K:
-        return ((0..<x.columns).map { x.scales[t * x.scaleStride + $0 / 256] * Float(x.quants[t * x.quantStride + $0]) }, [])
+        return (
+            (0..<x.columns).map { x.scales[t * x.scaleStride + $0 / 256] * Float(x.quants[t * x.quantStride + $0]) }, []
+        )
     }
 }
 
 /// The expected dot product of row `w` with packed vector `t`: exact (double) arithmetic on the
 /// dequantised row and the packed values, with Q8_1's stored d·Σq in place of d·Σq for the minimums
 /// (as the kernels use it). Also Σ|wᵢ·xᵢ|, the scale of the float rounding error.
-private func expected(_ row: [Float], _ type: GGMLType, _ matrix: WeightMatrix, _ r: Int, _ x: PackedActivations, _ t: Int)
+private func expected(
+    _ row: [Float], _ type: GGMLType, _ matrix: WeightMatrix, _ r: Int, _ x: PackedActivations, _ t: Int
+)
     -> (value: Double, magnitude: Double)
 {
     let (values, sums) = unpacked(x, t)
@@ -239,7 +245,8 @@ private func expected(_ row: [Float], _ type: GGMLType, _ matrix: WeightMatrix, 
     }
     if type == .q4_1 || type == .q5_1 {
         for b in 0..<row.count / 32 {
-            let m = Double(specHalf(matrix.row(r).loadUnaligned(fromByteOffset: b * type.blockBytes + 2, as: UInt16.self)))
+            let m = Double(
+                specHalf(matrix.row(r).loadUnaligned(fromByteOffset: b * type.blockBytes + 2, as: UInt16.self)))
             let exactSum = (0..<32).reduce(0.0) { $0 + Double(values[b * 32 + $1]) }
             value += m * (Double(sums[b]) - exactSum)
             magnitude += abs(m * Double(sums[b]))
@@ -392,11 +399,14 @@ struct KernelTests {
                 b.pack($0.baseAddress!, count: 4, stride: columns, fast: false)
             }
             for t in 0..<4 {
-                #expect((0..<columns).allSatisfy { a.quants[t * a.quantStride + $0] == b.quants[t * b.quantStride + $0] })
+                #expect(
+                    (0..<columns).allSatisfy { a.quants[t * a.quantStride + $0] == b.quants[t * b.quantStride + $0] })
                 let scales = format == .q8_1 ? columns / 16 : columns / format.blockSize
-                #expect((0..<scales).allSatisfy { a.scales[t * a.scaleStride + $0] == b.scales[t * b.scaleStride + $0] })
+                #expect(
+                    (0..<scales).allSatisfy { a.scales[t * a.scaleStride + $0] == b.scales[t * b.scaleStride + $0] })
                 if format == .q8_K {
-                    #expect((0..<columns / 16).allSatisfy { a.sums[t * a.sumStride + $0] == b.sums[t * b.sumStride + $0] })
+                    #expect(
+                        (0..<columns / 16).allSatisfy { a.sums[t * a.sumStride + $0] == b.sums[t * b.sumStride + $0] })
                 }
             }
         }
@@ -418,7 +428,9 @@ struct KernelTests {
             for t in 0..<count {
                 let (value, magnitude) = expected(row, type, w, r, x, t)
                 let got = Double(out[t * rows + r])
-                #expect(abs(got - value) <= 2e-5 * magnitude + 1e-30, "\(type.name) row \(r) vector \(t): \(got) vs \(value)")
+                #expect(
+                    abs(got - value) <= 2e-5 * magnitude + 1e-30,
+                    "\(type.name) row \(r) vector \(t): \(got) vs \(value)")
             }
         }
     }
@@ -459,7 +471,11 @@ struct KernelTests {
                         // w = d·q + m: the minimum's share of the rounding, and m times the stored d·Σq (a half)
                         // instead of Σx.
                         for sub in stride(from: part.lowerBound, to: part.upperBound, by: 32) {
-                            let m = abs(Double(specHalf(w.row(r).loadUnaligned(fromByteOffset: sub / 32 * type.blockBytes + 2, as: UInt16.self))))
+                            let m = abs(
+                                Double(
+                                    specHalf(
+                                        w.row(r).loadUnaligned(
+                                            fromByteOffset: sub / 32 * type.blockBytes + 2, as: UInt16.self))))
                             let sum = (sub..<sub + 32).reduce(0.0) { $0 + v[$1] }
                             bound += m * (2 * 32 * 0.6 * step + 0x1p-10 * abs(sum) + 0x1p-10 * 32 * step)
                         }
@@ -471,7 +487,9 @@ struct KernelTests {
         }
     }
 
-    @Test("several vectors at once equal one at a time; row ranges and the output stride", arguments: weightTypes, kernelChoices)
+    @Test(
+        "several vectors at once equal one at a time; row ranges and the output stride", arguments: weightTypes,
+        kernelChoices)
     func rowsAndVectors(type: GGMLType, fast: Bool) {
         let columns = 3 * max(type.blockSize, 32)
         let rows = 9
@@ -522,10 +540,27 @@ struct KernelTests {
         }
     }
 
+    @Test("non-finite activations give non-finite or garbage results, never a trap", arguments: kernelChoices)
+    func nonFinite(fast: Bool) {
+        let columns = 512
+        var values = randomActivations(columns: columns, count: 3, seed: 13)
+        values[5] = .nan
+        values[columns + 300] = .infinity
+        values[2 * columns + 7] = -.infinity
+        for i in 0..<256 { values[2 * columns + 256 + i] = .nan }
+        for type in weightTypes {
+            let random = RandomMatrix(type, rows: 3, columns: columns, seed: 61)
+            let x = PackedActivations(format: .for(type), columns: columns, capacity: 3)
+            values.withUnsafeBufferPointer { x.pack($0.baseAddress!, count: 3, stride: columns, fast: fast) }
+            #expect(run(random.matrix, x, rows: 0..<3, outStride: 3, fast: fast).count == 9)
+        }
+    }
+
     @Test("odd shapes: one block, many rows, a sub-range", arguments: weightTypes, kernelChoices)
     func oddShapes(type: GGMLType, fast: Bool) {
         for (rows, columns, range) in [
-            (1, type.blockSize, 0..<1), (1, 1 * max(type.blockSize, 7), 0..<1), (67, type.blockSize == 1 ? 40 : type.blockSize, 0..<67),
+            (1, type.blockSize, 0..<1), (1, 1 * max(type.blockSize, 7), 0..<1),
+            (67, type.blockSize == 1 ? 40 : type.blockSize, 0..<67),
             (67, 2 * max(type.blockSize, 32), 13..<61),
         ] {
             let random = RandomMatrix(type, rows: rows, columns: columns, seed: UInt64(rows * 1000 + columns))
@@ -540,7 +575,9 @@ struct KernelTests {
                     let got = out[t * rows + r]
                     if range.contains(r) {
                         let (value, magnitude) = expected(row, type, w, r, x, t)
-                        #expect(abs(Double(got) - value) <= 2e-5 * magnitude + 1e-30, "\(type.name) \(rows)×\(columns) row \(r)")
+                        #expect(
+                            abs(Double(got) - value) <= 2e-5 * magnitude + 1e-30,
+                            "\(type.name) \(rows)×\(columns) row \(r)")
                     } else {
                         #expect(got == -12345)
                     }

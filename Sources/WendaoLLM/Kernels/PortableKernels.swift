@@ -1,11 +1,11 @@
 internal import WendaoLLMKernels
 
-/// The portable kernels: any CPU, plain Swift (LLVM vectorises the integer dot products for whatever
-/// the module is built for). They are the fallback when ``LLMKernels/fast`` is false and the reference
-/// the tests hold the Haswell kernels to.
+/// The portable kernels: any CPU, plain Swift written as short loops LLVM vectorises for whatever
+/// the module is built for (SSE2 multiply-adds on baseline x86-64). They are the fallback when
+/// ``LLMKernels/fast`` is false and the tests hold the Haswell kernels to them.
 ///
-/// A weight row is first unpacked into int8 quants plus its block scales (once per row and group of
-/// vectors), then dotted with each packed vector: per block an exact integer sum, scaled in float.
+/// Each dot product reads the weight blocks directly: per block an exact integer sum of quant
+/// products, scaled in float.
 enum PortableKernels {
     // MARK: Multiplying
 
@@ -14,19 +14,224 @@ enum PortableKernels {
         _ type: GGMLType, _ w: WeightRows, rows: Range<Int>, _ x: ActivationView, into out: UnsafeMutablePointer<Float>,
         outStride: Int
     ) {
-        let row = UnpackedRow(columns: w.columns)
-        defer { row.deallocate() }
+        // Vectors in groups of about 256 KiB, which stay in the L2 cache while the rows stream past.
         let vectorBytes = type == .f32 || type == .f16 ? w.columns * 4 : w.columns
         let group = max(1, min(x.count, (256 << 10) / vectorBytes))
         var first = 0
         while first < x.count {
             let end = min(x.count, first + group)
             for r in rows {
-                row.unpack(type, w.row(r))
-                for t in first..<end { out[t * outStride + r] = row.dot(type, x, t) }
+                let row = w.row(r)
+                for t in first..<end { out[t * outStride + r] = dot(type, row, w.columns, x, t) }
             }
             first = end
         }
+    }
+
+    /// The row of `columns` elements at `p` · vector `t` of `x`.
+    static func dot(_ type: GGMLType, _ p: UnsafeRawPointer, _ columns: Int, _ x: ActivationView, _ t: Int) -> Float {
+        let y = x.quants + t * x.quantStride
+        let xs = x.scales + t * x.scaleStride
+        switch type {
+        case .f32:
+            return floatDot(columns, x.floats + t * x.floatStride) {
+                p.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self)
+            }
+        case .f16:
+            return floatDot(columns, x.floats + t * x.floatStride) { half(p, $0 * 2) }
+        case .q4_0:
+            return symmetricDot(p, columns / 32, 18, y, xs) { nibbleDot($0 + 2, 0, $1, offset: 8) }
+        case .q5_0:
+            return symmetricDot(p, columns / 32, 22, y, xs) {
+                nibbleDot($0 + 6, $0.loadUnaligned(fromByteOffset: 2, as: UInt32.self), $1, offset: 16)
+            }
+        case .q8_0:
+            return symmetricDot(p, columns / 32, 34, y, xs) { block, y in
+                var s: Int32 = 0
+                for i in 0..<32 { s &+= Int32(block.load(fromByteOffset: 2 + i, as: Int8.self)) &* Int32(y[i]) }
+                return s
+            }
+        case .q4_1:
+            return minimumDot(p, columns / 32, 20, y, xs) { nibbleDot($0 + 4, 0, $1, offset: 0) }
+        case .q5_1:
+            return minimumDot(p, columns / 32, 24, y, xs) {
+                nibbleDot($0 + 8, $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self), $1, offset: 0)
+            }
+        case .q4_K, .q5_K:
+            return q45KDot(p, columns / 256, fiveBits: type == .q5_K, y, xs, x.sums + t * x.sumStride)
+        case .q6_K:
+            return q6KDot(p, columns / 256, y, xs, x.sums + t * x.sumStride)
+        default:
+            preconditionFailure("\(type.name) weights are not supported")
+        }
+    }
+
+    /// Σ over blocks of d·d_x·(integer dot) for Q4_0, Q5_0 and Q8_0 (`bytes` per block, d first).
+    @inline(__always)
+    private static func symmetricDot(
+        _ p: UnsafeRawPointer, _ blocks: Int, _ bytes: Int, _ y: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+        _ integer: (UnsafeRawPointer, UnsafePointer<Int8>) -> Int32
+    ) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let block = p + b * bytes
+            sum += (half(block, 0) * xs[b]) * Float(integer(block, y + b * 32))
+        }
+        return sum
+    }
+
+    /// Σ over blocks of d·d_x·(integer dot) + m·(d·Σq)_x for Q4_1 and Q5_1 (d, m first).
+    @inline(__always)
+    private static func minimumDot(
+        _ p: UnsafeRawPointer, _ blocks: Int, _ bytes: Int, _ y: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+        _ integer: (UnsafeRawPointer, UnsafePointer<Int8>) -> Int32
+    ) -> Float {
+        var sum: Float = 0
+        var minimum: Float = 0
+        for b in 0..<blocks {
+            let block = p + b * bytes
+            sum += (half(block, 0) * xs[2 * b]) * Float(integer(block, y + b * 32))
+            minimum += half(block, 2) * xs[2 * b + 1]
+        }
+        return sum + minimum
+    }
+
+    /// Σ (q − offset)·y over a block of 32 whose low 4 bits are the nibbles at `qs` (byte i: element i
+    /// low, element i + 16 high) and whose fifth bits are bit i of `highBits` (zero for Q4 formats).
+    @inline(__always)
+    private static func nibbleDot(_ qs: UnsafeRawPointer, _ highBits: UInt32, _ y: UnsafePointer<Int8>, offset: Int32)
+        -> Int32
+    {
+        // The fifth bits spread to 0x10 bytes, eight at a time: copy the byte into every byte, keep
+        // bit k in byte k, and turn a non-zero byte into 0x10.
+        @inline(__always) func spread(_ bits: UInt32) -> UInt64 {
+            let picked = (UInt64(bits & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
+            return ((picked &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) >> 3
+        }
+        var high = (spread(highBits), spread(highBits >> 8), spread(highBits >> 16), spread(highBits >> 24))
+        return withUnsafeBytes(of: &high) { h in
+            var s: Int32 = 0
+            for i in 0..<16 {
+                let byte = qs.load(fromByteOffset: i, as: UInt8.self)
+                let low = Int32(byte & 0xF | h[i]) &- offset
+                let top = Int32(byte >> 4 | h[i + 16]) &- offset
+                s &+= low &* Int32(y[i]) &+ top &* Int32(y[i + 16])
+            }
+            return s
+        }
+    }
+
+    /// Q4_K/Q5_K row · Q8_K vector: per super-block d·d_x·Σ scale·(q·y) − dmin·d_x·Σ min·(Σy).
+    private static func q45KDot(
+        _ p: UnsafeRawPointer, _ blocks: Int, fiveBits: Bool, _ y: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+        _ sums: UnsafePointer<Int16>
+    ) -> Float {
+        var sum: Float = 0
+        let bytes = fiveBits ? 176 : 144
+        for b in 0..<blocks {
+            let block = p + b * bytes
+            let (scales, mins) = scalesAndMins(block + 4)
+            let qs = block + (fiveBits ? 48 : 16)
+            let qh = block + 16
+            let v = y + b * 256
+            var scaled: Int32 = 0
+            var minimum: Int32 = 0
+            for j in 0..<4 {
+                // Bytes 32j…32j+31: sub-block 2j in the low nibbles, 2j+1 in the high ones; Q5_K's
+                // fifth bits are bits 2j and 2j+1 of the 32 qh bytes.
+                var s0: Int32 = 0
+                var s1: Int32 = 0
+                let shift = UInt8(2 * j)
+                if fiveBits {
+                    for l in 0..<32 {
+                        let byte = qs.load(fromByteOffset: j * 32 + l, as: UInt8.self)
+                        let h = qh.load(fromByteOffset: l, as: UInt8.self) >> shift
+                        s0 &+= Int32(byte & 0xF | (h & 1) << 4) &* Int32(v[j * 64 + l])
+                        s1 &+= Int32(byte >> 4 | (h & 2) << 3) &* Int32(v[j * 64 + 32 + l])
+                    }
+                } else {
+                    for l in 0..<32 {
+                        let byte = qs.load(fromByteOffset: j * 32 + l, as: UInt8.self)
+                        s0 &+= Int32(byte & 0xF) &* Int32(v[j * 64 + l])
+                        s1 &+= Int32(byte >> 4) &* Int32(v[j * 64 + 32 + l])
+                    }
+                }
+                scaled &+= Int32(scales[2 * j]) &* s0 &+ Int32(scales[2 * j + 1]) &* s1
+                // Σy over sub-blocks 2j and 2j+1: two sums of 16 each.
+                let s = sums + b * 16 + 4 * j
+                minimum &+= Int32(mins[2 * j]) &* (Int32(s[0]) &+ Int32(s[1]))
+                minimum &+= Int32(mins[2 * j + 1]) &* (Int32(s[2]) &+ Int32(s[3]))
+            }
+            sum += (half(block, 0) * xs[b]) * Float(scaled)
+            sum += (-half(block, 2) * xs[b]) * Float(minimum)
+        }
+        return sum
+    }
+
+    /// Q6_K row · Q8_K vector: per super-block d·d_x·Σ scale·((q − 32)·y), as Σ scale·(q·y) − 32·Σ
+    /// scale·(Σy).
+    private static func q6KDot(
+        _ p: UnsafeRawPointer, _ blocks: Int, _ y: UnsafePointer<Int8>, _ xs: UnsafePointer<Float>,
+        _ sums: UnsafePointer<Int16>
+    ) -> Float {
+        var sum: Float = 0
+        for b in 0..<blocks {
+            let block = p + b * 210
+            let v = y + b * 256
+            var scaled: Int32 = 0
+            for h in 0..<2 {
+                for g in 0..<4 {
+                    // Element 128h + 32g + l: low (g < 2) or high nibble of byte 64h + 32(g % 2) + l,
+                    // bits 2g…2g+1 of byte 128 + 32h + l; scales 16 elements each.
+                    let low = block + (64 * h + 32 * (g % 2))
+                    let top = block + (128 + 32 * h)
+                    let lowShift = UInt8(g < 2 ? 0 : 4)
+                    let topShift = UInt8(2 * g)
+                    let u = v + (128 * h + 32 * g)
+                    @inline(__always) func sixteen(_ from: Int) -> Int32 {
+                        var s: Int32 = 0
+                        for l in from..<from + 16 {
+                            let q =
+                                low.load(fromByteOffset: l, as: UInt8.self) >> lowShift & 0xF
+                                | (top.load(fromByteOffset: l, as: UInt8.self) >> topShift & 3) << 4
+                            s &+= Int32(q) &* Int32(u[l])
+                        }
+                        return s
+                    }
+                    let s0 = sixteen(0)
+                    let s1 = sixteen(16)
+                    let scales = block + 192 + 8 * h + 2 * g
+                    let scale0 = Int32(scales.load(as: Int8.self))
+                    let scale1 = Int32(scales.load(fromByteOffset: 1, as: Int8.self))
+                    scaled &+= scale0 &* s0 &+ scale1 &* s1
+                }
+            }
+            var offset: Int32 = 0
+            for j in 0..<16 {
+                offset &+= Int32(block.load(fromByteOffset: 192 + j, as: Int8.self)) &* Int32(sums[b * 16 + j])
+            }
+            sum += (half(block, 208) * xs[b]) * Float(scaled &- 32 &* offset)
+        }
+        return sum
+    }
+
+    /// Σ wᵢ·xᵢ over `n` floats, 16 lanes at a time (`weight(i)` gives wᵢ).
+    @inline(__always)
+    private static func floatDot(_ n: Int, _ x: UnsafePointer<Float>, _ weight: (Int) -> Float) -> Float {
+        var lanes = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            var w = SIMD16<Float>()
+            for j in 0..<16 { w[j] = weight(i + j) }
+            lanes += w * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var sum = lanes.sum()
+        while i < n {
+            sum += weight(i) * x[i]
+            i += 1
+        }
+        return sum
     }
 
     // MARK: Packing
@@ -72,8 +277,8 @@ enum PortableKernels {
     /// first value of largest magnitude, quants min(127, round(x · (−127 / m))), `scales[b]` =
     /// 1 / (−127 / m), `sums` the sum of every 16 quants; zeros for an all-zero block.
     static func packQ8_K(
-        _ x: UnsafePointer<Float>, columns: Int, quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
-        sums: UnsafeMutablePointer<Int16>
+        _ x: UnsafePointer<Float>, columns: Int, quants: UnsafeMutablePointer<Int8>,
+        scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int16>
     ) {
         for b in 0..<columns / 256 {
             let v = x + b * 256
@@ -105,7 +310,8 @@ enum PortableKernels {
 
     /// The `columns` values of the row at `p` (ggml blocks of `type`) into `out`, computed as ggml's
     /// `dequantize_row_*` does.
-    static func dequantize(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    static func dequantize(_ type: GGMLType, _ p: UnsafeRawPointer, columns: Int, into out: UnsafeMutablePointer<Float>)
+    {
         switch type {
         case .f32:
             for i in 0..<columns { out[i] = p.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
@@ -141,7 +347,8 @@ enum PortableKernels {
                     let minimum = dmin * Float(mins[j])
                     let o = out + b * 256 + j * 32
                     for l in 0..<32 {
-                        var v = Int32(qs.load(fromByteOffset: (j / 2) * 32 + l, as: UInt8.self) >> (4 * UInt8(j % 2)) & 0xF)
+                        var v = Int32(
+                            qs.load(fromByteOffset: (j / 2) * 32 + l, as: UInt8.self) >> (4 * UInt8(j % 2)) & 0xF)
                         if five && block.load(fromByteOffset: 16 + l, as: UInt8.self) >> UInt8(j) & 1 == 1 { v += 16 }
                         o[l] = scale * Float(v) - minimum
                     }
@@ -224,175 +431,12 @@ enum PortableKernels {
         for h in 0..<2 {
             for g in 0..<4 {
                 for l in 0..<32 {
-                    let low = block.load(fromByteOffset: 64 * h + 32 * (g % 2) + l, as: UInt8.self) >> (g < 2 ? 0 : 4) & 0xF
+                    let low =
+                        block.load(fromByteOffset: 64 * h + 32 * (g % 2) + l, as: UInt8.self) >> (g < 2 ? 0 : 4) & 0xF
                     let high = block.load(fromByteOffset: 128 + 32 * h + l, as: UInt8.self) >> UInt8(2 * g) & 3
                     q[128 * h + 32 * g + l] = Int8(low | high << 4) - 32
                 }
             }
         }
-    }
-}
-
-/// One weight row unpacked for the portable dot products: int8 quants, per-block float scales (and
-/// minimums), per-sub-block integer scales (K-quants), or floats.
-private final class UnpackedRow {
-    let columns: Int
-    let quants: UnsafeMutablePointer<Int8>
-    /// Legacy formats: d per 32; K-quants: d per 256.
-    let scales: UnsafeMutablePointer<Float>
-    /// Q4_1/Q5_1: m per 32; Q4_K/Q5_K: dmin per 256.
-    let minimums: UnsafeMutablePointer<Float>
-    /// Q4_K/Q5_K: 8 scales then 8 minimums per 256; Q6_K: 16 scales per 256.
-    let subScales: UnsafeMutablePointer<Int32>
-    /// F32/F16 rows.
-    let floats: UnsafeMutablePointer<Float>
-
-    init(columns: Int) {
-        self.columns = columns
-        quants = .allocate(capacity: columns)
-        scales = .allocate(capacity: columns / 32 + 1)
-        minimums = .allocate(capacity: columns / 32 + 1)
-        subScales = .allocate(capacity: columns / 16 + 1)
-        floats = .allocate(capacity: columns)
-    }
-
-    func deallocate() {
-        quants.deallocate()
-        scales.deallocate()
-        minimums.deallocate()
-        subScales.deallocate()
-        floats.deallocate()
-    }
-
-    /// Unpacks the row at `p`.
-    func unpack(_ type: GGMLType, _ p: UnsafeRawPointer) {
-        switch type {
-        case .f32, .f16:
-            PortableKernels.dequantize(type, p, columns: columns, into: floats)
-        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0:
-            for b in 0..<columns / 32 {
-                let block = p + b * type.blockBytes
-                PortableKernels.legacyQuants(type, block, into: quants + b * 32)
-                scales[b] = PortableKernels.half(block, 0)
-                minimums[b] = PortableKernels.half(block, 2)  // used only by Q4_1 and Q5_1
-            }
-        case .q4_K, .q5_K:
-            let five = type == .q5_K
-            for b in 0..<columns / 256 {
-                let block = p + b * type.blockBytes
-                scales[b] = PortableKernels.half(block, 0)
-                minimums[b] = PortableKernels.half(block, 2)
-                let (s, m) = PortableKernels.scalesAndMins(block + 4)
-                for j in 0..<8 {
-                    subScales[b * 16 + j] = Int32(s[j])
-                    subScales[b * 16 + 8 + j] = Int32(m[j])
-                }
-                let qs = block + (five ? 48 : 16)
-                let q = quants + b * 256
-                for j in 0..<8 {
-                    for l in 0..<32 {
-                        var v = qs.load(fromByteOffset: (j / 2) * 32 + l, as: UInt8.self) >> (4 * UInt8(j % 2)) & 0xF
-                        if five { v |= (block.load(fromByteOffset: 16 + l, as: UInt8.self) >> UInt8(j) & 1) << 4 }
-                        q[j * 32 + l] = Int8(v)
-                    }
-                }
-            }
-        case .q6_K:
-            for b in 0..<columns / 256 {
-                let block = p + b * 210
-                PortableKernels.q6KQuants(block, into: quants + b * 256)
-                scales[b] = PortableKernels.half(block, 208)
-                for j in 0..<16 { subScales[b * 16 + j] = Int32(block.load(fromByteOffset: 192 + j, as: Int8.self)) }
-            }
-        default:
-            preconditionFailure("\(type.name) weights are not supported")
-        }
-    }
-
-    /// The unpacked row · vector `t` of `x`.
-    func dot(_ type: GGMLType, _ x: ActivationView, _ t: Int) -> Float {
-        let y = x.quants + t * x.quantStride
-        let xs = x.scales + t * x.scaleStride
-        switch type {
-        case .f32, .f16:
-            return floatDot(floats, x.floats + t * x.floatStride, columns)
-        case .q4_0, .q5_0, .q8_0:
-            var sum: Float = 0
-            for b in 0..<columns / 32 {
-                sum += (scales[b] * xs[b]) * Float(integerDot(quants + b * 32, y + b * 32, 32))
-            }
-            return sum
-        case .q4_1, .q5_1:
-            var sum: Float = 0
-            var minimum: Float = 0
-            for b in 0..<columns / 32 {
-                sum += (scales[b] * xs[2 * b]) * Float(integerDot(quants + b * 32, y + b * 32, 32))
-                minimum += minimums[b] * xs[2 * b + 1]
-            }
-            return sum + minimum
-        case .q4_K, .q5_K:
-            var sum: Float = 0
-            let bsums = x.sums + t * x.sumStride
-            for b in 0..<columns / 256 {
-                var scaled: Int32 = 0
-                var mins: Int32 = 0
-                for j in 0..<8 {
-                    let o = b * 256 + j * 32
-                    scaled &+= subScales[b * 16 + j] &* integerDot(quants + o, y + o, 32)
-                    mins &+= subScales[b * 16 + 8 + j] &* (Int32(bsums[b * 16 + 2 * j]) &+ Int32(bsums[b * 16 + 2 * j + 1]))
-                }
-                sum += (scales[b] * xs[b]) * Float(scaled)
-                sum += (-minimums[b] * xs[b]) * Float(mins)
-            }
-            return sum
-        case .q6_K:
-            var sum: Float = 0
-            for b in 0..<columns / 256 {
-                var scaled: Int32 = 0
-                for j in 0..<16 {
-                    let o = b * 256 + j * 16
-                    scaled &+= subScales[b * 16 + j] &* integerDot(quants + o, y + o, 16)
-                }
-                sum += (scales[b] * xs[b]) * Float(scaled)
-            }
-            return sum
-        default:
-            preconditionFailure("\(type.name) weights are not supported")
-        }
-    }
-
-    /// Σ a[i]·b[i] over `n` int8 pairs (exact).
-    @inline(__always)
-    private func integerDot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
-        var s: Int32 = 0
-        for i in 0..<n { s &+= Int32(a[i]) &* Int32(b[i]) }
-        return s
-    }
-
-    private func integerDot(_ a: UnsafeMutablePointer<Int8>, _ b: UnsafePointer<Int8>, _ n: Int) -> Int32 {
-        integerDot(UnsafePointer(a), b, n)
-    }
-
-    /// Σ a[i]·b[i] over `n` floats, in 16 lanes.
-    private func floatDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        let ra = UnsafeRawPointer(a)
-        let rb = UnsafeRawPointer(b)
-        var lanes = SIMD16<Float>()
-        var i = 0
-        while i + 16 <= n {
-            lanes += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        var sum = lanes.sum()
-        while i < n {
-            sum += a[i] * b[i]
-            i += 1
-        }
-        return sum
-    }
-
-    private func floatDot(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        floatDot(UnsafePointer(a), b, n)
     }
 }
