@@ -289,6 +289,20 @@ def piece(llm, token: int, special: bool) -> bytes:
         size = -n
 
 
+def detokenize(llm, ids: list[int], remove_special: bool, unparse_special: bool) -> bytes:
+    """llama.cpp's own llama_detokenize (which, unlike concatenated pieces, drops SentencePiece's prefix space)."""
+    import llama_cpp
+
+    arr = (llama_cpp.llama_token * max(len(ids), 1))(*ids)
+    size = 64 + 16 * len(ids)
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_detokenize(vocab_of(llm), arr, len(ids), buf, size, remove_special, unparse_special)
+        if n >= 0:
+            return buf.raw[:n]
+        size = -n
+
+
 def is_eog(llm, token: int) -> bool:
     import llama_cpp
 
@@ -388,6 +402,8 @@ def token_cases(llm, texts: list[tuple[str, str]], bos_variants: tuple[bool, ...
             plain = tokenize(llm, text, add_bos, False)
             special = tokenize(llm, text, add_bos, True)
             decoded = b"".join(piece(llm, t, False) for t in plain)
+            detok = detokenize(llm, plain, False, False)
+            detok_special = detokenize(llm, special, False, True)
             case = {
                 "name": name + ("_bos" if add_bos else ""),
                 "text": text,
@@ -398,6 +414,11 @@ def token_cases(llm, texts: list[tuple[str, str]], bos_variants: tuple[bool, ...
                 "same_with_parse_special": plain == special,
                 # token_to_piece(special: false) of each id, concatenated: does it give back the text's bytes?
                 "pieces_roundtrip": decoded == text.encode("utf-8"),
+                # llama_detokenize(ids, remove_special false, unparse_special false), and of ids_parse_special
+                # with unparse_special true (special tokens written back as their text).
+                "detokenized_hex": detok.hex(),
+                "detokenized_parse_special_hex": detok_special.hex(),
+                "detokenize_roundtrip": detok == text.encode("utf-8"),
             }
             cases.append(case)
     return cases
@@ -461,7 +482,10 @@ def make_smollm2(path: str) -> None:
         "about": "Token ids as llama.cpp's llama_tokenize gives them: ids with special-token parsing off (special = "
                  "false), ids_parse_special with it on; add_bos false (SmolLM2's own add_bos_token is false too). "
                  "pieces: llama_token_to_piece(lstrip 0, special false) as hex; hex_special where special = true "
-                 "differs (control tokens, whose text is empty otherwise). The table covers every id of the cases "
+                 "differs (control tokens, whose text is empty otherwise). pieces_roundtrip: the pieces of ids "
+                 "concatenated give back the text's bytes. detokenized_hex: llama_detokenize(ids, remove_special "
+                 "false, unparse_special false); detokenized_parse_special_hex: llama_detokenize(ids_parse_special, "
+                 "remove_special false, unparse_special true). The table covers every id of the cases "
                  "and a fixed random sample (seed 135) of the vocabulary.",
         "cases": cases,
         "pieces": piece_table(llm, used | sample),
@@ -659,7 +683,9 @@ def make_tiny(name: str, texts: list[tuple[str, str]], add_bos: bool) -> None:
         "model_source": "random weights from scripts/make-tiny-gguf.py (ours)",
         "llama_cpp": settings(llm),
         "about": "Token ids (as in smollm2-tokens.json: ids with special-token parsing off, ids_parse_special on"
-                 + (", each text with and without BOS" if add_bos else ", no BOS") + "), and for each prompt its "
+                 + (", each text with and without BOS" if add_bos else ", no BOS") + "; pieces_roundtrip and the "
+                 "detokenized fields as there: with SentencePiece the pieces keep the prefix space that tokenization "
+                 "adds, which llama_detokenize removes), and for each prompt its "
                  "first-step logits over the whole vocabulary (prompt in one batch; float32 as JSON numbers), the "
                  "same logits from a float64 numpy forward pass on gguf-py's dequantised weights "
                  "(reference_logits_f64: no activation quantisation, no f16 KV cache), and 16 greedy steps (argmax, "
