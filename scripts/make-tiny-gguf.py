@@ -357,7 +357,7 @@ def make_tiny_llama_spm(path: str, dequant_log: list) -> dict:
     w = gguf.GGUFWriter(path, "llama")
     w.add_name("Wendao tiny-llama-spm (random weights, for tests)")
     w.add_description("Random weights and a toy SentencePiece vocabulary made by Wendao's scripts/make-tiny-gguf.py; not a language model.")
-    w.add_context_length(256)
+    w.add_context_length(512)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
     w.add_feed_forward_length(n_ff)
