@@ -1,5 +1,11 @@
 public import WendaoCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// How a model wants a conversation written, recognised from its `tokenizer.chat_template` (a
 /// Jinja template, which Wendao does not interpret: it recognises the family and writes the format
 /// the family's model cards document).
@@ -47,8 +53,9 @@ public struct ChatTemplate: Sendable {
     public let dropsPastReasoning: Bool
     /// Llama 3.1/3.2's "Cutting Knowledge Date" line, when the template writes one.
     public let knowledgeCutoff: String?
-    /// The date Llama 3.1/3.2's system block states ("26 Jul 2024", the templates' own fallback,
-    /// unless set); the block is only written when ``knowledgeCutoff`` is set.
+    /// The date Llama 3.1/3.2's system block states ("07 Dec 2025"): today's local date, as
+    /// llama.cpp writes it; set it for a fixed prompt. The block is only written when
+    /// ``knowledgeCutoff`` is set.
     public var today: String
     /// The token texts that end an answer in this format (`<|im_end|>`, `<|eot_id|>`, `</s>`).
     public let stopTexts: [String]
@@ -120,8 +127,9 @@ public struct ChatTemplate: Sendable {
             needed = ["<|im_start|>", "<|im_end|>"]
         case .llama3:
             endOfTurnText = "<|eot_id|>"
-            bosText = "<|begin_of_text|>"
-            needed = ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+            // The template writes `bos_token`: `<|begin_of_text|>` in Llama 3 vocabularies.
+            bosText = tokenizer.bos.map(tokenizer.text(of:)) ?? "<|begin_of_text|>"
+            needed = [bosText!, "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
         case .llama2:
             endOfTurnText = tokenizer.eos.map(tokenizer.text(of:)) ?? "</s>"
             bosText = tokenizer.bos.map(tokenizer.text(of:)) ?? "<s>"
@@ -153,7 +161,7 @@ public struct ChatTemplate: Sendable {
         } else {
             knowledgeCutoff = nil
         }
-        today = literals.first { Self.looksLikeDate($0) } ?? "26 Jul 2024"
+        today = Self.localDate()
         var stops = [endOfTurnText]
         if family == .llama3, tokenizer.token(named: "<|eom_id|>") != nil { stops.append("<|eom_id|>") }
         stopTexts = stops
@@ -233,7 +241,7 @@ public struct ChatTemplate: Sendable {
     }
 
     private func llama3Parts(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> [PromptPart] {
-        var out: [PromptPart] = [.control("<|begin_of_text|>")]
+        var out: [PromptPart] = [.control(bosText ?? "<|begin_of_text|>")]
         func turn(_ role: String, _ content: String) {
             out += [
                 .control("<|start_header_id|>"), .text(role), .control("<|end_header_id|>"), .text("\n\n" + content),
@@ -310,12 +318,14 @@ public struct ChatTemplate: Sendable {
         return date.isEmpty ? nil : String(date)
     }
 
-    /// Whether a literal is a date like "26 Jul 2024".
-    static func looksLikeDate(_ s: String) -> Bool {
-        let parts = s.split(separator: " ")
+    /// Today's local date as `strftime("%d %b %Y")` writes it ("07 Dec 2025").
+    static func localDate() -> String {
+        var now = time(nil)
+        var parts = tm()
+        guard localtime_r(&now, &parts) != nil else { return "26 Jul 2024" }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return parts.count == 3 && parts[0].count <= 2 && parts[0].allSatisfy(\.isNumber)
-            && months.contains(String(parts[1])) && parts[2].count == 4 && parts[2].allSatisfy(\.isNumber)
+        let day = parts.tm_mday < 10 ? "0\(parts.tm_mday)" : "\(parts.tm_mday)"
+        return "\(day) \(months[Int(parts.tm_mon) % 12]) \(1900 + Int(parts.tm_year))"
     }
 }
 

@@ -44,6 +44,82 @@ enum TestModels {
     static func smolLM2() throws -> (file: GGUFFile, tokenizer: LLMTokenizer) { try loaded.get() }
 }
 
+/// llama.cpp's token ids for texts (made by scripts/make-llm-goldens.py with llama-cpp-python), in
+/// `Tests/Fixtures/llm`.
+struct TokenFixture: Decodable {
+    struct Case: Decodable {
+        var name: String
+        var textHex: String
+        var addBOS: Bool
+        var ids: [Int32]
+        var idsParseSpecial: [Int32]
+        var piecesRoundtrip: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, ids
+            case textHex = "text_hex"
+            case addBOS = "add_bos"
+            case idsParseSpecial = "ids_parse_special"
+            case piecesRoundtrip = "pieces_roundtrip"
+        }
+
+        var text: String { String(decoding: TokenFixture.bytes(hex: textHex), as: UTF8.self) }
+    }
+
+    struct Piece: Decodable {
+        var id: Int32
+        var hex: String
+        var hexSpecial: String?
+        var control: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case id, hex, control
+            case hexSpecial = "hex_special"
+        }
+    }
+
+    var cases: [Case]
+    var pieces: [Piece]?
+
+    /// The fixture directory: `Tests/Fixtures/llm`, found from this source file.
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/llm")
+
+    static func load(_ name: String) throws -> TokenFixture {
+        let data = try Data(contentsOf: directory.appendingPathComponent(name))
+        return try JSONDecoder().decode(TokenFixture.self, from: data)
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        let u = Array(hex.utf8)
+        return stride(from: 0, to: u.count - 1, by: 2).map {
+            UInt8(String(decoding: u[$0..<($0 + 2)], as: UTF8.self), radix: 16)!
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    /// Compares `tokenizer` with every case and piece; records an issue per difference.
+    func check(_ tokenizer: LLMTokenizer, _ fixture: String) {
+        for c in cases {
+            let text = c.text
+            let ids = tokenizer.encode(text, addBOS: c.addBOS, parseSpecial: false)
+            #expect(ids == c.ids, "\(fixture) \(c.name): \(text.debugDescription)")
+            let special = tokenizer.encode(text, addBOS: c.addBOS, parseSpecial: true)
+            #expect(special == c.idsParseSpecial, "\(fixture) \(c.name) (parse special): \(text.debugDescription)")
+            let decoded = c.ids.flatMap { tokenizer.piece($0) }
+            #expect((decoded == Array(text.utf8)) == c.piecesRoundtrip, "\(fixture) \(c.name): round trip")
+        }
+        for p in pieces ?? [] {
+            #expect(Self.hex(tokenizer.piece(p.id)) == p.hex, "\(fixture) piece of \(p.id)")
+            #expect(
+                Self.hex(tokenizer.piece(p.id, special: true)) == p.hexSpecial ?? p.hex,
+                "\(fixture) special piece of \(p.id)")
+            #expect((tokenizer.kind(of: p.id) == .control) == (p.control ?? false), "\(fixture) kind of \(p.id)")
+        }
+    }
+}
+
 /// Hand-made vocabularies for tests that need no model file.
 enum TinyVocab {
     /// A byte-level BPE vocabulary: every single byte, a few merges (`hello`, ` world`, `ll`), the
@@ -134,6 +210,25 @@ extension GGUFWriter {
         #expect(t.isEndOfGeneration(2) && !t.isEndOfGeneration(1))
     }
 
+    @Test("SmolLM2 gives llama.cpp's token ids and pieces for every golden text")
+    func smolLM2Goldens() throws {
+        let fixture = try TokenFixture.load("smollm2-tokens.json")
+        #expect(fixture.cases.count >= 35)
+        fixture.check(try TestModels.smolLM2().tokenizer, "smollm2-tokens.json")
+    }
+
+    @Test(
+        "The tiny test models give llama.cpp's token ids (Qwen2 pre-tokenizer; SentencePiece)",
+        arguments: ["tiny-qwen2", "tiny-llama-spm"])
+    func tinyGoldens(_ name: String) throws {
+        let path = TokenFixture.directory.appendingPathComponent(name + ".gguf").path
+        let tokenizer = try LLMTokenizer(gguf: try GGUFFile(path: path), file: path)
+        #expect(tokenizer.warnings.isEmpty)
+        let fixture = try TokenFixture.load(name + ".json")
+        #expect(fixture.cases.count >= 15)
+        fixture.check(tokenizer, name + ".json")
+    }
+
     @Test("Special tokens written in text become their ids only when asked")
     func specialTokenParsing() throws {
         let t = try TestModels.smolLM2().tokenizer
@@ -152,19 +247,20 @@ extension GGUFWriter {
     func roundTrip(_ text: String) throws {
         let t = try TestModels.smolLM2().tokenizer
         let ids = t.encode(text)
-        #expect(t.decode(ids) == text)
+        // Bytes, not `String ==` (which would accept any canonically equivalent text).
+        #expect(Array(t.decode(ids).utf8) == Array(text.utf8))
         var stream = TokenTextStream(t)
         var streamed = ""
         for id in ids { streamed += stream.append(id) }
         streamed += stream.finish()
-        #expect(streamed == text)
+        #expect(Array(streamed.utf8) == Array(text.utf8))
     }
 
     static let roundTripTexts = [
         "", " ", "Hello, world!", "  leading and trailing  ", "首重多少钱？续重每公斤 8 元。", "🎉🇨🇳👩‍👩‍👧 emoji",
         "func f() {\n\treturn x[0] + 1_000\n}\n", "line\r\nbreaks\n\n\nand\ttabs", "ÀÉÎÕÜ ñ ß ø",
         "12345678901234567890",
-        "don't we'll I'M", "\u{0}\u{1}control\u{7F}", "Mixed 中文 and English, 数字123。",
+        "don't we'll I'M", "\u{0}\u{1}control\u{7F}", "Mixed 中文 and English, 数字123。", "e\u{301} vs \u{E9}",
     ]
 
     @Test("A Chinese character split over byte tokens is held back until it is whole")
@@ -325,6 +421,16 @@ extension GGUFWriter {
         var noPrefix = TinyVocab.spmMetadata()
         noPrefix["tokenizer.ggml.add_space_prefix"] = .bool(false)
         #expect(try LLMTokenizer(metadata: noPrefix).encode("hello", addBOS: false).first != t.token(named: "▁hello"))
+    }
+
+    @Test("Token texts are compared byte for byte: canonically equivalent spellings are different tokens")
+    func canonicalEquivalentTokens() throws {
+        let t = try LLMTokenizer(metadata: TinyVocab.spmMetadata(extra: [("\u{E9}", 1), ("e\u{301}", 1)]))
+        let composed = t.token(named: "\u{E9}")!
+        let decomposed = t.token(named: "e\u{301}")!
+        #expect(composed != decomposed)
+        #expect(t.encode("\u{E9}", addBOS: false).last == composed)
+        #expect(t.encode("e\u{301}", addBOS: false).last == decomposed)
     }
 
     // MARK: Errors

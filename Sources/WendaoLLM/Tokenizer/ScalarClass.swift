@@ -67,4 +67,3 @@ struct ScalarClass: Equatable {
         return group | whitespace
     }
 }
-

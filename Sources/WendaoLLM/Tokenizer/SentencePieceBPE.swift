@@ -4,7 +4,7 @@
 /// fall back to byte tokens (`<0x0A>`).
 struct SentencePieceBPE: Sendable {
     /// Token ids by text.
-    let ids: [String: Int32]
+    let ids: TokenIDs
     /// Scores by token id.
     let scores: [Float]
     /// The token of each byte (`<0xNN>`, else the byte as a one-character token), or -1.
@@ -44,7 +44,7 @@ struct SentencePieceBPE: Sendable {
         var heap: [Candidate] = []
 
         func token(_ from: Int32, _ size: Int32) -> Int32? {
-            ids[String(decoding: text[Int(from)..<Int(from + size)], as: UTF8.self)]
+            ids[bytes: text[Int(from)..<Int(from + size)]]
         }
         func push(_ c: Candidate) {
             heap.append(c)

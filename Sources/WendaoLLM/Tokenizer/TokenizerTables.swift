@@ -9,7 +9,7 @@ final class TokenizerTables: Sendable {
     let warnings: [String]
     let texts: [String]
     let kinds: [LLMTokenizer.TokenKind]
-    let ids: [String: Int32]
+    let ids: TokenIDs
     let merges: BPEMerges?
     let sentencePiece: SentencePieceBPE?
     let specials: SpecialTokenSplitter
@@ -67,12 +67,11 @@ final class TokenizerTables: Sendable {
         let n = tokenValues.count
         var texts: [String] = []
         texts.reserveCapacity(n)
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(n)
+        var ids = TokenIDs(capacity: n)
         for (i, v) in tokenValues.enumerated() {
             guard var t = v.string else { throw corrupt("token \(i) of tokenizer.ggml.tokens is not a string") }
             if t.isEmpty { t = "[EMPTY_\(i)]" }
-            if let earlier = ids.updateValue(Int32(i), forKey: t) {
+            if let earlier = ids.insert(t, Int32(i)) {
                 throw corrupt("token '\(t)' appears twice in the vocabulary (ids \(earlier) and \(i))")
             }
             texts.append(t)
@@ -230,7 +229,7 @@ final class TokenizerTables: Sendable {
     /// The merge table of a byte-level BPE vocabulary (`tokenizer.ggml.merges`, one `left right`
     /// pair per line, earliest first).
     private static func readMerges(
-        _ metadata: [String: GGUFValue], ids: [String: Int32], texts: [String],
+        _ metadata: [String: GGUFValue], ids: TokenIDs, texts: [String],
         corrupt: (String) -> WendaoError
     ) throws(WendaoError) -> BPEMerges {
         guard let lines = metadata["tokenizer.ggml.merges"]?.array else {
@@ -241,12 +240,13 @@ final class TokenizerTables: Sendable {
         table.reserveCapacity(lines.count)
         for (rank, v) in lines.enumerated() {
             guard let line = v.string else { throw corrupt("merge \(rank) is not a string") }
+            // Split at the first space after the first byte, on bytes (not characters).
             let utf8 = line.utf8
             guard let space = utf8.dropFirst().firstIndex(of: 0x20) else {
                 throw corrupt("merge \(rank) ('\(line)') is not two tokens separated by a space")
             }
-            let left = String(line[..<space])
-            let right = String(line[line.index(after: space)...])
+            let left = String(decoding: utf8[..<space], as: UTF8.self)
+            let right = String(decoding: utf8[utf8.index(after: space)...], as: UTF8.self)
             guard let l = ids[left], let r = ids[right] else {
                 throw corrupt("merge \(rank) ('\(line)') names a token that is not in the vocabulary")
             }
