@@ -28,6 +28,9 @@ final class KnowledgeService: Sendable {
     let embedders: EmbedderRegistry
     let configuration: ServerConfiguration
     let gateway: ModelGateway
+    /// The chat models answers are written with (providers' through ``gateway``, local ones loaded
+    /// once and shared by every request).
+    let chatModels: ChatModels
     /// Threads for blocking work.
     let threadPool: NIOThreadPool
     let logger: Logger
@@ -48,12 +51,13 @@ final class KnowledgeService: Sendable {
     /// started.
     init(
         configuration: ServerConfiguration, library: Library, embedders: EmbedderRegistry, gateway: ModelGateway,
-        threadPool: NIOThreadPool, logger: Logger
+        chatModels: ChatModels, threadPool: NIOThreadPool, logger: Logger
     ) {
         self.configuration = configuration
         self.library = library
         self.embedders = embedders
         self.gateway = gateway
+        self.chatModels = chatModels
         self.threadPool = threadPool
         self.logger = logger
     }
@@ -204,16 +208,25 @@ final class KnowledgeService: Sendable {
     }
 
     /// The model for a knowledge base's answers: the request's, else the knowledge base's, else
-    /// the configured default; nil for extractive answers.
+    /// the configured default; nil for extractive answers. A local model (`local:NAME`) must be pulled
+    /// (or its file exist) and needs no key.
     func model(requested: String?, kbModel: String?, requireKey: Bool = true) throws -> ResolvedModel? {
-        let env = try modelEnvironment()
+        let serverEnvironment = configuration.environment
         let spec =
-            requested ?? kbModel ?? env["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+            requested ?? kbModel ?? serverEnvironment["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? configuration.models.defaultModel
         guard let spec else { return nil }
-        let m = try ModelCatalog.resolve(spec, configuration: configuration.models, environment: env)
+        if ChatModels.isLocal(spec) {
+            return try ChatModels.resolve(spec, configuration: configuration.models, environment: serverEnvironment)
+        }
+        let m = try ModelCatalog.resolve(spec, configuration: configuration.models, environment: try modelEnvironment())
         if requireKey { try m.requireKey() }
         return m
+    }
+
+    /// The model to call for `model` (a local one is loaded on first use and shared).
+    func chatModel(for model: ResolvedModel) async throws -> any ChatModel {
+        try await chatModels.chatModel(for: model)
     }
 
 }

@@ -174,7 +174,7 @@ extension WendaoAPI {
         var options = GroundedAnswerer.Options()
         options.topK = topK
         let answerer = GroundedAnswerer(
-            model: GatewayChatModel(gateway: service.gateway, model: model), templates: templates, options: options)
+            model: try await service.chatModel(for: model), templates: templates, options: options)
         let started = ContinuousClock.now
         // Each search runs on the thread pool (its query vector awaited first); the model calls
         // are awaited here.
