@@ -39,7 +39,8 @@ public final class ChatModels: Sendable {
         public var id: String
         /// The GGUF file.
         public var path: String
-        /// The context asked for (`context_window` in config.yaml), nil for the runtime's default.
+        /// The context asked for: `context_window` in config.yaml, else 4,096 capped at the catalogue
+        /// model's trained context (the runtime caps it at the file's own in any case).
         public var contextLength: Int?
         /// Threads (`WENDAO_LLM_THREADS`), nil for the runtime's default.
         public var threads: Int?
