@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import NIOPosix
 import Synchronization
@@ -224,9 +225,18 @@ final class KnowledgeService: Sendable {
         return m
     }
 
-    /// The model to call for `model` (a local one is loaded on first use and shared).
+    /// The model to call for `model` (a local one is loaded on first use and shared). A local model
+    /// that cannot load is the server's problem, not the request's: 503 when memory is short (it may
+    /// fit later), else 500 (a damaged file, an unsupported architecture), with the reason.
     func chatModel(for model: ResolvedModel) async throws -> any ChatModel {
-        try await chatModels.chatModel(for: model)
+        do { return try await chatModels.chatModel(for: model) } catch let e as WendaoError
+            where model.isLocal && e.code != .cancelled
+        {
+            let short = e.code == .limitExceeded
+            throw APIError(
+                status: short ? .serviceUnavailable : .internalServerError, code: short ? "unavailable" : "internal",
+                message: "\(model.id) cannot be loaded: \(e.message)")
+        }
     }
 
 }

@@ -103,4 +103,32 @@ private func object(_ r: TestResponse) -> [String: Any] {
         }
         await srv.shutdown()
     }
+
+    @Test("A pulled local model that cannot load fails before the stream starts, with the reason")
+    func loadFailsBeforeStreaming() async throws {
+        let scratch = try ScratchDirectory("local-server")
+        defer { scratch.remove() }
+        let (srv, _) = try server(scratch)
+        try fakePull(scratch)  // zeros: not a GGUF file
+        try await srv.application().test(.router) { client in
+            for stream in [false, true] {
+                let ask = try await client.execute(
+                    uri: "/api/v1/kbs/kb/ask", method: .post, headers: auth(adminKey),
+                    body: ByteBuffer(
+                        string:
+                            #"{"question":"How do I track my parcel?","model":"local:smollm2-135m","stream":\#(stream)}"#
+                    ))
+                #expect(ask.status == .internalServerError)
+                #expect(String(buffer: ask.body).contains("local:smollm2-135m cannot be loaded"))
+                #expect(String(buffer: ask.body).contains("not a GGUF file"))
+            }
+            let chat = try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: auth(adminKey),
+                body: ByteBuffer(
+                    string: #"{"model":"local:smollm2-135m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+                ))
+            #expect(chat.status == .internalServerError)
+        }
+        await srv.shutdown()
+    }
 }
