@@ -162,7 +162,7 @@ let package = Package(
         .target(
             name: "WendaoApp",
             dependencies: [
-                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels",
+                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels", "WendaoLLM",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
