@@ -36,24 +36,19 @@ public final class LanguageModel: @unchecked Sendable {
     /// The tokens whose keys and values are in the cache, in order.
     private var cached: [Int32] = []
 
-    /// The default context: 4,096 positions, or the model's own when shorter.
-    public static let defaultContextLength = 4096
-
-    /// Loads the model at `path` with a cache of `contextLength` positions (at most the model's).
+    /// Loads the model at `path` with a cache of `contextLength` positions (default
+    /// ``LocalModelMemory/defaultContextLength``, at most the model's).
     ///
     /// - Throws: `unsupported` (architecture, tensor type, template), `corrupt` (a damaged file),
     ///   `limitExceeded` when the cache and scratch buffers would not fit the memory available.
     public init(path: String, contextLength: Int? = nil, threads: Int? = nil) throws(WendaoError) {
         let file = try GGUFFile(path: path)
         let h = try ModelHyperparameters(file)
-        let context = min(max(16, contextLength ?? Self.defaultContextLength), h.contextLength)
-        let needed = Transformer.memoryNeeded(h, contextLength: context)
-        if let available = Self.availableMemory(), needed > available {
-            throw WendaoError(
-                .limitExceeded,
-                "\(path): a context of \(context) needs \(needed >> 20) MB beside the weights; \(available >> 20) MB are available — ask for a shorter context"
-            )
-        }
+        let context = min(max(16, contextLength ?? LocalModelMemory.defaultContextLength), h.contextLength)
+        let cache = Int64(Transformer.cacheBytes(h, contextLength: context))
+        try LocalModelMemory.check(
+            LocalModelMemory.Estimate(fileBytes: Int64(file.fileSize), contextLength: context, keyValueCacheBytes: cache),
+            model: path)
         self.file = file
         hyperparameters = h
         tokenizer = try LLMTokenizer(gguf: file)
@@ -61,16 +56,6 @@ public final class LanguageModel: @unchecked Sendable {
         name = file.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         transformer = try Transformer(file: file, contextLength: context, threads: max(1, min(n, 64)))
-    }
-
-    /// `MemAvailable` from `/proc/meminfo`, in bytes (nil where there is none).
-    static func availableMemory() -> Int? {
-        guard let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
-        for line in info.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let parts = line.split(separator: " ")
-            if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
-        }
-        return nil
     }
 
     /// The prompt tokens of a conversation, rendered with the model's chat template (the generation

@@ -14,9 +14,9 @@ public import WendaoCore
 public enum LocalModelMemory {
     /// The context the runtime prepares when none is asked for (capped at the model's own).
     public static let defaultContextLength = 4096
-    /// Bytes per cached key or value element. The runtime keeps its cache in 32-bit floats; if it
-    /// moves to 16-bit, this is the one figure to change.
-    public static let keyValueBytesPerElement = 4
+    /// Bytes per cached key or value element: the runtime keeps its cache in half precision, as
+    /// llama.cpp does by default.
+    public static let keyValueBytesPerElement = 2
     /// Scratch buffers, logits over the vocabulary, tokenizer tables and the rest of the process.
     public static let allowanceBytes: Int64 = 64 << 20
 

@@ -59,14 +59,11 @@ final class Transformer: @unchecked Sendable {
     }
 
     /// Bytes of the key/value cache.
-    var cacheBytes: Int { 2 * h.layers * contextLength * kvDim * MemoryLayout<UInt16>.stride }
+    var cacheBytes: Int { Self.cacheBytes(h, contextLength: contextLength) }
 
-    /// Bytes the cache and scratch buffers would take for `contextLength` positions.
-    static func memoryNeeded(_ h: ModelHyperparameters, contextLength: Int, batch: Int = 64) -> Int {
-        let kv = h.kvHeads * h.headDimension
-        let cache = 2 * h.layers * contextLength * kv * 2
-        let scratch = 4 * batch * (3 * h.embedding + 2 * h.heads * h.headDimension + 2 * kv + 2 * h.feedForward)
-        return cache + scratch + 4 * (h.vocabularySize + 8 * contextLength)
+    /// Bytes of the key/value cache of a model of shape `h` for `contextLength` positions.
+    static func cacheBytes(_ h: ModelHyperparameters, contextLength: Int) -> Int {
+        2 * h.layers * contextLength * h.kvHeads * h.headDimension * LocalModelMemory.keyValueBytesPerElement
     }
 
     init(file: GGUFFile, contextLength: Int, threads: Int, batchCapacity: Int = 64, portable: Bool = false)

@@ -139,7 +139,7 @@ import WendaoTestSupport
         let smol = try #require(LocalModelCatalog.known("smollm2-135m"))
         let e = smol.memoryEstimate()
         // 2 (K, V) × 30 layers × 4,096 tokens × 3 heads × 64 wide × 4 bytes.
-        #expect(e.contextLength == 4096 && e.keyValueCacheBytes == 2 * 30 * 4096 * 3 * 64 * 4)
+        #expect(e.contextLength == 4096 && e.keyValueCacheBytes == 2 * 30 * 4096 * 3 * 64 * 2)
         #expect(e.totalBytes == smol.size + e.keyValueCacheBytes + LocalModelMemory.allowanceBytes)
         #expect(smol.memoryEstimate(contextLength: 100_000).contextLength == 8192)
 
@@ -157,7 +157,7 @@ import WendaoTestSupport
         try Data(w.bytes()).write(to: path)
         let header = try LocalModelMemory.estimate(path: path.path, contextLength: 4096)
         #expect(header.contextLength == 2048)  // capped at the model's
-        #expect(header.keyValueCacheBytes == 2 * 28 * 2048 * 8 * 128 * 4)
+        #expect(header.keyValueCacheBytes == 2 * 28 * 2048 * 8 * 128 * 2)
         #expect(header.fileBytes == Int64(w.bytes().count))
         // Without key_length, the head width is embedding_length / head_count.
         var v = GGUFWriter()
@@ -166,7 +166,7 @@ import WendaoTestSupport
         v.add("llama.embedding_length", u32: 64)
         v.add("llama.attention.head_count", u32: 4)
         try Data(v.bytes()).write(to: path)
-        #expect(try LocalModelMemory.estimate(path: path.path).keyValueCacheBytes == 2 * 2 * 4096 * 4 * 16 * 4)
+        #expect(try LocalModelMemory.estimate(path: path.path).keyValueCacheBytes == 2 * 2 * 4096 * 4 * 16 * 2)
         // A header without the sizes is refused clearly.
         var bare = GGUFWriter()
         bare.add("general.architecture", string: "llama")

@@ -69,3 +69,19 @@ extension LLMCommand {
         }
     }
 }
+
+/// The GGUF file a command-line model argument names: `local:NAME`, a catalogue name, `local:/path`
+/// or a plain path to a `.gguf` file.
+enum LocalModelLocator {
+    static func path(_ argument: String) throws(WendaoError) -> String {
+        let spec = argument.trimmingCharacters(in: .whitespaces)
+        if LocalModelCatalog.isLocal(spec) { return try LocalModelCatalog.reference(spec).path }
+        if LocalModelCatalog.known(spec) != nil { return try LocalModelCatalog.reference("local:" + spec).path }
+        let path = URL(fileURLWithPath: spec).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw WendaoError(
+                .notFound, "\(argument): no such model file (give local:NAME, a pulled model's name, or a .gguf path)")
+        }
+        return path
+    }
+}
