@@ -54,6 +54,8 @@ struct TokenFixture: Decodable {
         var ids: [Int32]
         var idsParseSpecial: [Int32]
         var piecesRoundtrip: Bool
+        var detokenizedHex: String
+        var detokenizedParseSpecialHex: String
 
         enum CodingKeys: String, CodingKey {
             case name, ids
@@ -61,6 +63,8 @@ struct TokenFixture: Decodable {
             case addBOS = "add_bos"
             case idsParseSpecial = "ids_parse_special"
             case piecesRoundtrip = "pieces_roundtrip"
+            case detokenizedHex = "detokenized_hex"
+            case detokenizedParseSpecialHex = "detokenized_parse_special_hex"
         }
 
         var text: String { String(decoding: TokenFixture.bytes(hex: textHex), as: UTF8.self) }
@@ -109,6 +113,12 @@ struct TokenFixture: Decodable {
             #expect(special == c.idsParseSpecial, "\(fixture) \(c.name) (parse special): \(text.debugDescription)")
             let decoded = c.ids.flatMap { tokenizer.piece($0) }
             #expect((decoded == Array(text.utf8)) == c.piecesRoundtrip, "\(fixture) \(c.name): round trip")
+            #expect(
+                Self.hex(tokenizer.decodedBytes(c.ids, special: false)) == c.detokenizedHex,
+                "\(fixture) \(c.name): decode")
+            #expect(
+                Self.hex(tokenizer.decodedBytes(c.idsParseSpecial, special: true)) == c.detokenizedParseSpecialHex,
+                "\(fixture) \(c.name): decode with special tokens")
         }
         for p in pieces ?? [] {
             #expect(Self.hex(tokenizer.piece(p.id)) == p.hex, "\(fixture) piece of \(p.id)")
@@ -413,6 +423,10 @@ extension GGUFWriter {
         #expect(t.encode("hello", addBOS: false).map(t.text(of:)) == ["▁hello"])
         // `i` and `é` are no tokens: their bytes are.
         #expect(t.encode("hi é", addBOS: false).map(t.text(of:)) == ["▁h", "<0x69>", "▁", "<0xC3>", "<0xA9>"])
+        // Pieces keep SentencePiece's leading space; decoding drops it, as llama_detokenize does.
+        #expect(t.encode("hi é").flatMap { t.piece($0) } == Array(" hi é".utf8))
+        #expect(t.decode(t.encode("hi é", addBOS: false)) == "hi é")
+        // After a BOS token (whose piece is empty) llama_detokenize keeps it.
         #expect(t.decode(t.encode("hi é")) == " hi é")
         #expect(
             t.encode("hello</s>hello", addBOS: false, parseSpecial: true).map(t.text(of:)) == [

@@ -206,11 +206,26 @@ public struct LLMTokenizer: Sendable {
     }
 
     /// The text of `ids` (invalid UTF-8 from partial byte tokens replaced by U+FFFD); control
-    /// tokens are left out unless `special`.
+    /// tokens are left out unless `special`. As llama.cpp's `llama_detokenize`, the space
+    /// SentencePiece puts before the text is dropped from the first token (not after a BOS token),
+    /// so `decode(encode(s, addBOS: false))` gives `s` back; unlike it, spaces before punctuation
+    /// are kept (its `clean_spaces`, which SmolLM2's and Qwen's vocabularies do not use).
     public func decode(_ ids: [Int32], special: Bool = false) -> String {
+        String(decoding: decodedBytes(ids, special: special), as: UTF8.self)
+    }
+
+    /// The bytes of ``decode(_:special:)``.
+    func decodedBytes(_ ids: [Int32], special: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
-        for id in ids { bytes.append(contentsOf: piece(id, special: special)) }
-        return String(decoding: bytes, as: UTF8.self)
+        for (i, id) in ids.enumerated() {
+            let p = piece(id, special: special)
+            if i == 0 && tables.addSpacePrefix && p.first == 0x20 {
+                bytes.append(contentsOf: p.dropFirst())
+            } else {
+                bytes.append(contentsOf: p)
+            }
+        }
+        return bytes
     }
 
     /// The token's text as the vocabulary spells it (`Ġthe`, `▁the`, `<|im_end|>`, `<0x0A>`), for
