@@ -1,5 +1,5 @@
 import Foundation
-import WendaoCore
+public import WendaoCore
 public import WendaoLLM
 
 /// What ``LLMBench/run(model:promptTokens:generatedTokens:repeats:)`` measured (the `wendao bench llm`
@@ -55,20 +55,21 @@ public enum LLMBench {
         var rng = SplitMix64(seed: 7)
         let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(min(vocab, 32_000))) }
         let clock = ContinuousClock()
+        func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
         var bestPrefill = Double.infinity
         var bestDecode = Double.infinity
         for run in 0...max(1, repeats) {
             model.resetCache()
             let t0 = clock.now
             var logits = try model.evaluate(prompt)
-            let prefill = (clock.now - t0).milliseconds
+            let prefill = ms(clock.now - t0)
             let t1 = clock.now
             for _ in 0..<generatedTokens {
                 var best = 0
                 for i in 1..<vocab where logits[i] > logits[best] { best = i }
                 logits = try model.step(Int32(best))
             }
-            let decode = (clock.now - t1).milliseconds
+            let decode = ms(clock.now - t1)
             if run > 0 {
                 bestPrefill = min(bestPrefill, prefill)
                 bestDecode = min(bestDecode, decode)

@@ -69,12 +69,14 @@ public enum LLMInspection {
         func token(_ id: Int32) -> LLMInspectionReport.Token { .init(id: id, piece: tk.text(of: id)) }
         let textTokens = tk.encode(text, addBOS: false, parseSpecial: false).map(token)
         let prompt: String
+        let ids: [Int32]
         if chat {
-            prompt = model.template.render([ChatMessage(.user, text)], addGenerationPrompt: true)
+            ids = try model.promptTokens([ChatMessage(.user, text)])
+            prompt = model.template?.render([ChatMessage(.user, text)], addGenerationPrompt: true) ?? text
         } else {
             prompt = text
+            ids = tk.encode(prompt, addBOS: nil)
         }
-        let ids = chat ? model.promptTokens([ChatMessage(.user, text)]) : tk.encode(prompt, addBOS: nil)
         var recorded: [LLMInspectionReport.Step] = []
         let result = try model.generate(
             ids, sampling: sampling, limits: GenerationLimits(maxTokens: steps), candidates: top

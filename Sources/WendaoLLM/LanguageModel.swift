@@ -22,8 +22,10 @@ public final class LanguageModel: @unchecked Sendable {
     public let hyperparameters: ModelHyperparameters
     /// Its tokenizer.
     public let tokenizer: LLMTokenizer
-    /// Its chat template.
-    public let template: ChatTemplate
+    /// Its chat template (nil for a model without a supported one: it still completes raw text).
+    public let template: ChatTemplate?
+    /// Why ``template`` is nil.
+    private let templateError: WendaoError?
     /// `general.name`, else the file name.
     public let name: String
     /// Positions the key/value cache holds.
@@ -52,7 +54,13 @@ public final class LanguageModel: @unchecked Sendable {
         self.file = file
         hyperparameters = h
         tokenizer = try LLMTokenizer(gguf: file)
-        template = try ChatTemplate(gguf: file, tokenizer: tokenizer)
+        do {
+            template = try ChatTemplate(gguf: file, tokenizer: tokenizer, file: path)
+            templateError = nil
+        } catch {
+            template = nil
+            templateError = error
+        }
         name = file.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
         let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
         transformer = try Transformer(file: file, contextLength: context, threads: max(1, min(n, 64)))
@@ -60,8 +68,13 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// The prompt tokens of a conversation, rendered with the model's chat template (the generation
     /// prompt added): the template's markers as control tokens, the messages' text as text.
-    public func promptTokens(_ messages: [ChatMessage]) -> [Int32] {
-        template.tokens(for: messages, addGenerationPrompt: true)
+    ///
+    /// - Throws: `unsupported`, naming the model, when it has no chat template the runtime knows.
+    public func promptTokens(_ messages: [ChatMessage]) throws(WendaoError) -> [Int32] {
+        guard let template else {
+            throw templateError ?? WendaoError(.unsupported, "\(name): no chat template")
+        }
+        return template.tokens(for: messages, addGenerationPrompt: true)
     }
 
     /// Forgets the cached tokens (the next call computes its whole prompt).
@@ -141,7 +154,7 @@ public final class LanguageModel: @unchecked Sendable {
                 candidates > 0
                 ? Sampler.top(logits, count: vocab, n: candidates, temperature: sampling.temperature) : []
             let token = sampler.sample(logits, count: vocab)
-            if template.stopTokens.contains(token) || tokenizer.isEndOfGeneration(token) {
+            if template?.stopTokens.contains(token) == true || tokenizer.isEndOfGeneration(token) {
                 result.finishReason = "stop"
                 break
             }

@@ -80,10 +80,8 @@ public final class LocalChatModel: ChatModel, Sendable {
             do throws(WendaoError) {
                 if flag.isSet { throw WendaoError(.cancelled, "generation cancelled") }
                 let model = try current()
-                let prompt = model.promptTokens(messages)
-                var sampling = SamplingOptions(temperature: options.temperature ?? 0.7)
-                if let p = options.topP { sampling.topP = p }
-                if sampling.temperature == 0 { sampling = .greedy }
+                let prompt = try model.promptTokens(messages)
+                let sampling = Self.sampling(for: options)
                 let limits = GenerationLimits(
                     maxTokens: options.maxTokens, stop: options.stop ?? [], isCancelled: { flag.isSet })
                 let result = try model.generate(prompt, sampling: sampling, limits: limits) { step in
@@ -104,6 +102,23 @@ public final class LocalChatModel: ChatModel, Sendable {
                     .rateLimited, "\(id) is busy: \(queueLimit) requests are already waiting; try again shortly"))
         }
         return stream
+    }
+}
+
+extension LocalChatModel {
+    /// The sampler for a chat call: the call's temperature (default 0.7) and top-p, llama.cpp's usual
+    /// top-k 40 and min-p 0.05, and a mild repetition penalty (1.1 over the last 64 tokens), which
+    /// keeps small models from repeating a line until the token limit; temperature 0 is greedy with
+    /// the same penalty.
+    static func sampling(for options: ChatOptions) -> SamplingOptions {
+        var s = SamplingOptions(temperature: max(0, options.temperature ?? 0.7), repetitionPenalty: 1.1)
+        if let p = options.topP, p > 0, p <= 1 { s.topP = p }
+        if s.temperature == 0 {
+            s.topK = 1
+            s.topP = 1
+            s.minP = 0
+        }
+        return s
     }
 }
 

@@ -161,8 +161,6 @@ final class Transformer: @unchecked Sendable {
             }
             rotate(q.p, heads: h.heads, count: n)
             rotate(k.p, heads: h.kvHeads, count: n)
-            // Queries meet the half-precision keys in half precision, as in ggml (which converts them).
-            for i in 0..<(n * qDim) { q.p[i] = Half.rounded(q.p[i]) }
             store(layer: index, position: position, count: n)
             attend(layer: index, position: position, count: n)
             multiply([(layer.output, xn)], input: attended.p, count: n)
