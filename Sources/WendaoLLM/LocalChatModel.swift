@@ -159,23 +159,32 @@ final class SerialWorker: Sendable {
 
     init(name: String) { self.name = name }
 
-    /// Queues `work`; false when `limit` jobs are already waiting.
+    /// Runs `work` at once on the worker's thread when it is idle, else queues it; false when
+    /// `limit` jobs are already waiting (the running one not counted).
     func submit(limit: Int, _ work: @escaping @Sendable () -> Void) -> Bool {
-        let start: Bool? = queue.withLock { q in
-            if q.running && q.jobs.count >= limit { return nil }
+        enum Decision { case start, queued, refused }
+        let decision: Decision = queue.withLock { q in
+            if !q.running {
+                q.running = true
+                return .start
+            }
+            guard q.jobs.count < limit else { return .refused }
             q.jobs.append(work)
-            if q.running { return false }
-            q.running = true
-            return true
+            return .queued
         }
-        guard let start else { return false }
-        if start {
-            let thread = Thread { [self] in drain() }
+        switch decision {
+        case .refused: return false
+        case .queued: return true
+        case .start:
+            let thread = Thread { [self] in
+                work()
+                drain()
+            }
             thread.name = name
             thread.stackSize = 1 << 22
             thread.start()
+            return true
         }
-        return true
     }
 
     private func drain() {

@@ -184,7 +184,7 @@ import WendaoTestSupport
             try LocalModelMemory.check(qwen.memoryEstimate(), model: "local:qwen2.5-1.5b", available: 512_000_000)
         }
         #expect(error?.code == .limitExceeded)
-        #expect(error?.message.contains("local:qwen2.5-1.5b needs about 1,419 MB") == true)
+        #expect(error?.message.contains("local:qwen2.5-1.5b needs about 1,302 MB") == true)
         #expect(error?.message.contains("512 MB is available") == true)
         try LocalModelMemory.check(qwen.memoryEstimate(), model: "m", available: 8_000_000_000)
         try LocalModelMemory.check(qwen.memoryEstimate(), model: "m", available: nil)
