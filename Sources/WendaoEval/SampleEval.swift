@@ -23,6 +23,10 @@ public struct AnswerReport: Sendable, Codable {
     public var retrievalHit: Double
     /// Retrieval mode used.
     public var mode: String
+    /// The model that wrote the answers (`provider:model`, `local:NAME`); nil for extractive answers.
+    public var model: String?
+    /// Tokens of the model's calls (nil for extractive answers).
+    public var usage: TokenUsage?
     /// Answerable questions wrongly answered "not found".
     public var falseNotFound: Double
     /// Unanswerable questions correctly answered "not found".
@@ -76,8 +80,8 @@ public struct AnswerReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case questions, answerable, unanswerable, answerHit = "answer_hit", citationHit = "citation_hit"
-        case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, falseNotFound =
-            "false_not_found"
+        case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, model, usage
+        case falseNotFound = "false_not_found"
         case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second"
         case askP50Milliseconds = "ask_p50_ms", answerP50Milliseconds = "answer_p50_ms", categories, misses
     }
@@ -136,11 +140,18 @@ public enum AnswerEvaluator {
         var category: String?
     }
 
-    /// Evaluates `kb` on the questions in `file`, retrieving by `mode` (default: the knowledge
-    /// base's mode); with `details`, writes one ``AnswerDetail`` JSON line per question there.
-    public static func run(kb: KnowledgeBase, file: URL, mode: RetrievalMode? = nil, details: URL? = nil) throws
-        -> AnswerReport
-    {
+    /// One question's answer, as scored.
+    struct Given {
+        var found: Bool
+        var answer: String
+        var citations: [Citation]
+        var coverage: Double
+        var totalSeconds: Double
+        var answerSeconds: Double
+    }
+
+    /// The questions of `file` (JSONL).
+    static func questions(in file: URL) throws -> [Question] {
         guard let data = try? Data(contentsOf: file) else { throw WendaoError(.unreadable, "cannot read \(file.path)") }
         var qs: [Question] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
@@ -150,6 +161,70 @@ public enum AnswerEvaluator {
                 throw WendaoError(.unreadable, "\(file.lastPathComponent) line \(i + 1): not a question object")
             }
         }
+        return qs
+    }
+
+    /// Evaluates `kb` on the questions in `file`, retrieving by `mode` (default: the knowledge
+    /// base's mode); with `details`, writes one ``AnswerDetail`` JSON line per question there.
+    public static func run(kb: KnowledgeBase, file: URL, mode: RetrievalMode? = nil, details: URL? = nil) throws
+        -> AnswerReport
+    {
+        let qs = try questions(in: file)
+        let t0 = Date()
+        let given = try qs.map { q in
+            let timed = try kb.askTimed(q.question, mode: mode)
+            let a = timed.answer
+            return Given(
+                found: a.found, answer: a.answer, citations: a.citations, coverage: a.coverage,
+                totalSeconds: timed.totalSeconds, answerSeconds: timed.answerSeconds)
+        }
+        return try score(kb: kb, questions: qs, given: given, mode: mode, details: details, started: t0)
+    }
+
+    /// Evaluates `kb` on the questions in `file` with answers written by `model` through the
+    /// grounded-answer pipeline (citation filter, not-found gate, `templates`), retrieving as the
+    /// knowledge base does; the same figures as extractive answers, plus the model and its token usage.
+    /// `answerSeconds` is the whole answer (retrieval and the model's calls).
+    nonisolated(nonsending)
+        public static func run(
+            kb: KnowledgeBase, file: URL, details: URL? = nil, model: any ChatModel,
+            templates: PromptTemplates = .builtIn, options: GroundedAnswerer.Options = .init()
+        ) async throws -> AnswerReport
+    {
+        let qs = try questions(in: file)
+        let answerer = GroundedAnswerer(model: model, templates: templates, options: options)
+        let t0 = Date()
+        var given: [Given] = []
+        var usage = TokenUsage.zero
+        for q in qs {
+            let started = ContinuousClock.now
+            let g = try await answerer.answer(
+                q.question,
+                retrieve: { query, k in
+                    var vector: [Float]?
+                    if let dense = kb.denseQuery(query) {
+                        vector = try? await dense.embedder.embed([dense.text], as: .query).vectors.first
+                    }
+                    return try GroundedAnswerer.retrieve(query, topK: k, in: kb, queryVector: vector)
+                }, onEvent: { _ in })
+            let seconds = (ContinuousClock.now - started).seconds
+            usage = usage + g.usage
+            given.append(
+                Given(
+                    found: g.found, answer: g.answer, citations: g.citations, coverage: g.coverage,
+                    totalSeconds: seconds, answerSeconds: seconds))
+        }
+        var report = try score(kb: kb, questions: qs, given: given, mode: nil, details: details, started: t0)
+        report.model = model.id
+        report.usage = usage
+        return report
+    }
+
+    /// Scores `given` (one answer per question, in order).
+    static func score(
+        kb: KnowledgeBase, questions qs: [Question], given: [Given], mode: RetrievalMode?, details: URL?,
+        started t0: Date
+    ) throws -> AnswerReport {
         var answerable = 0
         var unanswerable = 0
         var answerHit = 0
@@ -167,10 +242,9 @@ public enum AnswerEvaluator {
         for (i, q) in qs.enumerated() {
             let id = q.id ?? "q\(i + 1)"
             let category = q.category ?? "-"
-            let timed = try kb.askTimed(q.question, mode: mode)
-            let a = timed.answer
-            askTimes.append(timed.totalSeconds * 1000)
-            answerTimes.append(timed.answerSeconds * 1000)
+            let a = given[i]
+            askTimes.append(a.totalSeconds * 1000)
+            answerTimes.append(a.answerSeconds * 1000)
             let isAnswerable = q.answerable ?? !q.answers.isEmpty
             let requireAll = q.all ?? false
             var c =
@@ -258,8 +332,8 @@ public enum AnswerEvaluator {
         return AnswerReport(
             questions: qs.count, answerable: answerable, unanswerable: unanswerable, answerHit: Double(answerHit) / na,
             citationHit: Double(citationHit) / na, citedDocumentHit: Double(docHit) / na,
-            retrievalHit: Double(retrieved) / na, mode: (mode ?? kb.defaultRetrievalMode).rawValue,
-            falseNotFound: Double(falseNF) / na,
+            retrievalHit: Double(retrieved) / na, mode: (mode ?? kb.defaultRetrievalMode).rawValue, model: nil,
+            usage: nil, falseNotFound: Double(falseNF) / na,
             notFoundRecall: Double(nfOK) / Double(max(unanswerable, 1)),
             queriesPerSecond: Double(qs.count) / max(secs, 1e-9),
             askP50Milliseconds: median(askTimes), answerP50Milliseconds: median(answerTimes),

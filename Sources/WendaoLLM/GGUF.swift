@@ -27,6 +27,8 @@ public final class GGUFFile: Sendable {
     public let dataOffset: Int
     /// The file's size in bytes.
     public let fileSize: Int
+    /// The path it was opened from.
+    public let path: String
     private let file: MappedFile
 
     /// Longest string (a key, a value, a tensor name) accepted, in bytes.
@@ -36,6 +38,7 @@ public final class GGUFFile: Sendable {
 
     /// Maps and reads `path`.
     public init(path: String) throws(WendaoError) {
+        self.path = path
         file = try MappedFile(path: path)
         fileSize = file.count
         guard let base = file.bytes, file.count >= 24 else {

@@ -24,6 +24,7 @@ extension ModelGateway {
     public func chat(
         _ model: ResolvedModel, messages: [ChatMessage], options: ChatOptions = ChatOptions()
     ) async throws -> ChatCompletionResponse {
+        try model.requireRemote()
         try model.requireKey()
         let body = try chatBody(model, messages, options, stream: false)
         let data = try await send(model, path: "/chat/completions", body: body, contentType: "application/json")
@@ -47,6 +48,7 @@ extension ModelGateway {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
+                    try model.requireRemote()
                     try model.requireKey()
                     let body = try self.chatBody(model, messages, options, stream: true)
                     try await self.runStream(model, body: body, messages: messages, continuation: continuation)

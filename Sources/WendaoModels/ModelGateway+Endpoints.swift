@@ -11,6 +11,7 @@ extension ModelGateway {
     public func embeddings(_ model: ResolvedModel, inputs: [String], dimensions: Int? = nil) async throws
         -> EmbeddingsResponse
     {
+        try model.requireRemote()
         try model.requireKey()
         let body = try JSONEncoder().encode(
             EmbeddingsRequest(model: model.model, input: inputs, dimensions: dimensions))
@@ -27,6 +28,7 @@ extension ModelGateway {
 
     /// The models the provider lists (`GET /models`).
     public func listModels(_ model: ResolvedModel) async throws -> [String] {
+        try model.requireRemote()
         try model.requireKey()
         let data = try await send(model, path: "/models", body: nil, contentType: nil)
         guard let r = try? JSONDecoder().decode(ModelsListResponse.self, from: data) else {
@@ -37,6 +39,7 @@ extension ModelGateway {
 
     /// Generates images from a prompt (`POST /images/generations`).
     public func generateImages(_ model: ResolvedModel, request: ImageGenerationRequest) async throws -> ImagesResponse {
+        try model.requireRemote()
         try model.requireKey()
         var r = request
         r.model = model.model
@@ -50,6 +53,7 @@ extension ModelGateway {
 
     /// Edits an image (`POST /images/edits`, multipart).
     public func editImages(_ model: ResolvedModel, request: ImageEditRequest) async throws -> ImagesResponse {
+        try model.requireRemote()
         try model.requireKey()
         var r = request
         r.model = model.model

@@ -72,6 +72,12 @@ public enum ModelCatalog {
         guard !modelName.isEmpty else {
             throw WendaoError(.invalidArgument, "model '\(trimmed)' has no model name after '\(providerName):'")
         }
+        if providerName == ResolvedModel.localProvider {
+            // Local models are resolved by the composition root (it knows the catalogue and the files).
+            throw WendaoError(
+                .invalidArgument,
+                "'\(trimmed)' names a local chat model, which runs in this process, not through a provider")
+        }
         if providerName == "custom" {
             guard let c = configuration.custom[modelName] else {
                 let names = configuration.custom.keys.sorted()

@@ -15,7 +15,7 @@ public struct UsageReport: Sendable, Equatable, Encodable {
     public var usage: TokenUsage
     /// Model calls made.
     public var calls: Int
-    /// Cost at the configured price, nil when the model has none.
+    /// Cost at the configured price (0 for a local model without one), nil when the model has none.
     public var cost: Double?
     /// Currency of ``cost``.
     public var currency: String?
@@ -27,7 +27,8 @@ public struct UsageReport: Sendable, Equatable, Encodable {
         self.model = model.id
         self.usage = usage
         self.calls = calls
-        self.cost = model.price?.cost(of: usage)
+        // A local model costs nothing (unless config.yaml gives it a price).
+        self.cost = model.price?.cost(of: usage) ?? (model.isLocal ? 0 : nil)
         self.currency = model.price?.currency
         self.seconds = seconds
     }
@@ -66,6 +67,8 @@ public struct UsageReport: Sendable, Equatable, Encodable {
         if usage.estimated { s += " (estimated: the provider reported none)" }
         if let cost, let currency {
             s += " · cost " + Self.money(cost, currency)
+        } else if cost == 0 {
+            s += " · no cost (run on this machine)"
         } else {
             s += " · cost unknown (set models.\"\(model)\".price in config.yaml)"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Logging
 import NIOPosix
 import Synchronization
@@ -28,6 +29,9 @@ final class KnowledgeService: Sendable {
     let embedders: EmbedderRegistry
     let configuration: ServerConfiguration
     let gateway: ModelGateway
+    /// The chat models answers are written with (providers' through ``gateway``, local ones loaded
+    /// once and shared by every request).
+    let chatModels: ChatModels
     /// Threads for blocking work.
     let threadPool: NIOThreadPool
     let logger: Logger
@@ -48,12 +52,13 @@ final class KnowledgeService: Sendable {
     /// started.
     init(
         configuration: ServerConfiguration, library: Library, embedders: EmbedderRegistry, gateway: ModelGateway,
-        threadPool: NIOThreadPool, logger: Logger
+        chatModels: ChatModels, threadPool: NIOThreadPool, logger: Logger
     ) {
         self.configuration = configuration
         self.library = library
         self.embedders = embedders
         self.gateway = gateway
+        self.chatModels = chatModels
         self.threadPool = threadPool
         self.logger = logger
     }
@@ -204,16 +209,34 @@ final class KnowledgeService: Sendable {
     }
 
     /// The model for a knowledge base's answers: the request's, else the knowledge base's, else
-    /// the configured default; nil for extractive answers.
+    /// the configured default; nil for extractive answers. A local model (`local:NAME`) must be pulled
+    /// (or its file exist) and needs no key.
     func model(requested: String?, kbModel: String?, requireKey: Bool = true) throws -> ResolvedModel? {
-        let env = try modelEnvironment()
+        let serverEnvironment = configuration.environment
         let spec =
-            requested ?? kbModel ?? env["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+            requested ?? kbModel ?? serverEnvironment["WENDAO_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? configuration.models.defaultModel
         guard let spec else { return nil }
-        let m = try ModelCatalog.resolve(spec, configuration: configuration.models, environment: env)
+        if ChatModels.isLocal(spec) {
+            return try ChatModels.resolve(spec, configuration: configuration.models, environment: serverEnvironment)
+        }
+        let m = try ModelCatalog.resolve(spec, configuration: configuration.models, environment: try modelEnvironment())
         if requireKey { try m.requireKey() }
         return m
+    }
+
+    /// The model to call for `model` (a local one is loaded on first use and shared). A local model
+    /// that cannot load is the server's problem, not the request's: 503 when memory is short (it may
+    /// fit later), else 500 (a damaged file, an unsupported architecture), with the reason.
+    func chatModel(for model: ResolvedModel) async throws -> any ChatModel {
+        do { return try await chatModels.chatModel(for: model) } catch let e as WendaoError
+            where model.isLocal && e.code != .cancelled
+        {
+            let short = e.code == .limitExceeded
+            throw APIError(
+                status: short ? .serviceUnavailable : .internalServerError, code: short ? "unavailable" : "internal",
+                message: "\(model.id) cannot be loaded: \(e.message)")
+        }
     }
 
 }

@@ -124,6 +124,9 @@ extension WendaoAPI {
         let directory = service.configuration.dataDirectory
         let name = record.name
         let templates = try await service.blocking { try PromptTemplates.load(dataDirectory: directory, kb: name) }
+        // A local model is loaded now (once per process), so that one that cannot load is an error
+        // status, not an error event after a 200.
+        if model.isLocal { _ = try await service.chatModel(for: model) }
         return AnswerPlan(kb: record.name, model: model, templates: templates)
     }
 
@@ -174,7 +177,7 @@ extension WendaoAPI {
         var options = GroundedAnswerer.Options()
         options.topK = topK
         let answerer = GroundedAnswerer(
-            model: GatewayChatModel(gateway: service.gateway, model: model), templates: templates, options: options)
+            model: try await service.chatModel(for: model), templates: templates, options: options)
         let started = ContinuousClock.now
         // Each search runs on the thread pool (its query vector awaited first); the model calls
         // are awaited here.

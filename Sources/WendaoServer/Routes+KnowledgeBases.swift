@@ -39,7 +39,12 @@ struct ServerSettingsChecker: KnowledgeBaseSettingsChecker {
     let service: KnowledgeService
 
     func checkAnswerModel(_ spec: String) throws {
-        _ = try service.model(requested: spec, kbModel: nil, requireKey: false)
+        do { _ = try service.model(requested: spec, kbModel: nil, requireKey: false) } catch let e as WendaoError
+            where e.code == .notFound && ChatModels.isLocal(spec)
+        {
+            // A local model not pulled (or no such file) is a bad setting, not a missing resource.
+            throw APIError.badRequest(e.message)
+        }
     }
 
     func checkEmbedder(_ spec: String) throws {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Foundation
 import Hummingbird
 import Logging
+import WendaoApp
 import WendaoCore
 import WendaoEmbed
 import WendaoModels
@@ -75,8 +76,15 @@ extension WendaoAPI {
             for r in try await service.blocking({ try library.list() }) where context.principal.canAsk(r.id) {
                 models.append(Model(id: "kb:\(r.name)", created: Int(r.createdAt)))
             }
-            if context.principal.isAdmin, let m = service.configuration.models.defaultModel {
-                models.append(Model(id: m, created: 0, owned_by: "provider"))
+            if context.principal.isAdmin {
+                if let m = service.configuration.models.defaultModel {
+                    models.append(Model(id: m, created: 0, owned_by: "provider"))
+                }
+                // Local models pulled on this machine (passed through like a provider's, admins only).
+                for m in ChatModels.pulledLocalModels(environment: service.configuration.environment)
+                where m != service.configuration.models.defaultModel {
+                    models.append(Model(id: m, created: 0, owned_by: "local"))
+                }
             }
             struct List: Encodable {
                 var object = "list"
@@ -262,7 +270,8 @@ extension WendaoAPI {
                     }
                 }
             }
-            // A provider model, passed through (admin only: it spends the server's provider keys).
+            // A provider model, passed through (admin only: it spends the server's provider keys), or a
+            // local model (admin only too: it takes this machine's processors).
             guard context.principal.isAdmin else {
                 throw APIError.notFound("model '\(body.model)' does not exist (use kb:NAME)")
             }
@@ -282,19 +291,36 @@ extension WendaoAPI {
             let gateway = service.gateway
             if body.stream != true {
                 defer { slot.release() }
-                let r = try await whileConnected(context) {
-                    try await gateway.chat(model, messages: messages, options: options)
+                let r: (text: String, usage: TokenUsage?)
+                if model.isLocal {
+                    let chat = try await service.chatModel(for: model)
+                    let reply = try await whileConnected(context) {
+                        try await chat.complete(messages, options: options)
+                    }
+                    r = (reply.text, reply.usage)
+                } else {
+                    let reply = try await whileConnected(context) {
+                        try await gateway.chat(model, messages: messages, options: options)
+                    }
+                    r = (reply.text, reply.usage)
                 }
                 let outcome = AnswerOutcome.plain(r.text, r.usage)
                 return try JSON.response(
                     completion(id: id, created: created, model: body.model, outcome: outcome, footer: false))
             }
             let includeUsage = body.stream_options?.include_usage == true
+            // Settled before the stream starts: a local model that cannot load is an error status, not
+            // an error event after a 200.
+            let chat: any ChatModel
+            do { chat = try await service.chatModel(for: model) } catch {
+                slot.release()
+                throw error
+            }
             return openAIStream(context.logger) { send in
                 defer { slot.release() }
                 send(chunk(id: id, created: created, model: body.model, delta: ["role": "assistant", "content": ""]))
                 var usage: TokenUsage?
-                for try await e in gateway.streamChat(model, messages: messages, options: options) {
+                for try await e in chat.streamChat(messages, options: options) {
                     switch e {
                     case .text(let t): send(chunk(id: id, created: created, model: body.model, delta: ["content": t]))
                     case .usage(let u): usage = u

@@ -112,7 +112,7 @@ public struct WendaoServer: Sendable {
         _ = try UIAssets.load()
         let service = KnowledgeService(
             configuration: configuration, library: try app.library(), embedders: app.embedders,
-            gateway: try app.gateway(), threadPool: app.startedThreadPool(), logger: logger)
+            gateway: try app.gateway(), chatModels: app.chatModels, threadPool: app.startedThreadPool(), logger: logger)
         let metrics = Metrics()
         if !configuration.isLoopback && configuration.adminKey == nil {
             let keys = try service.library.apiKeys().filter { $0.revokedAt == nil }

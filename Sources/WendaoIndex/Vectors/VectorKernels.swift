@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import WendaoCore
 internal import WendaoVectorKernels
 
 /// Hot loops of the vector index: float32 and int8 dot products, quantisation, hashing and a seeded
@@ -11,20 +12,13 @@ internal import WendaoVectorKernels
 /// `-target-cpu haswell`). ``fast`` picks one once per process.
 @_spi(Bench) public enum VectorKernels {
     /// Whether the Haswell kernels are used: the processor has every feature `-target-cpu haswell`
-    /// may emit (checked once, from `/proc/cpuinfo` on Linux) and `WENDAO_VECTOR_KERNELS` is not
-    /// `baseline`. Elsewhere on x86-64 the baseline kernels are used; on other architectures the
-    /// kernel target is built for the default CPU, so it is always safe.
+    /// may emit (``CPUSupport/haswell``) and `WENDAO_VECTOR_KERNELS` is not `baseline`. Elsewhere on
+    /// x86-64 the baseline kernels are used; on other architectures the kernel target is built for the
+    /// default CPU, so it is always safe.
     static let fast: Bool = {
         if ProcessInfo.processInfo.environment["WENDAO_VECTOR_KERNELS"] == "baseline" { return false }
         #if arch(x86_64)
-            #if os(Linux)
-                guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                    let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-                else { return false }
-                return hasHaswellFeatures(Set(flags.split(separator: " ").map(String.init)))
-            #else
-                return false
-            #endif
+            return CPUSupport.haswell
         #else
             return true
         #endif
@@ -33,11 +27,9 @@ internal import WendaoVectorKernels
     /// Name of the kernels in use (benchmark output).
     @_spi(Bench) public static var name: String { fast ? "haswell" : "baseline" }
 
-    /// Whether a `/proc/cpuinfo` flag set covers what `-target-cpu haswell` code may use: AVX2,
-    /// FMA, BMI1/2, F16C, MOVBE, POPCNT and LZCNT (`abm`).
-    static func hasHaswellFeatures(_ flags: Set<String>) -> Bool {
-        ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "popcnt", "abm"].allSatisfy(flags.contains)
-    }
+    /// Whether a `/proc/cpuinfo` flag set covers what `-target-cpu haswell` code may use
+    /// (``CPUSupport/hasHaswellFeatures(_:)``).
+    static func hasHaswellFeatures(_ flags: Set<String>) -> Bool { CPUSupport.hasHaswellFeatures(flags) }
 
     /// Dot product of two float32 vectors of length `n` (Haswell or baseline kernel).
     @inline(__always)

@@ -24,7 +24,9 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The knowledge base to answer from (see `wendao kb list`).") var kb: String
     @Argument(help: "The question.") var question: String
     @Option(name: .long, help: "Passages to consider.") var topK = 8
-    @Option(name: .long, help: "Model that writes the answer, provider:model (e.g. deepseek:deepseek-chat).")
+    @Option(
+        name: .long,
+        help: "Model that writes the answer: provider:model (e.g. deepseek:deepseek-chat) or local:NAME (run here).")
     var model: String?
     @Flag(name: .long, help: "Answer extractively even when a model is configured.") var extractive = false
     @Option(
@@ -93,25 +95,13 @@ struct AskCommand: AsyncParsableCommand {
         if let m = maxContextTokens, m <= 0 {
             throw WendaoError(.invalidArgument, "--max-context-tokens must be positive")
         }
-        let gateway = try app.gateway()
-        let answerer = GroundedAnswerer(
-            model: GatewayChatModel(gateway: gateway, model: resolved), templates: templates, options: options)
         let json = global.json
         let started = ContinuousClock.now
         let answer: GroundedAnswer
         do {
-            // The query's vector is awaited (a remote embedder's call holds no thread); the
-            // search itself runs here.
-            answer = try await answerer.answer(
-                question, history: turns,
-                retrieve: { query, k in
-                    var vector: [Float]?
-                    if let dense = base.denseQuery(query) {
-                        vector = try? await dense.embedder.embed([dense.text], as: .query).vectors.first
-                    }
-                    return try GroundedAnswerer.retrieve(query, topK: k, in: base, queryVector: vector)
-                }
-            ) { event in
+            let answerer = GroundedAnswerer(
+                model: try await app.chatModel(for: resolved), templates: templates, options: options)
+            answer = try await Self.answer(question, history: turns, from: base, with: answerer) { event in
                 guard !json else { return }
                 switch event {
                 case .rewritten(let q): Output.err("(searching for: \(q))")
@@ -141,6 +131,23 @@ struct AskCommand: AsyncParsableCommand {
         Self.printCitations(answer.citations)
         for w in answer.warnings { Output.err("warning: \(w)") }
         Output.err(report.line)
+    }
+
+    /// `question` answered by `answerer` from `base`. The query's vector is awaited (a remote embedder's
+    /// call holds no thread); the search itself runs here.
+    static func answer(
+        _ question: String, history: [ChatMessage], from base: KnowledgeBase, with answerer: GroundedAnswerer,
+        onEvent: (GroundedEvent) -> Void
+    ) async throws -> GroundedAnswer {
+        try await answerer.answer(
+            question, history: history,
+            retrieve: { query, k in
+                var vector: [Float]?
+                if let dense = base.denseQuery(query) {
+                    vector = try? await dense.embedder.embed([dense.text], as: .query).vectors.first
+                }
+                return try GroundedAnswerer.retrieve(query, topK: k, in: base, queryVector: vector)
+            }, onEvent: onEvent)
     }
 
     func answerExtractively(_ base: KnowledgeBase) throws {

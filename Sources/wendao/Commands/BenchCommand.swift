@@ -5,13 +5,14 @@ import WendaoApp
 import WendaoCore
 import WendaoEmbed
 import WendaoIndex
+import WendaoLLM
 import WendaoLoaders
 import WendaoRAG
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks (print JSON; compare with the peers in the same run).",
-        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self])
+        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self, LLM.self])
 
     struct Embed: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,6 +45,30 @@ struct BenchCommand: ParsableCommand {
                 try EmbedBench.run(
                     encoder: encoder, lines: lines, batch: batch, maxLength: maxLen, windows: windows,
                     repeats: repeats))
+        }
+    }
+
+    struct LLM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "llm",
+            abstract: "Prompt and generation tokens/s of a local language model (as llama-bench's pp and tg).",
+            discussion: """
+                Processes --prompt-tokens tokens in one pass over an empty cache, then generates --gen-tokens \
+                tokens one at a time; one warm-up run, then the best of --repeats. Compare with \
+                `llama-bench -m FILE -t THREADS -p 64 -n 32 -o json` in the same minutes.
+                """)
+        @Option(help: "local:NAME, a pulled model's name, or a .gguf file.") var model: String
+        @Option(help: "Prompt tokens (pp).") var promptTokens = 64
+        @Option(help: "Generated tokens (tg).") var genTokens = 32
+        @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+        @Option(help: "Context the cache is allocated for.") var context = 512
+        @Option(help: "Runs; the best is kept.") var repeats = 3
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let path = try LocalModelLocator.path(model)
+            let m = try LanguageModel(path: path, contextLength: context, threads: threads)
+            Output.json(try LLMBench.run(model: m, promptTokens: promptTokens, generatedTokens: genTokens, repeats: repeats))
         }
     }
 

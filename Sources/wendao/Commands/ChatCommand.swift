@@ -10,10 +10,15 @@ import WendaoRAG
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat", abstract: "Send one prompt to a model and stream the reply.",
-        discussion: "Example: wendao chat deepseek:deepseek-chat \"用一句话介绍你自己\". Use - as the prompt to read stdin.")
+        discussion: """
+            Example: wendao chat deepseek:deepseek-chat "用一句话介绍你自己". Use - as the prompt to read stdin. A local \
+            model runs on this machine: wendao chat local:smollm2-135m "Hello" (after wendao models pull smollm2-135m).
+            """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "provider:model, e.g. dashscope:qwen-plus, ollama:qwen2.5, custom:NAME.") var model: String
+    @Argument(
+        help: "provider:model (dashscope:qwen-plus, ollama:qwen2.5, custom:NAME) or local:NAME, local:/path.gguf.")
+    var model: String
     @Argument(help: "The prompt (- reads standard input).") var prompt: String
     @Option(name: .long, help: "A system prompt.") var system: String?
     @Option(name: .long, help: "Sampling temperature.") var temperature: Double?
@@ -45,16 +50,16 @@ struct ChatCommand: AsyncParsableCommand {
         if let maxTokens, maxTokens <= 0 { throw WendaoError(.invalidArgument, "--max-tokens must be positive") }
         let options = ChatOptions(temperature: temperature, maxTokens: maxTokens)
         let app = setup.app()
-        let gateway = try app.gateway()
         let json = global.json
         let showReasoning = self.showReasoning
         let started = ContinuousClock.now
         do {
+            let chat = try await app.chatModel(for: resolved)
             var reply = ""
             var reasoning = ""
             var usage = TokenUsage.zero
             var finish: String?
-            for try await e in gateway.streamChat(resolved, messages: messages, options: options) {
+            for try await e in chat.streamChat(messages, options: options) {
                 switch e {
                 case .text(let t):
                     reply += t

@@ -6,6 +6,7 @@ import WendaoEmbed
 import WendaoEval
 import WendaoIndex
 import WendaoLoaders
+import WendaoModels
 import WendaoRAG
 
 struct EvalCommand: ParsableCommand {
@@ -114,7 +115,7 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    struct Answers: ParsableCommand {
+    struct Answers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "answers",
             abstract: "Answer quality of a knowledge base on a question file (the sample eval.jsonl format).")
@@ -128,14 +129,42 @@ struct EvalCommand: ParsableCommand {
                 "Write one JSON line per question to this file: the answer, its sources, the top retrieved chunks and which gold strings were found where."
         )
         var details: String?
+        @Option(
+            name: .long,
+            help:
+                "Model that writes the answers (provider:model or local:NAME), through the grounded-answer pipeline; default: extractive."
+        )
+        var model: String?
 
-        func run() throws {
+        func run() async throws {
             let retrieval = mode
-            let app = global.app()
+            var resolved: ResolvedModel?
+            let app: AppEnvironment
+            if let model {
+                guard retrieval == nil else {
+                    throw WendaoError(
+                        .invalidArgument,
+                        "--mode applies to extractive answers; with --model the knowledge base's mode is used")
+                }
+                let setup = try ModelSetup(global: global)
+                resolved = try setup.resolve(model)
+                app = setup.app()
+            } else {
+                app = global.app()
+            }
             defer { app.close() }
-            let r = try AnswerEvaluator.run(
-                kb: try app.library().open(kb), file: URL(fileURLWithPath: file), mode: retrieval,
-                details: details.map { URL(fileURLWithPath: $0) })
+            let base = try app.library().open(kb)
+            let detailsURL = details.map { URL(fileURLWithPath: $0) }
+            let r: AnswerReport
+            if let resolved {
+                r = try await AnswerEvaluator.run(
+                    kb: base, file: URL(fileURLWithPath: file), details: detailsURL,
+                    model: try await app.chatModel(for: resolved),
+                    templates: try PromptTemplates.load(dataDirectory: app.dataDirectory, kb: base.name))
+            } else {
+                r = try AnswerEvaluator.run(
+                    kb: base, file: URL(fileURLWithPath: file), mode: retrieval, details: detailsURL)
+            }
             if global.json {
                 Output.json(r)
             } else {
@@ -145,11 +174,16 @@ struct EvalCommand: ParsableCommand {
                             "%d questions (%d answerable, %d not): answer_hit %.3f · citation_hit %.3f · cited_document %.3f · retrieval_hit@8 %.3f · false not-found %.3f · not-found recall %.3f",
                         r.questions, r.answerable, r.unanswerable, r.answerHit, r.citationHit, r.citedDocumentHit,
                         r.retrievalHit,
-                        r.falseNotFound, r.notFoundRecall) + " (\(r.mode))")
+                        r.falseNotFound, r.notFoundRecall) + " (\(r.mode)\(r.model.map { ", \($0)" } ?? ""))")
                 Output.line(
                     String(
                         format: "latency p50: ask %.2f ms · answer step %.3f ms", r.askP50Milliseconds,
                         r.answerP50Milliseconds))
+                if let usage = r.usage {
+                    Output.line(
+                        "model tokens: \(usage.promptTokens) prompt + \(usage.completionTokens) completion"
+                            + (usage.estimated ? " (estimated)" : ""))
+                }
                 if r.categories.count > 1 {
                     for (name, c) in r.categories.sorted(by: { $0.key < $1.key }) {
                         var line = "  \(name): \(c.questions) questions"

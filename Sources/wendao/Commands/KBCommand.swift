@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -19,7 +20,10 @@ struct KBCommand: ParsableCommand {
         @Option(help: "BM25 b.") var b: Double?
         @Option(help: "CJK terms: unigram+bigram (default), bigram or unigram; fixed at creation.")
         var cjkMode: CJKMode?
-        @Option(help: "Model that writes answers, provider:model (e.g. dashscope:qwen-plus); 'none' for extractive.")
+        @Option(
+            help:
+                "Model that writes answers: provider:model (e.g. dashscope:qwen-plus) or local:NAME; 'none' for extractive."
+        )
         var model: String?
         @Option(
             name: .customLong("ocr-lang"),
@@ -53,7 +57,11 @@ struct KBCommand: ParsableCommand {
 
         func checkAnswerModel(_ spec: String) throws {
             let setup = try ModelSetup(global: global)
-            _ = try ModelCatalog.resolve(spec, configuration: setup.configuration, environment: setup.modelEnvironment)
+            // A local model must be pulled (or its file exist); a provider's must resolve (its key may
+            // come later).
+            _ = try ChatModels.resolve(
+                spec, configuration: setup.configuration,
+                environment: ChatModels.isLocal(spec) ? setup.environment : setup.modelEnvironment)
         }
 
         func checkEmbedder(_ spec: String) throws { _ = try global.embedders().open(spec) }

