@@ -341,6 +341,18 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model)
     }
 
+    @Test func valuesAreCopiedAsTheSourceWritesThem() async throws {
+        let cod = hit(8, "单票代收上限：标准 20,000 元。拒收件不收代收手续费。", section: "代收货款 › 收费标准")
+        let question = "代收货款一票最多能代收多少钱？"
+        let fallback = extractive(question, "单票代收上限：标准 20,000 元。", from: cod)
+        let reworded = ScriptedModel.replying(["代收货款单票代收上限是20000元[1]。"])
+        let (a, _) = try await ask(reworded, question, hits: [cod], extractive: fallback)
+        #expect(a.answeredBy == .extractive && a.answer.contains("20,000 元"))
+        let copied = ScriptedModel.replying(["代收货款单票代收上限是 20,000 元[1]。"])
+        let (b, _) = try await ask(copied, question, hits: [cod], extractive: fallback)
+        #expect(b.answeredBy == .model && b.answer.contains("20,000 元"))
+    }
+
     // MARK: Bad input
 
     @Test func emptyModelAnswerFallsBack() async throws {

@@ -104,12 +104,14 @@ struct GuardedAnswerStream {
         /// The number of the source the extractive answer's lead quotes (the answer must cite it; nil:
         /// the model was not offered that passage, no condition).
         var source: Int?
-        /// The numbers the lead states (the answer must state one of them, when there are any).
-        var values: Set<Fact.Key>
+        /// The numbers the lead states, as written with their units (the answer must state one of them
+        /// the same way — `20,000 元`, not `20,000元` — when there are any: facts are copied, not
+        /// reworded).
+        var values: Set<String>
         /// For a question that asks for a value: the numbers of each sentence of the extractive answer
         /// that holds a value of the asked kind (the answer must state one of each: "8:00–22:00" and the
         /// holiday hours "9:00–18:00" both answer "几点到几点").
-        var valueSentences: [Set<Fact.Key>]
+        var valueSentences: [Set<String>]
 
         /// The agreement with `answer`, whose citations are numbered among the sources offered to the
         /// model (`offered`: 1…n; higher numbers are passages the model did not see), for a question
@@ -141,7 +143,7 @@ struct GuardedAnswerStream {
             if !String(current).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 units.append((String(current), nil))
             }
-            let numbers = { (text: String) in Set(FactScanner.numbers(in: text).map(\.key.value)) }
+            let numbers = { (text: String) in Set(FactScanner.numbers(in: text).map(\.text)) }
             source = units.first?.n.flatMap { $0 <= offered ? $0 : nil }
             values = units.first.map { numbers($0.text) } ?? []
             valueSentences =
@@ -301,7 +303,7 @@ struct GuardedAnswerStream {
         }
         guard let agreement else { return true }
         if let lead = agreement.source, !sentences.contains(where: { $0.cited.contains(lead) }) { return false }
-        let values = Set(FactScanner.numbers(in: text).map(\.key.value))
+        let values = Set(FactScanner.numbers(in: text).map(\.text))
         if !agreement.valueSentences.isEmpty {
             // Every value the extractive answer gives for what was asked is in the answer too: the model's
             // answer never holds less than the extractive one.
