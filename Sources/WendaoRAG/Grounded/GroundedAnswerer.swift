@@ -28,12 +28,12 @@ import WendaoText
 /// - Each sentence of the reply is checked as it completes (``SupportChecker``): its facts must be in
 ///   the sources it cites (a sentence that cites none, or the wrong one, is given the source that
 ///   supports it). Supported sentences are shown once together they state what the question asks for
-///   and agree with the extractive answer (drawn from the passage its lead quotes; stating the values it
-///   gives for what was asked): the extractive answerer decides what answers, the model words it.
-///   The first unsupported sentence stops
-///   the model, and when nothing was shown yet the extractive answer is given instead (its citations
-///   numbered among the sources), or "not found" when there is none. ``GroundedAnswer/answeredBy``
-///   says which path answered and ``GroundedAnswer/answerGuard`` what the guard did.
+///   and agree with the extractive answer (drawn from the passage its lead quotes; stating, as
+///   written, the values it gives for what was asked): the extractive answerer decides what answers,
+///   the model words it. The first unsupported sentence stops the model, and when nothing was shown
+///   yet the extractive answer is given instead (its citations numbered among the sources), or "not
+///   found" when there is none. ``GroundedAnswer/answeredBy`` says which path answered and
+///   ``GroundedAnswer/answerGuard`` what the guard did.
 ///
 /// ```swift
 /// let answerer = GroundedAnswerer(model: model)

@@ -72,10 +72,10 @@ struct SentenceAssembler {
 ///
 /// - Before anything is shown, supported sentences are held until together they state what the
 ///   question asks for (a value of the asked kind, ``QuestionIntent``) and agree with the extractive
-///   answer (``Agreement``: they draw on the passage its lead quotes; they state a value of each of its
-///   sentences that holds what was asked, or else a number of its lead); then they are shown at once. The extractive answerer decides which passage
-///   answers; the model only words it. An opening that only says where the answer comes from
-///   ("根据文档内容，") is left out.
+///   answer (``Agreement``: they draw on the passage its lead quotes; they state, as written, a value
+///   of each of its sentences that holds what was asked, or else a number of its lead); then they are
+///   shown at once. The extractive answerer decides which passage answers; the model only words it.
+///   An opening that only says where the answer comes from ("根据文档内容，") is left out.
 /// - The first sentence that is not supported, before anything is shown, replaces the whole answer
 ///   (`fallback`); after something is shown, it ends the answer there (`stop`). So does the
 ///   not-found sentence, a sentence repeated (a model in a loop) and the ``maxSentences``-th sentence.
