@@ -353,6 +353,19 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model && b.answer.contains("20,000 元"))
     }
 
+    @Test func followUpsAreGuardedToo() async throws {
+        let model = ScriptedModel.replying(["续重每公斤收费3元[1]。"])
+        let fallback = extractive("标准快递续重怎么收费", "标准快递首重收费12元，续重每公斤收费3元。", from: Self.pricing)
+        var events: [GroundedEvent] = []
+        let history = [ChatMessage(.user, "首重收费多少钱？"), ChatMessage(.assistant, "标准快递首重收费12元[1]。")]
+        let a = try await GroundedAnswerer(model: model).answer(
+            "那续重呢？", history: history,
+            retrieve: { _, _ in GroundedRetrieval(hits: Self.hits, coverage: 0.8, extractive: fallback) }
+        ) { events.append($0) }
+        #expect(events.first == .rewritten("echo") && a.modelCalls == 2)
+        #expect(a.answeredBy == .model && a.answer == "续重每公斤收费3元[1]。" && a.citations.map(\.n) == [1])
+    }
+
     // MARK: Bad input
 
     @Test func emptyModelAnswerFallsBack() async throws {
