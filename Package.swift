@@ -43,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -122,6 +123,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The shared store: PostgreSQL through postgres-nio's connection pool, behind the same
+        // KnowledgeStore contract (team scale: several servers on one database).
+        .target(
+            name: "WendaoPostgres",
+            dependencies: [
+                "WendaoCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WendaoModels",
             dependencies: [
@@ -162,7 +177,7 @@ let package = Package(
         .target(
             name: "WendaoApp",
             dependencies: [
-                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoEmbed", "WendaoModels", "WendaoLLM",
+                "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoPostgres", "WendaoEmbed", "WendaoModels", "WendaoLLM",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -200,6 +215,7 @@ let package = Package(
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth", "WendaoLLM",
+                "WendaoPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -233,6 +249,16 @@ let package = Package(
         .testTarget(
             name: "WendaoStoreTests",
             dependencies: ["WendaoCore", "WendaoStore", "WendaoAuth", "WendaoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The store contract against SQLite and PostgreSQL (a private cluster started by the tests),
+        // and what only the PostgreSQL store does.
+        .testTarget(
+            name: "WendaoPostgresTests",
+            dependencies: [
+                "WendaoCore", "WendaoStore", "WendaoPostgres", "WendaoRAG", "WendaoApp", "WendaoTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

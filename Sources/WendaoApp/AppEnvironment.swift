@@ -5,6 +5,7 @@ import Synchronization
 public import WendaoCore
 public import WendaoModels
 public import WendaoRAG
+import WendaoPostgres
 import WendaoStore
 
 /// The composition root: the one place that builds the application's parts from a data directory,
@@ -53,6 +54,8 @@ public final class AppEnvironment: Sendable {
     public let chatModels: ChatModels
     private let models: ModelsAndGateway
     private let pool: StartablePool
+    /// The shared store, when the library was opened over PostgreSQL (closed by ``shutdown()``).
+    private let madeStore = Mutex<PostgresStore?>(nil)
 
     /// Builds the parts for `dataDirectory` with a models configuration already read.
     ///
@@ -89,17 +92,25 @@ public final class AppEnvironment: Sendable {
             environment: environment, gateway: { try parts.gateway() }, threadPool: { pool.started() })
     }
 
-    /// The library over the data directory's SQLite store (opened, and the directory created, on
-    /// first call).
+    /// The library over the store (opened, and the directory created, on first call): the data
+    /// directory's SQLite store, or the PostgreSQL database of `WENDAO_DATABASE_URL` when set (the
+    /// data directory then holds only caches: index files, models).
     public func library() throws -> Library {
         try madeLibrary.withLock { made in
             if let made { return made }
-            let library = try Library(
-                directory: dataDirectory, store: try Library.openSQLiteStore(directory: dataDirectory),
-                embedders: embedders, logger: logger)
+            let store = try Library.openStore(directory: dataDirectory, environment: environment, logger: logger)
+            if let shared = store as? PostgresStore { madeStore.withLock { $0 = shared } }
+            let library = try Library(directory: dataDirectory, store: store, embedders: embedders, logger: logger)
             made = library
             return library
         }
+    }
+
+    /// The PostgreSQL URL this environment uses (`WENDAO_DATABASE_URL`), shown without its password,
+    /// or nil for the embedded SQLite store.
+    public var databaseDescription: String? {
+        guard let url = environment[Library.databaseURLVariable], !url.isEmpty else { return nil }
+        return (try? DatabaseURL(url))?.redacted ?? "(an unreadable database URL)"
     }
 
     /// The models configuration (read once).
@@ -125,6 +136,7 @@ public final class AppEnvironment: Sendable {
         if pool.stop() { try? await threadPool.shutdownGracefully() }
         embedders.shutdown()
         chatModels.shutdown()
+        madeStore.withLock { $0 }?.close()
     }
 
     /// ``shutdown()`` for synchronous code (CLI commands): waits on the calling thread.
@@ -199,6 +211,23 @@ private final class ModelsAndGateway: Sendable {
 }
 
 extension Library {
+    /// The variable naming a PostgreSQL database to use instead of the data directory's SQLite
+    /// store (`wendao --database URL` sets it for one command).
+    public static let databaseURLVariable = "WENDAO_DATABASE_URL"
+
+    /// The store `environment` asks for: PostgreSQL at `WENDAO_DATABASE_URL` (migrated on open,
+    /// under an advisory lock), else the SQLite store of `directory`.
+    public static func openStore(directory: URL, environment: [String: String], logger: Logger) throws
+        -> any KnowledgeStore
+    {
+        guard let url = environment[databaseURLVariable], !url.isEmpty else {
+            return try openSQLiteStore(directory: directory)
+        }
+        var pgLogger = logger
+        pgLogger[metadataKey: "store"] = "postgres"
+        return try PostgresStore(url: url, logger: pgLogger)
+    }
+
     /// Opens (creating if needed) the SQLite store of `directory`: `wendao.sqlite`, beside the
     /// `indexes` folder.
     public static func openSQLiteStore(directory: URL) throws -> any KnowledgeStore {

@@ -76,7 +76,23 @@ extension KnowledgeBase {
         let live = Set(stored)
         let have = Set(index.ids())
         index.remove(ids: have.subtracting(live))
-        let missing = stored.filter { !have.contains($0) }
+        var missing = stored.filter { !have.contains($0) }
+        // A shared store keeps the vectors other servers made: load those rather than embed again.
+        if let shared = store as? any VectorStore, !missing.isEmpty {
+            var loaded = Set<Int64>()
+            for start in stride(from: 0, to: missing.count, by: 5000) {
+                let ids = Array(missing[start..<min(start + 5000, missing.count)])
+                for v in try shared.storedVectors(kb: record.id, embedder: embedder.id, ids: ids)
+                where v.vector.count == index.dimension {
+                    try index.add(id: v.id, vector: v.vector)
+                    loaded.insert(v.id)
+                }
+            }
+            if !loaded.isEmpty {
+                missing.removeAll { loaded.contains($0) }
+                try index.save(to: vectorPath, generation: record.generation)
+            }
+        }
         var done = 0
         if !missing.isEmpty { progress(0, missing.count) }
         var sinceSave = 0
@@ -109,6 +125,11 @@ extension KnowledgeBase {
                 .badResponse, "embedder \(embedder.id) returned \(vectors.count) vectors for \(chunks.count) chunks")
         }
         for (c, v) in zip(chunks, vectors) { try index.add(id: c.id, vector: v) }
+        // A shared store keeps them for every other server (and a new one with an empty disk).
+        if let shared = store as? any VectorStore, let d = vectors.first?.count {
+            try shared.storeVectors(
+                embedder: embedder.id, dimension: d, zip(chunks, vectors).map { (id: $0.0.id, vector: $0.1) })
+        }
         return chunks.count
     }
 

@@ -83,6 +83,23 @@ public final class KnowledgeBase {
         defer { lock?.unlock() }
         // Under the lock, the record must be as current as the store the catch-up reads.
         if lock != nil { try refreshRecord() }
+        // A store with a change log (PostgreSQL) says what changed since the index's generation: no
+        // need to compare every id with the store's.
+        if let log = store as? any ChunkChangeLog, index.generation <= record.generation,
+            let changes = try log.chunkChanges(kb: record.id, since: index.generation),
+            changes.generation == record.generation
+        {
+            let present = Set(index.ids())
+            let stale = changes.removed.filter { present.contains($0) }
+            let missing = changes.added.filter { !present.contains($0) }
+            index.remove(ids: stale)
+            try indexStoredChunks(missing, into: index)
+            // Routine with several servers (another one wrote): not a repair, so no recovery note.
+            library.logger.info(
+                "index caught up from the change log", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
+            if locked || lock != nil { saveCaughtUpIndex() }
+            return
+        }
         let storeIDs = try store.chunkIDs(kb: record.id)
         let indexIDs = index.ids()
         let storeSet = Set(storeIDs)
@@ -95,17 +112,20 @@ public final class KnowledgeBase {
             "index was behind the store (interrupted ingest?): removed \(stale.count), added \(missing.count) chunks"
         library.logger.notice(
             "index caught up with the store", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
-        if locked || lock != nil {
-            // A failed save (a full disk) must not make the knowledge base unusable: the caught-up
-            // index serves from memory and the next opening (or writer) with room saves it.
-            do {
-                try index.save(to: indexPath, generation: record.generation)
-            } catch {
-                recoveryNote! += "; the index file could not be saved (\(error.message)), the index is in memory only"
-                library.logger.warning(
-                    "could not save the caught-up index; serving it from memory",
-                    metadata: ["kb": "\(name)", "reason": "\(error.message)"])
-            }
+        if locked || lock != nil { saveCaughtUpIndex() }
+    }
+
+    /// Saves the caught-up index. A failed save (a full disk) must not make the knowledge base
+    /// unusable: the caught-up index serves from memory and the next opening (or writer) with room
+    /// saves it.
+    private func saveCaughtUpIndex() {
+        do {
+            try index.save(to: indexPath, generation: record.generation)
+        } catch {
+            recoveryNote = (recoveryNote ?? "") + "; the index file could not be saved (\(error.message)), the index is in memory only"
+            library.logger.warning(
+                "could not save the caught-up index; serving it from memory",
+                metadata: ["kb": "\(name)", "reason": "\(error.message)"])
         }
     }
 

@@ -20,6 +20,32 @@ struct JobPayload: Codable {
     /// Rebuild the BM25 index and, with an embedder, every vector, from the stored chunks (after a
     /// settings change that needs it) instead of ingesting files.
     var reindex: Bool?
+    /// Files kept in a shared store (``UploadStore``) by name: whichever server runs the job writes
+    /// them into its own uploads folder first and ingests those copies (`files` then names the
+    /// uploading server's copies, which another server does not have).
+    var stored: [String]?
+}
+
+/// A job held under a lease of a shared store (several servers on one database): its heartbeat
+/// renews the lease, and progress is stored only while the lease is held.
+final class JobLease: Sendable {
+    let store: any JobLeaseStore
+    let worker: String
+    /// Seconds a lease lasts; the heartbeat renews it three times as often.
+    static let seconds = 30.0
+    /// Set once the lease was lost (another server took the job over after it ran out).
+    let lost = Mutex(false)
+
+    init(store: any JobLeaseStore, worker: String) {
+        self.store = store
+        self.worker = worker
+    }
+
+    /// The name this process claims jobs under: host, process id and a random part.
+    static let processWorker: String = {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host):\(getpid()):\(UUID().uuidString.prefix(8))"
+    }()
 }
 
 /// Runs queued ingest jobs one at a time, in the background, on a thread of its own (ingest is
@@ -64,8 +90,18 @@ final class JobRunner: Service {
                         dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: self.logger)
                 }
                 let library = self.service.library
-                while !Task.isCancelled, let job = try? await self.service.blocking({ try library.nextQueuedJob() }) {
-                    await self.process(job)
+                // With a shared store a job is claimed under a lease (no other server runs it
+                // meanwhile); with SQLite this process is the only runner.
+                let leases = library.store as? any JobLeaseStore
+                while !Task.isCancelled,
+                    let job = try? await self.service.blocking({ () throws -> JobRecord? in
+                        if let leases {
+                            return try leases.claimNextJob(worker: JobLease.processWorker, leaseSeconds: JobLease.seconds)
+                        }
+                        return try library.nextQueuedJob()
+                    })
+                {
+                    await self.process(job, lease: leases.map { JobLease(store: $0, worker: JobLease.processWorker) })
                 }
                 // Wait until notified, looking every 2 s in case another process queued work.
                 for _ in 0..<40 {
@@ -76,20 +112,36 @@ final class JobRunner: Service {
         }
     }
 
-    /// Runs one job to completion on a dedicated thread.
-    func process(_ job: JobRecord) async {
+    /// Runs one job to completion on a dedicated thread; a leased job's lease is renewed meanwhile.
+    func process(_ job: JobRecord, lease: JobLease? = nil) async {
         let service = self.service
         let logger = self.logger
         let started = ContinuousClock.now
+        let heartbeat = lease.map { lease in
+            Task {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(JobLease.seconds / 3)) } catch { return }
+                    let held = try? await service.blocking {
+                        try lease.store.renewJobLease(job: job.id, worker: lease.worker, leaseSeconds: JobLease.seconds)
+                    }
+                    if held == false {
+                        lease.lost.withLock { $0 = true }
+                        logger.warning("lost the lease of an ingest job (another server took it over)", metadata: ["job": "\(job.id)"])
+                        return
+                    }
+                }
+            }
+        }
         let state = await withCheckedContinuation { (done: CheckedContinuation<JobState, Never>) in
             Thread.detachNewThread {
                 // Ingest is batch work: it yields the CPU to requests (nice 10; per thread on Linux).
                 #if os(Linux)
                     _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)  // 0: the calling thread on Linux
                 #endif
-                done.resume(returning: JobRunner.execute(job, service: service, logger: logger))
+                done.resume(returning: JobRunner.execute(job, service: service, logger: logger, lease: lease))
             }
         }
+        heartbeat?.cancel()
         metrics.observe("ingest_job", seconds: (ContinuousClock.now - started).seconds)
         metrics.count("ingest_jobs_\(state.rawValue)")
     }
@@ -135,12 +187,49 @@ final class JobRunner: Service {
         }
     }
 
+    /// Writes the uploads a shared store keeps for `payload` into this server's uploads folder of
+    /// knowledge base `kb`; returns their paths (nil when the job names none).
+    static func materialise(_ payload: JobPayload, kb: Int64, service: KnowledgeService) throws -> [String]? {
+        guard let names = payload.stored, !names.isEmpty else { return nil }
+        guard let uploads = service.library.store as? any UploadStore else {
+            throw WendaoError(.storage, "this job's files are kept in a shared store, which this server does not use")
+        }
+        let folder = service.configuration.dataDirectory.appendingPathComponent("uploads/kb-\(kb)", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var paths: [String] = []
+        for name in names {
+            guard !name.contains("/"), !name.hasPrefix(".") else {
+                throw WendaoError(.invalidArgument, "a stored upload has an unusable name")
+            }
+            guard let bytes = try uploads.upload(kb: kb, name: name) else {
+                throw WendaoError(.notFound, "the upload '\(name)' is no longer in the store")
+            }
+            let target = folder.appendingPathComponent(name)
+            try Data(bytes).write(to: target, options: .atomic)
+            paths.append(target.path)
+        }
+        return paths
+    }
+
     @discardableResult
-    static func execute(_ job: JobRecord, service: KnowledgeService, logger: Logger) -> JobState {
+    static func execute(_ job: JobRecord, service: KnowledgeService, logger: Logger, lease: JobLease? = nil)
+        -> JobState
+    {
         var job = job
         let library = service.library
         func save() {
-            do { try library.updateJob(job) } catch {
+            do {
+                if let lease {
+                    // Only the lease holder writes; once lost, the other server's progress stands.
+                    guard !lease.lost.withLock({ $0 }) else { return }
+                    if try !lease.store.updateJob(job, worker: lease.worker) {
+                        lease.lost.withLock { $0 = true }
+                        logger.warning("lost the lease of an ingest job (another server took it over)", metadata: ["job": "\(job.id)"])
+                    }
+                } else {
+                    try library.updateJob(job)
+                }
+            } catch {
                 logger.error("could not save job", metadata: ["job": "\(job.id)", "reason": "\(error)"])
             }
         }
@@ -151,7 +240,12 @@ final class JobRunner: Service {
             guard let record = try library.list().first(where: { $0.id == job.kbID }) else {
                 throw WendaoError(.notFound, "the knowledge base of this job was deleted")
             }
-            let payload = try JSONDecoder().decode(JobPayload.self, from: Data(job.payload.utf8))
+            var payload = try JSONDecoder().decode(JobPayload.self, from: Data(job.payload.utf8))
+            if let local = try materialise(payload, kb: record.id, service: service) {
+                payload.files = local
+                payload.owned = local
+                payload.identities = nil
+            }
             let done = Set(job.results.map(\.path))
             let kb = try library.open(record.name)
             if payload.reindex == true {
@@ -191,6 +285,9 @@ final class JobRunner: Service {
             for r in job.results where r.outcome == "failed" {
                 for path in payload.owned ?? [] where URL(fileURLWithPath: path).lastPathComponent == r.path {
                     removeUpload(path, dataDirectory: service.configuration.dataDirectory, logger: logger)
+                    if payload.stored?.contains(r.path) == true, let uploads = library.store as? any UploadStore {
+                        try? uploads.deleteUpload(kb: record.id, name: r.path)
+                    }
                 }
             }
             let failed = job.results.filter { $0.outcome == "failed" }.count

@@ -155,9 +155,22 @@ extension WendaoAPI {
                 try fm.moveItem(at: incoming.appendingPathComponent(n), to: target)
                 paths.append(target.path)
             }
-            let payload = String(
-                decoding: try JSONEncoder().encode(JobPayload(files: paths, owned: paths)), as: UTF8.self)
             let library = service.library
+            var jobPayload = JobPayload(files: paths, owned: paths)
+            if let uploads = library.store as? any UploadStore {
+                // A shared store keeps the originals, so that any server can run (or take over) the job
+                // and re-ingest the documents later.
+                let kbID = record.id
+                let stored = names
+                try await service.blocking {
+                    for (n, path) in zip(stored, paths) {
+                        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+                        try uploads.storeUpload(kb: kbID, name: n, bytes: Array(bytes))
+                    }
+                }
+                jobPayload.stored = names
+            }
+            let payload = String(decoding: try JSONEncoder().encode(jobPayload), as: UTF8.self)
             let files = paths.count
             let job = try await service.blocking { try library.createJob(kb: name, payload: payload, filesTotal: files) }
             slot.hand(to: job.id)
@@ -189,7 +202,17 @@ extension WendaoAPI {
             let uploaded = uploadsFolder(record.id).appendingPathComponent(doc.path)
             let fm = FileManager.default
             let payload: JobPayload
-            if !doc.path.contains("/"), fm.fileExists(atPath: uploaded.path) {
+            let kbID = record.id
+            let keptInStore =
+                !doc.path.contains("/")
+                && (try await service.blocking {
+                    guard let uploads = library.store as? any UploadStore else { return false }
+                    return try uploads.upload(kb: kbID, name: doc.path) != nil
+                })
+            if keptInStore {
+                // The original is in the shared store: whichever server runs the job reads it there.
+                payload = JobPayload(files: [], force: true, stored: [doc.path])
+            } else if !doc.path.contains("/"), fm.fileExists(atPath: uploaded.path) {
                 payload = JobPayload(files: [uploaded.path], force: true)
             } else if let source = doc.source, source.hasPrefix("/"), fm.fileExists(atPath: source) {
                 // Ingested from the CLI: read again from where it came from, under the same identity.

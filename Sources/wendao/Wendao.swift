@@ -27,6 +27,7 @@ struct Wendao: AsyncParsableCommand {
             UsersCommand.self, LLMCommand.self,
             ConversationsCommand.self,
             CuratedCommand.self,
+            DatabaseCommand.self,
         ]
     )
 
@@ -112,14 +113,28 @@ struct GlobalOptions: ParsableArguments {
         name: .long, help: "Data directory (default: $WENDAO_DATA, $XDG_DATA_HOME/wendao or ~/.local/share/wendao).")
     var data: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PostgreSQL database shared by several servers (postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…).",
+            discussion: "Default: $WENDAO_DATABASE_URL; without either, the data directory's SQLite store."))
+    var database: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
+
+    /// The process environment, with `WENDAO_DATABASE_URL` set from `--database` when given.
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if let database, !database.isEmpty { environment[Library.databaseURLVariable] = database }
+        return environment
+    }
 
     /// The composition root of one command: the data directory, the environment, and
     /// `config.yaml` (read when first needed, so a broken file only fails what needs a provider).
     /// A command that may call a provider closes it when done (`defer { app.close() }`).
     func app() -> AppEnvironment {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = self.environment
         let dir = Library.defaultDirectory(explicit: data, environment: environment)
         return AppEnvironment(dataDirectory: dir, environment: environment, logger: Logger(label: "wendao")) {
             try ModelsConfiguration.load(

@@ -17,7 +17,7 @@ struct ModelSetup {
     var dataDirectory: URL
 
     init(global: GlobalOptions) throws {
-        environment = ProcessInfo.processInfo.environment
+        environment = global.environment
         dataDirectory = Library.defaultDirectory(explicit: global.data, environment: environment)
         configuration = try ModelsConfiguration.load(
             from: Self.configurationFile(dataDirectory: dataDirectory, environment: environment))
@@ -48,11 +48,12 @@ struct ModelSetup {
     /// warning: the environment alone is used.
     var modelEnvironment: [String: String] {
         let file = dataDirectory.appendingPathComponent("wendao.sqlite")
-        guard FileManager.default.fileExists(atPath: file.path) else { return environment }
+        let shared = !(environment[Library.databaseURLVariable] ?? "").isEmpty
+        guard shared || FileManager.default.fileExists(atPath: file.path) else { return environment }
         do {
-            let opened = try ProviderKeys.opened(
-                store: try Library.openSQLiteStore(directory: dataDirectory), dataDirectory: dataDirectory,
-                environment: environment)
+            let store = try Library.openStore(
+                directory: dataDirectory, environment: environment, logger: Logger(label: "wendao"))
+            let opened = try ProviderKeys.opened(store: store, dataDirectory: dataDirectory, environment: environment)
             for p in opened.unreadable { Output.err("warning: the stored key of '\(p)' cannot be decrypted") }
             return StoredProviderKeys.environment(environment, keys: opened.keys, configuration: configuration)
         } catch {

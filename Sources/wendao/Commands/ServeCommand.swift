@@ -62,8 +62,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             config.adminKey = Secret(k)
         }
+        var logger = Logger(label: "wendao.server")
+        logger.logLevel =
+            setup.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        // The composition root: store, gateway, embedders and thread pool, handed to the server
+        // (which shuts them down when it stops).
+        let app = AppEnvironment(
+            dataDirectory: setup.dataDirectory, environment: setup.environment, models: setup.configuration,
+            logger: logger)
         // What the server will ask of callers: accounts and keys close an open local server.
-        let library = try global.library()
+        let library = try app.library()
         let closed =
             try !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty || !library.store.users().isEmpty
         if !config.opensLocally {
@@ -74,17 +82,10 @@ struct ServeCommand: AsyncParsableCommand {
             Output.err(
                 "wendao: open local mode: loopback only; callers need no key until a key or an account is created")
         }
-        var logger = Logger(label: "wendao.server")
-        logger.logLevel =
-            setup.environment["WENDAO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        // The composition root: store, gateway, embedders and thread pool, handed to the server
-        // (which shuts them down when it stops).
-        let app = AppEnvironment(
-            dataDirectory: setup.dataDirectory, environment: setup.environment, models: setup.configuration,
-            logger: logger)
         let server = try WendaoServer(configuration: config, app: app, logger: logger)
         let shown = host.contains(":") ? "[\(host)]" : host
-        let folder = setup.dataDirectory.path
+        let folder =
+            app.databaseDescription.map { "\($0) (caches in \(setup.dataDirectory.path))" } ?? setup.dataDirectory.path
         // Said once the socket is bound, so a busy port is reported as such rather than after a
         // claim to serve.
         try await server.run { bound in Output.err("wendao: serving \(folder) on http://\(shown):\(bound)/") }

@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import Testing
+import WendaoApp
+import WendaoCore
+import WendaoPostgres
+import WendaoRAG
+import WendaoTestSupport
+
+/// Two "servers" (two libraries, each with its own data directory for index caches) over one
+/// PostgreSQL database: what one writes, the other searches once caught up; a new server with an
+/// empty disk catches up on its own; both give identical results.
+@Suite(.enabled(if: PostgresTestCluster.isAvailable, "PostgreSQL (initdb) is not installed"))
+struct SharedLibraryTests {
+    /// A library over the database at `url` with a data directory of its own.
+    private func server(_ url: String, _ scratch: ScratchDirectory, _ name: String) throws -> Library {
+        let environment = [Library.databaseURLVariable: url]
+        let directory = scratch.child(name)
+        return try Library(
+            directory: directory,
+            store: try Library.openStore(directory: directory, environment: environment, logger: Logger(label: "test")),
+            embedders: EmbedderRegistry())
+    }
+
+    @Test("A write through one server is searchable through another; deletes follow; a new server catches up")
+    func writeHereSearchThere() throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let url = cluster.url(database: try cluster.makeDatabase())
+        let scratch = try ScratchDirectory("shared")
+        defer { scratch.remove() }
+        let a = try server(url, scratch, "a")
+        let b = try server(url, scratch, "b")
+        try a.create("客服")
+        let docs = try scratch.makeFolder("docs")
+        try scratch.write("docs/运费.md", "# 运费\n\n首重 12 元，续重每公斤 5 元。\n")
+        try scratch.write("docs/保价.md", "# 保价\n\n保价费率为声明价值的 0.5%，最低 1 元。\n")
+        let kbA = try a.open("客服")
+        _ = try kbA.ingest([docs.path])
+        // B opens the knowledge base for the first time: its disk has no index; it builds one.
+        let kbB = try b.open("客服")
+        #expect(try kbB.search("保价费率").first?.document == "保价.md")
+        #expect(try kbA.search("首重").map(\.chunkID) == kbB.search("首重").map(\.chunkID))
+        // A new document through A: B's next opening (as the server does when the generation moves)
+        // catches up from the change log.
+        try scratch.write("docs/时效.md", "# 时效\n\n同城次日达，省内两天。\n")
+        _ = try kbA.ingest([docs.appendingPathComponent("时效.md").path])
+        let reopened = try b.open("客服")
+        #expect(try reopened.search("同城次日达").first?.document == "时效.md")
+        // A delete through B is gone from A's next opening.
+        _ = try reopened.deleteDocuments(["运费.md"])
+        let again = try a.open("客服")
+        #expect(try again.search("首重").allSatisfy { $0.document != "运费.md" })
+        // A third server with an empty disk gives the same results.
+        let c = try server(url, scratch, "c")
+        let kbC = try c.open("客服")
+        for q in ["保价费率", "同城次日达", "首重"] {
+            #expect(try kbC.search(q).map(\.chunkID) == again.search(q).map(\.chunkID), "\(q)")
+        }
+        #expect(try kbC.doctor().problems.isEmpty)
+    }
+}
