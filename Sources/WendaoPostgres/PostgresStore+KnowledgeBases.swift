@@ -88,8 +88,7 @@ extension PostgresStore: KnowledgeBaseStore {
         let json = Self.settingsJSON(settings)
         let logger = self.logger
         try run("cannot update settings") { client in
-            try await client.query("UPDATE kb SET settings = \(json) WHERE id = \(kb)", logger: logger).collect()
-            return ()
+            _ = try await client.query("UPDATE kb SET settings = \(json) WHERE id = \(kb)", logger: logger).collect()
         }
     }
 }

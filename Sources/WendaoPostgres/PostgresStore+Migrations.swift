@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-public import WendaoCore
+import WendaoCore
 
 /// Versioned schema migrations. Each runs in its own transaction and is recorded in
 /// `wendao_schema`; all of them run under a session advisory lock, so that several servers starting

@@ -95,3 +95,81 @@ extension PostgresStore: UploadStore {
         }
     }
 }
+
+/// Dense search inside PostgreSQL with pgvector, when the extension is installed: an HNSW index on
+/// cosine distance per dimension (over the stored `real[]`, cast to `vector(d)`), `ef_search` set
+/// per query. Servers search their own local index by default; this is the database-side option
+/// (and what the benchmarks compare against).
+extension PostgresStore {
+    /// Whether the pgvector extension is installed in this database (it is created, when the server
+    /// offers it and the user may, by ``enablePgvector()``).
+    public func hasPgvector() throws -> Bool {
+        let logger = self.logger
+        return try run("cannot read the extensions") { client in
+            !(try await client.rows("SELECT 1 AS one FROM pg_extension WHERE extname = 'vector'", logger: logger))
+                .isEmpty
+        }
+    }
+
+    /// Creates the pgvector extension if the server offers it; false when it does not (or the user
+    /// may not create extensions).
+    @discardableResult
+    public func enablePgvector() throws -> Bool {
+        let logger = self.logger
+        let offered: Bool = try run("cannot read the extensions") { client in
+            !(try await client.rows(
+                "SELECT 1 AS one FROM pg_available_extensions WHERE name = 'vector'", logger: logger)
+            ).isEmpty
+        }
+        guard offered else { return false }
+        do {
+            try run("cannot create the vector extension") { client in
+                _ = try await client.query("CREATE EXTENSION IF NOT EXISTS vector", logger: logger).collect()
+            }
+        } catch {
+            logger.warning("pgvector is offered but could not be created", metadata: ["reason": "\(error)"])
+            return false
+        }
+        return true
+    }
+
+    /// Creates (once) the HNSW index for vectors of `dimension` (cosine distance).
+    public func ensureVectorIndex(dimension: Int) throws {
+        guard (1...16_000).contains(dimension) else {
+            throw WendaoError(.invalidArgument, "a vector dimension must be 1…16000")
+        }
+        let logger = self.logger
+        try run("cannot create the vector index") { client in
+            _ = try await client.query(
+                """
+                CREATE INDEX IF NOT EXISTS chunk_vector_hnsw_\(unescaped: String(dimension)) ON chunk_vector
+                USING hnsw ((vector::vector(\(unescaped: String(dimension)))) vector_cosine_ops)
+                WHERE dimension = \(unescaped: String(dimension))
+                """, logger: logger
+            ).collect()
+        }
+    }
+
+    /// The `k` chunks of `kb` whose `embedder` vectors are nearest to `query` by cosine distance,
+    /// nearest first, searched with pgvector's HNSW index (`efSearch` candidates per query).
+    public func nearestVectors(kb: Int64, embedder: String, query: [Float], k: Int, efSearch: Int = 100) throws
+        -> [(id: Int64, distance: Double)]
+    {
+        let d = String(query.count)
+        let ef = String(max(k, min(1000, efSearch)))
+        let limit = max(1, k)
+        let logger = self.logger
+        return try transaction("cannot search vectors") { c in
+            try await c.exec("SET LOCAL hnsw.ef_search = \(unescaped: ef)", logger: logger)
+            return try await c.rows(
+                """
+                SELECT chunk_id, (vector::vector(\(unescaped: d)) <=> \(query)::real[]::vector(\(unescaped: d)))::float8 AS distance
+                FROM chunk_vector
+                WHERE dimension = \(unescaped: d) AND kb_id = \(kb) AND embedder = \(embedder)
+                ORDER BY vector::vector(\(unescaped: d)) <=> \(query)::real[]::vector(\(unescaped: d))
+                LIMIT \(limit)
+                """, logger: logger
+            ).map { (id: try $0.get("chunk_id", as: Int64.self), distance: try $0.get("distance", as: Double.self)) }
+        }
+    }
+}

@@ -216,6 +216,42 @@ struct PostgresStoreTests {
         #expect(try store.integrityProblems(kb: kb.id).isEmpty)
     }
 
+    @Test("pgvector: an HNSW index on cosine distance finds the nearest stored vectors")
+    func pgvectorSearch() throws {
+        let cluster = try cluster()
+        let store = try PostgresStore(url: cluster.url(database: try cluster.makeDatabase()))
+        defer { store.close() }
+        guard try store.enablePgvector() else {
+            // This PostgreSQL has no pgvector (Debian's, for one): nothing to search with.
+            #expect(try !store.hasPgvector())
+            return
+        }
+        #expect(try store.hasPgvector())
+        let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
+        let other = try store.createKnowledgeBase(name: "other", settings: .default)
+        func chunks(_ kb: Int64, _ n: Int) throws -> [Int64] {
+            try store.replaceDocument(
+                kb: kb, NewDocument(path: "d", title: "d", format: "text", contentHash: "h", byteCount: 1)
+            ) { insert in
+                for i in 0..<n { _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2)) }
+            }.addedChunkIDs
+        }
+        let ids = try chunks(kb.id, 300)
+        let otherIDs = try chunks(other.id, 50)
+        // Deterministic vectors on a circle's worth of directions in 8 dimensions.
+        func vector(_ i: Int) -> [Float] { (0..<8).map { Float(sin(Double(i * (3 + $0)) * 0.37 + Double($0))) } }
+        try store.storeVectors(embedder: "e", dimension: 8, ids.enumerated().map { (id: $0.element, vector: vector($0.offset)) })
+        try store.storeVectors(embedder: "e", dimension: 8, otherIDs.map { (id: $0, vector: vector(17)) })
+        try store.ensureVectorIndex(dimension: 8)
+        try store.ensureVectorIndex(dimension: 8)
+        let hits = try store.nearestVectors(kb: kb.id, embedder: "e", query: vector(17), k: 5, efSearch: 200)
+        #expect(hits.first?.id == ids[17])
+        #expect(abs(hits.first?.distance ?? 1) < 1e-5)
+        #expect(hits.count == 5 && hits.allSatisfy { ids.contains($0.id) })
+        #expect(hits.map(\.distance) == hits.map(\.distance).sorted())
+        #expect(try store.nearestVectors(kb: kb.id, embedder: "other-embedder", query: vector(1), k: 5).isEmpty)
+    }
+
     @Test("Uploads are kept in the database for any server's job")
     func uploads() throws {
         let cluster = try cluster()

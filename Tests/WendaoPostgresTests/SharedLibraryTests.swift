@@ -58,4 +58,42 @@ struct SharedLibraryTests {
         }
         #expect(try kbC.doctor().problems.isEmpty)
     }
+
+    @Test("A SQLite data directory copied into PostgreSQL answers the same")
+    func copyFromSQLite() throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let url = cluster.url(database: try cluster.makeDatabase())
+        let scratch = try ScratchDirectory("copy")
+        defer { scratch.remove() }
+        let local = try Library(directory: scratch.child("sqlite"))
+        try local.create("客服")
+        try scratch.write("docs/运费.md", "# 运费\n\n首重 12 元，续重每公斤 5 元。\n\n## 偏远\n\n新疆西藏另加 10 元。\n")
+        let kb = try local.open("客服")
+        _ = try kb.ingest([scratch.child("docs").path])
+        let first = try #require(try kb.search("新疆").first)
+        _ = try local.store.setChunkEnabled(kb: kb.record.id, id: first.chunkID, enabled: false)
+        _ = try local.store.createAPIKey(
+            name: "bot", prefix: "wd_abc", hash: "hash-bot", scope: .read, knowledgeBaseIDs: [kb.record.id])
+        let c = try local.store.createConversation(kb: kb.record.id, title: "首重", caller: .admin, at: 10)
+        _ = try local.store.appendTurn(
+            NewTurn(conversationID: c.id, question: "首重", answer: "12 元", found: true, mode: "extractive", createdAt: 11))
+        let shared = try PostgresStore(url: url)
+        defer { shared.close() }
+        let summary = try StoreCopy.copy(from: local.store, to: shared)
+        #expect(summary.knowledgeBases == ["客服"] && summary.documents == 1 && summary.apiKeys == 1)
+        #expect(summary.conversations == 1)
+        // Copying again is refused before anything is written.
+        #expect(thrownWendaoError { _ = try StoreCopy.copy(from: local.store, to: shared) }?.code == .alreadyExists)
+        let server = try self.server(url, scratch, "server")
+        let copied = try server.open("客服")
+        let original = try local.open("客服")
+        #expect(try copied.search("首重").map(\.text) == original.search("首重").map(\.text))
+        #expect(try copied.search("新疆").map(\.text) == original.search("新疆").map(\.text))
+        let doc = try #require(try shared.documents(kb: copied.record.id).first)
+        #expect(try shared.chunks(document: doc.id, offset: 0, limit: 100).filter { !$0.enabled }.count == 1)
+        let key = try #require(try shared.apiKey(hash: "hash-bot"))
+        #expect(key.knowledgeBaseIDs == [copied.record.id])
+        #expect(try shared.conversations(ConversationQuery()).first?.turnCount == 1)
+        #expect(try copied.doctor().problems.isEmpty)
+    }
 }

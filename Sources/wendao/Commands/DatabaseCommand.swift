@@ -10,7 +10,7 @@ import WendaoRAG
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Manage the shared PostgreSQL database (--database or $WENDAO_DATABASE_URL).",
-        subcommands: [DatabaseMigrateCommand.self])
+        subcommands: [DatabaseMigrateCommand.self, DatabaseCopyCommand.self])
 }
 
 /// `wendao db migrate`: applies pending schema migrations (servers also do it when they start; this
@@ -41,6 +41,52 @@ struct DatabaseMigrateCommand: ParsableCommand {
             Output.json(Result(database: store.url.redacted, schema_version: version))
         } else {
             Output.line("\(store.url.redacted): schema version \(version)")
+        }
+    }
+}
+
+/// `wendao db copy --from DIR`: a SQLite data directory's knowledge bases, accounts and keys into the
+/// shared database.
+struct DatabaseCopyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy a SQLite data directory into the PostgreSQL database.",
+        discussion: """
+            Copies knowledge bases (settings, documents, chunks, curated answers, conversations), accounts, API keys, \
+            share links and sealed provider keys. Nothing in the database is overwritten: a knowledge base it already \
+            holds stops the copy before anything is written. Servers rebuild their index files from the database; \
+            vectors are embedded again when first needed.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "The SQLite data directory to copy from (holds wendao.sqlite).") var from: String
+    @Option(name: .customLong("kb"), help: "Copy only this knowledge base (repeatable; default: all).")
+    var knowledgeBases: [String] = []
+
+    func run() throws {
+        guard let url = global.environment[Library.databaseURLVariable], !url.isEmpty else {
+            throw WendaoError(.invalidArgument, "name the database with --database postgres://… or WENDAO_DATABASE_URL")
+        }
+        let file = URL(fileURLWithPath: from).appendingPathComponent("wendao.sqlite")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw WendaoError(.notFound, "no wendao.sqlite in \(from)")
+        }
+        let source = try Library.openSQLiteStore(directory: URL(fileURLWithPath: from))
+        let target = try PostgresStore(url: url, logger: Logger(label: "wendao"))
+        defer { target.close() }
+        let json = global.json
+        let summary = try StoreCopy.copy(
+            from: source, to: target, knowledgeBases: knowledgeBases.isEmpty ? nil : knowledgeBases
+        ) { step in
+            if !json { Output.err("copying \(step)") }
+        }
+        if json {
+            Output.json(summary)
+        } else {
+            Output.line(
+                "copied \(summary.knowledgeBases.count) knowledge bases (\(summary.documents) documents, "
+                    + "\(summary.chunks) chunks, \(summary.conversations) conversations), \(summary.users) accounts, "
+                    + "\(summary.apiKeys) API keys, \(summary.shares) share links into \(target.url.redacted)")
         }
     }
 }
