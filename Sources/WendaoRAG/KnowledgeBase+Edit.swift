@@ -119,7 +119,7 @@ extension KnowledgeBase {
 
     /// Updates the BM25 index and the vectors after a committed chunk change, and saves them.
     private func follow(_ change: ChunkChange, addTerms chunk: ChunkRecord?, vector: [Float]?) throws {
-        record.generation = change.generation
+        advanceGeneration(to: change.generation)
         index.remove(ids: [change.previousID])
         if let chunk {
             index.add(

@@ -247,7 +247,7 @@ extension KnowledgeBase {
                 if fm.fileExists(atPath: source.path) { continue }
                 let r = try store.deleteDocument(kb: record.id, id: doc.id)
                 index.remove(ids: r.removedChunkIDs)
-                record.generation = r.generation
+                advanceGeneration(to: r.generation)
                 summary.pruned += 1
                 summary.results.append(.init(path: doc.path, outcome: .pruned, chunks: 0, reason: nil))
                 progress(.file(path: doc.path, outcome: .pruned, chunks: 0, bytes: 0, reason: nil))
@@ -346,7 +346,7 @@ extension KnowledgeBase {
             throw error
         }
         index.remove(ids: change.removedChunkIDs)
-        record.generation = change.generation
+        advanceGeneration(to: change.generation)
         return (change.addedChunkIDs.count, warnings.isEmpty ? nil : warnings.prefix(3).joined(separator: "; "))
     }
 }

@@ -54,7 +54,7 @@ extension KnowledgeBase {
             throw error
         }
         index.remove(ids: change.removedChunkIDs)
-        record.generation = change.generation
+        advanceGeneration(to: change.generation)
         return change
     }
 
@@ -80,7 +80,7 @@ extension KnowledgeBase {
             for (p, change) in zip(items, changes) {
                 for (id, terms) in zip(change.addedChunkIDs, p.terms) { index.add(id: id, terms: terms) }
                 index.remove(ids: change.removedChunkIDs)
-                record.generation = change.generation
+                advanceGeneration(to: change.generation)
                 total += change.addedChunkIDs.count
             }
         }

@@ -159,6 +159,15 @@ public final class KnowledgeBase {
         return n
     }
 
+    /// Records that this instance's own change left the store at `generation`. When another writer
+    /// changed the knowledge base in between (another server on a shared store: the generation moved
+    /// by more than one), the index lacks that writer's chunks: the generation is left where the index
+    /// is complete, so that the index file is saved as of then and the next opening catches up (and
+    /// a server's pool sees this instance as stale).
+    func advanceGeneration(to generation: Int64) {
+        if generation == record.generation + 1 { record.generation = generation }
+    }
+
     func refreshRecord() throws {
         if let r = try store.knowledgeBase(named: record.name) { record = r }
     }
@@ -185,7 +194,7 @@ public final class KnowledgeBase {
         for d in targets {
             let r = try store.deleteDocument(kb: record.id, id: d.id)
             index.remove(ids: r.removedChunkIDs)
-            record.generation = r.generation
+            advanceGeneration(to: r.generation)
             deleted.append(d)
         }
         try index.save(to: indexPath, generation: record.generation)

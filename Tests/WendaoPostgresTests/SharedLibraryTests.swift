@@ -59,6 +59,37 @@ struct SharedLibraryTests {
         #expect(try kbC.doctor().problems.isEmpty)
     }
 
+    @Test("Another server writing in the middle of an ingest: both writes end up in every index")
+    func interleavedWriters() throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let url = cluster.url(database: try cluster.makeDatabase())
+        let scratch = try ScratchDirectory("interleaved")
+        defer { scratch.remove() }
+        let a = try server(url, scratch, "a")
+        let b = try server(url, scratch, "b")
+        try a.create("kb")
+        try scratch.write("a/一.md", "# 一\n\n苹果的价格是五元。\n")
+        try scratch.write("a/二.md", "# 二\n\n香蕉的价格是三元。\n")
+        try scratch.write("b/三.md", "# 三\n\n橙子的价格是四元。\n")
+        let kbA = try a.open("kb")
+        let kbB = try b.open("kb")
+        var wroteB = false
+        _ = try kbA.ingest([scratch.child("a").path]) { event in
+            // After A's first file, server B commits a document of its own.
+            if case .file = event, !wroteB {
+                wroteB = true
+                _ = try? kbB.ingest([scratch.child("b").path])
+            }
+        }
+        #expect(wroteB)
+        for library in [a, b] {
+            let kb = try library.open("kb")
+            for (q, doc) in [("苹果", "一.md"), ("香蕉", "二.md"), ("橙子", "三.md")] {
+                #expect(try kb.search(q).first?.document == doc, "\(q)")
+            }
+        }
+    }
+
     @Test("A SQLite data directory copied into PostgreSQL answers the same")
     func copyFromSQLite() throws {
         let cluster = try #require(PostgresTestCluster.shared)
