@@ -162,8 +162,9 @@ extension WendaoAPI {
                 // and re-ingest the documents later.
                 let kbID = record.id
                 let stored = names
+                let storedPaths = paths
                 try await service.blocking {
-                    for (n, path) in zip(stored, paths) {
+                    for (n, path) in zip(stored, storedPaths) {
                         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
                         try uploads.storeUpload(kb: kbID, name: n, bytes: Array(bytes))
                     }
@@ -203,12 +204,14 @@ extension WendaoAPI {
             let fm = FileManager.default
             let payload: JobPayload
             let kbID = record.id
-            let keptInStore =
-                !doc.path.contains("/")
-                && (try await service.blocking {
+            var keptInStore = false
+            if !doc.path.contains("/") {
+                let path = doc.path
+                keptInStore = try await service.blocking {
                     guard let uploads = library.store as? any UploadStore else { return false }
-                    return try uploads.upload(kb: kbID, name: doc.path) != nil
-                })
+                    return try uploads.upload(kb: kbID, name: path) != nil
+                }
+            }
             if keptInStore {
                 // The original is in the shared store: whichever server runs the job reads it there.
                 payload = JobPayload(files: [], force: true, stored: [doc.path])
