@@ -98,6 +98,8 @@ public final class AppEnvironment: Sendable {
     public func library() throws -> Library {
         try madeLibrary.withLock { made in
             if let made { return made }
+            var environment = self.environment
+            if let url = databaseURL { environment[Library.databaseURLVariable] = url }
             let store = try Library.openStore(directory: dataDirectory, environment: environment, logger: logger)
             if let shared = store as? PostgresStore { madeStore.withLock { $0 = shared } }
             let library = try Library(directory: dataDirectory, store: store, embedders: embedders, logger: logger)
@@ -109,8 +111,16 @@ public final class AppEnvironment: Sendable {
     /// The PostgreSQL URL this environment uses (`WENDAO_DATABASE_URL`), shown without its password,
     /// or nil for the embedded SQLite store.
     public var databaseDescription: String? {
-        guard let url = environment[Library.databaseURLVariable], !url.isEmpty else { return nil }
+        guard let url = databaseURL else { return nil }
         return (try? DatabaseURL(url))?.redacted ?? "(an unreadable database URL)"
+    }
+
+    /// The PostgreSQL URL to use: `WENDAO_DATABASE_URL` (which `--database` sets), else
+    /// `database_url` in `config.yaml`, else nil (SQLite).
+    public var databaseURL: String? {
+        if let url = environment[Library.databaseURLVariable], !url.isEmpty { return url }
+        if let url = try? models.configuration().databaseURL, !url.isEmpty { return url }
+        return nil
     }
 
     /// The models configuration (read once).

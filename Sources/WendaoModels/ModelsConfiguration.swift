@@ -200,6 +200,10 @@ public struct ModelsConfiguration: Sendable, Equatable {
     /// by `wendao serve` (nil or 0: kept until deleted).
     public var conversationRetentionDays: Int?
 
+    /// `database_url`: the PostgreSQL database several servers share (`WENDAO_DATABASE_URL` and
+    /// `--database` take precedence); nil: the data directory's SQLite store.
+    public var databaseURL: String?
+
     /// Defaults: built-in presets only.
     public init() {}
 
@@ -235,6 +239,7 @@ public struct ModelsConfiguration: Sendable, Equatable {
         for (key, value) in top {
             switch key {
             case "default_model": c.defaultModel = try r.string(value, key)
+            case "database_url": c.databaseURL = try r.string(value, key)
             case "providers":
                 for (name, v) in try r.map(value, key) {
                     c.providers[name.lowercased()] = try r.provider(v, "providers.\(name)")

@@ -27,8 +27,10 @@ struct DatabaseMigrateCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        guard let url = global.environment[Library.databaseURLVariable], !url.isEmpty else {
-            throw WendaoError(.invalidArgument, "name the database with --database postgres://… or WENDAO_DATABASE_URL")
+        guard let url = global.app().databaseURL else {
+            throw WendaoError(
+                .invalidArgument,
+                "name the database with --database postgres://…, WENDAO_DATABASE_URL or database_url in config.yaml")
         }
         let store = try PostgresStore(url: url, logger: Logger(label: "wendao"))
         defer { store.close() }
@@ -64,8 +66,10 @@ struct DatabaseCopyCommand: ParsableCommand {
     var knowledgeBases: [String] = []
 
     func run() throws {
-        guard let url = global.environment[Library.databaseURLVariable], !url.isEmpty else {
-            throw WendaoError(.invalidArgument, "name the database with --database postgres://… or WENDAO_DATABASE_URL")
+        guard let url = global.app().databaseURL else {
+            throw WendaoError(
+                .invalidArgument,
+                "name the database with --database postgres://…, WENDAO_DATABASE_URL or database_url in config.yaml")
         }
         let file = URL(fileURLWithPath: from).appendingPathComponent("wendao.sqlite")
         guard FileManager.default.fileExists(atPath: file.path) else {

@@ -48,11 +48,15 @@ struct ModelSetup {
     /// warning: the environment alone is used.
     var modelEnvironment: [String: String] {
         let file = dataDirectory.appendingPathComponent("wendao.sqlite")
-        let shared = !(environment[Library.databaseURLVariable] ?? "").isEmpty
+        var storeEnvironment = environment
+        if (storeEnvironment[Library.databaseURLVariable] ?? "").isEmpty, let url = configuration.databaseURL {
+            storeEnvironment[Library.databaseURLVariable] = url
+        }
+        let shared = !(storeEnvironment[Library.databaseURLVariable] ?? "").isEmpty
         guard shared || FileManager.default.fileExists(atPath: file.path) else { return environment }
         do {
             let store = try Library.openStore(
-                directory: dataDirectory, environment: environment, logger: Logger(label: "wendao"))
+                directory: dataDirectory, environment: storeEnvironment, logger: Logger(label: "wendao"))
             let opened = try ProviderKeys.opened(store: store, dataDirectory: dataDirectory, environment: environment)
             for p in opened.unreadable { Output.err("warning: the stored key of '\(p)' cannot be decrypted") }
             return StoredProviderKeys.environment(environment, keys: opened.keys, configuration: configuration)
