@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(
             name: "WendaoPostgresTests",
             dependencies: [
-                "WendaoCore", "WendaoStore", "WendaoPostgres", "WendaoRAG", "WendaoApp", "WendaoTestSupport",
+                "WendaoCore", "WendaoStore", "WendaoPostgres", "WendaoRAG", "WendaoApp", "WendaoTestSupport", "wendao",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
