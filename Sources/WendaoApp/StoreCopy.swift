@@ -80,7 +80,8 @@ public enum StoreCopy {
                     for c in chunks {
                         _ = try insert(
                             ChunkDraft(
-                                text: c.text, sectionPath: c.section.isEmpty ? [] : c.section.components(separatedBy: " › "),
+                                text: c.text,
+                                sectionPath: c.section.isEmpty ? [] : c.section.components(separatedBy: " › "),
                                 page: c.page, start: c.start, end: c.end))
                     }
                 }

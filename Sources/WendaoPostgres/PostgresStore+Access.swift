@@ -43,7 +43,9 @@ extension PostgresStore: APIKeyStore {
                 VALUES (\(name ?? ""), \(prefix), \(hash), \(scope.rawValue), \(now)) RETURNING id
                 """, logger: logger)
             let id = try rows[0].get("id", as: Int64.self)
-            if name == nil { try await c.exec("UPDATE api_keys SET name = \("key-\(id)") WHERE id = \(id)", logger: logger) }
+            if name == nil {
+                try await c.exec("UPDATE api_keys SET name = \("key-\(id)") WHERE id = \(id)", logger: logger)
+            }
             if !ids.isEmpty {
                 try await c.exec(
                     "INSERT INTO api_key_kb (key_id, kb_id) SELECT \(id), unnest(\(ids)::int8[])", logger: logger)
@@ -59,7 +61,8 @@ extension PostgresStore: APIKeyStore {
         let logger = self.logger
         return try run("cannot list API keys") { client in
             var kbs: [Int64: [Int64]] = [:]
-            for link in try await client.rows("SELECT key_id, kb_id FROM api_key_kb ORDER BY key_id, kb_id", logger: logger)
+            for link in try await client.rows(
+                "SELECT key_id, kb_id FROM api_key_kb ORDER BY key_id, kb_id", logger: logger)
             {
                 kbs[try link.get("key_id", as: Int64.self), default: []].append(try link.get("kb_id", as: Int64.self))
             }
@@ -83,7 +86,9 @@ extension PostgresStore: APIKeyStore {
     public func revokeAPIKey(id: Int64, at: Double) throws -> APIKeyRecord {
         let logger = self.logger
         return try transaction("cannot revoke API key") { c in
-            guard var key = try await Self.apiKey(c, where: "SELECT * FROM api_keys WHERE id = \(id) FOR UPDATE", logger: logger)
+            guard
+                var key = try await Self.apiKey(
+                    c, where: "SELECT * FROM api_keys WHERE id = \(id) FOR UPDATE", logger: logger)
             else { throw WendaoError(.notFound, "no API key with id \(id)") }
             guard key.revokedAt == nil else {
                 throw WendaoError(.invalidArgument, "API key \(id) (\(key.prefix)…) is already revoked")
@@ -394,8 +399,7 @@ extension PostgresStore: ProviderKeyStore {
         let logger = self.logger
         return try run("cannot remove provider key") { client in
             !(try await client.rows(
-                "DELETE FROM provider_keys WHERE provider = \(provider) RETURNING provider", logger: logger)
-            ).isEmpty
+                "DELETE FROM provider_keys WHERE provider = \(provider) RETURNING provider", logger: logger)).isEmpty
         }
     }
 }

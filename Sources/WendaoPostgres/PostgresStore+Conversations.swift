@@ -231,7 +231,8 @@ extension PostgresStore: ConversationStore {
         let conversationMark = t.bind(Int64(0))
         let turnClauses = ["t.conversation_id = \(conversationMark)"] + Self.turnConditions(query, into: &t)
         let turnsTemplate = t
-        let turnsSQL = "SELECT * FROM conversation_turns t WHERE \(turnClauses.joined(separator: " AND ")) ORDER BY t.id"
+        let turnsSQL =
+            "SELECT * FROM conversation_turns t WHERE \(turnClauses.joined(separator: " AND ")) ORDER BY t.id"
         let logger = self.logger
         let conversations: [ConversationRecord] = try run("cannot export conversations") { client in
             try await client.rows(conversationsSQL, logger: logger).map(Self.conversationRecord)

@@ -16,7 +16,8 @@ extension PostgresStore: JobStore {
             state: JobState(rawValue: try row.get("state")) ?? .failed, createdAt: try row.get("created_at"),
             startedAt: try row.get("started_at"), finishedAt: try row.get("finished_at"),
             filesTotal: Int(try row.get("files_total", as: Int32.self)),
-            filesDone: Int(try row.get("files_done", as: Int32.self)), chunks: Int(try row.get("chunks", as: Int32.self)),
+            filesDone: Int(try row.get("files_done", as: Int32.self)),
+            chunks: Int(try row.get("chunks", as: Int32.self)),
             results: results, error: try row.get("error"), payload: try row.get("payload"))
     }
 
@@ -151,8 +152,7 @@ extension PostgresStore: JobLeaseStore {
                 UPDATE jobs SET lease_until = clock_timestamp() + make_interval(secs => \(leaseSeconds))
                 WHERE id = \(job) AND lease_owner = \(worker) AND state = \(JobState.running.rawValue)
                 RETURNING id
-                """, logger: logger)
-            ).isEmpty
+                """, logger: logger)).isEmpty
         }
     }
 
@@ -172,8 +172,7 @@ extension PostgresStore: JobLeaseStore {
                     lease_until = CASE WHEN \(release) THEN NULL ELSE lease_until END
                 WHERE id = \(job.id) AND lease_owner = \(worker) AND state = \(JobState.running.rawValue)
                 RETURNING id
-                """, logger: logger)
-            ).isEmpty
+                """, logger: logger)).isEmpty
         }
     }
 }

@@ -45,7 +45,8 @@ extension PostgresStore: KnowledgeBaseStore {
                 if KnowledgeBaseName.confusableKey(existing) == key {
                     throw WendaoError(
                         .alreadyExists,
-                        "knowledge base '\(existing)' already exists, and '\(name)' reads the same; choose another name")
+                        "knowledge base '\(existing)' already exists, and '\(name)' reads the same; choose another name"
+                    )
                 }
             }
             let now = Date().timeIntervalSince1970

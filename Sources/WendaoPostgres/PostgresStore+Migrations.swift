@@ -273,7 +273,9 @@ extension PostgresStore {
         if !applied.isEmpty {
             logger.notice(
                 "database migrated",
-                metadata: ["database": "\(url.redacted)", "versions": "\(applied.map(String.init).joined(separator: ","))"])
+                metadata: [
+                    "database": "\(url.redacted)", "versions": "\(applied.map(String.init).joined(separator: ","))",
+                ])
         }
     }
 
@@ -292,7 +294,9 @@ extension PostgresStore {
         for m in migrations where m.version > current {
             try await connection.exec("BEGIN", logger: logger)
             do {
-                for statement in m.sql { try await connection.exec(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                for statement in m.sql {
+                    try await connection.exec(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
                 try await connection.exec(
                     "INSERT INTO wendao_schema (version, name) VALUES (\(m.version), \(m.name))", logger: logger)
                 try await connection.exec("COMMIT", logger: logger)

@@ -118,8 +118,7 @@ extension PostgresStore {
         let logger = self.logger
         let offered: Bool = try run("cannot read the extensions") { client in
             !(try await client.rows(
-                "SELECT 1 AS one FROM pg_available_extensions WHERE name = 'vector'", logger: logger)
-            ).isEmpty
+                "SELECT 1 AS one FROM pg_available_extensions WHERE name = 'vector'", logger: logger)).isEmpty
         }
         guard offered else { return false }
         do {

@@ -220,7 +220,8 @@ public final class PostgresStore: KnowledgeStore, Sendable {
             return WendaoError(.storage, "\(what): the server cannot be reached (new connections keep failing)")
         }
         if let e = error as? DecodingError {
-            return WendaoError(.storage, "\(what): a stored value cannot be read (\(String(describing: e).prefix(200)))")
+            return WendaoError(
+                .storage, "\(what): a stored value cannot be read (\(String(describing: e).prefix(200)))")
         }
         return WendaoError(.storage, "\(what): \(text.prefix(300))")
     }

@@ -96,7 +96,8 @@ public final class KnowledgeBase {
             try indexStoredChunks(missing, into: index)
             // Routine with several servers (another one wrote): not a repair, so no recovery note.
             library.logger.info(
-                "index caught up from the change log", metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
+                "index caught up from the change log",
+                metadata: ["removed": "\(stale.count)", "added": "\(missing.count)"])
             if locked || lock != nil { saveCaughtUpIndex() }
             return
         }
@@ -122,7 +123,9 @@ public final class KnowledgeBase {
         do {
             try index.save(to: indexPath, generation: record.generation)
         } catch {
-            recoveryNote = (recoveryNote ?? "") + "; the index file could not be saved (\(error.message)), the index is in memory only"
+            recoveryNote =
+                (recoveryNote ?? "")
+                + "; the index file could not be saved (\(error.message)), the index is in memory only"
             library.logger.warning(
                 "could not save the caught-up index; serving it from memory",
                 metadata: ["kb": "\(name)", "reason": "\(error.message)"])

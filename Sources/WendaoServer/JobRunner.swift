@@ -96,7 +96,8 @@ final class JobRunner: Service {
                 while !Task.isCancelled,
                     let job = try? await self.service.blocking({ () throws -> JobRecord? in
                         if let leases {
-                            return try leases.claimNextJob(worker: JobLease.processWorker, leaseSeconds: JobLease.seconds)
+                            return try leases.claimNextJob(
+                                worker: JobLease.processWorker, leaseSeconds: JobLease.seconds)
                         }
                         return try library.nextQueuedJob()
                     })
@@ -126,7 +127,9 @@ final class JobRunner: Service {
                     }
                     if held == false {
                         lease.lost.withLock { $0 = true }
-                        logger.warning("lost the lease of an ingest job (another server took it over)", metadata: ["job": "\(job.id)"])
+                        logger.warning(
+                            "lost the lease of an ingest job (another server took it over)",
+                            metadata: ["job": "\(job.id)"])
                         return
                     }
                 }
@@ -224,7 +227,9 @@ final class JobRunner: Service {
                     guard !lease.lost.withLock({ $0 }) else { return }
                     if try !lease.store.updateJob(job, worker: lease.worker) {
                         lease.lost.withLock { $0 = true }
-                        logger.warning("lost the lease of an ingest job (another server took it over)", metadata: ["job": "\(job.id)"])
+                        logger.warning(
+                            "lost the lease of an ingest job (another server took it over)",
+                            metadata: ["job": "\(job.id)"])
                     }
                 } else {
                     try library.updateJob(job)

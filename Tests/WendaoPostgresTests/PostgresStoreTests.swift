@@ -34,7 +34,8 @@ struct PostgresStoreTests {
         }
         group.wait()
         #expect(failures.withLock { $0 } == [])
-        let versions = try cluster.psql("SELECT version FROM wendao_schema ORDER BY version", database: url.databaseName)
+        let versions = try cluster.psql(
+            "SELECT version FROM wendao_schema ORDER BY version", database: url.databaseName)
         #expect(versions.split(separator: "\n").map(String.init) == (1...PostgresStore.schemaVersion).map(String.init))
         let store = try PostgresStore(url: url)
         defer { store.close() }
@@ -86,13 +87,15 @@ struct PostgresStoreTests {
 
         // Nothing listens on port 1: the error names the host and port, never the password.
         let down = thrownWendaoError {
-            _ = try PostgresStore(url: "postgres://wendao:\(secret)@127.0.0.1:1/wendao?sslmode=disable&connect_timeout=3")
+            _ = try PostgresStore(
+                url: "postgres://wendao:\(secret)@127.0.0.1:1/wendao?sslmode=disable&connect_timeout=3")
         }
         #expect(down?.code == .storage)
         #expect(down?.message.contains("127.0.0.1:1") == true, "\(down?.message ?? "")")
         #expect(down?.message.contains("cannot be reached") == true, "\(down?.message ?? "")")
         #expect(down?.message.contains(secret) == false)
-        #expect(try DatabaseURL("postgres://a:\(secret)@db.example:6000/x").redacted == "postgres://a@db.example:6000/x")
+        #expect(
+            try DatabaseURL("postgres://a:\(secret)@db.example:6000/x").redacted == "postgres://a@db.example:6000/x")
     }
 
     @Test("Jobs: claimed once each by concurrent servers; a dead server's job is taken over after its lease")
@@ -196,7 +199,9 @@ struct PostgresStoreTests {
         let doc = try store.replaceDocument(
             kb: kb.id, NewDocument(path: "a", title: "a", format: "text", contentHash: "h", byteCount: 1)
         ) { insert in
-            for i in 0..<1500 { _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2)) }
+            for i in 0..<1500 {
+                _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2))
+            }
         }
         let ids = doc.addedChunkIDs
         let vectors = ids.enumerated().map { (i, id) in (id: id, vector: [Float(i), -0.5, 1e-3, .pi]) }
@@ -206,8 +211,10 @@ struct PostgresStoreTests {
         #expect(back.map(\.vector) == vectors.map(\.vector))
         #expect(try store.storedVectors(kb: kb.id, embedder: "minilm", ids: ids).isEmpty)
         #expect(
-            thrownWendaoError { try store.storeVectors(embedder: "e5-small", dimension: 4, [(id: ids[0], vector: [1])]) }?
-                .code == .invalidArgument)
+            thrownWendaoError {
+                try store.storeVectors(embedder: "e5-small", dimension: 4, [(id: ids[0], vector: [1])])
+            }?
+            .code == .invalidArgument)
         // Another embedder's vector replaces the old one; deleting the chunk deletes its vector.
         try store.storeVectors(embedder: "minilm", dimension: 2, [(id: ids[0], vector: [9, 9])])
         #expect(try store.storedVectors(kb: kb.id, embedder: "minilm", ids: [ids[0]]).map(\.vector) == [[9, 9]])
@@ -233,14 +240,17 @@ struct PostgresStoreTests {
             try store.replaceDocument(
                 kb: kb, NewDocument(path: "d", title: "d", format: "text", contentHash: "h", byteCount: 1)
             ) { insert in
-                for i in 0..<n { _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2)) }
+                for i in 0..<n {
+                    _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2))
+                }
             }.addedChunkIDs
         }
         let ids = try chunks(kb.id, 300)
         let otherIDs = try chunks(other.id, 50)
         // Deterministic vectors on a circle's worth of directions in 8 dimensions.
         func vector(_ i: Int) -> [Float] { (0..<8).map { Float(sin(Double(i * (3 + $0)) * 0.37 + Double($0))) } }
-        try store.storeVectors(embedder: "e", dimension: 8, ids.enumerated().map { (id: $0.element, vector: vector($0.offset)) })
+        try store.storeVectors(
+            embedder: "e", dimension: 8, ids.enumerated().map { (id: $0.element, vector: vector($0.offset)) })
         try store.storeVectors(embedder: "e", dimension: 8, otherIDs.map { (id: $0, vector: vector(17)) })
         try store.ensureVectorIndex(dimension: 8)
         try store.ensureVectorIndex(dimension: 8)
@@ -285,7 +295,9 @@ struct PostgresStoreTests {
             b.close()
         }
         let kb = try a.createKnowledgeBase(name: "shared", settings: .default)
-        #expect(thrownWendaoError { _ = try b.createKnowledgeBase(name: "shared", settings: .default) }?.code == .alreadyExists)
+        #expect(
+            thrownWendaoError { _ = try b.createKnowledgeBase(name: "shared", settings: .default) }?.code
+                == .alreadyExists)
         let change = try a.replaceDocument(
             kb: kb.id, NewDocument(path: "p.md", title: "p", format: "markdown", contentHash: "1", byteCount: 1)
         ) { insert in _ = try insert(ChunkDraft(text: "保价费率 0.5%", sectionPath: [], page: nil, start: 0, end: 9)) }

@@ -107,7 +107,8 @@ struct SharedLibraryTests {
             name: "bot", prefix: "wd_abc", hash: "hash-bot", scope: .read, knowledgeBaseIDs: [kb.record.id])
         let c = try local.store.createConversation(kb: kb.record.id, title: "首重", caller: .admin, at: 10)
         _ = try local.store.appendTurn(
-            NewTurn(conversationID: c.id, question: "首重", answer: "12 元", found: true, mode: "extractive", createdAt: 11))
+            NewTurn(
+                conversationID: c.id, question: "首重", answer: "12 元", found: true, mode: "extractive", createdAt: 11))
         let shared = try PostgresStore(url: url)
         defer { shared.close() }
         let summary = try StoreCopy.copy(from: local.store, to: shared)

@@ -80,11 +80,13 @@ private let hostile = [
         #expect(try store.knowledgeBases().map(\.name) == ["Zeta", "alpha", "beta", "客服"])
         #expect(try store.knowledgeBase(named: "alpha")?.settings.chunkSize == 300)
         #expect(try store.knowledgeBase(named: "gamma") == nil)
-        #expect(thrownWendaoError { _ = try store.createKnowledgeBase(name: "alpha", settings: .default) }?.code
-            == .alreadyExists)
+        #expect(
+            thrownWendaoError { _ = try store.createKnowledgeBase(name: "alpha", settings: .default) }?.code
+                == .alreadyExists)
         // A confusable name (full-width letters) is refused too.
-        #expect(thrownWendaoError { _ = try store.createKnowledgeBase(name: "ＡＬＰＨＡ", settings: .default) }?.code
-            == .alreadyExists)
+        #expect(
+            thrownWendaoError { _ = try store.createKnowledgeBase(name: "ＡＬＰＨＡ", settings: .default) }?.code
+                == .alreadyExists)
         custom.k1 = 2
         try store.updateSettings(kb: a.id, settings: custom)
         #expect(try store.knowledgeBase(named: "alpha")?.settings == custom)
@@ -354,14 +356,17 @@ private let hostile = [
         #expect(try store.user(named: "ANA")?.id == ana.id)
         #expect(try store.user(id: ana.id)?.roles == [kb1.id: .agent, kb2.id: .editor])
         #expect(
-            thrownWendaoError { _ = try store.createUser(name: "ana", passwordHash: "h", isAdministrator: false, roles: [:]) }?
-                .code == .alreadyExists)
+            thrownWendaoError {
+                _ = try store.createUser(name: "ana", passwordHash: "h", isAdministrator: false, roles: [:])
+            }?
+            .code == .alreadyExists)
         #expect(
             thrownWendaoError {
                 _ = try store.createUser(name: "ghost", passwordHash: "h", isAdministrator: false, roles: [999: .agent])
             }?.code == .notFound)
         #expect(try store.user(named: "ghost") == nil)
-        let boss = try store.createUser(name: hostile[4], passwordHash: "h", isAdministrator: true, roles: [kb1.id: .viewer])
+        let boss = try store.createUser(
+            name: hostile[4], passwordHash: "h", isAdministrator: true, roles: [kb1.id: .viewer])
         #expect(boss.roles.isEmpty && boss.role(in: kb2.id) == .administrator)
         try store.deleteKnowledgeBase(id: kb2.id)
         #expect(try store.user(id: ana.id)?.roles == [kb1.id: .agent])
@@ -374,10 +379,12 @@ private let hostile = [
         #expect(try store.session(tokenHash: "t1", now: 1050) == session)
         #expect(try store.session(tokenHash: "t1", now: 1101) == nil)
         #expect(try store.purgeExpiredSessions(now: 1101) == 1)
-        try store.createSession(SessionRecord(tokenHash: "t2", userID: ana.id, csrfToken: "c", createdAt: 1, expiresAt: 9e9))
+        try store.createSession(
+            SessionRecord(tokenHash: "t2", userID: ana.id, csrfToken: "c", createdAt: 1, expiresAt: 9e9))
         try store.deleteSession(tokenHash: "t2")
         #expect(try store.session(tokenHash: "t2", now: 2) == nil)
-        try store.createSession(SessionRecord(tokenHash: "t3", userID: ana.id, csrfToken: "c", createdAt: 1, expiresAt: 9e9))
+        try store.createSession(
+            SessionRecord(tokenHash: "t3", userID: ana.id, csrfToken: "c", createdAt: 1, expiresAt: 9e9))
         try store.setPassword(user: ana.id, passwordHash: "new")
         #expect(try store.session(tokenHash: "t3", now: 2) == nil)
         #expect(try store.user(id: ana.id)?.passwordHash == "new")
@@ -402,7 +409,8 @@ private let hostile = [
         #expect(try store.share(tokenHash: "th1")?.allowedOrigins == ["https://a.example"])
         #expect(
             thrownWendaoError {
-                _ = try store.createShare(kb: 999, name: nil, tokenHash: "x", prefix: "x", allowedOrigins: [], perMinute: 1)
+                _ = try store.createShare(
+                    kb: 999, name: nil, tokenHash: "x", prefix: "x", allowedOrigins: [], perMinute: 1)
             }?.code == .notFound)
         #expect(thrownWendaoError { try store.revokeShare(kb: other.id, id: s2.id, at: 5) }?.code == .notFound)
         try store.revokeShare(kb: kb.id, id: s2.id, at: 5)
@@ -449,15 +457,20 @@ private let hostile = [
         #expect(try store.turn(id: t1.id)?.turn.question == "首重怎么收费？")
         let up = try store.setFeedback(turn: t2.id, rating: 1, note: nil, at: 107)
         #expect(up.rating == 1 && up.note == nil)
-        #expect(thrownWendaoError { _ = try store.setFeedback(turn: t2.id, rating: 0, note: nil, at: 1) }?.code == .invalidArgument)
-        #expect(thrownWendaoError { _ = try store.setFeedback(turn: 999_999, rating: 1, note: nil, at: 1) }?.code == .notFound)
+        #expect(
+            thrownWendaoError { _ = try store.setFeedback(turn: t2.id, rating: 0, note: nil, at: 1) }?.code
+                == .invalidArgument)
+        #expect(
+            thrownWendaoError { _ = try store.setFeedback(turn: 999_999, rating: 1, note: nil, at: 1) }?.code
+                == .notFound)
         #expect(thrownWendaoError { _ = try store.appendTurn(turn(999_999, "q", at: 1)) }?.code == .notFound)
         #expect(
             thrownWendaoError { _ = try store.createConversation(kb: 999, title: "t", caller: .admin, at: 1) }?.code
                 == .notFound)
         // Paging with ties on the update time, filters by key, user, knowledge base and turns.
         for i in 0..<450 {
-            _ = try store.createConversation(kb: kb.id, title: "q\(i)", caller: .user(id: 3, name: "ana"), at: Double(i / 3))
+            _ = try store.createConversation(
+                kb: kb.id, title: "q\(i)", caller: .user(id: 3, name: "ana"), at: Double(i / 3))
         }
         let o = try store.createConversation(kb: other.id, title: "other", caller: .local, at: 5)
         _ = try store.appendTurn(turn(o.id, "x", found: false, at: 5))
@@ -518,20 +531,25 @@ private let hostile = [
             kb: kb.id, question: hostile[0], key: hostile[0], answer: "x", note: "n", sourceTurn: nil)
         #expect(
             thrownWendaoError {
-                _ = try store.createCuratedAnswer(kb: kb.id, question: "首重多少钱", key: "首重多少钱", answer: "y", note: nil, sourceTurn: nil)
+                _ = try store.createCuratedAnswer(
+                    kb: kb.id, question: "首重多少钱", key: "首重多少钱", answer: "y", note: nil, sourceTurn: nil)
             }?.code == .alreadyExists)
         // The same question in another knowledge base is another entry.
-        _ = try store.createCuratedAnswer(kb: other.id, question: "首重多少钱？", key: "首重多少钱", answer: "z", note: nil, sourceTurn: nil)
+        _ = try store.createCuratedAnswer(
+            kb: other.id, question: "首重多少钱？", key: "首重多少钱", answer: "z", note: nil, sourceTurn: nil)
         #expect(try store.curatedAnswers(kb: kb.id).map(\.id) == [a.id, b.id])
-        let changed = try store.updateCuratedAnswer(kb: kb.id, id: b.id, question: "新问题", key: "新问题", answer: nil, note: "")
+        let changed = try store.updateCuratedAnswer(
+            kb: kb.id, id: b.id, question: "新问题", key: "新问题", answer: nil, note: "")
         #expect(changed.question == "新问题" && changed.answer == "x" && changed.note == nil)
         #expect(
             thrownWendaoError {
-                _ = try store.updateCuratedAnswer(kb: kb.id, id: b.id, question: nil, key: "首重多少钱", answer: nil, note: nil)
+                _ = try store.updateCuratedAnswer(
+                    kb: kb.id, id: b.id, question: nil, key: "首重多少钱", answer: nil, note: nil)
             }?.code == .alreadyExists)
         #expect(
             thrownWendaoError {
-                _ = try store.updateCuratedAnswer(kb: other.id, id: b.id, question: nil, key: nil, answer: "q", note: nil)
+                _ = try store.updateCuratedAnswer(
+                    kb: other.id, id: b.id, question: nil, key: nil, answer: "q", note: nil)
             }?.code == .notFound)
         try store.deleteCuratedAnswer(kb: kb.id, id: a.id)
         #expect(thrownWendaoError { try store.deleteCuratedAnswer(kb: kb.id, id: a.id) }?.code == .notFound)
