@@ -41,6 +41,10 @@ final class PostgresTestCluster: Sendable {
     private static func stopRunning() {
         guard let r = running.withLock({ $0 }) else { return }
         _ = try? runAsOwner([r.bin + "/pg_ctl", "-D", r.data, "-m", "immediate", "-w", "stop"])
+        // The server's log outlives the cluster, for a failure to be looked into.
+        let log = NSTemporaryDirectory() + "wendao-pgtest-last-server.log"
+        try? FileManager.default.removeItem(atPath: log)
+        try? FileManager.default.copyItem(atPath: r.data + "/server.log", toPath: log)
         try? FileManager.default.removeItem(atPath: (r.data as NSString).deletingLastPathComponent)
     }
 
