@@ -1,5 +1,5 @@
 import Foundation
-public import WendaoCore
+import WendaoCore
 
 /// Where a PostgreSQL database is and how to reach it, read from a `postgres://` URL.
 ///
