@@ -691,6 +691,18 @@ extension KnowledgeBase {
         let (hits, lists) = try retrieve(
             question, topK: topK, mode: mode ?? defaultRetrievalMode, queryVector: queryVector, followUp: followUp)
         let retrieved = ContinuousClock.now
+        let answer = extractiveAnswer(question, hits: hits, lists: lists, followUp: followUp)
+        let end = ContinuousClock.now
+        return (answer, (end - start).seconds, (end - retrieved).seconds)
+    }
+
+    /// The extractive answer to `question` from `hits` (retrieved for it; `lists` are the candidate
+    /// lists they came from, for the dense evidence): what ``ask(_:topK:mode:queryVector:followUp:)``
+    /// answers after retrieval. The grounded answerer's guard uses it as its fallback
+    /// (``GroundedAnswerer/retrieve(_:topK:in:queryVector:)``).
+    func extractiveAnswer(_ question: String, hits: [SearchHit], lists: CandidateLists?, followUp: FollowUp? = nil)
+        -> Answer
+    {
         var answerer = ExtractiveAnswerer()
         answerer.followUp = followUp
         answerer.renderings = crossLanguagePhrases(String(question.prefix(QueryLimits.maxCharacters)))
@@ -709,8 +721,6 @@ extension KnowledgeBase {
                     }
                 }, calibration: calibration)
         }
-        let answer = answerer.answer(question: question, hits: hits, analyzer: analyzer) { index.idf($0) }
-        let end = ContinuousClock.now
-        return (answer, (end - start).seconds, (end - retrieved).seconds)
+        return answerer.answer(question: question, hits: hits, analyzer: analyzer) { index.idf($0) }
     }
 }

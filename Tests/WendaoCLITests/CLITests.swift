@@ -391,6 +391,52 @@ private func scriptedProvider() async throws -> FakeProviderServer {
         await server.shutdown()
     }
 
+    @Test("ask with a small model: its answer is checked; an unsupported one is replaced by the extractive answer")
+    func askWithASmallModel() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        #expect(try await f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        let server = try await scriptedProvider()
+        let env = ["OPENAI_BASE_URL": server.baseURL, "OPENAI_API_KEY": canaryKey]
+        // A size below 4B in the name turns the guard on; the scripted answer is supported.
+        let small = "openai:qwen2.5-0.5b-instruct"
+        let r = try await f.runAsync(["ask", "--kb", "facts", "--model", small, "首重收费多少？", "--json"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try r.json()
+        #expect(o["answered_by"] as? String == "model" && o["answer"] as? String == "标准快递首重收费12元[1]，详见。")
+        let report = try #require(o["answer_guard"] as? [String: Any])
+        #expect(report["shown_sentences"] as? Int == 1)
+        let system = try #require(server.requests.last?.jsonObject()?["messages"] as? [[String: Any]]).first
+        #expect((system?["content"] as? String)?.contains("one to three short sentences") == true)
+        let off = try await f.runAsync(
+            ["ask", "--kb", "facts", "--model", small, "--answer-guard", "off", "首重收费多少？", "--json"], environment: env)
+        #expect(try off.json()["answer_guard"] is NSNull)
+        await server.shutdown()
+
+        // A model that states a price no source gives: the extractive answer, with its citation.
+        let wrong = try await FakeProviderServer.start { req, _ in
+            req.bodyString.contains("Translate the search query")
+                ? .sse([Shapes.chunk("x", finish: "stop")]) : .sse([Shapes.chunk("首重收费99元[1]。", finish: "stop")])
+        }
+        let env2 = ["OPENAI_BASE_URL": wrong.baseURL, "OPENAI_API_KEY": canaryKey]
+        let w = try await f.runAsync(
+            ["ask", "--kb", "facts", "--model", "openai:gpt-4o-mini", "--answer-guard", "on", "首重收费多少？", "--json"],
+            environment: env2)
+        #expect(w.status == 0, "\(w.stderr)")
+        let a = try w.json()
+        let extractive = try await f.run("ask", "--kb", "facts", "--extractive", "首重收费多少？", "--json").json()
+        #expect(a["answered_by"] as? String == "extractive" && a["found"] as? Bool == true)
+        #expect((a["answer"] as? String)?.contains("99") == false)
+        let answer = (a["answer"] as? String) ?? ""
+        let quoted = ((extractive["answer"] as? String) ?? "-").replacingOccurrences(of: " [1]", with: "")
+        #expect(answer.contains(quoted), "\(answer) / \(quoted)")
+        #expect((a["citations"] as? [[String: Any]])?.isEmpty == false)
+        let bad = try await f.runAsync(["ask", "--kb", "facts", "--answer-guard", "maybe", "x"], environment: env2)
+        #expect(bad.status == 2)
+        await wrong.shutdown()
+    }
+
     @Test("ask: nothing relevant means no model call; follow-ups are rewritten and appended to --history")
     func notFoundAndHistory() async throws {
         let f = try CLIFixture()

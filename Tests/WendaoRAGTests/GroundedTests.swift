@@ -852,14 +852,16 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         let dir = scratch.child("prompts")
         let files = try PromptTemplates.builtIn.write(to: dir, overwrite: false)
         #expect(
-            files.map(\.lastPathComponent) == ["answer-system.txt", "answer-user.txt", "rewrite.txt", "translate.txt"])
+            files.map(\.lastPathComponent) == [
+                "answer-system.txt", "answer-system-small.txt", "answer-user.txt", "rewrite.txt", "translate.txt",
+            ])
         var loaded = try PromptTemplates.load(dataDirectory: scratch.url, kb: "kb")
-        #expect(loaded.origins.count == 4)
+        #expect(loaded.origins.count == 5)
         loaded.origins = [:]
         #expect(loaded == .builtIn)
         let again = thrownWendaoError { _ = try PromptTemplates.builtIn.write(to: dir, overwrite: false) }
         #expect(again?.code == .alreadyExists)
-        #expect(try PromptTemplates.builtIn.write(to: dir, overwrite: true).count == 4)
+        #expect(try PromptTemplates.builtIn.write(to: dir, overwrite: true).count == 5)
         for name in PromptTemplates.Name.allCases {
             try PromptTemplates.validate(PromptTemplates.builtIn[name], named: name, file: "built-in")
         }

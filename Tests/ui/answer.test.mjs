@@ -37,6 +37,17 @@ test('the stream\'s events build the turn', () => {
   assert.equal(turn.state, 'done');
   assert.equal(turn.model, 'deepseek:chat');
   assert.equal(turn.answered, true);
+  assert.equal(turn.answeredBy, '');
+});
+
+test('the answer says when the answer guard gave the extractive answer instead of the model\'s', () => {
+  const turn = newTurn('首重多少钱？', 'kb');
+  applyAskEvent(turn, ev('done', {
+    answer: '首重12元。 [1]', mode: 'llm', model: 'local:qwen2.5-0.5b', answered_by: 'extractive',
+    answer_guard: { checked_sentences: 1, shown_sentences: 0, dropped_sentences: 1, cited_by_guard: 0, fallback_reason: 'x' },
+  }));
+  assert.equal(turn.answeredBy, 'extractive');
+  assert.equal(turn.text, '首重12元。 [1]');
 });
 
 test('an error event stops reading with the server\'s message', () => {

@@ -2,7 +2,9 @@ public import WendaoCore
 
 /// What ``GroundedAnswerer/answer(_:history:in:onEvent:)`` reports while it works, in order:
 /// `rewritten` and `translated` (when those steps run), `sources`, then the answer `text` in pieces.
-/// When the knowledge base has nothing relevant, only the not-found sentence comes as `text`.
+/// When the knowledge base has nothing relevant, only the not-found sentence comes as `text`. Under the
+/// answer guard (small models) the pieces are whole checked sentences, or the extractive answer in one
+/// piece when the model's answer was not supported.
 public enum GroundedEvent: Sendable, Equatable {
     /// The follow-up question rewritten as a standalone search query.
     case rewritten(String)
@@ -10,7 +12,8 @@ public enum GroundedEvent: Sendable, Equatable {
     case translated(String)
     /// The numbered sources offered to the model (before the answer starts).
     case sources([Citation])
-    /// A piece of the answer, citation markers normalised and unsafe images removed.
+    /// A piece of the answer, citation markers normalised and unsafe images removed (under the answer
+    /// guard: one or more supported sentences).
     case text(String)
 }
 
@@ -50,6 +53,18 @@ public struct AnswerWarning: Sendable, Codable, Equatable {
     }
 }
 
+/// Which path produced the text of a grounded answer.
+public enum AnswerOrigin: String, Sendable, Codable, Equatable, CaseIterable {
+    /// The model's text (with the answer guard on, only its supported sentences).
+    case model
+    /// The extractive answer over the same passages: the answer guard found the model's answer
+    /// unsupported (or the model was not needed: see ``GroundedAnswerer``).
+    case extractive
+    /// The not-found sentence, decided without the model's text: nothing relevant was retrieved, or,
+    /// with the answer guard, neither the model's answer nor an extractive one is supported.
+    case notFound = "not_found"
+}
+
 /// A model-written answer grounded in numbered sources, with checked citations.
 ///
 /// `--json` shape (snake_case keys; `finish_reason` and `translated_query` are null when absent):
@@ -61,8 +76,13 @@ public struct AnswerWarning: Sendable, Codable, Equatable {
 ///  "uncited": false, "truncated_context": false, "removed_images": 0, "warnings": [],
 ///  "warning_details": [],
 ///  "usage": {"prompt_tokens": 900, "completion_tokens": 20, "total_tokens": 920},
-///  "finish_reason": "stop", "translated_query": null}
+///  "finish_reason": "stop", "translated_query": null, "model_calls": 1, "answered_by": "model",
+///  "answer_guard": null}
 /// ```
+///
+/// With the answer guard on (small models), `answer_guard` reports what it did
+/// (``AnswerGuardReport``) and `answered_by` says whether the text is the model's or the extractive
+/// fallback.
 public struct GroundedAnswer: Sendable, Codable, Equatable {
     /// The question as asked.
     public var question: String
@@ -107,13 +127,18 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
     @ExplicitNull public var finishReason: String? = nil
     /// Model calls made (rewrite, translation, answer).
     public var modelCalls = 0
+    /// Which path produced ``answer``: the model, the extractive fallback, or the not-found decision.
+    public var answeredBy: AnswerOrigin = .model
+    /// What the answer guard did, when it was on (nil: off).
+    public var answerGuard: AnswerGuardReport? = nil
 
     enum CodingKeys: String, CodingKey {
         case question, query, translatedQuery = "translated_query", answer, mode, model, found, language, coverage
         case citations, sources, invalidCitations = "invalid_citations", uncited
         case truncatedContext = "truncated_context", removedImages = "removed_images", warnings
         case warningDetails = "warning_details", usage
-        case finishReason = "finish_reason", modelCalls = "model_calls"
+        case finishReason = "finish_reason", modelCalls = "model_calls", answeredBy = "answered_by"
+        case answerGuard = "answer_guard"
     }
 
     /// Encodes the shape above (absent optionals as null, so that the keys are stable).
@@ -139,12 +164,14 @@ public struct GroundedAnswer: Sendable, Codable, Equatable {
         try c.encode(usage, forKey: .usage)
         try c.encode(finishReason, forKey: .finishReason)
         try c.encode(modelCalls, forKey: .modelCalls)
+        try c.encode(answeredBy, forKey: .answeredBy)
+        try c.encode(answerGuard, forKey: .answerGuard)
     }
 }
 
 extension GroundedAnswer {
     /// Decodes the shape above (`ask --json` output); warnings without details (an older writer)
-    /// come back with the code `other`.
+    /// come back with the code `other`, and a missing `answered_by` is read from `found`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         question = try c.decode(String.self, forKey: .question)
@@ -170,5 +197,7 @@ extension GroundedAnswer {
         usage = try c.decode(TokenUsage.self, forKey: .usage)
         finishReason = try c.decodeIfPresent(String.self, forKey: .finishReason)
         modelCalls = try c.decodeIfPresent(Int.self, forKey: .modelCalls) ?? 0
+        answeredBy = try c.decodeIfPresent(AnswerOrigin.self, forKey: .answeredBy) ?? (found ? .model : .notFound)
+        answerGuard = try c.decodeIfPresent(AnswerGuardReport.self, forKey: .answerGuard)
     }
 }

@@ -16,6 +16,25 @@ import WendaoText
 ///    source removed, remote images removed.
 /// 5. The citations of the result are the sources the answer actually cites.
 ///
+/// **The answer guard** (``Options/answerGuard``; on by default for small models, see
+/// ``AnswerGuardMode``) makes a small model's answer safe to show:
+///
+/// - The extractive answer over the same passages (``GroundedRetrieval/extractive``) decides whether
+///   the knowledge base answers at all: when it finds nothing, the answer is "not found" and the model
+///   is not called (small models affirm whatever they are asked); when the relevance gate fails but it
+///   finds an answer, that answer is given.
+/// - The model reads fewer sources (``Options/guardedSources``), the extractive answer's passages
+///   first, under shorter rules (the `answer-system-small` template).
+/// - Each sentence of the reply is checked as it completes (``SupportChecker``): its facts must be in
+///   the sources it cites (a sentence that cites none, or the wrong one, is given the source that
+///   supports it). Supported sentences are shown once together they state what the question asks for
+///   and agree with the extractive answer (drawn from the passage its lead quotes; stating, as
+///   written, the values it gives for what was asked): the extractive answerer decides what answers,
+///   the model words it. The first unsupported sentence stops the model, and when nothing was shown
+///   yet the extractive answer is given instead (its citations numbered among the sources), or "not
+///   found" when there is none. ``GroundedAnswer/answeredBy`` says which path answered and
+///   ``GroundedAnswer/answerGuard`` what the guard did.
+///
 /// ```swift
 /// let answerer = GroundedAnswerer(model: model)
 /// let result = try await answerer.answer("首重多少钱？", in: kb) { event in
@@ -56,6 +75,21 @@ public struct GroundedAnswerer: Sendable {
         public var historyTurns = 6
         /// Token limit of the rewrite and translation calls.
         public var queryMaxTokens = 128
+        /// When a model's answer is checked sentence by sentence against its sources, with the
+        /// extractive answer as the fallback (see the type's documentation): `auto` (default) for small
+        /// models (``AnswerGuardMode/isSmallModel(_:)``), `on`, or `off`.
+        public var answerGuard = AnswerGuardMode.auto
+        /// Under the guard: at most this many sources in the prompt, the extractive answer's passages
+        /// first (a small model reads a few passages better than many, and a short prompt starts
+        /// sooner on a CPU).
+        public var guardedSources = 4
+        /// Under the guard: at most this many sentences shown.
+        public var guardedSentences = 4
+        /// Under the guard: at most this many answer tokens (a small model that loops stops sooner).
+        public var guardedAnswerTokens = 320
+        /// Under the guard: the least share of a sentence's content words its sources must contain
+        /// (``SupportChecker``).
+        public var guardTermShare = 0.6
 
         /// The defaults.
         public init() {}
@@ -108,11 +142,14 @@ public struct GroundedAnswerer: Sendable {
         let asked = question.trimmingCharactersInSet()
         guard !asked.isEmpty else { throw WendaoError(.invalidArgument, "the question is empty") }
         let language = AnswerLanguage.detect(asked)
+        let guarded = options.answerGuard.isOn(forModel: model.id)
         var usage = TokenUsage.zero
         var result = GroundedAnswer(
             question: question, query: asked, translatedQuery: nil, answer: "", mode: "llm", model: model.id,
             found: false, language: language, coverage: 0, citations: [], sources: [], invalidCitations: [],
-            uncited: false, truncatedContext: false, removedImages: 0, warningDetails: [], usage: .zero, finishReason: nil)
+            uncited: false, truncatedContext: false, removedImages: 0, warningDetails: [], usage: .zero,
+            finishReason: nil)
+        result.answerGuard = guarded ? AnswerGuardReport() : nil
 
         // 1. A follow-up becomes a standalone query.
         var query = asked
@@ -148,6 +185,9 @@ public struct GroundedAnswerer: Sendable {
         var hits = found.hits
         result.query = query
         var coverage = found.coverage
+        var extractive = found.extractive
+        let queryCoverage = found.queryCoverage
+        let unknownTerms = found.unknownQueryTerms
         if coverage < options.minimumCoverage && options.crossLingual {
             try Task.checkCancellation()
             let target = language.other
@@ -165,36 +205,92 @@ public struct GroundedAnswerer: Sendable {
                 let translatedCoverage = more.coverage
                 hits = Self.fuse([(hits, coverage), (more.hits, translatedCoverage)], topK: options.topK)
                 coverage = max(coverage, translatedCoverage)
+                if extractive?.found != true, let other = more.extractive, other.found || extractive == nil {
+                    extractive = other
+                }
             }
         }
         result.coverage = coverage
+        result.usage = usage
+        if guarded, let extractive, !extractive.found {
+            // The passages do not answer (the extractive answerer's not-found decision): a small model
+            // would only guess, so it is not asked.
+            result.answerGuard?.fallbackReason = "the retrieved passages do not answer the question"
+            return Self.notFound(result, onEvent: onEvent)
+        }
         guard coverage >= options.minimumCoverage, !hits.isEmpty else {
-            result.answer = language.notFoundSentence
-            result.usage = usage
-            onEvent(.text(result.answer))
-            return result
+            if guarded, let extractive, extractive.found {
+                // Relevant by the extractive answerer's own evidence (meaning, or the other language).
+                result.answerGuard?.fallbackReason = "the passages are relevant to the extractive answerer only"
+                let (sources, mapped) = Self.numbering(extractive, among: [])
+                result.sources = sources
+                onEvent(.sources(sources))
+                return Self.answeredExtractively(result, mapped, onEvent: onEvent)
+            }
+            return Self.notFound(result, onEvent: onEvent)
         }
 
-        // 3. Sources that fit.
+        // 3. Sources that fit (under the guard: few, the extractive answer's passages first).
+        var offered = hits
+        if guarded {
+            let first = extractive?.citations.map(\.chunkID) ?? []
+            let lead = first.compactMap { id in hits.first { $0.chunkID == id } }
+            offered = Array((lead + hits.filter { !first.contains($0.chunkID) }).prefix(max(1, options.guardedSources)))
+        }
+        let answerTokens = guarded ? min(options.maxAnswerTokens, options.guardedAnswerTokens) : options.maxAnswerTokens
         let prompt = try GroundedPrompt.assemble(
-            question: asked, hits: hits, history: history, templates: templates, language: language,
-            contextWindow: model.contextWindow, maxAnswerTokens: options.maxAnswerTokens,
-            maxContextTokens: options.maxContextTokens, historyTurns: options.historyTurns)
+            question: asked, hits: offered, history: history, templates: templates, language: language,
+            contextWindow: model.contextWindow, maxAnswerTokens: answerTokens,
+            maxContextTokens: options.maxContextTokens, historyTurns: options.historyTurns,
+            system: guarded ? .answerSystemSmall : .answerSystem)
         result.sources = prompt.sources
         result.truncatedContext = prompt.truncatedContext
-        onEvent(.sources(prompt.sources))
+        // The extractive fallback is numbered among the sources (its passages the prompt lacks are added).
+        var fallback: (text: String, citations: [Citation])?
+        if guarded, let extractive, extractive.found {
+            let (sources, mapped) = Self.numbering(extractive, among: prompt.sources)
+            result.sources = sources
+            fallback = mapped
+        }
+        onEvent(.sources(result.sources))
 
-        // 4. Stream the answer through the citation filter.
+        // 4. Stream the answer through the citation filter (and, under the guard, the sentence check).
         try Task.checkCancellation()
         var filter = CitationFilter(sourceCount: prompt.sources.count)
         var text = ""
+        var guardStream: GuardedAnswerStream?
+        if guarded {
+            let agreement = fallback.map {
+                GuardedAnswerStream.Agreement(
+                    answer: $0.text, citations: $0.citations, offered: prompt.sources.count,
+                    intent: QuestionIntent(asked))
+            }
+            guardStream = GuardedAnswerStream(
+                checker: SupportChecker(
+                    sources: prompt.sources, question: asked, minimumTermShare: options.guardTermShare,
+                    minimumSourceCoverage: options.minimumCoverage, questionCoverage: queryCoverage,
+                    unknownTerms: unknownTerms),
+                question: asked, agreement: agreement, maxSentences: options.guardedSentences)
+        }
+        func perform(_ actions: [GuardedAnswerStream.Action]) {
+            for case .emit(let piece) in actions {
+                text += piece
+                onEvent(.text(piece))
+            }
+        }
         let stream = model.streamChat(
-            prompt.messages, options: ChatOptions(temperature: options.temperature, maxTokens: options.maxAnswerTokens))
-        for try await event in stream {
+            prompt.messages, options: ChatOptions(temperature: options.temperature, maxTokens: answerTokens))
+        reading: for try await event in stream {
             switch event {
             case .text(let t):
                 let piece = filter.feed(t)
-                if !piece.isEmpty {
+                guard !piece.isEmpty else { continue }
+                if var g = guardStream {
+                    perform(g.feed(piece))
+                    guardStream = g
+                    // Decided: leaving the loop ends the stream, which cancels the model's call.
+                    if g.finished { break reading }
+                } else {
                     text += piece
                     onEvent(.text(piece))
                 }
@@ -208,6 +304,28 @@ public struct GroundedAnswerer: Sendable {
         try Task.checkCancellation()
         result.modelCalls += 1
         let tail = filter.finish()
+        if var g = guardStream {
+            if !g.finished {
+                perform(g.feed(tail))
+                perform(g.finish(cutOff: result.finishReason == "length"))
+            }
+            result.usage = usage
+            result.answerGuard = g.report
+            if g.shown {
+                result.answer = text
+                result.found = true
+                result.citations = result.sources.filter { g.cited.contains($0.n) }
+                result.removedImages = filter.removedImages
+                result.invalidCitations = filter.invalidMarkers
+                result.warningDetails += warnings(
+                    for: result, sourceCount: prompt.sources.count, answerTokens: answerTokens)
+                return result
+            }
+            result.truncatedContext = false
+            result.finishReason = result.finishReason == "length" ? nil : result.finishReason
+            if let fallback { return Self.answeredExtractively(result, fallback, onEvent: onEvent) }
+            return Self.notFound(result, onEvent: onEvent)
+        }
         if !tail.isEmpty {
             text += tail
             onEvent(.text(tail))
@@ -233,13 +351,80 @@ public struct GroundedAnswerer: Sendable {
             result.citations = prompt.sources.filter { filter.cited.contains($0.n) }
             result.uncited = filter.cited.isEmpty
         }
-        result.warningDetails += warnings(for: result, sourceCount: prompt.sources.count)
+        result.warningDetails += warnings(for: result, sourceCount: prompt.sources.count, answerTokens: answerTokens)
         return result
+    }
+
+    /// `result` answered with the not-found sentence of its language (streamed as the answer).
+    private static func notFound(_ result: GroundedAnswer, onEvent: (GroundedEvent) -> Void) -> GroundedAnswer {
+        var r = result
+        r.answer = r.language.notFoundSentence
+        r.found = false
+        r.answeredBy = .notFound
+        onEvent(.text(r.answer))
+        return r
+    }
+
+    /// `result` answered with the extractive answer (already numbered among its sources).
+    private static func answeredExtractively(
+        _ result: GroundedAnswer, _ answer: (text: String, citations: [Citation]), onEvent: (GroundedEvent) -> Void
+    ) -> GroundedAnswer {
+        var r = result
+        r.answer = answer.text
+        r.found = true
+        r.citations = answer.citations
+        r.uncited = false
+        r.answeredBy = .extractive
+        onEvent(.text(r.answer))
+        return r
+    }
+
+    /// The extractive answer `answer` with its citations numbered among `sources`: a cited passage that
+    /// is one of them (whole) takes its number, the others are added after them. Returns the sources
+    /// with the additions, and the answer's text and citations renumbered.
+    static func numbering(_ answer: Answer, among sources: [Citation]) -> (
+        sources: [Citation], answer: (text: String, citations: [Citation])
+    ) {
+        var all = sources
+        var map: [Int: Int] = [:]
+        for c in answer.citations {
+            if let same = sources.first(where: { $0.chunkID == c.chunkID && $0.kind == c.kind && $0.text == c.text }) {
+                map[c.n] = same.n
+            } else {
+                var added = c
+                added.n = all.count + 1
+                all.append(added)
+                map[c.n] = added.n
+            }
+        }
+        // Renumber the markers, `[k]` → `[map[k]]` (the extractive answer writes only its own markers).
+        let s = Array(answer.answer.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < s.count {
+            if s[i] == "[" {
+                var k = i + 1
+                var value = 0
+                while k < s.count && FactScanner.isDigit(s[k]) && k - i <= 3 {
+                    value = value * 10 + Int(s[k].value - 0x30)
+                    k += 1
+                }
+                if k > i + 1 && k < s.count && s[k] == "]", let n = map[value] {
+                    out.append(contentsOf: "[\(n)]".unicodeScalars)
+                    i = k + 1
+                    continue
+                }
+            }
+            out.append(s[i])
+            i += 1
+        }
+        let cited = answer.citations.compactMap { c in map[c.n].flatMap { n in all.first { $0.n == n } } }
+        return (all, (String(out), cited))
     }
 
     // MARK: - Internals
 
-    private func warnings(for r: GroundedAnswer, sourceCount: Int) -> [AnswerWarning] {
+    private func warnings(for r: GroundedAnswer, sourceCount: Int, answerTokens: Int) -> [AnswerWarning] {
         var w: [AnswerWarning] = []
         if r.uncited {
             w.append(.init(.uncited, "the answer cites no source: check it against the sources before relying on it"))
@@ -260,7 +445,7 @@ public struct GroundedAnswerer: Sendable {
         switch r.finishReason {
         case "length"?:
             w.append(
-                .init(.lengthLimit, "the answer reached the limit of \(options.maxAnswerTokens) tokens and is cut off"))
+                .init(.lengthLimit, "the answer reached the limit of \(answerTokens) tokens and is cut off"))
         case "content_filter"?: w.append(.init(.contentFilter, "the provider's content filter stopped the answer"))
         default: break
         }
@@ -284,14 +469,24 @@ public struct GroundedAnswerer: Sendable {
         (try? kb.search(query, topK: topK)) ?? []
     }
 
-    /// The `topK` best passages of `kb` for `query` and their relevance (see ``GroundedRetrieval``):
-    /// what ``answer(_:history:in:onEvent:)`` retrieves. `queryVector` is the query's vector when
-    /// the caller embedded it already (see ``KnowledgeBase/denseQuery(_:mode:)``).
+    /// The `topK` best passages of `kb` for `query`, their relevance and the extractive answer over
+    /// them (see ``GroundedRetrieval``): what ``answer(_:history:in:onEvent:)`` retrieves. `queryVector`
+    /// is the query's vector when the caller embedded it already (see
+    /// ``KnowledgeBase/denseQuery(_:mode:)``).
     public static func retrieve(_ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil) throws
         -> GroundedRetrieval
     {
-        let hits = try kb.search(query, topK: topK, queryVector: queryVector)
-        return GroundedRetrieval(hits: hits, coverage: relevance(of: query, in: hits, kb: kb))
+        let (hits, lists) = try kb.retrieve(query, topK: topK, mode: kb.defaultRetrievalMode, queryVector: queryVector)
+        let bounded = String(String.UnicodeScalarView(query.unicodeScalars.prefix(QueryLimits.maxCharacters)))
+        let profile = ExtractiveAnswerer.profile(bounded, analyzer: kb.analyzer) { kb.index.idf($0) }
+        let analyzer = kb.analyzer
+        return GroundedRetrieval(
+            hits: hits, coverage: relevance(of: query, in: hits, kb: kb),
+            extractive: kb.extractiveAnswer(query, hits: hits, lists: lists),
+            queryCoverage: { text in
+                profile.isEmpty ? 0 : ExtractiveAnswerer.coverage(profile, in: Set(analyzer.terms(text)))
+            },
+            unknownQueryTerms: Set(profile.concepts.filter { !$0.known }.flatMap { $0.alternatives.flatMap { $0 } }))
     }
 
     /// Reciprocal-rank fusion of result lists, each weighted by its relevance (so a list that

@@ -45,18 +45,20 @@ public struct GroundedPrompt: Sendable, Equatable {
     ///   - language: the answer language; detected from the question when nil.
     ///   - historyTurns: at most this many earlier messages (a question and its answer are two; an
     ///     odd number keeps one message fewer, since pairs are kept whole).
+    ///   - system: the template of the system message (`answer-system`, or `answer-system-small` for a
+    ///     model under the answer guard).
     /// - Throws: `.contextTooLong` when there is no room for sources (see ``ContextBudget``).
     public static func assemble(
         question: String, hits: [SearchHit], history: [ChatMessage] = [], templates: PromptTemplates = .builtIn,
         language: AnswerLanguage? = nil, contextWindow: Int, maxAnswerTokens: Int = 1024,
-        maxContextTokens: Int? = nil, historyTurns: Int = 6
+        maxContextTokens: Int? = nil, historyTurns: Int = 6, system systemTemplate: PromptTemplates.Name = .answerSystem
     ) throws(WendaoError) -> GroundedPrompt {
         let lang = language ?? AnswerLanguage.detect(question)
         var values = [
             "language": lang.displayName, "not_found": lang.notFoundSentence,
             "question": dataText(question).trimmingCharactersInSet(), "sources": sourcesBlock([]),
         ]
-        let system = ChatMessage(.system, templates.render(.answerSystem, values))
+        let system = ChatMessage(.system, templates.render(systemTemplate, values))
         let skeleton = ChatMessage(.user, templates.render(.answerUser, values))
         let base = TokenEstimator.estimate([system, skeleton])
 

@@ -11,7 +11,7 @@ export function newTurn(question, kb) {
   return {
     question, kb, text: '', citations: new Map(), sources: new Map(), found: null, invalid: [],
     uncited: false, removedImages: 0, truncated: false, warnings: [], warningDetails: null, answered: false,
-    usage: null, mode: '', model: '', coverage: null, state: 'waiting', error: '', gotToken: false, els: null,
+    usage: null, mode: '', model: '', answeredBy: '', coverage: null, state: 'waiting', error: '', gotToken: false, els: null,
     renderPending: false, conversationId: null, turnId: null, carried: '', rating: '', note: '',
   };
 }
@@ -76,6 +76,8 @@ export function applyAnswer(turn, a) {
   if (a.usage && typeof a.usage === 'object') turn.usage = a.usage;
   turn.mode = typeof a.mode === 'string' ? a.mode : turn.mode;
   turn.model = typeof a.model === 'string' ? a.model : turn.model;
+  // `extractive` when the answer guard replaced a small model's unsupported answer.
+  turn.answeredBy = typeof a.answered_by === 'string' ? a.answered_by : turn.answeredBy;
   turn.coverage = typeof a.coverage === 'number' ? a.coverage : turn.coverage;
   // Where the server kept it (conversations): feedback is given on the turn.
   if (typeof a.conversation_id === 'number') turn.conversationId = a.conversation_id;

@@ -251,7 +251,9 @@ export function renderTurn(turn) {
   const meta = [];
   if (turn.mode === 'curated') meta.push(t('chat.mode.curated'));
   else if (turn.mode === 'extractive') meta.push(t('chat.mode.extractive'));
-  else if (turn.model) meta.push(t('chat.mode.llm', { model: turn.model }));
+  else if (turn.model) {
+    meta.push(t(turn.answeredBy === 'extractive' ? 'chat.mode.llmFallback' : 'chat.mode.llm', { model: turn.model }));
+  }
   const tech = typeof turn.coverage === 'number' && turn.state === 'done' && turn.mode !== 'curated'
     ? el('details', { class: 'tech-details' }, el('summary', null, t('common.details')), t('chat.coverage', { value: turn.coverage.toFixed(2) }))
     : null;

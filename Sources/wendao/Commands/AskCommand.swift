@@ -13,8 +13,11 @@ struct AskCommand: AsyncParsableCommand {
         discussion: """
             With a model (--model, the knowledge base's model from `kb set --model`, $WENDAO_MODEL or default_model \
             in config.yaml) the answer is written by the model from the retrieved passages and streams as it comes; \
-            citations are checked afterwards. Without one, the answer is extractive: the most relevant sentences, \
-            each cited. When nothing relevant is found, the model is not called and the answer says so.
+            citations are checked afterwards. A small model's answer (local:…, or a size below 4B in the model's name) \
+            is checked sentence by sentence against the sources it cites before it is shown, and the extractive answer \
+            replaces it when it is not supported (--answer-guard). Without a model, the answer is extractive: the \
+            most relevant sentences, each cited. When nothing relevant is found, the model is not called and the \
+            answer says so.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -35,6 +38,13 @@ struct AskCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cap on context tokens given to the model (default: what the model's window allows).")
     var maxContextTokens: Int?
     @Option(name: .long, help: "Upper bound on answer tokens.") var maxAnswerTokens = 1024
+    @Option(
+        name: .long,
+        help: """
+            Check the model's answer sentence by sentence against its sources, with the extractive answer as the \
+            fallback: auto (small models: local:…, or a size below 4B in the name), on, off.
+            """)
+    var answerGuard = AnswerGuardMode.auto
 
     func run() async throws {
         guard (1...50).contains(topK) else { throw WendaoError(.invalidArgument, "--top-k must be between 1 and 50") }
@@ -81,6 +91,7 @@ struct AskCommand: AsyncParsableCommand {
         options.maxContextTokens = maxContextTokens
         guard maxAnswerTokens > 0 else { throw WendaoError(.invalidArgument, "--max-answer-tokens must be positive") }
         options.maxAnswerTokens = maxAnswerTokens
+        options.answerGuard = answerGuard
         if let m = maxContextTokens, m <= 0 {
             throw WendaoError(.invalidArgument, "--max-context-tokens must be positive")
         }

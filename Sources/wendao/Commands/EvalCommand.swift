@@ -135,6 +135,10 @@ struct EvalCommand: ParsableCommand {
                 "Model that writes the answers (provider:model or local:NAME), through the grounded-answer pipeline; default: extractive."
         )
         var model: String?
+        @Option(
+            name: .long,
+            help: "With --model: check its answers against their sources (auto: small models; on; off), as ask does.")
+        var answerGuard = AnswerGuardMode.auto
 
         func run() async throws {
             let retrieval = mode
@@ -156,11 +160,14 @@ struct EvalCommand: ParsableCommand {
             let base = try app.library().open(kb)
             let detailsURL = details.map { URL(fileURLWithPath: $0) }
             let r: AnswerReport
+            var guardOptions = GroundedAnswerer.Options()
+            guardOptions.answerGuard = answerGuard
             if let resolved {
                 r = try await AnswerEvaluator.run(
                     kb: base, file: URL(fileURLWithPath: file), details: detailsURL,
                     model: try await app.chatModel(for: resolved),
-                    templates: try PromptTemplates.load(dataDirectory: app.dataDirectory, kb: base.name))
+                    templates: try PromptTemplates.load(dataDirectory: app.dataDirectory, kb: base.name),
+                    options: guardOptions)
             } else {
                 r = try AnswerEvaluator.run(
                     kb: base, file: URL(fileURLWithPath: file), mode: retrieval, details: detailsURL)
