@@ -171,7 +171,7 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
