@@ -188,7 +188,10 @@ public struct GroundedAnswerer: Sendable {
         var extractive = found.extractive
         let queryCoverage = found.queryCoverage
         let unknownTerms = found.unknownQueryTerms
-        if coverage < options.minimumCoverage && options.crossLingual {
+        // A small model's translation is not asked for under the guard: nothing checks it, and a poor one
+        // (a 135M model's) made an unanswerable question look answered through the passages it found
+        // ("运费可以用信用卡分期付吗？"); the extractive answerer's own cross-language renderings remain.
+        if coverage < options.minimumCoverage && options.crossLingual && !guarded {
             try Task.checkCancellation()
             let target = language.other
             let prompt = templates.render(
