@@ -48,11 +48,20 @@ import WendaoTestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let o = try r.json()
         #expect(o["model"] as? String == "local:smollm2-135m")
-        #expect(!(o["answer"] as? String ?? "").isEmpty)
-        // The sources the model was given are the sample's tracking documents. (Whether a 135M model
-        // cites them is the answer guard's business, not asserted here.)
+        let answer = o["answer"] as? String ?? ""
+        #expect(!answer.isEmpty)
+        // A valid citation: the answer cites at least one source, every marker names a source it was
+        // given, and none was refused. Under the answer guard (on for local models) that holds whether
+        // the model's sentences were shown or the extractive answer replaced them.
         let sources = try #require(o["sources"] as? [[String: Any]])
         #expect(!sources.isEmpty)
+        let citations = try #require(o["citations"] as? [[String: Any]])
+        #expect(!citations.isEmpty)
+        #expect((o["invalid_citations"] as? [Int] ?? [0]).isEmpty)
+        let offered = Set(sources.compactMap { $0["n"] as? Int })
+        let markers = answer.matches(of: /\[(\d+)\]/).compactMap { Int($0.1) }
+        #expect(!markers.isEmpty && markers.allSatisfy(offered.contains), "\(answer)")
+        #expect(["model", "extractive"].contains(o["answered_by"] as? String ?? ""))
     }
 
     @Test("kb set --model local:NAME and WENDAO_MODEL make ask write with the local model")

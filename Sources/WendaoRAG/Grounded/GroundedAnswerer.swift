@@ -283,9 +283,14 @@ public struct GroundedAnswerer: Sendable {
         }
         let stream = model.streamChat(
             prompt.messages, options: ChatOptions(temperature: options.temperature, maxTokens: answerTokens))
+        // What the model wrote, and whether it reported its usage: a guard that decides early ends the
+        // stream before the usage event, and the tokens spent are then estimated, not dropped.
+        var written = ""
+        var reported = false
         reading: for try await event in stream {
             switch event {
             case .text(let t):
+                written += t
                 let piece = filter.feed(t)
                 guard !piece.isEmpty else { continue }
                 if var g = guardStream {
@@ -298,10 +303,13 @@ public struct GroundedAnswerer: Sendable {
                     onEvent(.text(piece))
                 }
             case .reasoning: break
-            case .usage(let u): usage = usage + u
+            case .usage(let u):
+                usage = usage + u
+                reported = true
             case .finish(let reason): result.finishReason = reason
             }
         }
+        if !reported { usage = usage + TokenUsage.estimate(prompt: prompt.messages, completion: written) }
         // A cancelled consumer's loop ends early without an error: do not pass the partial answer off
         // as complete.
         try Task.checkCancellation()
