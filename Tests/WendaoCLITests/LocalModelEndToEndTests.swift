@@ -32,7 +32,7 @@ import WendaoTestSupport
         #expect(usage["cost"] as? Double == 0)
     }
 
-    @Test("ask --model local:smollm2-135m on the sample writes an answer from the retrieved sources")
+    @Test("ask --model local:smollm2-135m on the sample: a cited answer, and a refusal for what the documents do not say")
     func askSample() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
@@ -62,6 +62,16 @@ import WendaoTestSupport
         let markers = answer.matches(of: /\[(\d+)\]/).compactMap { Int($0.1) }
         #expect(!markers.isEmpty && markers.allSatisfy(offered.contains), "\(answer)")
         #expect(["model", "extractive"].contains(o["answered_by"] as? String ?? ""))
+        // A question the documents cannot answer is refused, and the small model is not asked to guess.
+        let refused = try await f.runAsync(
+            ["ask", "--kb", "logistics", "--model", "local:smollm2-135m", "可以用 PayPal 付运费吗？", "--json"],
+            environment: env)
+        #expect(refused.status == 0, "\(refused.stderr)")
+        let no = try refused.json()
+        #expect(no["found"] as? Bool == false)
+        #expect(no["answered_by"] as? String == "not_found")
+        #expect(no["answer"] as? String == "知识库中没有找到答案。")
+        #expect(no["model_calls"] as? Int == 0)
     }
 
     @Test("kb set --model local:NAME and WENDAO_MODEL make ask write with the local model")
