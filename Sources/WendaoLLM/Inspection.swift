@@ -99,11 +99,14 @@ public enum LLMInspection {
             return true
         }
         let h = model.hyperparameters
-        let s = sampling.temperature == 0
-            ? "greedy" : "temperature \(sampling.temperature), top-k \(sampling.topK), top-p \(sampling.topP), min-p \(sampling.minP), seed \(sampling.seed.map(String.init) ?? "random")"
+        let s =
+            sampling.temperature == 0
+            ? "greedy"
+            : "temperature \(sampling.temperature), top-k \(sampling.topK), top-p \(sampling.topP), min-p \(sampling.minP), seed \(sampling.seed.map(String.init) ?? "random")"
         return LLMInspectionReport(
             model: model.name, architecture: h.architecture.rawValue,
-            parameters: "\(h.layers) layers · \(h.embedding) wide · \(h.heads)/\(h.kvHeads) heads · \(h.vocabularySize) tokens",
+            parameters:
+                "\(h.layers) layers · \(h.embedding) wide · \(h.heads)/\(h.kvHeads) heads · \(h.vocabularySize) tokens",
             text_tokens: textTokens, prompt: prompt, prompt_tokens: ids.count, sampler: s, steps: recorded,
             answer: result.text, kv_cache_mb: Double(model.cacheBytes) / 1_048_576, context: model.contextLength,
             prompt_ms: result.promptMilliseconds,

@@ -49,7 +49,8 @@ public final class LanguageModel: @unchecked Sendable {
         let context = min(max(16, contextLength ?? LocalModelMemory.defaultContextLength), h.contextLength)
         let cache = Int64(Transformer.cacheBytes(h, contextLength: context))
         try LocalModelMemory.check(
-            LocalModelMemory.Estimate(fileBytes: Int64(file.fileSize), contextLength: context, keyValueCacheBytes: cache),
+            LocalModelMemory.Estimate(
+                fileBytes: Int64(file.fileSize), contextLength: context, keyValueCacheBytes: cache),
             model: path)
         self.file = file
         hyperparameters = h

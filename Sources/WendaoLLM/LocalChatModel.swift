@@ -121,7 +121,8 @@ extension LocalChatModel {
                 let result: Result<LLMInspectionReport, any Error>
                 do throws(WendaoError) {
                     result = .success(
-                        try LLMInspection.run(try current(), text: text, chat: chat, steps: steps, top: top, sampling: sampling))
+                        try LLMInspection.run(
+                            try current(), text: text, chat: chat, steps: steps, top: top, sampling: sampling))
                 } catch {
                     result = .failure(error)
                 }

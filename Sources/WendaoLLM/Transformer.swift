@@ -275,8 +275,9 @@ final class Transformer: @unchecked Sendable {
     }
 
     /// y_m = W_m · input for every (W_m, y_m) pair, in one parallel region over their rows.
-    private func multiply(_ pairs: [(WeightMatrix, SharedPointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int)
-    {
+    private func multiply(
+        _ pairs: [(WeightMatrix, SharedPointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int
+    ) {
         let columns = pairs[0].0.columns
         var jobs: [PreparedMultiply] = []
         var packedNow: [PackKey: PackedActivations] = [:]

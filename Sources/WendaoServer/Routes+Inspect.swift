@@ -52,7 +52,8 @@ extension WendaoAPI {
             try requirePerson(context)
             let body = try await JSON.decode(InspectBody.self, from: request, limit: 64 << 10)
             guard let spec = body.model.flatMap({ $0.isEmpty ? nil : $0 }) ?? defaultLocal() else {
-                throw APIError.badRequest("name a local model ('model': 'local:NAME'); this server has no local default")
+                throw APIError.badRequest(
+                    "name a local model ('model': 'local:NAME'); this server has no local default")
             }
             guard ChatModels.isLocal(spec) else {
                 throw APIError.badRequest(

@@ -32,7 +32,8 @@ import WendaoTestSupport
         #expect(usage["cost"] as? Double == 0)
     }
 
-    @Test("ask --model local:smollm2-135m on the sample: a cited answer, and a refusal for what the documents do not say")
+    @Test(
+        "ask --model local:smollm2-135m on the sample: a cited answer, and a refusal for what the documents do not say")
     func askSample() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }

@@ -37,7 +37,9 @@ private func smolLM2() throws -> String {
 }
 
 @Suite(.serialized) struct InspectRouteTests {
-    @Test("The model page's API: tokens, the rendered prompt and each step's candidates; refused to keys and for provider models")
+    @Test(
+        "The model page's API: tokens, the rendered prompt and each step's candidates; refused to keys and for provider models"
+    )
     func inspect() async throws {
         let scratch = try ScratchDirectory("inspect")
         defer { scratch.remove() }
