@@ -518,6 +518,24 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(!unanswered.found && unanswered.answeredBy == .notFound)
         #expect(model.answerCalls.count == 1)
     }
+
+    @Test func pairsAcrossTwoKnownWordsAreNotUnknownTopics() throws {
+        let scratch = try ScratchDirectory("guard-pairs")
+        defer { scratch.remove() }
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        try scratch.write("src/cold.md", "# 冷链服务\n\n冷链全程温度控制在 2℃–8℃。\n\n运输方式为陆运，时效 2 天。\n")
+        _ = try kb.ingest([scratch.child("src").path])
+        let a = Analyzer()
+        func hash(_ pair: String) -> UInt64 { Analyzer.hash(term: a.tokens(pair).first { $0.count == 2 } ?? pair) }
+        // 冷链 · 运输 · 温度 are in the documents; 链运 and 输温 only straddle them.
+        let cold = try GroundedAnswerer.retrieve("冷链运输温度是多少？", topK: 8, in: kb)
+        #expect(!cold.unknownQueryTerms.contains(hash("链运")) && !cold.unknownQueryTerms.contains(hash("输温")))
+        // 成立 is a word of its own that no document has (年成 and 立的 are not known either).
+        let founded = try GroundedAnswerer.retrieve("冷链服务是哪年成立的？", topK: 8, in: kb)
+        #expect(founded.unknownQueryTerms.contains(hash("成立")))
+    }
 }
 
 // MARK: - Facts and support

@@ -497,7 +497,43 @@ public struct GroundedAnswerer: Sendable {
             queryCoverage: { text in
                 profile.isEmpty ? 0 : ExtractiveAnswerer.coverage(profile, in: Set(analyzer.terms(text)))
             },
-            unknownQueryTerms: Set(profile.concepts.filter { !$0.known }.flatMap { $0.alternatives.flatMap { $0 } }))
+            unknownQueryTerms: Set(profile.concepts.filter { !$0.known }.flatMap { $0.alternatives.flatMap { $0 } })
+                .subtracting(boundaryPairs(bounded, kb: kb)))
+    }
+
+    /// The character pairs of `query` that no document has only because they straddle two words the
+    /// documents do have: 链运 and 输温 in "冷链运输温度" (冷链 · 运输 · 温度). They are not words the
+    /// question brings, so an answer that repeats the question's phrase is not taken for one that
+    /// speaks of something no document mentions. (成立 in "迅达快运是哪年成立的" is not one: 年成 and
+    /// 立的 are not in the documents either.)
+    static func boundaryPairs(_ query: String, kb: KnowledgeBase) -> Set<UInt64> {
+        var out = Set<UInt64>()
+        let analyzer = kb.analyzer
+        func pairHash(_ a: Character, _ b: Character) -> UInt64? {
+            let tokens = analyzer.tokens(String([a, b]))
+            guard let t = tokens.first(where: { $0.unicodeScalars.count == 2 }) else { return nil }
+            return Analyzer.hash(term: t)
+        }
+        func known(_ h: UInt64?) -> Bool { h.map { kb.index.documentFrequency($0) > 0 } ?? false }
+        var run: [Character] = []
+        func flush() {
+            defer { run.removeAll() }
+            guard run.count >= 4 else { return }
+            let pairs = (0..<(run.count - 1)).map { pairHash(run[$0], run[$0 + 1]) }
+            for i in 1..<(pairs.count - 1) {
+                guard let h = pairs[i], !known(h), known(pairs[i - 1]), known(pairs[i + 1]) else { continue }
+                out.insert(h)
+            }
+        }
+        for c in query {
+            if c.unicodeScalars.allSatisfy({ $0.value >= 0x3400 && $0.properties.isIdeographic }) {
+                run.append(c)
+            } else {
+                flush()
+            }
+        }
+        flush()
+        return out
     }
 
     /// Reciprocal-rank fusion of result lists, each weighted by its relevance (so a list that
