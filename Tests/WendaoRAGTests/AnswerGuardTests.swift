@@ -341,6 +341,21 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model)
     }
 
+    @Test func aValueOfTheAskedKindMustBeTheExtractiveAnswers() async throws {
+        let rates = hit(
+            9, "普通物品保价费率为声明价值的 0.5%。易碎品保价费率为声明价值的 1%。声明价值 2,000 元的陶瓷花瓶：2,000 × 1% = 20 元。",
+            section: "保价服务说明 › 保价费率")
+        let question = "寄个陶瓷花瓶，保价费率是多少？"
+        let fallback = extractive(question, "声明价值 2,000 元的陶瓷花瓶：2,000 × 1% = 20 元。", from: rates)
+        // Another row's rate beside the example's declared value is not the answer.
+        let otherRow = ScriptedModel.replying(["陶瓷花瓶的保价费率为声明价值的 0.5%，声明价值 2,000 元[1]。"])
+        let (a, _) = try await ask(otherRow, question, hits: [rates], extractive: fallback)
+        #expect(a.answeredBy == .extractive && !a.answer.contains("0.5%"), "\(a.answer)")
+        let right = ScriptedModel.replying(["易碎品保价费率为声明价值的 1%[1]。"])
+        let (b, _) = try await ask(right, question, hits: [rates], extractive: fallback)
+        #expect(b.answeredBy == .model, "\(b.answer)")
+    }
+
     @Test func valuesAreCopiedAsTheSourceWritesThem() async throws {
         let cod = hit(8, "单票代收上限：标准 20,000 元。拒收件不收代收手续费。", section: "代收货款 › 收费标准")
         let question = "代收货款一票最多能代收多少钱？"
