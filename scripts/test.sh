@@ -40,6 +40,11 @@ echo "== swift test"
 # running them side by side starves the time-bound ones (streams, read timeouts) of CPU.
 swift test --scratch-path "$scratch" --no-parallel
 
+# The evaluation gate: the sample suite against a fake OpenAI-compatible server, compared with the committed
+# baseline (exit 1 naming the metric and the questions that got worse).
+echo "== evaluation gate (wendao eval run)"
+bash scripts/eval-gate.sh
+
 # The web UI's modules (i18n, SSE parsing, citations, URLs, errors, warnings) under Node's test
 # runner (Debian's nodejs).
 echo "== web UI modules (node --test)"

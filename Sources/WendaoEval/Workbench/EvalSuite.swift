@@ -80,7 +80,7 @@ public struct EvalSuite: Sendable {
             throw WendaoError(.invalidArgument, "\(source): not valid YAML (\(yamlProblem(error)))")
         }
         guard let root else { throw WendaoError(.invalidArgument, "\(source): the suite is empty") }
-        var r = SuiteReader(source: source, directory: file.deletingLastPathComponent())
+        let r = SuiteReader(source: source, directory: file.deletingLastPathComponent())
         let top = try r.mapping(root, "top level")
         try r.onlyKeys(
             top, ["name", "kb", "tests", "limit", "tags", "defaults", "matrix", "variants", "judge", "concurrency", "seed"],
@@ -101,7 +101,10 @@ public struct EvalSuite: Sendable {
             guard case .sequence(let seq) = list else { throw r.fail(list, "variants", "must be a list") }
             for (i, node) in seq.enumerated() {
                 var v = try r.variantSettings(node, "variants[\(i)]", base: defaults, allowName: true)
-                if v.name.isEmpty { v.name = v.prompt.map { "\($0.name)@\(v.model)" } ?? v.model }
+                if v.name.isEmpty {
+                    let model = v.model
+                    v.name = v.prompt.map { "\($0.name)@\(model)" } ?? model
+                }
                 variants.append(v)
             }
         }
@@ -360,10 +363,10 @@ struct SuiteReader {
             throw fail(node, path, "names \(url.path), which is not UTF-8 text")
         }
         text = text.replacingOccurrences(of: "\r\n", with: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-        do {
+        do throws(WendaoError) {
             try PromptTemplates.validate(text, named: .answerSystem, file: url.path)
-        } catch let e as WendaoError {
-            throw fail(node, path, "names a prompt template that cannot be used: \(e.message)")
+        } catch {
+            throw fail(node, path, "names a prompt template that cannot be used: \(error.message)")
         }
         return PromptFile(name: name, path: relative, text: text)
     }

@@ -65,7 +65,7 @@ public final class ResponseCache: Sendable {
         state = Mutex(s)
     }
 
-    deinit { state.withLock { try? $0.handle?.close() } }
+    deinit { state.withLock { s in _ = try? s.handle?.close() } }
 
     /// The key of a call: SHA-256 over the model, the messages and the options.
     public static func key(model: String, messages: [ChatMessage], options: ChatOptions) -> String {
@@ -104,7 +104,7 @@ public final class ResponseCache: Sendable {
         line.append(0x0A)
         state.withLock { s in
             s.entries[entry.key] = entry
-            try? s.handle?.write(contentsOf: line)
+            _ = try? s.handle?.write(contentsOf: line)
         }
     }
 

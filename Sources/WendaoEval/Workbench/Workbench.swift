@@ -25,11 +25,6 @@ public final class KnowledgeAccess: Sendable {
         let v = vector
         return try kb.withLock { kb in try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode) }
     }
-
-    /// Runs `body` with the knowledge base, under the lock.
-    public func with<T: Sendable>(_ body: (KnowledgeBase) throws -> T) rethrows -> T {
-        try kb.withLock { kb in try body(kb) }
-    }
 }
 
 /// A model the workbench calls, with what it needs to know about it.
@@ -497,7 +492,7 @@ public enum Workbench {
             return (c, x.answer, y.answer)
         }
         let queue = WorkQueue(Array(pairs.indices))
-        let outcomes = Mutex<[Int: (String?, String?)]>([:])
+        let outcomes = Locked<[Int: (String?, String?)]>([:])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, limit) {
                 group.addTask {
@@ -546,6 +541,15 @@ public enum Workbench {
 private final class Trace: @unchecked Sendable {
     var hits: [SearchHit]?
     var retrievalSeconds = 0.0
+}
+
+/// A value behind a lock, in a class, so that escaping closures can share it.
+final class Locked<T: Sendable>: Sendable {
+    private let m: Mutex<T>
+
+    init(_ value: T) { m = Mutex(value) }
+
+    func withLock<R: Sendable>(_ body: (inout T) -> R) -> R { m.withLock { body(&$0) } }
 }
 
 /// Items handed out one at a time to workers.
@@ -654,12 +658,12 @@ final class ResultsWriter: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard var line = try? encoder.encode(r) else { return }
         line.append(0x0A)
-        handle.withLock { try? $0?.write(contentsOf: line) }
+        handle.withLock { h in _ = try? h?.write(contentsOf: line) }
     }
 
     func close() {
         handle.withLock { h in
-            try? h?.close()
+            _ = try? h?.close()
             h = nil
         }
         flock(lockDescriptor, LOCK_UN)

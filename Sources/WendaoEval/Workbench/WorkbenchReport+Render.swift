@@ -261,7 +261,7 @@ extension WorkbenchReport {
         let hgt = 220.0
         let left = 40.0
         let bottom = 30.0
-        let maxX = max(points.map(\.2).max() ?? 1, 1e-9)
+        let maxX = max(points.map { $0.2 }.max() ?? 1, 1e-9)
         var s = "<div class=\"chart\"><svg width=\"\(Int(w + 150))\" height=\"\(Int(hgt + 20))\" "
         s += "role=\"img\" aria-label=\"accuracy against \(xMetric)\">"
         s += "<text x=\"4\" y=\"14\" font-size=\"13\" font-weight=\"bold\">accuracy against \(xMetric == "cost" ? "cost" : "completion tokens")</text>"

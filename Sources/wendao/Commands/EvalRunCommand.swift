@@ -281,12 +281,12 @@ final class ProgressLine: Sendable {
             }
         } else {
             let tenth = Int(fraction * 10)
-            let print = state.withLock { s -> Bool in
+            let due = state.withLock { s -> Bool in
                 guard tenth > s.lastTenth else { return false }
                 s.lastTenth = tenth
                 return true
             }
-            if print {
+            if due {
                 Output.err("\(p.done)/\(p.total) answers" + (p.failed > 0 ? " (\(p.failed) failed)" : ""))
             }
         }
