@@ -5,6 +5,10 @@ import WendaoEval
 import WendaoRAG
 import WendaoTestSupport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The metrics of `wendao eval run`. The golden values were computed once with
 /// `scripts/eval-metric-goldens.py`, a re-implementation of the scoring functions of the official SQuAD v1.1
 /// and CMRC 2018 evaluation scripts (see its header for the one difference: NLTK's tokenizer, which the
@@ -232,6 +236,8 @@ import WendaoTestSupport
         var server: FakeProviderServer!
         var firstPrice = "12"
         var failOn: String?
+        /// A pause before each answer's text (so that a run can be interrupted midway).
+        var delay: Duration = .zero
 
         static func messages(_ req: RecordedRequest) -> [(String, String)] {
             guard let o = try? JSONSerialization.jsonObject(with: req.body) as? [String: Any],
@@ -240,11 +246,13 @@ import WendaoTestSupport
             return ms.map { ($0["role"] as? String ?? "", $0["content"] as? String ?? "") }
         }
 
-        static func reply(_ text: String) -> FakeResponse {
-            .sse([
+        static func reply(_ text: String, delay: Duration = .zero) -> FakeResponse {
+            var r = FakeResponse.sse([
                 Shapes.chunk(text, finish: "stop"),
                 #"{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":500,"completion_tokens":10,"total_tokens":510}}"#,
             ])
+            r.delayBeforeHead = delay
+            return r
         }
 
         func start() async throws {
@@ -264,14 +272,15 @@ import WendaoTestSupport
                 if let failOn, question.contains(failOn) {
                     return .json(#"{"error":{"message":"the fake provider refuses this one","type":"invalid_request_error"}}"#, status: 400)
                 }
-                if question.contains("首重") { return Self.reply("标准快递首重收费\(firstPrice)元[1]。") }
-                if question.contains("续重") { return Self.reply("续重每公斤收费3元[1]。") }
-                if question.contains("客服") { return Self.reply("客服热线400-820-5566[1]。") }
+                if question.contains("首重") { return Self.reply("标准快递首重收费\(firstPrice)元[1]。", delay: delay) }
+                if question.contains("续重") { return Self.reply("续重每公斤收费3元[1]。", delay: delay) }
+                if question.contains("客服") { return Self.reply("客服热线400-820-5566[1]。", delay: delay) }
                 return Self.reply("知识库中没有找到答案。")
             }
         }
 
         var answerCalls: Int { lock.withLock { answers.values.reduce(0, +) } }
+        var calls: [String: Int] { lock.withLock { answers } }
         var maxCallsPerAnswer: Int { lock.withLock { answers.values.max() ?? 0 } }
     }
 
@@ -407,6 +416,55 @@ import WendaoTestSupport
         // The results file has one line per answer made.
         let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 12)
+        await provider.server.shutdown()
+    }
+
+    @Test(
+        "Ctrl-C keeps the answers written so far; --resume answers the rest without asking for those again",
+        .tags(.slow), .timeLimit(.minutes(5)))
+    func interruptAndResume() async throws {
+        let (f, suite) = try await fixture(judge: false)
+        defer { f.scratch.remove() }
+        let provider = Provider()
+        provider.delay = .milliseconds(400)
+        try await provider.start()
+        let env = ["OPENAI_BASE_URL": provider.server.baseURL]
+        let results = f.scratch.child("results.jsonl")
+        let args = ["eval", "run", suite, "--no-cache", "--concurrency", "1", "--results", results.path, "--data", f.data]
+        let (p, out, err) = try WendaoCLI.start(args, scratch: f.scratch, environment: env)
+        // Wait until a model's answer is in the file, then interrupt.
+        var written = ""
+        for _ in 0..<600 where p.isRunning {
+            written = (try? String(contentsOf: results, encoding: .utf8)) ?? ""
+            if written.contains("\"variant\":\"a@openai:fake-model\"") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        kill(p.processIdentifier, SIGINT)
+        let interrupted = await WendaoCLI.finishAsync(p, out, err)
+        try #require(written.contains("a@openai:fake-model"), "no model answer was written before the interrupt")
+        // Interrupted midway (or, on a very fast machine, already done).
+        #expect(interrupted.status == 130 || interrupted.status == 0, "\(interrupted.stderr)")
+        if interrupted.status == 130 { #expect(interrupted.stderr.contains("--resume continues")) }
+        let kept = try String(contentsOf: results, encoding: .utf8).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(!kept.isEmpty)
+        let before = provider.calls
+        let resumed = try await f.runAsync(
+            ["eval", "run", suite, "--no-cache", "--resume", "--results", results.path, "--json"], environment: env)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let after = provider.calls
+        // What the first run answered was not asked for again.
+        let questions = ["q1": "标准快递首重收费多少？", "q2": "续重每公斤收费多少？", "q3": "客服热线电话是多少？"]
+        for r in kept {
+            guard let variant = r["variant"] as? String, variant != "extractive", let q = r["question"] as? String,
+                let text = questions[q]
+            else { continue }
+            let key = (variant.hasPrefix("a@") ? "A:" : "B:") + text
+            #expect(after[key] == before[key], "\(variant) × \(q) was asked again")
+        }
+        let variants = try #require(try resumed.json()["variants"] as? [[String: Any]])
+        #expect(variants.allSatisfy { $0["answered"] as? Int == 4 && $0["errors"] as? Int == 0 }, "\(variants)")
         await provider.server.shutdown()
     }
 

@@ -278,12 +278,12 @@ public enum Workbench {
                         while let cell = queue.next() {
                             if Task.isCancelled { return }
                             if let maxCost, state.spent >= maxCost {
-                                state.stop("the cost cap of \(formatCost(maxCost)) was reached")
+                                state.stop("the cost cap of \(Self.formatCost(maxCost)) was reached")
                                 return
                             }
                             let c = cases[cell.caseIndex]
                             let v = variants[cell.variantIndex]
-                            let result = await answer(
+                            let result = await Self.answer(
                                 c, variant: v, kb: kb, templates: templates, binding: models[v.model], judge: judge,
                                 state: state)
                             guard let result, !Task.isCancelled else { return }
