@@ -80,7 +80,8 @@ import WendaoTestSupport
         #expect(json.faithfulness == 5 && json.relevance == 4 && json.correctness == 3 && json.reason == "fine")
         #expect(json.score == 4)
         let prose = AnswerJudge.parse(
-            "Sure! Here is my grading:\n```json\n{\"faithfulness\": 4, \"relevance\": 4, \"correctness\": 4, \"reason\": \"ok\"}\n```")
+            "Sure! Here is my grading:\n```json\n{\"faithfulness\": 4, \"relevance\": 4, \"correctness\": 4, \"reason\": \"ok\"}\n```"
+        )
         #expect(prose.score == 4)
         let lines = AnswerJudge.parse("Faithfulness: 5\nRelevance - 3\nCorrectness: 4 (mostly right)")
         #expect(lines.faithfulness == 5 && lines.relevance == 3 && lines.correctness == 4)
@@ -118,10 +119,13 @@ import WendaoTestSupport
         defer { s.remove() }
         let csv = try s.write(
             "t.csv",
-            "id,question,answers,documents,answerable,tags\r\nc1,\"首重多少钱，一公斤？\",12元|12 元,pricing.md,true,amount|price\r\nc2,火星天气,,,no,\r\n")
+            "id,question,answers,documents,answerable,tags\r\nc1,\"首重多少钱，一公斤？\",12元|12 元,pricing.md,true,amount|price\r\nc2,火星天气,,,no,\r\n"
+        )
         let cases = try TestSetReader.read(csv)
         #expect(cases.count == 2)
-        #expect(cases[0].question == "首重多少钱，一公斤？" && cases[0].gold == ["12元", "12 元"] && cases[0].tags == ["amount", "price"])
+        #expect(
+            cases[0].question == "首重多少钱，一公斤？" && cases[0].gold == ["12元", "12 元"]
+                && cases[0].tags == ["amount", "price"])
         #expect(cases[1].answerable == false && cases[1].gold.isEmpty)
         let jsonl = try s.write("t.jsonl", "{\"question\": \"a\", \"answers\": [\"1\"]}\nnot json\n")
         let e = thrownWendaoError { _ = try TestSetReader.read(jsonl) }
@@ -181,12 +185,21 @@ import WendaoTestSupport
     @Test(
         "bad suites are refused with the file, the line and column, and the reason",
         arguments: [
-            ("kb: facts\ntests: q.jsonl\nvariants: [ {name: x, model: extractive}\n", ["line", "column", "suite.yaml"]),
-            ("kb: facts\ntests: q.jsonl\nvariants:\n  - name: x\n    modle: extractive\n", ["line 5", "unknown key 'modle'"]),
+            (
+                "kb: facts\ntests: q.jsonl\nvariants: [ {name: x, model: extractive}\n",
+                ["line", "column", "suite.yaml"]
+            ),
+            (
+                "kb: facts\ntests: q.jsonl\nvariants:\n  - name: x\n    modle: extractive\n",
+                ["line 5", "unknown key 'modle'"]
+            ),
             ("kb: facts\ntests: nope.jsonl\nvariants: [{model: extractive}]\n", ["line 2", "nope.jsonl"]),
             ("tests: q.jsonl\nvariants: [{model: extractive}]\n", ["needs kb"]),
             ("kb: facts\ntests: q.jsonl\n", ["no variants"]),
-            ("kb: facts\ntests: q.jsonl\nvariants: [{model: extractive, temperature: 7}]\n", ["temperature", "0.0 to 2.0"]),
+            (
+                "kb: facts\ntests: q.jsonl\nvariants: [{model: extractive, temperature: 7}]\n",
+                ["temperature", "0.0 to 2.0"]
+            ),
             (
                 "kb: facts\ntests: q.jsonl\nvariants: [{model: openai:m, prompt: p/missing.txt}]\n",
                 ["p/missing.txt", "cannot be read"]
@@ -213,7 +226,9 @@ import WendaoTestSupport
             let suite = try s.write(
                 "suite.yaml", "kb: facts\ntests: q.jsonl\nvariants:\n  - model: openai:m\n    prompt: p/\(file).txt\n")
             let message = thrownWendaoError { _ = try EvalSuite.load(suite) }?.message ?? ""
-            #expect(message.contains("p/\(file).txt") && message.contains(placeholder) && message.contains("line 5"), "\(message)")
+            #expect(
+                message.contains("p/\(file).txt") && message.contains(placeholder) && message.contains("line 5"),
+                "\(message)")
         }
     }
 }
@@ -260,17 +275,22 @@ import WendaoTestSupport
                 let ms = Self.messages(req)
                 let system = ms.first { $0.0 == "system" }?.1 ?? ""
                 let user = ms.last?.1 ?? ""
-                if system.contains("wendao-judge-v1-pairwise") { return Self.reply(#"{"winner": "A", "reason": "first"}"#) }
+                if system.contains("wendao-judge-v1-pairwise") {
+                    return Self.reply(#"{"winner": "A", "reason": "first"}"#)
+                }
                 if system.contains("wendao-judge-v1") {
                     return Self.reply(
-                        #"Grading: {"faithfulness": 5, "relevance": 4, "correctness": 5, "reason": "matches the reference"}"#)
+                        #"Grading: {"faithfulness": 5, "relevance": 4, "correctness": 5, "reason": "matches the reference"}"#
+                    )
                 }
                 if user.contains("Translate the search query") { return Self.reply("weather on Mars") }
                 let question = user.components(separatedBy: "Question: ").last ?? ""
                 let prompt = system.contains("VARIANT-A") ? "A" : system.contains("VARIANT-B") ? "B" : "?"
                 lock.withLock { answers[prompt + ":" + question, default: 0] += 1 }
                 if let failOn, question.contains(failOn) {
-                    return .json(#"{"error":{"message":"the fake provider refuses this one","type":"invalid_request_error"}}"#, status: 400)
+                    return .json(
+                        #"{"error":{"message":"the fake provider refuses this one","type":"invalid_request_error"}}"#,
+                        status: 400)
                 }
                 if question.contains("首重") { return Self.reply("标准快递首重收费\(firstPrice)元[1]。", delay: delay) }
                 if question.contains("续重") { return Self.reply("续重每公斤收费3元[1]。", delay: delay) }
@@ -291,10 +311,13 @@ import WendaoTestSupport
         #expect(ingest.status == 0, "\(ingest.stderr)")
         try f.scratch.write("suite/questions.jsonl", Self.questions)
         try f.scratch.write(
-            "suite/prompts/a.txt", "VARIANT-A. Answer in {{language}} from the numbered sources, citing [n]. Else: {{not_found}}")
+            "suite/prompts/a.txt",
+            "VARIANT-A. Answer in {{language}} from the numbered sources, citing [n]. Else: {{not_found}}")
         try f.scratch.write(
-            "suite/prompts/b.txt", "VARIANT-B. Answer only from the sources, in {{language}}; cite [n]. Else: {{not_found}}")
-        let judgeBlock = judge ? "judge:\n  model: openai:fake-model\n  pairwise: [a@openai:fake-model, b@openai:fake-model]\n" : ""
+            "suite/prompts/b.txt",
+            "VARIANT-B. Answer only from the sources, in {{language}}; cite [n]. Else: {{not_found}}")
+        let judgeBlock =
+            judge ? "judge:\n  model: openai:fake-model\n  pairwise: [a@openai:fake-model, b@openai:fake-model]\n" : ""
         let suite = try f.scratch.write(
             "suite/suite.yaml",
             """
@@ -358,7 +381,8 @@ import WendaoTestSupport
         #expect(again.status == 0, "\(again.stderr)")
         #expect(provider.server.requests.count == before)
         #expect(again.stderr.contains("model calls: 0 made"))
-        let cells = try #require((try again.json()["questions"] as? [[String: Any]])?.first?["results"] as? [String: Any])
+        let cells = try #require(
+            (try again.json()["questions"] as? [[String: Any]])?.first?["results"] as? [String: Any])
         let cell = try #require(cells["a@openai:fake-model"] as? [String: Any])
         let metrics = try #require(cell["metrics"] as? [String: Any])
         #expect(metrics["cached_calls"] as? Int == metrics["calls"] as? Int)
@@ -366,7 +390,10 @@ import WendaoTestSupport
         // A planted regression: the model now gets the first price wrong. The gate names the metric and q1.
         provider.firstPrice = "99"
         let worse = try await f.runAsync(
-            ["eval", "run", suite, "--no-cache", "--baseline", f.scratch.child("base.json").path, "--max-drop", "0.02"],
+            [
+                "eval", "run", suite, "--no-cache", "--baseline", f.scratch.child("base.json").path, "--max-drop",
+                "0.02",
+            ],
             environment: env)
         #expect(worse.status == 1, "\(worse.stderr)")
         #expect(worse.stderr.contains("regression: a@openai:fake-model: accuracy 1.000 → 0.750"), "\(worse.stderr)")
@@ -382,7 +409,8 @@ import WendaoTestSupport
         let (f, suite) = try await fixture(judge: false)
         defer { f.scratch.remove() }
         try f.scratch.write(
-            "data/config.yaml", "models:\n  \"openai:fake-model\":\n    price: { input: 1000, output: 0, currency: CNY }\n")
+            "data/config.yaml",
+            "models:\n  \"openai:fake-model\":\n    price: { input: 1000, output: 0, currency: CNY }\n")
         let provider = Provider()
         provider.failOn = "续重"
         try await provider.start()
@@ -390,7 +418,10 @@ import WendaoTestSupport
         let results = f.scratch.child("results.jsonl").path
         // 500 prompt tokens at 1,000 per million: 0.5 a call; the cap stops after the first answer.
         let capped = try await f.runAsync(
-            ["eval", "run", suite, "--no-cache", "--concurrency", "1", "--max-cost", "0.4", "--results", results, "--json"],
+            [
+                "eval", "run", suite, "--no-cache", "--concurrency", "1", "--max-cost", "0.4", "--results", results,
+                "--json",
+            ],
             environment: env)
         #expect(capped.status == 0, "\(capped.stderr)")
         let stopped = try #require(try capped.json()["stopped"] as? String)
@@ -430,7 +461,9 @@ import WendaoTestSupport
         try await provider.start()
         let env = ["OPENAI_BASE_URL": provider.server.baseURL]
         let results = f.scratch.child("results.jsonl")
-        let args = ["eval", "run", suite, "--no-cache", "--concurrency", "1", "--results", results.path, "--data", f.data]
+        let args = [
+            "eval", "run", suite, "--no-cache", "--concurrency", "1", "--results", results.path, "--data", f.data,
+        ]
         let (p, out, err) = try WendaoCLI.start(args, scratch: f.scratch, environment: env)
         // Wait until a model's answer is in the file, then interrupt.
         var written = ""
@@ -475,12 +508,16 @@ import WendaoTestSupport
         let provider = Provider()
         try await provider.start()
         let text = try String(contentsOfFile: suite, encoding: .utf8)
-        try text.replacingOccurrences(of: "models: [openai:fake-model]", with: "models: [openai:fake-model, deepseek:deepseek-chat]")
-            .write(toFile: suite, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: "models: [openai:fake-model]", with: "models: [openai:fake-model, deepseek:deepseek-chat]"
+        )
+        .write(toFile: suite, atomically: true, encoding: .utf8)
         let env = ["OPENAI_BASE_URL": provider.server.baseURL]
         let missing = try await f.runAsync(["eval", "run", suite], environment: env)
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("no API key for deepseek") && missing.stderr.contains("a@deepseek:deepseek-chat"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains("no API key for deepseek") && missing.stderr.contains("a@deepseek:deepseek-chat"),
+            "\(missing.stderr)")
         try text.replacingOccurrences(of: "models: [openai:fake-model]", with: "models: [nosuch:model]")
             .write(toFile: suite, atomically: true, encoding: .utf8)
         let unknown = try await f.runAsync(["eval", "run", suite, "--json"], environment: env)

@@ -116,7 +116,8 @@ public enum AnswerScoring {
 
     /// `remove_punctuation(text)` of the CMRC script.
     static func cmrcRemovePunctuation(_ text: String) -> String {
-        String(text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines).filter { !cmrcPunctuation.contains($0) })
+        String(
+            text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines).filter { !cmrcPunctuation.contains($0) })
     }
 
     /// Length of the longest common contiguous run of `a` and `b`.

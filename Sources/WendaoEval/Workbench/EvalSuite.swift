@@ -83,9 +83,12 @@ public struct EvalSuite: Sendable {
         let r = SuiteReader(source: source, directory: file.deletingLastPathComponent())
         let top = try r.mapping(root, "top level")
         try r.onlyKeys(
-            top, ["name", "kb", "tests", "limit", "tags", "defaults", "matrix", "variants", "judge", "concurrency", "seed"],
+            top,
+            ["name", "kb", "tests", "limit", "tags", "defaults", "matrix", "variants", "judge", "concurrency", "seed"],
             "top level")
-        guard let kbNode = top["kb"] else { throw r.fail(root, "top level", "needs kb: the knowledge base to answer from") }
+        guard let kbNode = top["kb"] else {
+            throw r.fail(root, "top level", "needs kb: the knowledge base to answer from")
+        }
         let kb = try r.string(kbNode, "kb")
         guard let testsNode = top["tests"] else {
             throw r.fail(root, "top level", "needs tests: the test set file (JSONL or CSV)")
@@ -143,7 +146,9 @@ public struct EvalSuite: Sendable {
                     throw r.fail(j, "judge.pairwise", "must name two variants")
                 }
                 for p in pairwise where !names.contains(p) {
-                    throw r.fail(j, "judge.pairwise", "names '\(p)', which is not a variant (\(names.sorted().joined(separator: ", ")))")
+                    throw r.fail(
+                        j, "judge.pairwise",
+                        "names '\(p)', which is not a variant (\(names.sorted().joined(separator: ", ")))")
                 }
             }
             judge = JudgeSettings(model: try r.string(model, "judge.model"), pairwise: pairwise)

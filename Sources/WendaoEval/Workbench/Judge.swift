@@ -35,7 +35,9 @@ public enum AnswerJudge {
     }
 
     /// The judging prompt for one answer.
-    public static func prompt(question: String, reference: String?, sources: [Citation], answer: String) -> [ChatMessage] {
+    public static func prompt(question: String, reference: String?, sources: [Citation], answer: String)
+        -> [ChatMessage]
+    {
         let system = """
             You grade answers written by a question-answering assistant from numbered sources \
             (rubric \(rubricVersion)). Score each criterion from 1 (worst) to 5 (best):
@@ -67,7 +69,9 @@ public enum AnswerJudge {
             """
         var user = "<question>\(GroundedPrompt.dataText(question))</question>\n"
         user += "<reference>\(GroundedPrompt.dataText(reference ?? "(none)"))</reference>\n"
-        user += "<answer_a>\(GroundedPrompt.dataText(first))</answer_a>\n<answer_b>\(GroundedPrompt.dataText(second))</answer_b>"
+        user +=
+            "<answer_a>\(GroundedPrompt.dataText(first))</answer_a>\n"
+            + "<answer_b>\(GroundedPrompt.dataText(second))</answer_b>"
         return [ChatMessage(.system, system), ChatMessage(.user, user)]
     }
 

@@ -163,7 +163,8 @@ public struct CachingChatModel: ChatModel {
     public var contextWindow: Int { base.contextWindow }
 
     /// Replays a cached response, or streams the base model's and keeps it when complete.
-    public func streamChat(_ messages: [ChatMessage], options: ChatOptions) -> AsyncThrowingStream<ChatEvent, any Error> {
+    public func streamChat(_ messages: [ChatMessage], options: ChatOptions) -> AsyncThrowingStream<ChatEvent, any Error>
+    {
         let key = ResponseCache.key(model: base.id, messages: messages, options: options)
         let recorder = CallRecorder.current
         if let hit = cache?.lookup(key) {

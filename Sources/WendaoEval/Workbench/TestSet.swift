@@ -154,7 +154,9 @@ public enum TestSetReader {
         func strings(_ key: String) throws -> [String]? {
             guard let v = o[key], !(v is NSNull) else { return nil }
             if let s = v as? String { return [s] }
-            guard let a = v as? [Any] else { throw WendaoError(.invalidArgument, "test set \(place): \(key) must be a list of strings") }
+            guard let a = v as? [Any] else {
+                throw WendaoError(.invalidArgument, "test set \(place): \(key) must be a list of strings")
+            }
             return try a.map {
                 if let s = $0 as? String { return s }
                 if let n = $0 as? NSNumber { return n.stringValue }
@@ -169,7 +171,8 @@ public enum TestSetReader {
         guard question.count <= maxQuestionCharacters else {
             throw WendaoError(
                 .limitExceeded,
-                "test set \(place): the question has \(question.count) characters, more than the \(maxQuestionCharacters) accepted"
+                "test set \(place): the question has \(question.count) characters, "
+                    + "more than the \(maxQuestionCharacters) accepted"
             )
         }
         let id: String
@@ -186,7 +189,9 @@ public enum TestSetReader {
         if let c = o["category"] as? String, !c.isEmpty, !tags.contains(c) { tags.append(c) }
         func flag(_ key: String) throws -> Bool? {
             guard let v = o[key], !(v is NSNull) else { return nil }
-            guard let b = v as? Bool else { throw WendaoError(.invalidArgument, "test set \(place): \(key) must be true or false") }
+            guard let b = v as? Bool else {
+                throw WendaoError(.invalidArgument, "test set \(place): \(key) must be true or false")
+            }
             return b
         }
         return EvalCase(

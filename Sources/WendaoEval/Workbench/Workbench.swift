@@ -23,7 +23,9 @@ public final class KnowledgeAccess: Sendable {
         var vector: [Float]?
         if let plan { vector = try? await plan.embedder.embed([plan.text], as: .query).vectors.first }
         let v = vector
-        return try kb.withLock { kb in try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode) }
+        return try kb.withLock { kb in
+            try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
+        }
     }
 }
 
@@ -381,7 +383,9 @@ public enum Workbench {
                 sources = g.sources
                 result.cited = g.citations.map(\.n)
             }
-            result.sources = sources.map { SourceRef(n: $0.n, document: $0.document, section: $0.section, text: $0.text) }
+            result.sources = sources.map {
+                SourceRef(n: $0.n, document: $0.document, section: $0.section, text: $0.text)
+            }
             let hits = trace.hits ?? []
             result.retrieved = hits.map {
                 SourceRef(n: $0.rank, document: $0.document, section: $0.section, text: $0.text)
@@ -435,7 +439,8 @@ public enum Workbench {
     }
 
     /// The figures of one answer, before latency, tokens and cost.
-    static func score(_ c: EvalCase, answer: String, found: Bool, sources: [Citation], hits: [SearchHit]) -> CellMetrics {
+    static func score(_ c: EvalCase, answer: String, found: Bool, sources: [Citation], hits: [SearchHit]) -> CellMetrics
+    {
         var m = CellMetrics(
             hit: nil, reciprocalRank: nil, contextRecall: nil, goldContained: nil, f1: nil, exactMatch: nil,
             citationPrecision: nil, citationRecall: nil, refused: !found, correct: 0, ttftMs: 0, latencyMs: 0,
@@ -626,7 +631,8 @@ final class ResultsWriter: Sendable {
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             Glibc.close(fd)
             throw WendaoError(
-                .alreadyExists, "another run is writing \(file.path) (wait for it, or give this run --results OTHER.jsonl)")
+                .alreadyExists,
+                "another run is writing \(file.path) (wait for it, or give this run --results OTHER.jsonl)")
         }
         lockDescriptor = fd
         var previous: [CellResult] = []

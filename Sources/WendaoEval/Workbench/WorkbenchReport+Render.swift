@@ -14,9 +14,11 @@ extension WorkbenchReport {
         guard let v else { return "–" }
         switch metric {
         case "errors", "prompt_tokens", "completion_tokens", "judge_unscored": return String(Int(v))
-        case "latency_p50_ms", "latency_p95_ms", "ttft_p50_ms": return v >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v)
+        case "latency_p50_ms", "latency_p95_ms", "ttft_p50_ms":
+            return v >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v)
         case "cost": return v >= 1 ? String(format: "%.2f", v) : String(format: "%.4f", v)
-        case "judge_score", "judge_faithfulness", "judge_relevance", "judge_correctness": return String(format: "%.2f", v)
+        case "judge_score", "judge_faithfulness", "judge_relevance", "judge_correctness":
+            return String(format: "%.2f", v)
         default: return String(format: "%.3f", v)
         }
     }
@@ -57,7 +59,8 @@ extension WorkbenchReport {
         }
         if let p = pairwise {
             out += String(
-                format: "judge, %@ vs %@ (positions swapped): %@ wins %d, %@ wins %d, ties %d · %@ win rate %.3f\n", p.b,
+                format: "judge, %@ vs %@ (positions swapped): %@ wins %d, %@ wins %d, ties %d · %@ win rate %.3f\n",
+                p.b,
                 p.a, p.b, p.bWins, p.a, p.aWins, p.ties, p.b, p.bWinRate)
         }
         if let stopped { out += "stopped: \(stopped)\n" }
@@ -112,7 +115,8 @@ extension WorkbenchReport {
         if !regressions.isEmpty {
             h += "<div class=\"bad\"><b>Regressions since the baseline</b><ul>"
             for r in regressions {
-                h += "<li>\(esc(r.variant)): \(esc(r.metric)) \(Self.shown(r.metric, r.baseline)) → \(Self.shown(r.metric, r.current))"
+                h +=
+                    "<li>\(esc(r.variant)): \(esc(r.metric)) \(Self.shown(r.metric, r.baseline)) → \(Self.shown(r.metric, r.current))"
                 if !r.worse.isEmpty { h += " (worse: \(esc(r.worse.prefix(20).joined(separator: ", "))))" }
                 h += "</li>"
             }
@@ -141,7 +145,8 @@ extension WorkbenchReport {
             h += "</table>\n"
         }
         if let p = pairwise {
-            h += "<p>Judge, head to head (each question asked twice, positions swapped): <b>\(esc(p.b))</b> wins \(p.bWins), "
+            h +=
+                "<p>Judge, head to head (each question asked twice, positions swapped): <b>\(esc(p.b))</b> wins \(p.bWins), "
             h += "<b>\(esc(p.a))</b> wins \(p.aWins), ties \(p.ties)"
             h += String(format: " · %@ win rate %.3f</p>\n", esc(p.b), p.bWinRate)
         }
@@ -158,8 +163,11 @@ extension WorkbenchReport {
         }
         h += "</div>\n"
         // Questions.
-        let before = baseline.map { b in Dictionary(b.questions.map { ($0.testCase.id, $0) }, uniquingKeysWith: { a, _ in a }) }
-        h += "<h2>Questions</h2>\n<p class=\"small\">Open a question to see each variant's answer, its sources and the judge's reason"
+        let before = baseline.map { b in
+            Dictionary(b.questions.map { ($0.testCase.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        h +=
+            "<h2>Questions</h2>\n<p class=\"small\">Open a question to see each variant's answer, its sources and the judge's reason"
         h += baseline == nil ? ".</p>\n" : ", and what changed since the baseline (outlined).</p>\n"
         for q in questions {
             let c = q.testCase
@@ -170,7 +178,8 @@ extension WorkbenchReport {
                     h += "<span class=\"chip err\" title=\"\(esc(v.name))\">\(esc(v.name)): error</span>"
                 } else {
                     let ok = (r.metrics?.correct ?? 0) >= 1
-                    h += "<span class=\"chip \(ok ? "ok" : "no")\" title=\"\(esc(v.name))\">\(esc(v.name)) \(ok ? "✓" : "✗")</span>"
+                    h +=
+                        "<span class=\"chip \(ok ? "ok" : "no")\" title=\"\(esc(v.name))\">\(esc(v.name)) \(ok ? "✓" : "✗")</span>"
                 }
             }
             h += "</summary>\n<div class=\"small\">"
@@ -197,11 +206,15 @@ extension WorkbenchReport {
                     if let x = m.hit { parts.append("hit \(Int(x))") }
                     if let x = m.citationPrecision { parts.append(String(format: "citeP %.2f", x)) }
                     parts.append(String(format: "%.0f ms", m.latencyMs))
-                    if m.calls > 0 { parts.append("\(m.promptTokens)+\(m.completionTokens) tok\(m.cachedCalls == m.calls ? ", cached" : "")") }
+                    if m.calls > 0 {
+                        parts.append(
+                            "\(m.promptTokens)+\(m.completionTokens) tok\(m.cachedCalls == m.calls ? ", cached" : "")")
+                    }
                     h += "<div class=\"small\">\(esc(parts.joined(separator: " · ")))</div>\n"
                 }
                 if let j = r.judge {
-                    h += "<div class=\"small\">judge: \(j.score.map { String(format: "%.1f", $0) } ?? "no score") — \(esc(j.reason))</div>\n"
+                    h +=
+                        "<div class=\"small\">judge: \(j.score.map { String(format: "%.1f", $0) } ?? "no score") — \(esc(j.reason))</div>\n"
                 }
                 if changed, let old {
                     h += "<div class=\"small\"><b>baseline:</b> \(esc(old.answer))</div>\n"
@@ -215,7 +228,8 @@ extension WorkbenchReport {
                     }
                 }
                 if !r.retrieved.isEmpty {
-                    h += "<details><summary class=\"small\">retrieved (\(r.retrieved.count))</summary><ol class=\"small\">"
+                    h +=
+                        "<details><summary class=\"small\">retrieved (\(r.retrieved.count))</summary><ol class=\"small\">"
                     for s in r.retrieved { h += "<li>\(esc(s.document)) › \(esc(s.section))</li>" }
                     h += "</ol></details>"
                 }
@@ -242,8 +256,11 @@ extension WorkbenchReport {
             let w = value.map { max(0, min(1, $0 / maximum)) * Double(barWidth) } ?? 0
             s += "<text x=\"4\" y=\"\(y + 14)\" font-size=\"12\">\(esc(Self.clipped(v.name, 28)))</text>"
             s += "<rect x=\"\(labelWidth)\" y=\"\(y + 3)\" width=\"\(barWidth)\" height=\"14\" fill=\"#eef1f6\"/>"
-            s += String(format: "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"14\" fill=\"%@\"/>", labelWidth, y + 3, w, Self.color(i))
-            s += "<text x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 14)\" font-size=\"12\">\(Self.shown(metric, value))</text>"
+            s += String(
+                format: "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"14\" fill=\"%@\"/>", labelWidth, y + 3, w,
+                Self.color(i))
+            s +=
+                "<text x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 14)\" font-size=\"12\">\(Self.shown(metric, value))</text>"
         }
         return s + "</svg></div>\n"
     }
@@ -264,16 +281,24 @@ extension WorkbenchReport {
         let maxX = max(points.map { $0.2 }.max() ?? 1, 1e-9)
         var s = "<div class=\"chart\"><svg width=\"\(Int(w + 150))\" height=\"\(Int(hgt + 20))\" "
         s += "role=\"img\" aria-label=\"accuracy against \(xMetric)\">"
-        s += "<text x=\"4\" y=\"14\" font-size=\"13\" font-weight=\"bold\">accuracy against \(xMetric == "cost" ? "cost" : "completion tokens")</text>"
-        s += String(format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#889\"/>", left, hgt - bottom, w, hgt - bottom)
-        s += String(format: "<line x1=\"%.0f\" y1=\"20\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#889\"/>", left, left, hgt - bottom)
-        s += "<text x=\"4\" y=\"28\" font-size=\"11\">1.0</text><text x=\"4\" y=\"\(Int(hgt - bottom))\" font-size=\"11\">0</text>"
+        s +=
+            "<text x=\"4\" y=\"14\" font-size=\"13\" font-weight=\"bold\">accuracy against \(xMetric == "cost" ? "cost" : "completion tokens")</text>"
+        s += String(
+            format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#889\"/>", left, hgt - bottom, w,
+            hgt - bottom)
+        s += String(
+            format: "<line x1=\"%.0f\" y1=\"20\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#889\"/>", left, left, hgt - bottom)
+        s +=
+            "<text x=\"4\" y=\"28\" font-size=\"11\">1.0</text><text x=\"4\" y=\"\(Int(hgt - bottom))\" font-size=\"11\">0</text>"
         s += "<text x=\"\(Int(w - 60))\" y=\"\(Int(hgt - 10))\" font-size=\"11\">\(Self.shown(xMetric, maxX))</text>"
         for (k, p) in points.enumerated() {
             let x = left + 10 + (w - left - 20) * (p.2 / maxX)
             let y = (hgt - bottom) - (hgt - bottom - 24) * max(0, min(1, p.3))
-            s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%@\"><title>%@</title></circle>", x, y, Self.color(p.0), esc(p.1))
-            s += "<text x=\"\(Int(w + 8))\" y=\"\(24 + k * 16)\" font-size=\"11\" fill=\"\(Self.color(p.0))\">● \(esc(Self.clipped(p.1, 22)))</text>"
+            s += String(
+                format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%@\"><title>%@</title></circle>", x, y,
+                Self.color(p.0), esc(p.1))
+            s +=
+                "<text x=\"\(Int(w + 8))\" y=\"\(24 + k * 16)\" font-size=\"11\" fill=\"\(Self.color(p.0))\">● \(esc(Self.clipped(p.1, 22)))</text>"
         }
         return s + "</svg></div>\n"
     }

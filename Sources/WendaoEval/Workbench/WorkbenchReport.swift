@@ -141,7 +141,8 @@ public struct WorkbenchReport: Sendable, Codable {
                 name: v.name, model: v.model, prompt: v.prompt, retrieval: v.retrieval, temperature: v.temperature,
                 maxTokens: v.maxTokens, fingerprint: v.fingerprint, answered: ok.count, errors: errors,
                 notRun: cases.count - cells.count,
-                metrics: aggregate(ok, cases: Dictionary(uniqueKeysWithValues: cases.map { ($0.id, $0) }), errors: errors))
+                metrics: aggregate(
+                    ok, cases: Dictionary(uniqueKeysWithValues: cases.map { ($0.id, $0) }), errors: errors))
         }
         var comparisons: [Comparison] = []
         if let first = suite.variants.first {
@@ -175,7 +176,9 @@ public struct WorkbenchReport: Sendable, Codable {
                 QuestionResults(
                     testCase: c,
                     results: Dictionary(
-                        uniqueKeysWithValues: suite.variants.compactMap { v in byVariant[v.name]?[c.id].map { (v.name, $0) } }))
+                        uniqueKeysWithValues: suite.variants.compactMap { v in
+                            byVariant[v.name]?[c.id].map { (v.name, $0) }
+                        }))
             })
     }
 

@@ -12,7 +12,8 @@ extension EvalCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
-            abstract: "Compare prompts × models × retrieval settings on a test set (a suite file), with a regression gate.",
+            abstract:
+                "Compare prompts × models × retrieval settings on a test set (a suite file), with a regression gate.",
             discussion: """
                 Every variant of the suite answers every question; calls in flight are limited per provider; answers \
                 are appended to a results file as they come (Ctrl-C keeps them, --resume continues) and model \
@@ -39,7 +40,9 @@ extension EvalCommand {
         @Flag(help: "Neither read nor fill the response cache.") var noCache = false
 
         func run() async throws {
-            if let concurrency, concurrency < 1 { throw WendaoError(.invalidArgument, "--concurrency must be at least 1") }
+            if let concurrency, concurrency < 1 {
+                throw WendaoError(.invalidArgument, "--concurrency must be at least 1")
+            }
             if let limit, limit < 1 { throw WendaoError(.invalidArgument, "--limit must be at least 1") }
             guard maxDrop >= 0 else { throw WendaoError(.invalidArgument, "--max-drop must not be negative") }
             if let maxCost, maxCost < 0 { throw WendaoError(.invalidArgument, "--max-cost must not be negative") }
@@ -47,7 +50,8 @@ extension EvalCommand {
             if let limit { suite.limit = min(suite.limit ?? limit, limit) }
             let cases = try suite.cases()
             guard !cases.isEmpty else {
-                throw WendaoError(.invalidArgument, "\(suite.testSet.path): no questions (after the suite's tags and limit)")
+                throw WendaoError(
+                    .invalidArgument, "\(suite.testSet.path): no questions (after the suite's tags and limit)")
             }
             let baselineReport = try baseline.map { try WorkbenchReport.read(URL(fileURLWithPath: $0)) }
 
@@ -66,7 +70,8 @@ extension EvalCommand {
                         resolved[spec] = try setup.resolve(spec)
                     } catch let e as WendaoError {
                         let users = suite.variants.filter { $0.model == spec }.map(\.name)
-                        let who = users.isEmpty ? "the judge" : "variant \(users.map { "'\($0)'" }.joined(separator: ", "))"
+                        let who =
+                            users.isEmpty ? "the judge" : "variant \(users.map { "'\($0)'" }.joined(separator: ", "))"
                         throw WendaoError(e.code, "\(suite.file.path): \(who): \(e.message)")
                     }
                 }
@@ -144,7 +149,9 @@ extension EvalCommand {
             }
             let failed = outcome.results.filter { $0.error != nil }
             if !failed.isEmpty {
-                Output.err("\(failed.count) answers failed (recorded in \(resultsFile.path)); first: \(failed[0].variant) × \(failed[0].question): \(failed[0].error ?? "")")
+                Output.err(
+                    "\(failed.count) answers failed (recorded in \(resultsFile.path)); first: \(failed[0].variant) × \(failed[0].question): \(failed[0].error ?? "")"
+                )
             }
             Output.err(
                 "model calls: \(counts.misses) made, \(counts.hits) from the cache · results: \(resultsFile.path)"
@@ -169,8 +176,10 @@ extension EvalCommand {
                     $0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "-" || $0 == "_"
                         ? Character($0) : "_"
                 })
-            return app.dataDirectory.appendingPathComponent("eval").appendingPathComponent(safe.isEmpty ? "suite" : safe)
-                .appendingPathComponent("results.jsonl")
+            return app.dataDirectory.appendingPathComponent("eval").appendingPathComponent(
+                safe.isEmpty ? "suite" : safe
+            )
+            .appendingPathComponent("results.jsonl")
         }
 
         /// What the run will call, and roughly what it costs.
@@ -218,21 +227,25 @@ extension EvalCommand {
                 guard let model = resolved[v.model] else { continue }
                 var sourceTokens = 0
                 for c in sample {
-                    let hits = (try? await kb.retrieve(c.question, topK: v.retrieval.topK, mode: v.retrieval.mode))?.hits ?? []
+                    let hits =
+                        (try? await kb.retrieve(c.question, topK: v.retrieval.topK, mode: v.retrieval.mode))?.hits ?? []
                     sourceTokens += hits.reduce(0) { $0 + TokenEstimator.estimate($1.text) + 20 }
                 }
                 var perQuestion = sourceTokens / max(1, sample.count)
                 if let cap = v.retrieval.maxContextTokens { perQuestion = min(perQuestion, cap) }
                 perQuestion = min(perQuestion, max(0, model.contextWindow - v.maxTokens))
                 let system = TokenEstimator.estimate(v.prompt?.text ?? templates.answerSystem)
-                let questionTokens = sample.reduce(0) { $0 + TokenEstimator.estimate($1.question) } / max(1, sample.count)
+                let questionTokens =
+                    sample.reduce(0) { $0 + TokenEstimator.estimate($1.question) } / max(1, sample.count)
                 let prompt = (perQuestion + system + questionTokens + 20) * cases.count
                 let completion = min(v.maxTokens, 300) * cases.count
                 plan.modelAnswers += cases.count
                 plan.promptTokens += prompt
                 plan.completionTokens += completion
                 if let price = model.price {
-                    plan.cost = (plan.cost ?? 0) + price.cost(of: TokenUsage(promptTokens: prompt, completionTokens: completion))
+                    plan.cost =
+                        (plan.cost ?? 0)
+                        + price.cost(of: TokenUsage(promptTokens: prompt, completionTokens: completion))
                     plan.currency = price.currency
                 } else if !model.isLocal {
                     costKnown = false
@@ -247,7 +260,9 @@ extension EvalCommand {
                 plan.promptTokens += prompt
                 plan.completionTokens += completion
                 if let price = model.price {
-                    plan.cost = (plan.cost ?? 0) + price.cost(of: TokenUsage(promptTokens: prompt, completionTokens: completion))
+                    plan.cost =
+                        (plan.cost ?? 0)
+                        + price.cost(of: TokenUsage(promptTokens: prompt, completionTokens: completion))
                     plan.currency = price.currency
                 } else if !model.isLocal {
                     costKnown = false
