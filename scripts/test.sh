@@ -84,6 +84,9 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check selenium >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --user selenium
 python3 scripts/browser_test.py
+# The evaluation gate's HTML report: no console error, no network, the drill-down opens.
+echo "== evaluation report browser test"
+python3 scripts/eval_report_browser_test.py
 # A Chinese-named knowledge base through the UI; a cross-origin attacker page and DNS rebinding.
 echo "== cross-origin test"
 python3 scripts/cross_origin_test.py
