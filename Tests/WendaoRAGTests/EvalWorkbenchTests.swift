@@ -135,6 +135,63 @@ import WendaoTestSupport
     }
 }
 
+/// A chat model that counts its calls.
+final class CountingModel: ChatModel, @unchecked Sendable {
+    let id = "test:counting"
+    let contextWindow = 8192
+    private let lock = NSLock()
+    private var made = 0
+    var calls: Int { lock.withLock { made } }
+
+    func streamChat(_ messages: [ChatMessage], options: ChatOptions) -> AsyncThrowingStream<ChatEvent, any Error> {
+        lock.withLock { made += 1 }
+        let text = "reply to " + (messages.last?.content ?? "")
+        return AsyncThrowingStream { c in
+            c.yield(.text(text))
+            c.yield(.usage(TokenUsage(promptTokens: 10, completionTokens: 3)))
+            c.yield(.finish("stop"))
+            c.finish()
+        }
+    }
+}
+
+@Suite struct ResponseCacheTests {
+    @Test("cached responses are replayed without a call, across processes (the file), by model, messages and options")
+    func replay() async throws {
+        let s = try ScratchDirectory("cache")
+        defer { s.remove() }
+        let file = s.child("cache/responses.jsonl")
+        let base = CountingModel()
+        let model = CachingChatModel(base: base, cache: try ResponseCache(file: file))
+        let ask = [ChatMessage(.system, "be brief"), ChatMessage(.user, "首重多少钱？")]
+        let recorder = CallRecorder()
+        let first = try await CallRecorder.$current.withValue(recorder) {
+            try await model.complete(ask, options: ChatOptions(temperature: 0, maxTokens: 50))
+        }
+        let second = try await CallRecorder.$current.withValue(recorder) {
+            try await model.complete(ask, options: ChatOptions(temperature: 0, maxTokens: 50))
+        }
+        #expect(first.text == second.text && second.usage == first.usage)
+        #expect(base.calls == 1)
+        #expect(recorder.calls.map(\.cached) == [false, true])
+        // Another temperature, another message, another model: calls.
+        _ = try await model.complete(ask, options: ChatOptions(temperature: 0.7, maxTokens: 50))
+        _ = try await model.complete([ChatMessage(.user, "续重呢？")], options: ChatOptions(temperature: 0, maxTokens: 50))
+        #expect(base.calls == 3)
+        // A new process reads the file (a damaged last line is skipped).
+        let handle = try FileHandle(forWritingTo: file)
+        _ = try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"key\": \"trunc".utf8))
+        try handle.close()
+        let reopened = CachingChatModel(base: base, cache: try ResponseCache(file: file))
+        let again = try await reopened.complete(ask, options: ChatOptions(temperature: 0, maxTokens: 50))
+        #expect(again.text == first.text && base.calls == 3)
+        #expect(
+            ResponseCache.key(model: "a", messages: ask, options: ChatOptions(temperature: 0))
+                != ResponseCache.key(model: "b", messages: ask, options: ChatOptions(temperature: 0)))
+    }
+}
+
 /// Suite files: the YAML, the matrix, prompt templates, and the errors bad ones get.
 @Suite struct EvalSuiteTests {
     func scratch() throws -> ScratchDirectory {

@@ -49,17 +49,21 @@ public final class ResponseCache: Sendable {
         if let file {
             let fm = FileManager.default
             try? fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var brokenLine = false
             if let data = try? Data(contentsOf: file) {
                 let decoder = JSONDecoder()
                 for line in data.split(separator: 0x0A) where !line.isEmpty {
                     if let e = try? decoder.decode(Entry.self, from: Data(line)) { s.entries[e.key] = e }
                 }
+                brokenLine = data.last.map { $0 != 0x0A } ?? false
             }
             if !fm.fileExists(atPath: file.path) { _ = fm.createFile(atPath: file.path, contents: nil) }
             guard let h = try? FileHandle(forWritingTo: file) else {
                 throw WendaoError(.storage, "cannot write the response cache \(file.path)")
             }
             _ = try? h.seekToEnd()
+            // A run killed in the middle of a line: the next entry starts on its own line.
+            if brokenLine { _ = try? h.write(contentsOf: Data([0x0A])) }
             s.handle = h
         }
         state = Mutex(s)

@@ -636,11 +636,14 @@ final class ResultsWriter: Sendable {
         }
         lockDescriptor = fd
         var previous: [CellResult] = []
+        var brokenLine = false
         if resume, let data = try? Data(contentsOf: file) {
             let decoder = JSONDecoder()
             for line in data.split(separator: 0x0A) where !line.isEmpty {
                 if let r = try? decoder.decode(CellResult.self, from: Data(line)) { previous.append(r) }
             }
+            // A run killed in the middle of a line: the next line starts on its own.
+            brokenLine = data.last.map { $0 != 0x0A } ?? false
         }
         self.previous = previous
         if !resume || !fm.fileExists(atPath: file.path) {
@@ -656,6 +659,7 @@ final class ResultsWriter: Sendable {
             throw WendaoError(.storage, "cannot write \(file.path)")
         }
         _ = try? h.seekToEnd()
+        if brokenLine { _ = try? h.write(contentsOf: Data([0x0A])) }
         handle = Mutex(h)
     }
 
