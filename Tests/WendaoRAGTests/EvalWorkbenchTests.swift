@@ -49,7 +49,7 @@ import WendaoTestSupport
         #expect(AnswerScoring.contains("运费是36元[1]。", gold: "36 元"))
         #expect(!AnswerScoring.contains("运费是3元[6]", gold: "36 元"))
         #expect(AnswerScoring.contextRecall(reference: "首重12元", context: "标准快递首重收费12元") == 1)
-        #expect(AnswerScoring.contextRecall(reference: "首重12元", context: "续重3元") == 0.25)
+        #expect(AnswerScoring.contextRecall(reference: "首重12元", context: "续重3元") == 0.5)  // 重 and 元 of 首 重 12 元
     }
 
     @Test("the paired bootstrap is seeded: the same seed, the same interval; a clear gain is significant, none is not")

@@ -138,7 +138,7 @@ public struct CellResult: Sendable, Codable, Equatable {
     public var sources: [SourceRef]
     /// The numbers it cited.
     public var cited: [Int]
-    /// The passages retrieved for the question, best first.
+    /// The passages retrieved for the question, best first (document and section; no text).
     public var retrieved: [SourceRef]
     /// The figures.
     public var metrics: CellMetrics?
@@ -387,9 +387,8 @@ public enum Workbench {
                 SourceRef(n: $0.n, document: $0.document, section: $0.section, text: $0.text)
             }
             let hits = trace.hits ?? []
-            result.retrieved = hits.map {
-                SourceRef(n: $0.rank, document: $0.document, section: $0.section, text: $0.text)
-            }
+            // The retrieved passages by name only (their texts would make a large run's results heavy).
+            result.retrieved = hits.map { SourceRef(n: $0.rank, document: $0.document, section: $0.section, text: "") }
             var m = score(c, answer: result.answer, found: result.found, sources: sources, hits: hits)
             let calls = recorder.calls
             let modelSeconds = calls.map(\.seconds).reduce(0, +)
