@@ -1,5 +1,5 @@
 public import Foundation
-public import WendaoCore
+import WendaoCore
 
 /// One question of an evaluation test set.
 public struct EvalCase: Sendable, Codable, Equatable {

@@ -1,5 +1,5 @@
 public import Foundation
-public import WendaoCore
+import WendaoCore
 
 /// The report of an evaluation run: per variant, the figures over the test set; comparisons between
 /// variants with bootstrap confidence intervals; every question with each variant's answer. This is
