@@ -40,7 +40,7 @@ import WendaoTestSupport
     func cmrc(prediction: String, references: [String], f1: Double, em: Double) {
         #expect(abs(AnswerScoring.f1(prediction, references: references) - f1) < 1e-9)
         #expect(AnswerScoring.exactMatch(prediction, references: references) == em)
-        #expect(AnswerScoring.style(of: references[0]) == .cmrc)
+        #expect(AnswerScoring.style(of: prediction, against: references[0]) == .cmrc)
     }
 
     @Test("citation markers are not part of the scored answer; gold strings match across spaces")

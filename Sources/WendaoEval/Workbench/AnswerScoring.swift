@@ -3,7 +3,7 @@ import Foundation
 /// Exact match and F1 of an answer against reference answers, the way the standard reading-comprehension
 /// evaluations score them:
 ///
-/// - **Chinese** (any reference holding a CJK ideograph, U+4E00–U+9FA5): the CMRC 2018 evaluation's
+/// - **Chinese** (the reference or the answer holds a CJK ideograph, U+4E00–U+9FA5): the CMRC 2018 evaluation's
 ///   `mixed_segmentation` — lowercased, its punctuation list removed, every Chinese character a segment and
 ///   the runs between them split into words — with F1 from the **longest common substring** of the
 ///   segments, and exact match after removing that punctuation list. The official script splits the
@@ -29,22 +29,27 @@ public enum AnswerScoring {
         case squad
     }
 
-    /// CMRC 2018 for a reference with a Chinese character, SQuAD otherwise.
-    public static func style(of reference: String) -> Style {
-        reference.unicodeScalars.contains { isChineseIdeograph($0) } ? .cmrc : .squad
+    /// CMRC 2018 for a text with a Chinese character, SQuAD otherwise.
+    public static func style(of text: String) -> Style {
+        text.unicodeScalars.contains { isChineseIdeograph($0) } ? .cmrc : .squad
+    }
+
+    /// CMRC 2018 when the prediction or the reference is Chinese ("2-8℃" against a Chinese answer), else SQuAD.
+    public static func style(of prediction: String, against reference: String) -> Style {
+        style(of: reference) == .cmrc || style(of: prediction) == .cmrc ? .cmrc : .squad
     }
 
     /// The best F1 of `prediction` over `references` (0 when there are none).
     public static func f1(_ prediction: String, references: [String]) -> Double {
         let p = removingCitationMarkers(prediction)
-        return references.map { r in style(of: r) == .cmrc ? cmrcF1(p, r) : squadF1(p, r) }.max() ?? 0
+        return references.map { r in style(of: p, against: r) == .cmrc ? cmrcF1(p, r) : squadF1(p, r) }.max() ?? 0
     }
 
     /// 1 when `prediction` equals one of `references` after normalisation, else 0.
     public static func exactMatch(_ prediction: String, references: [String]) -> Double {
         let p = removingCitationMarkers(prediction)
         let hit = references.contains { r in
-            style(of: r) == .cmrc
+            style(of: p, against: r) == .cmrc
                 ? cmrcRemovePunctuation(p) == cmrcRemovePunctuation(r) : squadNormalize(p) == squadNormalize(r)
         }
         return hit ? 1 : 0
