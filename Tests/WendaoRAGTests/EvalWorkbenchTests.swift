@@ -529,8 +529,17 @@ final class CountingModel: ChatModel, @unchecked Sendable {
             if written.contains("\"variant\":\"a@openai:fake-model\"") { break }
             try await Task.sleep(for: .milliseconds(50))
         }
+        // A second run writing the same results file is refused while the first one runs.
+        if p.isRunning {
+            let second = try await f.runAsync(
+                ["eval", "run", suite, "--no-cache", "--results", results.path], environment: env)
+            if p.isRunning {
+                #expect(second.status == 1 && second.stderr.contains("another run is writing"), "\(second.stderr)")
+            }
+        }
         kill(p.processIdentifier, SIGINT)
         let interrupted = await WendaoCLI.finishAsync(p, out, err)
+        print("eval run interrupted: exit \(interrupted.status), \(written.split(separator: "\n").count) answers written")
         try #require(written.contains("a@openai:fake-model"), "no model answer was written before the interrupt")
         // Interrupted midway (or, on a very fast machine, already done).
         #expect(interrupted.status == 130 || interrupted.status == 0, "\(interrupted.stderr)")

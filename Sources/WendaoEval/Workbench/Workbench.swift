@@ -9,9 +9,14 @@ public import WendaoRAG
 #endif
 
 /// A knowledge base shared by concurrent answers: searches run one at a time under a lock (they take
-/// milliseconds); a query's vector, when the retrieval mode needs one, is awaited outside it.
+/// milliseconds); a query's vector, when the retrieval mode needs one, is awaited outside it. Variants
+/// with the same retrieval settings search once per question: results are kept (a few thousand at most)
+/// with the time the search took.
 public final class KnowledgeAccess: Sendable {
     private let kb: Mutex<KnowledgeBase>
+    private let found = Mutex<[String: (GroundedRetrieval, Double)]>([:])
+    /// Searches kept at most.
+    static let keptSearches = 4096
 
     /// Takes `kb` over (it is used only through this object from now on).
     public init(_ kb: sending KnowledgeBase) { self.kb = Mutex(kb) }
@@ -19,13 +24,30 @@ public final class KnowledgeAccess: Sendable {
     /// The `topK` best passages for `query` by `mode` (nil: the knowledge base's mode), their relevance
     /// and the extractive answer over them (``GroundedAnswerer/retrieve(_:topK:in:queryVector:mode:)``).
     public func retrieve(_ query: String, topK: Int, mode: RetrievalMode?) async throws -> GroundedRetrieval {
+        try await retrieveTimed(query, topK: topK, mode: mode).retrieval
+    }
+
+    /// ``retrieve(_:topK:mode:)`` and the seconds the search took (when it was made for an earlier
+    /// variant, the time it took then).
+    public func retrieveTimed(_ query: String, topK: Int, mode: RetrievalMode?) async throws -> (
+        retrieval: GroundedRetrieval, seconds: Double
+    ) {
+        let key = "\(mode?.rawValue ?? "-")\u{1F}\(topK)\u{1F}\(query)"
+        if let kept = found.withLock({ $0[key] }) { return kept }
+        let started = ContinuousClock.now
         let plan: (embedder: any TextEmbedder, text: String)? = kb.withLock { kb in kb.denseQuery(query, mode: mode) }
         var vector: [Float]?
         if let plan { vector = try? await plan.embedder.embed([plan.text], as: .query).vectors.first }
         let v = vector
-        return try kb.withLock { kb in
+        let r = try kb.withLock { kb in
             try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
         }
+        let seconds = (ContinuousClock.now - started).seconds
+        found.withLock { kept in
+            if kept.count >= Self.keptSearches { kept.removeAll() }
+            kept[key] = (r, seconds)
+        }
+        return (r, seconds)
     }
 }
 
@@ -339,18 +361,18 @@ public enum Workbench {
             sources: [], cited: [], retrieved: [], metrics: nil, judge: nil, error: nil)
         let trace = Trace()
         let recorder = CallRecorder()
-        let started = ContinuousClock.now
         var sources: [Citation] = []
         do {
             if v.isExtractive {
-                let r = try await kb.retrieve(c.question, topK: v.retrieval.topK, mode: v.retrieval.mode)
+                let (r, seconds) = try await kb.retrieveTimed(
+                    c.question, topK: v.retrieval.topK, mode: v.retrieval.mode)
                 trace.hits = r.hits
+                trace.retrievalSeconds = seconds
                 let a = r.extractive
                 result.answer = a?.answer ?? AnswerLanguage.detect(c.question).notFoundSentence
                 result.found = a?.found ?? false
                 sources = a?.citations ?? []
                 result.cited = sources.map(\.n)
-                trace.retrievalSeconds = (ContinuousClock.now - started).seconds
             } else {
                 guard let binding else { throw WendaoError(.invalidArgument, "no model bound for '\(v.model)'") }
                 var t = templates
@@ -370,9 +392,8 @@ public enum Workbench {
                     try await answerer.answer(
                         c.question,
                         retrieve: { query, k in
-                            let t0 = ContinuousClock.now
-                            let r = try await kb.retrieve(query, topK: k, mode: mode)
-                            trace.retrievalSeconds += (ContinuousClock.now - t0).seconds
+                            let (r, seconds) = try await kb.retrieveTimed(query, topK: k, mode: mode)
+                            trace.retrievalSeconds += seconds
                             if trace.hits == nil { trace.hits = r.hits }
                             return r
                         }, onEvent: { _ in })
