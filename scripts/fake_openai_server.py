@@ -7,12 +7,16 @@ when there is no source. Judge prompts (rubric wendao-judge-v1) get a fixed JSON
 the query back. Usage is reported (about two characters a token), so costs can be computed.
 
 Usage: python3 scripts/fake_openai_server.py [PORT]   (0 or nothing: any free port; the port is printed first)
+FAKE_DELAY_MS=50 makes every chat answer take that long (for benchmarks).
 """
 import json
+import os
 import re
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+DELAY = float(os.environ.get("FAKE_DELAY_MS", "0")) / 1000
 SOURCE = re.compile(r'<source\s[^>]*>\s*(.*?)\s*</source>', re.S)
 SENTENCE = re.compile(r'[^。！？!?.]*[。！？!?.]?')
 
@@ -65,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"error": {"message": "not found"}})
         messages = request.get("messages") or []
         text = answer(messages)
+        time.sleep(DELAY)
         prompt_tokens = sum(len(m.get("content", "")) for m in messages) // 2 + 1
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 2 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
