@@ -239,6 +239,23 @@ final class CountingModel: ChatModel, @unchecked Sendable {
         #expect(try suite.cases().map(\.id) == ["q1"])
     }
 
+    @Test("the sample suite and the README's suite example load (prompts found, placeholders valid)")
+    func sampleSuite() throws {
+        let sample = repositoryRoot.appendingPathComponent("Samples/logistics/eval-suite.yaml")
+        let suite = try EvalSuite.load(sample)
+        #expect(
+            suite.variants.map(\.name) == ["extractive", "concise@openai:gpt-4o-mini", "strict@openai:gpt-4o-mini"])
+        #expect(try suite.cases().count == 32)
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let examples = readme.components(separatedBy: "```yml\n").dropFirst().compactMap {
+            $0.components(separatedBy: "```").first
+        }.filter { $0.hasPrefix("# Samples/logistics/eval-suite.yaml") }
+        #expect(examples.count == 1)
+        for yaml in examples {
+            #expect(try EvalSuite.parse(yaml, file: sample).variants.count == 3)
+        }
+    }
+
     @Test(
         "bad suites are refused with the file, the line and column, and the reason",
         arguments: [
@@ -539,7 +556,8 @@ final class CountingModel: ChatModel, @unchecked Sendable {
         }
         kill(p.processIdentifier, SIGINT)
         let interrupted = await WendaoCLI.finishAsync(p, out, err)
-        print("eval run interrupted: exit \(interrupted.status), \(written.split(separator: "\n").count) answers written")
+        print(
+            "eval run interrupted: exit \(interrupted.status), \(written.split(separator: "\n").count) answers written")
         try #require(written.contains("a@openai:fake-model"), "no model answer was written before the interrupt")
         // Interrupted midway (or, on a very fast machine, already done).
         #expect(interrupted.status == 130 || interrupted.status == 0, "\(interrupted.stderr)")
