@@ -192,6 +192,67 @@ final class CountingModel: ChatModel, @unchecked Sendable {
     }
 }
 
+/// A chat model that answers with a function of the messages.
+struct FunctionModel: ChatModel {
+    let id = "test:function"
+    let contextWindow = 8192
+    let reply: @Sendable ([ChatMessage]) -> String
+
+    func streamChat(_ messages: [ChatMessage], options: ChatOptions) -> AsyncThrowingStream<ChatEvent, any Error> {
+        let text = reply(messages)
+        return AsyncThrowingStream { c in
+            c.yield(.text(text))
+            c.finish()
+        }
+    }
+}
+
+@Suite struct TestSetGeneratorTests {
+    @Test(
+        "a draft: questions with their passage's document and answer, near-duplicates and answered 'unanswerable' ones dropped"
+    )
+    func draft() async throws {
+        let passages = (0..<6).map {
+            TestSetGenerator.Passage(
+                chunkID: Int64($0), document: "kb/d\($0).md", section: "s", text: "第\($0)条：运费为\($0 + 10)元。")
+        }
+        let model = FunctionModel { messages in
+            let user = messages.last?.content ?? ""
+            let n = (0..<6).first { user.contains("第\($0)条") } ?? -1
+            if messages.first?.content.contains("does NOT answer") == true {
+                return #"{"question": "火星\#(n)号的天气怎么样？"}"#
+            }
+            if n == 4 { return #"Here it is: {"question": "第3条的运费是多少钱呢？", "answer": "14元"}"# }
+            if n == 1 { return "I cannot write a question for this." }
+            return #"{"question": "第\#(n)条的运费是多少钱？", "answer": "\#(n + 10)元"}"#
+        }
+        var options = TestSetGenerator.Options()
+        options.count = 6
+        options.unanswerableShare = 0.34
+        options.concurrency = 1
+        let draft = await TestSetGenerator.generate(passages: passages, model: model, options: options) { q in
+            q.contains("火星5")
+        }
+        // 0 kept; 1 unusable; 2 unanswerable, kept; 3 kept; 4 a near-duplicate of 3; 5 "unanswerable" but answered.
+        #expect(draft.cases.map(\.question) == ["第0条的运费是多少钱？", "火星2号的天气怎么样？", "第3条的运费是多少钱？"])
+        #expect(draft.cases.map(\.id) == ["gen001", "gen002", "gen003"])
+        #expect(draft.duplicates == 1 && draft.answerable == 1 && draft.unusable == 1)
+        let first = draft.cases[0]
+        #expect(
+            first.reference == "10元" && first.gold == ["10元"] && first.documents == ["kb/d0.md"] && first.answerable)
+        #expect(
+            !draft.cases[1].answerable && draft.cases[1].documents.isEmpty
+                && draft.cases[1].tags.contains("unanswerable"))
+        // The lines read back as a test set.
+        let s = try ScratchDirectory("generated")
+        defer { s.remove() }
+        let file = try s.write("g.jsonl", draft.cases.map(TestSetGenerator.jsonLine).joined(separator: "\n"))
+        #expect(try TestSetReader.read(file) == draft.cases)
+        #expect(TestSetGenerator.similarity("首重收费多少钱？", "首重收费多少钱呢？") >= 0.8)
+        #expect(TestSetGenerator.similarity("首重收费多少钱？", "客服电话是多少？") < 0.3)
+    }
+}
+
 /// Suite files: the YAML, the matrix, prompt templates, and the errors bad ones get.
 @Suite struct EvalSuiteTests {
     func scratch() throws -> ScratchDirectory {
@@ -583,6 +644,39 @@ final class CountingModel: ChatModel, @unchecked Sendable {
         let variants = try #require(try resumed.json()["variants"] as? [[String: Any]])
         #expect(variants.allSatisfy { $0["answered"] as? Int == 4 && $0["errors"] as? Int == 0 }, "\(variants)")
         await provider.server.shutdown()
+    }
+
+    @Test(
+        "eval generate writes a draft test set from the knowledge base's passages", .tags(.slow),
+        .timeLimit(.minutes(3)))
+    func generate() async throws {
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        #expect(try await f.run("ingest", "--kb", "facts", "--create", src).status == 0)
+        let server = try await FakeProviderServer.start { req, _ in
+            let ms = Provider.messages(req)
+            let user = ms.last?.1 ?? ""
+            if ms.first?.1.contains("does NOT answer") == true {
+                return Provider.reply(#"{"question": "火星上的天气怎么样？"}"#)
+            }
+            if user.contains("客服热线") { return Provider.reply(#"{"question": "客服电话是多少？", "answer": "400-820-5566"}"#) }
+            if user.contains("保价") { return Provider.reply(#"{"question": "保价费怎么收？", "answer": "1%"}"#) }
+            return Provider.reply(#"{"question": "首重收费多少钱？", "answer": "12元"}"#)
+        }
+        let out = f.scratch.child("draft.jsonl")
+        let r = try await f.runAsync(
+            ["eval", "generate", "--kb", "facts", "--model", "openai:fake-model", "--count", "10", "--out", out.path],
+            environment: ["OPENAI_BASE_URL": server.baseURL])
+        #expect(r.status == 0, "\(r.stderr)")
+        let cases = try TestSetReader.read(out)
+        #expect(!cases.isEmpty && cases.count <= 10)
+        #expect(r.stderr.contains("\(cases.count) questions"))
+        for c in cases where c.answerable {
+            #expect(c.documents.count == 1 && c.documents[0].hasPrefix("kb/") && c.reference != nil, "\(c)")
+        }
+        #expect(Set(cases.map(\.question)).count == cases.count)
+        await server.shutdown()
     }
 
     @Test("unknown models and missing keys are named before any call; a missing knowledge base says how to make it")

@@ -283,13 +283,15 @@ final class ProgressLine: Sendable {
 
     init(interactive: Bool) { self.interactive = interactive }
 
-    func show(_ p: WorkbenchProgress) {
-        let fraction = Double(p.done) / Double(max(1, p.total))
+    func show(_ p: WorkbenchProgress) { show(done: p.done, total: p.total, failed: p.failed) }
+
+    func show(done: Int, total: Int, failed: Int) {
+        let fraction = Double(done) / Double(max(1, total))
         if interactive {
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            let text = "\r\(bar) \(p.done)/\(p.total)" + (p.failed > 0 ? " · \(p.failed) failed" : "") + "   "
+            let text = "\r\(bar) \(done)/\(total)" + (failed > 0 ? " · \(failed) failed" : "") + "   "
             state.withLock { s in
                 s.drawn = true
                 FileHandle.standardError.write(Data(text.utf8))
@@ -302,7 +304,7 @@ final class ProgressLine: Sendable {
                 return true
             }
             if due {
-                Output.err("\(p.done)/\(p.total) answers" + (p.failed > 0 ? " (\(p.failed) failed)" : ""))
+                Output.err("\(done)/\(total) answers" + (failed > 0 ? " (\(failed) failed)" : ""))
             }
         }
     }
@@ -311,6 +313,80 @@ final class ProgressLine: Sendable {
         state.withLock { s in
             if s.drawn { FileHandle.standardError.write(Data("\n".utf8)) }
             s.drawn = false
+        }
+    }
+}
+
+extension EvalCommand {
+    /// `wendao eval generate`: a draft test set from a knowledge base's passages.
+    struct Generate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "generate",
+            abstract: "Draft a test set from a knowledge base's passages with a model, for a person to review.",
+            discussion: """
+                For each passage (in a seeded random order) the model writes a question the passage answers and the \
+                answer copied from it; the passage's document is the gold document, and the answer is a gold string \
+                when it is the passage's own text. Near-duplicate questions are dropped. A share of the questions \
+                (--unanswerable) are about nearby topics the passage does not cover, kept only when the extractive \
+                answerer finds no answer in the knowledge base. Writes JSONL in the format of \
+                Samples/logistics/eval*.jsonl (tags: generated).
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "The knowledge base whose passages the questions are written from.") var kb: String
+        @Option(name: .long, help: "The model that writes them (provider:model or local:NAME).") var model: String
+        @Option(help: "Questions wanted.") var count = 100
+        @Option(help: "Share of questions the knowledge base does not answer (0–1).") var unanswerable = 0.1
+        @Option(help: "Seed of the passage order.") var seed: UInt64 = 17
+        @Option(help: "Calls in flight.") var concurrency = 4
+        @Option(help: "Write the JSONL here (default: stdout).") var out: String?
+
+        func run() async throws {
+            guard count >= 1 else { throw WendaoError(.invalidArgument, "--count must be at least 1") }
+            guard (0...1).contains(unanswerable) else {
+                throw WendaoError(.invalidArgument, "--unanswerable must be between 0 and 1")
+            }
+            guard concurrency >= 1 else { throw WendaoError(.invalidArgument, "--concurrency must be at least 1") }
+            let setup = try ModelSetup(global: global)
+            let resolved = try setup.resolve(model)
+            let app = setup.app()
+            defer { app.close() }
+            let base = try app.library().open(kb)
+            let passages = try TestSetGenerator.passages(in: base, seed: seed)
+            guard !passages.isEmpty else {
+                throw WendaoError(.invalidArgument, "knowledge base '\(kb)' has no passages to write questions from")
+            }
+            let access = KnowledgeAccess(base)
+            let chat = try await app.chatModel(for: resolved)
+            var options = TestSetGenerator.Options()
+            options.count = count
+            options.unanswerableShare = unanswerable
+            options.concurrency = concurrency
+            let bar = ProgressLine(interactive: Output.stderrIsTTY)
+            options.progress = { done, wanted in
+                bar.show(done: done, total: wanted, failed: 0)
+            }
+            let draft = await TestSetGenerator.generate(passages: passages, model: chat, options: options) { q in
+                try await access.retrieve(q, topK: 8, mode: nil).extractive?.found ?? false
+            }
+            bar.finish()
+            try Task.checkCancellation()
+            let text =
+                draft.cases.map(TestSetGenerator.jsonLine).joined(separator: "\n") + (draft.cases.isEmpty ? "" : "\n")
+            if let out {
+                do {
+                    try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                } catch {
+                    throw WendaoError(.storage, "cannot write \(out): \(error.localizedDescription)")
+                }
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            let unanswerableCount = draft.cases.filter { !$0.answerable }.count
+            Output.err(
+                "\(draft.cases.count) questions (\(unanswerableCount) unanswerable) from \(passages.count) passages; dropped: "
+                    + "\(draft.duplicates) near-duplicates, \(draft.answerable) \"unanswerable\" ones the knowledge base answers, "
+                    + "\(draft.unusable) unusable replies" + (out.map { " · \($0)" } ?? "")
+                    + " · review them before use")
         }
     }
 }
