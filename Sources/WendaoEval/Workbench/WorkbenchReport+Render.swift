@@ -105,7 +105,7 @@ extension WorkbenchReport {
             .cell{border:1px solid #e6e9ef;border-radius:6px;padding:8px;background:#fcfcfd}
             .cell h4{margin:0 0 4px;font-size:13px}.answer{white-space:pre-wrap}.small{font-size:12px;color:#5b6475}
             .src{font-size:12px;border-left:3px solid #c9d2e3;padding-left:6px;margin:4px 0;white-space:pre-wrap}
-            .changed{border-color:#f0b45b}
+            .changed{border-color:#f0b45b}.wide{overflow-x:auto}
             </style></head><body>
             <h1>Evaluation: \(esc(suite))</h1>
             <div class="meta">knowledge base <b>\(esc(kb))</b> · test set \(esc(testSet)) · \(questions.count) questions · \(esc(createdAt))\(rubric.map { " · judge \(esc(judgeModel ?? "")) (\(esc($0)))" } ?? "")\(spent.map { " · spent \(Self.shown("cost", $0))" } ?? "")</div>
@@ -124,7 +124,8 @@ extension WorkbenchReport {
         }
         // Table.
         let columns = shownColumns
-        h += "<h2>Variants</h2>\n<table><tr><th>variant</th><th>model</th><th>prompt</th><th>top k</th><th>n</th>"
+        h += "<h2>Variants</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>model</th><th>prompt</th>"
+        h += "<th>top k</th><th>n</th>"
         h += columns.map { "<th>\(esc($0.1))</th>" }.joined() + "</tr>\n"
         for v in variants {
             h += "<tr><td>\(esc(v.name))</td><td>\(esc(v.model))</td>"
@@ -132,7 +133,7 @@ extension WorkbenchReport {
             h += "<td>\(v.retrieval.topK)</td><td>\(v.answered)</td>"
             h += columns.map { "<td>\(Self.shown($0.0, v.metrics[$0.0]))</td>" }.joined() + "</tr>\n"
         }
-        h += "</table>\n"
+        h += "</table></div>\n"
         if !comparisons.isEmpty {
             h += "<h2>Differences (paired bootstrap, 95 % interval)</h2>\n<table><tr><th>variant</th><th>against</th>"
             h += "<th>metric</th><th>difference</th><th>interval</th><th>questions</th><th>verdict</th></tr>\n"
