@@ -172,6 +172,13 @@ extension WorkbenchReport {
         h += baseline == nil ? ".</p>\n" : ", and what changed since the baseline (outlined).</p>\n"
         for q in questions {
             let c = q.testCase
+            // Variants with the same retrieval saw the same passages: listed once, under the question.
+            let lists = variants.compactMap { v in
+                q.results[v.name].flatMap {
+                    $0.error == nil ? $0.retrieved.map { "\($0.document)\u{1F}\($0.section)" } : nil
+                }
+            }
+            let sharedRetrieval = lists.count > 1 && Set(lists).count == 1
             h += "<details class=\"q\" id=\"q-\(esc(c.id))\"><summary><b>\(esc(c.id))</b> \(esc(c.question))"
             for v in variants {
                 guard let r = q.results[v.name] else { continue }
@@ -189,7 +196,11 @@ extension WorkbenchReport {
             if !c.gold.isEmpty { h += " · gold: \(esc(c.gold.joined(separator: " | ")))" }
             if !c.documents.isEmpty { h += " · documents: \(esc(c.documents.joined(separator: ", ")))" }
             if !c.tags.isEmpty { h += " · tags: \(esc(c.tags.joined(separator: ", ")))" }
-            h += "</div>\n<div class=\"grid\">\n"
+            h += "</div>\n"
+            if sharedRetrieval, let first = variants.lazy.compactMap({ q.results[$0.name] }).first {
+                h += Self.retrievedList(first.retrieved, note: " by every variant")
+            }
+            h += "<div class=\"grid\">\n"
             for v in variants {
                 guard let r = q.results[v.name] else { continue }
                 let old = before?[c.id]?.results[v.name]
@@ -228,18 +239,21 @@ extension WorkbenchReport {
                         h += "<div class=\"src\">[\(s.n)] \(esc(s.document)) › \(esc(s.section))\n\(esc(text))</div>"
                     }
                 }
-                if !r.retrieved.isEmpty {
-                    h +=
-                        "<details><summary class=\"small\">retrieved (\(r.retrieved.count))</summary><ol class=\"small\">"
-                    for s in r.retrieved { h += "<li>\(esc(s.document)) › \(esc(s.section))</li>" }
-                    h += "</ol></details>"
-                }
+                if !sharedRetrieval { h += Self.retrievedList(r.retrieved) }
                 h += "</div>\n"
             }
             h += "</div></details>\n"
         }
         h += "</body></html>\n"
         return h
+    }
+
+    /// The retrieved passages, folded.
+    static func retrievedList(_ list: [SourceRef], note: String = "") -> String {
+        guard !list.isEmpty else { return "" }
+        var h = "<details><summary class=\"small\">retrieved (\(list.count))\(note)</summary><ol class=\"small\">"
+        for s in list { h += "<li>\(esc(s.document)) › \(esc(s.section))</li>" }
+        return h + "</ol></details>"
     }
 
     /// Horizontal bars of `metric`, one per variant.
