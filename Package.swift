@@ -192,7 +192,10 @@ let package = Package(
         ),
         .target(
             name: "WendaoEval",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp"],
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -483,11 +483,12 @@ public struct GroundedAnswerer: Sendable {
     /// The `topK` best passages of `kb` for `query`, their relevance and the extractive answer over
     /// them (see ``GroundedRetrieval``): what ``answer(_:history:in:onEvent:)`` retrieves. `queryVector`
     /// is the query's vector when the caller embedded it already (see
-    /// ``KnowledgeBase/denseQuery(_:mode:)``).
-    public static func retrieve(_ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil) throws
-        -> GroundedRetrieval
-    {
-        let (hits, lists) = try kb.retrieve(query, topK: topK, mode: kb.defaultRetrievalMode, queryVector: queryVector)
+    /// ``KnowledgeBase/denseQuery(_:mode:)``); `mode` overrides the knowledge base's retrieval mode.
+    public static func retrieve(
+        _ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil, mode: RetrievalMode? = nil
+    ) throws -> GroundedRetrieval {
+        let (hits, lists) = try kb.retrieve(
+            query, topK: topK, mode: mode ?? kb.defaultRetrievalMode, queryVector: queryVector)
         let bounded = String(String.UnicodeScalarView(query.unicodeScalars.prefix(QueryLimits.maxCharacters)))
         let profile = ExtractiveAnswerer.profile(bounded, analyzer: kb.analyzer) { kb.index.idf($0) }
         let analyzer = kb.analyzer
