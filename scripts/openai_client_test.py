@@ -43,7 +43,7 @@ def check(cond, what):
 
 def main():
     data = tempfile.mkdtemp(prefix="wendao-openai-")
-    run("ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"), "--exclude", "eval*.jsonl",
+    run("ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"), "--exclude", "eval*",
         "--json", data=data)
     run("kb", "create", "private", data=data)
     key = json.loads(run("keys", "create", "--kb", "logistics", "--json", data=data))["key"]

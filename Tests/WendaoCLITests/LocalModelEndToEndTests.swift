@@ -40,7 +40,7 @@ import WendaoTestSupport
         let samples = repositoryRoot.appendingPathComponent("Samples/logistics").path
         #expect(
             try await f.runAsync(
-                ["ingest", "--kb", "logistics", "--create", samples, "--exclude", "eval*.jsonl"], environment: env
+                ["ingest", "--kb", "logistics", "--create", samples, "--exclude", "eval*"], environment: env
             )
             .status == 0)
         let r = try await f.runAsync(
