@@ -186,7 +186,7 @@ let package = Package(
         .target(
             name: "WendaoServer",
             dependencies: [
-                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth",
+                "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -207,7 +207,10 @@ let package = Package(
         ),
         .target(
             name: "WendaoEval",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp"],
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

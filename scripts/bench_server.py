@@ -108,7 +108,7 @@ def main():
     a = ap.parse_args()
     data = tempfile.mkdtemp(prefix="wendao-bench-")
     subprocess.run([a.bin, "ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"),
-                    "--exclude", "eval*.jsonl", "--data", data, "--json"], capture_output=True, check=True)
+                    "--exclude", "eval*", "--data", data, "--json"], capture_output=True, check=True)
     port = free_port()
     env = dict(os.environ, WENDAO_LOG_LEVEL="error")
     server = subprocess.Popen([a.bin, "serve", "--port", str(port), "--data", data], env=env)
@@ -170,7 +170,7 @@ def main():
         stop = time.time() + a.seconds
         ingest = subprocess.Popen(
             ["bash", "-c", f"while [ $(date +%s) -lt {int(stop)} ]; do {a.bin} ingest --kb logistics "
-             f"{os.path.join(ROOT, 'Samples/logistics')} --exclude 'eval*.jsonl' --force --data {data} >/dev/null 2>&1; done"])
+             f"{os.path.join(ROOT, 'Samples/logistics')} --exclude 'eval*' --force --data {data} >/dev/null 2>&1; done"])
         out["search_during_cli_ingest_process"] = wrk(base + "/api/v1/kbs/logistics/search", a.seconds, script=search)
         ingest.wait()
         if a.streams:

@@ -709,7 +709,7 @@ def main():
     code = 0
     try:
         subprocess.run([BIN, "ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"),
-                        "--exclude", "eval*.jsonl", "--data", data], capture_output=True, text=True, check=True)
+                        "--exclude", "eval*", "--data", data], capture_output=True, text=True, check=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", data],

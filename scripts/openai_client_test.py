@@ -43,7 +43,7 @@ def check(cond, what):
 
 def main():
     data = tempfile.mkdtemp(prefix="wendao-openai-")
-    run("ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"), "--exclude", "eval*.jsonl",
+    run("ingest", "--kb", "logistics", "--create", os.path.join(ROOT, "Samples/logistics"), "--exclude", "eval*",
         "--json", data=data)
     run("kb", "create", "private", data=data)
     key = json.loads(run("keys", "create", "--kb", "logistics", "--json", data=data))["key"]
@@ -113,6 +113,33 @@ def main():
         check(all(abs(n - 1) < 1e-3 for n in norms), f"embeddings are normalised: {norms}")
         cosine = sum(a * b for a, b in zip(*vectors))
         check(cosine > 0.8, f"a Chinese question and its English translation are close: cosine {cosine:.3f}")
+        # The local language model (SmolLM2-135M, pulled by scripts/test.sh): a provider's model by
+        # name, for the administrator, whole and streamed; then a knowledge base answering with it.
+        admin_client = OpenAI(base_url=base + "/v1", api_key=admin)
+        ids = [m.id for m in admin_client.models.list().data]
+        check("local:smollm2-135m" in ids, f"the administrator's model list has the pulled local model: {ids}")
+        r = admin_client.chat.completions.create(
+            model="local:smollm2-135m", messages=[{"role": "user", "content": "Say hello in one word."}],
+            max_tokens=8, temperature=0)
+        check(r.choices[0].message.content.strip() != "", f"local model answers: {r.choices[0].message.content!r}")
+        check(r.usage is not None and r.usage.completion_tokens > 0, "local model reports its usage")
+        stream = admin_client.chat.completions.create(
+            model="local:smollm2-135m", messages=[{"role": "user", "content": "Count to three."}],
+            max_tokens=12, temperature=0, stream=True)
+        pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+        check("".join(pieces).strip() != "", "local model streams")
+        req = urllib.request.Request(
+            base + "/api/v1/kbs/logistics", method="PATCH", data=json.dumps({"model": "local:smollm2-135m"}).encode(),
+            headers={"Authorization": "Bearer " + admin, "Content-Type": "application/json"})
+        check(urllib.request.urlopen(req, timeout=10).status == 200, "the knowledge base's model set to local:smollm2-135m")
+        r = client.chat.completions.create(
+            model="kb:logistics", messages=[{"role": "user", "content": "可以用 PayPal 付运费吗？"}])
+        check("没有找到" in r.choices[0].message.content, f"the knowledge base on the local model says not found: {r.choices[0].message.content!r}")
+        r = client.chat.completions.create(
+            model="kb:logistics", messages=[{"role": "user", "content": "How do I track my parcel?"}])
+        cites = r.choices[0].message.model_extra.get("citations") or []
+        check(cites and all(c["document"].startswith("logistics/") for c in cites),
+              f"the knowledge base on the local model answers with citations: {r.choices[0].message.content!r}")
         try:
             client.embeddings.create(model="text-embedding-3-small", input="x")
             check(False, "an unknown embedding model is refused")

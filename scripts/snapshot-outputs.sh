@@ -53,7 +53,7 @@ cli() {
 }
 
 cli kb-create kb create logistics
-cli ingest ingest --kb logistics Samples/logistics --exclude "eval*.jsonl"
+cli ingest ingest --kb logistics Samples/logistics --exclude "eval*"
 cli kb-list kb list
 cli kb-show kb show logistics
 cli kb-set kb set logistics --k1 1.3

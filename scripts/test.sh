@@ -62,6 +62,11 @@ echo "== swift test"
 # running them side by side starves the time-bound ones (streams, read timeouts) of CPU.
 swift test --scratch-path "$scratch" --no-parallel
 
+# The evaluation gate: the sample suite against a fake OpenAI-compatible server, compared with the committed
+# baseline (exit 1 naming the metric and the questions that got worse).
+echo "== evaluation gate (wendao eval run)"
+bash scripts/eval-gate.sh
+
 # The web UI's modules (i18n, SSE parsing, citations, URLs, errors, warnings) under Node's test
 # runner (Debian's nodejs).
 echo "== web UI modules (node --test)"
@@ -101,6 +106,9 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check selenium >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --user selenium
 python3 scripts/browser_test.py
+# The evaluation gate's HTML report: no console error, no network, the drill-down opens.
+echo "== evaluation report browser test"
+python3 scripts/eval_report_browser_test.py
 # A Chinese-named knowledge base through the UI; a cross-origin attacker page and DNS rebinding.
 echo "== cross-origin test"
 python3 scripts/cross_origin_test.py

@@ -2,7 +2,7 @@ import Foundation
 public import NIOPosix
 import Synchronization
 public import WendaoCore
-import WendaoLLM
+public import WendaoLLM
 public import WendaoModels
 
 /// The chat models a process answers with, by name: a provider's model through the gateway
@@ -122,6 +122,26 @@ public final class ChatModels: Sendable {
             }
             throw error
         }
+    }
+
+    /// What a local model does with `text` (tokens, the rendered prompt, each step's candidates), run
+    /// on the shared model's queue: the web UI's model page and `wendao llm inspect`.
+    ///
+    /// - Throws: `invalidArgument` for a provider's model (its API gives no token probabilities to show);
+    ///   what ``chatModel(for:)`` and ``LocalChatModel/inspect(_:chat:steps:top:sampling:)`` throw.
+    public func inspect(
+        _ model: ResolvedModel, text: String, chat: Bool, steps: Int, top: Int, sampling: SamplingOptions
+    ) async throws -> LLMInspectionReport {
+        guard model.isLocal else {
+            throw WendaoError(
+                .invalidArgument, "\(model.id) is a provider's model: only a local model (local:NAME) can be inspected")
+        }
+        var chatModel = try await chatModel(for: model)
+        if let renamed = chatModel as? RenamedChatModel { chatModel = renamed.base }
+        guard let local = chatModel as? LocalChatModel else {
+            throw WendaoError(.invalidArgument, "\(model.id) is not run by Wendao's runtime: it cannot be inspected")
+        }
+        return try await local.inspect(text, chat: chat, steps: steps, top: top, sampling: sampling)
     }
 
     /// The local models loaded so far (their `local:` names).

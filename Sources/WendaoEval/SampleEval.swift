@@ -27,6 +27,9 @@ public struct AnswerReport: Sendable, Codable {
     public var model: String?
     /// Tokens of the model's calls (nil for extractive answers).
     public var usage: TokenUsage?
+    /// With a model: how many answers the model wrote (`model`), how many the answer guard replaced
+    /// by the extractive answer (`extractive`), how many were "not found" (`not_found`).
+    public var answeredBy: [String: Int]?
     /// Answerable questions wrongly answered "not found".
     public var falseNotFound: Double
     /// Unanswerable questions correctly answered "not found".
@@ -81,6 +84,7 @@ public struct AnswerReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case questions, answerable, unanswerable, answerHit = "answer_hit", citationHit = "citation_hit"
         case citedDocumentHit = "cited_document_hit", retrievalHit = "retrieval_hit", mode, model, usage
+        case answeredBy = "answered_by"
         case falseNotFound = "false_not_found"
         case notFoundRecall = "not_found_recall", queriesPerSecond = "queries_per_second"
         case askP50Milliseconds = "ask_p50_ms", answerP50Milliseconds = "answer_p50_ms", categories, misses
@@ -120,11 +124,14 @@ public struct AnswerDetail: Sendable, Codable {
     public var sources: [String]
     /// The top retrieved chunks: `rank. document › section`.
     public var retrieved: [String]
+    /// With a model: who wrote the answer (`model`, `extractive` — the answer guard's fallback —, or
+    /// `not_found`); absent for extractive runs.
+    public var answeredBy: String?
 
     enum CodingKeys: String, CodingKey {
         case id, category, question, answerable, gold, all, correct, found, answer, coverage
         case goldInAnswer = "gold_in_answer", goldInCitations = "gold_in_citations"
-        case goldInRetrieved = "gold_in_retrieved", sources, retrieved
+        case goldInRetrieved = "gold_in_retrieved", sources, retrieved, answeredBy = "answered_by"
     }
 }
 
@@ -148,6 +155,7 @@ public enum AnswerEvaluator {
         var coverage: Double
         var totalSeconds: Double
         var answerSeconds: Double
+        var answeredBy: String? = nil
     }
 
     /// The questions of `file` (JSONL).
@@ -212,11 +220,12 @@ public enum AnswerEvaluator {
             given.append(
                 Given(
                     found: g.found, answer: g.answer, citations: g.citations, coverage: g.coverage,
-                    totalSeconds: seconds, answerSeconds: seconds))
+                    totalSeconds: seconds, answerSeconds: seconds, answeredBy: g.answeredBy.rawValue))
         }
         var report = try score(kb: kb, questions: qs, given: given, mode: nil, details: details, started: t0)
         report.model = model.id
         report.usage = usage
+        report.answeredBy = Dictionary(given.compactMap(\.answeredBy).map { ($0, 1) }, uniquingKeysWith: +)
         return report
     }
 
@@ -312,7 +321,7 @@ public enum AnswerEvaluator {
                         all: requireAll, correct: correct, found: a.found, answer: a.answer, coverage: a.coverage,
                         goldInAnswer: inAnswer, goldInCitations: inCitations, goldInRetrieved: inRetrieved,
                         sources: a.citations.map { "[\($0.n)] \($0.document) › \($0.section)" },
-                        retrieved: hits.map { "\($0.rank). \($0.document) › \($0.section)" }))
+                        retrieved: hits.map { "\($0.rank). \($0.document) › \($0.section)" }, answeredBy: a.answeredBy))
             }
         }
         let secs = Date().timeIntervalSince(t0)

@@ -66,7 +66,14 @@ public enum LLMInspection {
         _ model: LanguageModel, text: String, chat: Bool, steps: Int, top: Int, sampling: SamplingOptions
     ) throws(WendaoError) -> LLMInspectionReport {
         let tk = model.tokenizer
-        func token(_ id: Int32) -> LLMInspectionReport.Token { .init(id: id, piece: tk.text(of: id)) }
+        /// The text a token stands for (`" the"`, not the vocabulary's `Ġthe`); a piece of a character
+        /// (one byte of a multi-byte UTF-8 sequence) as `<0xNN>`; control tokens by name.
+        func display(_ id: Int32) -> String {
+            let bytes = tk.piece(id, special: true)
+            if let s = String(validating: bytes, as: UTF8.self) { return s }
+            return bytes.map { "<0x" + String($0, radix: 16, uppercase: true).leftPadded(2) + ">" }.joined()
+        }
+        func token(_ id: Int32) -> LLMInspectionReport.Token { .init(id: id, piece: display(id)) }
         let textTokens = tk.encode(text, addBOS: false, parseSpecial: false).map(token)
         let prompt: String
         let ids: [Int32]
@@ -86,20 +93,29 @@ public enum LLMInspection {
                     .init(
                         chosen: token(id),
                         candidates: step.candidates.map {
-                            .init(id: $0.id, piece: tk.text(of: $0.id), probability: $0.probability, logit: $0.logit)
+                            .init(id: $0.id, piece: display($0.id), probability: $0.probability, logit: $0.logit)
                         }, ms: step.milliseconds))
             }
             return true
         }
         let h = model.hyperparameters
-        let s = sampling.temperature == 0
-            ? "greedy" : "temperature \(sampling.temperature), top-k \(sampling.topK), top-p \(sampling.topP), min-p \(sampling.minP), seed \(sampling.seed.map(String.init) ?? "random")"
+        let s =
+            sampling.temperature == 0
+            ? "greedy"
+            : "temperature \(sampling.temperature), top-k \(sampling.topK), top-p \(sampling.topP), min-p \(sampling.minP), seed \(sampling.seed.map(String.init) ?? "random")"
         return LLMInspectionReport(
             model: model.name, architecture: h.architecture.rawValue,
-            parameters: "\(h.layers) layers · \(h.embedding) wide · \(h.heads)/\(h.kvHeads) heads · \(h.vocabularySize) tokens",
+            parameters:
+                "\(h.layers) layers · \(h.embedding) wide · \(h.heads)/\(h.kvHeads) heads · \(h.vocabularySize) tokens",
             text_tokens: textTokens, prompt: prompt, prompt_tokens: ids.count, sampler: s, steps: recorded,
             answer: result.text, kv_cache_mb: Double(model.cacheBytes) / 1_048_576, context: model.contextLength,
             prompt_ms: result.promptMilliseconds,
             ms_per_token: result.tokens.isEmpty ? 0 : result.decodeMilliseconds / Double(result.tokens.count))
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

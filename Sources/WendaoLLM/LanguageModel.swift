@@ -49,7 +49,8 @@ public final class LanguageModel: @unchecked Sendable {
         let context = min(max(16, contextLength ?? LocalModelMemory.defaultContextLength), h.contextLength)
         let cache = Int64(Transformer.cacheBytes(h, contextLength: context))
         try LocalModelMemory.check(
-            LocalModelMemory.Estimate(fileBytes: Int64(file.fileSize), contextLength: context, keyValueCacheBytes: cache),
+            LocalModelMemory.Estimate(
+                fileBytes: Int64(file.fileSize), contextLength: context, keyValueCacheBytes: cache),
             model: path)
         self.file = file
         hyperparameters = h
@@ -146,6 +147,8 @@ public final class LanguageModel: @unchecked Sendable {
         var history = prompt
         let vocab = hyperparameters.vocabularySize
         let decodeStart = clock.now
+        // The forward pass that produced `logits` (0 for the first token: that is the prompt's time).
+        var forwardMilliseconds = 0.0
         generation: while true {
             if limits.isCancelled() { throw WendaoError(.cancelled, "generation cancelled") }
             let stepStart = clock.now
@@ -171,7 +174,8 @@ public final class LanguageModel: @unchecked Sendable {
             result.text += emit
             let more = onStep(
                 GenerationStep(
-                    token: token, text: emit, candidates: top, milliseconds: (clock.now - stepStart).milliseconds))
+                    token: token, text: emit, candidates: top,
+                    milliseconds: forwardMilliseconds + (clock.now - stepStart).milliseconds))
             switch true {
             case matchedStop, !more:
                 result.finishReason = "stop"
@@ -180,7 +184,9 @@ public final class LanguageModel: @unchecked Sendable {
                 result.finishReason = "length"
                 break generation
             default:
+                let forwardStart = clock.now
                 logits = try step(token)
+                forwardMilliseconds = (clock.now - forwardStart).milliseconds
             }
         }
         if !matchedStop {
@@ -220,7 +226,8 @@ public struct GenerationStep: Sendable {
     public var text: String
     /// The most likely candidates before the draw, when asked for.
     public var candidates: [TokenCandidate]
-    /// Time of the step.
+    /// Time of the step: the forward pass that computed its candidates plus the sampling (for the
+    /// first token only the sampling: the prompt's pass is ``GenerationResult/promptMilliseconds``).
     public var milliseconds: Double
 }
 

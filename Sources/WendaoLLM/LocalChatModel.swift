@@ -106,6 +106,38 @@ public final class LocalChatModel: ChatModel, Sendable {
 }
 
 extension LocalChatModel {
+    /// Runs ``LLMInspection/run(_:text:chat:steps:top:sampling:)`` on the model's queue, after the
+    /// requests already waiting: how `text` is tokenized, the prompt the chat template renders, and the
+    /// `top` candidates of each of `steps` generated tokens.
+    ///
+    /// - Throws: `rateLimited` when the queue is full; what loading and generating throw.
+    public func inspect(
+        _ text: String, chat: Bool, steps: Int, top: Int, sampling: SamplingOptions
+    ) async throws -> LLMInspectionReport {
+        let box = Mutex<CheckedContinuation<LLMInspectionReport, any Error>?>(nil)
+        return try await withCheckedThrowingContinuation { continuation in
+            box.withLock { $0 = continuation }
+            let submitted = worker.submit(limit: queueLimit) { [self] in
+                let result: Result<LLMInspectionReport, any Error>
+                do throws(WendaoError) {
+                    result = .success(
+                        try LLMInspection.run(
+                            try current(), text: text, chat: chat, steps: steps, top: top, sampling: sampling))
+                } catch {
+                    result = .failure(error)
+                }
+                box.withLock { $0.take() }?.resume(with: result)
+            }
+            if !submitted {
+                box.withLock { $0.take() }?.resume(
+                    throwing: WendaoError(
+                        .rateLimited, "\(id) is busy: \(queueLimit) requests are already waiting; try again shortly"))
+            }
+        }
+    }
+}
+
+extension LocalChatModel {
     /// The sampler for a chat call: the call's temperature (default 0.7) and top-p, llama.cpp's usual
     /// top-k 40 and min-p 0.05, and a mild repetition penalty (1.1 over the last 64 tokens), which
     /// keeps small models from repeating a line until the token limit; temperature 0 is greedy with

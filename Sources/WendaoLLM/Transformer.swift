@@ -275,10 +275,11 @@ final class Transformer: @unchecked Sendable {
     }
 
     /// y_m = W_m · input for every (W_m, y_m) pair, in one parallel region over their rows.
-    private func multiply(_ pairs: [(WeightMatrix, SharedPointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int)
-    {
+    private func multiply(
+        _ pairs: [(WeightMatrix, SharedPointer<Float>)], input: UnsafeMutablePointer<Float>, count: Int
+    ) {
         let columns = pairs[0].0.columns
-        var jobs: [(WeightMatrix, PackedActivations, SharedPointer<Float>)] = []
+        var jobs: [PreparedMultiply] = []
         var packedNow: [PackKey: PackedActivations] = [:]
         for (w, y) in pairs {
             let key = PackKey(format: ActivationFormat.for(w.type), columns: columns)
@@ -295,32 +296,42 @@ final class Transformer: @unchecked Sendable {
                 packed.pack(input, count: count, stride: columns, fast: fast)
                 packedNow[key] = packed
             }
-            jobs.append((w, packed, y))
+            // `packs` keeps the activations alive while the threads read them.
+            jobs.append(PreparedMultiply(w, packed, into: y.p, outStride: w.rows, fast: fast))
         }
         // Rows of all matrices in one index space, in chunks that never straddle two matrices.
         let grain = count > 1 ? 16 : 32
-        var chunks: [(job: Int, rows: Range<Int>)] = []
+        var chunks: [Chunk] = []
         for (i, job) in jobs.enumerated() {
             var r = 0
-            while r < job.0.rows {
-                chunks.append((i, r..<min(job.0.rows, r + grain)))
+            while r < job.rows {
+                chunks.append(Chunk(job: i, start: r, end: min(job.rows, r + grain)))
                 r += grain
             }
         }
-        let work = Chunks(jobs: jobs, chunks: chunks)
-        let fast = fast
-        parallel.forEachChunk(chunks.count, grain: 1) { range, _ in
-            for c in range {
-                let (job, rows) = work.chunks[c]
-                let (w, packed, y) = work.jobs[job]
-                LLMKernels.multiply(w, packed, rows: rows, into: y.p, outStride: w.rows, fast: fast)
+        // Plain pointers inside the parallel region: no reference counting per chunk.
+        jobs.withUnsafeBufferPointer { jobBuffer in
+            chunks.withUnsafeBufferPointer { chunkBuffer in
+                let work = ChunkList(jobs: jobBuffer.baseAddress!, chunks: chunkBuffer.baseAddress!)
+                parallel.forEachChunk(chunkBuffer.count, grain: 1) { range, _ in
+                    for c in range {
+                        let chunk = work.chunks[c]
+                        work.jobs[chunk.job].run(rows: chunk.start..<chunk.end)
+                    }
+                }
             }
         }
     }
 
-    private struct Chunks: @unchecked Sendable {
-        var jobs: [(WeightMatrix, PackedActivations, SharedPointer<Float>)]
-        var chunks: [(job: Int, rows: Range<Int>)]
+    private struct Chunk {
+        var job: Int
+        var start: Int
+        var end: Int
+    }
+
+    private struct ChunkList: @unchecked Sendable {
+        var jobs: UnsafePointer<PreparedMultiply>
+        var chunks: UnsafePointer<Chunk>
     }
 }
 

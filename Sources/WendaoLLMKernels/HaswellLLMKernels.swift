@@ -135,7 +135,7 @@
                 let v1 = p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
                 let v2 = p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
                 let v3 = p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                let amax = maxMagnitude(pointwiseMax(pointwiseMax(abs(v0), abs(v1)), pointwiseMax(abs(v2), abs(v3))))
+                let amax = maxMagnitude(lanesMax(lanesMax(abs(v0), abs(v1)), lanesMax(abs(v2), abs(v3))))
                 let d = amax / 127
                 let inverse = SIMD8<Float>(repeating: amax != 0 ? 127 / amax : 0)
                 let i0 = roundToInt(v0 * inverse)
@@ -167,7 +167,7 @@
                 let raw = UnsafeRawPointer(v)
                 var m = SIMD8<Float>()
                 for i in 0..<32 {
-                    m = pointwiseMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self)))
+                    m = lanesMax(m, abs(raw.loadUnaligned(fromByteOffset: i &* 32, as: SIMD8<Float>.self)))
                 }
                 let amax = maxMagnitude(m)
                 let q = quants + (b &* 256)
@@ -256,10 +256,14 @@
     /// The largest lane of `v` (magnitudes; with NaNs, whatever the comparisons keep: never a trap).
     @inline(__always)
     private func maxMagnitude(_ v: SIMD8<Float>) -> Float {
-        let h = pointwiseMax(v.lowHalf, v.highHalf)
-        let q = pointwiseMax(h.lowHalf, h.highHalf)
+        let h = _mm_max_ps(v.lowHalf, v.highHalf)
+        let q = _mm_max_ps(h, _mm_movehl_ps(h, h))
         return max(q[0], q[1])
     }
+
+    /// The larger of each pair of lanes (`vmaxps`; the stdlib's `pointwiseMax` is a scalar loop here).
+    @inline(__always)
+    private func lanesMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { _mm256_max_ps(a, b) }
 
     /// Rounded to the nearest integer, ties to even (as ggml's quantisers).
     @inline(__always)

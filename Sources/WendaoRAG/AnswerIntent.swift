@@ -51,6 +51,10 @@ public struct QuestionIntent: Sendable, Equatable {
     /// `人` count people; `位` also counts digits), not by any number ("12 位数字" does not say how many staff).
     public var measureWord: String?
 
+    /// Whether the question asks for a rate or a share (`费率`, `比例`, `几折`, "percentage"): a
+    /// percentage or a discount answers it, not the amounts of a worked example beside it.
+    public var asksRate = false
+
     /// A limit a question asks for: the most or the least.
     public enum Bound: String, Sendable {
         /// The most, the highest, the maximum (`最多`, `上限`, "maximum").
@@ -207,7 +211,10 @@ public struct QuestionIntent: Sendable, Equatable {
         if !specific, any(["how much is", "how much are", "how much for", "how much will", "how much would"]) {
             k.insert(.amount)
         }
-        if any(["比例", "费率", "几个点", "百分之", "税率", "几折", "percent", "percentage"]) { k.insert(.amount) }
+        if any(["比例", "费率", "几个点", "百分之", "税率", "几折", "percent", "percentage"]) {
+            k.insert(.amount)
+            asksRate = true
+        }
         if any(["电话", "热线", "号码", "邮箱", "联系方式", "怎么联系", "phone", "hotline", "e-mail", "email", "contact"]) {
             k.insert(.contact)
         }

@@ -157,6 +157,9 @@ public struct ExtractiveAnswerer: Sendable {
         let unknownIDF = Double(idf(0x5EED_0000_0000_0001))
         // English words rendered in Chinese are one concept each: the word or any rendering.
         let englishQuestion = BilingualGlossary.isMainlyEnglish(question)
+        // In an English question every word is Latin, so only a word written as a name — an inner
+        // capital (PayPal, FedEx) or three capitals or more (CEO, DHL) — marks what it is about.
+        let namesInEnglish: Set<UInt64> = englishQuestion ? nameLikeTerms(question, analyzer: analyzer) : []
         var rendered = Set<UInt64>()
         for r in renderings {
             rendered.formUnion(r.english)
@@ -193,11 +196,26 @@ public struct ExtractiveAnswerer: Sendable {
                 let year =
                     scalars.count == 4 && scalars.allSatisfy { $0.value >= 0x30 && $0.value <= 0x39 }
                     && (t.hasPrefix("19") || t.hasPrefix("20"))
-                c.isUnknownIdentifier = !known && !englishQuestion && ((letters && scalars.count >= 2) || year)
+                c.isUnknownIdentifier =
+                    !known && ((englishQuestion ? namesInEnglish.contains(h) : letters && scalars.count >= 2) || year)
                 p.concepts.append(c)
             }
         }
         return p
+    }
+
+    /// The terms of the words of `text` written as names: a capital after a lowercase letter
+    /// (`PayPal`, `iPhone`, `FedEx`) or three or more letters all capitals (`CEO`, `DHL`).
+    static func nameLikeTerms(_ text: String, analyzer: Analyzer) -> Set<UInt64> {
+        var out = Set<UInt64>()
+        for word in text.split(whereSeparator: { !($0.isASCII && $0.isLetter) }) {
+            let chars = Array(word)
+            let innerCapital = chars.indices.dropFirst().contains { chars[$0].isUppercase && chars[$0 - 1].isLowercase }
+            let acronym = chars.count >= 3 && chars.allSatisfy(\.isUppercase)
+            guard innerCapital || acronym else { continue }
+            for t in analyzer.tokens(String(word)) { out.insert(Analyzer.hash(term: t)) }
+        }
+        return out
     }
 
     /// The share of the question's weight found in `terms`: characters and words by idf, and

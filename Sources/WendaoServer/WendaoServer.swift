@@ -59,6 +59,7 @@ struct WendaoAPI: Sendable {
         addShareAdminRoutes(api)
         addProviderRoutes(api)
         addConversationRoutes(api)
+        addInspectRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))

@@ -32,14 +32,15 @@ import WendaoTestSupport
         #expect(usage["cost"] as? Double == 0)
     }
 
-    @Test("ask --model local:smollm2-135m on the sample writes an answer from the retrieved sources")
+    @Test(
+        "ask --model local:smollm2-135m on the sample: a cited answer, and a refusal for what the documents do not say")
     func askSample() async throws {
         let f = try CLIFixture()
         defer { f.scratch.remove() }
         let samples = repositoryRoot.appendingPathComponent("Samples/logistics").path
         #expect(
             try await f.runAsync(
-                ["ingest", "--kb", "logistics", "--create", samples, "--exclude", "eval*.jsonl"], environment: env
+                ["ingest", "--kb", "logistics", "--create", samples, "--exclude", "eval*"], environment: env
             )
             .status == 0)
         let r = try await f.runAsync(
@@ -48,11 +49,30 @@ import WendaoTestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let o = try r.json()
         #expect(o["model"] as? String == "local:smollm2-135m")
-        #expect(!(o["answer"] as? String ?? "").isEmpty)
-        // The sources the model was given are the sample's tracking documents. (Whether a 135M model
-        // cites them is the answer guard's business, not asserted here.)
+        let answer = o["answer"] as? String ?? ""
+        #expect(!answer.isEmpty)
+        // A valid citation: the answer cites at least one source, every marker names a source it was
+        // given, and none was refused. Under the answer guard (on for local models) that holds whether
+        // the model's sentences were shown or the extractive answer replaced them.
         let sources = try #require(o["sources"] as? [[String: Any]])
         #expect(!sources.isEmpty)
+        let citations = try #require(o["citations"] as? [[String: Any]])
+        #expect(!citations.isEmpty)
+        #expect((o["invalid_citations"] as? [Int] ?? [0]).isEmpty)
+        let offered = Set(sources.compactMap { $0["n"] as? Int })
+        let markers = answer.matches(of: /\[(\d+)\]/).compactMap { Int($0.1) }
+        #expect(!markers.isEmpty && markers.allSatisfy(offered.contains), "\(answer)")
+        #expect(["model", "extractive"].contains(o["answered_by"] as? String ?? ""))
+        // A question the documents cannot answer is refused, and the small model is not asked to guess.
+        let refused = try await f.runAsync(
+            ["ask", "--kb", "logistics", "--model", "local:smollm2-135m", "可以用 PayPal 付运费吗？", "--json"],
+            environment: env)
+        #expect(refused.status == 0, "\(refused.stderr)")
+        let no = try refused.json()
+        #expect(no["found"] as? Bool == false)
+        #expect(no["answered_by"] as? String == "not_found")
+        #expect(no["answer"] as? String == "知识库中没有找到答案。")
+        #expect(no["model_calls"] as? Int == 0)
     }
 
     @Test("kb set --model local:NAME and WENDAO_MODEL make ask write with the local model")

@@ -341,6 +341,21 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(b.answeredBy == .model)
     }
 
+    @Test func aValueOfTheAskedKindMustBeTheExtractiveAnswers() async throws {
+        let rates = hit(
+            9, "普通物品保价费率为声明价值的 0.5%。易碎品保价费率为声明价值的 1%。声明价值 2,000 元的陶瓷花瓶：2,000 × 1% = 20 元。",
+            section: "保价服务说明 › 保价费率")
+        let question = "寄个陶瓷花瓶，保价费率是多少？"
+        let fallback = extractive(question, "声明价值 2,000 元的陶瓷花瓶：2,000 × 1% = 20 元。", from: rates)
+        // Another row's rate beside the example's declared value is not the answer.
+        let otherRow = ScriptedModel.replying(["陶瓷花瓶的保价费率为声明价值的 0.5%，声明价值 2,000 元[1]。"])
+        let (a, _) = try await ask(otherRow, question, hits: [rates], extractive: fallback)
+        #expect(a.answeredBy == .extractive && !a.answer.contains("0.5%"), "\(a.answer)")
+        let right = ScriptedModel.replying(["易碎品保价费率为声明价值的 1%[1]。"])
+        let (b, _) = try await ask(right, question, hits: [rates], extractive: fallback)
+        #expect(b.answeredBy == .model, "\(b.answer)")
+    }
+
     @Test func valuesAreCopiedAsTheSourceWritesThem() async throws {
         let cod = hit(8, "单票代收上限：标准 20,000 元。拒收件不收代收手续费。", section: "代收货款 › 收费标准")
         let question = "代收货款一票最多能代收多少钱？"
@@ -517,6 +532,24 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         let unanswered = try await GroundedAnswerer(model: model).answer("火星上的天气怎么样？", in: kb) { _ in }
         #expect(!unanswered.found && unanswered.answeredBy == .notFound)
         #expect(model.answerCalls.count == 1)
+    }
+
+    @Test func pairsAcrossTwoKnownWordsAreNotUnknownTopics() throws {
+        let scratch = try ScratchDirectory("guard-pairs")
+        defer { scratch.remove() }
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        try scratch.write("src/cold.md", "# 冷链服务\n\n冷链全程温度控制在 2℃–8℃。\n\n运输方式为陆运，时效 2 天。\n")
+        _ = try kb.ingest([scratch.child("src").path])
+        let a = Analyzer()
+        func hash(_ pair: String) -> UInt64 { Analyzer.hash(term: a.tokens(pair).first { $0.count == 2 } ?? pair) }
+        // 冷链 · 运输 · 温度 are in the documents; 链运 and 输温 only straddle them.
+        let cold = try GroundedAnswerer.retrieve("冷链运输温度是多少？", topK: 8, in: kb)
+        #expect(!cold.unknownQueryTerms.contains(hash("链运")) && !cold.unknownQueryTerms.contains(hash("输温")))
+        // 成立 is a word of its own that no document has (年成 and 立的 are not known either).
+        let founded = try GroundedAnswerer.retrieve("冷链服务是哪年成立的？", topK: 8, in: kb)
+        #expect(founded.unknownQueryTerms.contains(hash("成立")))
     }
 }
 

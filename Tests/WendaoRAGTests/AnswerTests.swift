@@ -224,6 +224,14 @@ import WendaoIndex
         #expect(weather.answer == "知识库中没有找到答案。")
         let paypal = try kb.ask("What is your PayPal account?")
         #expect(!paypal.found && paypal.answer == "Not found in this knowledge base.", "\(paypal.answer)")
+        #expect(!(try kb.ask("Can I pay with PayPal?")).found)
+        #expect(!(try kb.ask("Do you ship with DHL?")).found)
+        // In an English question the words written as names mark its topic: an inner capital or three
+        // capitals and more ("I", "Can" and "Ok" are not names).
+        let a = Analyzer()
+        let names = ExtractiveAnswerer.nameLikeTerms(
+            "Can I pay with PayPal or FedEx, Ok, like the CEO said?", analyzer: a)
+        #expect(names == Set(["paypal", "fedex", "ceo"].flatMap { a.tokens($0) }.map { Analyzer.hash(term: $0) }))
     }
 
     @Test func englishQuestionsAreAnsweredFromChineseDocuments() throws {

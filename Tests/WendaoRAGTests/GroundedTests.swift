@@ -918,7 +918,7 @@ private func hit(_ id: Int64, _ text: String, start: Int = 0, document: Int64 = 
         try library.create("logistics")
         let kb = try library.open("logistics")
         var ingest = IngestOptions()
-        ingest.exclude = ["eval*.jsonl"]
+        ingest.exclude = ["eval*"]
         _ = try kb.ingest([samples.path], options: ingest)
 
         let threshold = GroundedAnswerer.Options().minimumCoverage

@@ -269,7 +269,7 @@ private func answerParts(_ answer: String) -> [(text: String, n: Int)] {
         try f.scratch.write("src/docs/sub/b.txt", "乙。")
         try f.scratch.write("src/docs/eval.jsonl", "{\"question\": \"q\", \"answers\": []}\n")
         var options = IngestOptions()
-        options.exclude = ["eval*.jsonl"]
+        options.exclude = ["eval*"]
         let s = try kb.ingest([f.scratch.child("src/docs").path], options: options)
         #expect(s.added == 2)
         #expect(try kb.documents().map(\.path) == ["docs/a.md", "docs/sub/b.txt"])

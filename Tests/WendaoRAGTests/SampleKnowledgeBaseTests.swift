@@ -19,7 +19,7 @@ import WendaoRAG
         try library.create("logistics")
         let kb = try library.open("logistics")
         var options = IngestOptions()
-        options.exclude = ["eval*.jsonl"]
+        options.exclude = ["eval*"]
         let summary = try kb.ingest([samples.path], options: options)
         let failures = summary.results.filter { $0.outcome == .failed }.map { "\($0.path): \($0.reason ?? "")" }
         #expect(summary.failed == 0, "\(failures)")

@@ -49,16 +49,53 @@ public enum LLMKernels {
         _ w: WeightMatrix, _ x: PackedActivations, rows: Range<Int>, into out: UnsafeMutablePointer<Float>,
         outStride: Int, fast: Bool
     ) {
+        PreparedMultiply(w, x, into: out, outStride: outStride, fast: fast).run(rows: rows)
+    }
+
+    /// Row `row` of `w` as `w.columns` floats (embedding lookup, tests), exactly as ggml's
+    /// `dequantize_row_*` computes them.
+    public static func dequantize(_ w: WeightMatrix, row: Int, into out: UnsafeMutablePointer<Float>) {
         precondition(supports(w.type), "\(w.type.name) weights are not supported")
+        precondition(row >= 0 && row < w.rows, "row \(row) outside 0..<\(w.rows)")
+        PortableKernels.dequantize(w.type, w.row(row), columns: w.columns, into: out)
+    }
+}
+
+/// One weight matrix times packed activations, checked once and then run on row ranges from any
+/// number of threads. It holds only plain values and pointers, so the threads' hot loop does no
+/// reference counting; the caller keeps the weights and the ``PackedActivations`` alive meanwhile.
+struct PreparedMultiply: @unchecked Sendable {
+    let type: GGMLType
+    let weights: WeightRows
+    let view: ActivationView
+    let out: UnsafeMutablePointer<Float>
+    let outStride: Int
+    let fast: Bool
+    /// Rows of the weight matrix.
+    let rows: Int
+
+    init(_ w: WeightMatrix, _ x: PackedActivations, into out: UnsafeMutablePointer<Float>, outStride: Int, fast: Bool) {
+        precondition(LLMKernels.supports(w.type), "\(w.type.name) weights are not supported")
         precondition(x.format == ActivationFormat.for(w.type), "activations packed for another weight type")
         precondition(x.columns == w.columns, "activations of \(x.columns) columns for \(w.columns)-column weights")
-        precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "rows \(rows) outside 0..<\(w.rows)")
-        guard !rows.isEmpty, x.count > 0 else { return }
-        let weights = WeightRows(base: w.base, rowBytes: w.rowBytes, columns: w.columns)
-        let v = x.view
+        type = w.type
+        weights = WeightRows(base: w.base, rowBytes: w.rowBytes, columns: w.columns)
+        view = x.view
+        self.out = out
+        self.outStride = outStride
+        self.fast = fast
+        rows = w.rows
+    }
+
+    /// `out[t * outStride + r]` for every `r` in `range` and every packed vector `t`.
+    func run(rows range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside 0..<\(rows)")
+        guard !range.isEmpty, view.count > 0 else { return }
+        let (weights, v, out, outStride) = (weights, view, out, outStride)
+        let rows = range
         #if arch(x86_64)
             if fast {
-                switch w.type {
+                switch type {
                 case .f32: HaswellLLMKernels.multiplyF32(weights, rows: rows, v, into: out, outStride: outStride)
                 case .f16: HaswellLLMKernels.multiplyF16(weights, rows: rows, v, into: out, outStride: outStride)
                 case .q4_0: HaswellLLMKernels.multiplyQ4_0(weights, rows: rows, v, into: out, outStride: outStride)
@@ -74,14 +111,6 @@ public enum LLMKernels {
                 return
             }
         #endif
-        PortableKernels.multiply(w.type, weights, rows: rows, v, into: out, outStride: outStride)
-    }
-
-    /// Row `row` of `w` as `w.columns` floats (embedding lookup, tests), exactly as ggml's
-    /// `dequantize_row_*` computes them.
-    public static func dequantize(_ w: WeightMatrix, row: Int, into out: UnsafeMutablePointer<Float>) {
-        precondition(supports(w.type), "\(w.type.name) weights are not supported")
-        precondition(row >= 0 && row < w.rows, "row \(row) outside 0..<\(w.rows)")
-        PortableKernels.dequantize(w.type, w.row(row), columns: w.columns, into: out)
+        PortableKernels.multiply(type, weights, rows: rows, v, into: out, outStride: outStride)
     }
 }

@@ -188,7 +188,10 @@ public struct GroundedAnswerer: Sendable {
         var extractive = found.extractive
         let queryCoverage = found.queryCoverage
         let unknownTerms = found.unknownQueryTerms
-        if coverage < options.minimumCoverage && options.crossLingual {
+        // A small model's translation is not asked for under the guard: nothing checks it, and a poor one
+        // (a 135M model's) made an unanswerable question look answered through the passages it found
+        // ("运费可以用信用卡分期付吗？"); the extractive answerer's own cross-language renderings remain.
+        if coverage < options.minimumCoverage && options.crossLingual && !guarded {
             try Task.checkCancellation()
             let target = language.other
             let prompt = templates.render(
@@ -280,9 +283,14 @@ public struct GroundedAnswerer: Sendable {
         }
         let stream = model.streamChat(
             prompt.messages, options: ChatOptions(temperature: options.temperature, maxTokens: answerTokens))
+        // What the model wrote, and whether it reported its usage: a guard that decides early ends the
+        // stream before the usage event, and the tokens spent are then estimated, not dropped.
+        var written = ""
+        var reported = false
         reading: for try await event in stream {
             switch event {
             case .text(let t):
+                written += t
                 let piece = filter.feed(t)
                 guard !piece.isEmpty else { continue }
                 if var g = guardStream {
@@ -295,10 +303,13 @@ public struct GroundedAnswerer: Sendable {
                     onEvent(.text(piece))
                 }
             case .reasoning: break
-            case .usage(let u): usage = usage + u
+            case .usage(let u):
+                usage = usage + u
+                reported = true
             case .finish(let reason): result.finishReason = reason
             }
         }
+        if !reported { usage = usage + TokenUsage.estimate(prompt: prompt.messages, completion: written) }
         // A cancelled consumer's loop ends early without an error: do not pass the partial answer off
         // as complete.
         try Task.checkCancellation()
@@ -472,11 +483,12 @@ public struct GroundedAnswerer: Sendable {
     /// The `topK` best passages of `kb` for `query`, their relevance and the extractive answer over
     /// them (see ``GroundedRetrieval``): what ``answer(_:history:in:onEvent:)`` retrieves. `queryVector`
     /// is the query's vector when the caller embedded it already (see
-    /// ``KnowledgeBase/denseQuery(_:mode:)``).
-    public static func retrieve(_ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil) throws
-        -> GroundedRetrieval
-    {
-        let (hits, lists) = try kb.retrieve(query, topK: topK, mode: kb.defaultRetrievalMode, queryVector: queryVector)
+    /// ``KnowledgeBase/denseQuery(_:mode:)``); `mode` overrides the knowledge base's retrieval mode.
+    public static func retrieve(
+        _ query: String, topK: Int, in kb: KnowledgeBase, queryVector: [Float]? = nil, mode: RetrievalMode? = nil
+    ) throws -> GroundedRetrieval {
+        let (hits, lists) = try kb.retrieve(
+            query, topK: topK, mode: mode ?? kb.defaultRetrievalMode, queryVector: queryVector)
         let bounded = String(String.UnicodeScalarView(query.unicodeScalars.prefix(QueryLimits.maxCharacters)))
         let profile = ExtractiveAnswerer.profile(bounded, analyzer: kb.analyzer) { kb.index.idf($0) }
         let analyzer = kb.analyzer
@@ -486,7 +498,43 @@ public struct GroundedAnswerer: Sendable {
             queryCoverage: { text in
                 profile.isEmpty ? 0 : ExtractiveAnswerer.coverage(profile, in: Set(analyzer.terms(text)))
             },
-            unknownQueryTerms: Set(profile.concepts.filter { !$0.known }.flatMap { $0.alternatives.flatMap { $0 } }))
+            unknownQueryTerms: Set(profile.concepts.filter { !$0.known }.flatMap { $0.alternatives.flatMap { $0 } })
+                .subtracting(boundaryPairs(bounded, kb: kb)))
+    }
+
+    /// The character pairs of `query` that no document has only because they straddle two words the
+    /// documents do have: 链运 and 输温 in "冷链运输温度" (冷链 · 运输 · 温度). They are not words the
+    /// question brings, so an answer that repeats the question's phrase is not taken for one that
+    /// speaks of something no document mentions. (成立 in "迅达快运是哪年成立的" is not one: 年成 and
+    /// 立的 are not in the documents either.)
+    static func boundaryPairs(_ query: String, kb: KnowledgeBase) -> Set<UInt64> {
+        var out = Set<UInt64>()
+        let analyzer = kb.analyzer
+        func pairHash(_ a: Character, _ b: Character) -> UInt64? {
+            let tokens = analyzer.tokens(String([a, b]))
+            guard let t = tokens.first(where: { $0.unicodeScalars.count == 2 }) else { return nil }
+            return Analyzer.hash(term: t)
+        }
+        func known(_ h: UInt64?) -> Bool { h.map { kb.index.documentFrequency($0) > 0 } ?? false }
+        var run: [Character] = []
+        func flush() {
+            defer { run.removeAll() }
+            guard run.count >= 4 else { return }
+            let pairs = (0..<(run.count - 1)).map { pairHash(run[$0], run[$0 + 1]) }
+            for i in 1..<(pairs.count - 1) {
+                guard let h = pairs[i], !known(h), known(pairs[i - 1]), known(pairs[i + 1]) else { continue }
+                out.insert(h)
+            }
+        }
+        for c in query {
+            if c.unicodeScalars.allSatisfy({ $0.value >= 0x3400 && $0.properties.isIdeographic }) {
+                run.append(c)
+            } else {
+                flush()
+            }
+        }
+        flush()
+        return out
     }
 
     /// Reciprocal-rank fusion of result lists, each weighted by its relevance (so a list that

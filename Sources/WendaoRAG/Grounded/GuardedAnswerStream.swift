@@ -108,8 +108,8 @@ struct GuardedAnswerStream {
         /// the same way — `20,000 元`, not `20,000元` — when there are any: facts are copied, not
         /// reworded).
         var values: Set<String>
-        /// For a question that asks for a value: the numbers of each sentence of the extractive answer
-        /// that holds a value of the asked kind (the answer must state one of each: "8:00–22:00" and the
+        /// For a question that asks for a value: the numbers of the asked kind of each sentence of the
+        /// extractive answer that holds one (the answer must state one of each: "8:00–22:00" and the
         /// holiday hours "9:00–18:00" both answer "几点到几点").
         var valueSentences: [Set<String>]
 
@@ -148,7 +148,18 @@ struct GuardedAnswerStream {
             values = units.first.map { numbers($0.text) } ?? []
             valueSentences =
                 intent.wantsValue
-                ? units.filter { intent.isHeld(by: $0.text) }.map { numbers($0.text) }.filter { !$0.isEmpty } : []
+                ? units.filter { intent.isHeld(by: $0.text) }.map { unit in
+                    // The values of the asked kind (the rate "1%" of "2,000 × 1% = 20 元" for a rate
+                    // question: a model that gave another row's 0.5% beside the 2,000 元 did not agree).
+                    let facts = FactScanner.numbers(in: unit.text)
+                    let asked = facts.filter { fact in
+                        if intent.asksRate, case .number(_, let unit) = fact.key {
+                            return unit == .percent || unit == .discount
+                        }
+                        return intent.isHeld(by: GuardedAnswerStream.canonicalText(fact))
+                    }
+                    return Set((asked.isEmpty ? facts : asked).map(\.text))
+                }.filter { !$0.isEmpty } : []
         }
     }
 

@@ -6,7 +6,8 @@
 // Modules: i18n (strings, formatting), settings (what the browser remembers), dom (helpers,
 // dialogs), api (REST client, API key), sse (event streams), routes, state, answer (a turn as
 // data, warnings), citations (text helpers, source panel), conversations (kept conversations as
-// data), chat, history (the sidebar), log (supervisors), kbs, documents, search. The
+// data), chat, history (the sidebar), log (supervisors), kbs, documents, search, inspect (the
+// model page). The
 // modules without DOM access are tested under `node --test` (Tests/ui/).
 
 import { t, getLang, setLang } from './i18n.js';
@@ -25,6 +26,7 @@ import { loadAdmin, renderAdmin, setupAdmin } from './admin.js';
 import { showSettings, setupSettings } from './kbsettings.js';
 import { loadHistory, renderHistory, setupHistory } from './history.js';
 import { loadLog, renderLog, setupLog } from './log.js';
+import { loadInspect, setupInspect } from './inspect.js';
 
 // ----- Language -----
 
@@ -71,7 +73,7 @@ function setupLang() {
 
 function updateTitle() {
   if (state.view === 'doc') return; // the document page names itself (docpage.js)
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -97,6 +99,7 @@ function route(initial) {
   if (view === 'kbs' && !initial) loadKbs();
   if (view === 'admin') loadAdmin();
   if (view === 'log') loadLog(false);
+  if (view === 'model') loadInspect();
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -119,6 +122,7 @@ function init() {
   setupSettings();
   setupHistory();
   setupLog();
+  setupInspect();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);

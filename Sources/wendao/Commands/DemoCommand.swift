@@ -52,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
         if try lib.store.knowledgeBase(named: kb) == nil { try lib.create(kb) }
         let base = try lib.open(kb)
         var options = IngestOptions()
-        options.exclude = ["eval*.jsonl"]
+        options.exclude = ["eval*.jsonl", "eval*.yaml"]
         options.prune = true
         let summary = try base.ingest([samples], options: options)
         if !global.json {
