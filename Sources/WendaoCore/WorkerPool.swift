@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 // Fork/join for the kernels' parallel regions (the encoders', the language models'). A batch-1 forward pass of a 6-layer model has

@@ -36,9 +36,10 @@ struct SharedLibraryTests {
         try scratch.write("docs/保价.md", "# 保价\n\n保价费率为声明价值的 0.5%，最低 1 元。\n")
         let kbA = try a.open("客服")
         _ = try kbA.ingest([docs.path])
+        // A folder's documents are named by their path under its parent (docs/…), a file by its name.
         // B opens the knowledge base for the first time: its disk has no index; it builds one.
         let kbB = try b.open("客服")
-        #expect(try kbB.search("保价费率").first?.document == "保价.md")
+        #expect(try kbB.search("保价费率").first?.document == "docs/保价.md")
         #expect(try kbA.search("首重").map(\.chunkID) == kbB.search("首重").map(\.chunkID))
         // A new document through A: B's next opening (as the server does when the generation moves)
         // catches up from the change log.
@@ -47,9 +48,9 @@ struct SharedLibraryTests {
         let reopened = try b.open("客服")
         #expect(try reopened.search("同城次日达").first?.document == "时效.md")
         // A delete through B is gone from A's next opening.
-        _ = try reopened.deleteDocuments(["运费.md"])
+        _ = try reopened.deleteDocuments(["docs/运费.md"])
         let again = try a.open("客服")
-        #expect(try again.search("首重").allSatisfy { $0.document != "运费.md" })
+        #expect(try again.search("首重").allSatisfy { $0.document != "docs/运费.md" })
         // A third server with an empty disk gives the same results.
         let c = try server(url, scratch, "c")
         let kbC = try c.open("客服")
@@ -84,7 +85,7 @@ struct SharedLibraryTests {
         #expect(wroteB)
         for library in [a, b] {
             let kb = try library.open("kb")
-            for (q, doc) in [("苹果", "一.md"), ("香蕉", "二.md"), ("橙子", "三.md")] {
+            for (q, doc) in [("苹果", "a/一.md"), ("香蕉", "a/二.md"), ("橙子", "b/三.md")] {
                 #expect(try kb.search(q).first?.document == doc, "\(q)")
             }
         }
