@@ -31,6 +31,9 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     private let runner: Task<Void, Never>
     /// The longest one store call may take (connection wait included).
     let operationTimeout: Duration
+    /// How a direct connection (the probe) is set up: at start, and when a call waits long enough to
+    /// suspect the server is gone (see ``run(_:_:)``).
+    private let probeTLS: PostgresConnection.Configuration.TLS
 
     /// Connects to `url`, checks that the server answers and the credentials work, and runs pending
     /// migrations (once, under an advisory lock, whatever other servers do at the same moment).
@@ -53,6 +56,7 @@ public final class PostgresStore: KnowledgeStore, Sendable {
         self.logger = logger
         self.operationTimeout = operationTimeout
         let tls = try Self.tlsSettings(url)
+        probeTLS = tls.connection
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: tls.client)
@@ -106,43 +110,63 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// One direct connection, so that a wrong host, port, password or database fails at once with a
     /// clear reason (the pool would keep retrying in the background).
     private static func probe(_ url: DatabaseURL, tls: PostgresConnection.Configuration.TLS, logger: Logger) throws {
+        do {
+            try BlockingBridge.run { try await probeConnection(url, tls: tls, logger: logger) }
+        } catch {
+            throw Self.describe(error, doing: "cannot connect to the database \(url.redacted)")
+        }
+    }
+
+    /// Connects directly (not through the pool), runs `SELECT 1` and closes.
+    private static func probeConnection(
+        _ url: DatabaseURL, tls: PostgresConnection.Configuration.TLS, logger: Logger
+    ) async throws {
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: tls)
         configuration.options.connectTimeout = .seconds(Int64(url.connectTimeout))
-        let connectionConfiguration = configuration
-        let redacted = url.redacted
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 0, logger: logger)
         do {
-            try BlockingBridge.run {
-                let connection = try await PostgresConnection.connect(
-                    on: MultiThreadedEventLoopGroup.singleton.any(), configuration: connectionConfiguration, id: 0,
-                    logger: logger)
-                do {
-                    _ = try await connection.query("SELECT 1", logger: logger).collect()
-                } catch {
-                    try? await connection.close()
-                    throw error
-                }
-                try await connection.close()
-            }
+            _ = try await connection.query("SELECT 1", logger: logger).collect()
         } catch {
-            throw Self.describe(error, doing: "cannot connect to the database \(redacted)")
+            try? await connection.close()
+            throw error
         }
+        try await connection.close()
     }
 
     // MARK: Running calls
 
     /// Runs `body` against the pool and waits for it (at most ``operationTimeout``); a failure becomes a
     /// ``WendaoError`` `.storage` starting with `what` (Wendao errors pass through).
+    ///
+    /// While the server is down the pool keeps retrying in the background and a call would wait for
+    /// the whole time limit: a call still waiting after the URL's `connect_timeout` probes the server
+    /// with a connection of its own, and fails at once with the probe's reason (unreachable, refusing
+    /// the password, starting up) when that fails too. The pool reconnects by itself when the server
+    /// is back.
     func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) throws -> T {
         let client = self.client
         let timeout = operationTimeout
+        let url = self.url
+        let tls = probeTLS
+        let logger = self.logger
         do {
             return try BlockingBridge.run {
                 try await withThrowingTaskGroup(of: T?.self) { group in
                     group.addTask { try await body(client) }
                     group.addTask {
                         try await Task.sleep(for: timeout)
+                        return nil
+                    }
+                    group.addTask {
+                        let patience = Duration.seconds(max(1, url.connectTimeout))
+                        guard patience < timeout else { try await Task.sleep(for: timeout); return nil }
+                        try await Task.sleep(for: patience)
+                        // Throws the reason the server cannot be used; when it can, the call is only slow.
+                        try await Self.probeConnection(url, tls: tls, logger: logger)
+                        try await Task.sleep(for: timeout - patience)
                         return nil
                     }
                     defer { group.cancelAll() }

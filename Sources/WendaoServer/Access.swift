@@ -165,7 +165,7 @@ struct AuthMiddleware: RouterMiddleware {
     func authenticate(_ request: Request) throws -> Principal {
         // An open local server (loopback, no admin key, no API keys) accepts anyone, whatever key a
         // client sends (the openai client always sends one).
-        if openLocal, !keysPresent.value(service.library) {
+        if openLocal, try !keysPresent.value(service.library) {
             return .admin
         }
         guard let presented = try presentedKey(request) else {
@@ -226,7 +226,10 @@ final class KeysPresentCache: Sendable {
         }
     }
 
-    func value(_ library: Library) -> Bool {
+    /// Whether any unrevoked key or account exists (re-read at most once a second). A store that
+    /// cannot be read (a shared database that is down) is an error, not an answer: the caller is
+    /// refused either way, with the reason rather than "an API key is required".
+    func value(_ library: Library) throws -> Bool {
         let now = ContinuousClock.now
         if let cached = state.withLock({ s -> Bool? in
             guard let t = s.checked, now - t < .seconds(1) else { return nil }
@@ -234,10 +237,8 @@ final class KeysPresentCache: Sendable {
         }) {
             return cached
         }
-        // On a store error, fail closed: keys are assumed to exist. An account closes the server
-        // as a key does.
-        let present =
-            (try? !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty || !library.store.users().isEmpty) ?? true
+        // An account closes the server as a key does.
+        let present = try !library.apiKeys().filter { $0.revokedAt == nil }.isEmpty || !library.store.users().isEmpty
         state.withLock { $0 = (present, now) }
         return present
     }
