@@ -255,11 +255,12 @@ extension PostgresStore {
     /// Throws `.storage` when the database holds a schema newer than this build knows.
     public func migrate() throws {
         let logger = self.logger
+        let redacted = url.redacted
         let applied: [Int] = try run("cannot migrate the database") { client in
             try await client.withConnection { connection in
                 try await connection.exec("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: logger)
                 do {
-                    let done = try await Self.migrateLocked(connection, logger: logger)
+                    let done = try await Self.migrateLocked(connection, database: redacted, logger: logger)
                     try await connection.exec("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: logger)
                     return done
                 } catch {
@@ -279,7 +280,9 @@ extension PostgresStore {
         }
     }
 
-    private static func migrateLocked(_ connection: PostgresConnection, logger: Logger) async throws -> [Int] {
+    private static func migrateLocked(
+        _ connection: PostgresConnection, database: String, logger: Logger
+    ) async throws -> [Int] {
         try await connection.exec(
             """
             CREATE TABLE IF NOT EXISTS wendao_schema (
@@ -289,7 +292,7 @@ extension PostgresStore {
             )
             """, logger: logger)
         let current = try await currentVersion(connection, logger: logger)
-        guard current <= schemaVersion else { throw newerSchema(current) }
+        guard current <= schemaVersion else { throw newerSchema(current, database: database) }
         var applied: [Int] = []
         for m in migrations where m.version > current {
             try await connection.exec("BEGIN", logger: logger)
@@ -314,10 +317,10 @@ extension PostgresStore {
         return Int(try rows.first?.get("v", as: Int32.self) ?? 0)
     }
 
-    private static func newerSchema(_ version: Int) -> WendaoError {
+    private static func newerSchema(_ version: Int, database: String) -> WendaoError {
         WendaoError(
             .storage,
-            "the database holds schema version \(version), newer than this Wendao knows (\(schemaVersion)); "
+            "the database \(database) holds schema version \(version), newer than this Wendao knows (\(schemaVersion)); "
                 + "upgrade Wendao on this server")
     }
 
@@ -332,7 +335,7 @@ extension PostgresStore {
             let v = try await client.rows("SELECT COALESCE(MAX(version), 0) AS v FROM wendao_schema", logger: logger)
             return Int(try v.first?.get("v", as: Int32.self) ?? 0)
         }
-        if version > Self.schemaVersion { throw Self.newerSchema(version) }
+        if version > Self.schemaVersion { throw Self.newerSchema(version, database: url.redacted) }
         if version < Self.schemaVersion {
             throw WendaoError(
                 .storage,

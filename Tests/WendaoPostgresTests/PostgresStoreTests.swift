@@ -54,6 +54,8 @@ struct PostgresStoreTests {
             #expect(error?.code == .storage)
             #expect(error?.message.contains("schema version 999") == true)
             #expect(error?.message.contains("newer") == true)
+            #expect(error?.message.contains("127.0.0.1:\(cluster.port)") == true)
+            #expect(error?.message.contains(cluster.password) == false)
         }
     }
 
@@ -96,6 +98,36 @@ struct PostgresStoreTests {
         #expect(down?.message.contains(secret) == false)
         #expect(
             try DatabaseURL("postgres://a:\(secret)@db.example:6000/x").redacted == "postgres://a@db.example:6000/x")
+    }
+
+    @Test(
+        "PostgreSQL refusing connections under a running store: a clear error within connect_timeout; recovery by itself"
+    )
+    func outageAndRecovery() throws {
+        let cluster = try cluster()
+        let database = try cluster.makeDatabase()
+        let store = try PostgresStore(url: cluster.url(database: database) + "&connect_timeout=2")
+        defer { store.close() }
+        _ = try store.createKnowledgeBase(name: "kb", settings: .default)
+        // The database stops taking connections and the pool's are ended (as a restart would).
+        try cluster.psql("ALTER DATABASE \(database) ALLOW_CONNECTIONS false")
+        try cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+        for _ in 0..<2 {
+            let start = ContinuousClock.now
+            let error = thrownWendaoError { _ = try store.knowledgeBases() }
+            #expect(ContinuousClock.now - start < .seconds(30))
+            #expect(error?.code == .storage)
+            #expect(error?.message.contains("127.0.0.1:\(cluster.port)") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains(cluster.password) == false)
+        }
+        try cluster.psql("ALTER DATABASE \(database) ALLOW_CONNECTIONS true")
+        var recovered = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !recovered && ContinuousClock.now < deadline {
+            recovered = (try? store.knowledgeBases())?.map(\.name) == ["kb"]
+            if !recovered { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        #expect(recovered)
     }
 
     @Test("Jobs: claimed once each by concurrent servers; a dead server's job is taken over after its lease")
