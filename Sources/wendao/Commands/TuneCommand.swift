@@ -563,7 +563,8 @@ extension TuneCommand {
                 var message: String
                 enum CodingKeys: String, CodingKey { case createdAt = "created_at", level, message }
             }
-            let list = events.map {
+            // Providers list the newest first; shown oldest first.
+            let list = events.reversed().map {
                 Event(
                     createdAt: ($0["created_at"] as? Int) ?? 0, level: ($0["level"] as? String) ?? "info",
                     message: ($0["message"] as? String) ?? "")
