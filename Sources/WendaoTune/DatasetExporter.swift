@@ -71,7 +71,7 @@ public enum DatasetExporter {
     public static func export(
         _ examples: [TuneExample], chunks: [Int64: SourceChunk], options: ExportOptions, out: URL
     ) throws(WendaoError) -> ExportResult {
-        let kept = examples.filter { $0.status == "kept" }
+        let kept = examples.filter { $0.status == "kept" && $0.review != "rejected" }
         guard !kept.isEmpty else {
             throw WendaoError(.invalidArgument, "dataset '\(options.name)' has no kept examples to export")
         }

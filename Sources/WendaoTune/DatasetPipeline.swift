@@ -16,8 +16,10 @@ public enum DatasetPipeline {
         let cleaned = await DatasetCleaner.clean(
             raw, chunks: chunks, options: cleaning, judge: judge, judgeName: judgeName, concurrency: concurrency)
         var examples = cleaned.examples
-        let report = cleaned.report
+        var report = cleaned.report
         try Task.checkCancellation()
+        DatasetReview.applyAll(try DatasetReview.reviews(store, name), to: &examples)
+        if !examples.isEmpty { report.kept = examples.filter { $0.status == "kept" }.count }
         DatasetSplitter.assign(&examples, ratios: ratios, seed: manifest.seed)
         try store.writeExamples(name, examples)
         let dir = try store.folder(name)

@@ -82,6 +82,10 @@ public struct TuneExample: Sendable, Codable, Equatable {
     public var masked: [String]
     /// `train`, `validation` or `test` (kept examples).
     public var split: String?
+    /// A reviewer's decision: `approved`, `rejected` or `edited` (nil: not reviewed).
+    public var review: String?
+    /// The review version (0: as generated; each review adds one, kept in `reviews.jsonl`).
+    public var version: Int = 0
 
     /// Creates an example as generated (not yet cleaned).
     public init(
@@ -109,7 +113,7 @@ public struct TuneExample: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, question, answer, reasoning, style, language, chunks, chunkHashes = "chunk_hashes", documents
         case section, teacher, promptVersion = "prompt_version", createdAt = "created_at", status
-        case dropReason = "drop_reason", flags, masked, split
+        case dropReason = "drop_reason", flags, masked, split, review, version
     }
 
     /// Decodes the shape ``encode(to:)`` writes (missing lists are empty).
@@ -133,6 +137,8 @@ public struct TuneExample: Sendable, Codable, Equatable {
         flags = try c.decodeIfPresent([String].self, forKey: .flags) ?? []
         masked = try c.decodeIfPresent([String].self, forKey: .masked) ?? []
         split = try c.decodeIfPresent(String.self, forKey: .split)
+        review = try c.decodeIfPresent(String.self, forKey: .review)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 0
     }
 
     /// True for an example whose target is a refusal.

@@ -22,7 +22,7 @@ struct TuneCommand: ParsableCommand {
                 and split), report.json, stats.json and stats.html. Teacher responses are cached in \
                 <data>/tune/cache/responses.jsonl.
                 """,
-            subcommands: [Create.self, Clean.self, List.self, Show.self, Export.self, Delete.self])
+            subcommands: [Create.self, Clean.self, List.self, Show.self, Review.self, Export.self, Delete.self])
     }
 }
 
@@ -610,6 +610,69 @@ extension TuneCommand {
                     Output.line("\(j.id)\t\(j.status)\t\(j.base)\t\(j.dataset)" + (j.model.map { "\t\($0)" } ?? ""))
                 }
             }
+        }
+    }
+}
+
+extension TuneCommand.Dataset {
+    struct Review: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve, reject or edit an example; every review is kept as a version (reviews.jsonl).",
+            discussion: """
+                A person's decision overrides the checks: a rejected example is never exported, an approved or \
+                edited one is kept. Edits have control characters removed and personal data masked; the latest \
+                review of each example is applied again after `tune dataset clean`. Without a decision, prints the \
+                example with its source chunk and its review history.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The dataset.") var name: String
+        @Argument(help: "The example's id (c42-factual).") var id: String
+        @Flag(help: "Approve it.") var approve = false
+        @Flag(help: "Reject it.") var reject = false
+        @Option(help: "The edited question.") var question: String?
+        @Option(help: "The edited answer.") var answer: String?
+        @Option(help: "A note (why it was rejected or edited).") var note: String?
+
+        func run() throws {
+            let store = DatasetStore(dataDirectory: global.app().dataDirectory)
+            _ = try store.manifest(name)
+            let decisions = [approve, reject, question != nil || answer != nil].filter { $0 }.count
+            guard decisions <= 1 else {
+                throw WendaoError(.invalidArgument, "give one of --approve, --reject, or --question/--answer")
+            }
+            if decisions == 0 {
+                guard let e = try store.examples(name).first(where: { $0.id == id }) else {
+                    throw WendaoError(.notFound, "no example '\(id.prefix(80))' in dataset '\(name)'")
+                }
+                let history = try DatasetReview.reviews(store, name).filter { $0.example == id }
+                if global.json {
+                    struct Body: Encodable {
+                        var example: TuneExample
+                        var chunks: [SourceChunk]
+                        var reviews: [ExampleReview]
+                    }
+                    let chunks = try store.chunks(name)
+                    Output.json(Body(example: e, chunks: e.chunks.compactMap { chunks[$0] }, reviews: history))
+                    return
+                }
+                Output.line(
+                    "\(e.id) · \(e.style.rawValue) · \(e.status ?? "") \(e.dropReason ?? "") · \(e.split ?? "")")
+                Output.line("Q: \(e.question)\nA: \(e.answer)")
+                let chunks = try store.chunks(name)
+                for c in e.chunks.compactMap({ chunks[$0] }) {
+                    Output.line("source \(c.document) › \(c.section):\n\(c.text)")
+                }
+                for r in history {
+                    Output.line("v\(r.version) \(r.decision) \(r.at)" + (r.note.map { ": \($0)" } ?? ""))
+                }
+                return
+            }
+            let lock = try store.lock(name)
+            defer { lock.unlock() }
+            let e = try DatasetReview.review(
+                store, name, id: id, decision: approve ? "approve" : reject ? "reject" : "edit", question: question,
+                answer: answer, note: note)
+            if global.json { Output.json(e) } else { Output.line("\(e.id) v\(e.version) \(e.review ?? "")") }
         }
     }
 }
