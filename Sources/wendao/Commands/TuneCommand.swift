@@ -190,6 +190,11 @@ extension TuneCommand.Dataset {
                 return
             }
             Output.err(plan.line)
+            if let maxCost, teacherModel.price == nil, !teacherModel.isLocal {
+                Output.err(
+                    "warning: --max-cost \(maxCost) cannot count \(teacherModel.id)'s calls: no price in config.yaml "
+                        + "(models: {\"\(teacherModel.id)\": {price: {input: …, output: …}}})")
+            }
             if existing == nil {
                 try store.writeChunks(name, selected)
                 try store.write(manifest)
