@@ -87,7 +87,7 @@ public enum DatasetGenerator {
         let writer = try CheckpointWriter(file: rawFile)
         defer { writer.close() }
         let partners = ChunkSelection.comparisonPartners(chunks)
-        let todo = chunks.filter { !done.contains($0.id) }
+        let todo = interleaved(chunks.filter { !done.contains($0.id) })
         let resumed = chunks.count - todo.count
         let state = Locked(
             GenerationOutcome(
@@ -141,6 +141,25 @@ public enum DatasetGenerator {
         }
         try Task.checkCancellation()
         return state.withLock { $0 }
+    }
+
+    /// `chunks` taken round-robin over their documents (first chunk of each document, then the second, …),
+    /// so that a run stopped early — the cost cap, Ctrl-C — has covered as many documents as it could.
+    static func interleaved(_ chunks: [SourceChunk]) -> [SourceChunk] {
+        var order: [String] = []
+        var byDocument: [String: [SourceChunk]] = [:]
+        for c in chunks {
+            if byDocument[c.document] == nil { order.append(c.document) }
+            byDocument[c.document, default: []].append(c)
+        }
+        var out: [SourceChunk] = []
+        out.reserveCapacity(chunks.count)
+        var round = 0
+        while out.count < chunks.count {
+            for d in order where round < byDocument[d]!.count { out.append(byDocument[d]![round]) }
+            round += 1
+        }
+        return out
     }
 
     /// The kind of a failure line (its text up to the first colon).
