@@ -213,9 +213,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fine-tuning data studio: distilled training sets from a knowledge base (generation, cleaning,
+        // splits, exports) and fine-tuning jobs on providers.
+        .target(
+            name: "WendaoTune",
+            dependencies: ["WendaoCore", "WendaoRAG", "WendaoEval", "WendaoModels"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "wendao",
             dependencies: [
+                "WendaoTune",
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth", "WendaoLLM",
                 "WendaoPostgres",
@@ -308,6 +316,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoTuneTests",
+            dependencies: [
+                "WendaoCore", "WendaoRAG", "WendaoEval", "WendaoModels", "WendaoTune", "WendaoTestSupport", "wendao",
             ],
             swiftSettings: swiftSettings
         ),

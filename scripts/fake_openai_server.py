@@ -6,6 +6,17 @@ source [1] (two sentences when the system prompt asks for conditions too), cited
 when there is no source. Judge prompts (rubric wendao-judge-v1) get a fixed JSON verdict, translation prompts
 the query back. Usage is reported (about two characters a token), so costs can be computed.
 
+It is also the deterministic fake teacher of the fine-tuning data studio (`wendao tune dataset create`): question
+prompts get questions built from the passage, answer prompts the first sentence of source [1] (and [2]), the support
+judge a "supported" verdict. Passages containing TEACHER_MALFORMED, TEACHER_EMPTY, TEACHER_REFUSE or TEACHER_ECHO get
+a reply without JSON, an empty answer, a refusal or the question back; a model named *reasoner* sends its reasoning
+apart (reasoning_content), as DeepSeek-R1 does.
+
+It also fakes the fine-tuning API (`wendao tune submit/status/events/cancel`): POST /files (a file containing
+REJECT_FILE is refused with a message), POST /fine_tuning/jobs, and GET /fine_tuning/jobs/ID, which moves the job
+validating_files → queued → running → succeeded (a base model whose name contains "fail" fails instead, with a
+reason), GET …/events and POST …/cancel.
+
 Usage: python3 scripts/fake_openai_server.py [PORT]   (0 or nothing: any free port; the port is printed first)
 FAKE_DELAY_MS=50 makes every chat answer take that long (for benchmarks).
 """
@@ -21,9 +32,59 @@ SOURCE = re.compile(r'<source\s[^>]*>\s*(.*?)\s*</source>', re.S)
 SENTENCE = re.compile(r'[^。！？!?.]*[。！？!?.]?')
 
 
+def first_sentence(text):
+    sentences = [x.strip() for x in SENTENCE.findall(text.replace("\n", " ")) if x.strip()]
+    return sentences[0] if sentences else text.strip()
+
+
+def teacher(system, user):
+    """The fake teacher's reply to a prompt of `wendao tune`, or None for other prompts."""
+    sources = SOURCE.findall(user)
+    if "You write training questions" in system and "compares or relates" not in system and sources:
+        src = sources[0]
+        if "TEACHER_MALFORMED" in src:
+            return "Sorry, I cannot help with that."
+        topic = first_sentence(src)[:14].strip(" ：:，,。")
+        tag = sum(map(ord, src)) % 997
+        keys = re.findall(r'"(\w+)"', system.split("exactly these keys:")[-1])
+        chinese = bool(re.search(r'[\u4e00-\u9fff]', src))
+        q = {
+            "factual": f"「{topic}」具体是怎么规定的？" if chinese else f"What exactly does it say about {topic}?",
+            "howto": (f"办理「{topic}」需要怎么做？" if chinese else f"How do I go about {topic}?")
+            if re.search(r"步骤|流程|如何|怎么|\d[.、]|step", src, re.I) else "",
+            "colloquial": f"问下哈，{topic}这个是咋回事呀？" if chinese else f"hey quick one, {topic} - what's the deal?",
+            "crosslingual": f"What does the document say about item {tag}?" if chinese else f"关于第{tag}条，文件是怎么说的？",
+            "unanswerable": f"第{tag}号仓库里养的猫叫什么名字？" if chinese else f"What is the name of the cat in warehouse {tag}?",
+        }
+        return json.dumps({k: q.get(k, "") for k in keys}, ensure_ascii=False)
+    if "compares or relates" in system and len(sources) >= 2:
+        a, b = first_sentence(sources[0])[:12], first_sentence(sources[1])[:12]
+        return json.dumps({"question": f"「{a}」和「{b}」有什么不同？"}, ensure_ascii=False)
+    if "You are the teacher" in system:
+        question = re.search(r"<question>\s*(.*?)\s*</question>", user, re.S)
+        question = question.group(1) if question else ""
+        src = sources[0] if sources else ""
+        if "TEACHER_EMPTY" in src:
+            return ""
+        if "TEACHER_REFUSE" in src:
+            return "知识库中没有找到答案。"
+        if "TEACHER_ECHO" in src:
+            return question
+        if not re.search(r'[\u4e00-\u9fff]', question) and re.search(r'[\u4e00-\u9fff]', src):
+            doc = re.search(r'document="([^"]*)"', user)
+            return f"The passage of {doc.group(1) if doc else 'the source'} covers this [1]."
+        return " ".join(f"{first_sentence(x)} [{i + 1}]" for i, x in enumerate(sources[:2]))
+    if "wendao-tune-support-v1" in system:
+        return '{"supported": true, "reason": "the answer restates the source"}'
+    return None
+
+
 def answer(messages):
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
     user = messages[-1].get("content", "") if messages else ""
+    reply = teacher(system, user)
+    if reply is not None:
+        return reply
     if "wendao-judge-v1-pairwise" in system:
         return '{"winner": "tie", "reason": "both answers state the same fact"}'
     if "wendao-judge-v1" in system:
@@ -37,6 +98,68 @@ def answer(messages):
     sentences = [s.strip() for s in SENTENCE.findall(sources[0].replace("\n", " ")) if s.strip()]
     count = 2 if "conditions or exceptions" in system else 1
     return " ".join(s + " [1]" for s in sentences[:count]) or "知识库中没有找到答案。"
+
+
+FILES = {}
+JOBS = {}
+STEPS = ["validating_files", "queued", "running"]
+
+
+def fine_tuning(method, path, body, headers):
+    """The fake fine-tuning API: (status, JSON body), or None for other paths."""
+    path = path.split("?")[0].rstrip("/")
+    if method == "POST" and path.endswith("/files"):
+        text = body.decode("utf-8", "replace")
+        if "REJECT_FILE" in text:
+            return 400, {"error": {"message": "Invalid file format: example 1 has no 'messages' key",
+                                   "type": "invalid_request_error", "code": "invalid_file"}}
+        name = re.search(r'filename="([^"]*)"', text)
+        fid = f"file-{len(FILES) + 1}"
+        FILES[fid] = {"id": fid, "object": "file", "purpose": "fine-tune", "bytes": len(body),
+                      "filename": name.group(1) if name else "upload.jsonl"}
+        return 200, FILES[fid]
+    m = re.search(r"/fine_tuning/jobs(?:/([^/]+))?(?:/(events|cancel))?$", path)
+    if not m:
+        return None
+    job_id, action = m.group(1), m.group(2)
+    if method == "POST" and job_id is None:
+        request = json.loads(body or b"{}")
+        if request.get("training_file") not in FILES:
+            return 400, {"error": {"message": f"file {request.get('training_file')} not found"}}
+        jid = f"ftjob-{len(JOBS) + 1}"
+        JOBS[jid] = {"id": jid, "object": "fine_tuning.job", "model": request.get("model"), "status": "validating_files",
+                     "training_file": request.get("training_file"), "validation_file": request.get("validation_file"),
+                     "fine_tuned_model": None, "error": None, "suffix": request.get("suffix"),
+                     "events": [{"created_at": int(time.time()), "level": "info", "message": "Created fine-tuning job"}]}
+        return 200, {k: v for k, v in JOBS[jid].items() if k != "events"}
+    job = JOBS.get(job_id)
+    if job is None:
+        return 404, {"error": {"message": f"no fine-tuning job {job_id}"}}
+    if action == "events":
+        return 200, {"object": "list", "data": list(reversed(job["events"]))}
+    if action == "cancel" and method == "POST":
+        if job["status"] not in ("succeeded", "failed", "cancelled"):
+            job["status"] = "cancelled"
+            job["events"].append({"created_at": int(time.time()), "level": "info", "message": "Job cancelled"})
+        return 200, {k: v for k, v in job.items() if k != "events"}
+    if method == "GET" and action is None:
+        if job["status"] in STEPS:
+            i = STEPS.index(job["status"])
+            if i + 1 < len(STEPS):
+                job["status"] = STEPS[i + 1]
+                job["events"].append({"created_at": int(time.time()), "level": "info",
+                                      "message": f"Job {STEPS[i + 1].replace('_', ' ')}"})
+            elif "fail" in (job["model"] or ""):
+                job["status"] = "failed"
+                job["error"] = {"code": "training_failed", "message": "Training diverged after 1 hour: loss became NaN"}
+                job["events"].append({"created_at": int(time.time()), "level": "error", "message": job["error"]["message"]})
+            else:
+                job["status"] = "succeeded"
+                job["fine_tuned_model"] = f"ft:{job['model']}:wendao:{job['suffix'] or job['id']}"
+                job["events"].append({"created_at": int(time.time()), "level": "info",
+                                      "message": "The job has successfully completed"})
+        return 200, {k: v for k, v in job.items() if k != "events"}
+    return 404, {"error": {"message": "not found"}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,6 +177,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        tuned = fine_tuning("GET", self.path, b"", self.headers)
+        if tuned is not None:
+            return self.send_json(*tuned)
         if self.path.rstrip("/").endswith("/models"):
             self.send_json(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
         else:
@@ -61,8 +187,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        tuned = fine_tuning("POST", self.path, raw, self.headers)
+        if tuned is not None:
+            return self.send_json(*tuned)
         try:
-            request = json.loads(self.rfile.read(length) or b"{}")
+            request = json.loads(raw or b"{}")
         except ValueError:
             return self.send_json(400, {"error": {"message": "not JSON"}})
         if not self.path.rstrip("/").endswith("/chat/completions"):
@@ -74,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 2 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         model = request.get("model", "fake")
+        reasoning = "Let me read the source first. " if "reasoner" in model and text else None
         if not request.get("stream"):
             return self.send_json(200, {
                 "id": "fake", "object": "chat.completion", "model": model,
@@ -91,6 +222,9 @@ class Handler(BaseHTTPRequestHandler):
              "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
             {"id": "fake", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage},
         ]
+        if reasoning:
+            chunks.insert(0, {"id": "fake", "object": "chat.completion.chunk", "model": model,
+                              "choices": [{"index": 0, "delta": {"reasoning_content": reasoning}, "finish_reason": None}]})
         for c in chunks:
             self.wfile.write(("data: " + json.dumps(c, ensure_ascii=False) + "\n\n").encode())
         self.wfile.write(b"data: [DONE]\n\n")

@@ -28,6 +28,7 @@ struct Wendao: AsyncParsableCommand {
             ConversationsCommand.self,
             CuratedCommand.self,
             DatabaseCommand.self,
+            TuneCommand.self,
         ]
     )
 

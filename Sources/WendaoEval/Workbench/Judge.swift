@@ -119,8 +119,8 @@ public enum AnswerJudge {
 
     // MARK: - Internals
 
-    /// The first `{…}` of `text` that parses as a JSON object.
-    static func jsonObject(in text: String) -> [String: Any]? {
+    /// The first `{…}` of `text` that parses as a JSON object (models wrap JSON in prose and code fences).
+    public static func jsonObject(in text: String) -> [String: Any]? {
         var search = text.startIndex
         while let open = text[search...].firstIndex(of: "{") {
             var candidateEnd = text.endIndex

@@ -29,6 +29,8 @@ public final class ResponseCache: Sendable {
         public var ttft: Double
         /// Seconds of the original call.
         public var seconds: Double
+        /// The hidden reasoning of a reasoning model (`reasoning_content`), when it sent one.
+        public var reasoning: String? = nil
     }
 
     private struct State {
@@ -174,6 +176,7 @@ public struct CachingChatModel: ChatModel {
         if let hit = cache?.lookup(key) {
             recorder?.record(CallRecord(cached: true, ttft: hit.ttft, seconds: hit.seconds, usage: hit.usage))
             return AsyncThrowingStream { c in
+                if let r = hit.reasoning, !r.isEmpty { c.yield(.reasoning(r)) }
                 if !hit.text.isEmpty { c.yield(.text(hit.text)) }
                 c.yield(.usage(hit.usage))
                 if let f = hit.finish { c.yield(.finish(f)) }
@@ -187,6 +190,7 @@ public struct CachingChatModel: ChatModel {
                 let start = ContinuousClock.now
                 var first: Double?
                 var text = ""
+                var reasoning = ""
                 var usage = TokenUsage.zero
                 var finish: String?
                 do {
@@ -197,7 +201,7 @@ public struct CachingChatModel: ChatModel {
                             text += t
                         case .usage(let u): usage = usage + u
                         case .finish(let f): finish = f
-                        case .reasoning: break
+                        case .reasoning(let r): reasoning += r
                         }
                         continuation.yield(e)
                     }
@@ -208,7 +212,7 @@ public struct CachingChatModel: ChatModel {
                         cache?.store(
                             ResponseCache.Entry(
                                 key: key, text: text, usage: usage, finish: finish, ttft: first ?? seconds,
-                                seconds: seconds))
+                                seconds: seconds, reasoning: reasoning.isEmpty ? nil : reasoning))
                     }
                     continuation.finish()
                 } catch {

@@ -569,21 +569,25 @@ private final class Trace: @unchecked Sendable {
 }
 
 /// A value behind a lock, in a class, so that escaping closures can share it.
-final class Locked<T: Sendable>: Sendable {
+public final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
 
-    init(_ value: T) { m = Mutex(value) }
+    /// Holds `value`.
+    public init(_ value: T) { m = Mutex(value) }
 
-    func withLock<R: Sendable>(_ body: (inout T) -> R) -> R { m.withLock { body(&$0) } }
+    /// Runs `body` with the value, under the lock.
+    public func withLock<R: Sendable>(_ body: (inout T) -> R) -> R { m.withLock { body(&$0) } }
 }
 
 /// Items handed out one at a time to workers.
-final class WorkQueue<T: Sendable>: Sendable {
+public final class WorkQueue<T: Sendable>: Sendable {
     private let items: Mutex<(list: [T], next: Int)>
 
-    init(_ items: [T]) { self.items = Mutex((items, 0)) }
+    /// A queue of `items`, in order.
+    public init(_ items: [T]) { self.items = Mutex((items, 0)) }
 
-    func next() -> T? {
+    /// The next item, or nil when none is left.
+    public func next() -> T? {
         items.withLock { s in
             guard s.next < s.list.count else { return nil }
             defer { s.next += 1 }

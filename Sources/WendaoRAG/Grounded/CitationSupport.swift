@@ -64,6 +64,37 @@ public enum CitationSupport {
         return a
     }
 
+    /// The claims of `answer` and how many of them `sources` support, whatever the answer cites: every
+    /// sentence is checked against all the sources (the fine-tuning studio's support check, where a
+    /// teacher's answer must be grounded in its chunk whether or not it cites it).
+    ///
+    /// ```swift
+    /// let s = CitationSupport.support(of: "首重12元。", sources: [chunk], question: "首重多少钱？")
+    /// // s.claims == 1, s.supported == 1
+    /// ```
+    public static func support(of answer: String, sources: [Citation], question: String) -> (
+        claims: Int, supported: Int
+    ) {
+        var assembler = SentenceAssembler()
+        var sentences = assembler.feed(answer)
+        if let rest = assembler.finish() { sentences.append(rest) }
+        let checker = SupportChecker(sources: sources, question: question)
+        let all = sources.map(\.n)
+        var claims = 0
+        var supported = 0
+        for sentence in sentences {
+            let (body, _) = markers(in: sentence)
+            switch checker.check(body, cited: all) {
+            case .uncheckable, .notFound: continue
+            case .supported:
+                claims += 1
+                supported += 1
+            case .unsupported: claims += 1
+            }
+        }
+        return (claims, supported)
+    }
+
     /// `sentence` without its `[n]` markers, and the numbers they cite.
     static func markers(in sentence: String) -> (String, [Int]) {
         let s = Array(sentence.unicodeScalars)

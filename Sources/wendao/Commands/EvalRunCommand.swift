@@ -279,9 +279,14 @@ extension EvalCommand {
 /// every tenth of the run.
 final class ProgressLine: Sendable {
     let interactive: Bool
+    /// What is counted, in the plain lines (`answers`, `chunks`).
+    let unit: String
     private let state = Mutex<(lastTenth: Int, drawn: Bool)>((-1, false))
 
-    init(interactive: Bool) { self.interactive = interactive }
+    init(interactive: Bool, unit: String = "answers") {
+        self.interactive = interactive
+        self.unit = unit
+    }
 
     func show(_ p: WorkbenchProgress) { show(done: p.done, total: p.total, failed: p.failed) }
 
@@ -304,7 +309,7 @@ final class ProgressLine: Sendable {
                 return true
             }
             if due {
-                Output.err("\(done)/\(total) answers" + (failed > 0 ? " (\(failed) failed)" : ""))
+                Output.err("\(done)/\(total) \(unit)" + (failed > 0 ? " (\(failed) failed)" : ""))
             }
         }
     }
