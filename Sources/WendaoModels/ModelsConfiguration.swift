@@ -292,6 +292,7 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     default: r.unknown("conversations.\(k)")
                     }
                 }
+            case "images": break  // the image studio's section, read by WendaoImages' ImageStudioConfiguration
             default: r.unknown(key)
             }
         }

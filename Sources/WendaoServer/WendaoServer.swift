@@ -47,6 +47,7 @@ struct WendaoAPI: Sendable {
                 limit: service.configuration.loginAttempts, window: service.configuration.loginWindow))
         // Share links: 20 questions a minute per link unless it says otherwise.
         addSharePublicRoutes(router, throttle: WindowedCounter(limit: 20, window: .seconds(60)))
+        addSignedImageRoutes(router)
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))

@@ -27,6 +27,7 @@ struct Wendao: AsyncParsableCommand {
             UsersCommand.self, LLMCommand.self,
             ConversationsCommand.self,
             CuratedCommand.self,
+            ImageCommand.self,
         ]
     )
 
