@@ -178,8 +178,9 @@ public final class ImageGallery: Sendable {
                         status TEXT NOT NULL, error_code TEXT, error_message TEXT, actual_prompt TEXT,
                         created_at REAL NOT NULL, submitted_at REAL, finished_at REAL,
                         estimated_cost REAL, cost REAL, currency TEXT NOT NULL, day TEXT NOT NULL,
-                        favourite INTEGER NOT NULL DEFAULT 0, term_count INTEGER NOT NULL DEFAULT 0);
+                        favourite INTEGER NOT NULL DEFAULT 0, term_count INTEGER NOT NULL DEFAULT 0, owner TEXT);
                     CREATE INDEX image_records_status ON image_records(status);
+                    CREATE INDEX image_records_owner_day ON image_records(owner, day);
                     CREATE INDEX image_records_day ON image_records(day);
                     CREATE TABLE image_files (
                         record_id INTEGER NOT NULL REFERENCES image_records(id) ON DELETE CASCADE,
@@ -259,7 +260,7 @@ public final class ImageGallery: Sendable {
     public func create(
         kind: ImageTaskKind, prompt: String, negativePrompt: String?, parameters: [String: JSONValue], seed: Int?,
         model: String, provider: String, estimatedCost: Double?, currency: String, tags: [String] = [],
-        now: Date = Date()
+        owner: String? = nil, now: Date = Date()
     ) throws -> Int64 {
         let params = String(decoding: JSONValue.object(parameters).encoded, as: UTF8.self)
         let terms = analyzer.terms(prompt + " " + tags.joined(separator: " "))
@@ -268,12 +269,12 @@ public final class ImageGallery: Sendable {
                 try db.execute(
                     sql: """
                         INSERT INTO image_records (kind, prompt, negative_prompt, parameters, seed, model, provider,
-                            status, created_at, estimated_cost, currency, day, term_count)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)
+                            status, created_at, estimated_cost, currency, day, term_count, owner)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         kind.rawValue, prompt, negativePrompt, params, seed, model, provider, now.timeIntervalSince1970,
-                        estimatedCost, currency, Self.day(now), terms.count,
+                        estimatedCost, currency, Self.day(now), terms.count, owner,
                     ])
                 let id = db.lastInsertedRowID
                 try Self.index(db, id: id, terms: terms)
@@ -414,6 +415,20 @@ public final class ImageGallery: Sendable {
                     db,
                     sql: "SELECT COALESCE(SUM(COALESCE(cost, estimated_cost, 0)), 0) FROM image_records WHERE day = ?",
                     arguments: [day]) ?? 0
+            }
+        }
+    }
+
+    /// Images asked for by `owner` on `day` (the `n` of every task not failed): the unit of per-key quotas.
+    public func imagesRequested(owner: String, day: String) throws -> Int {
+        try wrap("cannot count images") {
+            try pool.read { db in
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COALESCE(SUM(CAST(json_extract(parameters, '$.n') AS INTEGER)), 0) FROM image_records
+                        WHERE owner = ? AND day = ? AND status NOT IN ('failed', 'canceled')
+                        """, arguments: [owner, day]) ?? 0
             }
         }
     }

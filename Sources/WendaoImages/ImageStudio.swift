@@ -40,6 +40,8 @@ public struct GenerateRequest: Sendable {
     public var tags: [String] = []
     /// Provider parameters passed through.
     public var extra: [String: JSONValue] = [:]
+    /// Who asked (an API key's label), for per-key quotas; nil for the operator.
+    public var owner: String?
 
     /// A request for `model` and `prompt`.
     public init(model: String, prompt: String) {
@@ -112,7 +114,7 @@ public final class ImageStudio: Sendable {
     public init(
         dataDirectory: URL, configuration: ImageStudioConfiguration, models: ModelsConfiguration,
         environment: [String: String], gateway: ModelGateway, logger: Logger, fetcher: WebFetcher? = nil,
-        ownsGateway: Bool = false
+        ownsGateway: Bool = false, gallery: ImageGallery? = nil
     ) throws {
         self.ownsGateway = ownsGateway
         self.dataDirectory = dataDirectory
@@ -121,7 +123,7 @@ public final class ImageStudio: Sendable {
         self.environment = environment
         self.gateway = gateway
         self.logger = logger
-        gallery = try ImageGallery(dataDirectory: dataDirectory)
+        self.gallery = try gallery ?? ImageGallery(dataDirectory: dataDirectory)
         http = ProviderHTTP(timeout: .seconds(max(30, Int64(configuration.taskTimeout))))
         if let fetcher {
             self.fetcher = fetcher
@@ -219,6 +221,15 @@ public final class ImageStudio: Sendable {
         }
     }
 
+    /// Checks that `model` names a provider this studio can call (a key where one is needed, a
+    /// ComfyUI workflow that exists) without calling it; a missing key is `invalidArgument` here (the
+    /// request named a model the server is not set up for).
+    public func validate(model: String) throws {
+        do { _ = try provider(for: model) } catch let e as WendaoError where e.code == .unauthenticated {
+            throw WendaoError(.invalidArgument, e.message)
+        }
+    }
+
     // MARK: Requests
 
     /// Makes pictures from a prompt; returns the finished record (status `succeeded`, `partial`,
@@ -265,7 +276,8 @@ public final class ImageStudio: Sendable {
         if let c = r.cfgScale { params["cfg_scale"] = .number(c) }
         if !r.extra.isEmpty { params["extra"] = .object(r.extra) }
         if let i = inputs.first, let d = i.data { params["inputs"] = ["init": .string(Self.sha(d))] }
-        return try await run(job, provider: provider, modelID: id, parameters: params, tags: r.tags, progress: progress)
+        return try await run(
+            job, provider: provider, modelID: id, parameters: params, tags: r.tags, progress: progress, owner: r.owner)
     }
 
     /// Dresses a person in garments; returns the finished record.
@@ -378,14 +390,26 @@ public final class ImageStudio: Sendable {
 
     func run(
         _ job: ImageJob, provider: any ImageProvider, modelID: String, parameters: [String: JSONValue], tags: [String],
-        progress: (@Sendable (ImageProgress) -> Void)?, label: String? = nil
+        progress: (@Sendable (ImageProgress) -> Void)?, label: String? = nil, owner: String? = nil
     ) async throws -> ImageRecord {
         let estimate = estimate(modelID, provider: provider.name, count: job.count)
         try checkCap(estimate)
+        if let owner {
+            let quota = configuration.keyDailyImages
+            let used = try gallery.imagesRequested(owner: owner, day: ImageGallery.day(Date()))
+            guard used + job.count <= quota else {
+                throw WendaoError(
+                    .rateLimited,
+                    quota == 0
+                        ? "image generation is not enabled for API keys (images.key_daily_images in config.yaml)"
+                        : "this key's daily image quota is used: \(used) of \(quota) today (UTC); it renews at 00:00 UTC"
+                )
+            }
+        }
         let id = try gallery.create(
             kind: job.kind, prompt: label ?? job.prompt, negativePrompt: job.negativePrompt, parameters: parameters,
             seed: job.seed, model: modelID, provider: provider.name, estimatedCost: estimate,
-            currency: configuration.currency, tags: tags)
+            currency: configuration.currency, tags: tags, owner: owner)
         progress?(ImageProgress(recordID: id, status: .submitting, note: "submitting to \(provider.name)"))
         let submission: ImageSubmission
         do {

@@ -15,6 +15,7 @@ import Yams
 ///     dashscope:aitryon: 0.20
 ///   public_base_url: https://studio.example.com   # where providers fetch signed uploads
 ///   signed_url_ttl: 3600
+///   key_daily_images: 20               # per API key per UTC day on /v1/images/generations (0: off)
 ///   download: { max_bytes: 20971520, timeout: 60, allow: [] }
 ///   task_timeout: 600
 ///   poll: { initial: 1, max: 10 }
@@ -24,6 +25,8 @@ import Yams
 ///     workflows: { product: workflows/product.json }
 /// ```
 public struct ImageStudioConfiguration: Sendable, Equatable {
+    /// The model `wendao serve`'s image routes use when a request names none (`default_model`).
+    public var defaultModel = "dashscope:wanx2.1-t2i-turbo"
     /// Prices per image by `provider:model`.
     public var prices: [String: Double] = [:]
     /// Currency of prices and the cap.
@@ -35,6 +38,8 @@ public struct ImageStudioConfiguration: Sendable, Equatable {
     /// Without `public_base_url`: put DashScope try-on inputs in DashScope's own temporary storage
     /// (`oss://` URLs, 48 hours; DashScope calls it a development aid) — `dashscope_temporary_uploads`.
     public var dashScopeTemporaryUploads = false
+    /// Images each API key may ask for per UTC day through `/v1/images/generations` (0: keys may not).
+    public var keyDailyImages = 0
     /// Lifetime of signed URLs, seconds.
     public var signedURLTTL: Double = 3600
     /// Largest result file downloaded.
@@ -106,11 +111,13 @@ public struct ImageStudioConfiguration: Sendable, Equatable {
         for (k, v) in try map(section, "") {
             switch k {
             case "currency": c.currency = try string(v, k)
+            case "default_model": c.defaultModel = try string(v, k)
             case "daily_cap": c.dailyCap = try number(v, k)
             case "prices":
                 for (m, p) in try map(v, k) { c.prices[m.lowercased()] = try number(p, "prices.\(m)") }
             case "public_base_url": c.publicBaseURL = try url(v, k)
             case "signed_url_ttl": c.signedURLTTL = try number(v, k, min: 1)
+            case "key_daily_images": c.keyDailyImages = Int(try number(v, k))
             case "dashscope_temporary_uploads":
                 guard let b = v as? Bool else { throw fail(k, "must be true or false") }
                 c.dashScopeTemporaryUploads = b

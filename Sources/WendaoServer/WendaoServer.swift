@@ -65,6 +65,7 @@ struct WendaoAPI: Sendable {
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addOpenAIRoutes(v1)
+        addImageRoutes(api, v1: v1)
         // Last, so that it applies to the not-found responder only (which every router middleware
         // wraps): a path routed for other methods answers 405 with Allow.
         router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
