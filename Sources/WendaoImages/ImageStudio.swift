@@ -67,6 +67,9 @@ public struct TryOnRequest: Sendable {
     public var tags: [String] = []
     /// Provider parameters passed through (`restore_face`, `resolution`).
     public var extra: [String: JSONValue] = [:]
+    /// Inputs given as bytes (uploads) by role (`person`, `top`, `bottom`); they take the place of
+    /// the paths.
+    public var data: [String: Data] = [:]
 
     /// A request for `person`.
     public init(person: String, top: String? = nil, bottom: String? = nil) {
@@ -285,15 +288,22 @@ public final class ImageStudio: Sendable {
         -> ImageRecord
     {
         let (provider, id, wire) = try self.provider(for: r.model, workflow: r.workflow)
-        guard r.top != nil || r.bottom != nil else {
+        guard r.top != nil || r.bottom != nil || r.data["top"] != nil || r.data["bottom"] != nil else {
             throw WendaoError(.invalidArgument, "try-on needs --top and/or --bottom besides --person")
         }
         let limits: InputLimits = provider.name == "dashscope" ? .dashScopeTryOn : .general
         var inputs: [ImageInput] = []
         var shown: [String: JSONValue] = [:]
-        for (role, source) in [("person", r.person), ("top", r.top), ("bottom", r.bottom)] {
-            guard let source else { continue }
-            let input = try await prepareInput(source, role: role, limits: limits, provider: provider, model: wire)
+        for (role, source) in [("person", Optional(r.person)), ("top", r.top), ("bottom", r.bottom)] {
+            let input: ImageInput
+            if let bytes = r.data[role] {
+                input = try await prepareInput(
+                    data: bytes, name: "upload", role: role, limits: limits, provider: provider, model: wire)
+            } else if let source, !source.isEmpty {
+                input = try await prepareInput(source, role: role, limits: limits, provider: provider, model: wire)
+            } else {
+                continue
+            }
             inputs.append(input)
             shown[role] = .string(input.data.map(Self.sha) ?? Self.withoutQuery(input.url ?? ""))
         }
@@ -302,8 +312,12 @@ public final class ImageStudio: Sendable {
         if !r.extra.isEmpty { params["extra"] = .object(r.extra) }
         let label =
             "try-on: "
-            + [("person", r.person), ("top", r.top), ("bottom", r.bottom)]
-            .compactMap { role, s in s.map { "\(role) \(URL(fileURLWithPath: $0).lastPathComponent)" } }
+            + [("person", Optional(r.person)), ("top", r.top), ("bottom", r.bottom)]
+            .compactMap { role, s -> String? in
+                if r.data[role] != nil { return "\(role) upload" }
+                guard let s, !s.isEmpty else { return nil }
+                return "\(role) \(URL(fileURLWithPath: s).lastPathComponent)"
+            }
             .joined(separator: ", ")
         return try await run(
             job, provider: provider, modelID: id, parameters: params, tags: r.tags, progress: progress, label: label)
@@ -326,7 +340,19 @@ public final class ImageStudio: Sendable {
                 data: page.body, name: WebFetcherShown.shown(url), role: role, limits: limits)
             return ImageInput(role: role, url: source, data: needsURL ? nil : page.body, info: info)
         }
-        let (data, info) = try InputChecks.check(file: URL(fileURLWithPath: source), role: role, limits: limits)
+        let (data, _) = try InputChecks.check(file: URL(fileURLWithPath: source), role: role, limits: limits)
+        return try await prepareInput(
+            data: data, name: URL(fileURLWithPath: source).lastPathComponent, role: role, limits: limits,
+            provider: provider, model: model)
+    }
+
+    /// Checks bytes (a local file's or an upload's) and makes them reachable as
+    /// ``prepareInput(_:role:limits:provider:model:)`` does.
+    func prepareInput(
+        data: Data, name: String, role: String, limits: InputLimits, provider: any ImageProvider, model: String
+    ) async throws -> ImageInput {
+        let needsURL = provider.needsInputURLs
+        let info = try InputChecks.check(data: data, name: name, role: role, limits: limits)
         guard needsURL else { return ImageInput(role: role, data: data, info: info) }
         if configuration.publicBaseURL == nil, configuration.dashScopeTemporaryUploads,
             let dashScope = provider as? DashScopeImages

@@ -7,7 +7,7 @@ import WendaoCore
 import WendaoImages
 import WendaoModels
 
-/// `POST /api/v1/images/generations` and `POST /v1/images/generations`.
+/// `POST /api/v1/images` and `POST /v1/images/generations`.
 struct ImageGenerationBody: Decodable {
     var model: String?
     var prompt: String
@@ -19,6 +19,15 @@ struct ImageGenerationBody: Decodable {
     var cfg_scale: Double?
     var tags: [String]?
     var response_format: String?
+}
+
+/// `POST /api/v1/tryon`: the pictures as `data:` URLs (what a browser's FileReader gives).
+struct TryOnBody: Decodable {
+    var model: String?
+    var person: String?
+    var top: String?
+    var bottom: String?
+    var tags: [String]?
 }
 
 /// `PATCH /api/v1/images/{id}`.
@@ -62,6 +71,19 @@ extension WendaoAPI {
             logger: service.logger, gallery: gallery)
     }
 
+    /// The bytes of a `data:…;base64,…` URL (or of bare base64).
+    static func dataURL(_ value: String) -> Data? {
+        var b64 = Substring(value)
+        if value.hasPrefix("data:") {
+            guard let comma = value.firstIndex(of: ","), value[..<comma].hasSuffix(";base64") else { return nil }
+            b64 = value[value.index(after: comma)...]
+        }
+        guard let d = Data(base64Encoded: String(b64), options: .ignoreUnknownCharacters), !d.isEmpty else {
+            return nil
+        }
+        return d
+    }
+
     static func imageRequest(_ body: ImageGenerationBody, defaultModel: String) throws -> GenerateRequest {
         var r = GenerateRequest(model: body.model ?? defaultModel, prompt: body.prompt)
         if let size = body.size {
@@ -95,13 +117,18 @@ extension WendaoAPI {
         api.get("images") { request, context in
             try requireAdmin(context)
             let q = request.uri.queryParameters
+            if let text = q.get("query"), text.count > 4096 {
+                throw APIError.badRequest("query must be at most 4096 characters")
+            }
             var query = GalleryQuery(text: q.get("query"), limit: 50)
             if let l = q.get("limit") {
                 guard let n = Int(l), (1...500).contains(n) else { throw APIError.badRequest("limit must be 1–500") }
                 query.limit = n
             }
             if let o = q.get("offset") {
-                guard let n = Int(o), n >= 0 else { throw APIError.badRequest("offset must be 0 or more") }
+                guard let n = Int(o), (0...1_000_000).contains(n) else {
+                    throw APIError.badRequest("offset must be from 0 to 1000000")
+                }
                 query.offset = n
             }
             query.tag = q.get("tag")
@@ -122,13 +149,32 @@ extension WendaoAPI {
             }
             return try JSON.response(Page(total: total, records: records))
         }
-        api.post("images/generations") { request, context in
+        api.post("images") { request, context in
             try requireAdmin(context)
             let body = try await JSON.decode(ImageGenerationBody.self, from: request, limit: 1 << 20)
             let studio = try imageStudio(parts)
             let r = try Self.imageRequest(body, defaultModel: studio.configuration.defaultModel)
             try studio.validate(model: r.model)
             let record = try await studio.generate(r)
+            return try JSON.response(record, status: .created)
+        }
+        api.post("tryon") { request, context in
+            try requireAdmin(context)
+            let body = try await JSON.decode(TryOnBody.self, from: request, limit: 24 << 20)
+            let studio = try imageStudio(parts)
+            var r = TryOnRequest(person: "")
+            r.model = body.model ?? "dashscope:aitryon"
+            for (role, value) in [("person", body.person), ("top", body.top), ("bottom", body.bottom)] {
+                guard let value else { continue }
+                guard let data = Self.dataURL(value) else {
+                    throw APIError.badRequest("\(role) must be a data: URL with base64 image bytes")
+                }
+                r.data[role] = data
+            }
+            guard r.data["person"] != nil else { throw APIError.badRequest("person is required") }
+            r.tags = body.tags ?? []
+            try studio.validate(model: r.model)
+            let record = try await studio.tryOn(r)
             return try JSON.response(record, status: .created)
         }
         api.get("images/:id") { _, context in

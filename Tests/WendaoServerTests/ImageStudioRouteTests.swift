@@ -65,7 +65,7 @@ struct ImageStudioRouteTests {
         let srv = try WendaoServer(configuration: c, logger: Logger(label: "test.images"))
         try await srv.application().test(.router) { client in
             let made = try await client.execute(
-                uri: "/api/v1/images/generations", method: .post, headers: admin,
+                uri: "/api/v1/images", method: .post, headers: admin,
                 body: ByteBuffer(string: #"{"prompt":"白底 保温杯","size":"1024*1024","tags":["电商"]}"#))
             #expect(made.status == .created)
             let record = object(made)
@@ -94,9 +94,21 @@ struct ImageStudioRouteTests {
             #expect(String(buffer: second.body).contains("quota"))
             // A model without a key is a 400 before anything is sent.
             let noKey = try await client.execute(
-                uri: "/api/v1/images/generations", method: .post, headers: admin,
+                uri: "/api/v1/images", method: .post, headers: admin,
                 body: ByteBuffer(string: #"{"prompt":"x","model":"openai:gpt-image-1"}"#))
             #expect(noKey.status == .badRequest)
+            // Try-on inputs are checked before anything is sent: a person is required, data: URLs only,
+            // an HTML page is not a picture.
+            let html =
+                "data:image/jpeg;base64," + Data(String(repeating: "<html>", count: 2000).utf8).base64EncodedString()
+            for body in [
+                #"{"top":"data:image/png;base64,AAAA"}"#, #"{"person":"@@@","top":"@@@"}"#,
+                #"{"person":"\#(html)","top":"\#(html)"}"#,
+            ] {
+                let r = try await client.execute(
+                    uri: "/api/v1/tryon", method: .post, headers: admin, body: ByteBuffer(string: body))
+                #expect(r.status == .badRequest, "\(String(buffer: r.body))")
+            }
             #expect(
                 try await client.execute(uri: "/api/v1/images/\(id)", method: .delete, headers: admin).status
                     == .noContent)
