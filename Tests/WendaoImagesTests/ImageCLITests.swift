@@ -122,3 +122,58 @@ struct ImageCLITests {
         #expect(server.requests.isEmpty)
     }
 }
+
+@Suite("wendao image batch", .tags(.slow), .timeLimit(.minutes(3)))
+struct ImageBatchCLITests {
+    @Test("A product CSV in, tagged records out; the daily cap stops it at a row; the next run resumes")
+    func batchResumes() async throws {
+        let fixture = try CLIFixture()
+        let a = TestImages.png(width: 20, height: 20, seed: 8)
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasSuffix("/image-synthesis") { return task("PENDING") }
+            if req.path.hasPrefix("/r/") { return pngResponse(a) }
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            return task("SUCCEEDED", #","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]"#)
+        }
+        defer { Task { await server.shutdown() } }
+        try FileManager.default.createDirectory(atPath: fixture.data, withIntermediateDirectories: true)
+        let config = URL(fileURLWithPath: fixture.data).appendingPathComponent("config.yaml")
+        func writeConfig(cap: Double) throws {
+            try """
+            images:
+              daily_cap: \(cap)
+              prices: { dashscope:wanx2.1-t2i-turbo: 0.5 }
+              download: { allow: ["127.0.0.1/32"] }
+              poll: { initial: 0.05, max: 0.1 }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        }
+        try writeConfig(cap: 1)
+        let csv = try fixture.scratch.write(
+            "products.csv",
+            "\u{FEFF}name,description,scene\n保温杯,\"不锈钢, 500ml\",\n真丝连衣裙,白色,海边度假\n月饼礼盒,双黄莲蓉,中秋节\n")
+        let environment = [
+            "WENDAO_DASHSCOPE_BASE_URL": "http://127.0.0.1:\(server.port)/compatible-mode/v1",
+            "DASHSCOPE_API_KEY": canaryKey,
+        ]
+        let first = try await fixture.runAsync(["image", "batch", csv.path, "--json"], environment: environment)
+        #expect(first.status == 1)
+        let report = try first.json()
+        #expect((report["made"] as? [[String: Any]])?.count == 2)
+        #expect(report["stopped_at"] as? Int == 3)
+        #expect((report["stop_reason"] as? String)?.contains("daily image spending cap") == true)
+        let prompts = server.requests.filter { $0.path.hasSuffix("/image-synthesis") }.compactMap {
+            ($0.jsonObject()?["input"] as? [String: Any])?["prompt"] as? String
+        }
+        #expect(prompts.first?.contains("纯白背景") == true)
+        #expect(prompts.first?.contains("不锈钢, 500ml") == true)
+        #expect(prompts.dropFirst().first?.contains("海边度假") == true)
+        try writeConfig(cap: 10)
+        let second = try await fixture.runAsync(["image", "batch", csv.path, "--json"], environment: environment)
+        #expect(second.status == 0, "\(second.stderr)")
+        let again = try second.json()
+        #expect(again["skipped"] as? Int == 2)
+        #expect((again["made"] as? [[String: Any]])?.map { $0["row"] as? Int } == [3])
+        let list = try await fixture.runAsync(["image", "list", "--tag", "batch:products", "--json"], environment: [:])
+        #expect(try list.json()["total"] as? Int == 3)
+    }
+}

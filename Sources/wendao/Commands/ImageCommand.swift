@@ -19,7 +19,8 @@ struct ImageCommand: AsyncParsableCommand {
             public_base_url live under images: in config.yaml.
             """,
         subcommands: [
-            Generate.self, TryOn.self, List.self, Show.self, Export.self, Resume.self, Cancel.self, Tag.self,
+            Generate.self, TryOn.self, Batch.self, List.self, Show.self, Export.self, Resume.self, Cancel.self,
+            Tag.self,
             Favourite.self, Delete.self,
         ])
 
@@ -188,6 +189,94 @@ struct ImageCommand: AsyncParsableCommand {
             await studio.shutdown()
             await app.shutdown()
             try ImageCommand.report(record, json: global.json)
+        }
+    }
+
+    struct Batch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make pictures for every product of a CSV (name, description, scene); resumable.",
+            discussion: """
+                Example: wendao image batch products.csv --template auto --n 2 [--writer deepseek:deepseek-chat]. \
+                Templates: white (white-background main picture), lifestyle (the row's scene), festival (the row's \
+                scene names the festival), auto (white without a scene, else lifestyle). Records are tagged \
+                batch:NAME and row:N; running the same command again skips rows already made, so a run stopped by \
+                the daily cap (it says at which row) continues the next day. --writer asks a chat model to turn the \
+                template's draft into a better prompt.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The products CSV.") var csv: String
+        @Option(name: .long, help: "provider:model (default dashscope:wanx2.1-t2i-turbo).") var model =
+            "dashscope:wanx2.1-t2i-turbo"
+        @Option(name: .long, help: "white, lifestyle, festival or auto.") var template = "auto"
+        @Option(name: .long, help: "The batch's name (default: the CSV's file name).") var name: String?
+        @Option(name: .long, help: "WIDTH*HEIGHT.") var size: String?
+        @Option(name: .customLong("n"), help: "Pictures per product.") var count = 1
+        @Option(name: .long, help: "A chat model that rewrites each prompt (provider:model or local:NAME).")
+        var writer: String?
+
+        func run() async throws {
+            guard let t = SceneTemplate(rawValue: template) else {
+                throw WendaoError(.invalidArgument, "--template must be white, lifestyle, festival or auto")
+            }
+            guard let data = FileManager.default.contents(atPath: csv), let text = String(data: data, encoding: .utf8)
+            else { throw WendaoError(.unreadable, "\(csv): cannot read it as UTF-8 text") }
+            let rows = try ProductCSV.parse(text)
+            var base = GenerateRequest(model: model, prompt: "")
+            base.count = count
+            if let size {
+                guard let s = ImageSize(parsing: size) else {
+                    throw WendaoError(.invalidArgument, "--size '\(size)' must be WIDTH*HEIGHT, e.g. 1024*1024")
+                }
+                base.size = s
+            }
+            let setup = try ModelSetup(global: global)
+            let writerModel = try writer.map { try setup.resolve($0) }
+            let (studio, app) = try ImageCommand.studio(global)
+            let batchName = name ?? URL(fileURLWithPath: csv).deletingPathExtension().lastPathComponent
+            do {
+                var rewrite: (@Sendable (ProductRow, String) async throws -> String)?
+                if let writerModel {
+                    let chat = try await app.chatModel(for: writerModel)
+                    rewrite = { row, draft in
+                        let reply = try await chat.complete([
+                            ChatMessage(
+                                .system,
+                                "You write prompts for a text-to-image model making e-commerce pictures. Answer with the "
+                                    + "prompt only, in the language of the draft, at most 300 characters."),
+                            ChatMessage(
+                                .user,
+                                "Product: \(row.name)\nDescription: \(row.description)\nScene: \(row.scene)\nDraft: \(draft)"
+                            ),
+                        ])
+                        let text = reply.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                        return text.isEmpty ? draft : String(text.prefix(800))
+                    }
+                }
+                let report = try await studio.batch(
+                    rows, name: batchName, template: t, base: base, writer: rewrite, progress: { Output.err($0) })
+                await studio.shutdown()
+                await app.shutdown()
+                if global.json {
+                    Output.json(report)
+                } else {
+                    Output.line(
+                        "batch \(batchName): \(report.made.count) made, \(report.skipped) already done, \(report.rows) rows"
+                    )
+                    for m in report.made {
+                        Output.line(
+                            "  row \(m.row): #\(m.id) \(m.status.rawValue) \(m.files.map(\.path).joined(separator: " "))"
+                        )
+                    }
+                    if let at = report.stoppedAt { Output.line("stopped at row \(at): \(report.stopReason ?? "")") }
+                }
+                if report.stoppedAt != nil || report.made.contains(where: { $0.status != .succeeded }) {
+                    throw ExitCode(1)
+                }
+            } catch {
+                await studio.shutdown()
+                await app.shutdown()
+                throw error
+            }
         }
     }
 
