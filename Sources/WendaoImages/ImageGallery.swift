@@ -157,6 +157,7 @@ public final class ImageGallery: Sendable {
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         do {
             pool = try DatabasePool(
                 path: directory.appendingPathComponent("gallery.sqlite").path, configuration: config)

@@ -61,22 +61,33 @@ struct GalleryTests {
         #expect(throws: WendaoError.self) { try g.record(dress) }
     }
 
-    @Test("A page of 50 from 2,000 records lists quickly")
+    @Test("A gallery of 10,000 records: a page of 50 and a prompt search stay fast", .tags(.slow))
     func listSpeed() throws {
         let scratch = try ScratchDirectory("img")
         defer { scratch.remove() }
         let g = try ImageGallery(dataDirectory: scratch.url)
-        for i in 0..<2_000 {
+        let words = ["连衣裙", "保温杯", "月饼", "parcel", "white background", "海边", "lifestyle", "poster"]
+        for i in 0..<10_000 {
             _ = try g.create(
-                kind: .generate, prompt: "产品 \(i) white background", negativePrompt: nil, parameters: [:], seed: nil,
-                model: "m:x", provider: "m", estimatedCost: 0, currency: "CNY")
+                kind: .generate, prompt: "产品 \(i) \(words[i % words.count]) \(words[(i / 8) % words.count])",
+                negativePrompt: nil, parameters: ["n": 1], seed: nil, model: "m:x", provider: "m", estimatedCost: 0,
+                currency: "CNY", tags: i % 10 == 0 ? ["夏季"] : [])
         }
-        let started = ContinuousClock.now
-        let page = try g.list(GalleryQuery(limit: 50))
-        #expect(page.records.count == 50 && page.total == 2_000)
-        let searched = try g.list(GalleryQuery(text: "产品 1999", limit: 50))
-        #expect(searched.records.first?.prompt.contains("1999") == true)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        var best = Duration.seconds(10)
+        var bestSearch = Duration.seconds(10)
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            let page = try g.list(GalleryQuery(limit: 50))
+            best = min(best, ContinuousClock.now - started)
+            #expect(page.records.count == 50 && page.total == 10_000)
+            let s = ContinuousClock.now
+            let searched = try g.list(GalleryQuery(text: "保温杯 海边", limit: 50))
+            bestSearch = min(bestSearch, ContinuousClock.now - s)
+            #expect(searched.records.count == 50)
+        }
+        print("gallery of 10,000: page of 50 in \(best), search page in \(bestSearch)")
+        #expect(best < .milliseconds(250))
+        #expect(bestSearch < .seconds(2))
     }
 
     @Test("config.yaml images: section: prices, cap, URLs; bad values named")
