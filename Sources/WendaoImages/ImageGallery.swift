@@ -200,6 +200,16 @@ public final class ImageGallery: Sendable {
                     CREATE INDEX image_terms_record ON image_terms(record_id);
                     """)
         }
+        m.registerMigration("images-v2-shares") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE image_shares (
+                        token_hash TEXT PRIMARY KEY,
+                        record_id INTEGER NOT NULL REFERENCES image_records(id) ON DELETE CASCADE,
+                        created_at REAL NOT NULL, revoked_at REAL);
+                    CREATE INDEX image_shares_record ON image_shares(record_id);
+                    """)
+        }
         return m
     }
 
@@ -547,6 +557,57 @@ public final class ImageGallery: Sendable {
             }
         }
         return try record(id)
+    }
+
+    static func tokenHash(_ token: String) -> String {
+        var h = SHA256()
+        h.update(Array(token.utf8))
+        return h.hexDigest()
+    }
+
+    /// A new share link token for record `id` (32 random bytes, URL-safe base64; only its SHA-256 is
+    /// kept, so the token is shown once). Anyone with it sees the record's pictures until it is revoked.
+    public func share(_ id: Int64, now: Date = Date()) throws -> String {
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let token = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        try wrap("cannot share image record \(id)") {
+            try pool.write { db in
+                guard try Int64.fetchOne(db, sql: "SELECT id FROM image_records WHERE id = ?", arguments: [id]) != nil
+                else { throw WendaoError(.notFound, "no image record \(id)") }
+                try db.execute(
+                    sql: "INSERT INTO image_shares (token_hash, record_id, created_at) VALUES (?, ?, ?)",
+                    arguments: [Self.tokenHash(token), id, now.timeIntervalSince1970])
+            }
+        }
+        return token
+    }
+
+    /// Revokes every share link of record `id`; returns how many were live.
+    @discardableResult
+    public func revokeShares(_ id: Int64, now: Date = Date()) throws -> Int {
+        try wrap("cannot revoke the share links of image record \(id)") {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE image_shares SET revoked_at = ? WHERE record_id = ? AND revoked_at IS NULL",
+                    arguments: [now.timeIntervalSince1970, id])
+                return db.changesCount
+            }
+        }
+    }
+
+    /// The record a live share token opens, or nil (unknown or revoked).
+    public func sharedRecord(token: String) throws -> ImageRecord? {
+        guard token.count >= 20, token.count <= 100 else { return nil }
+        let id = try wrap("cannot read share links") {
+            try pool.read { db in
+                try Int64.fetchOne(
+                    db, sql: "SELECT record_id FROM image_shares WHERE token_hash = ? AND revoked_at IS NULL",
+                    arguments: [Self.tokenHash(token)])
+            }
+        }
+        return try id.map { try record($0) }
     }
 
     /// Deletes a record, and its files unless another record holds the same picture.

@@ -224,8 +224,50 @@ extension WendaoAPI {
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+        api.post("images/:id/share") { _, context in
+            try requireAdmin(context)
+            let id = try id(context)
+            let (gallery, _) = try parts.parts()
+            let token = try await service.blocking { try gallery.share(id) }
+            return try JSON.response(["token": token, "path": "/i/" + token], status: .created)
+        }
+        api.delete("images/:id/share") { _, context in
+            try requireAdmin(context)
+            let id = try id(context)
+            let (gallery, _) = try parts.parts()
+            _ = try await service.blocking {
+                _ = try gallery.record(id)
+                return try gallery.revokeShares(id)
+            }
+            return Response(status: .noContent)
+        }
         v1.post("images/generations") { request, context in
             try await openAIImageGeneration(request, context: context, parts: parts)
+        }
+    }
+
+    /// Public share links of records: `GET /i/{token}` (the first picture; `?index=N` another). 404 for
+    /// an unknown or revoked token — the same answer, so a guess learns nothing.
+    func addImageShareRoutes(_ router: Router<WendaoContext>) {
+        let parts = ImageStudioParts(configuration: service.configuration)
+        router.get("i/:token") { request, context in
+            let token = try context.parameters.require("token")
+            let (gallery, _) = try parts.parts()
+            guard let record = try await service.blocking({ try gallery.sharedRecord(token: token) }) else {
+                throw APIError.notFound("this link does not exist or was revoked")
+            }
+            let index = request.uri.queryParameters.get("index").flatMap { Int($0) } ?? 0
+            guard let file = record.files.first(where: { $0.index == index }),
+                let data = FileManager.default.contents(atPath: file.path)
+            else { throw APIError.notFound("no such picture") }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: file.format.mimeType, .cacheControl: "private, no-store",
+                    HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                    HTTPField.Name("Referrer-Policy")!: "no-referrer",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
 

@@ -48,6 +48,7 @@ struct WendaoAPI: Sendable {
         // Share links: 20 questions a minute per link unless it says otherwise.
         addSharePublicRoutes(router, throttle: WindowedCounter(limit: 20, window: .seconds(60)))
         addSignedImageRoutes(router)
+        addImageShareRoutes(router)
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))

@@ -80,6 +80,19 @@ struct ImageStudioRouteTests {
                 uri: "/api/v1/images/\(id)", method: .patch, headers: admin,
                 body: ByteBuffer(string: #"{"add_tags":["夏季"],"favourite":true}"#))
             #expect(object(patched)["favourite"] as? Bool == true)
+            // A share link: public, unguessable, revocable.
+            let shared = try await client.execute(uri: "/api/v1/images/\(id)/share", method: .post, headers: admin)
+            #expect(shared.status == .created)
+            let link = try #require(object(shared)["path"] as? String)
+            let open = try await client.execute(uri: link, method: .get)
+            #expect(open.status == .ok && Data(open.body.readableBytesView) == tinyPNG)
+            #expect(
+                try await client.execute(uri: "/i/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", method: .get).status
+                    == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/images/\(id)/share", method: .delete, headers: admin).status
+                    == .noContent)
+            #expect(try await client.execute(uri: link, method: .get).status == .notFound)
             // A tenant key does not see the studio…
             #expect(try await client.execute(uri: "/api/v1/images", method: .get, headers: key).status == .notFound)
             // …but may generate within its daily quota (1 image), in OpenAI's shape.

@@ -21,7 +21,7 @@ struct ImageCommand: AsyncParsableCommand {
         subcommands: [
             Generate.self, TryOn.self, Batch.self, List.self, Show.self, Export.self, Resume.self, Cancel.self,
             Tag.self,
-            Favourite.self, Delete.self,
+            Favourite.self, Share.self, Delete.self,
         ])
 
     /// The studio of one command (the caller shuts it down).
@@ -463,6 +463,41 @@ struct ImageCommand: AsyncParsableCommand {
             let r = try ImageCommand.gallery(global).setFavourite(id, !off)
             if global.json { return Output.json(r) }
             ImageCommand.printRecord(r)
+        }
+    }
+
+    struct Share: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Make an unguessable link to a record's pictures (served by wendao serve at /i/TOKEN), or revoke them.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The record id.") var id: Int64
+        @Flag(name: .long, help: "Revoke every link of the record.") var revoke = false
+
+        struct Body: Encodable {
+            var id: Int64
+            var token: String?
+            var path: String?
+            var url: String?
+            var revoked: Int?
+        }
+
+        func run() throws {
+            let gallery = try ImageCommand.gallery(global)
+            if revoke {
+                let n = try gallery.revokeShares(id)
+                if global.json { return Output.json(Body(id: id, revoked: n)) }
+                return Output.line("Revoked \(n) link(s) of image record \(id).")
+            }
+            let token = try gallery.share(id)
+            let environment = ProcessInfo.processInfo.environment
+            let dir = Library.defaultDirectory(explicit: global.data, environment: environment)
+            let file = ModelSetup.configurationFile(dataDirectory: dir, environment: environment)
+            let base = (try? ImageStudioConfiguration.load(from: file))?.publicBaseURL
+            let path = "/i/" + token
+            if global.json { return Output.json(Body(id: id, token: token, path: path, url: base.map { $0 + path })) }
+            Output.line(base.map { $0 + path } ?? path)
+            Output.err("shown once; revoke with: wendao image share \(id) --revoke")
         }
     }
 
