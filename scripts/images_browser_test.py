@@ -85,6 +85,9 @@ def checks(s):
     b.wait(lambda _: b.visible("[data-testid=images-detail]"), "the record's details")
     check("白色背景" in b.text("[data-testid=images-detail]"), "the details show the prompt")
     check(d.find_elements(By.CSS_SELECTOR, "[data-testid=image-again]"), "the details offer Run again")
+    d.find_element(By.CSS_SELECTOR, "[data-testid=image-share]").click()
+    link = b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "[data-testid=image-share-link] a"), "the share link")[0]
+    check("/i/" in link.get_attribute("href"), "the share link points at /i/TOKEN")
     print(f"  screenshot: {b.screenshot('images-desktop.png')}")
     d.set_window_size(390, 844)
     d.execute_script("window.scrollTo(0, 0)")

@@ -153,7 +153,17 @@ function showDetail(r) {
     el('div', { class: 'row-actions' },
       r.kind === 'generate' ? el('button', { type: 'button', class: 'primary', 'data-testid': 'image-again', onclick: () => { fillForm(valuesFromRecord(r)); generate(); } }, t('images.again')) : null,
       el('button', { type: 'button', onclick: () => toggleFavourite(r) }, t(r.favourite ? 'images.unfavourite' : 'images.favourite')),
+      r.files && r.files.length ? el('button', { type: 'button', 'data-testid': 'image-share', onclick: () => share(r) }, t('images.share')) : null,
       el('button', { type: 'button', class: 'danger', onclick: () => remove(r) }, t('common.delete'))));
+}
+
+async function share(r) {
+  try {
+    const body = await apiJSON('/api/v1/images/' + r.id + '/share', { method: 'POST' });
+    const url = location.origin + body.path;
+    const box = $('images-detail');
+    box.append(el('p', { class: 'share-link', 'data-testid': 'image-share-link' }, t('images.shared') + ' ', el('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, url)));
+  } catch (e) { toast(e.message); }
 }
 
 async function toggleFavourite(r) {
