@@ -271,12 +271,35 @@ public final class ImageGallery: Sendable {
     public func create(
         kind: ImageTaskKind, prompt: String, negativePrompt: String?, parameters: [String: JSONValue], seed: Int?,
         model: String, provider: String, estimatedCost: Double?, currency: String, tags: [String] = [],
-        owner: String? = nil, now: Date = Date()
+        owner: String? = nil, now: Date = Date(),
+        admit: (@Sendable (_ spentToday: Double, _ ownerImagesToday: Int) throws -> Void)? = nil
     ) throws -> Int64 {
         let params = String(decoding: JSONValue.object(parameters).encoded, as: UTF8.self)
         let terms = analyzer.terms(prompt + " " + tags.joined(separator: " "))
         return try wrap("cannot record the image task") {
             try pool.write { db in
+                // The cap and the quota are checked in the transaction that records the task, so two
+                // tasks started at once cannot both pass the last of the budget.
+                if let admit {
+                    let day = Self.day(now)
+                    let spent =
+                        try Double.fetchOne(
+                            db,
+                            sql:
+                                "SELECT COALESCE(SUM(COALESCE(cost, estimated_cost, 0)), 0) FROM image_records WHERE day = ?",
+                            arguments: [day]) ?? 0
+                    var used = 0
+                    if let owner {
+                        used =
+                            try Int.fetchOne(
+                                db,
+                                sql: """
+                                    SELECT COALESCE(SUM(CAST(json_extract(parameters, '$.n') AS INTEGER)), 0) FROM image_records
+                                    WHERE owner = ? AND day = ? AND status NOT IN ('failed', 'canceled')
+                                    """, arguments: [owner, day]) ?? 0
+                    }
+                    try admit(spent, used)
+                }
                 try db.execute(
                     sql: """
                         INSERT INTO image_records (kind, prompt, negative_prompt, parameters, seed, model, provider,

@@ -398,18 +398,20 @@ public final class ImageStudio: Sendable {
     /// Refuses a task that would take today's spending past the cap.
     func checkCap(_ estimate: Double?, now: Date = Date()) throws {
         guard let cap = configuration.dailyCap else { return }
-        let day = ImageGallery.day(now)
-        let spent = try gallery.spent(day: day)
-        let cost = estimate ?? 0
-        if spent + cost > cap + 1e-9 {
-            throw WendaoError(
-                .limitExceeded,
-                String(
-                    format:
-                        "daily image spending cap reached: %.2f of %.2f %@ spent on %@ (UTC), this task would add %.2f; "
-                        + "raise images.daily_cap in config.yaml or wait until 00:00 UTC",
-                    spent, cap, configuration.currency, day, cost))
-        }
+        try Self.checkCap(
+            spent: try gallery.spent(day: ImageGallery.day(now)), cost: estimate ?? 0, cap: cap,
+            currency: configuration.currency, now: now)
+    }
+
+    static func checkCap(spent: Double, cost: Double, cap: Double, currency: String, now: Date = Date()) throws {
+        guard spent + cost > cap + 1e-9 else { return }
+        throw WendaoError(
+            .limitExceeded,
+            String(
+                format:
+                    "daily image spending cap reached: %.2f of %.2f %@ spent on %@ (UTC), this task would add %.2f; "
+                    + "raise images.daily_cap in config.yaml or wait until 00:00 UTC",
+                spent, cap, currency, ImageGallery.day(now), cost))
     }
 
     // MARK: Running
@@ -420,10 +422,12 @@ public final class ImageStudio: Sendable {
     ) async throws -> ImageRecord {
         let estimate = estimate(modelID, provider: provider.name, count: job.count)
         try checkCap(estimate)
-        if let owner {
-            let quota = configuration.keyDailyImages
-            let used = try gallery.imagesRequested(owner: owner, day: ImageGallery.day(Date()))
-            guard used + job.count <= quota else {
+        let quota = owner == nil ? nil : configuration.keyDailyImages
+        let cap = configuration.dailyCap
+        let currency = configuration.currency
+        let count = job.count
+        let admit: @Sendable (Double, Int) throws -> Void = { spent, used in
+            if let quota, used + count > quota {
                 throw WendaoError(
                     .rateLimited,
                     quota == 0
@@ -431,11 +435,12 @@ public final class ImageStudio: Sendable {
                         : "this key's daily image quota is used: \(used) of \(quota) today (UTC); it renews at 00:00 UTC"
                 )
             }
+            if let cap { try Self.checkCap(spent: spent, cost: estimate ?? 0, cap: cap, currency: currency) }
         }
         let id = try gallery.create(
             kind: job.kind, prompt: label ?? job.prompt, negativePrompt: job.negativePrompt, parameters: parameters,
             seed: job.seed, model: modelID, provider: provider.name, estimatedCost: estimate,
-            currency: configuration.currency, tags: tags, owner: owner)
+            currency: configuration.currency, tags: tags, owner: owner, admit: admit)
         progress?(ImageProgress(recordID: id, status: .submitting, note: "submitting to \(provider.name)"))
         let submission: ImageSubmission
         do {

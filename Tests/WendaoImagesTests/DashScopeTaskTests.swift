@@ -156,7 +156,7 @@ struct DashScopeTaskTests {
             }
         }
         defer { Task { await server.shutdown() } }
-        let studio = try makeStudio(scratch, server: server) { $0.downloadTimeout = 1 }
+        let studio = try makeStudio(scratch, server: server) { $0.downloadTimeout = kind == "slow" ? 1 : 10 }
         let record = try await studio.generate(GenerateRequest(model: "dashscope:wanx2.1-t2i-turbo", prompt: "x"))
         await studio.shutdown()
         #expect(record.status == .failed)
@@ -289,6 +289,38 @@ struct DashScopeTaskTests {
         await studio.shutdown()
         #expect(made == 2)
         #expect(refusal?.message.contains("0.80 of 1.00 CNY") == true)
+    }
+
+    @Test("Tasks started at once cannot together pass the cap: the check is in the recording transaction")
+    func capUnderConcurrency() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let a = TestImages.png(width: 16, height: 16)
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasSuffix("/image-synthesis") { return task("PENDING") }
+            if req.path.hasPrefix("/r/") { return pngResponse(a) }
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            return task("SUCCEEDED", #","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]"#)
+        }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server) { c in
+            c.prices["dashscope:wanx2.1-t2i-turbo"] = 0.5
+            c.dailyCap = 1
+        }
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<6 {
+                group.addTask {
+                    (try? await studio.generate(
+                        GenerateRequest(model: "dashscope:wanx2.1-t2i-turbo", prompt: "concurrent \(i)"))) != nil
+                }
+            }
+            var made = 0
+            for await ok in group where ok { made += 1 }
+            return made
+        }
+        await studio.shutdown()
+        #expect(outcomes == 2)
+        #expect(abs(try studio.gallery.spent(day: ImageGallery.day(Date())) - 1) < 1e-9)
     }
 
     @Test("Keys never appear in errors: a 401 from the provider")
