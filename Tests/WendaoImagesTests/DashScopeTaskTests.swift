@@ -323,6 +323,41 @@ struct DashScopeTaskTests {
         #expect(abs(try studio.gallery.spent(day: ImageGallery.day(Date())) - 1) < 1e-9)
     }
 
+    @Test("100 tasks in flight at once are polled without a thread each", .tags(.slow))
+    func hundredTasks() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let a = TestImages.png(width: 16, height: 16)
+        let polls = Counter()
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasSuffix("/image-synthesis") { return task("PENDING") }
+            if req.path.hasPrefix("/r/") { return pngResponse(a) }
+            // Every third poll finishes its task; the others are still running.
+            guard polls.next() % 3 == 2 else { return task("RUNNING") }
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            return task("SUCCEEDED", #","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]"#)
+        }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server) { $0.taskTimeout = 60 }
+        let started = ContinuousClock.now
+        let made = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<100 {
+                group.addTask {
+                    (try? await studio.generate(GenerateRequest(model: "dashscope:wanx2.1-t2i-turbo", prompt: "p \(i)")))?
+                        .status == .succeeded
+                }
+            }
+            var n = 0
+            for await ok in group where ok { n += 1 }
+            return n
+        }
+        let took = ContinuousClock.now - started
+        await studio.shutdown()
+        print("100 concurrent tasks: \(made) succeeded in \(took), \(polls.current) polls")
+        #expect(made == 100)
+        #expect(took < .seconds(60))
+    }
+
     @Test("Keys never appear in errors: a 401 from the provider")
     func unauthorised() async throws {
         let scratch = try ScratchDirectory("img")
