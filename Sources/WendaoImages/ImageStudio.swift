@@ -477,6 +477,9 @@ public final class ImageStudio: Sendable {
         var last = record.status
         while true {
             try Task.checkCancellation()
+            // Cancelled meanwhile (`wendao image cancel`, another process): stop following.
+            let current = try gallery.record(id)
+            if current.status == .canceled { return current }
             let state: ImageTaskState
             do {
                 state = try await provider.poll(taskID: taskID)

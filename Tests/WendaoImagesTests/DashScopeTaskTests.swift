@@ -358,6 +358,37 @@ struct DashScopeTaskTests {
         #expect(took < .seconds(60))
     }
 
+    @Test("Cancel: the provider is asked to stop, the record ends canceled at no cost, the follower stops")
+    func cancel() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasSuffix("/image-synthesis") { return task("PENDING") }
+            if req.path.hasSuffix("/cancel") { return .json(#"{"request_id":"c1"}"#) }
+            return task("PENDING")
+        }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server) { $0.prices["dashscope:wanx2.1-t2i-turbo"] = 0.2 }
+        let running = Task {
+            try await studio.generate(GenerateRequest(model: "dashscope:wanx2.1-t2i-turbo", prompt: "x"))
+        }
+        var id: Int64?
+        for _ in 0..<200 {
+            if let r = try studio.gallery.unfinished().first, r.taskID != nil {
+                id = r.id
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let recordID = try #require(id)
+        let canceled = try await studio.cancel(recordID)
+        #expect(canceled.status == .canceled && canceled.cost == 0)
+        let followed = try await running.value
+        #expect(followed.status == .canceled)
+        #expect(server.requests.contains { $0.method == "POST" && $0.path == "/api/v1/tasks/t-1/cancel" })
+        await studio.shutdown()
+    }
+
     @Test("Keys never appear in errors: a 401 from the provider")
     func unauthorised() async throws {
         let scratch = try ScratchDirectory("img")
