@@ -444,7 +444,11 @@ public final class ImageStudio: Sendable {
         progress?(ImageProgress(recordID: id, status: .submitting, note: "submitting to \(provider.name)"))
         let submission: ImageSubmission
         do {
-            submission = try await provider.submit(job)
+            if let sd = provider as? SDWebUIImages, let progress {
+                submission = try await Self.submitWithProgress(sd, job: job, recordID: id, progress: progress)
+            } else {
+                submission = try await provider.submit(job)
+            }
         } catch {
             let e = Self.wendao(error)
             try gallery.finish(
@@ -461,6 +465,36 @@ public final class ImageStudio: Sendable {
             return try await complete(
                 id, state: state, requested: job.count, modelID: modelID, provider: provider.name,
                 progress: progress)
+        }
+    }
+
+    /// Stable Diffusion answers only when done: while it works, its `/sdapi/v1/progress` is reported
+    /// every second.
+    static func submitWithProgress(
+        _ sd: SDWebUIImages, job: ImageJob, recordID: Int64, progress: @escaping @Sendable (ImageProgress) -> Void
+    ) async throws -> ImageSubmission {
+        try await withThrowingTaskGroup(of: ImageSubmission?.self) { group in
+            group.addTask { try await sd.submit(job) }
+            group.addTask {
+                var last = -1
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if Task.isCancelled { break }
+                    if let p = try? await sd.progress() {
+                        let percent = Int((p * 100).rounded())
+                        if percent != last, percent > 0 {
+                            last = percent
+                            progress(ImageProgress(recordID: recordID, status: .running, note: "sdwebui \(percent)%"))
+                        }
+                    }
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let submission = next { return submission }
+            }
+            throw WendaoError(.internal, "sdwebui call ended without an answer")
         }
     }
 

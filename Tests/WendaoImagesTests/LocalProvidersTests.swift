@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WendaoCore
 import WendaoImages
@@ -35,6 +36,28 @@ struct LocalProvidersTests {
         #expect(server.requests.first?.path == "/sdapi/v1/txt2img")
         #expect(body["width"] as? Int == 512 && body["height"] as? Int == 768 && body["batch_size"] as? Int == 2)
         #expect((body["override_settings"] as? [String: Any])?["sd_model_checkpoint"] as? String == "sd_xl_base_1.0")
+    }
+
+    @Test("SD WebUI: progress from /sdapi/v1/progress is reported while txt2img works")
+    func sdProgress() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let a = TestImages.png(width: 16, height: 16, seed: 5)
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasPrefix("/sdapi/v1/progress") { return .json(#"{"progress":0.42,"eta_relative":3}"#) }
+            var r = FakeResponse.json(#"{"images":["\#(a.base64EncodedString())"],"info":"{}"}"#)
+            r.delayBeforeHead = .milliseconds(2500)
+            return r
+        }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server)
+        let notes = Notes()
+        let record = try await studio.generate(GenerateRequest(model: "sdwebui:default", prompt: "x")) {
+            notes.add($0.note)
+        }
+        await studio.shutdown()
+        #expect(record.status == .succeeded)
+        #expect(notes.all.contains("sdwebui 42%"))
     }
 
     @Test("SD WebUI: corrupt base64 and base64 of something that is not an image fail clearly")
@@ -188,4 +211,11 @@ struct LocalProvidersTests {
         let body = try #require(server.requests.first?.jsonObject())
         #expect(body["size"] as? String == "1024x1024")
     }
+}
+
+/// Progress notes collected from a task.
+final class Notes: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ s: String) { list.withLock { $0.append(s) } }
+    var all: [String] { list.withLock { $0 } }
 }
