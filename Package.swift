@@ -187,6 +187,7 @@ let package = Package(
             name: "WendaoServer",
             dependencies: [
                 "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
+                "WendaoImages",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -197,6 +198,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["UI"],
+            swiftSettings: swiftSettings
+        ),
+        // The image studio: image providers (OpenAI-compatible, DashScope tasks, SD WebUI, ComfyUI), the task
+        // engine, the gallery (its own SQLite file under images/) and signed upload URLs.
+        .target(
+            name: "WendaoImages",
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoWeb", "WendaoModels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders, local language models).
@@ -226,7 +243,7 @@ let package = Package(
                 "WendaoTune",
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth", "WendaoLLM",
-                "WendaoPostgres",
+                "WendaoPostgres", "WendaoImages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -308,7 +325,7 @@ let package = Package(
             name: "WendaoServerTests",
             dependencies: [
                 "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer", "WendaoApp",
-                "WendaoEmbed", "WendaoAuth", "WendaoTestSupport", "wendao",
+                "WendaoEmbed", "WendaoAuth", "WendaoTestSupport", "wendao", "WendaoImages",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -323,6 +340,14 @@ let package = Package(
             name: "WendaoTuneTests",
             dependencies: [
                 "WendaoCore", "WendaoRAG", "WendaoEval", "WendaoModels", "WendaoTune", "WendaoTestSupport", "wendao",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoImagesTests",
+            dependencies: [
+                "WendaoCore", "WendaoImages", "WendaoModels", "WendaoWeb", "WendaoTestSupport", "wendao",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

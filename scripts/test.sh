@@ -111,3 +111,6 @@ python3 scripts/accounts_browser_test.py
 # A share link and the website widget from other origins (allowed and not), a hostile host page.
 echo "== share link and widget browser test"
 python3 scripts/share_browser_test.py
+# The image studio's Images and Try-on pages against a fake DashScope, at desktop and phone sizes.
+echo "== image studio browser test"
+python3 scripts/images_browser_test.py

@@ -297,6 +297,7 @@ public struct ModelsConfiguration: Sendable, Equatable {
                     default: r.unknown("conversations.\(k)")
                     }
                 }
+            case "images": break  // the image studio's section, read by WendaoImages' ImageStudioConfiguration
             default: r.unknown(key)
             }
         }

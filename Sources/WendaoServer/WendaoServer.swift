@@ -47,6 +47,8 @@ struct WendaoAPI: Sendable {
                 limit: service.configuration.loginAttempts, window: service.configuration.loginWindow))
         // Share links: 20 questions a minute per link unless it says otherwise.
         addSharePublicRoutes(router, throttle: WindowedCounter(limit: 20, window: .seconds(60)))
+        addSignedImageRoutes(router)
+        addImageShareRoutes(router)
         let api = router.group("api/v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -64,6 +66,7 @@ struct WendaoAPI: Sendable {
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
         addOpenAIRoutes(v1)
+        addImageRoutes(api, v1: v1)
         // Last, so that it applies to the not-found responder only (which every router middleware
         // wraps): a path routed for other methods answers 405 with Allow.
         router.add(middleware: MethodNotAllowedMiddleware(routes: routes))

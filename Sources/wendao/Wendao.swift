@@ -29,6 +29,7 @@ struct Wendao: AsyncParsableCommand {
             CuratedCommand.self,
             DatabaseCommand.self,
             TuneCommand.self,
+            ImageCommand.self,
         ]
     )
 

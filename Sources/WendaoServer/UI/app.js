@@ -27,6 +27,7 @@ import { showSettings, setupSettings } from './kbsettings.js';
 import { loadHistory, renderHistory, setupHistory } from './history.js';
 import { loadLog, renderLog, setupLog } from './log.js';
 import { loadInspect, setupInspect } from './inspect.js';
+import { loadImages, renderImages, setupImages } from './images.js';
 
 // ----- Language -----
 
@@ -55,6 +56,7 @@ function applyLang() {
   renderAdmin();
   renderHistory();
   renderLog();
+  renderImages();
   updateTitle();
   const session = getSession();
   if (session) $('user-badge').textContent = t('signin.as', { name: session.user.name });
@@ -73,7 +75,7 @@ function setupLang() {
 
 function updateTitle() {
   if (state.view === 'doc') return; // the document page names itself (docpage.js)
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model', images: 'nav.images', tryon: 'nav.tryon' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -100,6 +102,7 @@ function route(initial) {
   if (view === 'admin') loadAdmin();
   if (view === 'log') loadLog(false);
   if (view === 'model') loadInspect();
+  if (view === 'images') loadImages();
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -123,6 +126,7 @@ function init() {
   setupHistory();
   setupLog();
   setupInspect();
+  setupImages();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);

@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import WendaoApp
+import WendaoCore
+import WendaoModels
+import WendaoRAG
+@testable import WendaoServer
+import WendaoTestSupport
+
+/// A valid 2×2 RGB PNG (stored deflate block).
+private let tinyPNG = Data(
+    base64Encoded:
+        "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
+)!
+
+private func object(_ r: TestResponse) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]) ?? [:]
+}
+
+@Suite("Image studio routes")
+struct ImageStudioRouteTests {
+    @Test("Generate, list, read a file, tag, delete; /v1/images/generations with per-key daily quotas")
+    func routes() async throws {
+        let scratch = try ScratchDirectory("imgroutes")
+        defer { scratch.remove() }
+        let data = scratch.child("data")
+        let lib = try Library(directory: data)
+        _ = try lib.create("kb")
+        let tenant = try lib.createAPIKey(knowledgeBases: ["kb"], scope: .read).0
+        let server = try await FakeProviderServer.start { req, _ in
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            if req.path.hasSuffix("/image-synthesis") {
+                return .json(#"{"output":{"task_id":"t-9","task_status":"PENDING"}}"#)
+            }
+            if req.path.hasPrefix("/r/") {
+                return FakeResponse(
+                    headers: [("Content-Type", "image/png"), ("Content-Length", "\(tinyPNG.count)")],
+                    parts: [.data(tinyPNG)])
+            }
+            return .json(
+                #"{"output":{"task_id":"t-9","task_status":"SUCCEEDED","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]}}"#
+            )
+        }
+        defer { Task { await server.shutdown() } }
+        try """
+        images:
+          key_daily_images: 1
+          download: { allow: ["127.0.0.1/32"] }
+          poll: { initial: 0.02, max: 0.05 }
+        """.write(to: data.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        var c = ServerConfiguration(dataDirectory: data)
+        c.port = 0
+        c.adminKey = Secret("admin-key-0123456789abcdef")
+        c.environment = [
+            "WENDAO_DASHSCOPE_BASE_URL": "http://127.0.0.1:\(server.port)/compatible-mode/v1",
+            "DASHSCOPE_API_KEY": "sk-test-0123456789abcdef0123456789",
+        ]
+        let admin: HTTPFields = [.authorization: "Bearer admin-key-0123456789abcdef", .contentType: "application/json"]
+        let key: HTTPFields = [.authorization: "Bearer \(tenant)", .contentType: "application/json"]
+        let srv = try WendaoServer(configuration: c, logger: Logger(label: "test.images"))
+        try await srv.application().test(.router) { client in
+            let made = try await client.execute(
+                uri: "/api/v1/images", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"prompt":"白底 保温杯","size":"1024*1024","tags":["电商"]}"#))
+            #expect(made.status == .created)
+            let record = object(made)
+            #expect(record["status"] as? String == "succeeded")
+            let id = try #require(record["id"] as? Int)
+            let list = try await client.execute(
+                uri: "/api/v1/images?query=%E4%BF%9D%E6%B8%A9%E6%9D%AF", method: .get, headers: admin)
+            #expect(object(list)["total"] as? Int == 1)
+            let file = try await client.execute(uri: "/api/v1/images/\(id)/files/0", method: .get, headers: admin)
+            #expect(file.status == .ok && Data(file.body.readableBytesView) == tinyPNG)
+            let patched = try await client.execute(
+                uri: "/api/v1/images/\(id)", method: .patch, headers: admin,
+                body: ByteBuffer(string: #"{"add_tags":["夏季"],"favourite":true}"#))
+            #expect(object(patched)["favourite"] as? Bool == true)
+            // A share link: public, unguessable, revocable.
+            let shared = try await client.execute(uri: "/api/v1/images/\(id)/share", method: .post, headers: admin)
+            #expect(shared.status == .created)
+            let link = try #require(object(shared)["path"] as? String)
+            let open = try await client.execute(uri: link, method: .get)
+            #expect(open.status == .ok && Data(open.body.readableBytesView) == tinyPNG)
+            #expect(
+                try await client.execute(uri: "/i/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", method: .get).status
+                    == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/v1/images/\(id)/share", method: .delete, headers: admin).status
+                    == .noContent)
+            #expect(try await client.execute(uri: link, method: .get).status == .notFound)
+            // A tenant key does not see the studio…
+            #expect(try await client.execute(uri: "/api/v1/images", method: .get, headers: key).status == .notFound)
+            // …but may generate within its daily quota (1 image), in OpenAI's shape.
+            let body = ByteBuffer(string: #"{"prompt":"a red parcel","model":"dashscope:wanx2.1-t2i-turbo"}"#)
+            let first = try await client.execute(uri: "/v1/images/generations", method: .post, headers: key, body: body)
+            #expect(first.status == .ok)
+            let b64 = ((object(first)["data"] as? [[String: Any]])?.first?["b64_json"] as? String)
+            #expect(b64.flatMap { Data(base64Encoded: $0) } == tinyPNG)
+            let second = try await client.execute(
+                uri: "/v1/images/generations", method: .post, headers: key, body: body)
+            #expect(second.status == .tooManyRequests)
+            #expect(String(buffer: second.body).contains("quota"))
+            // A model without a key is a 400 before anything is sent.
+            let noKey = try await client.execute(
+                uri: "/api/v1/images", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"prompt":"x","model":"openai:gpt-image-1"}"#))
+            #expect(noKey.status == .badRequest)
+            // Try-on inputs are checked before anything is sent: a person is required, data: URLs only,
+            // an HTML page is not a picture.
+            let html =
+                "data:image/jpeg;base64," + Data(String(repeating: "<html>", count: 2000).utf8).base64EncodedString()
+            for body in [
+                #"{"top":"data:image/png;base64,AAAA"}"#, #"{"person":"@@@","top":"@@@"}"#,
+                #"{"person":"\#(html)","top":"\#(html)"}"#,
+            ] {
+                let r = try await client.execute(
+                    uri: "/api/v1/tryon", method: .post, headers: admin, body: ByteBuffer(string: body))
+                #expect(r.status == .badRequest, "\(String(buffer: r.body))")
+            }
+            #expect(
+                try await client.execute(uri: "/api/v1/images/\(id)", method: .delete, headers: admin).status
+                    == .noContent)
+            #expect(
+                try await client.execute(uri: "/api/v1/images/\(id)", method: .get, headers: admin).status == .notFound)
+        }
+    }
+}
