@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import Logging
 import Synchronization
 import WendaoApp
@@ -160,8 +161,26 @@ enum Output {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let d = try? enc.encode(value) {
-            FileHandle.standardOutput.write(d)
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            Output.stdout(d)
+            Output.stdout(Data("\n".utf8))
+        }
+    }
+
+    /// Writes bytes to stdout. When the reader has gone (`wendao search … | head -1`), the command
+    /// ends quietly as Unix tools do on a closed pipe, instead of crashing on the write error.
+    static func stdout(_ data: Data) {
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard var p = raw.baseAddress else { return }
+            var left = raw.count
+            while left > 0 {
+                let n = Glibc.write(1, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    exit(errno == EPIPE ? 0 : 1)
+                }
+                p += n
+                left -= n
+            }
         }
     }
 
@@ -171,12 +190,12 @@ enum Output {
     /// Writes `s` to stdout without a newline (streamed answers).
     static func write(_ s: String) {
         guard !s.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(Terminal.text(s).utf8))
+        Output.stdout(Data(Terminal.text(s).utf8))
         midLine = !s.hasSuffix("\n")
     }
 
     static func line(_ s: String) {
-        FileHandle.standardOutput.write(Data((Terminal.text(s) + "\n").utf8))
+        Output.stdout(Data((Terminal.text(s) + "\n").utf8))
         midLine = false
     }
 
@@ -195,7 +214,7 @@ enum Output {
     static func fail(_ e: WendaoError, json: Bool) -> Never {
         if midLine {
             // A streamed answer broke off: finish its line before the error.
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            Output.stdout(Data("\n".utf8))
             midLine = false
         }
         if json { Self.json(ErrorBody(error: .init(code: e.code.rawValue, message: e.message))) }

@@ -195,7 +195,7 @@ struct ConversationsCommand: ParsableCommand {
                     Output.line("exported \(rows) turns to \(Terminal.field(output))")
                 }
             } else {
-                FileHandle.standardOutput.write(Data(csv.utf8))
+                Output.stdout(Data(csv.utf8))
             }
         }
     }

@@ -145,7 +145,7 @@ extension EvalCommand {
             if global.json {
                 Output.json(report)
             } else {
-                FileHandle.standardOutput.write(Data(Terminal.text(report.table).utf8))
+                Output.stdout(Data(Terminal.text(report.table).utf8))
             }
             let failed = outcome.results.filter { $0.error != nil }
             if !failed.isEmpty {
@@ -384,7 +384,7 @@ extension EvalCommand {
                     throw WendaoError(.storage, "cannot write \(out): \(error.localizedDescription)")
                 }
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                Output.stdout(Data(text.utf8))
             }
             let unanswerableCount = draft.cases.filter { !$0.answerable }.count
             Output.err(
