@@ -160,10 +160,11 @@ extension ImageStudio {
     /// Makes pictures for every product row: the template's prompt (or `writer`'s, given the template's
     /// as a draft), tagged `batch:NAME` and `row:N`. Rows with a succeeded record of this batch are
     /// skipped, so running the same command again resumes; the daily cap (or any refusal before
-    /// spending) stops the run at that row and says so.
+    /// spending) stops the run at that row and says so. `concurrency` rows are made at once (the
+    /// provider's own task limit is the only other bound); `made` is in row order.
     public func batch(
         _ rows: [ProductRow], name: String, template: SceneTemplate, base: GenerateRequest,
-        writer: (@Sendable (ProductRow, String) async throws -> String)? = nil,
+        writer: (@Sendable (ProductRow, String) async throws -> String)? = nil, concurrency: Int = 1,
         progress: (@Sendable (String) -> Void)? = nil
     ) async throws -> BatchReport {
         let tag = "batch:\(name)"
@@ -180,27 +181,54 @@ extension ImageStudio {
             q.offset += q.limit
         }
         var report = BatchReport(batch: name, rows: rows.count, skipped: 0, made: [])
-        for row in rows {
-            if done.contains(row.row) {
-                report.skipped += 1
-                continue
-            }
+        let pending = rows.filter { !done.contains($0.row) }
+        report.skipped = rows.count - pending.count
+        /// One row's outcome: a record, or the refusal that stops the batch.
+        enum Outcome: Sendable {
+            case made(ProductRow, ImageRecord)
+            case stop(ProductRow, String)
+        }
+        let makeRow: @Sendable (ProductRow) async throws -> Outcome = { row in
             var prompt = template.prompt(for: row)
             if let writer { prompt = try await writer(row, prompt) }
             var r = base
             r.prompt = prompt
             r.tags = base.tags + [tag, "row:\(row.row)"]
             do {
-                let record = try await generate(r)
-                report.made.append(.init(row: row.row, id: record.id, status: record.status, files: record.files))
-                progress?("row \(row.row) (\(row.name)): #\(record.id) \(record.status.rawValue)")
+                return .made(row, try await self.generate(r))
             } catch let e as WendaoError where [.limitExceeded, .invalidArgument, .unauthenticated].contains(e.code) {
-                report.stoppedAt = row.row
-                report.stopReason = e.message
-                progress?("stopped at row \(row.row) (\(row.name)): \(e.message)")
-                break
+                return .stop(row, e.message)
             }
         }
+        // At most `concurrency` rows in flight; after a refusal no further row starts (rows already
+        // in flight finish and are recorded), and the report names the first refused row.
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            var next = 0
+            var stopped = false
+            func startNext() {
+                guard !stopped, next < pending.count else { return }
+                let row = pending[next]
+                next += 1
+                group.addTask { try await makeRow(row) }
+            }
+            for _ in 0..<max(1, concurrency) { startNext() }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .made(let row, let record):
+                    report.made.append(.init(row: row.row, id: record.id, status: record.status, files: record.files))
+                    progress?("row \(row.row) (\(row.name)): #\(record.id) \(record.status.rawValue)")
+                case .stop(let row, let message):
+                    if report.stoppedAt.map({ row.row < $0 }) ?? true {
+                        report.stoppedAt = row.row
+                        report.stopReason = message
+                    }
+                    if !stopped { progress?("stopped at row \(row.row) (\(row.name)): \(message)") }
+                    stopped = true
+                }
+                startNext()
+            }
+        }
+        report.made.sort { $0.row < $1.row }
         return report
     }
 }

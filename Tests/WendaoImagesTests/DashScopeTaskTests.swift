@@ -291,6 +291,37 @@ struct DashScopeTaskTests {
         #expect(refusal?.message.contains("0.80 of 1.00 CNY") == true)
     }
 
+    @Test("A batch keeps `concurrency` rows in flight: tasks finish only once four were submitted")
+    func batchRunsRowsConcurrently() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let a = TestImages.png(width: 16, height: 16)
+        let submitted = Counter()
+        let server = try await FakeProviderServer.start { req, _ in
+            if req.path.hasSuffix("/image-synthesis") {
+                _ = submitted.next()
+                return task("PENDING")
+            }
+            if req.path.hasPrefix("/r/") { return pngResponse(a) }
+            // A provider that finishes nothing until four tasks are queued: a batch making one row
+            // at a time would wait here until its task's time limit.
+            guard submitted.current >= 4 else { return task("RUNNING") }
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            return task("SUCCEEDED", #","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]"#)
+        }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server) { c in c.taskTimeout = 20 }
+        let rows = (1...8).map { ProductRow(row: $0, name: "product \($0)", description: "", scene: "") }
+        let report = try await studio.batch(
+            rows, name: "conc", template: .white,
+            base: GenerateRequest(model: "dashscope:wanx2.1-t2i-turbo", prompt: ""), concurrency: 4)
+        await studio.shutdown()
+        #expect(report.stoppedAt == nil)
+        #expect(report.made.map(\.row) == Array(1...8))
+        #expect(report.made.allSatisfy { $0.status == .succeeded })
+        #expect(submitted.current == 8)
+    }
+
     @Test("Tasks started at once cannot together pass the cap: the check is in the recording transaction")
     func capUnderConcurrency() async throws {
         let scratch = try ScratchDirectory("img")

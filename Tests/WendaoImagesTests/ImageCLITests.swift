@@ -159,7 +159,8 @@ struct ImageBatchCLITests {
             "WENDAO_DASHSCOPE_BASE_URL": "http://127.0.0.1:\(server.port)/compatible-mode/v1",
             "DASHSCOPE_API_KEY": canaryKey,
         ]
-        let first = try await fixture.runAsync(["image", "batch", csv.path, "--json"], environment: environment)
+        let first = try await fixture.runAsync(
+            ["image", "batch", csv.path, "--concurrency", "1", "--json"], environment: environment)
         #expect(first.status == 1)
         let report = try first.json()
         #expect((report["made"] as? [[String: Any]])?.count == 2)
@@ -172,7 +173,8 @@ struct ImageBatchCLITests {
         #expect(prompts.first?.contains("不锈钢, 500ml") == true)
         #expect(prompts.dropFirst().first?.contains("海边度假") == true)
         try writeConfig(cap: 10)
-        let second = try await fixture.runAsync(["image", "batch", csv.path, "--json"], environment: environment)
+        let second = try await fixture.runAsync(
+            ["image", "batch", csv.path, "--concurrency", "1", "--json"], environment: environment)
         #expect(second.status == 0, "\(second.stderr)")
         let again = try second.json()
         #expect(again["skipped"] as? Int == 2)

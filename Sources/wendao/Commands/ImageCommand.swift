@@ -213,8 +213,13 @@ struct ImageCommand: AsyncParsableCommand {
         @Option(name: .customLong("n"), help: "Pictures per product.") var count = 1
         @Option(name: .long, help: "A chat model that rewrites each prompt (provider:model or local:NAME).")
         var writer: String?
+        @Option(name: .long, help: "Rows made at once (1–32; the provider's task limit still applies).")
+        var concurrency = 4
 
         func run() async throws {
+            guard (1...32).contains(concurrency) else {
+                throw WendaoError(.invalidArgument, "--concurrency must be 1 to 32")
+            }
             guard let t = SceneTemplate(rawValue: template) else {
                 throw WendaoError(.invalidArgument, "--template must be white, lifestyle, festival or auto")
             }
@@ -253,7 +258,8 @@ struct ImageCommand: AsyncParsableCommand {
                     }
                 }
                 let report = try await studio.batch(
-                    rows, name: batchName, template: t, base: base, writer: rewrite, progress: { Output.err($0) })
+                    rows, name: batchName, template: t, base: base, writer: rewrite, concurrency: concurrency,
+                    progress: { Output.err($0) })
                 await studio.shutdown()
                 await app.shutdown()
                 if global.json {
