@@ -37,6 +37,22 @@ struct ImageCommand: AsyncParsableCommand {
         return (studio, app)
     }
 
+    /// Runs `body` with the studio of one command, and shuts the studio and its environment down
+    /// whether `body` returns or throws.
+    static func withStudio<T>(_ global: GlobalOptions, _ body: (ImageStudio) async throws -> T) async throws -> T {
+        let (studio, app) = try studio(global)
+        do {
+            let value = try await body(studio)
+            await studio.shutdown()
+            await app.shutdown()
+            return value
+        } catch {
+            await studio.shutdown()
+            await app.shutdown()
+            throw error
+        }
+    }
+
     /// Gallery only (no provider needed).
     static func gallery(_ global: GlobalOptions) throws -> ImageGallery {
         let environment = ProcessInfo.processInfo.environment
@@ -137,17 +153,9 @@ struct ImageCommand: AsyncParsableCommand {
             r.workflow = workflow.map { URL(fileURLWithPath: $0) }
             r.tags = tag
             r.extra = try ImageCommand.parseExtra(param)
-            let (studio, app) = try ImageCommand.studio(global)
-            let record: ImageRecord
-            do {
-                record = try await studio.generate(r, progress: ImageCommand.progressPrinter(json: global.json))
-            } catch {
-                await studio.shutdown()
-                await app.shutdown()
-                throw error
+            let record = try await ImageCommand.withStudio(global) {
+                try await $0.generate(r, progress: ImageCommand.progressPrinter(json: global.json))
             }
-            await studio.shutdown()
-            await app.shutdown()
             try ImageCommand.report(record, json: global.json)
         }
     }
@@ -177,17 +185,9 @@ struct ImageCommand: AsyncParsableCommand {
             r.workflow = workflow.map { URL(fileURLWithPath: $0) }
             r.tags = tag
             r.extra = try ImageCommand.parseExtra(param)
-            let (studio, app) = try ImageCommand.studio(global)
-            let record: ImageRecord
-            do {
-                record = try await studio.tryOn(r, progress: ImageCommand.progressPrinter(json: global.json))
-            } catch {
-                await studio.shutdown()
-                await app.shutdown()
-                throw error
+            let record = try await ImageCommand.withStudio(global) {
+                try await $0.tryOn(r, progress: ImageCommand.progressPrinter(json: global.json))
             }
-            await studio.shutdown()
-            await app.shutdown()
             try ImageCommand.report(record, json: global.json)
         }
     }
@@ -238,6 +238,7 @@ struct ImageCommand: AsyncParsableCommand {
             let writerModel = try writer.map { try setup.resolve($0) }
             let (studio, app) = try ImageCommand.studio(global)
             let batchName = name ?? URL(fileURLWithPath: csv).deletingPathExtension().lastPathComponent
+            let report: BatchReport
             do {
                 var rewrite: (@Sendable (ProductRow, String) async throws -> String)?
                 if let writerModel {
@@ -257,31 +258,30 @@ struct ImageCommand: AsyncParsableCommand {
                         return text.isEmpty ? draft : String(text.prefix(800))
                     }
                 }
-                let report = try await studio.batch(
+                report = try await studio.batch(
                     rows, name: batchName, template: t, base: base, writer: rewrite, concurrency: concurrency,
                     progress: { Output.err($0) })
-                await studio.shutdown()
-                await app.shutdown()
-                if global.json {
-                    Output.json(report)
-                } else {
-                    Output.line(
-                        "batch \(batchName): \(report.made.count) made, \(report.skipped) already done, \(report.rows) rows"
-                    )
-                    for m in report.made {
-                        Output.line(
-                            "  row \(m.row): #\(m.id) \(m.status.rawValue) \(m.files.map(\.path).joined(separator: " "))"
-                        )
-                    }
-                    if let at = report.stoppedAt { Output.line("stopped at row \(at): \(report.stopReason ?? "")") }
-                }
-                if report.stoppedAt != nil || report.made.contains(where: { $0.status != .succeeded }) {
-                    throw ExitCode(1)
-                }
             } catch {
                 await studio.shutdown()
                 await app.shutdown()
                 throw error
+            }
+            await studio.shutdown()
+            await app.shutdown()
+            if global.json {
+                Output.json(report)
+            } else {
+                Output.line(
+                    "batch \(batchName): \(report.made.count) made, \(report.skipped) already done, \(report.rows) rows"
+                )
+                for m in report.made {
+                    Output.line(
+                        "  row \(m.row): #\(m.id) \(m.status.rawValue) \(m.files.map(\.path).joined(separator: " "))")
+                }
+                if let at = report.stoppedAt { Output.line("stopped at row \(at): \(report.stopReason ?? "")") }
+            }
+            if report.stoppedAt != nil || report.made.contains(where: { $0.status != .succeeded }) {
+                throw ExitCode(1)
             }
         }
     }
@@ -407,17 +407,9 @@ struct ImageCommand: AsyncParsableCommand {
         struct Body: Encodable { var records: [ImageRecord] }
 
         func run() async throws {
-            let (studio, app) = try ImageCommand.studio(global)
-            let records: [ImageRecord]
-            do {
-                records = try await studio.resume(id, progress: ImageCommand.progressPrinter(json: global.json))
-            } catch {
-                await studio.shutdown()
-                await app.shutdown()
-                throw error
+            let records = try await ImageCommand.withStudio(global) {
+                try await $0.resume(id, progress: ImageCommand.progressPrinter(json: global.json))
             }
-            await studio.shutdown()
-            await app.shutdown()
             if global.json { return Output.json(Body(records: records)) }
             if records.isEmpty { Output.line("No unfinished image tasks.") }
             for r in records { ImageCommand.printRecord(r) }
@@ -430,18 +422,9 @@ struct ImageCommand: AsyncParsableCommand {
         @Argument(help: "The record id.") var id: Int64
 
         func run() async throws {
-            let (studio, app) = try ImageCommand.studio(global)
-            do {
-                let r = try await studio.cancel(id)
-                await studio.shutdown()
-                await app.shutdown()
-                if global.json { return Output.json(r) }
-                ImageCommand.printRecord(r)
-            } catch {
-                await studio.shutdown()
-                await app.shutdown()
-                throw error
-            }
+            let r = try await ImageCommand.withStudio(global) { try await $0.cancel(id) }
+            if global.json { return Output.json(r) }
+            ImageCommand.printRecord(r)
         }
     }
 
