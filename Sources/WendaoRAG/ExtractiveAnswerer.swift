@@ -276,6 +276,43 @@ public struct ExtractiveAnswerer: Sendable {
         "计算示例", "示例", "例如", "比如", "举例", "例：", "例:", "example", "for example", "e.g.", "for instance",
     ]
 
+    /// Whether `text` describes its own document rather than stating something ("This page explains
+    /// how to …", "本文介绍……"): an overview names the topics a question asks about without answering
+    /// any of them.
+    static func isOverview(_ text: String) -> Bool {
+        let lower = text.lowercased().trimmingCharactersInSet()
+        for subject in overviewSubjects where lower.hasPrefix(subject) {
+            let rest = lower.dropFirst(subject.count).drop { $0 == " " }
+            if overviewVerbs.contains(where: { rest.hasPrefix($0) }) { return true }
+        }
+        return false
+    }
+
+    /// How an overview sentence starts: the document speaking of itself.
+    static let overviewSubjects = [
+        "this page", "this document", "this guide", "this notice", "this section", "this article", "this faq",
+        "this leaflet", "this manual", "this handbook", "this policy", "本文", "本页", "本指南", "本手册", "本章", "本节", "本文档",
+    ]
+
+    /// The verbs of an overview sentence.
+    static let overviewVerbs = [
+        "explains", "describes", "summarises", "summarizes", "covers", "outlines", "introduces", "gives an overview",
+        "provides an overview", "介绍", "概述", "简要说明", "说明了以下", "汇总了",
+    ]
+
+    /// Whether a heading names a procedure ("2. How to track", "理赔流程", "如何办理"): a question that
+    /// asks how to do something is answered under such a heading.
+    static func isProcedureHeading(_ heading: String) -> Bool {
+        let lower = heading.lowercased()
+        return procedureHeadingWords.contains { lower.contains($0) }
+    }
+
+    /// Words of a heading that names a procedure.
+    static let procedureHeadingWords = [
+        "how to", "how do", "steps", "procedure", "process", "instructions", "如何", "怎么", "怎样", "流程", "步骤", "办理",
+        "操作指南", "操作方法",
+    ]
+
     /// Verbs that say what to bring or provide.
     static let providingVerbs = [
         "提供", "提交", "携带", "准备", "出示", "上传", "凭", "provide", "bring", "submit", "present", "upload",
@@ -453,6 +490,15 @@ public struct ExtractiveAnswerer: Sendable {
                 }
                 // What to bring is answered by a list: an item, or a sentence that enumerates.
                 if listAnswer && (u.isListItem || u.text.filter({ $0 == "、" }).count >= 2) { score += 0.1 }
+                // A sentence about the document itself answers nothing, however many of the
+                // question's words it names.
+                if Self.isOverview(u.text) { score -= 0.5 }
+                // How to do something is answered under a heading that names a procedure — most
+                // surely one that names the question's own action ("2. How to track" for "How do I
+                // track my parcel?").
+                if intent.kinds.contains(.steps), Self.isProcedureHeading(heading) {
+                    score += 0.2 + 0.3 * Self.coverage(profile, in: Set(analyzer.terms(heading)))
+                }
                 if listAnswer {
                     let lower = u.text.lowercased()
                     // What to bring is said with a verb of providing ("需提供营业执照…").

@@ -83,6 +83,39 @@ extension KnowledgeBase {
         return index.scoreBound(weighted: terms.filter { !($0.weight == 1 && rendered.contains($0.term)) })
     }
 
+    /// BM25 hits for weighted query `terms`, `k` best. For an English question with Chinese
+    /// renderings (`phrases` not empty), a passage is in one language or the other, so the question is
+    /// searched twice — once with its own words (and no renderings), once as a Chinese passage would
+    /// hold it (renderings for the rendered words) — and each passage keeps the better of its two
+    /// scores, each measured against the best score its own query could reach. A Chinese word's
+    /// characters and pairs are all index terms, so one rendering adds several terms where an English
+    /// word adds one; measured against its own bound, neither language outweighs the other for that
+    /// reason alone. Scores are on the scale of ``boundTerms(_:phrases:)``.
+    func lexicalSearch(
+        _ terms: [(term: UInt64, weight: Float)], query: String, phrases: [CrossLanguagePhrase], k: Int
+    ) -> [ScoredID] {
+        guard !phrases.isEmpty else { return index.search(weighted: terms, k: k) }
+        let rendered = Set(phrases.flatMap(\.english))
+        // Terms the question holds itself stay in its own query even when a rendering shares them.
+        let renderingTerms = Set(phrases.flatMap { p in p.chinese.flatMap { analyzer.terms($0.text) } })
+            .subtracting(analyzer.terms(String(query.prefix(QueryLimits.maxCharacters))))
+        let own = terms.filter { !renderingTerms.contains($0.term) }
+        let chinese = terms.filter { !($0.weight == 1 && rendered.contains($0.term)) }
+        let ownBound = index.scoreBound(weighted: own)
+        let chineseBound = index.scoreBound(weighted: chinese)
+        guard ownBound > 0, chineseBound > 0 else { return index.search(weighted: terms, k: k) }
+        var best: [Int64: Float] = [:]
+        for hit in index.search(weighted: chinese, k: k) { best[hit.id] = hit.score }
+        let scale = chineseBound / ownBound
+        for hit in index.search(weighted: own, k: k) {
+            let s = hit.score * scale
+            if s > best[hit.id] ?? 0 { best[hit.id] = s }
+        }
+        return best.map { ScoredID(id: $0.key, score: $0.value) }
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            .prefix(k).map { $0 }
+    }
+
     /// Passages for an English question found through its Chinese renderings alone (and its numbers,
     /// which both languages share): BM25 over the renderings' terms, `k` best. Empty when the question
     /// has no renderings. The answerer reads these beside the hits of ordinary retrieval, whose

@@ -117,7 +117,8 @@ extension KnowledgeBase {
         case .bm25:
             let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
             let terms = try lexicalTerms(query, phrases: phrases, followUp: followUp)
-            return (try hits(index.search(weighted: terms, k: k).map { ($0.id, $0.score) }), nil)
+            let lexical = lexicalSearch(terms, query: query, phrases: phrases, k: k)
+            return (try hits(lexical.map { ($0.id, $0.score) }), nil)
         case .dense:
             guard !query.trimmingCharactersInSet().isEmpty else {
                 throw WendaoError(.invalidArgument, "the query is empty")
@@ -147,7 +148,7 @@ extension KnowledgeBase {
     {
         let phrases = crossLanguagePhrases(String(query.prefix(QueryLimits.maxCharacters)))
         let terms = try? lexicalTerms(query, phrases: phrases, followUp: followUp)
-        let lexical = terms.map { index.search(weighted: $0, k: pool) } ?? []
+        let lexical = terms.map { lexicalSearch($0, query: query, phrases: phrases, k: pool) } ?? []
         let dense = try denseCandidates(
             String((followUp?.denseText(query) ?? query).prefix(QueryLimits.maxCharacters)), k: pool,
             queryVector: queryVector)

@@ -260,6 +260,63 @@ import WendaoIndex
         #expect(kb.crossLanguageHits(kb.crossLanguagePhrases("冷链温度是多少？"), question: "冷链温度是多少？").isEmpty)
     }
 
+    @Test func howToQuestionsAreAnsweredByTheProcedureNotTheOverview() throws {
+        #expect(ExtractiveAnswerer.isOverview("This page explains how to track a parcel."))
+        #expect(ExtractiveAnswerer.isOverview("本文介绍理赔的流程。"))
+        #expect(!ExtractiveAnswerer.isOverview("This parcel explains nothing."))
+        #expect(!ExtractiveAnswerer.isOverview("Enter the waybill number on the home page."))
+        #expect(ExtractiveAnswerer.isProcedureHeading("2. How to track"))
+        #expect(ExtractiveAnswerer.isProcedureHeading("三、理赔流程"))
+        #expect(!ExtractiveAnswerer.isProcedureHeading("7. Pickup points"))
+
+        let scratch = try ScratchDirectory("how-to")
+        defer { scratch.remove() }
+        try scratch.write(
+            "kb/tracking.md",
+            """
+            # Tracking and Support
+
+            This page explains how to track a parcel, what parcel notifications you get and how to reach support.
+
+            ## 2. How to track
+
+            - App: enter or scan the waybill number on the home page;
+            - Phone: call 400-820-5566 and press 1.
+
+            ## 7. Pickup points
+
+            Pickup points keep parcels free for 3 days; parcels not collected by day 7 go back to the sender.
+            Couriers ask before leaving a parcel in a locker.
+
+            """)
+        try scratch.write(
+            "kb/破损包裹.md",
+            """
+            # 破损包裹处理流程
+
+            包裹破损时请保留包裹外包装，拍下包裹和面单的照片。包裹理赔在 3 个工作日内受理，包裹查询可拨打客服电话。
+
+            """)
+        let library = try Library(directory: scratch.child("data"))
+        try library.create("kb")
+        let kb = try library.open("kb")
+        _ = try kb.ingest([scratch.child("kb").path], options: IngestOptions())
+        let q = "How do I track my parcel?"
+        let answer = try kb.ask(q)
+        // The overview names both of the question's words and answers nothing.
+        #expect(answer.found && !answer.answer.contains("This page explains"), "\(answer.answer)")
+        #expect(answer.citations.first?.document.hasSuffix("tracking.md") == true, "\(answer.citations)")
+        try #require(
+            BilingualGlossary.isAvailable,
+            "no glossary at \(BilingualGlossary.file().path): run scripts/make-glossary.py")
+        #expect(!kb.crossLanguagePhrases(q).isEmpty)
+        // The Chinese renderings of "parcel" (包裹) occur five times in one passage, and each adds three
+        // index terms (包, 裹, 包裹) where the English word adds one; the English passages still come
+        // first, each language measured against what its own query could score.
+        let hits = try kb.search(q, topK: 4, mode: .bm25)
+        #expect(hits.first?.document.hasSuffix("tracking.md") == true, "\(hits.map(\.document))")
+    }
+
     @Test func badInputGivesAnAnswerOrNotFoundNeverACrash() throws {
         let scratch = try ScratchDirectory("bad-input")
         defer { scratch.remove() }
