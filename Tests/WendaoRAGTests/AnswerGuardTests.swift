@@ -413,6 +413,37 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         #expect(a.answerGuard?.shownSentences == 1)
     }
 
+    static let tracking = hit(
+        3, "App: enter or scan the waybill number on the home page to see the details of your package and other shipments.",
+        section: "Tracking › 2. How to track")
+
+    @Test func leadInToAListClaimsNothingAndItsItemsAreChecked() async throws {
+        let q = "How do I track my parcel?"
+        let lead = "App: enter or scan the waybill number on the home page to see the details of your package."
+        let model = ScriptedModel.replying([
+            "To track your parcel, follow these steps:\n", "Enter or scan the waybill number on the home page [1].",
+        ])
+        let (a, _) = try await ask(model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
+        #expect(a.answeredBy == .model, "\(a.answerGuard?.fallbackReason ?? "")")
+        #expect(a.answer.contains("waybill number") && !a.answer.contains("follow these steps"), "\(a.answer)")
+        #expect(a.answerGuard?.shownSentences == 1)
+    }
+
+    @Test func aSentenceRepeatedInOtherWordsEndsTheAnswer() async throws {
+        #expect(GuardedAnswerStream.isNearRepeat(["track", "waybill", "number", "home", "page"], ["track", "waybill", "number", "home", "page", "also"]))
+        #expect(!GuardedAnswerStream.isNearRepeat(["track", "waybill", "number", "home"], ["scan", "waybill", "app", "page"]))
+        let q = "How do I track my parcel?"
+        let lead = "App: enter or scan the waybill number on the home page to see the details of your package."
+        let model = ScriptedModel.replying([
+            "Scan the waybill number on the home page to see the details of your package [1]. ",
+            "You can also scan the waybill numbers on the home page to see the details of your package [1]. ",
+            "Enter the waybill number on the home page [1].",
+        ])
+        let (a, _) = try await ask(model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
+        #expect(a.answeredBy == .model)
+        #expect(a.answer == "Scan the waybill number on the home page to see the details of your package [1].", "\(a.answer)")
+    }
+
     @Test func markersPointingAtNoSourceAreReplacedByTheRightOne() async throws {
         let model = ScriptedModel.replying(["标准快递首重收费12元[9]。"])
         let (a, _) = try await ask(model, Self.question, hits: Self.hits, extractive: Self.fallback)

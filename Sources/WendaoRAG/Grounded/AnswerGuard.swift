@@ -662,6 +662,13 @@ struct SupportChecker: Sendable {
         // A fact needs words to say what it is ("1 [2]." says nothing); a claim without a fact needs two
         // words of its own.
         if facts.isEmpty ? terms.count < 2 : allTerms.isEmpty { return .uncheckable }
+        // A lead-in to a list ("To track your parcel, follow these steps:") claims nothing itself; the
+        // items that follow are checked one by one.
+        if facts.isEmpty, let last = body.trimmingCharacters(in: .whitespacesAndNewlines).last,
+            last == ":" || last == "："
+        {
+            return .uncheckable
+        }
         // A sentence that uses two words of the question no document has ("迅达快运是2026年成立的" when no
         // document mentions 成立), or a claim without a fact that restates the question with words most of
         // which the sources lack ("可以用数字人民币支付运费"), affirms what the sources do not say. (The

@@ -171,6 +171,16 @@ struct GuardedAnswerStream {
     private var assembler = SentenceAssembler()
     private var held: [(text: String, body: String, cited: [Int], changed: Bool)] = []
     private var seen = Set<String>()
+    /// The content words of each sentence checked so far, to catch a model that repeats itself in
+    /// other words ("… waybill number …" then "… waybill numbers …").
+    private var seenWords: [Set<String>] = []
+
+    /// Whether two sentences' content words are nearly the same (Jaccard similarity 0.8 or more, at
+    /// least four words): the second says nothing new.
+    static func isNearRepeat(_ a: Set<String>, _ b: Set<String>) -> Bool {
+        guard a.count >= 4, b.count >= 4 else { return false }
+        return Double(a.intersection(b).count) >= 0.8 * Double(a.union(b).count)
+    }
     private(set) var report = AnswerGuardReport()
     /// The source numbers the shown sentences cite.
     private(set) var cited: [Int] = []
@@ -237,11 +247,17 @@ struct GuardedAnswerStream {
             return shown ? stop() : fallback("the model answered that its sources do not hold the answer")
         case .unsupported(let why):
             report.droppedSentences += 1
-            return shown ? stop() : fallback("sentence \(report.checkedSentences) is not supported: \(why)")
+            // The sentence is quoted (cut to 80 characters) so that a reader sees what the model wrote.
+            let quoted = body.count > 80 ? String(body.prefix(79)) + "…" : body
+            return shown
+                ? stop() : fallback("sentence \(report.checkedSentences) (“\(quoted)”) is not supported: \(why)")
         case .supported(let citedNumbers, let changed):
             let key = String(
                 body.unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil })
-            guard seen.insert(key).inserted else {
+            let words = Set(SupportChecker.contentTokens(body, analyzer: checker.analyzer))
+            let nearRepeat = seenWords.contains { Self.isNearRepeat($0, words) }
+            seenWords.append(words)
+            guard seen.insert(key).inserted, !nearRepeat else {
                 report.droppedSentences += 1
                 return shown ? stop() : fallback("the model repeats itself")
             }
