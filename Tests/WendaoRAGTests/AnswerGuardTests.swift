@@ -414,7 +414,8 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
     }
 
     static let tracking = hit(
-        3, "App: enter or scan the waybill number on the home page to see the details of your package and other shipments.",
+        3,
+        "App: enter or scan the waybill number on the home page to see the details of your package and other shipments.",
         section: "Tracking › 2. How to track")
 
     @Test func leadInToAListClaimsNothingAndItsItemsAreChecked() async throws {
@@ -423,15 +424,20 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
         let model = ScriptedModel.replying([
             "To track your parcel, follow these steps:\n", "Enter or scan the waybill number on the home page [1].",
         ])
-        let (a, _) = try await ask(model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
+        let (a, _) = try await ask(
+            model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
         #expect(a.answeredBy == .model, "\(a.answerGuard?.fallbackReason ?? "")")
         #expect(a.answer.contains("waybill number") && !a.answer.contains("follow these steps"), "\(a.answer)")
         #expect(a.answerGuard?.shownSentences == 1)
     }
 
     @Test func aSentenceRepeatedInOtherWordsEndsTheAnswer() async throws {
-        #expect(GuardedAnswerStream.isNearRepeat(["track", "waybill", "number", "home", "page"], ["track", "waybill", "number", "home", "page", "also"]))
-        #expect(!GuardedAnswerStream.isNearRepeat(["track", "waybill", "number", "home"], ["scan", "waybill", "app", "page"]))
+        #expect(
+            GuardedAnswerStream.isNearRepeat(
+                ["track", "waybill", "number", "home", "page"], ["track", "waybill", "number", "home", "page", "also"]))
+        #expect(
+            !GuardedAnswerStream.isNearRepeat(
+                ["track", "waybill", "number", "home"], ["scan", "waybill", "app", "page"]))
         let q = "How do I track my parcel?"
         let lead = "App: enter or scan the waybill number on the home page to see the details of your package."
         let model = ScriptedModel.replying([
@@ -439,9 +445,12 @@ private func texts(_ events: [GroundedEvent]) -> [String] {
             "You can also scan the waybill numbers on the home page to see the details of your package [1]. ",
             "Enter the waybill number on the home page [1].",
         ])
-        let (a, _) = try await ask(model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
+        let (a, _) = try await ask(
+            model, q, hits: [Self.tracking], extractive: extractive(q, lead, from: Self.tracking))
         #expect(a.answeredBy == .model)
-        #expect(a.answer == "Scan the waybill number on the home page to see the details of your package [1].", "\(a.answer)")
+        #expect(
+            a.answer == "Scan the waybill number on the home page to see the details of your package [1].",
+            "\(a.answer)")
     }
 
     @Test func markersPointingAtNoSourceAreReplacedByTheRightOne() async throws {
