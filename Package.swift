@@ -187,7 +187,7 @@ let package = Package(
             name: "WendaoServer",
             dependencies: [
                 "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
-                "WendaoImages",
+                "WendaoImages", "WendaoEval",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
