@@ -392,6 +392,9 @@ extension WendaoAPI {
             if let m = v.max_tokens, !(1...8192).contains(m) {
                 throw APIError.badRequest("\(label): max_tokens must be between 1 and 8192")
             }
+            if let prompt = v.prompt, prompt.unicodeScalars.count > 32_000 {
+                throw APIError.badRequest("\(label): the prompt is longer than 32,000 characters")
+            }
             var p = PlannedVariant(
                 name: label, model: nil, templates: nil, topK: topK, mode: mode, temperature: v.temperature,
                 maxTokens: v.max_tokens)
@@ -400,7 +403,6 @@ extension WendaoAPI {
                 p.model = plan.model
                 p.templates = plan.templates
                 if let prompt = v.prompt, !prompt.isEmpty, p.model != nil {
-                    guard prompt.count <= 32_000 else { throw APIError.badRequest("\(label): the prompt is too long") }
                     do throws(WendaoError) {
                         try PromptTemplates.validate(prompt, named: .answerSystem, file: label)
                     } catch {

@@ -13,7 +13,7 @@ import { readEventStream, parseData } from './sse.js';
 import { state } from './state.js';
 
 /** The value of the suite picker that means "upload a suite". */
-export const UPLOAD = '\u0000upload';
+export const UPLOAD = '(upload)'; // never a suite's name: those end in .yaml
 
 /**
  * The body of `POST /api/v1/eval/runs` for the form, checked as the server checks it: `{ok: true,
