@@ -225,7 +225,7 @@ let package = Package(
         .target(
             name: "WendaoEval",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels",
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels", "WendaoLoaders",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

@@ -193,6 +193,34 @@ extension WendaoAPI {
             return try JSON.response(EvalCompareView(first: first, second: second, rows: c.rows, unmatched: c.unmatched))
         }
 
+        api.get("eval/ratings") { request, context in
+            let q = request.uri.queryParameters
+            guard let raw = q.get("kb"), !raw.isEmpty else { throw APIError.badRequest("name the knowledge base: ?kb=NAME") }
+            guard let name = try? KnowledgeBaseName.canonical(raw) else {
+                throw APIError.notFound("knowledge base '\(raw.prefix(80))' does not exist")
+            }
+            let record = try await writableRecord(name, context)
+            var since: Double?
+            if let text = q.get("since"), !text.isEmpty {
+                guard let t = ConversationSummary.time(text, endOfDay: false) else {
+                    throw APIError.badRequest("since must be a date (2026-12-06) or a time (2026-12-06T08:00:00Z)")
+                }
+                since = t
+            }
+            let store = service.library.store
+            let from = since
+            let rows = try await service.blocking { try RatingsExport.rows(store: store, kb: record.id, since: from) }
+            let text = rows.map(RatingsExport.jsonLine).joined(separator: "\n") + (rows.isEmpty ? "" : "\n")
+            let file = "rated-\(record.id).jsonl"
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/x-ndjson; charset=utf-8",
+                    .contentDisposition: "attachment; filename=\"\(file)\"", .cacheControl: "no-store",
+                ],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+
         api.post("eval/runs") { request, context in
             let body = try await JSON.decode(EvalRunBody.self, from: request, limit: 16 << 20)
             if let limit = body.limit, limit < 1 { throw APIError.badRequest("limit must be at least 1") }

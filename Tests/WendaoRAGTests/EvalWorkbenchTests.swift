@@ -133,6 +133,30 @@ import WendaoTestSupport
         let big = try s.write("big.jsonl", "{\"question\": \"\(String(repeating: "长", count: 20_000))\"}\n")
         #expect(thrownWendaoError { _ = try TestSetReader.read(big) }?.message.contains("more than the 16384") == true)
     }
+
+    @Test("test sets: XLSX (the first worksheet; shared and inline strings, numbers, booleans), errors name the file")
+    func xlsxTestSet() throws {
+        // Made by scripts/make-eval-xlsx.py.
+        let file = repositoryRoot.appendingPathComponent("Tests/Fixtures/eval/testset.xlsx")
+        let cases = try TestSetReader.read(file)
+        #expect(cases.map(\.id) == ["q1", "q2", "q3"], "the empty row and the second sheet are skipped")
+        #expect(cases[0].question == "首重收费多少钱？" && cases[0].gold == ["12元", "十二元"] && cases[0].tags == ["pricing"])
+        #expect(cases[0].answerable)
+        #expect(cases[1].question == "保价费按什么比例收取？" && cases[1].gold == ["1"], "a number cell as shown")
+        #expect(cases[2].answerable == false)
+        var streamed: [String] = []
+        try TestSetReader.forEach(file) { streamed.append($0.id) }
+        #expect(streamed == ["q1", "q2", "q3"])
+
+        let s = try ScratchDirectory("xlsx")
+        defer { s.remove() }
+        let notExcel = try s.write("broken.xlsx", "id,question\n1,a\n")
+        let e = thrownWendaoError { _ = try TestSetReader.read(notExcel) }
+        #expect(e?.message.contains("broken.xlsx") == true, "\(e?.message ?? "")")
+        let suite = try s.write(
+            "s.yaml", "kb: k\ntests: \(file.path)\nvariants: [{name: e, model: extractive}]\n")
+        #expect(try EvalSuite.load(suite).cases().count == 3)
+    }
 }
 
 /// A chat model that counts its calls.

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  UPLOAD, runRequest, runFraction, anyRunning, metricValue, verdictKey, playgroundRequest,
+  UPLOAD, runRequest, runFraction, anyRunning, metricValue, verdictKey, playgroundRequest, ratingsPath,
 } from '../../Sources/WendaoServer/UI/evals.js';
 
 test('a run of a data-directory suite', () => {
@@ -58,4 +58,9 @@ test('the playground request leaves empty fields to the server', () => {
   assert.equal(playgroundRequest({ question: 'q', variants: [{ top_k: '51' }] }).error, 'playground.badTopK');
   assert.equal(playgroundRequest({ question: 'q', variants: [] }).error, 'playground.variantCount');
   assert.equal(playgroundRequest({ question: 'q', variants: [{}, {}, {}, {}, {}] }).error, 'playground.variantCount');
+});
+
+test('the rated answers are downloaded by knowledge base and date', () => {
+  assert.equal(ratingsPath('客服 知识库', ''), '/api/v1/eval/ratings?kb=%E5%AE%A2%E6%9C%8D%20%E7%9F%A5%E8%AF%86%E5%BA%93');
+  assert.equal(ratingsPath('kb', '2026-12-01'), '/api/v1/eval/ratings?kb=kb&since=2026-12-01');
 });

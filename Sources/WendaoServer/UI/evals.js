@@ -387,11 +387,38 @@ async function runPlayground(ev) {
   }
 }
 
+/** The path that downloads knowledge base `kb`'s rated answers as a test set (since `since`, a date). */
+export function ratingsPath(kb, since) {
+  let path = '/api/v1/eval/ratings?kb=' + encodeURIComponent(kb);
+  if (since) path += '&since=' + encodeURIComponent(since);
+  return path;
+}
+
+async function downloadRatings(ev) {
+  ev.preventDefault();
+  const kb = $('evals-ratings-kb').value;
+  if (!kb) return;
+  const status = $('evals-status');
+  try {
+    const res = await apiFetch(ratingsPath(kb, $('evals-ratings-since').value), { headers: { Accept: 'application/x-ndjson' } });
+    const url = URL.createObjectURL(await res.blob());
+    const a = el('a', { href: url, download: 'rated-' + kb + '.jsonl', hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    status.className = 'error-box';
+    status.textContent = e.message;
+  }
+}
+
 /** Wires the two pages' forms (once, at start). */
 export function setupEvals() {
   $('evals-form').addEventListener('submit', startRun);
   $('evals-suite').addEventListener('change', showUploadFields);
   $('evals-compare').addEventListener('click', compareSelected);
+  $('evals-ratings').addEventListener('submit', downloadRatings);
   $('playground-form').addEventListener('submit', runPlayground);
   $('playground-add').addEventListener('click', () => addVariant());
   addVariant({ name: 'extractive', model: 'extractive' });
