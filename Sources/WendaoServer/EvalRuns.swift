@@ -67,6 +67,8 @@ final class EvalRuns: Sendable {
     private let cache = Mutex<ResponseCache?>(nil)
     /// Runs at once (more wait for none: they are refused with 429).
     static let maxRunning = 2
+    /// Questions whose answers a report lists one by one (the figures cover all of them).
+    static let detailLimit = 2000
     /// Runs kept on disk (the oldest finished ones are removed beyond).
     static let maxKept = 200
 
@@ -183,6 +185,7 @@ final class EvalRuns: Sendable {
         var options = WorkbenchOptions(resultsFile: resultsFile)
         options.maxCost = s.maxCost
         options.concurrency = s.concurrency
+        options.detailLimit = Self.detailLimit
         let lastSaved = Mutex(ContinuousClock.now)
         options.progress = { [self] p in
             // In memory at once; on disk at most twice a second.
@@ -200,7 +203,8 @@ final class EvalRuns: Sendable {
             let outcome = try await Workbench.run(
                 suite: s.suite, cases: s.cases, kb: s.kb, templates: s.templates, models: s.models, judge: s.judge,
                 options: options)
-            var report = WorkbenchReport.make(suite: s.suite, cases: s.cases, outcome: outcome, resultsFile: resultsFile)
+            var report = WorkbenchReport.make(
+                suite: s.suite, cases: s.cases, outcome: outcome, resultsFile: resultsFile, detailLimit: Self.detailLimit)
             // The server's paths are not shown to API callers.
             report.resultsFile = "results.jsonl"
             let regressions = s.baseline.map { report.regressions(against: $0.report, maxDrop: 0.02) }
