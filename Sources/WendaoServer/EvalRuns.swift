@@ -204,7 +204,8 @@ final class EvalRuns: Sendable {
                 suite: s.suite, cases: s.cases, kb: s.kb, templates: s.templates, models: s.models, judge: s.judge,
                 options: options)
             var report = WorkbenchReport.make(
-                suite: s.suite, cases: s.cases, outcome: outcome, resultsFile: resultsFile, detailLimit: Self.detailLimit)
+                suite: s.suite, cases: s.cases, outcome: outcome, resultsFile: resultsFile,
+                detailLimit: Self.detailLimit)
             // The server's paths are not shown to API callers.
             report.resultsFile = "results.jsonl"
             let regressions = s.baseline.map { report.regressions(against: $0.report, maxDrop: 0.02) }

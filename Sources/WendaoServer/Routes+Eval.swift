@@ -190,12 +190,15 @@ extension WendaoAPI {
                     status: .conflict, code: "conflict", message: "both runs must be done to be compared")
             }
             let c = try await service.blocking { RunComparison.make(first: x, second: y) }
-            return try JSON.response(EvalCompareView(first: first, second: second, rows: c.rows, unmatched: c.unmatched))
+            return try JSON.response(
+                EvalCompareView(first: first, second: second, rows: c.rows, unmatched: c.unmatched))
         }
 
         api.get("eval/ratings") { request, context in
             let q = request.uri.queryParameters
-            guard let raw = q.get("kb"), !raw.isEmpty else { throw APIError.badRequest("name the knowledge base: ?kb=NAME") }
+            guard let raw = q.get("kb"), !raw.isEmpty else {
+                throw APIError.badRequest("name the knowledge base: ?kb=NAME")
+            }
             guard let name = try? KnowledgeBaseName.canonical(raw) else {
                 throw APIError.notFound("knowledge base '\(raw.prefix(80))' does not exist")
             }
@@ -287,9 +290,11 @@ extension WendaoAPI {
     func loadSuite(_ body: EvalRunBody, runs: EvalRuns, into dir: URL) async throws -> (String, EvalSuite) {
         if let file = body.suite {
             guard body.suite_yaml == nil else { throw APIError.badRequest("give either 'suite' or 'suite_yaml'") }
-            guard !file.isEmpty, !file.contains("/"), !file.hasPrefix("."), file.hasSuffix(".yaml") || file.hasSuffix(".yml")
+            guard !file.isEmpty, !file.contains("/"), !file.hasPrefix("."),
+                file.hasSuffix(".yaml") || file.hasSuffix(".yml")
             else {
-                throw APIError.badRequest("'suite' must be the name of a .yaml file in the data directory's eval/suites")
+                throw APIError.badRequest(
+                    "'suite' must be the name of a .yaml file in the data directory's eval/suites")
             }
             let url = runs.suitesDirectory.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else {

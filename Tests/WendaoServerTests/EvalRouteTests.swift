@@ -131,8 +131,10 @@ struct EvalRouteTests {
             let r = try json(report)
             #expect((r["variants"] as? [[String: Any]])?.count == 2)
             #expect(r["results_file"] as? String == "results.jsonl", "no server path in the report")
-            let strict = try #require(
-                (r["questions"] as? [[String: Any]])?.first?["results"] as? [String: Any])["strict"] as? [String: Any]
+            let strict =
+                try #require(
+                    (r["questions"] as? [[String: Any]])?.first?["results"] as? [String: Any])["strict"]
+                as? [String: Any]
             #expect((strict?["answer"] as? String)?.contains("12元") == true)
 
             let html = try await client.execute(uri: "/api/v1/eval/runs/\(id)/report.html", method: .get)
@@ -151,7 +153,10 @@ struct EvalRouteTests {
                 try await client.execute(uri: "/api/v1/eval/compare?a=\(id)&b=\(id2)", method: .get))
             let rows = try #require(compared["rows"] as? [[String: Any]])
             #expect(rows.contains { $0["variant"] as? String == "strict" && $0["metric"] as? String == "accuracy" })
-            #expect(rows.allSatisfy { $0["verdict"] as? String == "no_clear_difference" && $0["difference"] as? Double == 0 })
+            #expect(
+                rows.allSatisfy {
+                    $0["verdict"] as? String == "no_clear_difference" && $0["difference"] as? Double == 0
+                })
 
             let listed = try json(try await client.execute(uri: "/api/v1/eval/runs", method: .get))
             #expect((listed["runs"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [id2, id])
@@ -193,14 +198,17 @@ struct EvalRouteTests {
             #expect(status == .badRequest)
             #expect(text.contains("only the files uploaded"), "\(text)")
             (status, text) = try await post(
-                #"{"suite_yaml": "kb: facts\ntests: t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"../t.jsonl": "{}"}}"#)
+                #"{"suite_yaml": "kb: facts\ntests: t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"../t.jsonl": "{}"}}"#
+            )
             #expect(status == .badRequest)
             (status, text) = try await post(
-                #"{"suite_yaml": "kb: facts\ntests: t.jsonl\nvariants: [{name: far, model: 'nosuch:m'}]\n", "files": {"t.jsonl": "{\"question\": \"q\"}\n"}}"#)
+                #"{"suite_yaml": "kb: facts\ntests: t.jsonl\nvariants: [{name: far, model: 'nosuch:m'}]\n", "files": {"t.jsonl": "{\"question\": \"q\"}\n"}}"#
+            )
             #expect(status == .badRequest)
             #expect(text.contains("far"), "the variant is named: \(text)")
             (status, text) = try await post(
-                #"{"suite_yaml": "kb: nosuchkb\ntests: t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"t.jsonl": "{\"question\": \"q\"}\n"}}"#)
+                #"{"suite_yaml": "kb: nosuchkb\ntests: t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"t.jsonl": "{\"question\": \"q\"}\n"}}"#
+            )
             #expect(status == .notFound)
             (status, text) = try await post(#"{"suite": "s.yaml", "concurrency": 0}"#)
             #expect(status == .badRequest)
@@ -209,7 +217,8 @@ struct EvalRouteTests {
             // An uploaded suite with its test set runs.
             let uploaded = try await runToEnd(
                 client,
-                #"{"suite_yaml": "name: up\nkb: facts\ntests: mine/t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"mine/t.jsonl": "{\"question\": \"首重收费多少钱？\", \"answers\": [\"12元\"]}\n"}}"#)
+                #"{"suite_yaml": "name: up\nkb: facts\ntests: mine/t.jsonl\nvariants: [{name: v, model: extractive}]\n", "files": {"mine/t.jsonl": "{\"question\": \"首重收费多少钱？\", \"answers\": [\"12元\"]}\n"}}"#
+            )
             #expect(uploaded["state"] as? String == "done", "\(uploaded)")
             #expect(uploaded["source"] as? String == "upload")
             #expect(uploaded["total"] as? Int == 1)
@@ -244,7 +253,8 @@ struct EvalRouteTests {
             let id = try #require(run["id"] as? String)
             #expect(run["created_by"] as? String != nil)
             #expect(!"\(run)".contains(writer))
-            let hidden = try await client.execute(uri: "/api/v1/eval/runs/\(id)", method: .get, headers: headers(reader))
+            let hidden = try await client.execute(
+                uri: "/api/v1/eval/runs/\(id)", method: .get, headers: headers(reader))
             #expect(hidden.status == .notFound)
             let listed = try json(
                 try await client.execute(uri: "/api/v1/eval/runs", method: .get, headers: headers(reader)))
@@ -290,7 +300,9 @@ struct EvalRouteTests {
             }
             #expect(of("done", 1).first?["model"] as? String == "openai:m")
             // The custom prompt reached the model.
-            #expect(provider.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("Cite [n]. Otherwise:") })
+            #expect(
+                provider.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("Cite [n]. Otherwise:") }
+            )
 
             let bad = try await client.execute(
                 uri: "/api/v1/kbs/facts/playground", method: .post, headers: jsonHeaders,

@@ -63,7 +63,8 @@ public enum TestSetReader {
         var seen = Set<String>()
         try forEach(file) { c in
             guard seen.insert(c.id).inserted else {
-                throw WendaoError(.invalidArgument, "test set \(file.lastPathComponent): the id '\(c.id)' is used twice")
+                throw WendaoError(
+                    .invalidArgument, "test set \(file.lastPathComponent): the id '\(c.id)' is used twice")
             }
             cases.append(c)
         }
