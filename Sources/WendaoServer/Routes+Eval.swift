@@ -377,7 +377,11 @@ extension WendaoAPI {
         let directory = service.configuration.dataDirectory
         let library = service.library
         let templates = try await service.blocking { try PromptTemplates.load(dataDirectory: directory, kb: kb) }
-        let access = try await service.blocking { KnowledgeAccess(try library.open(kb)) }
+        // Searches run on the server's thread pool, like every other blocking piece of work.
+        let offload: @Sendable (@escaping @Sendable () -> Void) async -> Void = { [service] work in
+            _ = try? await service.blocking(work)
+        }
+        let access = try await service.blocking { KnowledgeAccess(try library.open(kb), offload: offload) }
         var baseline: (id: String, report: WorkbenchReport)?
         if let b = body.baseline_run {
             guard EvalRuns.isValidID(b), let r = runs.record(b), r.kb == kb else {

@@ -18,8 +18,18 @@ public final class KnowledgeAccess: Sendable {
     /// Searches kept at most.
     static let keptSearches = 4096
 
-    /// Takes `kb` over (it is used only through this object from now on).
-    public init(_ kb: sending KnowledgeBase) { self.kb = Mutex(kb) }
+    /// Runs a search (blocking work) somewhere; nil: on the calling task.
+    private let offload: (@Sendable (@escaping @Sendable () -> Void) async -> Void)?
+
+    /// Takes `kb` over (it is used only through this object from now on). With `offload`, the searches
+    /// (blocking work) are handed to it, e.g. a server's thread pool, instead of running on the concurrency
+    /// pool.
+    public init(
+        _ kb: sending KnowledgeBase, offload: (@Sendable (@escaping @Sendable () -> Void) async -> Void)? = nil
+    ) {
+        self.kb = Mutex(kb)
+        self.offload = offload
+    }
 
     /// The `topK` best passages for `query` by `mode` (nil: the knowledge base's mode), their relevance
     /// and the extractive answer over them (``GroundedAnswerer/retrieve(_:topK:in:queryVector:mode:)``).
@@ -39,8 +49,21 @@ public final class KnowledgeAccess: Sendable {
         var vector: [Float]?
         if let plan { vector = try? await plan.embedder.embed([plan.text], as: .query).vectors.first }
         let v = vector
-        let r = try kb.withLock { kb in
-            try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
+        let search: @Sendable () -> Result<GroundedRetrieval, any Error> = { [self] in
+            Result {
+                try self.kb.withLock { kb in
+                    try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
+                }
+            }
+        }
+        let r: GroundedRetrieval
+        if let offload {
+            let box = Locked<Result<GroundedRetrieval, any Error>?>(nil)
+            await offload { box.withLock { $0 = search() } }
+            guard let outcome = box.withLock({ $0 }) else { throw CancellationError() }
+            r = try outcome.get()
+        } else {
+            r = try search().get()
         }
         let seconds = (ContinuousClock.now - started).seconds
         found.withLock { kept in
