@@ -94,7 +94,12 @@ final class EvalRuns: Sendable {
         records.withLock { $0 = loaded }
     }
 
-    static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+    /// The time now, ISO 8601 with milliseconds (runs are listed by it, newest first).
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
 
     /// A new run id: 12 random hex digits.
     static func newID() -> String {

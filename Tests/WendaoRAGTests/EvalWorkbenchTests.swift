@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WendaoCore
 import WendaoEval
+import WendaoApp
 import WendaoRAG
 import WendaoTestSupport
 
@@ -811,7 +812,7 @@ struct FunctionModel: ChatModel {
         // 100,000 rows, written a piece at a time; ten distinct questions (their searches are shared).
         let rows = 100_000
         let file = s.child("big.jsonl")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let handle = try FileHandle(forWritingTo: file)
         var chunk = ""
         for i in 0..<rows {

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import WendaoApp
 import WendaoCore
 import WendaoModels
 import WendaoRAG
@@ -74,6 +75,14 @@ private func json(_ r: TestResponse) throws -> [String: Any] {
         "not a JSON object: \(String(buffer: r.body))")
 }
 
+/// Run ids collected inside a test client's closure.
+private final class IDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func append(_ id: String) { lock.withLock { list.append(id) } }
+    var all: [String] { lock.withLock { list } }
+}
+
 private let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
 private func headers(_ key: String?) -> HTTPFields {
@@ -108,7 +117,7 @@ struct EvalRouteTests {
         defer { f.scratch.remove() }
         let provider = try await citingProvider()
         let server = try f.server(provider: provider)
-        var ids: [String] = []
+        let ids = IDs()
         try await server.application().test(.router) { client in
             let suites = try json(try await client.execute(uri: "/api/v1/eval/suites", method: .get))
             let list = try #require(suites["suites"] as? [[String: Any]])
@@ -166,8 +175,8 @@ struct EvalRouteTests {
         let again = try f.server(provider: provider)
         try await again.application().test(.router) { client in
             let listed = try json(try await client.execute(uri: "/api/v1/eval/runs", method: .get))
-            #expect(Set((listed["runs"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []) == Set(ids))
-            let report = try await client.execute(uri: "/api/v1/eval/runs/\(ids[0])/report", method: .get)
+            #expect(Set((listed["runs"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []) == Set(ids.all))
+            let report = try await client.execute(uri: "/api/v1/eval/runs/\(ids.all[0])/report", method: .get)
             #expect(report.status == .ok)
         }
         await again.shutdown()
@@ -294,7 +303,8 @@ struct EvalRouteTests {
             }
             for v in 0..<2 {
                 #expect(of("sources", v).count == 1, "variant \(v) got its sources")
-                #expect(!((of("sources", v).first?["sources"] as? [Any]) ?? []).isEmpty)
+                let sources = of("sources", v).first?["sources"] as? [Any] ?? []
+                #expect(!sources.isEmpty)
                 let done = try #require(of("done", v).first)
                 #expect((done["answer"] as? String)?.contains("12元") == true, "\(done)")
             }
