@@ -4,7 +4,8 @@
   run     1,000 questions × 4 prompt variants of an openai: model against scripts/fake_openai_server.py answering
           in 50 ms (FAKE_DELAY_MS), concurrency 8: wall time against the ideal (calls × 50 ms / 8), the overhead per
           call, a cached re-run's time, the HTML report's size and the time headless Chromium takes to open it.
-  memory  peak RSS of `wendao eval run` (extractive) on generated test sets of 10,000 and 100,000 rows.
+  memory  peak RSS of `wendao eval run` (extractive) on generated test sets of 10,000 and 100,000 rows (the
+          sample's questions cycled, ids distinct).
 
 Usage: python3 scripts/bench-eval.py run|memory|all   (WENDAO_BIN: the wendao binary; default .build/release/wendao)
 """
@@ -23,9 +24,10 @@ DELAY_MS = 50
 CONCURRENCY = 8
 
 
-def questions(n):
-    """`n` distinct questions: the sample's customer questions, each with its row number appended (so no two
-    prompts are the same and nothing comes from the response cache on the first run)."""
+def questions(n, distinct=True):
+    """`n` questions from the sample's test sets (366 of them, cycled). `distinct`: each with its row number
+    appended, so no two prompts are the same and nothing comes from the response cache on the first run;
+    otherwise the texts repeat (the searches are shared) and only the ids differ."""
     base = []
     for name in ("eval.jsonl", "eval-customer.jsonl", "eval-guard.jsonl"):
         with open(os.path.join(ROOT, "Samples/logistics", name), encoding="utf-8") as f:
@@ -34,7 +36,8 @@ def questions(n):
     for i in range(n):
         q = dict(base[i % len(base)])
         q["id"] = f"b{i:06d}"
-        q["question"] = f"{q['question']}（第{i}问）"
+        if distinct:
+            q["question"] = f"{q['question']}（第{i}问）"
         out.append(q)
     return out
 
@@ -142,7 +145,7 @@ def bench_memory():
                         "--exclude", "eval*"], env=env, check=True, capture_output=True)
         out = []
         for n in (10_000, 100_000):
-            write_jsonl(os.path.join(work, f"set{n}.jsonl"), questions(n))
+            write_jsonl(os.path.join(work, f"set{n}.jsonl"), questions(n, distinct=False))
             with open(os.path.join(work, f"suite{n}.yaml"), "w") as f:
                 f.write(f"name: mem{n}\nkb: logistics\ntests: set{n}.jsonl\n"
                         "variants: [{ name: extractive, model: extractive }]\n")
