@@ -277,6 +277,45 @@ struct EvalRouteTests {
         await provider.shutdown()
     }
 
+    @Test("Rated answers download as a test set for those who may change the knowledge base")
+    func ratings() async throws {
+        let f = try EvalFixture()
+        defer { f.scratch.remove() }
+        let lib = try Library(directory: f.data)
+        let kb = try lib.record("facts")
+        let c = try lib.store.createConversation(kb: kb.id, title: "t", caller: .admin, at: 100)
+        let t = try lib.store.appendTurn(
+            NewTurn(
+                conversationID: c.id, question: "首重收费多少钱？", answer: "首重收费12元[1]。", found: true, mode: "grounded",
+                citationsJSON: #"[{"n":1,"document":"pricing.md","section":"s","page":null,"chunk_id":1,"text":"x"}]"#,
+                createdAt: 101))
+        _ = try lib.store.setFeedback(turn: t.id, rating: 1, note: nil, at: 102)
+        let reader = try lib.createAPIKey(name: "r", knowledgeBases: ["facts"], scope: .read).key
+        let provider = try await citingProvider()
+        let server = try f.server(adminKey: "admin-key-0123456789abcdef", provider: provider)
+        try await server.application().test(.router) { client in
+            let admin = headers("admin-key-0123456789abcdef")
+            let r = try await client.execute(uri: "/api/v1/eval/ratings?kb=facts", method: .get, headers: admin)
+            #expect(r.status == .ok)
+            #expect(r.headers[.contentType]?.hasPrefix("application/x-ndjson") == true)
+            let lines = String(buffer: r.body).split(separator: "\n")
+            #expect(lines.count == 1)
+            let row = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect(row["reference"] as? String == "首重收费12元。" && row["documents"] as? [String] == ["pricing.md"])
+            let later = try await client.execute(
+                uri: "/api/v1/eval/ratings?kb=facts&since=2099-01-01", method: .get, headers: admin)
+            #expect(String(buffer: later.body).isEmpty)
+            let bad = try await client.execute(
+                uri: "/api/v1/eval/ratings?kb=facts&since=yesterday", method: .get, headers: admin)
+            #expect(bad.status == .badRequest)
+            let hidden = try await client.execute(
+                uri: "/api/v1/eval/ratings?kb=facts", method: .get, headers: headers(reader))
+            #expect(hidden.status == .notFound)
+        }
+        await server.shutdown()
+        await provider.shutdown()
+    }
+
     @Test("The playground streams each variant's sources and answer, named by index; bad prompts are refused first")
     func playground() async throws {
         let f = try EvalFixture()
