@@ -801,7 +801,9 @@ struct FunctionModel: ChatModel {
 }
 
 @Suite struct LargeTestSetTests {
-    @Test("a test set of 100,000 rows is read in pieces and run; the results are written as they come, the report lists the first questions and counts them all")
+    @Test(
+        "a test set of 100,000 rows is read in pieces and run; the results are written as they come, the report lists the first questions and counts them all"
+    )
     func hundredThousandRows() async throws {
         let s = try ScratchDirectory("large-set")
         defer { s.remove() }
@@ -832,7 +834,8 @@ struct FunctionModel: ChatModel {
         try TestSetReader.forEach(file) { _ in counted += 1 }
         #expect(counted == rows)
 
-        let suitePath = try s.write("suite.yaml", "kb: facts\ntests: big.jsonl\nvariants: [{name: ex, model: extractive}]\n")
+        let suitePath = try s.write(
+            "suite.yaml", "kb: facts\ntests: big.jsonl\nvariants: [{name: ex, model: extractive}]\n")
         let suite = try EvalSuite.load(suitePath)
         let cases = try suite.cases()
         #expect(cases.count == rows)
