@@ -187,7 +187,7 @@ let package = Package(
             name: "WendaoServer",
             dependencies: [
                 "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
-                "WendaoImages",
+                "WendaoImages", "WendaoEval",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -225,7 +225,7 @@ let package = Package(
         .target(
             name: "WendaoEval",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels",
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoApp", "WendaoModels", "WendaoLoaders",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

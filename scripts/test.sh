@@ -114,3 +114,7 @@ python3 scripts/share_browser_test.py
 # The image studio's Images and Try-on pages against a fake DashScope, at desktop and phone sizes.
 echo "== image studio browser test"
 python3 scripts/images_browser_test.py
+# The Evaluations page and the prompt playground against the fake OpenAI-compatible server: a suite run
+# from the page and watched, its report opened, two runs compared, an uploaded suite, the playground.
+echo "== evaluations and playground browser test"
+python3 scripts/evals_browser_test.py

@@ -20,6 +20,8 @@ struct WendaoAPI: Sendable {
     let readiness: Readiness
     let runner: JobRunner
     let metrics: Metrics
+    /// The evaluation runs (the workbench's REST API and web page).
+    let evalRuns: EvalRuns
 
     func router() -> Router<WendaoContext> {
         let router = Router(context: WendaoContext.self)
@@ -62,6 +64,7 @@ struct WendaoAPI: Sendable {
         addProviderRoutes(api)
         addConversationRoutes(api)
         addInspectRoutes(api)
+        addEvalRoutes(api, runs: evalRuns)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))
@@ -140,7 +143,7 @@ public struct WendaoServer: Sendable {
             service: service,
             limits: APILimits(json: configuration.maxJSONBytes, rate: admission),
             readiness: Readiness(), runner: JobRunner(service: service, logger: logger, metrics: metrics),
-            metrics: metrics)
+            metrics: metrics, evalRuns: EvalRuns(dataDirectory: configuration.dataDirectory))
     }
 
     /// The Hummingbird application (for `run` and for in-process tests). Its service group shuts the

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WendaoCore
 import WendaoEval
+import WendaoApp
 import WendaoRAG
 import WendaoTestSupport
 
@@ -132,6 +133,30 @@ import WendaoTestSupport
         #expect(e?.message.contains("t.jsonl line 2") == true)
         let big = try s.write("big.jsonl", "{\"question\": \"\(String(repeating: "长", count: 20_000))\"}\n")
         #expect(thrownWendaoError { _ = try TestSetReader.read(big) }?.message.contains("more than the 16384") == true)
+    }
+
+    @Test("test sets: XLSX (the first worksheet; shared and inline strings, numbers, booleans), errors name the file")
+    func xlsxTestSet() throws {
+        // Made by scripts/make-eval-xlsx.py.
+        let file = repositoryRoot.appendingPathComponent("Tests/Fixtures/eval/testset.xlsx")
+        let cases = try TestSetReader.read(file)
+        #expect(cases.map(\.id) == ["q1", "q2", "q3"], "the empty row and the second sheet are skipped")
+        #expect(cases[0].question == "首重收费多少钱？" && cases[0].gold == ["12元", "十二元"] && cases[0].tags == ["pricing"])
+        #expect(cases[0].answerable)
+        #expect(cases[1].question == "保价费按什么比例收取？" && cases[1].gold == ["1"], "a number cell as shown")
+        #expect(cases[2].answerable == false)
+        var streamed: [String] = []
+        try TestSetReader.forEach(file) { streamed.append($0.id) }
+        #expect(streamed == ["q1", "q2", "q3"])
+
+        let s = try ScratchDirectory("xlsx")
+        defer { s.remove() }
+        let notExcel = try s.write("broken.xlsx", "id,question\n1,a\n")
+        let e = thrownWendaoError { _ = try TestSetReader.read(notExcel) }
+        #expect(e?.message.contains("broken.xlsx") == true, "\(e?.message ?? "")")
+        let suite = try s.write(
+            "s.yaml", "kb: k\ntests: \(file.path)\nvariants: [{name: e, model: extractive}]\n")
+        #expect(try EvalSuite.load(suite).cases().count == 3)
     }
 }
 
@@ -714,5 +739,128 @@ struct FunctionModel: ChatModel {
         #expect((plan["estimated_prompt_tokens"] as? Int ?? 0) > 0)
         #expect(provider.server.requests.isEmpty)
         await provider.server.shutdown()
+    }
+}
+
+@Suite struct RatingsExportTests {
+    @Test("rated answers become a test set: up-rated references with their documents, down-rated flagged for review")
+    func export() throws {
+        let s = try ScratchDirectory("ratings")
+        defer { s.remove() }
+        let lib = try Library(directory: s.child("data"))
+        let kb = try lib.create("facts")
+        let other = try lib.create("other")
+        let store = lib.store
+        let citations =
+            #"[{"n":1,"document":"docs/pricing.md","section":"首重","page":null,"chunk_id":3,"text":"首重12元"},"#
+            + #"{"n":2,"document":"docs/pricing.md","section":"续重","page":null,"chunk_id":4,"text":"续重3元"}]"#
+        let c = try store.createConversation(kb: kb.id, title: "t", caller: .admin, at: 100)
+        func turn(_ q: String, _ a: String, found: Bool = true, at: Double) throws -> TurnRecord {
+            try store.appendTurn(
+                NewTurn(
+                    conversationID: c.id, question: q, answer: a, found: found, mode: "grounded",
+                    citationsJSON: citations, createdAt: at))
+        }
+        let up = try turn("首重收费多少钱？", "标准快递首重收费12元[1]。", at: 101)
+        _ = try store.setFeedback(turn: up.id, rating: 1, note: nil, at: 102)
+        let down = try turn("保价费怎么收？", "保价免费[2]。", at: 103)
+        _ = try store.setFeedback(turn: down.id, rating: -1, note: "错了，是1%", at: 104)
+        let refusal = try turn("能用PayPal吗？", "知识库中没有找到答案。", found: false, at: 105)
+        _ = try store.setFeedback(turn: refusal.id, rating: 1, note: nil, at: 106)
+        _ = try turn("没评分的问题", "随便", at: 107)
+        // The same question rated down earlier and up later: exported once, as the up-rating.
+        let again = try turn("保价费怎么收？", "保价费按声明价值的1%收取[2]。", at: 108)
+        _ = try store.setFeedback(turn: again.id, rating: 1, note: nil, at: 109)
+        let elsewhere = try store.createConversation(kb: other.id, title: "o", caller: .admin, at: 100)
+        let foreign = try store.appendTurn(
+            NewTurn(conversationID: elsewhere.id, question: "x?", answer: "y", found: true, mode: "m", createdAt: 101))
+        _ = try store.setFeedback(turn: foreign.id, rating: 1, note: nil, at: 102)
+
+        let rows = try RatingsExport.rows(store: store, kb: kb.id, since: nil)
+        #expect(rows.map(\.question) == ["首重收费多少钱？", "保价费怎么收？", "能用PayPal吗？"])
+        #expect(rows[0].reference == "标准快递首重收费12元。" && rows[0].documents == ["docs/pricing.md"])
+        #expect(rows[0].answerable && rows[0].review == nil && rows[0].tags == ["rated-up"])
+        #expect(rows[1].reference == "保价费按声明价值的1%收取。", "the later up-rating wins")
+        #expect(rows[2].answerable == false && rows[2].reference == nil)
+
+        // Down-rated only: flagged, with the rejected answer and the note; --since cuts older turns.
+        let d2 = try turn("续重怎么算？", "按件收费[2]。", at: 200)
+        _ = try store.setFeedback(turn: d2.id, rating: -1, note: "不对", at: 201)
+        let recent = try RatingsExport.rows(store: store, kb: kb.id, since: 150)
+        #expect(recent.map(\.question) == ["续重怎么算？"])
+        #expect(recent[0].review == true && recent[0].tags.contains("needs-review") && recent[0].reference == nil)
+        #expect(recent[0].rejectedAnswer == "按件收费[2]。" && recent[0].note == "不对")
+
+        // The suite's reader takes the file as it is.
+        let file = try s.write("rated.jsonl", rows.map(RatingsExport.jsonLine).joined(separator: "\n") + "\n")
+        let cases = try TestSetReader.read(file)
+        #expect(cases.count == 3)
+        #expect(cases[0].reference == "标准快递首重收费12元。" && cases[0].documents == ["docs/pricing.md"])
+        #expect(cases[2].answerable == false)
+    }
+}
+
+@Suite struct LargeTestSetTests {
+    @Test(
+        "a test set of 100,000 rows is read in pieces and run; the results are written as they come, the report lists the first questions and counts them all"
+    )
+    func hundredThousandRows() async throws {
+        let s = try ScratchDirectory("large-set")
+        defer { s.remove() }
+        let lib = try Library(directory: s.child("data"))
+        _ = try lib.create("facts")
+        try s.write("src/pricing.md", "# 价格\n\n标准快递首重收费12元。\n\n续重每公斤收费3元。\n")
+        _ = try lib.open("facts").ingest([s.child("src").path])
+        // 100,000 rows, written a piece at a time; ten distinct questions (their searches are shared).
+        let rows = 100_000
+        let file = s.child("big.jsonl")
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: file)
+        var chunk = ""
+        for i in 0..<rows {
+            let answerable = i % 10 != 9
+            chunk +=
+                answerable
+                ? #"{"id": "r\#(i)", "question": "标准快递首重收费多少？\#(i % 9)", "answers": ["12元"]}"# + "\n"
+                : #"{"id": "r\#(i)", "question": "火星上的天气怎么样？", "answerable": false}"# + "\n"
+            if chunk.utf8.count > 1 << 20 {
+                try handle.write(contentsOf: Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+        try handle.write(contentsOf: Data(chunk.utf8))
+        try handle.close()
+        var counted = 0
+        try TestSetReader.forEach(file) { _ in counted += 1 }
+        #expect(counted == rows)
+
+        let suitePath = try s.write(
+            "suite.yaml", "kb: facts\ntests: big.jsonl\nvariants: [{name: ex, model: extractive}]\n")
+        let suite = try EvalSuite.load(suitePath)
+        let cases = try suite.cases()
+        #expect(cases.count == rows)
+        let templates = try PromptTemplates.load(dataDirectory: s.child("data"), kb: "facts")
+        let kb = KnowledgeAccess(try lib.open("facts"))
+        var options = WorkbenchOptions(resultsFile: s.child("results.jsonl"))
+        options.detailLimit = 50
+        let outcome = try await Workbench.run(
+            suite: suite, cases: cases, kb: kb, templates: templates, models: [:], judge: nil, options: options)
+        #expect(outcome.results.count == rows)
+        #expect(outcome.results.filter { $0.error != nil }.isEmpty)
+        #expect(outcome.results[48].answer.contains("12元") && outcome.results[50].answer.isEmpty, "kept slim after 50")
+        var written = 0
+        let results = try FileHandle(forReadingFrom: s.child("results.jsonl"))
+        while let piece = try results.read(upToCount: 1 << 20), !piece.isEmpty {
+            written += piece.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
+        try results.close()
+        #expect(written == rows, "every answer is in the results file, whole")
+        let report = WorkbenchReport.make(
+            suite: suite, cases: cases, outcome: outcome, resultsFile: s.child("results.jsonl"), detailLimit: 50)
+        #expect(report.questions.count == 50 && report.questionsTotal == rows)
+        let accuracy = try #require(report.variants.first?.metrics["accuracy"])
+        #expect(accuracy > 0.85, "the extractive answers are right on the answerable nine tenths and refuse Mars")
+        #expect(report.variants.first?.answered == rows)
+        #expect(report.table.contains("100000 questions"))
     }
 }

@@ -10,7 +10,7 @@ import Yams
 /// ```yaml
 /// name: logistics
 /// kb: logistics
-/// tests: eval-customer.jsonl          # JSONL or CSV, relative to this file
+/// tests: eval-customer.jsonl          # JSONL, CSV or XLSX, relative to this file
 /// limit: 20                           # the first 20 questions (optional)
 /// defaults:                           # applied to every variant unless it says otherwise
 ///   retrieval: { mode: bm25, top_k: 8, max_context_tokens: 2000 }
@@ -91,7 +91,7 @@ public struct EvalSuite: Sendable {
         }
         let kb = try r.string(kbNode, "kb")
         guard let testsNode = top["tests"] else {
-            throw r.fail(root, "top level", "needs tests: the test set file (JSONL or CSV)")
+            throw r.fail(root, "top level", "needs tests: the test set file (JSONL, CSV or XLSX)")
         }
         let tests = r.path(try r.string(testsNode, "tests"))
         guard FileManager.default.isReadableFile(atPath: tests.path) else {

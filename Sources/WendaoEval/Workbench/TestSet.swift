@@ -1,5 +1,6 @@
 public import Foundation
 import WendaoCore
+import WendaoLoaders
 
 /// One question of an evaluation test set.
 public struct EvalCase: Sendable, Codable, Equatable {
@@ -39,14 +40,16 @@ public struct EvalCase: Sendable, Codable, Equatable {
     public var references: [String] { reference.map { [$0] } ?? gold }
 }
 
-/// Reads test sets: JSONL (one object a line) or CSV (a header row), as the sample's `eval*.jsonl`.
+/// Reads test sets: JSONL (one object a line, as the sample's `eval*.jsonl`), CSV or XLSX (a header
+/// row, then one question a row; an XLSX workbook's first worksheet).
 ///
 /// Fields: `question` (required), `id`, `reference`, `answers` (or `gold`: gold strings), `documents`,
 /// `answerable` (default: true when there is a reference or a gold string), `all`, `tags` (or
-/// `category`). In CSV, lists are separated by `|` and booleans are `true`/`false`, `yes`/`no` or `1`/`0`.
+/// `category`). In CSV and XLSX, lists are separated by `|` and booleans are `true`/`false`, `yes`/`no`
+/// or `1`/`0`.
 ///
-/// The file is read in pieces, one line (or CSV record) at a time. Errors name the file, the line and
-/// the reason.
+/// JSONL is read in pieces, one line at a time, XLSX one row at a time (the sheet parsed as it
+/// inflates); CSV is read whole. Errors name the file, the line or row and the reason.
 public enum TestSetReader {
     /// The longest question accepted, in characters.
     public static let maxQuestionCharacters = 16_384
@@ -57,16 +60,28 @@ public enum TestSetReader {
             throw WendaoError(.unreadable, "test set \(file.path) cannot be read (no such file?)")
         }
         var cases: [EvalCase] = []
-        if file.pathExtension.lowercased() == "csv" {
-            try readCSV(file) { cases.append($0) }
-        } else {
-            try readJSONL(file) { cases.append($0) }
-        }
         var seen = Set<String>()
-        for c in cases where !seen.insert(c.id).inserted {
-            throw WendaoError(.invalidArgument, "test set \(file.lastPathComponent): the id '\(c.id)' is used twice")
+        try forEach(file) { c in
+            guard seen.insert(c.id).inserted else {
+                throw WendaoError(
+                    .invalidArgument, "test set \(file.lastPathComponent): the id '\(c.id)' is used twice")
+            }
+            cases.append(c)
         }
         return cases
+    }
+
+    /// Calls `body` with each case of `file` in order, reading it a piece at a time (`.csv` and `.xlsx` by
+    /// extension, JSONL otherwise): memory stays bounded whatever the file's size (CSV is read whole).
+    public static func forEach(_ file: URL, _ body: (EvalCase) throws -> Void) throws {
+        guard FileManager.default.isReadableFile(atPath: file.path) else {
+            throw WendaoError(.unreadable, "test set \(file.path) cannot be read (no such file?)")
+        }
+        switch file.pathExtension.lowercased() {
+        case "csv": try readCSV(file, body)
+        case "xlsx": try readXLSX(file, body)
+        default: try readJSONL(file, body)
+        }
     }
 
     /// Calls `body` with each line of `file` (without its newline) and its 1-based number.
@@ -93,7 +108,7 @@ public enum TestSetReader {
         }
     }
 
-    static func readJSONL(_ file: URL, _ emit: (EvalCase) -> Void) throws {
+    static func readJSONL(_ file: URL, _ emit: (EvalCase) throws -> Void) throws {
         let name = file.lastPathComponent
         try lines(file) { raw, number in
             var line = raw
@@ -102,7 +117,7 @@ public enum TestSetReader {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 throw WendaoError(.invalidArgument, "test set \(name) line \(number): not a JSON object")
             }
-            emit(try makeCase(object, row: number, where: "\(name) line \(number)"))
+            try emit(try makeCase(object, row: number, where: "\(name) line \(number)"))
         }
     }
 
@@ -115,39 +130,68 @@ public enum TestSetReader {
         return CSVRecords.parse(text)
     }
 
-    static func readCSV(_ file: URL, _ emit: (EvalCase) -> Void) throws {
+    static func readCSV(_ file: URL, _ emit: (EvalCase) throws -> Void) throws {
         let name = file.lastPathComponent
         let records = try readCSV(file)
         guard let header = records.first else { return }
+        let columns = try headerColumns(header, name: name)
+        for (i, record) in records.dropFirst().enumerated() {
+            if let c = try tableCase(columns, record, row: i + 1, where: "\(name) row \(i + 2)") { try emit(c) }
+        }
+    }
+
+    /// The first worksheet of an `.xlsx` workbook: a header row, then one question a row (as in CSV).
+    static func readXLSX(_ file: URL, _ emit: (EvalCase) throws -> Void) throws {
+        let name = file.lastPathComponent
+        var columns: [String]?
+        var count = 0
+        do {
+            try XLSXTable.rows(of: file) { cells, number in
+                guard let header = columns else {
+                    columns = try headerColumns(cells, name: name)
+                    return
+                }
+                count += 1
+                if let c = try tableCase(header, cells, row: count, where: "\(name) row \(number)") { try emit(c) }
+            }
+        } catch let e as WendaoError where e.code == .unreadable || e.code == .limitExceeded {
+            throw WendaoError(e.code, "test set \(name): \(e.message)")
+        }
+    }
+
+    /// The lowercased column names of a header row, which must name a `question` column.
+    static func headerColumns(_ header: [String], name: String) throws -> [String] {
         let columns = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard columns.contains("question") else {
             throw WendaoError(.invalidArgument, "test set \(name): the header row has no 'question' column")
         }
-        for (i, record) in records.dropFirst().enumerated() {
-            if record.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
-            var object: [String: Any] = [:]
-            for (k, column) in columns.enumerated() where k < record.count {
-                let value = record[k]
-                switch column {
-                case "answers", "gold", "documents", "tags":
-                    object[column] = value.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-                        .filter { !$0.isEmpty }
-                case "answerable", "all":
-                    switch value.trimmingCharacters(in: .whitespaces).lowercased() {
-                    case "true", "yes", "1": object[column] = true
-                    case "false", "no", "0": object[column] = false
-                    case "": break
-                    default:
-                        throw WendaoError(
-                            .invalidArgument,
-                            "test set \(name) row \(i + 2): \(column) must be true or false, not '\(value)'")
-                    }
+        return columns
+    }
+
+    /// The case of one table row (CSV or XLSX); nil for a blank row.
+    static func tableCase(_ columns: [String], _ record: [String], row: Int, where place: String) throws -> EvalCase? {
+        if record.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { return nil }
+        var object: [String: Any] = [:]
+        for (k, column) in columns.enumerated() where k < record.count {
+            let value = record[k]
+            switch column {
+            case "answers", "gold", "documents", "tags":
+                object[column] = value.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+            case "answerable", "all":
+                switch value.trimmingCharacters(in: .whitespaces).lowercased() {
+                case "true", "yes", "1": object[column] = true
+                case "false", "no", "0": object[column] = false
+                case "": break
                 default:
-                    if !value.isEmpty { object[column] = value }
+                    throw WendaoError(
+                        .invalidArgument, "test set \(place): \(column) must be true or false, not '\(value)'")
                 }
+            default:
+                if !value.isEmpty { object[column] = value }
             }
-            emit(try makeCase(object, row: i + 1, where: "\(name) row \(i + 2)"))
         }
+        return try makeCase(object, row: row, where: place)
     }
 
     static func makeCase(_ o: [String: Any], row: Int, where place: String) throws -> EvalCase {

@@ -18,8 +18,18 @@ public final class KnowledgeAccess: Sendable {
     /// Searches kept at most.
     static let keptSearches = 4096
 
-    /// Takes `kb` over (it is used only through this object from now on).
-    public init(_ kb: sending KnowledgeBase) { self.kb = Mutex(kb) }
+    /// Runs a search (blocking work) somewhere; nil: on the calling task.
+    private let offload: (@Sendable (@escaping @Sendable () -> Void) async -> Void)?
+
+    /// Takes `kb` over (it is used only through this object from now on). With `offload`, the searches
+    /// (blocking work) are handed to it, e.g. a server's thread pool, instead of running on the concurrency
+    /// pool.
+    public init(
+        _ kb: sending KnowledgeBase, offload: (@Sendable (@escaping @Sendable () -> Void) async -> Void)? = nil
+    ) {
+        self.kb = Mutex(kb)
+        self.offload = offload
+    }
 
     /// The `topK` best passages for `query` by `mode` (nil: the knowledge base's mode), their relevance
     /// and the extractive answer over them (``GroundedAnswerer/retrieve(_:topK:in:queryVector:mode:)``).
@@ -39,8 +49,21 @@ public final class KnowledgeAccess: Sendable {
         var vector: [Float]?
         if let plan { vector = try? await plan.embedder.embed([plan.text], as: .query).vectors.first }
         let v = vector
-        let r = try kb.withLock { kb in
-            try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
+        let search: @Sendable () -> Result<GroundedRetrieval, any Error> = { [self] in
+            Result {
+                try self.kb.withLock { kb in
+                    try GroundedAnswerer.retrieve(query, topK: topK, in: kb, queryVector: v, mode: mode)
+                }
+            }
+        }
+        let r: GroundedRetrieval
+        if let offload {
+            let box = Locked<Result<GroundedRetrieval, any Error>?>(nil)
+            await offload { box.withLock { $0 = search() } }
+            guard let outcome = box.withLock({ $0 }) else { throw CancellationError() }
+            r = try outcome.get()
+        } else {
+            r = try search().get()
         }
         let seconds = (ContinuousClock.now - started).seconds
         found.withLock { kept in
@@ -175,6 +198,20 @@ public struct CellResult: Sendable, Codable, Equatable {
     }
 }
 
+extension CellResult {
+    /// The result without its texts (answer, sources, retrieved passages, the judge's reason): what a large
+    /// run keeps in memory for the figures.
+    public var slim: CellResult {
+        var r = self
+        r.answer = ""
+        r.sources = []
+        r.retrieved = []
+        r.cited = []
+        r.judge?.reason = ""
+        return r
+    }
+}
+
 /// Progress of a run, reported after each answer.
 public struct WorkbenchProgress: Sendable {
     /// Answers done (this run and resumed).
@@ -201,6 +238,10 @@ public struct WorkbenchOptions: Sendable {
     public var concurrency: Int?
     /// Called after each answer (from any task).
     public var progress: (@Sendable (WorkbenchProgress) -> Void)?
+    /// Answers of the questions from this one on are kept in memory by their figures only (no answer text,
+    /// no sources: those are in the results file), so that a run of 100,000 questions stays small (nil: every
+    /// answer is kept whole).
+    public var detailLimit: Int?
 
     /// Options writing to `resultsFile`.
     public init(resultsFile: URL) { self.resultsFile = resultsFile }
@@ -261,13 +302,19 @@ public enum Workbench {
         suite: EvalSuite, cases: [EvalCase], kb: KnowledgeAccess, templates: PromptTemplates,
         models: [String: ModelBinding], judge: ModelBinding?, options: WorkbenchOptions
     ) async throws -> WorkbenchOutcome {
-        let writer = try ResultsWriter(file: options.resultsFile, resume: options.resume)
-        defer { writer.close() }
-        var done: [String: CellResult] = [:]
-        var resumed = 0
-        if options.resume {
-            for r in writer.previous where r.error == nil { done[cellKey(r.variant, r.fingerprint, r.question)] = r }
+        let detailLimit = options.detailLimit ?? Int.max
+        var caseIndex: [String: Int] = [:]
+        if detailLimit < cases.count {
+            for (i, c) in cases.enumerated() { caseIndex[c.id] = i }
         }
+        var done: [String: CellResult] = [:]
+        let writer = try ResultsWriter(file: options.resultsFile, resume: options.resume) { r in
+            guard r.error == nil else { return }
+            let keep = (caseIndex[r.question] ?? 0) < detailLimit
+            done[cellKey(r.variant, r.fingerprint, r.question)] = keep ? r : r.slim
+        }
+        defer { writer.close() }
+        var resumed = 0
         var cells: [Cell] = []
         for ci in cases.indices {
             for (vi, v) in suite.variants.enumerated() {
@@ -312,7 +359,7 @@ public enum Workbench {
                                 state: state)
                             guard let result, !Task.isCancelled else { return }
                             writer.append(result)
-                            let snapshot = state.finished(result)
+                            let snapshot = state.finished(cell.caseIndex < detailLimit ? result : result.slim)
                             progress?(
                                 WorkbenchProgress(
                                     done: snapshot.done, total: total, failed: snapshot.failed, variant: v.name,
@@ -324,13 +371,15 @@ public enum Workbench {
             try await group.waitForAll()
         }
         try Task.checkCancellation()
-        for r in state.results { done[cellKey(r.variant, r.fingerprint, r.question)] = r }
+        for r in state.takeResults() { done[cellKey(r.variant, r.fingerprint, r.question)] = r }
         var ordered: [CellResult] = []
+        ordered.reserveCapacity(done.count)
         for c in cases {
             for v in suite.variants {
-                if let r = done[cellKey(v.name, v.fingerprint, c.id)] { ordered.append(r) }
+                if let r = done.removeValue(forKey: cellKey(v.name, v.fingerprint, c.id)) { ordered.append(r) }
             }
         }
+        done = [:]
         var stopped = state.stopReason
         if let s = stopped {
             stopped = "\(s) after \(ordered.count) of \(total) answers"
@@ -613,7 +662,13 @@ final class RunState: Sendable {
     var spent: Double { s.withLock { $0.spent } }
     var spentKnown: Bool { s.withLock { $0.spentKnown } }
     var stopReason: String? { s.withLock { $0.stop } }
-    var results: [CellResult] { s.withLock { $0.results } }
+    /// The results so far, handed over (the state keeps none after this).
+    func takeResults() -> [CellResult] {
+        s.withLock { s in
+            defer { s.results = [] }
+            return s.results
+        }
+    }
 
     func spend(_ cost: Double?) {
         s.withLock { s in
@@ -639,10 +694,10 @@ final class RunState: Sendable {
 final class ResultsWriter: Sendable {
     private let handle: Mutex<FileHandle?>
     private let lockDescriptor: Int32
-    /// The results already in the file (with `resume`).
-    let previous: [CellResult]
 
-    init(file: URL, resume: Bool) throws {
+    /// Opens (locks) `file`; with `resume`, hands each result already in it to `previous`, reading the file a
+    /// piece at a time.
+    init(file: URL, resume: Bool, previous: (CellResult) -> Void) throws {
         let fm = FileManager.default
         do {
             try fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -659,17 +714,21 @@ final class ResultsWriter: Sendable {
                 "another run is writing \(file.path) (wait for it, or give this run --results OTHER.jsonl)")
         }
         lockDescriptor = fd
-        var previous: [CellResult] = []
         var brokenLine = false
-        if resume, let data = try? Data(contentsOf: file) {
+        if resume, fm.fileExists(atPath: file.path) {
             let decoder = JSONDecoder()
-            for line in data.split(separator: 0x0A) where !line.isEmpty {
-                if let r = try? decoder.decode(CellResult.self, from: Data(line)) { previous.append(r) }
+            try? TestSetReader.lines(file) { line, _ in
+                if !line.isEmpty, let r = try? decoder.decode(CellResult.self, from: Data(line)) { previous(r) }
             }
             // A run killed in the middle of a line: the next line starts on its own.
-            brokenLine = data.last.map { $0 != 0x0A } ?? false
+            if let handle = try? FileHandle(forReadingFrom: file) {
+                if let end = try? handle.seekToEnd(), end > 0 {
+                    try? handle.seek(toOffset: end - 1)
+                    brokenLine = (try? handle.read(upToCount: 1))?.first != 0x0A
+                }
+                try? handle.close()
+            }
         }
-        self.previous = previous
         if !resume || !fm.fileExists(atPath: file.path) {
             guard fm.createFile(atPath: file.path, contents: nil) else {
                 flock(fd, LOCK_UN)

@@ -47,7 +47,7 @@ extension WorkbenchReport {
             if k == 0 { lines.append(widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")) }
         }
         var out = lines.joined(separator: "\n") + "\n"
-        out += "\(questions.count) questions from \(testSet) · kb \(kb)"
+        out += "\(questionsTotal ?? questions.count) questions from \(testSet) · kb \(kb)"
         if let spent { out += " · spent " + Self.shown("cost", spent) }
         if resumed > 0 { out += " · \(resumed) answers resumed" }
         out += "\n"
@@ -170,6 +170,11 @@ extension WorkbenchReport {
         h +=
             "<h2>Questions</h2>\n<p class=\"small\">Open a question to see each variant's answer, its sources and the judge's reason"
         h += baseline == nil ? ".</p>\n" : ", and what changed since the baseline (outlined).</p>\n"
+        if let total = questionsTotal, total > questions.count {
+            h +=
+                "<p class=\"small\">The first \(questions.count) of \(total) questions are listed; the figures above "
+                + "cover all of them, and every answer is in the results file.</p>\n"
+        }
         for q in questions {
             let c = q.testCase
             // Variants with the same retrieval saw the same passages: listed once, under the question.

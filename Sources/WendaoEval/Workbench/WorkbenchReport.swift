@@ -39,8 +39,11 @@ public struct WorkbenchReport: Sendable, Codable {
     public var resumed: Int
     /// The results file (JSONL).
     public var resultsFile: String
-    /// Every question with each variant's answer.
+    /// Every question with each variant's answer (the first ``WorkbenchOptions/detailLimit`` questions of a
+    /// larger run; the metrics cover them all).
     public var questions: [QuestionResults]
+    /// The questions of the run, when ``questions`` holds only the first of them (nil: all are there).
+    public var questionsTotal: Int?
 
     /// One variant's settings and figures.
     public struct VariantSummary: Sendable, Codable {
@@ -110,6 +113,7 @@ public struct WorkbenchReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case version, suite, kb, testSet = "test_set", createdAt = "created_at", rubric, judgeModel = "judge_model"
         case variants, comparisons, pairwise, stopped, spent, resumed, resultsFile = "results_file", questions
+        case questionsTotal = "questions_total"
     }
 
     /// The metric names, in the order tables show them. Quality metrics are higher-is-better except
@@ -127,10 +131,11 @@ public struct WorkbenchReport: Sendable, Codable {
         "citation_recall", "correct_refusal", "false_refusal",
     ]
 
-    /// Builds the report of `outcome`.
-    public static func make(suite: EvalSuite, cases: [EvalCase], outcome: WorkbenchOutcome, resultsFile: URL)
-        -> WorkbenchReport
-    {
+    /// Builds the report of `outcome`; the answers of the first `detailLimit` questions only (nil: all) are
+    /// listed question by question.
+    public static func make(
+        suite: EvalSuite, cases: [EvalCase], outcome: WorkbenchOutcome, resultsFile: URL, detailLimit: Int? = nil
+    ) -> WorkbenchReport {
         var byVariant: [String: [String: CellResult]] = [:]
         for r in outcome.results { byVariant[r.variant, default: [:]][r.question] = r }
         let summaries = suite.variants.map { v -> VariantSummary in
@@ -172,14 +177,14 @@ public struct WorkbenchReport: Sendable, Codable {
             createdAt: formatter.string(from: Date()), rubric: suite.judge == nil ? nil : AnswerJudge.rubricVersion,
             judgeModel: suite.judge?.model, variants: summaries, comparisons: comparisons, pairwise: outcome.pairwise,
             stopped: outcome.stopped, spent: outcome.spent, resumed: outcome.resumed, resultsFile: resultsFile.path,
-            questions: cases.map { c in
+            questions: cases.prefix(detailLimit ?? cases.count).map { c in
                 QuestionResults(
                     testCase: c,
                     results: Dictionary(
                         uniqueKeysWithValues: suite.variants.compactMap { v in
                             byVariant[v.name]?[c.id].map { (v.name, $0) }
                         }))
-            })
+            }, questionsTotal: cases.count > (detailLimit ?? cases.count) ? cases.count : nil)
     }
 
     /// One question's value of `metric` (nil: does not apply, or the answer failed).

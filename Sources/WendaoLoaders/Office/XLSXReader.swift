@@ -52,6 +52,53 @@ enum XLSXReader {
         return ParsedDocument(title: nil, blocks: blocks, warnings: warnings)
     }
 
+    /// Calls `row` with each row of the first worksheet that has a value, in order: the cells' texts as
+    /// displayed (number formats applied, formulas' cached values, "" for an empty cell) and the row's
+    /// 1-based number among the sheet's rows. The sheet is parsed while it inflates, so memory stays
+    /// bounded by one row (and the shared strings); rows past `limits.maxSheetRows` are an error.
+    static func rows(
+        of data: Data, limits: LoaderLimits, _ row: (_ cells: [String], _ number: Int) throws -> Void
+    ) throws {
+        let package = try OfficePackage(data, limits: limits)
+        let rels = try package.relationships(of: "")
+        var main = rels.first { $0.isType("officeDocument") }?.target
+        if main == nil, package.has("xl/workbook.xml") { main = "xl/workbook.xml" }
+        guard let mainPart = main, package.has(mainPart) else {
+            throw WendaoError(.unreadable, "not an Excel workbook (no xl/workbook.xml)")
+        }
+        var workbook = WorkbookHandler()
+        try package.parseXML(mainPart, cap: 16 << 20, handler: &workbook)
+        var targets: [String: OfficeRelationship] = [:]
+        let bookRels = try package.relationships(of: mainPart)
+        for rel in bookRels { targets[rel.id] = rel }
+        var shared = SharedStringsHandler()
+        if let part = bookRels.first(where: { $0.isType("sharedStrings") })?.target {
+            try package.parseXML(part, handler: &shared)
+        }
+        var styles = XLSXStylesHandler()
+        if let part = bookRels.first(where: { $0.isType("styles") })?.target {
+            try package.parseXML(part, cap: 64 << 20, handler: &styles)
+        }
+        let first = workbook.sheets.first { sheet in
+            guard let rel = targets[sheet.relId], rel.isType("worksheet"), let part = rel.target else { return false }
+            return package.has(part)
+        }
+        guard let sheet = first, let part = targets[sheet.relId]?.target else {
+            throw WendaoError(.unreadable, "the workbook has no worksheet")
+        }
+        try withoutActuallyEscaping(row) { row in
+            var handler = SheetHandler(
+                name: sheet.name, shared: shared.strings,
+                formats: XLSXFormats(styles: styles, date1904: workbook.date1904), maxRows: limits.maxSheetRows)
+            handler.onRow = row
+            try package.parseXML(part, handler: &handler)
+            if handler.cut {
+                throw WendaoError(
+                    .limitExceeded, "sheet \(sheet.name) has more than \(limits.maxSheetRows) rows")
+            }
+        }
+    }
+
     /// `A` for column 0, `Z` for 25, `AA` for 26.
     static func columnName(_ index: Int) -> String {
         var n = index + 1
@@ -191,6 +238,9 @@ struct SheetHandler: XMLHandler {
     let path: [String]
     var blocks: [Block] = []
     var cut = false
+    /// When set, each row with a value is handed over as cell texts (with its number) instead of
+    /// becoming a record block.
+    var onRow: ((_ cells: [String], _ number: Int) throws -> Void)?
 
     private var rows = 0
     private var header: [[UInt8]]?
@@ -377,7 +427,7 @@ struct SheetHandler: XMLHandler {
         } else if name.is("v") {
             inValue = false
         } else if name.is("row") {
-            finishRow()
+            try finishRow()
         } else if name.is("t") {
             inInlineText = max(0, inInlineText - 1)
         } else if name.is("rPh") {
@@ -438,8 +488,12 @@ struct SheetHandler: XMLHandler {
         }
     }
 
-    private mutating func finishRow() {
+    private mutating func finishRow() throws {
         guard cells.contains(where: { !$0.isEmpty }) else { return }
+        if let onRow {
+            try onRow(cells.map { String(decoding: rowBytes[$0], as: UTF8.self) }, rows)
+            return
+        }
         guard let header else {
             let texts = cells.map { String(decoding: rowBytes[$0], as: UTF8.self) }
             headerCells = texts.filter { !$0.isEmpty }

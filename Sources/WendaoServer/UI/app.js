@@ -7,7 +7,7 @@
 // dialogs), api (REST client, API key), sse (event streams), routes, state, answer (a turn as
 // data, warnings), citations (text helpers, source panel), conversations (kept conversations as
 // data), chat, history (the sidebar), log (supervisors), kbs, documents, search, inspect (the
-// model page). The
+// model page), evals (the Evaluations page and the prompt playground). The
 // modules without DOM access are tested under `node --test` (Tests/ui/).
 
 import { t, getLang, setLang } from './i18n.js';
@@ -28,6 +28,7 @@ import { loadHistory, renderHistory, setupHistory } from './history.js';
 import { loadLog, renderLog, setupLog } from './log.js';
 import { loadInspect, setupInspect } from './inspect.js';
 import { loadImages, renderImages, setupImages } from './images.js';
+import { loadEvals, renderRuns, setupEvals } from './evals.js';
 
 // ----- Language -----
 
@@ -57,6 +58,7 @@ function applyLang() {
   renderHistory();
   renderLog();
   renderImages();
+  renderRuns();
   updateTitle();
   const session = getSession();
   if (session) $('user-badge').textContent = t('signin.as', { name: session.user.name });
@@ -75,7 +77,7 @@ function setupLang() {
 
 function updateTitle() {
   if (state.view === 'doc') return; // the document page names itself (docpage.js)
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model', images: 'nav.images', tryon: 'nav.tryon' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model', images: 'nav.images', tryon: 'nav.tryon', evals: 'nav.evals', playground: 'nav.playground' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -103,6 +105,7 @@ function route(initial) {
   if (view === 'log') loadLog(false);
   if (view === 'model') loadInspect();
   if (view === 'images') loadImages();
+  if (view === 'evals') loadEvals();
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -127,6 +130,7 @@ function init() {
   setupLog();
   setupInspect();
   setupImages();
+  setupEvals();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);

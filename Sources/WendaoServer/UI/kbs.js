@@ -51,7 +51,7 @@ export function mayConfigure(session, name) {
 }
 
 export function renderKbSelects() {
-  for (const id of ['kb-select', 'search-kb']) {
+  for (const id of ['kb-select', 'search-kb', 'playground-kb', 'evals-ratings-kb']) {
     const select = $(id);
     select.replaceChildren();
     if (!state.kbs || !state.kbs.length) {

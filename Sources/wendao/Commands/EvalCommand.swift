@@ -12,7 +12,7 @@ import WendaoRAG
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Measure retrieval and answer quality on standard data sets.",
-        subcommands: [Squad.self, Beir.self, Answers.self, Run.self, Generate.self])
+        subcommands: [Squad.self, Beir.self, Answers.self, Run.self, Generate.self, ExportRatings.self])
 
     struct Tuning: ParsableArguments {
         @Option(help: "Chunk size in units: a Chinese character or a digit counts 1, any other character 0.4.")

@@ -38,12 +38,18 @@ extension EvalCommand {
         @Option(help: "The results file (JSONL; default: <data>/eval/<suite>/results.jsonl).") var results: String?
         @Option(help: "Only the first N questions of the test set.") var limit: Int?
         @Flag(help: "Neither read nor fill the response cache.") var noCache = false
+        @Option(
+            help:
+                "Questions whose answers the report lists one by one (the first N; the figures cover every question, every answer is in the results file)."
+        )
+        var details = 2000
 
         func run() async throws {
             if let concurrency, concurrency < 1 {
                 throw WendaoError(.invalidArgument, "--concurrency must be at least 1")
             }
             if let limit, limit < 1 { throw WendaoError(.invalidArgument, "--limit must be at least 1") }
+            guard details >= 0 else { throw WendaoError(.invalidArgument, "--details must not be negative") }
             guard maxDrop >= 0 else { throw WendaoError(.invalidArgument, "--max-drop must not be negative") }
             if let maxCost, maxCost < 0 { throw WendaoError(.invalidArgument, "--max-cost must not be negative") }
             var suite = try EvalSuite.load(URL(fileURLWithPath: self.suite))
@@ -115,6 +121,7 @@ extension EvalCommand {
             options.resume = resume
             options.maxCost = maxCost
             options.concurrency = concurrency
+            options.detailLimit = details
             let bar = ProgressLine(interactive: Output.stderrIsTTY)
             options.progress = { bar.show($0) }
             let outcome: WorkbenchOutcome
@@ -131,7 +138,8 @@ extension EvalCommand {
             }
             bar.finish()
             let counts = cache.counts
-            let report = WorkbenchReport.make(suite: suite, cases: cases, outcome: outcome, resultsFile: resultsFile)
+            let report = WorkbenchReport.make(
+                suite: suite, cases: cases, outcome: outcome, resultsFile: resultsFile, detailLimit: details)
             let regressions = baselineReport.map { report.regressions(against: $0, maxDrop: maxDrop) } ?? []
             if let html {
                 let page = report.html(baseline: baselineReport, regressions: regressions)
