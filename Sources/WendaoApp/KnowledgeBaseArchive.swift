@@ -117,7 +117,8 @@ public enum KnowledgeBaseArchive {
         }
         guard manifest.format <= format else {
             throw WendaoError(
-                .unreadable, "the archive is format \(manifest.format), written by a newer Wendao; upgrade to import it")
+                .unreadable, "the archive is format \(manifest.format), written by a newer Wendao; upgrade to import it"
+            )
         }
         guard FileManager.default.fileExists(atPath: work.appendingPathComponent("wendao.sqlite").path) else {
             throw WendaoError(.unreadable, "not a Wendao knowledge-base archive (no \(folder)/wendao.sqlite)")

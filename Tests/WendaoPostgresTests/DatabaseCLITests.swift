@@ -65,7 +65,7 @@ struct DatabaseCLITests {
         let archive = f.scratch.child("kb.tar").path
         let exported = try await f.run("kb", "export", "客服", "--output", archive, "--json")
         #expect(exported.status == 0, "\(exported.stderr)")
-        #expect(try exported.json()["documents"] as? Int == 2)
+        #expect(try exported.json()["documents"] as? Int == 3)
         // A real tar: the system's tar lists both members.
         let listing = Process()
         listing.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -77,7 +77,8 @@ struct DatabaseCLITests {
         let names = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(names.contains("wendao-kb/manifest.json") && names.contains("wendao-kb/wendao.sqlite"), "\(names)")
 
-        // Into PostgreSQL.
+        // Into PostgreSQL, from the same data directory: the database's knowledge base gets the same id
+        // as the SQLite one, and its index files must not be the SQLite one's (they are kept apart).
         let imported = try await f.run("kb", "import", archive, "--database", url, "--json")
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(try imported.json()["chunks"] as? Int == (try exported.json()["chunks"] as? Int))

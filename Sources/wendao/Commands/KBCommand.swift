@@ -179,7 +179,8 @@ struct KBCommand: ParsableCommand {
             let lib = try global.library()
             if output == nil && isatty(1) != 0 {
                 throw WendaoError(
-                    .invalidArgument, "the archive is binary: redirect it (wendao kb export \(name) > kb.tar) or use --output")
+                    .invalidArgument,
+                    "the archive is binary: redirect it (wendao kb export \(name) > kb.tar) or use --output")
             }
             let handle: FileHandle
             var partial: String?
