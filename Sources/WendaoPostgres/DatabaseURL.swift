@@ -158,7 +158,8 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         let identity = "\(host.lowercased()):\(port)/\(database)"
         var safe = ""
         for c in identity.unicodeScalars {
-            let allowed = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "-"
+            let allowed =
+                (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "-"
             safe.unicodeScalars.append(allowed ? c : "_")
         }
         // FNV-1a, so that names the replacement above made alike stay apart.
