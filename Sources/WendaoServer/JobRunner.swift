@@ -82,6 +82,13 @@ final class JobRunner: Service {
 
     func run() async throws {
         let dataDirectory = service.configuration.dataDirectory
+        if let asked = ProcessInfo.processInfo.environment["WENDAO_JOB_LEASE_SECONDS"],
+            Double(asked.trimmingCharacters(in: .whitespaces)) != JobLease.seconds
+        {
+            logger.warning(
+                "WENDAO_JOB_LEASE_SECONDS is not a number of seconds from 1 to 3600; using the default",
+                metadata: ["value": "\(asked.prefix(40))", "seconds": "\(JobLease.seconds)"])
+        }
         Self.removeAbandonedUploads(dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: logger)
         do {
             let recovered = try service.library.recoverInterruptedJobs()
