@@ -55,6 +55,20 @@ echo "== swift test"
 # running them side by side starves the time-bound ones (streams, read timeouts) of CPU.
 swift test --scratch-path "$scratch" --no-parallel
 
+# Two servers on one PostgreSQL database behind nginx (Debian's, unprivileged on a loopback port with a
+# config in a temporary folder: docs/nginx-wendao.conf): an upload through one searchable through the
+# other, a delete, both writing, one SIGKILLed mid-job (a 3 s lease), PostgreSQL stopped and restarted
+# under load (503 meanwhile, recovery without a restart), PostgreSQL unreachable at start.
+echo "== two servers on PostgreSQL behind nginx"
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  fi
+fi
+PATH="$PATH:/usr/sbin" python3 scripts/two_server_test.py --bin "$WENDAO_BIN"
+
 # The evaluation gate: the sample suite against a fake OpenAI-compatible server, compared with the committed
 # baseline (exit 1 naming the metric and the questions that got worse).
 echo "== evaluation gate (wendao eval run)"

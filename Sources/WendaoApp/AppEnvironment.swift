@@ -102,7 +102,9 @@ public final class AppEnvironment: Sendable {
             if let url = databaseURL { environment[Library.databaseURLVariable] = url }
             let store = try Library.openStore(directory: dataDirectory, environment: environment, logger: logger)
             if let shared = store as? PostgresStore { madeStore.withLock { $0 = shared } }
-            let library = try Library(directory: dataDirectory, store: store, embedders: embedders, logger: logger)
+            let library = try Library(
+                directory: dataDirectory, store: store, embedders: embedders, logger: logger,
+                cacheNamespace: (store as? PostgresStore)?.url.cacheNamespace)
             made = library
             return library
         }

@@ -42,9 +42,12 @@ public enum StoreCopy {
     ///
     /// - Throws: ``WendaoError/Code/alreadyExists`` when `target` holds a knowledge base of the same
     ///   name (nothing is written then); `notFound` for a name `source` does not hold.
+    ///
+    /// With `accounts` false only the knowledge bases are copied (``KnowledgeBaseArchive``: an
+    /// archive carries no accounts, key hashes, share links or provider keys).
     public static func copy(
         from source: any KnowledgeStore, to target: any KnowledgeStore, knowledgeBases names: [String]? = nil,
-        progress: (String) -> Void = { _ in }
+        accounts: Bool = true, progress: (String) -> Void = { _ in }
     ) throws -> Summary {
         var all = try source.knowledgeBases()
         if let names {
@@ -125,6 +128,7 @@ public enum StoreCopy {
                 query.after = (last.updatedAt, last.id)
             }
         }
+        guard accounts else { return summary }
         progress("accounts and keys")
         for user in try source.users() where try target.user(named: user.name) == nil {
             let roles = Dictionary(uniqueKeysWithValues: user.roles.compactMap { k, r in kbMap[k].map { ($0, r) } })

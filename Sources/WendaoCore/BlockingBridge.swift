@@ -27,7 +27,7 @@ public enum BlockingBridge {
         let box = ResultBox<T>()
         let task: Task<Void, Never>
         if #available(macOS 15.0, iOS 18.0, *) {
-            let executor = BridgeExecutor.shared
+            let executor = ThreadExecutor.bridge
             guard !executor.isCurrent else {
                 throw WendaoError(.internal, "a blocking call was made from the bridge's own thread")
             }
@@ -68,26 +68,40 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// A task executor backed by one dedicated thread, made on first use and kept for the process.
+/// A task executor backed by one named, dedicated thread outside Swift's concurrency pool.
+///
+/// Work whose progress must not depend on a free pool thread runs here: the blocking bridge's
+/// operations (``BlockingBridge``) and the PostgreSQL connection pool's background loop. Callers that
+/// block pool threads (request handlers waiting on a store call) cannot then starve it. The thread
+/// lives as long as the process: make one per purpose, kept in a `static let`.
+///
+/// ```swift
+/// static let shared = ThreadExecutor(name: "wendao.postgres")
+/// let runner = Task(executorPreference: shared) { await client.run() }
+/// ```
 @available(macOS 15.0, iOS 18.0, *)
-final class BridgeExecutor: TaskExecutor, @unchecked Sendable {
-    static let shared = BridgeExecutor()
+public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+    /// The executor of ``BlockingBridge``.
+    static let bridge = ThreadExecutor(name: "wendao.bridge")
 
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []  // guarded by `condition`
     private var thread: Thread?  // set once, before any job is enqueued
 
-    private init() {
-        let t = Thread { [unowned self] in self.loop() }
-        t.name = "wendao.bridge"
+    /// Starts a thread named `name` that runs the jobs enqueued on this executor, in order.
+    public init(name: String) {
+        // The thread holds the executor for the life of the process (it never ends).
+        let t = Thread { [self] in self.loop() }
+        t.name = name
         thread = t
         t.start()
     }
 
     /// Whether the calling thread is the executor's.
-    var isCurrent: Bool { Thread.current === thread }
+    public var isCurrent: Bool { Thread.current === thread }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    /// Queues `job` to run on the executor's thread.
+    public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         condition.lock()
         jobs.append(unowned)

@@ -23,6 +23,9 @@ public struct WendaoError: Error, Sendable, Equatable, CustomStringConvertible {
         case corrupt = "corrupt"
         /// A storage operation failed.
         case storage = "storage"
+        /// The store cannot be reached for now (its database server is down, restarting or not
+        /// answering); the same call may succeed later. Servers answer 503.
+        case storageUnavailable = "storage_unavailable"
         /// A model provider rejected the credentials.
         case unauthenticated = "unauthenticated"
         /// A model provider asks to slow down (HTTP 429) and retries did not help.

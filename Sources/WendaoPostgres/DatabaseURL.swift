@@ -152,6 +152,25 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// ``redacted``.
     public var description: String { redacted }
 
+    /// A folder name for this database's caches on a server's disk (`pg-HOST-PORT-DATABASE-HASH`):
+    /// the same for every URL that names the same database, whatever the user, password or options.
+    public var cacheNamespace: String {
+        let identity = "\(host.lowercased()):\(port)/\(database)"
+        var safe = ""
+        for c in identity.unicodeScalars {
+            let allowed =
+                (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "-"
+            safe.unicodeScalars.append(allowed ? c : "_")
+        }
+        // FNV-1a, so that names the replacement above made alike stay apart.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in identity.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "pg-\(safe.prefix(80))-\(String(hash, radix: 16))"
+    }
+
     /// True when `text` is a PostgreSQL URL (rather than a path).
     public static func isDatabaseURL(_ text: String) -> Bool {
         let lower = text.lowercased()

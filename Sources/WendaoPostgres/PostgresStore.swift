@@ -204,10 +204,15 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// A ``WendaoError`` for `error`: Wendao errors as they are; a server error with its SQLSTATE and
     /// message; a connection failure with its reason. Never the password (postgres-nio's errors hold
     /// none, and the URL is shown redacted).
+    ///
+    /// The database being away (unreachable, closing connections, shutting down or starting, not
+    /// accepting connections, too many of them, not answering in time) is
+    /// ``WendaoError/Code/storageUnavailable`` (servers answer 503: retry later); anything else
+    /// (a refused password, a missing database, a failed statement) is `.storage`.
     static func describe(_ error: any Error, doing what: String) -> WendaoError {
         if let e = error as? WendaoError {
             if e.code == .storage && e.message.hasPrefix("the database did not answer") {
-                return WendaoError(.storage, "\(what): \(e.message)")
+                return WendaoError(.storageUnavailable, "\(what): \(e.message)")
             }
             return e
         }
@@ -217,23 +222,36 @@ public final class PostgresStore: KnowledgeStore, Sendable {
                 let state = info[.sqlState] ?? "?"
                 let message = info[.message] ?? "error"
                 let reason: String
+                var code = WendaoError.Code.storage
                 switch state {
                 case "28P01", "28000": reason = "the server refused the user name or password (\(message))"
                 case "3D000": reason = "the database does not exist (\(message))"
-                case "57P01", "57P02", "57P03": reason = "the server is shutting down or starting (\(message))"
+                case "57P01", "57P02", "57P03":
+                    reason = "the server is shutting down or starting (\(message))"
+                    code = .storageUnavailable
+                case "55000" where message.contains("accepting connections"):
+                    reason = "the database is not accepting connections (\(message))"
+                    code = .storageUnavailable
+                case _ where state.hasPrefix("08") || state.hasPrefix("53"):
+                    // Connection exceptions; insufficient resources (too many connections, disk full).
+                    reason = "\(message) [SQLSTATE \(state)]"
+                    code = .storageUnavailable
                 default: reason = "\(message) [SQLSTATE \(state)]"
                 }
-                return WendaoError(.storage, "\(what): \(reason)")
+                return WendaoError(code, "\(what): \(reason)")
             }
             let underlying = e.underlying.map { ": \(String(describing: $0).prefix(300))" } ?? ""
             switch e.code {
             case .connectionError:
-                return WendaoError(.storage, "\(what): the server cannot be reached\(underlying)")
+                return WendaoError(.storageUnavailable, "\(what): the server cannot be reached\(underlying)")
             case .serverClosedConnection, .uncleanShutdown:
-                return WendaoError(.storage, "\(what): the server closed the connection\(underlying)")
+                return WendaoError(.storageUnavailable, "\(what): the server closed the connection\(underlying)")
             case .sslUnsupported:
                 return WendaoError(.storage, "\(what): the server does not offer TLS (sslmode asks for it)")
-            case .poolClosed, .clientClosedConnection:
+            case .clientClosedConnection:
+                // The pool closed a connection under the call (it found it broken: the server went away).
+                return WendaoError(.storageUnavailable, "\(what): the connection was closed\(underlying)")
+            case .poolClosed:
                 return WendaoError(.storage, "\(what): the store is closed")
             default:
                 return WendaoError(.storage, "\(what): \(e.code)\(underlying)")
@@ -241,7 +259,8 @@ public final class PostgresStore: KnowledgeStore, Sendable {
         }
         let text = String(describing: error)
         if text.contains("circuitBreaker") || text.contains("CircuitBreaker") {
-            return WendaoError(.storage, "\(what): the server cannot be reached (new connections keep failing)")
+            return WendaoError(
+                .storageUnavailable, "\(what): the server cannot be reached (new connections keep failing)")
         }
         if let e = error as? DecodingError {
             return WendaoError(

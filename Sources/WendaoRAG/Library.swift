@@ -28,20 +28,30 @@ public final class Library: Sendable {
     public let embedders: any EmbedderProvider
     let logger: Logger
 
+    /// Where the index files (BM25, vectors, writer locks) are: `indexes` in the data directory, or
+    /// `indexes/NAMESPACE` for a shared store (see ``init(directory:store:embedders:logger:cacheNamespace:)``).
+    public let indexDirectory: URL
+
     /// A library over `store`, keeping its indexes under `directory` (created if needed).
     ///
-    /// - Parameter embedders: resolves the `embedder` setting of knowledge bases.
+    /// - Parameters:
+    ///   - embedders: resolves the `embedder` setting of knowledge bases.
+    ///   - cacheNamespace: a folder of `indexes` for this store's caches alone. A shared store
+    ///     (PostgreSQL) names one per database, so that its knowledge bases' index files never meet
+    ///     those of the data directory's own SQLite store, or of another database, under the same id.
     public init(
         directory: URL, store: any KnowledgeStore, embedders: any EmbedderProvider,
-        logger: Logger = Logger(label: "wendao")
+        logger: Logger = Logger(label: "wendao"), cacheNamespace: String? = nil
     ) throws {
         self.directory = directory
         self.logger = logger
         self.embedders = embedders
         self.store = store
+        var indexes = directory.appendingPathComponent("indexes", isDirectory: true)
+        if let cacheNamespace { indexes.appendPathComponent(cacheNamespace, isDirectory: true) }
+        indexDirectory = indexes
         do {
-            try FileManager.default.createDirectory(
-                at: directory.appendingPathComponent("indexes"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: indexes, withIntermediateDirectories: true)
         } catch {
             throw WendaoError(.storage, "cannot create data directory \(directory.path): \(error.localizedDescription)")
         }
@@ -102,6 +112,6 @@ public final class Library: Sendable {
     }
 
     func indexURL(kb: Int64, suffix: String = "bm25") -> URL {
-        directory.appendingPathComponent("indexes/kb-\(kb).\(suffix)")
+        indexDirectory.appendingPathComponent("kb-\(kb).\(suffix)")
     }
 }

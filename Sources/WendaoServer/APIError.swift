@@ -138,6 +138,11 @@ extension APIError {
             headers = [.retryAfter: "5"]
         case .timeout: status = .gatewayTimeout
         case .cancelled: status = .init(code: 499, reasonPhrase: "Client Closed Request")
+        case .storageUnavailable:
+            // The database is down or restarting: the caller may retry (a balancer may try another
+            // server); the message says why, never the password.
+            status = .serviceUnavailable
+            headers = [.retryAfter: "2"]
         case .corrupt, .storage, .internal: status = .internalServerError
         }
     }

@@ -31,8 +31,18 @@ struct JobPayload: Codable {
 final class JobLease: Sendable {
     let store: any JobLeaseStore
     let worker: String
-    /// Seconds a lease lasts; the heartbeat renews it three times as often.
-    static let seconds = 30.0
+    /// Seconds a lease lasts (how long a dead server's job waits before another server takes it
+    /// over); the heartbeat renews it three times as often. `WENDAO_JOB_LEASE_SECONDS` sets it
+    /// (1–3600; default 30): tests shorten it so that a takeover takes seconds.
+    static let seconds = leaseSeconds(ProcessInfo.processInfo.environment["WENDAO_JOB_LEASE_SECONDS"])
+
+    /// The lease length `value` asks for, else the default (30 s).
+    static func leaseSeconds(_ value: String?) -> Double {
+        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds.isFinite,
+            (1...3600).contains(seconds)
+        else { return 30 }
+        return seconds
+    }
     /// Set once the lease was lost (another server took the job over after it ran out).
     let lost = Mutex(false)
 
@@ -72,6 +82,13 @@ final class JobRunner: Service {
 
     func run() async throws {
         let dataDirectory = service.configuration.dataDirectory
+        if let asked = ProcessInfo.processInfo.environment["WENDAO_JOB_LEASE_SECONDS"],
+            Double(asked.trimmingCharacters(in: .whitespaces)) != JobLease.seconds
+        {
+            logger.warning(
+                "WENDAO_JOB_LEASE_SECONDS is not a number of seconds from 1 to 3600; using the default",
+                metadata: ["value": "\(asked.prefix(40))", "seconds": "\(JobLease.seconds)"])
+        }
         Self.removeAbandonedUploads(dataDirectory: dataDirectory, idle: Self.abandonedUploadAge, logger: logger)
         do {
             let recovered = try service.library.recoverInterruptedJobs()

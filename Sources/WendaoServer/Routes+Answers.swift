@@ -136,7 +136,9 @@ extension WendaoAPI {
     func resolveModel(requested: String?, kbModel: String?) throws -> ResolvedModel? {
         do {
             return try service.model(requested: requested, kbModel: kbModel)
-        } catch let e as WendaoError where e.code != .internal && e.code != .storage {
+        } catch let e as WendaoError
+            where e.code != .internal && e.code != .storage && e.code != .storageUnavailable
+        {
             let spec = requested ?? kbModel ?? ""
             guard spec.contains(":") else { throw APIError(wendao: e) }
             throw APIError.notFound("model '\(spec)' is not available on this server: \(e.message)")

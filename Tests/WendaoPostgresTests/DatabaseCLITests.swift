@@ -50,4 +50,66 @@ struct DatabaseCLITests {
         let malformed = try await f.run("kb", "list", "--database", "postgres://nohost")
         #expect(malformed.status == 2, "\(malformed.stderr)")
     }
+
+    @Test("kb export and kb import: SQLite → PostgreSQL → SQLite keeps documents, chunks, edits and answers")
+    func exportImportRoundTrip() async throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let url = cluster.url(database: try cluster.makeDatabase())
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        try f.scratch.write("src/kb/退货.md", "# 退货\n\n签收后七天内可以无理由退货，运费由买家承担。\n")
+        #expect(try await f.run("kb", "create", "客服").status == 0)
+        #expect(try await f.run("ingest", "--kb", "客服", src).status == 0)
+        let before = try await f.run("search", "--kb", "客服", "保价", "--json").json()
+        let archive = f.scratch.child("kb.tar").path
+        let exported = try await f.run("kb", "export", "客服", "--output", archive, "--json")
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(try exported.json()["documents"] as? Int == 3)
+        // A real tar: the system's tar lists both members.
+        let listing = Process()
+        listing.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        listing.arguments = ["tar", "-tf", archive]
+        let pipe = Pipe()
+        listing.standardOutput = pipe
+        try listing.run()
+        listing.waitUntilExit()
+        let names = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(names.contains("wendao-kb/manifest.json") && names.contains("wendao-kb/wendao.sqlite"), "\(names)")
+
+        // Into PostgreSQL, from the same data directory: the database's knowledge base gets the same id
+        // as the SQLite one, and its index files must not be the SQLite one's (they are kept apart).
+        let imported = try await f.run("kb", "import", archive, "--database", url, "--json")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try imported.json()["chunks"] as? Int == (try exported.json()["chunks"] as? Int))
+        let onPostgres = try await f.run("search", "--kb", "客服", "保价", "--json", "--database", url).json()
+        let texts = { (j: [String: Any]) in ((j["results"] as? [[String: Any]]) ?? []).map { $0["text"] as? String } }
+        #expect(texts(onPostgres) == texts(before) && !texts(before).isEmpty)
+        // Importing again is refused, nothing written.
+        let again = try await f.run("kb", "import", archive, "--database", url)
+        #expect(again.status != 0 && again.stderr.contains("客服"), "\(again.stderr)")
+        #expect(!again.stderr.contains(cluster.password))
+
+        // Back out of PostgreSQL into another SQLite data directory.
+        let archive2 = f.scratch.child("kb2.tar").path
+        #expect(try await f.run("kb", "export", "客服", "--output", archive2, "--database", url).status == 0)
+        let other = f.scratch.child("other").path
+        let back = try await WendaoCLI.runAsync(
+            ["kb", "import", archive2, "--data", other, "--json"], scratch: f.scratch, environment: [:])
+        #expect(back.status == 0, "\(back.stderr)")
+        let docs = try await WendaoCLI.runAsync(
+            ["docs", "list", "--kb", "客服", "--data", other, "--json"], scratch: f.scratch, environment: [:])
+        #expect(docs.stdout.contains("退货.md") && docs.stdout.contains("pricing.md"), "\(docs.stdout)")
+        let doctor = try await WendaoCLI.runAsync(
+            ["doctor", "--kb", "客服", "--data", other], scratch: f.scratch, environment: [:])
+        #expect(doctor.status == 0, "\(doctor.stdout) \(doctor.stderr)")
+
+        // Not an archive: a clear error naming the file.
+        try f.scratch.write("bad.tar", String(repeating: "x", count: 2000))
+        let bad = try await f.run("kb", "import", f.scratch.child("bad.tar").path)
+        #expect(bad.status != 0 && bad.stderr.contains("bad.tar") && bad.stderr.contains("tar"), "\(bad.stderr)")
+        let missing = try await f.run("kb", "export", "没有", "--output", f.scratch.child("none.tar").path)
+        #expect(missing.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: f.scratch.child("none.tar").path))
+    }
 }

@@ -92,7 +92,7 @@ struct PostgresStoreTests {
             _ = try PostgresStore(
                 url: "postgres://wendao:\(secret)@127.0.0.1:1/wendao?sslmode=disable&connect_timeout=3")
         }
-        #expect(down?.code == .storage)
+        #expect(down?.code == .storageUnavailable)
         #expect(down?.message.contains("127.0.0.1:1") == true, "\(down?.message ?? "")")
         #expect(down?.message.contains("cannot be reached") == true, "\(down?.message ?? "")")
         #expect(down?.message.contains(secret) == false)
@@ -116,7 +116,7 @@ struct PostgresStoreTests {
             let start = ContinuousClock.now
             let error = thrownWendaoError { _ = try store.knowledgeBases() }
             #expect(ContinuousClock.now - start < .seconds(30))
-            #expect(error?.code == .storage)
+            #expect(error?.code == .storageUnavailable, "\(error?.message ?? "")")
             #expect(error?.message.contains("127.0.0.1:\(cluster.port)") == true, "\(error?.message ?? "")")
             #expect(error?.message.contains(cluster.password) == false)
         }

@@ -8,7 +8,7 @@ import WendaoRAG
 struct KBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kb", abstract: "Create, list, show, configure and delete knowledge bases.",
-        subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self])
+        subcommands: [Create.self, List.self, Show.self, Set.self, Delete.self, Export.self, Import.self])
 
     typealias KBJSON = KnowledgeBaseSummary
 
@@ -159,6 +159,102 @@ struct KBCommand: ParsableCommand {
         func run() throws {
             try global.library().delete(name)
             if global.json { Output.json(["deleted": name]) } else { Output.line("deleted knowledge base '\(name)'") }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a knowledge base as a tar archive (to standard output, or --output FILE).",
+            discussion: """
+                The archive holds the knowledge base's settings, documents and their texts, chunks, curated answers and \
+                conversations — no accounts, keys, share links, vectors or index files. `wendao kb import` reads it into \
+                a SQLite data directory or a PostgreSQL database (--database), either way.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The knowledge base's name.") var name: String
+        @Option(name: .shortAndLong, help: "Write the archive to this file instead of standard output.")
+        var output: String?
+
+        func run() throws {
+            let lib = try global.library()
+            if output == nil && isatty(1) != 0 {
+                throw WendaoError(
+                    .invalidArgument,
+                    "the archive is binary: redirect it (wendao kb export \(name) > kb.tar) or use --output")
+            }
+            let handle: FileHandle
+            var partial: String?
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: nil),
+                    let h = FileHandle(forWritingAtPath: output)
+                else { throw WendaoError(.storage, "cannot write \(output)") }
+                handle = h
+                partial = output
+            } else {
+                handle = FileHandle.standardOutput
+            }
+            do {
+                let manifest = try KnowledgeBaseArchive.export(name, from: lib.store, to: handle) {
+                    try Library.openSQLiteStore(directory: $0)
+                }
+                if partial != nil { try? handle.close() }
+                let line =
+                    "exported '\(manifest.name)': \(manifest.documents) documents, \(manifest.chunks) chunks, "
+                    + "\(manifest.conversations) conversations, \(manifest.curatedAnswers) curated answers"
+                if global.json && output != nil {
+                    Output.json(manifest)
+                } else {
+                    Output.err(line)
+                }
+            } catch {
+                // No half-written archive left behind under the name asked for.
+                if let partial {
+                    try? handle.close()
+                    try? FileManager.default.removeItem(atPath: partial)
+                }
+                throw error
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a knowledge base from a `wendao kb export` archive (a file, or - for standard input).",
+            discussion: """
+                Into this data directory's SQLite store, or the PostgreSQL database of --database. A knowledge base of \
+                the same name stops the import before anything is written; an import that fails part-way removes what \
+                it wrote.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The archive (- reads standard input).") var archive: String
+
+        func run() throws {
+            let lib = try global.library()
+            let handle: FileHandle
+            if archive == "-" {
+                handle = FileHandle.standardInput
+            } else {
+                guard let h = FileHandle(forReadingAtPath: archive) else {
+                    throw WendaoError(.notFound, "cannot open \(archive)")
+                }
+                handle = h
+            }
+            defer { if archive != "-" { try? handle.close() } }
+            let manifest: KnowledgeBaseArchive.Manifest
+            do {
+                manifest = try KnowledgeBaseArchive.import(from: handle, into: lib.store) {
+                    try Library.openSQLiteStore(directory: $0)
+                }
+            } catch let e as WendaoError where e.code == .unreadable && archive != "-" {
+                throw WendaoError(.unreadable, "\(archive): \(e.message)")
+            }
+            if global.json {
+                Output.json(manifest)
+            } else {
+                Output.line(
+                    "imported '\(manifest.name)': \(manifest.documents) documents, \(manifest.chunks) chunks, "
+                        + "\(manifest.conversations) conversations, \(manifest.curatedAnswers) curated answers")
+            }
         }
     }
 }
