@@ -1,0 +1,73 @@
+public import Foundation
+import WendaoCore
+
+/// Decodes images for OCR into ``OCRImage``: binary PNM (what `pdftoppm` writes) here, PNG, JPEG and
+/// TIFF through the system's libpng, libjpeg-turbo and libtiff (see `ImageCodecs`), with EXIF
+/// orientation applied. The size in the header is checked against ``OCRImage/maxPixels`` before any
+/// pixel memory is allocated.
+public enum OCRImageDecoder {
+    /// Decodes the image file at `url` (PNM, PNG, JPEG or TIFF, recognised by its first bytes).
+    ///
+    /// - Throws: ``WendaoError`` `unsupported` (another format), `unreadable` (damaged or truncated),
+    ///   `limitExceeded` (more pixels than the limit).
+    public static func decode(fileAt url: URL) throws -> OCRImage {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw WendaoError(.unreadable, "cannot read \(url.lastPathComponent)")
+        }
+        return try decode(data)
+    }
+
+    /// Decodes image bytes.
+    public static func decode(_ data: Data) throws -> OCRImage {
+        let head = [UInt8](data.prefix(8))
+        if head.count >= 2, head[0] == 0x50, head[1] == 0x35 || head[1] == 0x36 { return try decodePNM(data) }
+        if let codec = ImageCodecs.kind(head) { return try ImageCodecs.decode(data, kind: codec) }
+        throw WendaoError(.unsupported, "unsupported image type (PNG, JPEG, TIFF and PNM can be read)")
+    }
+
+    /// Binary PGM (`P5`) or PPM (`P6`), 8 bits.
+    static func decodePNM(_ data: Data) throws -> OCRImage {
+        let bytes = [UInt8](data)
+        var pos = 2
+        func token() throws -> Int {
+            while pos < bytes.count {
+                if bytes[pos] == 0x23 {  // comment
+                    while pos < bytes.count, bytes[pos] != 0x0A { pos += 1 }
+                } else if bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 {
+                    pos += 1
+                } else {
+                    break
+                }
+            }
+            var v = 0
+            var digits = 0
+            while pos < bytes.count, bytes[pos] >= 0x30, bytes[pos] <= 0x39, digits < 9 {
+                v = v * 10 + Int(bytes[pos] - 0x30)
+                pos += 1
+                digits += 1
+            }
+            guard digits > 0 else { throw WendaoError(.unreadable, "damaged PNM header") }
+            return v
+        }
+        let grey = bytes[1] == 0x35
+        let w = try token(), h = try token(), maxval = try token()
+        pos += 1
+        guard maxval == 255 else { throw WendaoError(.unsupported, "only 8-bit PNM images are read") }
+        try OCRImage.checkSize(width: w, height: h)
+        let channels = grey ? 1 : 3
+        guard bytes.count - pos >= w * h * channels else { throw WendaoError(.unreadable, "truncated PNM image") }
+        var px = [UInt8](repeating: 0, count: w * h * 3)
+        if grey {
+            for i in 0..<(w * h) {
+                let v = bytes[pos + i]
+                px[3 * i] = v
+                px[3 * i + 1] = v
+                px[3 * i + 2] = v
+            }
+        } else {
+            px.replaceSubrange(0..<(w * h * 3), with: bytes[pos..<(pos + w * h * 3)])
+        }
+        return OCRImage(width: w, height: h, pixels: px)
+    }
+}
