@@ -18,6 +18,35 @@ public enum OCRImageDecoder {
         return try decode(data)
     }
 
+    /// One page of an image file (PNM, PNG and JPEG have one; a TIFF may have several), the number of
+    /// pages, and whether the decoder had to fill in a damaged or truncated part.
+    public static func decodePage(fileAt url: URL, page: Int) throws -> (image: OCRImage, pages: Int, damaged: Bool) {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw WendaoError(.unreadable, "cannot read \(url.lastPathComponent)")
+        }
+        let head = [UInt8](data.prefix(8))
+        switch ImageCodecs.kind(head) {
+        case .tiff:
+            let r = try ImageCodecs.decodeTIFF(path: url.path, page: page)
+            return (r.image, r.pages, false)
+        case .some(let kind):
+            let r = try ImageCodecs.decodeDetailed(data, kind: kind)
+            return (r.image, 1, r.damaged)
+        case nil:
+            return (try decode(data), 1, false)
+        }
+    }
+
+    /// Decodes image bytes (PNG, JPEG or PNM) and says whether the decoder filled in a damaged part.
+    public static func decodePageData(_ data: Data) throws -> (image: OCRImage, damaged: Bool) {
+        if let kind = ImageCodecs.kind([UInt8](data.prefix(8))), kind != .tiff {
+            let r = try ImageCodecs.decodeDetailed(data, kind: kind)
+            return (r.image, r.damaged)
+        }
+        return (try decode(data), false)
+    }
+
     /// Decodes image bytes.
     public static func decode(_ data: Data) throws -> OCRImage {
         let head = [UInt8](data.prefix(8))
