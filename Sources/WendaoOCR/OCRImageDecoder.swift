@@ -31,6 +31,7 @@ public enum OCRImageDecoder {
             let r = try ImageCodecs.decodeTIFF(path: url.path, page: page)
             return (r.image, r.pages, false)
         case .some(let kind):
+            try checkDeclaredSize(data)
             let r = try ImageCodecs.decodeDetailed(data, kind: kind)
             return (r.image, 1, r.damaged)
         case nil:
@@ -41,6 +42,7 @@ public enum OCRImageDecoder {
     /// Decodes image bytes (PNG, JPEG or PNM) and says whether the decoder filled in a damaged part.
     public static func decodePageData(_ data: Data) throws -> (image: OCRImage, damaged: Bool) {
         if let kind = ImageCodecs.kind([UInt8](data.prefix(8))), kind != .tiff {
+            try checkDeclaredSize(data)
             let r = try ImageCodecs.decodeDetailed(data, kind: kind)
             return (r.image, r.damaged)
         }
@@ -50,9 +52,20 @@ public enum OCRImageDecoder {
     /// Decodes image bytes.
     public static func decode(_ data: Data) throws -> OCRImage {
         let head = [UInt8](data.prefix(8))
+        try checkDeclaredSize(data)
         if head.count >= 2, head[0] == 0x50, head[1] == 0x35 || head[1] == 0x36 { return try decodePNM(data) }
         if let codec = ImageCodecs.kind(head) { return try ImageCodecs.decode(data, kind: codec) }
         throw WendaoError(.unsupported, "unsupported image type (PNG, JPEG, TIFF and PNM can be read)")
+    }
+
+    /// Refuses a PNG whose header (IHDR) declares more pixels than allowed, before any decoder runs:
+    /// a file of a few bytes may claim 30000×30000.
+    static func checkDeclaredSize(_ data: Data) throws {
+        let b = [UInt8](data.prefix(24))
+        guard b.count == 24, ImageCodecs.kind(b) == .png, Array(b[12..<16]) == Array("IHDR".utf8) else { return }
+        let w = Int(b[16]) << 24 | Int(b[17]) << 16 | Int(b[18]) << 8 | Int(b[19])
+        let h = Int(b[20]) << 24 | Int(b[21]) << 16 | Int(b[22]) << 8 | Int(b[23])
+        try OCRImage.checkSize(width: w, height: h)
     }
 
     /// Binary PGM (`P5`) or PPM (`P6`), 8 bits.

@@ -145,7 +145,8 @@ public final class PPOCREngine: Sendable {
         if max(img.width, img.height) > Self.maxSideLength {
             let r = Double(Self.maxSideLength) / Double(max(img.width, img.height))
             let w = Self.round32(Int(Double(img.width) * r)), h = Self.round32(Int(Double(img.height) * r))
-            guard w > 0, h > 0 else { throw WendaoError(.unreadable, "image is too thin to read (\(raw.width)×\(raw.height))") }
+            // A sliver (3000×2) shrinks to nothing: it holds no readable text.
+            guard w > 0, h > 0 else { return ([], WorkImage(image: img, ratioW: 1, ratioH: 1, top: 0)) }
             ratioW = Double(img.width) / Double(w)
             ratioH = Double(img.height) / Double(h)
             img = img.resized(width: w, height: h)

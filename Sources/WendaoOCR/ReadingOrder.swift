@@ -49,7 +49,7 @@ public enum ReadingOrder {
                 return
             }
         }
-        out.append(rows(items, lineHeight: h))
+        out += rows(items, lineHeight: h)
     }
 
     /// Gaps in the projection of `spans` onto one axis: (start, end) of each empty stretch.
@@ -71,12 +71,13 @@ public enum ReadingOrder {
         let x = (widest.0 + widest.1) / 2
         let left = items.filter { $0.maxX <= x }, right = items.filter { $0.minX >= x }
         guard !left.isEmpty, !right.isEmpty else { return nil }
-        if looksLikeTable(left, right, lineHeight: h) { return nil }
+        if looksLikeTable(left, right, gutter: widest.1 - widest.0, lineHeight: h) { return nil }
         return (left, right)
     }
 
-    /// Two sides whose lines pair up row by row and are short compared with their side's width.
-    private static func looksLikeTable(_ a: [Item], _ b: [Item], lineHeight h: Double) -> Bool {
+    /// Two sides whose lines pair up row by row and are short: compared with their side's width, or with
+    /// the gutter between the sides (text columns are much wider than their gutter; table cells are not).
+    private static func looksLikeTable(_ a: [Item], _ b: [Item], gutter: Double, lineHeight h: Double) -> Bool {
         let paired = a.filter { i in b.contains { abs($0.cy - i.cy) < h * 0.5 } }.count
         let aligned = Double(paired) / Double(a.count)
         func fill(_ s: [Item]) -> Double {
@@ -84,8 +85,14 @@ public enum ReadingOrder {
             let ratios = s.map { ($0.maxX - $0.minX) / w }.sorted()
             return ratios[ratios.count / 2]
         }
+        func medianWidth(_ s: [Item]) -> Double {
+            let w = s.map { $0.maxX - $0.minX }.sorted()
+            return w[w.count / 2]
+        }
         // A side with a single line each is a label/value pair: read across, like a table row.
-        return aligned >= 0.6 && (min(fill(a), fill(b)) < 0.6 || (a.count <= 2 && b.count <= 2))
+        return aligned >= 0.6
+            && (min(fill(a), fill(b)) < 0.6 || (a.count <= 2 && b.count <= 2)
+                || gutter * 2 >= min(medianWidth(a), medianWidth(b)))
     }
 
     /// `items` split at horizontal gaps of at least `minGap`, top to bottom.
@@ -101,8 +108,9 @@ public enum ReadingOrder {
     }
 
     /// The items grouped into rows (top to bottom), each row's boxes left to right; boxes separated by
-    /// more than two line heights become cells joined by two spaces.
-    private static func rows(_ items: [Item], lineHeight h: Double) -> [String] {
+    /// more than two line heights become cells joined by two spaces. A row indented from the region's
+    /// left edge (a paragraph's first line, 首行缩进) starts a new block.
+    private static func rows(_ items: [Item], lineHeight h: Double) -> [[String]] {
         var rows: [[Item]] = []
         for i in items.sorted(by: { $0.cy < $1.cy }) {
             if let last = rows.last, let ref = last.first, abs(i.cy - ref.cy) < 0.5 * min(max(1, i.height), max(1, ref.height)) {
@@ -111,15 +119,22 @@ public enum ReadingOrder {
                 rows.append([i])
             }
         }
-        return rows.map { row in
+        let left = items.map(\.minX).min() ?? 0
+        var blocks: [[String]] = []
+        for row in rows {
             let sorted = row.sorted { $0.minX < $1.minX }
             var text = sorted[0].text
             for k in 1..<sorted.count {
                 let gap = sorted[k].minX - sorted[k - 1].maxX
                 text += gap > 2 * h ? "  " + sorted[k].text : (needsSpace(text, sorted[k].text) ? " " : "") + sorted[k].text
             }
-            return text
+            if blocks.isEmpty || sorted[0].minX >= left + 1.2 * h {
+                blocks.append([text])
+            } else {
+                blocks[blocks.count - 1].append(text)
+            }
         }
+        return blocks
     }
 
     /// A space between two pieces of one line unless both sides are CJK.
