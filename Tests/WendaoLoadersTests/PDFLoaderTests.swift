@@ -423,7 +423,9 @@ private func allText(_ doc: ParsedDocument) -> String { doc.blocks.map(\.text).j
     }
 
     @Test func memoryLimitFailsCleanly() {
+        // Tesseract's memory limit (PP-OCR runs in this process, outside the tools' limits).
         var tight = limits
+        tight.ocrEngine = .tesseract
         tight.toolMemoryBytes = 100 << 20
         let before = ocrTemporaryFolders()
         let error = pdfError { _ = try PDFLoader.load(fileURL: fixture("scanned-zh.pdf"), limits: tight) }

@@ -130,6 +130,7 @@ struct KBCommand: ParsableCommand {
                       BM25:          k1 \(k.k1), b \(k.b)
                       model:         \(k.model ?? "none (extractive answers)")
                       OCR languages: \(k.ocr_languages.joined(separator: "+"))
+                      OCR engine:    \(k.ocr_engine)
                       embedder:      \(k.embedder ?? "none (BM25 only)")
                       retrieval:     \(k.retrieval)\(k.retrieval == "hybrid" ? " (\(k.fusion) fusion)" : "")
                       created:       \(k.created_at)
