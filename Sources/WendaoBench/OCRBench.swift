@@ -87,15 +87,19 @@ public enum OCRBench {
                 total += (ContinuousClock.now - t0).seconds
             }
             let m = OCRMetrics.score(output: text, truth: truth)
-            images.append(OCRBenchImage(image: e.image, set: e.set, recall: m.recall, precision: m.precision,
-                                        order: m.order, seconds: (ContinuousClock.now - t0).seconds))
+            images.append(
+                OCRBenchImage(
+                    image: e.image, set: e.set, recall: m.recall, precision: m.precision,
+                    order: m.order, seconds: (ContinuousClock.now - t0).seconds))
         }
         var sets: [OCRBenchSet] = []
         for name in Array(Set(images.map(\.set))).sorted() {
             let s = images.filter { $0.set == name }
             let n = Double(s.count)
-            sets.append(OCRBenchSet(set: name, images: s.count, recall: s.map(\.recall).reduce(0, +) / n,
-                                    precision: s.map(\.precision).reduce(0, +) / n, order: s.map(\.order).reduce(0, +) / n))
+            sets.append(
+                OCRBenchSet(
+                    set: name, images: s.count, recall: s.map(\.recall).reduce(0, +) / n,
+                    precision: s.map(\.precision).reduce(0, +) / n, order: s.map(\.order).reduce(0, +) / n))
         }
         return OCRBenchReport(
             engine: ppocr == nil ? "tesseract" : "ppocr-swift", threads: threads, sets: sets, images: images,

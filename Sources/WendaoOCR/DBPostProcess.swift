@@ -32,11 +32,14 @@ enum DBPostProcess {
             let expanded = unclip(box, ratio: unclipRatio)
             let (box2, sside2) = miniBox(expanded)
             if sside2 < minSize + 2 { continue }
-            out.append(box2.map { p in
-                Point(
-                    min(max((p.x / Double(w) * Double(destWidth)).rounded(.toNearestOrEven), 0), Double(destWidth)),
-                    min(max((p.y / Double(h) * Double(destHeight)).rounded(.toNearestOrEven), 0), Double(destHeight)))
-            })
+            out.append(
+                box2.map { p in
+                    Point(
+                        min(max((p.x / Double(w) * Double(destWidth)).rounded(.toNearestOrEven), 0), Double(destWidth)),
+                        min(
+                            max((p.y / Double(h) * Double(destHeight)).rounded(.toNearestOrEven), 0), Double(destHeight)
+                        ))
+                })
         }
         return out
     }
@@ -164,15 +167,20 @@ enum DBPostProcess {
 
     /// RapidOCR's `order_points_clockwise` and `clip_det_res`, dropping boxes 3 pixels or less across.
     static func orderAndClip(_ box: [Point], width: Int, height: Int) -> [Point]? {
-        let xs = box.enumerated().sorted { $0.element.x != $1.element.x ? $0.element.x < $1.element.x : $0.offset < $1.offset }.map(\.element)
+        let xs = box.enumerated().sorted {
+            $0.element.x != $1.element.x ? $0.element.x < $1.element.x : $0.offset < $1.offset
+        }.map(\.element)
         let left = [xs[0], xs[1]].sorted { $0.y < $1.y }
         let right = [xs[2], xs[3]].sorted { $0.y < $1.y }
         var rect = [left[0], right[0], right[1], left[1]]
         for i in 0..<4 {
-            rect[i] = Point(Double(Int(min(max(rect[i].x, 0), Double(width - 1)))),
-                            Double(Int(min(max(rect[i].y, 0), Double(height - 1)))))
+            rect[i] = Point(
+                Double(Int(min(max(rect[i].x, 0), Double(width - 1)))),
+                Double(Int(min(max(rect[i].y, 0), Double(height - 1)))))
         }
-        func dist(_ a: Point, _ b: Point) -> Double { ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot() }
+        func dist(_ a: Point, _ b: Point) -> Double {
+            ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
+        }
         if Int(dist(rect[0], rect[1])) <= 3 || Int(dist(rect[0], rect[3])) <= 3 { return nil }
         return rect
     }

@@ -31,7 +31,8 @@ enum ImageCodecs {
             guard let rgb else { throw WendaoError(.internal, "\(format) decoder returned no pixels") }
             defer { wendao_codecs_free(rgb) }
             let count = Int(w) * Int(h) * 3
-            return OCRImage(width: Int(w), height: Int(h), pixels: [UInt8](UnsafeBufferPointer(start: rgb, count: count)))
+            return OCRImage(
+                width: Int(w), height: Int(h), pixels: [UInt8](UnsafeBufferPointer(start: rgb, count: count)))
         case 2:
             if w > 0, h > 0 { try OCRImage.checkSize(width: Int(w), height: Int(h)) }
             throw WendaoError(.limitExceeded, "\(format) image is too large (\(reason))")
@@ -44,7 +45,8 @@ enum ImageCodecs {
         switch kind {
         case .png, .jpeg: return try decodeDetailed(data, kind: kind).image
         case .tiff:
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wendao-tiff-\(UUID().uuidString).tif")
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "wendao-tiff-\(UUID().uuidString).tif")
             defer { try? FileManager.default.removeItem(at: dir) }
             do { try data.write(to: dir) } catch { throw WendaoError(.storage, "cannot write a temporary TIFF") }
             return try decodeTIFF(path: dir.path, page: 0).image
@@ -59,14 +61,16 @@ enum ImageCodecs {
         switch kind {
         case .png:
             let rc = data.withUnsafeBytes { p in
-                wendao_decode_png(p.baseAddress?.assumingMemoryBound(to: UInt8.self), p.count, max, &w, &h, &rgb, &err, 200)
+                wendao_decode_png(
+                    p.baseAddress?.assumingMemoryBound(to: UInt8.self), p.count, max, &w, &h, &rgb, &err, 200)
             }
             return Decoded(image: try finish(rc, w, h, rgb, err, format: "PNG"), damaged: false)
         case .jpeg:
             var warnings: Int32 = 0
             let rc = data.withUnsafeBytes { p in
                 wendao_decode_jpeg(
-                    p.baseAddress?.assumingMemoryBound(to: UInt8.self), p.count, max, &w, &h, &rgb, &warnings, &err, 200)
+                    p.baseAddress?.assumingMemoryBound(to: UInt8.self), p.count, max, &w, &h, &rgb, &warnings, &err, 200
+                )
             }
             var image = try finish(rc, w, h, rgb, err, format: "JPEG")
             image = applyOrientation(image, exifOrientation([UInt8](data.prefix(256 << 10))))

@@ -56,13 +56,15 @@ enum OCRKernels {
                 }
                 var i = 0
                 while i + 4 <= m {
-                    microKernel4(k: k, a: a + i * lda, lda: lda, packed: packed, c: c + i * ldc + j0, ldc: ldc,
-                                 width: w, bias: bias.map { $0 + i })
+                    microKernel4(
+                        k: k, a: a + i * lda, lda: lda, packed: packed, c: c + i * ldc + j0, ldc: ldc,
+                        width: w, bias: bias.map { $0 + i })
                     i += 4
                 }
                 while i < m {
-                    microKernel1(k: k, a: a + i * lda, packed: packed, c: c + i * ldc + j0, width: w,
-                                 bias: bias?[i] ?? 0)
+                    microKernel1(
+                        k: k, a: a + i * lda, packed: packed, c: c + i * ldc + j0, width: w,
+                        bias: bias?[i] ?? 0)
                     i += 1
                 }
             }
@@ -145,7 +147,8 @@ enum OCRKernels {
             return
         }
         let kk = cinG * g.kh * g.kw
-        let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padTop == 0 && g.padLeft == 0
+        let pointwise =
+            g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padTop == 0 && g.padLeft == 0
             && g.padBottom == 0 && g.padRight == 0
         let col: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: kk * oh * ow)
         defer { col?.deallocate() }
@@ -158,8 +161,9 @@ enum OCRKernels {
             } else {
                 b = xg
             }
-            gemm(m: coutG, n: oh * ow, k: kk, a: weight + gi * coutG * kk, lda: kk, b: b, ldb: oh * ow,
-                 c: y + gi * coutG * oh * ow, ldc: oh * ow, bias: bias.map { $0 + gi * coutG }, threads: threads)
+            gemm(
+                m: coutG, n: oh * ow, k: kk, a: weight + gi * coutG * kk, lda: kk, b: b, ldb: oh * ow,
+                c: y + gi * coutG * oh * ow, ldc: oh * ow, bias: bias.map { $0 + gi * coutG }, threads: threads)
         }
     }
 

@@ -27,7 +27,9 @@ public struct OCRImage: Sendable {
         guard width > 0, height > 0 else { throw WendaoError(.unreadable, "image has no pixels (\(width)×\(height))") }
         let (n, overflow) = width.multipliedReportingOverflow(by: height)
         guard !overflow, n <= maxPixels else {
-            throw WendaoError(.limitExceeded, "image is \(width)×\(height) pixels, more than the \(maxPixels / 1_000_000) megapixel limit")
+            throw WendaoError(
+                .limitExceeded,
+                "image is \(width)×\(height) pixels, more than the \(maxPixels / 1_000_000) megapixel limit")
         }
     }
 
@@ -219,15 +221,21 @@ enum Geometry {
     static func convexHull(_ pts: [Point]) -> [Point] {
         let p = pts.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
         if p.count < 3 { return p }
-        func cross(_ o: Point, _ a: Point, _ b: Point) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
+        func cross(_ o: Point, _ a: Point, _ b: Point) -> Double {
+            (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+        }
         var lower: [Point] = []
         for q in p {
-            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 {
+                lower.removeLast()
+            }
             lower.append(q)
         }
         var upper: [Point] = []
         for q in p.reversed() {
-            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 {
+                upper.removeLast()
+            }
             upper.append(q)
         }
         return Array(lower.dropLast() + upper.dropLast())

@@ -51,7 +51,8 @@ final class ONNXGraph: @unchecked Sendable {
         known.insert(inputSlot)
         for node in model.nodes {
             guard Self.supported.contains(node.opType) else {
-                throw WendaoError(.corrupt, "unsupported operator \(node.opType) (not a PP-OCR model this version reads)")
+                throw WendaoError(
+                    .corrupt, "unsupported operator \(node.opType) (not a PP-OCR model this version reads)")
             }
             let ins = node.inputs.map { $0.isEmpty ? -1 : slot($0) }
             for i in ins where i >= 0 && !known.contains(i) {
@@ -112,11 +113,17 @@ final class ONNXGraph: @unchecked Sendable {
         switch node.opType {
         case "Conv": return [try conv(node, try arg(0), try arg(1), ins.count > 2 ? ins[2] : nil, threads: threads)]
         case "ConvTranspose":
-            return [try convTranspose(node, try arg(0), try arg(1), ins.count > 2 ? ins[2] : nil, step: stepIndex,
-                                      threads: threads)]
+            return [
+                try convTranspose(
+                    node, try arg(0), try arg(1), ins.count > 2 ? ins[2] : nil, step: stepIndex,
+                    threads: threads)
+            ]
         case "BatchNormalization":
-            return [try batchNorm(try arg(0), try arg(1), try arg(2), try arg(3), try arg(4),
-                                  eps: node.float("epsilon", 1e-5))]
+            return [
+                try batchNorm(
+                    try arg(0), try arg(1), try arg(2), try arg(3), try arg(4),
+                    eps: node.float("epsilon", 1e-5))
+            ]
         case "Add": return [try Self.binary(try arg(0), try arg(1)) { $0 + $1 }]
         case "Sub": return [try Self.binary(try arg(0), try arg(1)) { $0 - $1 }]
         case "Mul": return [try Self.binary(try arg(0), try arg(1)) { $0 * $1 }]
@@ -317,7 +324,9 @@ final class ONNXGraph: @unchecked Sendable {
         let s = node.ints("strides") ?? [1, 1]
         let p = node.ints("pads") ?? [0, 0, 0, 0]
         let op = node.ints("output_padding") ?? [0, 0]
-        guard s.count == 2, p.count == 4, op.count == 2 else { throw WendaoError(.corrupt, "bad ConvTranspose attributes") }
+        guard s.count == 2, p.count == 4, op.count == 2 else {
+            throw WendaoError(.corrupt, "bad ConvTranspose attributes")
+        }
         let oh = (h - 1) * s[0] + kh - p[0] - p[2] + op[0]
         let ow = (wd - 1) * s[1] + kw - p[1] - p[3] + op[1]
         var y = Tensor(zeros: [n, cout, oh, ow])
@@ -382,7 +391,9 @@ final class ONNXGraph: @unchecked Sendable {
         guard x.shape.count == 4, let k = node.ints("kernel_shape") else {
             throw WendaoError(.corrupt, "\(node.opType) needs N×C×H×W and a kernel")
         }
-        if node.int("ceil_mode", 0) != 0 { throw WendaoError(.corrupt, "\(node.opType) with ceil_mode is not supported") }
+        if node.int("ceil_mode", 0) != 0 {
+            throw WendaoError(.corrupt, "\(node.opType) with ceil_mode is not supported")
+        }
         let g = try window(node, kernel: k)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = g.outSize(h, w)
@@ -484,12 +495,15 @@ final class ONNXGraph: @unchecked Sendable {
         }
         let rank = x.shape.count
         let axes = ins.count > 3 && ins[3] != nil ? ins[3]!.data.map { Int($0) } : Array(0..<starts.count)
-        let steps = ins.count > 4 && ins[4] != nil ? ins[4]!.data.map { Int($0) } : [Int](repeating: 1, count: starts.count)
+        let steps =
+            ins.count > 4 && ins[4] != nil ? ins[4]!.data.map { Int($0) } : [Int](repeating: 1, count: starts.count)
         var lo = [Int](repeating: 0, count: rank)
         var hi = x.shape
         for (i, a0) in axes.enumerated() {
             let a = a0 < 0 ? a0 + rank : a0
-            guard a >= 0, a < rank, i < steps.count, steps[i] == 1 else { throw WendaoError(.corrupt, "unsupported Slice") }
+            guard a >= 0, a < rank, i < steps.count, steps[i] == 1 else {
+                throw WendaoError(.corrupt, "unsupported Slice")
+            }
             let dim = x.shape[a]
             func clampIndex(_ v: Float) -> Int {
                 if v >= Float(Int32.max) { return dim }
@@ -622,8 +636,9 @@ final class ONNXGraph: @unchecked Sendable {
             a.data.withUnsafeBufferPointer { pa in
                 b.data.withUnsafeBufferPointer { pb in
                     out.data.withUnsafeMutableBufferPointer { po in
-                        OCRKernels.gemm(m: countA * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!,
-                                        ldb: n, c: po.baseAddress!, ldc: n, threads: threads)
+                        OCRKernels.gemm(
+                            m: countA * m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!,
+                            ldb: n, c: po.baseAddress!, ldc: n, threads: threads)
                     }
                 }
             }
@@ -637,8 +652,9 @@ final class ONNXGraph: @unchecked Sendable {
                     let ba = UnsafeSendableBox(pa.baseAddress!), bb = UnsafeSendableBox(pb.baseAddress!)
                     let bo = UnsafeSendableBox(po.baseAddress!)
                     OCRKernels.parallel(countA, threads: threads) { i in
-                        OCRKernels.gemm(m: m, n: n, k: k, a: ba.value + i * m * k, lda: k, b: bb.value + i * k * n,
-                                        ldb: n, c: bo.value + i * m * n, ldc: n, threads: 1)
+                        OCRKernels.gemm(
+                            m: m, n: n, k: k, a: ba.value + i * m * k, lda: k, b: bb.value + i * k * n,
+                            ldb: n, c: bo.value + i * m * n, ldc: n, threads: 1)
                     }
                 }
             }

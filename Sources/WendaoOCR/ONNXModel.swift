@@ -122,9 +122,13 @@ public struct ONNXModel: Sendable {
                     var domain = ""
                     var version = 0
                     while let (f, w) = try s.nextField() {
-                        if f == 1, w == 2 { domain = try s.string() } else if f == 2, w == 0 {
+                        if f == 1, w == 2 {
+                            domain = try s.string()
+                        } else if f == 2, w == 0 {
                             version = Int(truncatingIfNeeded: try s.varint())
-                        } else { try s.skip(w) }
+                        } else {
+                            try s.skip(w)
+                        }
                     }
                     if domain.isEmpty || domain == "ai.onnx" { opset = version }
                 case (14, 2):
@@ -132,7 +136,11 @@ public struct ONNXModel: Sendable {
                     var key = ""
                     var value = ""
                     while let (f, w) = try s.nextField() {
-                        if f == 1, w == 2 { key = try s.string() } else if f == 2, w == 2 { value = try s.string() } else {
+                        if f == 1, w == 2 {
+                            key = try s.string()
+                        } else if f == 2, w == 2 {
+                            value = try s.string()
+                        } else {
                             try s.skip(w)
                         }
                     }
@@ -264,14 +272,16 @@ public struct ONNXModel: Sendable {
             case 1:
                 guard raw.count == count * 4 else { throw WendaoError(.corrupt, "tensor \(name) has the wrong size") }
                 for i in 0..<count {
-                    let bits = UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16
+                    let bits =
+                        UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16
                         | UInt32(raw[4 * i + 3]) << 24
                     values.append(Float(bitPattern: bits))
                 }
             case 6:
                 guard raw.count == count * 4 else { throw WendaoError(.corrupt, "tensor \(name) has the wrong size") }
                 for i in 0..<count {
-                    let bits = UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16
+                    let bits =
+                        UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16
                         | UInt32(raw[4 * i + 3]) << 24
                     values.append(Float(Int32(bitPattern: bits)))
                 }
@@ -348,7 +358,8 @@ struct ProtoReader {
 
     mutating func fixed32Float() throws -> Float {
         guard end - pos >= 4 else { throw WendaoError(.corrupt, "truncated protobuf float") }
-        let bits = UInt32(buf[pos]) | UInt32(buf[pos + 1]) << 8 | UInt32(buf[pos + 2]) << 16 | UInt32(buf[pos + 3]) << 24
+        let bits =
+            UInt32(buf[pos]) | UInt32(buf[pos + 1]) << 8 | UInt32(buf[pos + 2]) << 16 | UInt32(buf[pos + 3]) << 24
         pos += 4
         return Float(bitPattern: bits)
     }

@@ -54,7 +54,8 @@ public final class PPOCREngine: Sendable {
         func load(_ name: String) throws -> ONNXModel {
             let url = directory.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw WendaoError(.notFound, "PP-OCR model \(name) missing in \(directory.path) — run wendao models pull ppocr")
+                throw WendaoError(
+                    .notFound, "PP-OCR model \(name) missing in \(directory.path) — run wendao models pull ppocr")
             }
             return try ONNXModel(contentsOf: url)
         }
@@ -113,8 +114,10 @@ public final class PPOCREngine: Sendable {
         let texts = try recognizeLines(crops, threads: threads)
         var lines: [OCRTextLine] = []
         for (box, (text, score)) in zip(boxes, texts) where score >= Self.textScore {
-            lines.append(OCRTextLine(box: work.toOriginal(box, rawWidth: image.width, rawHeight: image.height),
-                                     text: text, score: score))
+            lines.append(
+                OCRTextLine(
+                    box: work.toOriginal(box, rawWidth: image.width, rawHeight: image.height),
+                    text: text, score: score))
         }
         return lines
     }
@@ -195,7 +198,9 @@ public final class PPOCREngine: Sendable {
 
     /// RapidOCR's `get_rotate_crop_image`: the box straightened; tall crops turned to lie flat.
     func cropLine(_ img: OCRImage, _ box: [Point]) -> OCRImage {
-        func dist(_ a: Point, _ b: Point) -> Double { ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot() }
+        func dist(_ a: Point, _ b: Point) -> Double {
+            ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
+        }
         let w = max(1, Int(Float(max(dist(box[0], box[1]), dist(box[2], box[3])))))
         let h = max(1, Int(Float(max(dist(box[0], box[3]), dist(box[1], box[2])))))
         let crop = img.warp(quad: box, width: w, height: h)
@@ -212,7 +217,9 @@ public final class PPOCREngine: Sendable {
 
     /// Resizes `img` to height `h` keeping its ratio (at most `maxW` wide) and writes it, normalised,
     /// into a zero-padded `3 × h × planeW` slot.
-    static func writeLine(_ img: OCRImage, height h: Int, maxWidth maxW: Int, planeWidth: Int, into dst: UnsafeMutablePointer<Float>) {
+    static func writeLine(
+        _ img: OCRImage, height h: Int, maxWidth maxW: Int, planeWidth: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
         let ratio = Double(img.width) / Double(img.height)
         let rw = min(maxW, Int((Double(h) * ratio).rounded(.up)))
         let r = img.resized(width: max(1, rw), height: h)
@@ -226,11 +233,14 @@ public final class PPOCREngine: Sendable {
             var input = Tensor(zeros: [group.count, 3, 48, 192])
             input.data.withUnsafeMutableBufferPointer { p in
                 for (k, i) in group.enumerated() {
-                    Self.writeLine(crops[i], height: 48, maxWidth: 192, planeWidth: 192, into: p.baseAddress! + k * 3 * 48 * 192)
+                    Self.writeLine(
+                        crops[i], height: 48, maxWidth: 192, planeWidth: 192, into: p.baseAddress! + k * 3 * 48 * 192)
                 }
             }
             let probs = try classifier.run(input, threads: threads)
-            guard probs.count == group.count * 2 else { throw WendaoError(.corrupt, "the classifier returned \(probs.shape)") }
+            guard probs.count == group.count * 2 else {
+                throw WendaoError(.corrupt, "the classifier returned \(probs.shape)")
+            }
             for (k, i) in group.enumerated() {
                 let p0 = probs.data[2 * k], p180 = probs.data[2 * k + 1]
                 if p180 > p0, p180 > Self.clsThresh { out[i] = crops[i].rotated180() }
@@ -250,17 +260,21 @@ public final class PPOCREngine: Sendable {
             var input = Tensor(zeros: [group.count, 3, 48, width])
             input.data.withUnsafeMutableBufferPointer { p in
                 for (k, i) in group.enumerated() {
-                    Self.writeLine(crops[i], height: 48, maxWidth: width, planeWidth: width, into: p.baseAddress! + k * 3 * 48 * width)
+                    Self.writeLine(
+                        crops[i], height: 48, maxWidth: width, planeWidth: width,
+                        into: p.baseAddress! + k * 3 * 48 * width)
                 }
             }
             let probs = try recogniser.run(input, threads: threads)
             guard probs.shape.count == 3, probs.shape[0] == group.count, probs.shape[2] == characters.count else {
-                throw WendaoError(.corrupt, "the recogniser returned \(probs.shape) for a dictionary of \(characters.count)")
+                throw WendaoError(
+                    .corrupt, "the recogniser returned \(probs.shape) for a dictionary of \(characters.count)")
             }
             let (steps, classes) = (probs.shape[1], probs.shape[2])
             for (k, i) in group.enumerated() {
-                out[i] = Self.ctcDecode(probs.data, offset: k * steps * classes, steps: steps, classes: classes,
-                                        characters: characters)
+                out[i] = Self.ctcDecode(
+                    probs.data, offset: k * steps * classes, steps: steps, classes: classes,
+                    characters: characters)
             }
         }
         return out
@@ -268,7 +282,8 @@ public final class PPOCREngine: Sendable {
 
     /// Greedy CTC: the best class per step, repeats merged, blanks dropped; the score is the mean of the
     /// kept steps' probabilities.
-    static func ctcDecode(_ p: [Float], offset: Int, steps: Int, classes: Int, characters: [String]) -> (String, Float) {
+    static func ctcDecode(_ p: [Float], offset: Int, steps: Int, classes: Int, characters: [String]) -> (String, Float)
+    {
         var text = ""
         var sum: Float = 0
         var kept = 0

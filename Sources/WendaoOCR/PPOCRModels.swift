@@ -30,7 +30,8 @@ public enum PPOCRModels {
         if let dir = environment["WENDAO_MODELS"], !dir.isEmpty {
             root = URL(fileURLWithPath: dir, isDirectory: true)
         } else {
-            let home = environment["HOME"].map { URL(fileURLWithPath: $0) }
+            let home =
+                environment["HOME"].map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.homeDirectoryForCurrentUser
             root = home.appendingPathComponent(".cache/wendao/models", isDirectory: true)
         }
@@ -40,7 +41,9 @@ public enum PPOCRModels {
     /// The models folder when all three files are there, else nil.
     public static func installed(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
         let dir = directory(environment: environment)
-        let complete = files.allSatisfy { FileManager.default.fileExists(atPath: dir.appendingPathComponent($0.name).path) }
+        let complete = files.allSatisfy {
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent($0.name).path)
+        }
         return complete ? dir : nil
     }
 }

@@ -113,7 +113,9 @@ public enum ReadingOrder {
     private static func rows(_ items: [Item], lineHeight h: Double) -> [[String]] {
         var rows: [[Item]] = []
         for i in items.sorted(by: { $0.cy < $1.cy }) {
-            if let last = rows.last, let ref = last.first, abs(i.cy - ref.cy) < 0.5 * min(max(1, i.height), max(1, ref.height)) {
+            if let last = rows.last, let ref = last.first,
+                abs(i.cy - ref.cy) < 0.5 * min(max(1, i.height), max(1, ref.height))
+            {
                 rows[rows.count - 1].append(i)
             } else {
                 rows.append([i])
@@ -126,7 +128,8 @@ public enum ReadingOrder {
             var text = sorted[0].text
             for k in 1..<sorted.count {
                 let gap = sorted[k].minX - sorted[k - 1].maxX
-                text += gap > 2 * h ? "  " + sorted[k].text : (needsSpace(text, sorted[k].text) ? " " : "") + sorted[k].text
+                text +=
+                    gap > 2 * h ? "  " + sorted[k].text : (needsSpace(text, sorted[k].text) ? " " : "") + sorted[k].text
             }
             if blocks.isEmpty || sorted[0].minX >= left + 1.2 * h {
                 blocks.append([text])

@@ -15,7 +15,8 @@ private func fixture(_ name: String) -> URL { fixtures.appendingPathComponent(na
 /// The pulled models (`wendao models pull ppocr`, which scripts/test.sh runs).
 private let sharedEngine: Result<PPOCREngine, any Error> = Result {
     guard let dir = PPOCRModels.installed() else {
-        throw WendaoError(.notFound, "PP-OCR models not found in \(PPOCRModels.directory().path): run wendao models pull ppocr")
+        throw WendaoError(
+            .notFound, "PP-OCR models not found in \(PPOCRModels.directory().path): run wendao models pull ppocr")
     }
     return try PPOCREngine(directory: dir)
 }
@@ -61,14 +62,17 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
             b.withUnsafeBufferPointer { pb in
                 bias.withUnsafeBufferPointer { pbias in
                     c.withUnsafeMutableBufferPointer { pc in
-                        OCRKernels.gemm(m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
-                                        c: pc.baseAddress!, ldc: n, bias: pbias.baseAddress!, threads: 2)
+                        OCRKernels.gemm(
+                            m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                            c: pc.baseAddress!, ldc: n, bias: pbias.baseAddress!, threads: 2)
                     }
                 }
             }
         }
         var ref = [Float](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n { ref[i * n + j] = bias[i] + (0..<k).reduce(0) { $0 + a[i * k + $1] * b[$1 * n + j] } } }
+        for i in 0..<m {
+            for j in 0..<n { ref[i * n + j] = bias[i] + (0..<k).reduce(0) { $0 + a[i * k + $1] * b[$1 * n + j] } }
+        }
         #expect(close(c, ref))
     }
 
@@ -90,7 +94,9 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
                             for kx in 0..<g.kw {
                                 let iy = oy * g.sh - g.padTop + ky * g.dh, ix = ox * g.sw - g.padLeft + kx * g.dw
                                 if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-                                s += x[((gi * cinG + ci) * h + iy) * w + ix] * wt[((co * cinG + ci) * g.kh + ky) * g.kw + kx]
+                                s +=
+                                    x[((gi * cinG + ci) * h + iy) * w + ix]
+                                    * wt[((co * cinG + ci) * g.kh + ky) * g.kw + kx]
                             }
                         }
                     }
@@ -111,16 +117,18 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
         let (h, w) = (11, 23)
         let x = random(cin * h * w, seed: &seed)
         let wt = random(cout * (cin / group) * k * k, seed: &seed), bias = random(cout, seed: &seed)
-        let g = OCRKernels.Window(kh: k, kw: k, sh: sh, sw: sw, padTop: pad, padLeft: pad, padBottom: pad, padRight: pad)
+        let g = OCRKernels.Window(
+            kh: k, kw: k, sh: sh, sw: sw, padTop: pad, padLeft: pad, padBottom: pad, padRight: pad)
         let (oh, ow) = g.outSize(h, w)
         var y = [Float](repeating: .nan, count: cout * oh * ow)
         x.withUnsafeBufferPointer { px in
             wt.withUnsafeBufferPointer { pw in
                 bias.withUnsafeBufferPointer { pb in
                     y.withUnsafeMutableBufferPointer { py in
-                        OCRKernels.conv2d(x: px.baseAddress!, cin: cin, h: h, w: w, weight: pw.baseAddress!,
-                                          bias: pb.baseAddress!, cout: cout, group: group, window: g,
-                                          y: py.baseAddress!, threads: 2)
+                        OCRKernels.conv2d(
+                            x: px.baseAddress!, cin: cin, h: h, w: w, weight: pw.baseAddress!,
+                            bias: pb.baseAddress!, cout: cout, group: group, window: g,
+                            y: py.baseAddress!, threads: 2)
                     }
                 }
             }
@@ -131,7 +139,8 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
     @Test func transposedConvolutionMatchesScalar() {
         var seed: UInt64 = 99
         let (cin, cout, h, w, k, s) = (6, 4, 5, 7, 2, 2)
-        let x = random(cin * h * w, seed: &seed), wt = random(cin * cout * k * k, seed: &seed), bias = random(cout, seed: &seed)
+        let x = random(cin * h * w, seed: &seed), wt = random(cin * cout * k * k, seed: &seed),
+            bias = random(cout, seed: &seed)
         var wT = [Float](repeating: 0, count: wt.count)
         for a in 0..<cin { for b in 0..<(cout * k * k) { wT[b * cin + a] = wt[a * cout * k * k + b] } }
         let (oh, ow) = ((h - 1) * s + k, (w - 1) * s + k)
@@ -140,9 +149,10 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
             wT.withUnsafeBufferPointer { pw in
                 bias.withUnsafeBufferPointer { pb in
                     y.withUnsafeMutableBufferPointer { py in
-                        OCRKernels.convTranspose2d(x: px.baseAddress!, cin: cin, h: h, w: w, weightT: pw.baseAddress!,
-                                                   bias: pb.baseAddress!, cout: cout, kh: k, kw: k, sh: s, sw: s,
-                                                   padTop: 0, padLeft: 0, oh: oh, ow: ow, y: py.baseAddress!, threads: 2)
+                        OCRKernels.convTranspose2d(
+                            x: px.baseAddress!, cin: cin, h: h, w: w, weightT: pw.baseAddress!,
+                            bias: pb.baseAddress!, cout: cout, kh: k, kw: k, sh: s, sw: s,
+                            padTop: 0, padLeft: 0, oh: oh, ow: ow, y: py.baseAddress!, threads: 2)
                     }
                 }
             }
@@ -247,7 +257,9 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
     @Test func hugeHeaderIsRefusedBeforeAllocating() throws {
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         var ihdr: [UInt8] = Array("IHDR".utf8)
-        for v in [UInt32(30000), 30000] { ihdr += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        for v in [UInt32(30000), 30000] {
+            ihdr += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        }
         ihdr += [8, 2, 0, 0, 0]
         png += [0, 0, 0, 13] + ihdr
         var crc: UInt32 = 0xFFFF_FFFF
@@ -293,7 +305,8 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         for f in PPOCRModels.files {
-            try FileManager.default.copyItem(at: dir.appendingPathComponent(f.name), to: scratch.appendingPathComponent(f.name))
+            try FileManager.default.copyItem(
+                at: dir.appendingPathComponent(f.name), to: scratch.appendingPathComponent(f.name))
         }
         let rec = scratch.appendingPathComponent(PPOCREngine.recogniserFile)
         try Data(try Data(contentsOf: rec).prefix(5000)).write(to: rec)

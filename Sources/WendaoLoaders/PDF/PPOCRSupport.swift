@@ -104,7 +104,8 @@ struct OCRPlan {
         engine = limits.ocrEngine
         enabled = limits.ocrEnabled
         ppocrReason = engine == .tesseract ? "Tesseract chosen" : PPOCRSupport.unavailableReason(limits: limits)
-        tesseract = enabled && engine != .ppocr ? OCRSupport.status(languages: limits.ocrLanguages, limits: limits) : nil
+        tesseract =
+            enabled && engine != .ppocr ? OCRSupport.status(languages: limits.ocrLanguages, limits: limits) : nil
     }
 
     /// True when PP-OCR may read pages.
