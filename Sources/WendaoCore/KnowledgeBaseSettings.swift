@@ -18,6 +18,17 @@ public enum CJKMode: String, Sendable, CaseIterable, Codable {
     case unigrams = "unigram"
 }
 
+/// Which OCR engine reads scanned pages and images.
+public enum OCREngineChoice: String, Sendable, CaseIterable, Codable {
+    /// PP-OCR first; a page whose text is mostly Latin script is read again by Tesseract, whose text is
+    /// kept (better on dense Latin scans); Tesseract alone when the PP-OCR models are not pulled.
+    case auto
+    /// The PP-OCR models run natively (`wendao models pull ppocr`).
+    case ppocr
+    /// The `tesseract` program.
+    case tesseract
+}
+
 /// How hybrid retrieval fuses BM25 and dense candidates.
 public enum FusionMethod: String, Sendable, CaseIterable, Codable {
     /// Confidence-weighted scores (the default).
@@ -48,6 +59,8 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
     /// Tesseract languages for OCR of scanned pages and images (e.g. `["chi_sim", "eng"]`); nil
     /// uses the default, Simplified Chinese plus English.
     public var ocrLanguages: [String]?
+    /// The OCR engine; nil: `auto`.
+    public var ocrEngine: OCREngineChoice?
     /// The text-embedding model for dense retrieval (`e5-small`, `minilm`, `path:/dir`); nil: BM25 only.
     public var embedder: String?
     /// Retrieval mode; nil: hybrid when an embedder is set, else BM25 (see ``effectiveRetrievalMode``).
@@ -72,11 +85,14 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         retrievalMode ?? (embedder == nil ? .bm25 : .hybrid)
     }
 
+    /// The OCR engine in force (`auto` unless set).
+    public var effectiveOCREngine: OCREngineChoice { ocrEngine ?? .auto }
+
     /// The fusion method in force (`weighted` unless set).
     public var effectiveFusion: FusionMethod { fusion ?? .weighted }
 
     enum CodingKeys: String, CodingKey {
-        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages, embedder, retrievalMode, fusion
+        case chunkSize, chunkOverlap, k1, b, cjkMode, model, ocrLanguages, ocrEngine, embedder, retrievalMode, fusion
     }
 
     /// Decodes stored settings. Fields added in later versions take their defaults; a value that is
@@ -92,6 +108,7 @@ public struct KnowledgeBaseSettings: Sendable, Codable, Equatable {
         cjkMode = try c.decodeIfPresent(CJKMode.self, forKey: .cjkMode) ?? d.cjkMode
         model = try c.decodeIfPresent(String.self, forKey: .model)
         ocrLanguages = try c.decodeIfPresent([String].self, forKey: .ocrLanguages)
+        ocrEngine = try c.decodeIfPresent(OCREngineChoice.self, forKey: .ocrEngine)
         embedder = try c.decodeIfPresent(String.self, forKey: .embedder)
         retrievalMode = try c.decodeIfPresent(RetrievalMode.self, forKey: .retrievalMode)
         fusion = try c.decodeIfPresent(FusionMethod.self, forKey: .fusion)
@@ -165,6 +182,8 @@ extension KnowledgeBaseSettings {
         public var model: String?
         /// OCR languages; empty: the default.
         public var ocrLanguages: [String]?
+        /// OCR engine.
+        public var ocrEngine: OCREngineChoice?
         /// Embedder; `""` or `"none"`: BM25 only.
         public var embedder: String?
         /// Retrieval mode.
@@ -184,8 +203,9 @@ extension KnowledgeBaseSettings {
         public init(
             chunkSize: Int? = nil, chunkOverlap: Int? = nil, k1: Double? = nil, b: Double? = nil,
             cjkMode: CJKMode? = nil, model: String? = nil, ocrLanguages: [String]? = nil, embedder: String? = nil,
-            retrievalMode: RetrievalMode? = nil, fusion: FusionMethod? = nil
+            retrievalMode: RetrievalMode? = nil, fusion: FusionMethod? = nil, ocrEngine: OCREngineChoice? = nil
         ) {
+            self.ocrEngine = ocrEngine
             self.chunkSize = chunkSize
             self.chunkOverlap = chunkOverlap
             self.k1 = k1
@@ -217,6 +237,7 @@ extension KnowledgeBaseSettings {
             if let cjkMode { s.cjkMode = cjkMode }
             if let model { s.model = Self.cleared(model) }
             if let ocrLanguages { s.ocrLanguages = ocrLanguages.isEmpty ? nil : ocrLanguages }
+            if let ocrEngine { s.ocrEngine = ocrEngine }
             if let embedder { s.embedder = Self.cleared(embedder) }
             if let retrievalMode { s.retrievalMode = retrievalMode }
             if let fusion { s.fusion = fusion }
@@ -266,3 +287,4 @@ extension NamedSettingValue {
 extension RetrievalMode: NamedSettingValue {}
 extension CJKMode: NamedSettingValue {}
 extension FusionMethod: NamedSettingValue {}
+extension OCREngineChoice: NamedSettingValue {}

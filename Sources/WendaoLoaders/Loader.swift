@@ -23,6 +23,10 @@ public struct LoaderLimits: Sendable {
     public var maxPages: Int = 5_000
     /// Tesseract language codes for OCR, in priority order (`chi_sim`, `chi_tra`, `eng`, …).
     public var ocrLanguages: [String] = LoaderDefaults.ocrLanguages
+    /// Which OCR engine reads scanned pages and images (see ``OCREngineChoice``).
+    public var ocrEngine: OCREngineChoice = .auto
+    /// Folder of the PP-OCR models; nil: `$WENDAO_MODELS/ppocr` (default `~/.cache/wendao/models/ppocr`).
+    public var ppocrModels: URL?
     /// Whether pages and images without text may be sent to OCR.
     public var ocrEnabled: Bool = true
     /// OCR processes run at once (default: the number of cores).

@@ -164,6 +164,7 @@ extension KnowledgeBase {
         let settings = record.settings
         var kbOptions = options
         if let languages = settings.ocrLanguages, !languages.isEmpty { kbOptions.limits.ocrLanguages = languages }
+        kbOptions.limits.ocrEngine = settings.effectiveOCREngine
         let options = kbOptions
         let analyzer = self.analyzer
         let store = self.store

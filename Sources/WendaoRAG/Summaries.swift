@@ -26,6 +26,8 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
     @ExplicitNull public var model: String? = nil
     /// Tesseract languages for OCR of scanned pages and images.
     public var ocr_languages: [String]
+    /// The OCR engine: `auto`, `ppocr` or `tesseract`.
+    public var ocr_engine: String
     /// The embedding model for dense retrieval, or null.
     @ExplicitNull public var embedder: String? = nil
     /// The retrieval mode queries use by default.
@@ -48,6 +50,7 @@ public struct KnowledgeBaseSummary: Sendable, Encodable, Equatable {
         cjk_mode = r.settings.cjkMode.rawValue
         model = r.settings.model
         ocr_languages = r.settings.ocrLanguages ?? LoaderDefaults.ocrLanguages
+        ocr_engine = r.settings.effectiveOCREngine.rawValue
         embedder = r.settings.embedder
         retrieval = r.settings.effectiveRetrievalMode.rawValue
         fusion = r.settings.effectiveFusion.rawValue

@@ -16,6 +16,7 @@ struct KBSettingsBody: Decodable {
     var b: Double?
     var cjk_mode: String?
     var ocr_languages: [String]?
+    var ocr_engine: String?
     var embedder: String?
     var retrieval: String?
     var fusion: String?
@@ -28,7 +29,8 @@ struct KBSettingsBody: Decodable {
             cjkMode: try cjk_mode.map { try CJKMode(parsing: $0, field: "cjk_mode") }, model: model,
             ocrLanguages: ocr_languages, embedder: embedder,
             retrievalMode: try retrieval.map { try RetrievalMode(parsing: $0, field: "retrieval") },
-            fusion: try fusion.map { try FusionMethod(parsing: $0, field: "fusion") })
+            fusion: try fusion.map { try FusionMethod(parsing: $0, field: "fusion") },
+            ocrEngine: try ocr_engine.map { try OCREngineChoice(parsing: $0, field: "ocr_engine") })
     }
 }
 

@@ -9,4 +9,5 @@ import WendaoRAG
 extension RetrievalMode: ExpressibleByArgument {}
 extension CJKMode: ExpressibleByArgument {}
 extension FusionMethod: ExpressibleByArgument {}
+extension OCREngineChoice: ExpressibleByArgument {}
 extension AnswerGuardMode: ExpressibleByArgument {}

@@ -395,6 +395,7 @@ private func allText(_ doc: ParsedDocument) -> String { doc.blocks.map(\.text).j
         #expect(pdfError { _ = try ImageLoader.load(fileURL: gif, limits: limits) }?.code == .unsupported)
         var onlyFake = limits
         onlyFake.ocrLanguages = ["zz_fake"]
+        onlyFake.ocrEngine = .tesseract
         let noLanguage = pdfError { _ = try ImageLoader.load(fileURL: fixture("scan.png"), limits: onlyFake) }
         #expect(noLanguage?.message == "needs OCR — no OCR language installed: install tesseract-ocr-zz-fake")
     }
@@ -422,7 +423,9 @@ private func allText(_ doc: ParsedDocument) -> String { doc.blocks.map(\.text).j
     }
 
     @Test func memoryLimitFailsCleanly() {
+        // Tesseract's memory limit (PP-OCR runs in this process, outside the tools' limits).
         var tight = limits
+        tight.ocrEngine = .tesseract
         tight.toolMemoryBytes = 100 << 20
         let before = ocrTemporaryFolders()
         let error = pdfError { _ = try PDFLoader.load(fileURL: fixture("scanned-zh.pdf"), limits: tight) }

@@ -59,20 +59,25 @@ public enum PDFLoader {
 
         // 2. OCR for pages without a usable text layer.
         var ocrPages = Set<Int>()
+        var layoutOCRPages = Set<Int>()
         if !needOCR.isEmpty {
             let hasText = needOCR.count < pageCount
             let list = PDFPageText.pageList(needOCR)
-            let status = limits.ocrEnabled ? OCRSupport.status(languages: limits.ocrLanguages, limits: limits) : nil
-            if let status, status.usable {
-                if let w = status.missingWarning { warnings.append(w) }
-                let results = ocr(path: path, pages: needOCR, languages: status.available, limits: limits)
+            let plan = OCRPlan(limits: limits)
+            if plan.canRun {
+                warnings += plan.notes
+                let results = ocr(path: path, pages: needOCR, plan: plan, limits: limits)
                 var failures: [String] = []
                 var firstError: (any Error)?
+                var readers: [PPOCRSupport.Reader: [Int]] = [:]
                 for (page, result) in zip(needOCR, results) {
                     switch result {
-                    case .success(let text):
+                    case .success(let (text, reader)):
                         pages[page - 1] = PDFPageText.lines(text)
                         ocrPages.insert(page)
+                        readers[reader, default: []].append(page)
+                        // PP-OCR writes table rows with cells two spaces apart: read them as rows.
+                        if reader == .ppocr, text.contains("  ") { layoutOCRPages.insert(page) }
                     case .failure(let error):
                         firstError = firstError ?? error
                         failures.append("page \(page): \(error)")
@@ -82,10 +87,15 @@ public enum PDFLoader {
                 if !ocrPages.isEmpty {
                     let s = ocrPages.count == 1 ? "" : "s"
                     warnings.append("page\(s) \(PDFPageText.pageList(ocrPages.sorted())) read by OCR")
+                    for reader in [PPOCRSupport.Reader.ppocr, .tesseract] {
+                        guard let list = readers[reader], !list.isEmpty else { continue }
+                        let s = list.count == 1 ? "" : "s"
+                        warnings.append("OCR engine \(reader.rawValue): page\(s) \(PDFPageText.pageList(list.sorted()))")
+                    }
                 }
                 warnings += failures.prefix(10).map { "OCR failed on \($0)" }
             } else {
-                let reason = OCRSupport.cannotRunReason(status: status, enabled: limits.ocrEnabled)
+                let reason = plan.cannotRunReason
                 if !hasText { throw WendaoError(.unsupported, "needs OCR — \(reason)") }
                 let s = needOCR.count == 1 ? "" : "s"
                 let verb = needOCR.count == 1 ? "needs" : "need"
@@ -98,7 +108,7 @@ public enum PDFLoader {
         var blocks: [Block] = []
         for (i, lines) in pages.enumerated() {
             let page = i + 1
-            if layoutPages.contains(page) {
+            if layoutPages.contains(page) || layoutOCRPages.contains(page) {
                 blocks += PDFPageText.layoutBlocks(lines, page: page)
             } else {
                 blocks += PDFPageText.paragraphs(lines, page: page)
@@ -169,8 +179,8 @@ public enum PDFLoader {
     /// Renders and OCRs pages, at most ``LoaderLimits/ocrParallelism`` at once, in a private temporary
     /// folder removed afterwards.
     private static func ocr(
-        path: String, pages: [Int], languages: [String], limits: LoaderLimits
-    ) -> [Result<String, WendaoError>] {
+        path: String, pages: [Int], plan: OCRPlan, limits: LoaderLimits
+    ) -> [Result<(String, PPOCRSupport.Reader), WendaoError>] {
         let dir: URL
         do {
             dir = try BinaryInput.makeTemporaryDirectory()
@@ -179,22 +189,26 @@ public enum PDFLoader {
             return pages.map { _ in .failure(e) }
         }
         defer { try? FileManager.default.removeItem(at: dir) }
-        return Concurrently.map(pages.count, width: max(1, limits.ocrParallelism)) { k in
+        let width = max(1, min(limits.ocrParallelism, pages.count))
+        let threads = PPOCRSupport.threads(parallelism: width)
+        return Concurrently.map(pages.count, width: width) { k in
             let page = pages[k]
             let prefix = dir.appendingPathComponent("page-\(page)").path
-            let image = prefix + ".png"
+            // PP-OCR reads the raw grey map pdftoppm writes fastest; tesseract reads it too.
+            let usePNM = plan.mayUsePPOCR
+            let image = prefix + (usePNM ? ".pgm" : ".png")
             defer { unlink(image) }
             do {
                 let r = try ExternalTool.run(
                     "pdftoppm",
-                    arguments: ["-r", "300", "-gray", "-f", String(page), "-l", String(page), "-png", "-singlefile",
-                                path, prefix],
+                    arguments: ["-r", "300", "-gray", "-f", String(page), "-l", String(page)]
+                        + (usePNM ? [] : ["-png"]) + ["-singlefile", path, prefix],
                     limits: limits, maxOutputBytes: 1 << 20)
                 guard r.succeeded, FileManager.default.fileExists(atPath: image) else {
                     throw WendaoError(.unreadable, "pdftoppm failed: \(r.firstErrorLine)")
                 }
-                let text = try OCRSupport.recognize(imagePath: image, languages: languages, limits: limits)
-                return .success(text.joined(separator: "\n\n"))
+                return .success(try PPOCRSupport.readPage(
+                    imagePath: image, limits: limits, tesseract: plan.tesseract, threads: threads))
             } catch let error as WendaoError {
                 return .failure(error)
             } catch {

