@@ -254,18 +254,25 @@ final class ONNXGraph: @unchecked Sendable {
                         } else {
                             for j in 0..<inner { po[base + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
                         }
-                        var d = rank - 2
-                        while d >= 0 {
-                            idx[d] += 1
-                            if idx[d] < shape[d] { break }
-                            idx[d] = 0
-                            d -= 1
-                        }
+                        Self.advance(&idx, within: shape)
                     }
                 }
             }
         }
         return out
+    }
+
+    /// Steps `idx` to the next row of `shape` in row-major order (every axis but the last, which the
+    /// callers walk themselves): the second-to-last axis moves first and carries into the ones before.
+    @inline(__always)
+    private static func advance(_ idx: inout [Int], within shape: [Int]) {
+        var d = shape.count - 2
+        while d >= 0 {
+            idx[d] += 1
+            if idx[d] < shape[d] { break }
+            idx[d] = 0
+            d -= 1
+        }
     }
 
     private func window(_ node: ONNXNode, kernel: [Int]) throws -> OCRKernels.Window {
@@ -526,13 +533,7 @@ final class ONNXGraph: @unchecked Sendable {
             var src = 0
             for d in 0..<rank { src += (idx[d] + lo[d]) * srcStrides[d] }
             for j in 0..<inner { out.data[r * inner + j] = x.data[src + j] }
-            var d = rank - 2
-            while d >= 0 {
-                idx[d] += 1
-                if idx[d] < shape[d] { break }
-                idx[d] = 0
-                d -= 1
-            }
+            Self.advance(&idx, within: shape)
         }
         return out
     }
@@ -593,13 +594,7 @@ final class ONNXGraph: @unchecked Sendable {
                     for d in 0..<(rank - 1) { src += idx[d] * st[d] }
                     let base = r * inner
                     for j in 0..<inner { o[base + j] = p[src + j * innerStride] }
-                    var d = rank - 2
-                    while d >= 0 {
-                        idx[d] += 1
-                        if idx[d] < shape[d] { break }
-                        idx[d] = 0
-                        d -= 1
-                    }
+                    Self.advance(&idx, within: shape)
                 }
             }
         }
