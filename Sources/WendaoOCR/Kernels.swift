@@ -48,7 +48,8 @@ enum OCRKernels {
                     let src = b + kk * ldb + j0
                     let dst = packed + kk * nr
                     if w == nr {
-                        dst.update(from: src, count: nr)
+                        UnsafeMutableRawPointer(dst).storeBytes(
+                            of: UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
                     } else {
                         for j in 0..<w { dst[j] = src[j] }
                         for j in w..<nr { dst[j] = 0 }
@@ -150,45 +151,74 @@ enum OCRKernels {
         let pointwise =
             g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padTop == 0 && g.padLeft == 0
             && g.padBottom == 0 && g.padRight == 0
-        let col: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: kk * oh * ow)
-        defer { col?.deallocate() }
+        if pointwise {
+            for gi in 0..<group {
+                gemm(
+                    m: coutG, n: oh * ow, k: kk, a: weight + gi * coutG * kk, lda: kk, b: x + gi * cinG * h * w,
+                    ldb: oh * ow, c: y + gi * coutG * oh * ow, ldc: oh * ow, bias: bias.map { $0 + gi * coutG },
+                    threads: threads)
+            }
+            return
+        }
+        // The unfolded input is made a band of output rows at a time, at most `im2colBudget` floats: the
+        // whole of it would be kh·kw times the input (hundreds of megabytes for the detector's 3×3 layers
+        // on a page), and a band stays warm in the cache between its unfolding and the product.
+        let bandRows = max(1, min(oh, im2colBudget / max(1, kk * ow)))
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: kk * bandRows * ow)
+        defer { col.deallocate() }
         for gi in 0..<group {
             let xg = x + gi * cinG * h * w
-            let b: UnsafePointer<Float>
-            if let col {
-                im2col(x: xg, c: cinG, h: h, w: w, window: g, oh: oh, ow: ow, col: col, threads: threads)
-                b = UnsafePointer(col)
-            } else {
-                b = xg
+            var oy0 = 0
+            while oy0 < oh {
+                let band = min(bandRows, oh - oy0)
+                im2col(
+                    x: xg, c: cinG, h: h, w: w, window: g, rows: oy0..<(oy0 + band), ow: ow, col: col,
+                    threads: threads)
+                gemm(
+                    m: coutG, n: band * ow, k: kk, a: weight + gi * coutG * kk, lda: kk, b: col, ldb: band * ow,
+                    c: y + gi * coutG * oh * ow + oy0 * ow, ldc: oh * ow, bias: bias.map { $0 + gi * coutG },
+                    threads: threads)
+                oy0 += band
             }
-            gemm(
-                m: coutG, n: oh * ow, k: kk, a: weight + gi * coutG * kk, lda: kk, b: b, ldb: oh * ow,
-                c: y + gi * coutG * oh * ow, ldc: oh * ow, bias: bias.map { $0 + gi * coutG }, threads: threads)
         }
     }
 
+    /// Floats in one band of unfolded input (16 MB).
+    static let im2colBudget = 4 << 20
+
+    /// Unfolds output rows `rows` of a convolution's input into `col[c·kh·kw, rows.count·ow]`.
     static func im2col(
-        x: UnsafePointer<Float>, c: Int, h: Int, w: Int, window g: Window, oh: Int, ow: Int,
+        x: UnsafePointer<Float>, c: Int, h: Int, w: Int, window g: Window, rows outRows: Range<Int>, ow: Int,
         col: UnsafeMutablePointer<Float>, threads: Int
     ) {
         let rows = c * g.kh * g.kw
-        parallel(rows, threads: rows * oh * ow < 1 << 16 ? 1 : threads) { r in
+        let width = outRows.count * ow
+        parallel(rows, threads: rows * width < 1 << 16 ? 1 : threads) { r in
             let ci = r / (g.kh * g.kw)
             let ky = (r / g.kw) % g.kh
             let kx = r % g.kw
             let src = x + ci * h * w
-            let dst = col + r * oh * ow
-            for oy in 0..<oh {
+            let dst = col + r * width
+            for oy in outRows {
                 let iy = oy * g.sh - g.padTop + ky * g.dh
-                let row = dst + oy * ow
+                let row = dst + (oy - outRows.lowerBound) * ow
                 if iy < 0 || iy >= h {
                     row.update(repeating: 0, count: ow)
                     continue
                 }
                 let srow = src + iy * w
-                for ox in 0..<ow {
-                    let ix = ox * g.sw - g.padLeft + kx * g.dw
-                    row[ox] = ix >= 0 && ix < w ? srow[ix] : 0
+                let off = kx * g.dw - g.padLeft
+                if g.sw == 1 {
+                    // Columns whose source is inside the row are one contiguous run.
+                    let lo = min(ow, max(0, -off)), hi = max(lo, min(ow, w - off))
+                    if lo > 0 { row.update(repeating: 0, count: lo) }
+                    if hi > lo { (row + lo).update(from: srow + lo + off, count: hi - lo) }
+                    if hi < ow { (row + hi).update(repeating: 0, count: ow - hi) }
+                } else {
+                    for ox in 0..<ow {
+                        let ix = ox * g.sw + off
+                        row[ox] = ix >= 0 && ix < w ? srow[ix] : 0
+                    }
                 }
             }
         }

@@ -92,8 +92,13 @@ final class ONNXGraph: @unchecked Sendable {
         for (s, t) in constantSlots { values[s] = t }
         values[inputSlot] = input
         for (i, step) in steps.enumerated() {
-            let ins: [Tensor?] = step.inputs.map { $0 >= 0 ? values[$0] : nil }
-            let out = try execute(step.node, ins, stepIndex: i, threads: threads)
+            var ins: [Tensor?] = step.inputs.map { $0 >= 0 ? values[$0] : nil }
+            // A value read for the last time, once, is handed over: the operator may then write its
+            // result into the value's storage instead of a fresh copy (element-wise operators, batch
+            // normalisation, softmax), which saves a copy and the page faults of a new allocation.
+            for f in step.frees where step.inputs.lazy.filter({ $0 == f }).count == 1 { values[f] = nil }
+            let out = try execute(step.node, &ins, stepIndex: i, threads: threads)
+            ins.removeAll()
             for (k, s) in step.outputs.enumerated() where k < out.count { values[s] = out[k] }
             for f in step.frees { values[f] = nil }
         }
@@ -103,11 +108,20 @@ final class ONNXGraph: @unchecked Sendable {
 
     // MARK: - Operators
 
-    private func execute(_ node: ONNXNode, _ ins: [Tensor?], stepIndex: Int, threads: Int) throws -> [Tensor] {
+    private func execute(_ node: ONNXNode, _ ins: inout [Tensor?], stepIndex: Int, threads: Int) throws -> [Tensor] {
         func arg(_ i: Int) throws -> Tensor {
             guard i < ins.count, let t = ins[i] else {
                 throw WendaoError(.corrupt, "\(node.opType) is missing input \(i)")
             }
+            return t
+        }
+        /// Input `i`, moved out of `ins`: when the graph no longer holds it either, its storage is
+        /// uniquely referenced and an operator writing into it does so in place.
+        func take(_ i: Int) throws -> Tensor {
+            guard i < ins.count, let t = ins[i] else {
+                throw WendaoError(.corrupt, "\(node.opType) is missing input \(i)")
+            }
+            ins[i] = nil
             return t
         }
         switch node.opType {
@@ -119,33 +133,64 @@ final class ONNXGraph: @unchecked Sendable {
                     threads: threads)
             ]
         case "BatchNormalization":
-            return [
-                try batchNorm(
-                    try arg(0), try arg(1), try arg(2), try arg(3), try arg(4),
-                    eps: node.float("epsilon", 1e-5))
-            ]
-        case "Add": return [try Self.binary(try arg(0), try arg(1)) { $0 + $1 }]
-        case "Sub": return [try Self.binary(try arg(0), try arg(1)) { $0 - $1 }]
-        case "Mul": return [try Self.binary(try arg(0), try arg(1)) { $0 * $1 }]
-        case "Div": return [try Self.binary(try arg(0), try arg(1)) { $0 / $1 }]
+            var x = try take(0)
+            try batchNorm(&x, try arg(1), try arg(2), try arg(3), try arg(4), eps: node.float("epsilon", 1e-5))
+            return [x]
+        case "Add":
+            var x = try take(0)
+            try Self.combine(&x, try arg(1)) { $0 + $1 }
+            return [x]
+        case "Sub":
+            var x = try take(0)
+            try Self.combine(&x, try arg(1)) { $0 - $1 }
+            return [x]
+        case "Mul":
+            var x = try take(0)
+            try Self.combine(&x, try arg(1)) { $0 * $1 }
+            return [x]
+        case "Div":
+            var x = try take(0)
+            try Self.combine(&x, try arg(1)) { $0 / $1 }
+            return [x]
         case "Pow":
             let e = try arg(1)
-            if e.count == 1, e.data[0] == 2 { return [Self.unary(try arg(0)) { $0 * $0 }] }
-            return [try Self.binary(try arg(0), e) { Foundation.pow($0, $1) }]
-        case "Sqrt": return [Self.unary(try arg(0)) { $0.squareRoot() }]
-        case "Relu": return [Self.unary(try arg(0)) { max($0, 0) }]
-        case "Sigmoid": return [Self.unary(try arg(0)) { 1 / (1 + Foundation.exp(-$0)) }]
+            var x = try take(0)
+            if e.count == 1, e.data[0] == 2 {
+                Self.apply(&x) { $0 * $0 }
+            } else {
+                try Self.combine(&x, e) { Foundation.pow($0, $1) }
+            }
+            return [x]
+        case "Sqrt":
+            var x = try take(0)
+            Self.apply(&x) { $0.squareRoot() }
+            return [x]
+        case "Relu":
+            var x = try take(0)
+            Self.apply(&x) { max($0, 0) }
+            return [x]
+        case "Sigmoid":
+            var x = try take(0)
+            Self.apply(&x) { 1 / (1 + Foundation.exp(-$0)) }
+            return [x]
         case "HardSigmoid":
             let a = node.float("alpha", 0.2), b = node.float("beta", 0.5)
-            return [Self.unary(try arg(0)) { min(max(a * $0 + b, 0), 1) }]
-        case "HardSwish": return [Self.unary(try arg(0)) { $0 * min(max($0 / 6 + 0.5, 0), 1) }]
+            var x = try take(0)
+            Self.apply(&x) { min(max(a * $0 + b, 0), 1) }
+            return [x]
+        case "HardSwish":
+            var x = try take(0)
+            Self.apply(&x) { $0 * min(max($0 / 6 + 0.5, 0), 1) }
+            return [x]
         case "Clip":
             var lo = -Float.infinity, hi = Float.infinity
             if ins.count > 1, let t = ins[1], t.count == 1 { lo = t.data[0] }
             if ins.count > 2, let t = ins[2], t.count == 1 { hi = t.data[0] }
             if case .float(let v) = node.attributes["min"] { lo = v }
             if case .float(let v) = node.attributes["max"] { hi = v }
-            return [Self.unary(try arg(0)) { min(max($0, lo), hi) }]
+            var x = try take(0)
+            Self.apply(&x) { min(max($0, lo), hi) }
+            return [x]
         case "Identity": return [try arg(0)]
         case "GlobalAveragePool": return [try globalAveragePool(try arg(0))]
         case "AveragePool", "MaxPool": return [try pool(node, try arg(0), max: node.opType == "MaxPool")]
@@ -155,12 +200,12 @@ final class ONNXGraph: @unchecked Sendable {
             let x = try arg(0)
             return [Tensor(shape: [x.shape.count], data: x.shape.map(Float.init))]
         case "Cast":
-            let x = try arg(0)
             let to = node.int("to", 1)
-            if to == 6 || to == 7 { return [Self.unary(x) { $0.rounded(.towardZero) }] }
+            var x = try take(0)
+            if to == 6 || to == 7 { Self.apply(&x) { $0.rounded(.towardZero) } }
             return [x]
         case "Slice": return [try slice(ins)]
-        case "Reshape": return [try reshape(try arg(0), shape: try arg(1).data.map { Int($0) })]
+        case "Reshape": return [try reshape(try take(0), shape: try arg(1).data.map { Int($0) })]
         case "Flatten":
             let x = try arg(0)
             var axis = node.int("axis", 1)
@@ -177,38 +222,58 @@ final class ONNXGraph: @unchecked Sendable {
             return [try transpose(x, perm: perm)]
         case "ReduceMean": return [try reduceMeanLast(node, try arg(0))]
         case "MatMul": return [try matmul(try arg(0), try arg(1), threads: threads)]
-        case "Softmax": return [try softmax(node, try arg(0))]
+        case "Softmax":
+            var x = try take(0)
+            try softmax(node, &x)
+            return [x]
         default:
             throw WendaoError(.corrupt, "unsupported operator \(node.opType)")
         }
     }
 
+    /// `f` applied to every element of a copy of `x`.
     @inline(__always)
     static func unary(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         var out = x
-        out.data.withUnsafeMutableBufferPointer { p in
+        apply(&out, f)
+        return out
+    }
+
+    /// `f` applied to every element of `x`, in place (no copy when `x`'s storage is not shared).
+    @inline(__always)
+    static func apply(_ x: inout Tensor, _ f: (Float) -> Float) {
+        x.data.withUnsafeMutableBufferPointer { p in
             for i in p.indices { p[i] = f(p[i]) }
         }
-        return out
     }
 
     /// Element-wise binary operation with numpy broadcasting.
     @inline(__always)
     static func binary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws -> Tensor {
+        var out = a
+        try combine(&out, b, f)
+        return out
+    }
+
+    /// `a = f(a, b)` element-wise with numpy broadcasting, written into `a`'s storage when the result
+    /// has `a`'s shape (an activation plus a bias, times a per-channel scale…).
+    @inline(__always)
+    static func combine(_ a: inout Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) throws {
         if a.shape == b.shape {
-            var out = a
-            out.data.withUnsafeMutableBufferPointer { o in
+            a.data.withUnsafeMutableBufferPointer { o in
                 b.data.withUnsafeBufferPointer { q in for i in o.indices { o[i] = f(o[i], q[i]) } }
             }
-            return out
+            return
         }
         if b.count == 1, a.shape.count >= b.shape.count {
             let s = b.data[0]
-            return unary(a) { f($0, s) }
+            apply(&a) { f($0, s) }
+            return
         }
         if a.count == 1, b.shape.count >= a.shape.count {
             let s = a.data[0]
-            return unary(b) { f(s, $0) }
+            a = unary(b) { f(s, $0) }
+            return
         }
         let rank = max(a.shape.count, b.shape.count)
         let sa = [Int](repeating: 1, count: rank - a.shape.count) + a.shape
@@ -230,36 +295,66 @@ final class ONNXGraph: @unchecked Sendable {
             return st
         }
         let ta = strides(sa), tb = strides(sb)
-        var out = Tensor(zeros: shape)
         let inner = shape[rank - 1]
-        let ia = ta[rank - 1], ib = tb[rank - 1]
-        let rows = out.count / max(1, inner)
+        // The common case (a bias or a per-channel scale broadcast over an activation) writes into `a`.
+        let total = shape.reduce(1, *)
+        if total == 0 {
+            a = Tensor(zeros: shape)
+            return
+        }
+        let rows = total / max(1, inner)
+        if sa == shape {
+            a.shape = shape
+            a.data.withUnsafeMutableBufferPointer { po in
+                b.data.withUnsafeBufferPointer { pb in
+                    broadcastRows(
+                        po.baseAddress!, ta, pb.baseAddress!, tb, into: po.baseAddress!, shape: shape, rows: rows, f)
+                }
+            }
+            return
+        }
+        var out = Tensor(zeros: shape)
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
                 out.data.withUnsafeMutableBufferPointer { po in
-                    var idx = [Int](repeating: 0, count: rank)
-                    for r in 0..<rows {
-                        var oa = 0, ob = 0
-                        for d in 0..<(rank - 1) {
-                            oa += idx[d] * ta[d]
-                            ob += idx[d] * tb[d]
-                        }
-                        let base = r * inner
-                        if ia == 1 && ib == 0 {
-                            let s = pb[ob]
-                            for j in 0..<inner { po[base + j] = f(pa[oa + j], s) }
-                        } else if ia == 0 && ib == 1 {
-                            let s = pa[oa]
-                            for j in 0..<inner { po[base + j] = f(s, pb[ob + j]) }
-                        } else {
-                            for j in 0..<inner { po[base + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
-                        }
-                        Self.advance(&idx, within: shape)
-                    }
+                    broadcastRows(
+                        pa.baseAddress!, ta, pb.baseAddress!, tb, into: po.baseAddress!, shape: shape, rows: rows, f)
                 }
             }
         }
-        return out
+        a = out
+    }
+
+    /// Writes the `rows` rows of a broadcast result of `shape` from `pa` and `pb` (their strides per
+    /// axis, 0 where broadcast). `pa` and `po` may be the same storage: each element is read before it
+    /// is replaced, at the same index.
+    @inline(__always)
+    private static func broadcastRows(
+        _ pa: UnsafePointer<Float>, _ ta: [Int], _ pb: UnsafePointer<Float>, _ tb: [Int],
+        into po: UnsafeMutablePointer<Float>, shape: [Int], rows: Int, _ f: (Float, Float) -> Float
+    ) {
+        let rank = shape.count
+        let inner = shape[rank - 1]
+        let ia = ta[rank - 1], ib = tb[rank - 1]
+        var idx = [Int](repeating: 0, count: rank)
+        for r in 0..<rows {
+            var oa = 0, ob = 0
+            for d in 0..<(rank - 1) {
+                oa += idx[d] * ta[d]
+                ob += idx[d] * tb[d]
+            }
+            let base = r * inner
+            if ia == 1 && ib == 0 {
+                let s = pb[ob]
+                for j in 0..<inner { po[base + j] = f(pa[oa + j], s) }
+            } else if ia == 0 && ib == 1 {
+                let s = pa[oa]
+                for j in 0..<inner { po[base + j] = f(s, pb[ob + j]) }
+            } else {
+                for j in 0..<inner { po[base + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+            }
+            advance(&idx, within: shape)
+        }
     }
 
     /// Steps `idx` to the next row of `shape` in row-major order (every axis but the last, which the
@@ -357,17 +452,17 @@ final class ONNXGraph: @unchecked Sendable {
     }
 
     private func batchNorm(
-        _ x: Tensor, _ scale: Tensor, _ bias: Tensor, _ mean: Tensor, _ variance: Tensor, eps: Float
-    ) throws -> Tensor {
+        _ x: inout Tensor, _ scale: Tensor, _ bias: Tensor, _ mean: Tensor, _ variance: Tensor, eps: Float
+    ) throws {
         guard x.shape.count >= 2 else { throw WendaoError(.corrupt, "BatchNormalization needs N×C×…") }
         let c = x.shape[1]
         guard scale.count == c, bias.count == c, mean.count == c, variance.count == c else {
             throw WendaoError(.corrupt, "BatchNormalization parameters do not match the channels")
         }
         let inner = x.shape.dropFirst(2).reduce(1, *)
-        var out = x
-        out.data.withUnsafeMutableBufferPointer { p in
-            for n in 0..<x.shape[0] {
+        let batch = x.shape[0]
+        x.data.withUnsafeMutableBufferPointer { p in
+            for n in 0..<batch {
                 for ch in 0..<c {
                     let k = scale.data[ch] / (variance.data[ch] + eps).squareRoot()
                     let off = bias.data[ch] - mean.data[ch] * k
@@ -376,7 +471,6 @@ final class ONNXGraph: @unchecked Sendable {
                 }
             }
         }
-        return out
     }
 
     private func globalAveragePool(_ x: Tensor) throws -> Tensor {
@@ -657,15 +751,14 @@ final class ONNXGraph: @unchecked Sendable {
         return out
     }
 
-    private func softmax(_ node: ONNXNode, _ x: Tensor) throws -> Tensor {
+    private func softmax(_ node: ONNXNode, _ x: inout Tensor) throws {
         let rank = x.shape.count
         var axis = node.int("axis", -1)
         if axis < 0 { axis += rank }
         guard axis >= 0, axis < rank else { throw WendaoError(.corrupt, "bad Softmax axis") }
         // Before opset 13 the input is flattened from `axis`; the PP-OCR graphs use the last axis either way.
         let inner = x.shape[axis...].reduce(1, *)
-        var out = x
-        out.data.withUnsafeMutableBufferPointer { p in
+        x.data.withUnsafeMutableBufferPointer { p in
             for r in 0..<(p.count / max(1, inner)) {
                 let base = r * inner
                 var mx = -Float.infinity
@@ -679,7 +772,6 @@ final class ONNXGraph: @unchecked Sendable {
                 for j in 0..<inner { p[base + j] /= s }
             }
         }
-        return out
     }
 }
 
