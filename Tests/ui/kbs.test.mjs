@@ -53,7 +53,7 @@ test('knowledge-base settings: the PATCH holds only what changed, and says what 
   const { settingsPatch, changeNeeds } = await import('../../Sources/WendaoServer/UI/kbsettings.js');
   const { parseRoute, settingsRoute } = await import('../../Sources/WendaoServer/UI/routes.js');
   const before = { model: null, retrieval: 'bm25', fusion: 'weighted', embedder: null, k1: 1.2, b: 0.75,
-    chunk_size: 200, chunk_overlap: 40, ocr_languages: ['chi_sim', 'eng'] };
+    chunk_size: 200, chunk_overlap: 40, ocr_languages: ['chi_sim', 'eng'], ocr_engine: 'auto' };
   const same = { ...before, model: '', embedder: '' };
   assert.deepEqual(settingsPatch(before, same), {});
   assert.deepEqual(settingsPatch(before, { ...same, retrieval: 'hybrid', embedder: 'e5-small' }),
@@ -61,6 +61,9 @@ test('knowledge-base settings: the PATCH holds only what changed, and says what 
   assert.deepEqual(settingsPatch({ ...before, model: 'deepseek:deepseek-chat' }, same), { model: null });
   assert.deepEqual([...changeNeeds(before, { ...before, embedder: 'e5-small' })], ['reindex']);
   assert.deepEqual([...changeNeeds(before, { ...before, chunk_size: 300 })], ['reimport']);
+  // The OCR engine applies to files imported afterwards, like the languages.
+  assert.deepEqual(settingsPatch(before, { ...same, ocr_engine: 'ppocr' }), { ocr_engine: 'ppocr' });
+  assert.deepEqual([...changeNeeds(before, { ...before, ocr_engine: 'tesseract' })], ['reimport']);
   assert.deepEqual([...changeNeeds(before, { ...before, retrieval: 'hybrid' })], []);
   assert.equal(settingsRoute('客服知识库'), '#/settings/%E5%AE%A2%E6%9C%8D%E7%9F%A5%E8%AF%86%E5%BA%93');
   assert.deepEqual(parseRoute(settingsRoute('客服知识库')), { view: 'settings', kb: '客服知识库' });

@@ -20,7 +20,8 @@ export function changeNeeds(before, after) {
   if (!before) return needs;
   if ((after.embedder ?? null) !== (before.embedder ?? null) || after.k1 !== before.k1 || after.b !== before.b) needs.add('reindex');
   if (after.chunk_size !== before.chunk_size || after.chunk_overlap !== before.chunk_overlap
-    || (after.ocr_languages || []).join('+') !== (before.ocr_languages || []).join('+')) needs.add('reimport');
+    || (after.ocr_languages || []).join('+') !== (before.ocr_languages || []).join('+')
+    || (after.ocr_engine ?? 'auto') !== (before.ocr_engine ?? 'auto')) needs.add('reimport');
   return needs;
 }
 
@@ -28,7 +29,7 @@ export function changeNeeds(before, after) {
  *  embedder is sent as null). */
 export function settingsPatch(before, values) {
   const patch = {};
-  for (const key of ['chunk_size', 'chunk_overlap', 'k1', 'b', 'retrieval', 'fusion']) {
+  for (const key of ['chunk_size', 'chunk_overlap', 'k1', 'b', 'retrieval', 'fusion', 'ocr_engine']) {
     if (values[key] !== undefined && values[key] !== before[key]) patch[key] = values[key];
   }
   for (const key of ['model', 'embedder']) {
@@ -50,6 +51,7 @@ function fill(kb) {
   $('set-size').value = String(kb.chunk_size);
   $('set-overlap').value = String(kb.chunk_overlap);
   $('set-ocr').value = (kb.ocr_languages || []).join('+');
+  $('set-ocr-engine').value = kb.ocr_engine || 'auto';
 }
 
 function values() {
@@ -58,6 +60,7 @@ function values() {
     model: $('set-model').value.trim(), retrieval: $('set-retrieval').value, fusion: $('set-fusion').value,
     embedder: $('set-embedder').value.trim(), k1: num('set-k1'), b: num('set-b'), chunk_size: num('set-size'),
     chunk_overlap: num('set-overlap'), ocr_languages: $('set-ocr').value.split(/[+,\s]+/).filter(Boolean),
+    ocr_engine: $('set-ocr-engine').value,
   };
 }
 
