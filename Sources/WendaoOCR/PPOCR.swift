@@ -106,20 +106,74 @@ public final class PPOCREngine: Sendable {
     static let batch = 6
 
     /// Finds and reads the text lines of `image`, in RapidOCR's order (top to bottom, then left to right).
+    ///
+    /// A page scanned or photographed on its side or upside down is read the right way up: each line
+    /// is turned upright for the recogniser (tall boxes a quarter turn, then 180° where the direction
+    /// classifier says so), and when most lines agree on how the page is turned, the boxes are given in
+    /// the coordinates of the upright page (``OCRTextLine/box``) so that reading order follows the text.
     public func recognize(_ image: OCRImage, threads: Int) throws -> [OCRTextLine] {
         let (boxes, work) = try detect(image, threads: threads)
         if boxes.isEmpty { return [] }
-        var crops = boxes.map { cropLine(work.image, $0) }
-        crops = try classify(crops, threads: threads)
+        let tall = boxes.map { Self.isTall($0) }
+        let (crops, flipped) = try classify(boxes.map { cropLine(work.image, $0) }, threads: threads)
         let texts = try recognizeLines(crops, threads: threads)
+        let turn = Self.pageTurn(tall: tall, flipped: flipped)
         var lines: [OCRTextLine] = []
         for (box, (text, score)) in zip(boxes, texts) where score >= Self.textScore {
+            let original = work.toOriginal(box, rawWidth: image.width, rawHeight: image.height)
             lines.append(
                 OCRTextLine(
-                    box: work.toOriginal(box, rawWidth: image.width, rawHeight: image.height),
+                    box: original.map { Self.upright($0, turn: turn, width: image.width, height: image.height) },
                     text: text, score: score))
         }
+        if turn != 0 {
+            // Sorted as the detector's boxes are; a fifth point carries each line's index along.
+            let order = DBPostProcess.sortedBoxes(lines.indices.map { i in lines[i].box + [Point(Double(i), 0)] })
+            lines = order.map { lines[Int($0[4].x)] }
+        }
         return lines
+    }
+
+    /// Whether ``cropLine(_:_:)`` turns the box's crop a quarter turn (a box much taller than wide).
+    static func isTall(_ box: [Point]) -> Bool {
+        func dist(_ a: Point, _ b: Point) -> Double {
+            ((a.x - b.x) * (a.x - b.x) + (a.y - b.y) * (a.y - b.y)).squareRoot()
+        }
+        let w = max(1, Int(Float(max(dist(box[0], box[1]), dist(box[2], box[3])))))
+        let h = max(1, Int(Float(max(dist(box[0], box[3]), dist(box[1], box[2])))))
+        return Double(h) / Double(w) >= 1.5
+    }
+
+    /// How far the page is turned clockwise from upright (0, 90, 180 or 270 degrees), from its lines:
+    /// most boxes tall means a page on its side (its lines read downwards when the quarter turn made
+    /// them upright, upwards when the classifier had to turn them over as well); most flat lines
+    /// turned over means a page upside down. Fewer than three lines, or no clear majority (two
+    /// thirds), is read as upright: a page of vertical or mixed text is not turned.
+    static func pageTurn(tall: [Bool], flipped: [Bool]) -> Int {
+        let n = tall.count
+        guard n >= 3, flipped.count == n else { return 0 }
+        let tallCount = tall.filter { $0 }.count
+        if 3 * tallCount >= 2 * n {
+            let over = zip(tall, flipped).filter { $0.0 && $0.1 }.count
+            if 3 * over >= 2 * tallCount { return 270 }
+            if 3 * over <= tallCount { return 90 }
+            return 0
+        }
+        let flat = n - tallCount
+        let over = zip(tall, flipped).filter { !$0.0 && $0.1 }.count
+        return flat >= 3 && 3 * over >= 2 * flat ? 180 : 0
+    }
+
+    /// `p` (in an image of `width` × `height` turned `turn` degrees clockwise from upright) in the
+    /// coordinates of the upright image.
+    static func upright(_ p: Point, turn: Int, width: Int, height: Int) -> Point {
+        let (w, h) = (Double(width), Double(height))
+        switch turn {
+        case 90: return Point(p.y, w - p.x)  // turned back a quarter counter-clockwise
+        case 180: return Point(w - p.x, h - p.y)
+        case 270: return Point(h - p.y, p.x)  // turned back a quarter clockwise
+        default: return p
+        }
     }
 
     /// The scaled, padded image the detector saw, and how to map its points back.
@@ -226,9 +280,10 @@ public final class PPOCREngine: Sendable {
         r.writeNormalisedBGR(into: dst, planeWidth: planeWidth, planeHeight: h)
     }
 
-    /// Turns crops the classifier reads as upside down (score above 0.9) by 180°.
-    func classify(_ crops: [OCRImage], threads: Int) throws -> [OCRImage] {
+    /// Turns crops the classifier reads as upside down (score above 0.9) by 180°; `flipped` says which.
+    func classify(_ crops: [OCRImage], threads: Int) throws -> (crops: [OCRImage], flipped: [Bool]) {
         var out = crops
+        var flipped = [Bool](repeating: false, count: crops.count)
         for group in Self.batches(crops) {
             var input = Tensor(zeros: [group.count, 3, 48, 192])
             input.data.withUnsafeMutableBufferPointer { p in
@@ -243,10 +298,13 @@ public final class PPOCREngine: Sendable {
             }
             for (k, i) in group.enumerated() {
                 let p0 = probs.data[2 * k], p180 = probs.data[2 * k + 1]
-                if p180 > p0, p180 > Self.clsThresh { out[i] = crops[i].rotated180() }
+                if p180 > p0, p180 > Self.clsThresh {
+                    out[i] = crops[i].rotated180()
+                    flipped[i] = true
+                }
             }
         }
-        return out
+        return (out, flipped)
     }
 
     /// Text and confidence of each crop.

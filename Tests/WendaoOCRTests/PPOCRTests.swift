@@ -226,6 +226,42 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
         #expect(text.contains("退货与退款说明"))
     }
 
+    /// A page on its side or upside down is read in the upright page's order, every line kept.
+    @Test(arguments: [90, 180, 270])
+    func turnedPagesReadInOrder(turn: Int) throws {
+        let expected = try JSONDecoder().decode(ParityPage.self, from: Data(contentsOf: fixture("page-zh.json")))
+        let upright = try OCRImageDecoder.decode(fileAt: fixture("page-zh.png"))
+        // `turn` degrees clockwise: a quarter clockwise is three counter-clockwise.
+        let image =
+            turn == 180
+            ? upright.rotated180()
+            : turn == 90 ? upright.rotatedCounterClockwise().rotated180() : upright.rotatedCounterClockwise()
+        let lines = try engine().recognize(image, threads: 2)
+        let text = ReadingOrder.text(lines)
+        var last = text.startIndex
+        // (A line's final full stop may be lost on a sideways page: the crop is resampled differently.)
+        for want in expected.lines.map({ $0.text.trimmingCharacters(in: .punctuationCharacters) }) {
+            let range = try #require(text.range(of: want, range: last..<text.endIndex), "\(want) after the previous line")
+            last = range.upperBound
+        }
+        // Boxes are in the upright page's coordinates.
+        let title = try #require(lines.first { $0.text == "退货与退款说明" })
+        #expect(title.bounds.maxX <= Double(upright.width) + 1 && title.bounds.maxY <= Double(upright.height) + 1)
+        #expect(title.bounds.maxX - title.bounds.minX > title.bounds.maxY - title.bounds.minY)
+    }
+
+    @Test func lineEvidenceGivesThePageTurn() {
+        let t = true, f = false
+        #expect(PPOCREngine.pageTurn(tall: [f, f, f, f], flipped: [f, f, f, f]) == 0)
+        #expect(PPOCREngine.pageTurn(tall: [f, f, f, f], flipped: [t, t, t, f]) == 180)
+        #expect(PPOCREngine.pageTurn(tall: [t, t, t, f], flipped: [f, f, f, f]) == 90)
+        #expect(PPOCREngine.pageTurn(tall: [t, t, t, t], flipped: [t, t, t, f]) == 270)
+        // Too few lines, or no clear majority: left as it is.
+        #expect(PPOCREngine.pageTurn(tall: [t, t], flipped: [t, t]) == 0)
+        #expect(PPOCREngine.pageTurn(tall: [t, t, f, f], flipped: [f, f, f, f]) == 0)
+        #expect(PPOCREngine.pageTurn(tall: [t, t, t, t, t, t], flipped: [t, t, t, f, f, f]) == 0)
+    }
+
     @Test func noTextAndTinyImagesGiveNoLines() throws {
         #expect(try engine().recognize(try OCRImageDecoder.decode(fileAt: fixture("blank.png")), threads: 2).isEmpty)
         let one = OCRImage(width: 1, height: 1, pixels: [255, 255, 255])
