@@ -31,6 +31,9 @@ public struct LoaderLimits: Sendable {
     public var ocrEnabled: Bool = true
     /// OCR processes run at once (default: the number of cores).
     public var ocrParallelism: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Called as each page of a file is OCR'd, with the pages done and the pages to OCR; from the
+    /// loader's worker threads, so it must be safe to call from any thread.
+    public var ocrProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
     /// Wall-clock limit for one external tool run (pdftotext, pdftoppm, tesseract), in seconds.
     public var toolSeconds: Double = 120
     /// Address-space limit for one external tool run, in bytes.

@@ -25,6 +25,9 @@ public struct IngestOptions: Sendable {
     /// Files loaded at once: 0 uses every core; 1 loads them one by one on the calling thread
     /// (the server's background jobs, which run at low priority and must not take request threads).
     public var parallelism = 0
+    /// Called as the pages of a scanned file are OCR'd: the file's identity, pages done, pages to OCR.
+    /// From loader threads (files are planned in parallel), so it must be safe to call from any thread.
+    public var ocrProgress: (@Sendable (_ path: String, _ done: Int, _ total: Int) -> Void)?
 
     /// Creates default options.
     public init() {}

@@ -129,7 +129,12 @@ extension KnowledgeBase {
             if DocumentLoader.readsInPlace(head: head) {
                 hash = try hashFile(file.url)
                 if let existing, existing.contentHash == hash, !options.force { return .unchanged }
-                doc = try DocumentLoader.load(fileURL: file.url, identity: file.identity, limits: options.limits)
+                var limits = options.limits
+                if let report = options.ocrProgress {
+                    let identity = file.identity
+                    limits.ocrProgress = { done, total in report(identity, done, total) }
+                }
+                doc = try DocumentLoader.load(fileURL: file.url, identity: file.identity, limits: limits)
             } else {
                 let data: Data
                 do {

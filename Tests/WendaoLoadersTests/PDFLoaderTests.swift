@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WendaoTestSupport
 import WendaoCore
@@ -337,6 +338,21 @@ private func allText(_ doc: ParsedDocument) -> String { doc.blocks.map(\.text).j
         #expect(doc.blocks.map(\.page) == [1, 3])
         #expect(doc.warnings == ["pages 2, 4 need OCR — install tesseract-ocr (OCR is turned off)"])
         #expect(PDFPageText.pageList([1, 2, 3, 5, 8, 9]) == "1–3, 5, 8, 9")
+    }
+
+    @Test func ocrReportsEachPageOnce() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let url = try scratch.file("gaps.pdf", MiniPDF.make([["Intro text."], [], ["Middle text."], [], []]))
+        let seen = Mutex([(Int, Int)]())
+        var reporting = limits
+        reporting.ocrProgress = { done, total in seen.withLock { $0.append((done, total)) } }
+        _ = try PDFLoader.load(fileURL: url, limits: reporting)
+        let calls = seen.withLock { $0 }
+        // The three textless pages: announced, then each page once, in any order of completion.
+        #expect(calls.first.map { $0 == (0, 3) } == true)
+        #expect(calls.dropFirst().map(\.0).sorted() == [1, 2, 3])
+        #expect(calls.allSatisfy { $0.1 == 3 })
     }
 
     @Test func fontWithoutUnicodeMapIsGarbledThenOCRd() throws {

@@ -1,5 +1,5 @@
 public import Foundation
-public import WendaoCore
+import WendaoCore
 
 /// The rows of a workbook's first worksheet, for inputs shaped as a table (evaluation test sets): what
 /// the ingest reader sees, row by row, without building a document.

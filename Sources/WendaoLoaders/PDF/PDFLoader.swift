@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 import WendaoCore
 
 /// Reads PDF files with poppler (`pdfinfo`, `pdftotext`) and, for pages without a usable text layer,
@@ -191,7 +192,19 @@ public enum PDFLoader {
         defer { try? FileManager.default.removeItem(at: dir) }
         let width = max(1, min(limits.ocrParallelism, pages.count))
         let threads = PPOCRSupport.threads(parallelism: width)
+        let done = Mutex(0)
+        let report = limits.ocrProgress
+        report?(0, pages.count)
         return Concurrently.map(pages.count, width: width) { k in
+            defer {
+                if let report {
+                    let n = done.withLock { n in
+                        n += 1
+                        return n
+                    }
+                    report(n, pages.count)
+                }
+            }
             let page = pages[k]
             let prefix = dir.appendingPathComponent("page-\(page)").path
             // PP-OCR reads the raw grey map pdftoppm writes fastest; tesseract reads it too.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import WendaoApp
 import WendaoCore
 import WendaoModels
@@ -39,6 +40,8 @@ struct IngestCommand: AsyncParsableCommand {
         options.exclude = exclude
         options.prune = prune
         options.force = force
+        let pages = OCRPageProgress()
+        options.ocrProgress = { path, done, total in pages.report(path: path, done: done, total: total) }
         guard (0...20).contains(maxDepth), (1...100_000).contains(maxPages) else {
             throw WendaoError(.invalidArgument, "--max-depth must be 0–20 and --max-pages 1–100000")
         }
@@ -94,6 +97,26 @@ extension IngestCommand {
             throw WendaoError(.invalidArgument, "web.allow in the configuration: \(error)")
         }
         return WebFetcher(policy: policy, limits: limits)
+    }
+}
+
+/// OCR progress of long scans on stderr: a line when a file of three or more pages starts, then at
+/// most one every five seconds, and when it is done (a 500-page scan takes a while; silence would look
+/// like a hang). Called from loader threads.
+final class OCRPageProgress: Sendable {
+    private let lastLine = Mutex([String: Date]())
+
+    func report(path: String, done: Int, total: Int) {
+        guard total >= 3 else { return }
+        let now = Date()
+        let due = lastLine.withLock { last -> Bool in
+            if done > 0, done < total, let t = last[path], now.timeIntervalSince(t) < 5 { return false }
+            last[path] = done == total ? nil : now
+            return true
+        }
+        guard due else { return }
+        let line = done == 0 ? "OCR \(Terminal.field(path)): \(total) pages" : "OCR \(Terminal.field(path)): page \(done)/\(total)"
+        Output.err(Output.stderrIsTTY ? "\r\u{1B}[K" + line : line)
     }
 }
 
