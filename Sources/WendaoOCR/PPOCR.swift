@@ -115,8 +115,21 @@ public final class PPOCREngine: Sendable {
         let (boxes, work) = try detect(image, threads: threads)
         if boxes.isEmpty { return [] }
         let tall = boxes.map { Self.isTall($0) }
-        let (crops, flipped) = try classify(boxes.map { cropLine(work.image, $0) }, threads: threads)
-        let texts = try recognizeLines(crops, threads: threads)
+        let upright = boxes.map { cropLine(work.image, $0) }
+        let (crops, classified) = try classify(upright, threads: threads)
+        var flipped = classified
+        var texts = try recognizeLines(crops, threads: threads)
+        // The direction classifier is unsure of some lines (one starting with "，" reads as upside down
+        // after a one-pixel change of its box): a turned line the recogniser cannot read is read again
+        // unturned, and the better reading is kept.
+        let doubtful = crops.indices.filter { flipped[$0] && texts[$0].1 < Self.textScore }
+        if !doubtful.isEmpty {
+            let again = try recognizeLines(doubtful.map { upright[$0] }, threads: threads)
+            for (k, i) in doubtful.enumerated() where again[k].1 > texts[i].1 {
+                texts[i] = again[k]
+                flipped[i] = false
+            }
+        }
         let turn = Self.pageTurn(tall: tall, flipped: flipped)
         var lines: [OCRTextLine] = []
         for (box, (text, score)) in zip(boxes, texts) where score >= Self.textScore {
