@@ -156,31 +156,31 @@ final class ONNXGraph: @unchecked Sendable {
             let e = try arg(1)
             var x = try take(0)
             if e.count == 1, e.data[0] == 2 {
-                Self.apply(&x) { $0 * $0 }
+                Self.apply(&x, threads: threads, Square())
             } else {
                 try Self.combine(&x, e) { Foundation.pow($0, $1) }
             }
             return [x]
         case "Sqrt":
             var x = try take(0)
-            Self.apply(&x) { $0.squareRoot() }
+            Self.apply(&x, threads: threads, SquareRoot())
             return [x]
         case "Relu":
             var x = try take(0)
-            Self.apply(&x) { max($0, 0) }
+            Self.apply(&x, threads: threads, Clip(lo: 0, hi: .infinity))
             return [x]
         case "Sigmoid":
             var x = try take(0)
-            Self.apply(&x) { 1 / (1 + Foundation.exp(-$0)) }
+            Self.apply(&x, threads: threads, Logistic())
             return [x]
         case "HardSigmoid":
             let a = node.float("alpha", 0.2), b = node.float("beta", 0.5)
             var x = try take(0)
-            Self.apply(&x) { min(max(a * $0 + b, 0), 1) }
+            Self.apply(&x, threads: threads, HardSigmoid(alpha: a, beta: b))
             return [x]
         case "HardSwish":
             var x = try take(0)
-            Self.apply(&x) { $0 * min(max($0 / 6 + 0.5, 0), 1) }
+            Self.apply(&x, threads: threads, HardSwish())
             return [x]
         case "Clip":
             var lo = -Float.infinity, hi = Float.infinity
@@ -189,7 +189,7 @@ final class ONNXGraph: @unchecked Sendable {
             if case .float(let v) = node.attributes["min"] { lo = v }
             if case .float(let v) = node.attributes["max"] { hi = v }
             var x = try take(0)
-            Self.apply(&x) { min(max($0, lo), hi) }
+            Self.apply(&x, threads: threads, Clip(lo: lo, hi: hi))
             return [x]
         case "Identity": return [try arg(0)]
         case "GlobalAveragePool": return [try globalAveragePool(try arg(0))]
@@ -202,7 +202,7 @@ final class ONNXGraph: @unchecked Sendable {
         case "Cast":
             let to = node.int("to", 1)
             var x = try take(0)
-            if to == 6 || to == 7 { Self.apply(&x) { $0.rounded(.towardZero) } }
+            if to == 6 || to == 7 { Self.apply(&x, threads: threads, Truncate()) }
             return [x]
         case "Slice": return [try slice(ins)]
         case "Reshape": return [try reshape(try take(0), shape: try arg(1).data.map { Int($0) })]
@@ -235,15 +235,29 @@ final class ONNXGraph: @unchecked Sendable {
     @inline(__always)
     static func unary(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         var out = x
-        apply(&out, f)
+        out.data.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = f(p[i]) }
+        }
         return out
     }
 
-    /// `f` applied to every element of `x`, in place (no copy when `x`'s storage is not shared).
-    @inline(__always)
-    static func apply(_ x: inout Tensor, _ f: (Float) -> Float) {
+    /// `f` applied to every element of `x`, in place (no copy when `x`'s storage is not shared), large
+    /// activations in slices over the threads. `f` is a type, not a closure, so that each operator's
+    /// loop is compiled with its function inlined (a closure captured by the threads' closure would be
+    /// called once per element).
+    static func apply<F: ElementFunction>(_ x: inout Tensor, threads: Int, _ f: F) {
         x.data.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = f(p[i]) }
+            let n = p.count
+            guard threads > 1, n >= 1 << 17, let base = p.baseAddress else {
+                for i in p.indices { p[i] = f(p[i]) }
+                return
+            }
+            let slices = threads * 4
+            let start = UnsafeSendableBox(base)
+            OCRKernels.parallel(slices, threads: threads) { k in
+                let q = start.value
+                for i in (n * k / slices)..<(n * (k + 1) / slices) { q[i] = f(q[i]) }
+            }
         }
     }
 
@@ -267,7 +281,9 @@ final class ONNXGraph: @unchecked Sendable {
         }
         if b.count == 1, a.shape.count >= b.shape.count {
             let s = b.data[0]
-            apply(&a) { f($0, s) }
+            a.data.withUnsafeMutableBufferPointer { p in
+                for i in p.indices { p[i] = f(p[i], s) }
+            }
             return
         }
         if a.count == 1, b.shape.count >= a.shape.count {
@@ -783,4 +799,48 @@ extension Optional where Wrapped == [Float] {
         case .none: return body(nil)
         }
     }
+}
+
+/// A function applied to each element of a tensor (see ``ONNXGraph/apply(_:threads:_:)``).
+protocol ElementFunction: Sendable {
+    func callAsFunction(_ x: Float) -> Float
+}
+
+/// x².
+struct Square: ElementFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * x }
+}
+
+/// √x.
+struct SquareRoot: ElementFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+}
+
+/// x limited to `lo…hi` (ReLU is `0…∞`).
+struct Clip: ElementFunction {
+    var lo: Float
+    var hi: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { min(max(x, lo), hi) }
+}
+
+/// 1 / (1 + e⁻ˣ).
+struct Logistic: ElementFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / (1 + Foundation.exp(-x)) }
+}
+
+/// max(0, min(1, αx + β)).
+struct HardSigmoid: ElementFunction {
+    var alpha: Float
+    var beta: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { min(max(alpha * x + beta, 0), 1) }
+}
+
+/// x · max(0, min(1, x/6 + ½)).
+struct HardSwish: ElementFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * min(max(x / 6 + 0.5, 0), 1) }
+}
+
+/// x rounded toward zero (a cast to an integer type).
+struct Truncate: ElementFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x.rounded(.towardZero) }
 }
