@@ -322,33 +322,51 @@ public final class PPOCREngine: Sendable {
 
     /// Text and confidence of each crop.
     func recognizeLines(_ crops: [OCRImage], threads: Int) throws -> [(String, Float)] {
+        let groups = Self.batches(crops)
+        // Batches run side by side, one thread each: a line batch is narrow work (many small operators
+        // that would leave the other thread waiting), so whole batches keep every thread busy.
+        let lanes = max(1, min(threads, groups.count))
+        let perBatch = max(1, threads / lanes)
+        let results = UnsafeMutableBufferPointer<Result<[(String, Float)], any Error>>.allocate(capacity: groups.count)
+        results.initialize(repeating: .success([]))
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
+        let slots = UnsafeSendableBox(results)
+        OCRKernels.parallel(groups.count, threads: lanes) { g in
+            slots.value[g] = Result { try recognizeBatch(groups[g].map { crops[$0] }, threads: perBatch) }
+        }
         var out = [(String, Float)](repeating: ("", 0), count: crops.count)
-        for group in Self.batches(crops) {
-            var maxRatio = 320.0 / 48.0
-            for i in group { maxRatio = max(maxRatio, Double(crops[i].width) / Double(crops[i].height)) }
-            let width = Int(48 * maxRatio)
-            guard width <= 48 * 400 else { throw WendaoError(.limitExceeded, "a text line is too long to read") }
-            var input = Tensor(zeros: [group.count, 3, 48, width])
-            input.data.withUnsafeMutableBufferPointer { p in
-                for (k, i) in group.enumerated() {
-                    Self.writeLine(
-                        crops[i], height: 48, maxWidth: width, planeWidth: width,
-                        into: p.baseAddress! + k * 3 * 48 * width)
-                }
-            }
-            let probs = try recogniser.run(input, threads: threads)
-            guard probs.shape.count == 3, probs.shape[0] == group.count, probs.shape[2] == characters.count else {
-                throw WendaoError(
-                    .corrupt, "the recogniser returned \(probs.shape) for a dictionary of \(characters.count)")
-            }
-            let (steps, classes) = (probs.shape[1], probs.shape[2])
-            for (k, i) in group.enumerated() {
-                out[i] = Self.ctcDecode(
-                    probs.data, offset: k * steps * classes, steps: steps, classes: classes,
-                    characters: characters)
-            }
+        for (g, group) in groups.enumerated() {
+            for (k, text) in try results[g].get().enumerated() { out[group[k]] = text }
         }
         return out
+    }
+
+    /// Text and confidence of each crop of one batch (RapidOCR's padding to the widest line).
+    private func recognizeBatch(_ lines: [OCRImage], threads: Int) throws -> [(String, Float)] {
+        var maxRatio = 320.0 / 48.0
+        for line in lines { maxRatio = max(maxRatio, Double(line.width) / Double(line.height)) }
+        let width = Int(48 * maxRatio)
+        guard width <= 48 * 400 else { throw WendaoError(.limitExceeded, "a text line is too long to read") }
+        var input = Tensor(zeros: [lines.count, 3, 48, width])
+        input.data.withUnsafeMutableBufferPointer { p in
+            for (k, line) in lines.enumerated() {
+                Self.writeLine(
+                    line, height: 48, maxWidth: width, planeWidth: width, into: p.baseAddress! + k * 3 * 48 * width)
+            }
+        }
+        let probs = try recogniser.run(input, threads: threads)
+        guard probs.shape.count == 3, probs.shape[0] == lines.count, probs.shape[2] == characters.count else {
+            throw WendaoError(
+                .corrupt, "the recogniser returned \(probs.shape) for a dictionary of \(characters.count)")
+        }
+        let (steps, classes) = (probs.shape[1], probs.shape[2])
+        return lines.indices.map { k in
+            Self.ctcDecode(
+                probs.data, offset: k * steps * classes, steps: steps, classes: classes, characters: characters)
+        }
     }
 
     /// Greedy CTC: the best class per step, repeats merged, blanks dropped; the score is the mean of the
