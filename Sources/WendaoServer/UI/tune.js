@@ -105,6 +105,15 @@ export async function loadTune() {
   await loadExamples(0, 0);
 }
 
+/** Fetches the datasets' counts again and relabels the picker (after a review). */
+async function refreshCounts() {
+  try {
+    const r = await apiJSON('/api/v1/tune/datasets');
+    page.datasets = r.datasets || [];
+    renderLabels();
+  } catch (e) { /* the counts stay as they were; the review itself was recorded */ }
+}
+
 function datasetLabel(d) {
   const counts = typeof d.examples === 'number'
     ? t('tune.datasetCounts', { kept: fmtNumber(d.kept || 0), total: fmtNumber(d.examples), reviewed: fmtNumber(d.reviewed || 0) })
@@ -133,13 +142,16 @@ async function loadExamples(offset, index) {
 /** Re-renders the page (also after a language change). */
 export function renderTune() {
   if (!$('tune-list')) return;
-  const select = $('tune-dataset');
-  for (const option of select.options) {
+  renderLabels();
+  renderList();
+  renderDetail();
+}
+
+function renderLabels() {
+  for (const option of $('tune-dataset').options) {
     const d = page.datasets.find((x) => x.name === option.value);
     if (d) option.textContent = datasetLabel(d);
   }
-  renderList();
-  renderDetail();
 }
 
 function renderList() {
@@ -217,7 +229,7 @@ function renderDetail() {
   const example = el('article', { class: 'card tune-example', 'data-testid': 'tune-example', 'data-id': e.id },
     el('h2', null, t('tune.example')), meta, body,
     el('h3', null, t('tune.history')),
-    history.length ? el('ol', { class: 'tune-history', 'data-testid': 'tune-history' }, ...history)
+    history.length ? el('ul', { class: 'tune-history', 'data-testid': 'tune-history' }, ...history)
       : el('p', { class: 'hint small', 'data-testid': 'tune-history' }, t('tune.noReviews')));
   const sources = (d.chunks || []).map((c) => el('section', { class: 'tune-chunk' },
     el('p', { class: 'hint small' }, c.document + (c.section ? ' › ' + c.section : '')),
@@ -276,6 +288,7 @@ async function submit(body) {
     setStatus(t('tune.reviewed', { id: e.id, decision: t(stateKey(r.example)), n: r.example.version }));
     renderList();
     if (!page.editing) renderDetail();
+    refreshCounts();
     return true;
   } catch (err) {
     setStatus(err.message, true);
