@@ -23,7 +23,7 @@ extension BenchCommand {
                 --concurrency chunks at once, checkpoints written to a temporary raw.jsonl; the ideal time is \
                 calls × latency ÷ concurrency (every worker always waiting on a call). dedupe: --examples \
                 synthetic questions (one in ten a near-duplicate of an earlier one) through the MinHash \
-                deduplicator of `tune dataset clean`; peak RSS is the process's (getrusage). export: --examples \
+                deduplicator of `tune dataset clean` (random customer-service wording; one in ten a near-duplicate); peak RSS is the process's (getrusage). export: --examples \
                 kept examples over 1,000 documents exported as --format and read back by the validator. \
                 --skip generation,dedupe,export leaves parts out.
                 """)
@@ -134,20 +134,33 @@ extension BenchCommand {
             ]
         }
 
-        /// `n` kept examples over 1,000 documents, split 80/10/10 by document; every tenth question a
-        /// near-duplicate (one character added) of the one before.
+        /// `n` kept examples over 1,000 documents, split 80/10/10 by document. Questions are 12–20 characters
+        /// drawn (seeded) from a customer-service vocabulary, so unrelated questions share few 5-grams, as
+        /// real ones do; every tenth is a near-duplicate of the one before (a particle added).
         static func examples(_ n: Int) -> [TuneExample] {
+            let vocabulary = Array(
+                "快递包裹运费首重续重保价理赔签收派送网点冷链温度时效投诉退货换货地址电话预约上门取件仓库海关关税国际偏远地区周末节假日会员积分优惠券发票退款赔付声明价值易碎品文件证件身份核实多少怎么哪里什么时候能否需要")
             let styles: [QuestionStyle] = [.factual, .howTo, .colloquial, .crossLingual]
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            func next() -> Int {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int(truncatingIfNeeded: state >> 33)
+            }
             var out: [TuneExample] = []
             out.reserveCapacity(n)
+            var previous = ""
             for i in 0..<n {
                 let doc = i % 1000
-                let base = i % 10 == 9 ? i - 1 : i
-                var q = "第\(base)号订单的首重\(base % 9 + 1)公斤收费多少钱，续重怎么算，偏远地区\(base % 97)号网点加多少？"
-                if base != i { q += "呢" }
+                var q: String
+                if i % 10 == 9 {
+                    q = previous.dropLast() + "呢？"
+                } else {
+                    q = String((0..<(12 + next() % 9)).map { _ in vocabulary[next() % vocabulary.count] }) + "？"
+                }
+                previous = q
                 var e = TuneExample(
                     id: "c\(i)-\(styles[i % 4].rawValue)", question: q,
-                    answer: "标准快递首重\(base % 9 + 1)公斤收费\(base % 30 + 10)元，续重每公斤\(base % 5 + 2)元 [1]。", reasoning: nil,
+                    answer: "标准快递首重\(i % 9 + 1)公斤收费\(i % 30 + 10)元，续重每公斤\(i % 5 + 2)元 [1]。", reasoning: nil,
                     style: styles[i % 4], language: "zh", chunks: [Int64(i)], chunkHashes: ["h\(i)"],
                     documents: ["docs/d\(doc).md"], section: "s", teacher: "bench:teacher", promptVersion: "bench",
                     createdAt: "2026-12-07T00:00:00Z")
