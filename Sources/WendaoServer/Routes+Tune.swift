@@ -192,9 +192,10 @@ extension WendaoAPI {
         }
     }
 
-    /// A query parameter as an integer in `range` (`fallback` when absent), or 400 naming it.
+    /// A query parameter as an integer in `range` (`fallback` when absent), or 400 naming it (an empty value
+    /// too).
     static func integer(_ raw: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let raw, !raw.isEmpty else { return fallback }
+        guard let raw else { return fallback }
         guard let n = Int(raw), range.contains(n) else {
             throw APIError.badRequest("'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
@@ -230,7 +231,7 @@ extension WendaoAPI {
 
 /// The filters of the examples list: each given one must match (`status` is `kept` or `dropped`; `review`
 /// is `approved`, `rejected`, `edited` or `none`; `q` is a case-insensitive substring of the question or
-/// the answer).
+/// the answer, empty for any). A filter given with an empty or unknown value is refused.
 struct TuneExampleFilter: Sendable {
     var split: String?
     var style: QuestionStyle?
@@ -239,33 +240,32 @@ struct TuneExampleFilter: Sendable {
     var text: String?
 
     init(split: String?, style: String?, status: String?, review: String?, text: String?) throws {
-        func given(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
-        if let s = given(split) {
+        if let s = split {
             guard ["train", "validation", "test", "none"].contains(s) else {
                 throw APIError.badRequest("unknown split '\(s.prefix(40))': train, validation, test or none")
             }
             self.split = s
         }
-        if let s = given(style) {
+        if let s = style {
             guard let parsed = QuestionStyle(rawValue: s) else {
                 throw APIError.badRequest(
                     "unknown style '\(s.prefix(40))': \(QuestionStyle.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.style = parsed
         }
-        if let s = given(status) {
+        if let s = status {
             guard ["kept", "dropped"].contains(s) else {
                 throw APIError.badRequest("unknown status '\(s.prefix(40))': kept or dropped")
             }
             self.status = s
         }
-        if let s = given(review) {
+        if let s = review {
             guard ["approved", "rejected", "edited", "none"].contains(s) else {
                 throw APIError.badRequest("unknown review '\(s.prefix(40))': approved, rejected, edited or none")
             }
             self.review = s
         }
-        self.text = given(text).map { $0.lowercased() }
+        self.text = text.flatMap { $0.isEmpty ? nil : $0.lowercased() }
     }
 
     func keeps(_ e: TuneExample) -> Bool {

@@ -127,7 +127,9 @@ struct TuneRouteTests {
             #expect(chunks.first?["text"] as? String == "保价费按声明价值的1%收取。")
             #expect((detail["reviews"] as? [Any])?.isEmpty == true)
 
-            for bad in ["?split=dev", "?style=poem", "?status=maybe", "?limit=0", "?offset=-1", "?review=x"] {
+            for bad in [
+                "?split=dev", "?style=poem", "?status=maybe", "?limit=0", "?offset=-1", "?review=x", "?status=", "?limit=",
+            ] {
                 let r = try await client.execute(uri: "/api/v1/tune/datasets/facts-v1/examples\(bad)", method: .get)
                 #expect(r.status == .badRequest, "\(bad)")
             }
@@ -186,6 +188,10 @@ struct TuneRouteTests {
             let restored = try #require(try json(r)["example"] as? [String: Any])
             #expect(restored["status"] as? String == "kept")
             #expect(restored["split"] as? String == "train")
+            // Explicit nulls mean "not given"; an approval ignores edit fields.
+            r = try await review("c1-colloquial", #"{"decision": "approve", "note": null, "question": null, "answer": ""}"#)
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            #expect((try json(r)["example"] as? [String: Any])?["question"] as? String == "问下哈，首重咋收费？")
 
             let detail = try json(
                 try await client.execute(uri: "/api/v1/tune/datasets/facts-v1/examples/c1-factual", method: .get))
@@ -212,7 +218,7 @@ struct TuneRouteTests {
         await server.shutdown()
         // The CLI's code path reads what the page wrote.
         let reviews = try DatasetReview.reviews(f.store, "facts-v1")
-        #expect(reviews.count == 5)
+        #expect(reviews.count == 6)
         #expect(reviews.filter { $0.example == "c1-factual" }.map(\.version) == [1, 2])
         let examples = try f.store.examples("facts-v1")
         #expect(examples.first { $0.id == "c1-factual" }?.question == "首重收费多少钱？")
