@@ -76,6 +76,16 @@ extension WendaoAPI {
         let store = DatasetStore(dataDirectory: service.configuration.dataDirectory)
         let gate = TuneReviewGate()
 
+        /// Blocking file work on the thread pool; a storage failure's message names files without their
+        /// server paths.
+        @Sendable func onDisk<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+            do {
+                return try await service.blocking(body)
+            } catch let e as WendaoError where [.storage, .corrupt, .internal].contains(e.code) {
+                throw APIError.redactingPaths(e)
+            }
+        }
+
         /// Whether the caller may see and review datasets of knowledge base `kb`.
         @Sendable func mayReview(_ kb: String, _ context: WendaoContext) async -> Bool {
             guard let record = try? await service.currentRecord(kb) else { return context.principal.isAdmin }
@@ -91,18 +101,20 @@ extension WendaoAPI {
             try DatasetStore.validate(name)
             let manifest: DatasetManifest
             do {
-                manifest = try await service.blocking { try store.manifest(name) }
+                manifest = try await onDisk { try store.manifest(name) }
             } catch let e as WendaoError where e.code == .notFound {
                 throw APIError.notFound("dataset '\(name)' does not exist")
             }
-            guard await mayReview(manifest.kb, context) else { throw APIError.notFound("dataset '\(name)' does not exist") }
+            guard await mayReview(manifest.kb, context) else {
+                throw APIError.notFound("dataset '\(name)' does not exist")
+            }
             return manifest
         }
 
         /// The examples of `name`; a dataset never cleaned has none yet (409 says so).
         @Sendable func examples(_ name: String) async throws -> [TuneExample] {
             do {
-                return try await service.blocking { try store.examples(name) }
+                return try await onDisk { try store.examples(name) }
             } catch let e as WendaoError where e.code == .notFound {
                 throw APIError(
                     status: .conflict, code: "conflict",
@@ -156,7 +168,7 @@ extension WendaoAPI {
             guard let e = try await examples(m.name).first(where: { $0.id == id }) else {
                 throw APIError.notFound("no example '\(id.prefix(80))' in dataset '\(m.name)'")
             }
-            let (chunks, reviews) = try await service.blocking {
+            let (chunks, reviews) = try await onDisk {
                 (try store.chunks(m.name), try DatasetReview.reviews(store, m.name).filter { $0.example == id })
             }
             return try JSON.response(
@@ -171,7 +183,7 @@ extension WendaoAPI {
             guard ["approve", "reject", "edit"].contains(body.decision) else {
                 throw APIError.badRequest("unknown decision '\(body.decision.prefix(40))': approve, reject or edit")
             }
-            let example = try await service.blocking {
+            let example = try await onDisk {
                 try gate.run {
                     let lock = try store.lock(m.name)
                     defer { lock.unlock() }
@@ -181,7 +193,7 @@ extension WendaoAPI {
                         answer: body.decision == "edit" ? body.answer : nil, note: body.note)
                 }
             }
-            let review = try await service.blocking {
+            let review = try await onDisk {
                 try DatasetReview.reviews(store, m.name).last { $0.example == id && $0.version == example.version }
             }
             struct Reply: Encodable {
@@ -197,7 +209,8 @@ extension WendaoAPI {
     static func integer(_ raw: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let raw else { return fallback }
         guard let n = Int(raw), range.contains(n) else {
-            throw APIError.badRequest("'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw APIError.badRequest(
+                "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
     }
@@ -249,7 +262,8 @@ struct TuneExampleFilter: Sendable {
         if let s = style {
             guard let parsed = QuestionStyle(rawValue: s) else {
                 throw APIError.badRequest(
-                    "unknown style '\(s.prefix(40))': \(QuestionStyle.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "unknown style '\(s.prefix(40))': \(QuestionStyle.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             self.style = parsed
         }

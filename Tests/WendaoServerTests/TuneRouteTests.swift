@@ -128,7 +128,8 @@ struct TuneRouteTests {
             #expect((detail["reviews"] as? [Any])?.isEmpty == true)
 
             for bad in [
-                "?split=dev", "?style=poem", "?status=maybe", "?limit=0", "?offset=-1", "?review=x", "?status=", "?limit=",
+                "?split=dev", "?style=poem", "?status=maybe", "?limit=0", "?offset=-1", "?review=x", "?status=",
+                "?limit=",
             ] {
                 let r = try await client.execute(uri: "/api/v1/tune/datasets/facts-v1/examples\(bad)", method: .get)
                 #expect(r.status == .badRequest, "\(bad)")
@@ -157,7 +158,8 @@ struct TuneRouteTests {
             // An edit with control characters (escaped and raw), a zero-width format character and CR LF.
             r = try await review(
                 "c1-factual",
-                #"{"decision": "edit", "question": "首重\u0007收费\u200B多少钱？\r\n", "answer": "首重12元\u001B[31m。", "note": "tidy"}"#)
+                #"{"decision": "edit", "question": "首重\u0007收费\u200B多少钱？\r\n", "answer": "首重12元\u001B[31m。", "note": "tidy"}"#
+            )
             #expect(r.status == .ok, "\(String(buffer: r.body))")
             reply = try json(r)
             let edited = try #require(reply["example"] as? [String: Any])
@@ -189,7 +191,8 @@ struct TuneRouteTests {
             #expect(restored["status"] as? String == "kept")
             #expect(restored["split"] as? String == "train")
             // Explicit nulls mean "not given"; an approval ignores edit fields.
-            r = try await review("c1-colloquial", #"{"decision": "approve", "note": null, "question": null, "answer": ""}"#)
+            r = try await review(
+                "c1-colloquial", #"{"decision": "approve", "note": null, "question": null, "answer": ""}"#)
             #expect(r.status == .ok, "\(String(buffer: r.body))")
             #expect((try json(r)["example"] as? [String: Any])?["question"] as? String == "问下哈，首重咋收费？")
 
@@ -246,6 +249,13 @@ struct TuneRouteTests {
             }
             r = try await client.execute(uri: "/api/v1/tune/datasets/a%2Fb/examples", method: .get)
             #expect(String(buffer: r.body).contains("invalid dataset name"))
+            // A damaged examples file: an error naming the file and line, not the server's paths.
+            let damaged = try f.store.folder("other-v1").appendingPathComponent("examples.jsonl")
+            try Data("not an example\n".utf8).write(to: damaged)
+            r = try await client.execute(uri: "/api/v1/tune/datasets/other-v1/examples", method: .get)
+            #expect(r.status == .internalServerError)
+            #expect(String(buffer: r.body).contains("examples.jsonl line 1"), "\(String(buffer: r.body))")
+            #expect(!String(buffer: r.body).contains(f.data.path), "\(String(buffer: r.body))")
         }
         await server.shutdown()
         #expect(try DatasetReview.reviews(f.store, "facts-v1").isEmpty)

@@ -78,7 +78,9 @@ import WendaoTestSupport
             #expect((v["metrics"] as? [String: Double])?["accuracy"] != nil, "\(v)")
         }
         #expect(
-            (report["comparisons"] as? [[String: Any]])?.contains { $0["a"] as? String == "base" && $0["b"] as? String == "tuned" } == true,
+            (report["comparisons"] as? [[String: Any]])?.contains {
+                $0["a"] as? String == "base" && $0["b"] as? String == "tuned"
+            } == true,
             "\(report["comparisons"] ?? "none")")
         let suite = try String(
             contentsOfFile: f.data + "/tune/datasets/ds/compare/\(job)/suite.yaml", encoding: .utf8)
@@ -121,7 +123,8 @@ import WendaoTestSupport
         let text = try await run(["tune", "status", job])
         #expect(text.stdout.contains("deployed"), "\(text.stdout)")
         let events = try await run(["tune", "events", job])
-        #expect(events.stdout.contains("job running") && events.stdout.contains("Fine-tune succeeded!"), "\(events.stdout)")
+        #expect(
+            events.stdout.contains("job running") && events.stdout.contains("Fine-tune succeeded!"), "\(events.stdout)")
         // The tuned model answers through DashScope's OpenAI-compatible chat.
         let asked = try await run(["ask", "--kb", "t", "--model", tuned, "冷链运输温度是多少？"])
         #expect(asked.status == 0, "\(asked.stderr)")

@@ -111,7 +111,8 @@ extension BenchCommand {
             for e in list where d.isDuplicate(e.question) != nil { duplicates += 1 }
             let seconds = Self.seconds(ContinuousClock.now - started)
             return [
-                "examples": list.count, "duplicates": duplicates, "planted_duplicates": list.count / 10, "seconds": Self.rounded(seconds),
+                "examples": list.count, "duplicates": duplicates, "planted_duplicates": list.count / 10,
+                "seconds": Self.rounded(seconds),
                 "per_second": Int(Double(list.count) / max(seconds, 1e-9)), "peak_rss_mb_before": before,
                 "peak_rss_mb_after": Self.peakRSSMegabytes(),
             ]
@@ -238,7 +239,8 @@ final class BenchTeacher: ChatModel {
 
     /// The text of the first `<source …>` block of `prompt`.
     static func firstSource(_ prompt: String) -> String {
-        guard let open = prompt.range(of: "<source"), let start = prompt.range(of: ">", range: open.upperBound..<prompt.endIndex),
+        guard let open = prompt.range(of: "<source"),
+            let start = prompt.range(of: ">", range: open.upperBound..<prompt.endIndex),
             let end = prompt.range(of: "</source>", range: start.upperBound..<prompt.endIndex)
         else { return "" }
         return prompt[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)

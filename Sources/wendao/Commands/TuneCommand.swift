@@ -617,18 +617,21 @@ extension TuneCommand {
             guard job.status == "succeeded", let tuned = job.model else {
                 throw WendaoError(
                     .invalidArgument,
-                    "job \(job.id) has no tuned model yet (it is \(job.status)); wendao tune status \(job.id) asks again")
+                    "job \(job.id) has no tuned model yet (it is \(job.status)); wendao tune status \(job.id) asks again"
+                )
             }
             let manifest = try store.manifest(job.dataset)
             let folder = try store.folder(job.dataset).appendingPathComponent("compare")
                 .appendingPathComponent(TuneCommand.fileSafe(job.id))
             let export = try DatasetExporter.export(
                 try store.examples(job.dataset), chunks: try store.chunks(job.dataset),
-                options: ExportOptions(format: .openai, name: job.dataset), out: folder.appendingPathComponent("export"))
+                options: ExportOptions(format: .openai, name: job.dataset), out: folder.appendingPathComponent("export")
+            )
             guard (export.files["test-eval.jsonl"] ?? 0) > 0 else {
                 throw WendaoError(
                     .invalidArgument,
-                    "dataset '\(job.dataset)' has no test split to compare on (tune dataset clean with --split 0.8,0.1,0.1)")
+                    "dataset '\(job.dataset)' has no test split to compare on (tune dataset clean with --split 0.8,0.1,0.1)"
+                )
             }
             let suite = folder.appendingPathComponent("suite.yaml")
             let yaml = TuneCommand.compareSuite(
