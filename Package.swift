@@ -200,7 +200,7 @@ let package = Package(
             name: "WendaoServer",
             dependencies: [
                 "WendaoCore", "WendaoLoaders", "WendaoRAG", "WendaoModels", "WendaoApp", "WendaoAuth", "WendaoLLM",
-                "WendaoImages", "WendaoEval",
+                "WendaoImages", "WendaoEval", "WendaoTune",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -345,7 +345,7 @@ let package = Package(
             name: "WendaoServerTests",
             dependencies: [
                 "WendaoCore", "WendaoIndex", "WendaoStore", "WendaoRAG", "WendaoModels", "WendaoServer", "WendaoApp",
-                "WendaoEmbed", "WendaoAuth", "WendaoTestSupport", "wendao", "WendaoImages",
+                "WendaoEmbed", "WendaoAuth", "WendaoTestSupport", "wendao", "WendaoImages", "WendaoTune",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

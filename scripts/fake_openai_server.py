@@ -17,6 +17,14 @@ REJECT_FILE is refused with a message), POST /fine_tuning/jobs, and GET /fine_tu
 validating_files → queued → running → succeeded (a base model whose name contains "fail" fails instead, with a
 reason), GET …/events and POST …/cancel.
 
+And DashScope's native fine-tuning API, under /api/v1 (the chat stays at …/compatible-mode/v1/chat/completions):
+POST /api/v1/files (multipart `files`; a file containing REJECT_FILE is listed in failed_uploads with a message),
+POST /api/v1/fine-tunes, GET /api/v1/fine-tunes/ID (PENDING → QUEUING → RUNNING → SUCCEEDED with finetuned_output, or
+FAILED with a message for a base model containing "fail"), POST …/cancel and GET …/logs.
+
+A tuned model (an OpenAI `ft:…` name or a DashScope finetuned_output) is answered only once a job here produced it:
+any other `ft:` model is refused with 404, as a provider refuses a model that does not exist.
+
 Usage: python3 scripts/fake_openai_server.py [PORT]   (0 or nothing: any free port; the port is printed first)
 FAKE_DELAY_MS=50 makes every chat answer take that long (for benchmarks).
 """
@@ -103,6 +111,85 @@ def answer(messages):
 FILES = {}
 JOBS = {}
 STEPS = ["validating_files", "queued", "running"]
+TUNED = set()  # models the fake jobs produced
+DS_FILES = {}
+DS_JOBS = {}
+DS_STEPS = ["PENDING", "QUEUING", "RUNNING"]
+
+
+def dashscope(method, path, body):
+    """The fake DashScope fine-tuning API (native, /api/v1/…): (status, JSON body), or None for other paths."""
+    query = path.split("?")[1] if "?" in path else ""
+    path = path.split("?")[0].rstrip("/")
+    if not path.startswith("/api/v1/"):
+        return None
+    rid = {"request_id": "fake-request"}
+    if method == "POST" and path == "/api/v1/files":
+        text = body.decode("utf-8", "replace")
+        name = re.search(r'name="files"; filename="([^"]*)"', text)
+        if not name:
+            return 400, {**rid, "code": "InvalidParameter", "message": "Missing files"}
+        if "REJECT_FILE" in text:
+            return 200, {**rid, "data": {"uploaded_files": [], "failed_uploads": [
+                {"name": name.group(1), "code": "InvalidFileFormat",
+                 "message": "line 1: the messages must alternate user and assistant"}]}}
+        fid = f"ds-file-{len(DS_FILES) + 1}"
+        DS_FILES[fid] = name.group(1)
+        return 200, {**rid, "data": {"uploaded_files": [{"file_id": fid, "name": name.group(1)}], "failed_uploads": []}}
+    m = re.match(r"^/api/v1/fine-tunes(?:/([^/]+))?(?:/(cancel|logs))?$", path)
+    if not m:
+        return 404, {**rid, "code": "NotFound", "message": "Not found!"}
+    job_id, action = m.group(1), m.group(2)
+    if method == "POST" and job_id is None:
+        request = json.loads(body or b"{}")
+        files = request.get("training_file_ids") or []
+        if not files or any(f not in DS_FILES for f in files):
+            return 400, {**rid, "code": "InvalidParameter", "message": "Missing training files"}
+        jid = f"ft-202612071200-{len(DS_JOBS) + 1:04d}"
+        DS_JOBS[jid] = {"job_id": jid, "job_name": jid, "status": "PENDING", "model": request.get("model"),
+                        "base_model": request.get("model"), "training_file_ids": files,
+                        "validation_file_ids": request.get("validation_file_ids") or [],
+                        "hyper_parameters": request.get("hyper_parameters") or {"n_epochs": 3},
+                        "training_type": request.get("training_type", "sft"),
+                        "suffix": request.get("finetuned_output_suffix") or "ft",
+                        "logs": ["2026-12-07 12:00:00,000 - INFO - job created"]}
+        return 200, {**rid, "output": public(DS_JOBS[jid])}
+    job = DS_JOBS.get(job_id)
+    if job is None:
+        return 404, {**rid, "code": "NotFound", "message": "Not found!"}
+    if action == "logs":
+        offset = int((re.search(r"offset=(\d+)", query) or [0, 0])[1])
+        line = int((re.search(r"line=(\d+)", query) or [0, 100])[1])
+        return 200, {**rid, "output": {"total": len(job["logs"]), "logs": job["logs"][offset:offset + line]}}
+    if action == "cancel" and method == "POST":
+        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELED"):
+            return 400, {**rid, "code": "UnsupportedOperation",
+                         "message": "The fine-tuning job cannot be canceled because it is succeeded, failed, or canceled"}
+        job["status"] = "CANCELED"
+        job["logs"].append("2026-12-07 12:00:03,000 - INFO - job canceled")
+        return 200, {**rid, "output": {"status": "success"}}
+    if method == "GET" and action is None:
+        if job["status"] in DS_STEPS:
+            i = DS_STEPS.index(job["status"])
+            if i + 1 < len(DS_STEPS):
+                job["status"] = DS_STEPS[i + 1]
+                job["logs"].append(f"2026-12-07 12:00:0{i + 1},000 - INFO - job {DS_STEPS[i + 1].lower()}")
+            elif "fail" in (job["model"] or ""):
+                job["status"] = "FAILED"
+                job["code"] = "TrainingFailed"
+                job["message"] = "Training failed after 1 hour: the loss did not converge"
+                job["logs"].append("2026-12-07 13:00:00,000 - ERROR - " + job["message"])
+            else:
+                job["status"] = "SUCCEEDED"
+                job["finetuned_output"] = f"{job['model']}-{job['suffix']}-{job['job_id']}"
+                TUNED.add(job["finetuned_output"])
+                job["logs"] += [" Fine-tune succeeded!", "2026-12-07 12:30:00,000 - INFO - ##FT_COMPLETE##"]
+        return 200, {**rid, "output": public(job)}
+    return 404, {**rid, "code": "NotFound", "message": "Not found!"}
+
+
+def public(job):
+    return {k: v for k, v in job.items() if k not in ("logs", "suffix")}
 
 
 def fine_tuning(method, path, body, headers):
@@ -156,6 +243,7 @@ def fine_tuning(method, path, body, headers):
             else:
                 job["status"] = "succeeded"
                 job["fine_tuned_model"] = f"ft:{job['model']}:wendao:{job['suffix'] or job['id']}"
+                TUNED.add(job["fine_tuned_model"])
                 job["events"].append({"created_at": int(time.time()), "level": "info",
                                       "message": "The job has successfully completed"})
         return 200, {k: v for k, v in job.items() if k != "events"}
@@ -177,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        native = dashscope("GET", self.path, b"")
+        if native is not None:
+            return self.send_json(*native)
         tuned = fine_tuning("GET", self.path, b"", self.headers)
         if tuned is not None:
             return self.send_json(*tuned)
@@ -188,6 +279,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        native = dashscope("POST", self.path, raw)
+        if native is not None:
+            return self.send_json(*native)
         tuned = fine_tuning("POST", self.path, raw, self.headers)
         if tuned is not None:
             return self.send_json(*tuned)
@@ -198,12 +292,15 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self.send_json(404, {"error": {"message": "not found"}})
         messages = request.get("messages") or []
+        model = request.get("model", "fake")
+        if (model.startswith("ft:") or "-ft-" in model) and model not in TUNED:
+            return self.send_json(404, {"error": {"message": f"The model `{model}` does not exist",
+                                                  "type": "invalid_request_error", "code": "model_not_found"}})
         text = answer(messages)
         time.sleep(DELAY)
         prompt_tokens = sum(len(m.get("content", "")) for m in messages) // 2 + 1
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 2 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        model = request.get("model", "fake")
         reasoning = "Let me read the source first. " if "reasoner" in model and text else None
         if not request.get("stream"):
             return self.send_json(200, {

@@ -134,3 +134,7 @@ python3 scripts/images_browser_test.py
 # from the page and watched, its report opened, two runs compared, an uploaded suite, the playground.
 echo "== evaluations and playground browser test"
 python3 scripts/evals_browser_test.py
+# The Fine-tuning data page: a dataset distilled by the fake teacher, reviewed with the keyboard (j/k/a/r/e),
+# versions kept in reviews.jsonl and read back by the CLI.
+echo "== fine-tuning data review browser test"
+python3 scripts/tune_review_browser_test.py

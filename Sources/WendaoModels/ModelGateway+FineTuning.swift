@@ -7,9 +7,12 @@ extension ModelGateway {
     /// Uploads `data` as `filename` for fine-tuning (`POST /files`, multipart, `purpose=fine-tune`); returns
     /// the provider's JSON reply (with the file `id`). A rejected file is an error carrying the provider's
     /// message.
-    public func uploadFile(_ model: ResolvedModel, filename: String, data: Data, purpose: String = "fine-tune")
-        async throws -> [String: Any]
-    {
+    ///
+    /// `path` and `field` default to OpenAI's (`/files`, `file`); DashScope's native API takes `files`.
+    public func uploadFile(
+        _ model: ResolvedModel, filename: String, data: Data, purpose: String = "fine-tune", path: String = "/files",
+        field: String = "file"
+    ) async throws -> [String: Any] {
         try model.requireRemote()
         try model.requireKey()
         let boundary = "wendao-" + UUID().uuidString
@@ -18,12 +21,12 @@ extension ModelGateway {
         add("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n\(purpose)\r\n")
         let safeName = filename.filter { $0 != "\"" && $0 != "\r" && $0 != "\n" }
         add(
-            "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(safeName)\"\r\n"
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(safeName)\"\r\n"
                 + "Content-Type: application/jsonl\r\n\r\n")
         body.append(data)
         add("\r\n--\(boundary)--\r\n")
         let reply = try await send(
-            model, path: "/files", body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+            model, path: path, body: body, contentType: "multipart/form-data; boundary=\(boundary)")
         return try Self.object(reply, model: model, expected: "a file object")
     }
 

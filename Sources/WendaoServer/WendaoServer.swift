@@ -65,6 +65,7 @@ struct WendaoAPI: Sendable {
         addConversationRoutes(api)
         addInspectRoutes(api)
         addEvalRoutes(api, runs: evalRuns)
+        addTuneRoutes(api)
         let v1 = router.group("v1")
             .add(middleware: AuthMiddleware(service: service, keysPresent: keys, openLocal: openLocal))
             .add(middleware: RateLimitMiddleware(limits: limits.rate))

@@ -46,15 +46,12 @@ public struct FineTuneJob: Sendable, Codable, Equatable {
         updatedAt = createdAt
     }
 
-    /// Updates the record from the provider's job object (`status`, `fine_tuned_model`, `error.message`).
-    public mutating func update(from o: [String: Any]) {
-        if let s = o["status"] as? String { status = s }
-        if let m = o["fine_tuned_model"] as? String, !m.isEmpty { model = provider + ":" + m }
-        if let e = o["error"] as? [String: Any], let message = e["message"] as? String, !message.isEmpty {
-            error = message + ((e["code"] as? String).map { " (\($0))" } ?? "")
-        } else if let e = o["error"] as? String, !e.isEmpty {
-            error = e
-        }
+    /// Updates the record from the provider's report: status, the tuned model (as `provider:model`, the
+    /// name `ask`, `chat` and `eval run` take) and the reason of a failure.
+    public mutating func update(from state: FineTuneJobState) {
+        status = state.status
+        if let m = state.model, !m.isEmpty { model = provider + ":" + m }
+        if let e = state.error, !e.isEmpty { error = e }
         updatedAt = TuneJSON.now()
     }
 

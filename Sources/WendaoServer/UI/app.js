@@ -7,7 +7,8 @@
 // dialogs), api (REST client, API key), sse (event streams), routes, state, answer (a turn as
 // data, warnings), citations (text helpers, source panel), conversations (kept conversations as
 // data), chat, history (the sidebar), log (supervisors), kbs, documents, search, inspect (the
-// model page), evals (the Evaluations page and the prompt playground). The
+// model page), evals (the Evaluations page and the prompt playground), tune (the
+// fine-tuning data review). The
 // modules without DOM access are tested under `node --test` (Tests/ui/).
 
 import { t, getLang, setLang } from './i18n.js';
@@ -29,6 +30,7 @@ import { loadLog, renderLog, setupLog } from './log.js';
 import { loadInspect, setupInspect } from './inspect.js';
 import { loadImages, renderImages, setupImages } from './images.js';
 import { loadEvals, renderRuns, setupEvals } from './evals.js';
+import { loadTune, renderTune, setupTune } from './tune.js';
 
 // ----- Language -----
 
@@ -59,6 +61,7 @@ function applyLang() {
   renderLog();
   renderImages();
   renderRuns();
+  renderTune();
   updateTitle();
   const session = getSession();
   if (session) $('user-badge').textContent = t('signin.as', { name: session.user.name });
@@ -77,7 +80,7 @@ function setupLang() {
 
 function updateTitle() {
   if (state.view === 'doc') return; // the document page names itself (docpage.js)
-  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model', images: 'nav.images', tryon: 'nav.tryon', evals: 'nav.evals', playground: 'nav.playground' };
+  const names = { chat: 'nav.chat', kbs: 'nav.kbs', docs: 'nav.kbs', settings: 'nav.kbs', search: 'nav.search', log: 'nav.log', admin: 'nav.admin', model: 'nav.model', images: 'nav.images', tryon: 'nav.tryon', evals: 'nav.evals', playground: 'nav.playground', tune: 'nav.tune' };
   const page = state.view === 'docs' && state.docsKb ? state.docsKb : t(names[state.view] || 'nav.chat');
   document.title = page + ' · ' + t('app.title');
 }
@@ -106,6 +109,7 @@ function route(initial) {
   if (view === 'model') loadInspect();
   if (view === 'images') loadImages();
   if (view === 'evals') loadEvals();
+  if (view === 'tune') loadTune();
   updateTitle();
   if (!initial && previous !== view) {
     const heading = document.querySelector('[data-view="' + view + '"] h1');
@@ -131,6 +135,7 @@ function init() {
   setupInspect();
   setupImages();
   setupEvals();
+  setupTune();
   applyLang();
   window.addEventListener('hashchange', () => route(false));
   route(true);

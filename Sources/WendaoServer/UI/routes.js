@@ -1,10 +1,10 @@
 // Wendao (问道) web UI: the page's routes, in the URL's fragment: #/chat, #/kbs, #/docs/NAME,
 // #/doc/ID/NAME (one document's page), #/settings/NAME, #/search, #/log, #/admin (keys and
-// accounts), #/model (inside a local model), #/images and #/tryon (the image studio), #/evals and #/playground (the evaluation workbench). A knowledge base's name is percent-encoded in #/docs/NAME, #/doc/ID/NAME and
+// accounts), #/model (inside a local model), #/images and #/tryon (the image studio), #/evals and #/playground (the evaluation workbench), #/tune (the fine-tuning data review). A knowledge base's name is percent-encoded in #/docs/NAME, #/doc/ID/NAME and
 // #/settings/NAME (names may be Chinese or hold '/').
 // No DOM access: tested under `node --test`.
 
-export const VIEWS = ['chat', 'kbs', 'docs', 'doc', 'settings', 'search', 'log', 'admin', 'model', 'images', 'tryon', 'evals', 'playground'];
+export const VIEWS = ['chat', 'kbs', 'docs', 'doc', 'settings', 'search', 'log', 'admin', 'model', 'images', 'tryon', 'evals', 'playground', 'tune'];
 
 /** The route of the documents view of knowledge base `kb`. */
 export function docsRoute(kb) { return '#/docs/' + encodeURIComponent(kb); }

@@ -11,7 +11,7 @@ import WendaoTune
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune", abstract: "Fine-tuning data studio: distil training sets from a knowledge base.",
-        subcommands: [Dataset.self, Submit.self, Status.self, Events.self, Cancel.self, Jobs.self])
+        subcommands: [Dataset.self, Submit.self, Status.self, Events.self, Cancel.self, Compare.self, Jobs.self])
 
     struct Dataset: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -451,16 +451,18 @@ extension TuneCommand.Dataset {
 }
 
 extension TuneCommand {
-    /// `tune submit`: export, upload and start a fine-tuning job on an OpenAI-compatible provider.
+    /// `tune submit`: export, upload and start a fine-tuning job through the provider's fine-tuning API.
     struct Submit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Upload a dataset and start a fine-tuning job on a provider (OpenAI-compatible /files and /fine_tuning/jobs).",
+                "Upload a dataset and start a fine-tuning job on a provider (OpenAI-compatible /files + /fine_tuning/jobs, or DashScope's /api/v1/fine-tunes).",
             discussion: """
                 The dataset is exported (openai format; dashscope's for DashScope) into \
                 <data>/tune/datasets/NAME/exports/, checked, uploaded (train and validation files), and the job is \
-                created; `tune status JOB` follows it and, once it succeeded, names the tuned model to use with \
-                ask, chat and eval run. A file the provider rejects is reported with the provider's message.
+                created; `tune status JOB` follows it and, once it succeeded, records the tuned model, a model name \
+                ask, chat and eval run take at once; `tune compare JOB` then runs the base and the tuned model on \
+                the held-out test split. A file the provider rejects is reported with the provider's message. \
+                SiliconFlow has no fine-tuning API (its console does it): the command says so.
                 """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "The base model, provider:model (openai:gpt-4o-mini-2024-07-18, dashscope:qwen-turbo, …).")
@@ -473,24 +475,20 @@ extension TuneCommand {
             if let epochs, epochs < 1 { throw WendaoError(.invalidArgument, "--epochs must be at least 1") }
             let setup = try ModelSetup(global: global)
             let model = try setup.resolve(base)
-            try model.requireRemote()
             let app = setup.app()
             defer { app.close() }
+            let api = try FineTuneProviders.api(for: model, gateway: try app.gateway())
             let store = DatasetStore(dataDirectory: app.dataDirectory)
             _ = try store.manifest(dataset)
-            let format: ExportFormat = model.provider == "dashscope" ? .dashscope : .openai
+            let format = api.exportFormat
             let out = try store.folder(dataset).appendingPathComponent("exports/\(format.rawValue)")
             _ = try DatasetExporter.export(
                 try store.examples(dataset), chunks: try store.chunks(dataset),
                 options: ExportOptions(format: format, name: dataset), out: out)
-            let gateway = try app.gateway()
             func upload(_ name: String) async throws -> String? {
                 let file = out.appendingPathComponent(name)
                 guard let data = try? Data(contentsOf: file) else { return nil }
-                let reply = try await gateway.uploadFile(model, filename: "\(dataset)-\(name)", data: data)
-                guard let id = reply["id"] as? String else {
-                    throw WendaoError(.badResponse, "\(model.provider): the upload of \(name) returned no file id")
-                }
+                let id = try await api.upload(filename: "\(dataset)-\(name)", data: data)
                 Output.err("uploaded \(name): \(id)")
                 return id
             }
@@ -498,45 +496,47 @@ extension TuneCommand {
                 throw WendaoError(.invalidArgument, "dataset '\(dataset)' has no training split to upload")
             }
             let validation = try await upload("validation.jsonl")
-            var body: [String: Any] = ["model": model.model, "training_file": training]
-            if let validation { body["validation_file"] = validation }
-            if let suffix { body["suffix"] = suffix }
-            if let epochs { body["hyperparameters"] = ["n_epochs": epochs] }
-            let reply = try await gateway.fineTuning(model, path: "/fine_tuning/jobs", body: body)
-            guard let id = reply["id"] as? String else {
-                throw WendaoError(.badResponse, "\(model.provider): the new fine-tuning job has no id")
-            }
+            let state = try await api.create(
+                FineTuneRequest(
+                    base: model.model, trainingFile: training, validationFile: validation, suffix: suffix,
+                    epochs: epochs))
             var job = FineTuneJob(
-                id: id, provider: model.provider, base: model.id, dataset: dataset, trainingFile: training,
+                id: state.id, provider: model.provider, base: model.id, dataset: dataset, trainingFile: training,
                 validationFile: validation)
-            job.update(from: reply)
+            job.update(from: state)
             try FineTuneJobStore(store).save(job)
             if global.json { Output.json(job) } else { Output.line("\(job.id)\t\(job.status)\t\(job.base)") }
         }
     }
 
-    /// The job named on the command line and its provider's model.
+    /// The job named on the command line, its provider's fine-tuning API and the job store.
     static func job(_ global: GlobalOptions, _ id: String) throws -> (
-        ModelSetup, ResolvedModel, FineTuneJob, FineTuneJobStore
+        ModelSetup, AppEnvironment, any FineTuneAPI, FineTuneJob, FineTuneJobStore
     ) {
         let setup = try ModelSetup(global: global)
         let jobs = FineTuneJobStore(DatasetStore(dataDirectory: setup.dataDirectory))
         let job = try jobs.job(id)
-        return (setup, try setup.resolve(job.base), job, jobs)
+        let model = try setup.resolve(job.base)
+        let app = setup.app()
+        do {
+            return (setup, app, try FineTuneProviders.api(for: model, gateway: try app.gateway()), job, jobs)
+        } catch {
+            app.close()
+            throw error
+        }
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Ask the provider how a fine-tuning job is doing.")
+        static let configuration = CommandConfiguration(
+            abstract: "Ask the provider how a fine-tuning job is doing; a succeeded job's model is recorded.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let (setup, model, found, jobs) = try TuneCommand.job(global, id)
-            var job = found
-            let app = setup.app()
+            let (_, app, api, found, jobs) = try TuneCommand.job(global, id)
             defer { app.close() }
-            let reply = try await app.gateway().fineTuning(model, path: "/fine_tuning/jobs/\(job.id)", body: nil)
-            job.update(from: reply)
+            var job = found
+            job.update(from: try await api.status(job.id))
             try jobs.save(job)
             if global.json {
                 Output.json(job)
@@ -544,7 +544,10 @@ extension TuneCommand {
             }
             var line = "\(job.id)\t\(job.status)\t\(job.base) · dataset \(job.dataset)"
             if let m = job.model {
-                line += "\n  tuned model: \(m) (wendao ask --model \(m) …, or a variant of eval run)"
+                line += "\n  tuned model: \(m) (wendao ask --model \(m) …; wendao tune compare \(job.id))"
+                if job.provider == "dashscope" {
+                    line += "\n  DashScope serves a tuned model once it is deployed (console, or its deployments API)"
+                }
             }
             if let e = job.error { line += "\n  failed: \(e)" }
             Output.line(line)
@@ -552,33 +555,21 @@ extension TuneCommand {
     }
 
     struct Events: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a fine-tuning job's events.")
+        static let configuration = CommandConfiguration(
+            abstract: "List a fine-tuning job's events (DashScope: its log lines).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let (setup, model, job, _) = try TuneCommand.job(global, id)
-            let app = setup.app()
+            let (_, app, api, job, _) = try TuneCommand.job(global, id)
             defer { app.close() }
-            let reply = try await app.gateway().fineTuning(model, path: "/fine_tuning/jobs/\(job.id)/events", body: nil)
-            let events = (reply["data"] as? [[String: Any]]) ?? []
-            struct Event: Encodable {
-                var createdAt: Int
-                var level: String
-                var message: String
-                enum CodingKeys: String, CodingKey { case createdAt = "created_at", level, message }
-            }
-            // Providers list the newest first; shown oldest first.
-            let list = events.reversed().map {
-                Event(
-                    createdAt: ($0["created_at"] as? Int) ?? 0, level: ($0["level"] as? String) ?? "info",
-                    message: ($0["message"] as? String) ?? "")
-            }.sorted { $0.createdAt < $1.createdAt }
+            let list = try await api.events(job.id)
             if global.json {
                 Output.json(["events": list])
             } else {
                 for e in list {
-                    let when = Date(timeIntervalSince1970: Double(e.createdAt)).formatted(.iso8601)
+                    let when =
+                        e.createdAt > 0 ? Date(timeIntervalSince1970: Double(e.createdAt)).formatted(.iso8601) : "-"
                     Output.line("\(when)\t\(e.level)\t\(e.message)")
                 }
             }
@@ -591,15 +582,98 @@ extension TuneCommand {
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            let (setup, model, found, jobs) = try TuneCommand.job(global, id)
-            var job = found
-            let app = setup.app()
+            let (_, app, api, found, jobs) = try TuneCommand.job(global, id)
             defer { app.close() }
-            let reply = try await app.gateway().fineTuning(model, path: "/fine_tuning/jobs/\(job.id)/cancel", body: [:])
-            job.update(from: reply)
+            var job = found
+            job.update(from: try await api.cancel(job.id))
             try jobs.save(job)
             if global.json { Output.json(job) } else { Output.line("\(job.id)\t\(job.status)") }
         }
+    }
+
+    /// `tune compare JOB`: the base and the tuned model answer the dataset's held-out test split, through
+    /// `eval run` (the evaluation workbench: the same metrics, cache, report and HTML).
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare a succeeded job's tuned model with its base model on the dataset's held-out test split.",
+            discussion: """
+                Exports the dataset's test split as a test set (test-eval.jsonl), writes an evaluation suite with \
+                two variants — base and tuned, each answering from the knowledge base the dataset was made from \
+                (or --kb) — into <data>/tune/datasets/NAME/compare/JOB/, and runs it with `wendao eval run`: the \
+                report prints both models' accuracy, F1, citation, refusal, latency and cost figures with paired \
+                bootstrap intervals. --closed-book asks both without retrieval context instead.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The job id (tune jobs lists them).") var id: String
+        @Option(name: .long, help: "The knowledge base to answer from (default: the dataset's).") var kb: String?
+        @Option(help: "Only the first N test questions.") var limit: Int?
+        @Option(help: "Calls in flight per provider.") var concurrency: Int?
+        @Option(help: "Also write the report as one self-contained HTML file.") var html: String?
+
+        func run() async throws {
+            if let limit, limit < 1 { throw WendaoError(.invalidArgument, "--limit must be at least 1") }
+            let store = DatasetStore(dataDirectory: global.app().dataDirectory)
+            let job = try FineTuneJobStore(store).job(id)
+            guard job.status == "succeeded", let tuned = job.model else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "job \(job.id) has no tuned model yet (it is \(job.status)); wendao tune status \(job.id) asks again"
+                )
+            }
+            let manifest = try store.manifest(job.dataset)
+            let folder = try store.folder(job.dataset).appendingPathComponent("compare")
+                .appendingPathComponent(TuneCommand.fileSafe(job.id))
+            let export = try DatasetExporter.export(
+                try store.examples(job.dataset), chunks: try store.chunks(job.dataset),
+                options: ExportOptions(format: .openai, name: job.dataset), out: folder.appendingPathComponent("export")
+            )
+            guard (export.files["test-eval.jsonl"] ?? 0) > 0 else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "dataset '\(job.dataset)' has no test split to compare on (tune dataset clean with --split 0.8,0.1,0.1)"
+                )
+            }
+            let suite = folder.appendingPathComponent("suite.yaml")
+            let yaml = TuneCommand.compareSuite(
+                name: "tune-compare-\(job.id)", kb: kb ?? manifest.kb, tests: "export/test-eval.jsonl", base: job.base,
+                tuned: tuned)
+            try store.writeFile(suite, Data(yaml.utf8))
+            Output.err(
+                "comparing \(job.base) (base) with \(tuned) (tuned) on \(export.files["test-eval.jsonl"] ?? 0) held-out "
+                    + "questions · suite \(suite.path)")
+            var args = [suite.path, "--results", folder.appendingPathComponent("results.jsonl").path]
+            if let data = global.data { args += ["--data", data] }
+            if let database = global.database { args += ["--database", database] }
+            if global.json { args.append("--json") }
+            if let limit { args += ["--limit", String(limit)] }
+            if let concurrency { args += ["--concurrency", String(concurrency)] }
+            if let html { args += ["--html", html] }
+            let run = try EvalCommand.Run.parse(args)
+            try await run.run()
+        }
+    }
+
+    /// The evaluation suite of `tune compare`: the base model, then the tuned one (the reference of the
+    /// comparisons is the first).
+    static func compareSuite(name: String, kb: String, tests: String, base: String, tuned: String) -> String {
+        func quoted(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return """
+            name: \(quoted(name))
+            kb: \(quoted(kb))
+            tests: \(quoted(tests))
+            variants:
+              - { name: base, model: \(quoted(base)) }
+              - { name: tuned, model: \(quoted(tuned)) }
+
+            """
+    }
+
+    /// `id` as a file name (letters, digits, `-`, `_`, `.`; anything else `_`).
+    static func fileSafe(_ id: String) -> String {
+        let s = String(id.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" }.prefix(80))
+        return s.isEmpty || s.hasPrefix(".") ? "job" + s : s
     }
 
     struct Jobs: ParsableCommand {
