@@ -22,11 +22,17 @@ public struct ImageFile: Sendable, Equatable, Codable {
     public var path: String
     /// Where it was downloaded from (query removed: provider URLs carry signatures), if anywhere.
     public var sourceURL: String?
+    /// Absolute path of the thumbnail (a JPEG of ``ImagePixels/thumbnailSide`` pixels on the long side
+    /// beside the file), once made.
+    public var thumbnailPath: String?
+    /// Why no thumbnail was made (a WebP, more pixels than are decoded, a damaged file); nil when one was
+    /// made or none was tried yet (it is then made when first asked for).
+    public var thumbnailSkipped: String?
 
     /// Creates a file entry.
     public init(
         index: Int, sha256: String, format: ImageFormat, bytes: Int, width: Int, height: Int, path: String,
-        sourceURL: String?
+        sourceURL: String?, thumbnailPath: String? = nil, thumbnailSkipped: String? = nil
     ) {
         self.index = index
         self.sha256 = sha256
@@ -36,11 +42,15 @@ public struct ImageFile: Sendable, Equatable, Codable {
         self.height = height
         self.path = path
         self.sourceURL = sourceURL
+        self.thumbnailPath = thumbnailPath
+        self.thumbnailSkipped = thumbnailSkipped
     }
 
     enum CodingKeys: String, CodingKey {
         case index, sha256, format, bytes, width, height, path
         case sourceURL = "source_url"
+        case thumbnailPath = "thumbnail_path"
+        case thumbnailSkipped = "thumbnail_skipped"
     }
 }
 
@@ -210,6 +220,10 @@ public final class ImageGallery: Sendable {
                     CREATE INDEX image_shares_record ON image_shares(record_id);
                     """)
         }
+        // thumb: NULL not tried yet, '' made (files/ab/<sha256>.thumb.jpg), else why none was made.
+        m.registerMigration("images-v3-thumbnails") { db in
+            try db.execute(sql: "ALTER TABLE image_files ADD COLUMN thumb TEXT")
+        }
         return m
     }
 
@@ -250,6 +264,87 @@ public final class ImageGallery: Sendable {
             }
         }
         return (sha, url)
+    }
+
+    /// Where the thumbnail of the file with `sha256` lives (beside it: `<sha256>.thumb.jpg`).
+    public func thumbnailPath(sha256: String) -> URL {
+        directory.appendingPathComponent("files").appendingPathComponent(String(sha256.prefix(2)))
+            .appendingPathComponent("\(sha256).thumb.jpg")
+    }
+
+    /// Makes the thumbnail of stored bytes (already inspected) unless it exists; returns its path, or
+    /// the reason none can be made (recorded with the file, never a thrown error: a result is kept
+    /// even when its thumbnail cannot be made).
+    public func makeThumbnail(_ data: Data, sha256: String, info: ImageInfo) -> (path: URL?, skipped: String?) {
+        let url = thumbnailPath(sha256: sha256)
+        if FileManager.default.fileExists(atPath: url.path) { return (url, nil) }
+        let thumb: Data
+        do { thumb = try ImagePixels.thumbnail(data, info: info) } catch { return (nil, error.message) }
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(sha256).\(UUID().uuidString).tmp")
+        do {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try thumb.write(to: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            return (nil, "the thumbnail cannot be written: \(error.localizedDescription)")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            try? FileManager.default.removeItem(at: tmp)
+            if !FileManager.default.fileExists(atPath: url.path) {
+                return (nil, "the thumbnail cannot be written to \(url.lastPathComponent)")
+            }
+        }
+        return (url, nil)
+    }
+
+    /// The thumbnail of picture `index` of record `id`, made now if it was never tried (records stored
+    /// before thumbnails existed) and recorded either way.
+    ///
+    /// - Throws: ``WendaoError`` `notFound` (no such record or picture), `unsupported` with the recorded
+    ///   reason when no thumbnail can be made (a WebP, a picture over ``ImagePixels/maxDecodedPixels``:
+    ///   its header is read, nothing decoded).
+    public func thumbnail(recordID id: Int64, index: Int) throws -> URL {
+        let r = try record(id)
+        guard let file = r.files.first(where: { $0.index == index }) else {
+            throw WendaoError(.notFound, "image record \(id) has no picture \(index)")
+        }
+        if let path = file.thumbnailPath, FileManager.default.fileExists(atPath: path) {
+            return URL(fileURLWithPath: path)
+        }
+        if let reason = file.thumbnailSkipped {
+            throw WendaoError(.unsupported, "no thumbnail for picture \(index) of image \(id): \(reason)")
+        }
+        // Header first: a bomb is refused before its bytes are even read in full.
+        let handle = FileHandle(forReadingAtPath: file.path)
+        defer { try? handle?.close() }
+        guard let handle, let head = try? handle.read(upToCount: 512 * 1024) else {
+            throw WendaoError(.notFound, "the file of picture \(index) of image \(id) is missing")
+        }
+        var outcome: (path: URL?, skipped: String?)
+        do {
+            let info = try ImageSniffer.inspect(head)
+            try ImagePixels.checkDecodable(info, purpose: "a thumbnail")
+            guard let rest = try? handle.readToEnd() else {
+                throw WendaoError(.unreadable, "the file cannot be read")
+            }
+            outcome = makeThumbnail(head + rest, sha256: file.sha256, info: info)
+        } catch let e as WendaoError {
+            outcome = (nil, e.message)
+        } catch {
+            outcome = (nil, "the file cannot be read")
+        }
+        let mark = outcome.path == nil ? (outcome.skipped ?? "no thumbnail") : ""
+        try wrap("cannot record the thumbnail") {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE image_files SET thumb = ? WHERE sha256 = ?", arguments: [mark, file.sha256])
+            }
+        }
+        guard let path = outcome.path else {
+            throw WendaoError(.unsupported, "no thumbnail for picture \(index) of image \(id): \(mark)")
+        }
+        return path
     }
 
     // MARK: Records
@@ -375,10 +470,14 @@ public final class ImageGallery: Sendable {
                 for f in files {
                     try db.execute(
                         sql: """
-                            INSERT INTO image_files (record_id, idx, sha256, format, bytes, width, height, source_url)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            INSERT INTO image_files (record_id, idx, sha256, format, bytes, width, height, source_url,
+                                thumb)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [id, f.index, f.sha256, f.format.rawValue, f.bytes, f.width, f.height, f.sourceURL])
+                        arguments: [
+                            id, f.index, f.sha256, f.format.rawValue, f.bytes, f.width, f.height, f.sourceURL,
+                            f.thumbnailPath != nil ? "" : f.thumbnailSkipped,
+                        ])
                 }
             }
         }
@@ -392,9 +491,12 @@ public final class ImageGallery: Sendable {
         ).map { f -> ImageFile in
             let format = ImageFormat(rawValue: f["format"]) ?? .png
             let sha: String = f["sha256"]
+            let thumb: String? = f["thumb"]
             return ImageFile(
                 index: f["idx"], sha256: sha, format: format, bytes: f["bytes"], width: f["width"], height: f["height"],
-                path: path(sha256: sha, format: format).path, sourceURL: f["source_url"])
+                path: path(sha256: sha, format: format).path, sourceURL: f["source_url"],
+                thumbnailPath: thumb == "" ? thumbnailPath(sha256: sha).path : nil,
+                thumbnailSkipped: thumb.flatMap { $0.isEmpty ? nil : $0 })
         }
         let tags = try String.fetchAll(
             db, sql: "SELECT tag FROM image_tags WHERE record_id = ? ORDER BY tag", arguments: [id])
@@ -648,7 +750,10 @@ public final class ImageGallery: Sendable {
                         db, sql: "SELECT COUNT(*) FROM image_files WHERE sha256 = ?", arguments: [f.sha256]) ?? 0
                 }
             }
-            if others == 0 { try? FileManager.default.removeItem(atPath: f.path) }
+            if others == 0 {
+                try? FileManager.default.removeItem(atPath: f.path)
+                try? FileManager.default.removeItem(at: thumbnailPath(sha256: f.sha256))
+            }
         }
     }
 }
