@@ -325,10 +325,10 @@ public final class ImageGallery: Sendable {
         do {
             let info = try ImageSniffer.inspect(head)
             try ImagePixels.checkDecodable(info, purpose: "a thumbnail")
-            guard let rest = try? handle.readToEnd() else {
-                throw WendaoError(.unreadable, "the file cannot be read")
-            }
-            outcome = makeThumbnail(head + rest, sha256: file.sha256, info: info)
+            // nil at the end of the file: all of it was in the head.
+            let rest: Data?
+            do { rest = try handle.readToEnd() } catch { throw WendaoError(.unreadable, "the file cannot be read") }
+            outcome = makeThumbnail(head + (rest ?? Data()), sha256: file.sha256, info: info)
         } catch let e as WendaoError {
             outcome = (nil, e.message)
         } catch {
