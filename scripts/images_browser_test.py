@@ -81,7 +81,7 @@ def checks(s):
     b.wait(lambda _: b.visible('section[data-view="images"]'), "the Images page")
     d.find_element(By.ID, "images-prompt").send_keys("白色背景上的真丝连衣裙，电商主图")
     d.find_element(By.CSS_SELECTOR, "[data-testid=images-submit]").click()
-    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#images-grid img[src^='data:image/png']"), "the picture in the gallery")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#images-grid img[src^='data:image/jpeg']"), "the picture's JPEG thumbnail in the gallery")
     b.wait(lambda _: b.visible("[data-testid=images-detail]"), "the record's details")
     check("白色背景" in b.text("[data-testid=images-detail]"), "the details show the prompt")
     check(d.find_elements(By.CSS_SELECTOR, "[data-testid=image-again]"), "the details offer Run again")
