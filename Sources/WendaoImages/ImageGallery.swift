@@ -305,16 +305,24 @@ public final class ImageGallery: Sendable {
     ///   reason when no thumbnail can be made (a WebP, a picture over ``ImagePixels/maxDecodedPixels``:
     ///   its header is read, nothing decoded).
     public func thumbnail(recordID id: Int64, index: Int) throws -> URL {
-        let r = try record(id)
-        guard let file = r.files.first(where: { $0.index == index }) else {
-            throw WendaoError(.notFound, "image record \(id) has no picture \(index)")
+        // One row of image_files, not the whole record: the gallery grid asks for 50 of these at once.
+        let row = try wrap("cannot read image record \(id)") {
+            try pool.read { db in
+                try Row.fetchOne(
+                    db, sql: "SELECT sha256, format, thumb FROM image_files WHERE record_id = ? AND idx = ?",
+                    arguments: [id, index])
+            }
         }
-        if let path = file.thumbnailPath, FileManager.default.fileExists(atPath: path) {
-            return URL(fileURLWithPath: path)
-        }
-        if let reason = file.thumbnailSkipped {
+        guard let row else { throw WendaoError(.notFound, "image record \(id) has no picture \(index)") }
+        let sha: String = row["sha256"]
+        let format = ImageFormat(rawValue: row["format"]) ?? .png
+        let thumb: String? = row["thumb"]
+        let made = thumbnailPath(sha256: sha)
+        if thumb == "", FileManager.default.fileExists(atPath: made.path) { return made }
+        if let reason = thumb, !reason.isEmpty {
             throw WendaoError(.unsupported, "no thumbnail for picture \(index) of image \(id): \(reason)")
         }
+        let file = (sha256: sha, path: path(sha256: sha, format: format).path)
         // Header first: a bomb is refused before its bytes are even read in full.
         let handle = FileHandle(forReadingAtPath: file.path)
         defer { try? handle?.close() }
@@ -349,8 +357,15 @@ public final class ImageGallery: Sendable {
 
     // MARK: Records
 
+    /// `2026-12-07T11:00:00Z` (what `ISO8601DateFormatter` writes), without making a formatter per call.
     static func iso(_ t: Double?) -> String? {
-        t.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
+        guard let t, t.isFinite else { return nil }
+        var seconds = time_t(t.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return nil }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
+            + "\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     /// The UTC day of a time, `2026-12-07`: the unit of the spending cap.
@@ -484,22 +499,43 @@ public final class ImageGallery: Sendable {
     }
 
     func record(_ db: Database, _ row: Row) throws -> ImageRecord {
-        let id: Int64 = row["id"]
-        let params = JSONValue.parse(Data((row["parameters"] as String).utf8))?.objectValue ?? [:]
-        let files = try Row.fetchAll(
-            db, sql: "SELECT * FROM image_files WHERE record_id = ? ORDER BY idx", arguments: [id]
-        ).map { f -> ImageFile in
+        try records(db, [row])[0]
+    }
+
+    /// Records from their rows, with the files and tags of all of them read in two queries (a page of 50
+    /// is three queries, not 101).
+    func records(_ db: Database, _ rows: [Row]) throws -> [ImageRecord] {
+        guard !rows.isEmpty else { return [] }
+        let ids = rows.map { $0["id"] as Int64 }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        var files: [Int64: [ImageFile]] = [:]
+        for f in try Row.fetchAll(
+            db, sql: "SELECT * FROM image_files WHERE record_id IN (\(marks)) ORDER BY record_id, idx",
+            arguments: StatementArguments(ids))
+        {
             let format = ImageFormat(rawValue: f["format"]) ?? .png
             let sha: String = f["sha256"]
             let thumb: String? = f["thumb"]
-            return ImageFile(
-                index: f["idx"], sha256: sha, format: format, bytes: f["bytes"], width: f["width"], height: f["height"],
-                path: path(sha256: sha, format: format).path, sourceURL: f["source_url"],
-                thumbnailPath: thumb == "" ? thumbnailPath(sha256: sha).path : nil,
-                thumbnailSkipped: thumb.flatMap { $0.isEmpty ? nil : $0 })
+            files[f["record_id"], default: []].append(
+                ImageFile(
+                    index: f["idx"], sha256: sha, format: format, bytes: f["bytes"], width: f["width"],
+                    height: f["height"], path: path(sha256: sha, format: format).path, sourceURL: f["source_url"],
+                    thumbnailPath: thumb == "" ? thumbnailPath(sha256: sha).path : nil,
+                    thumbnailSkipped: thumb.flatMap { $0.isEmpty ? nil : $0 }))
         }
-        let tags = try String.fetchAll(
-            db, sql: "SELECT tag FROM image_tags WHERE record_id = ? ORDER BY tag", arguments: [id])
+        var tags: [Int64: [String]] = [:]
+        for t in try Row.fetchAll(
+            db, sql: "SELECT record_id, tag FROM image_tags WHERE record_id IN (\(marks)) ORDER BY record_id, tag",
+            arguments: StatementArguments(ids))
+        {
+            tags[t["record_id"], default: []].append(t["tag"])
+        }
+        return rows.map { record($0, files: files[$0["id"]] ?? [], tags: tags[$0["id"]] ?? []) }
+    }
+
+    func record(_ row: Row, files: [ImageFile], tags: [String]) -> ImageRecord {
+        let id: Int64 = row["id"]
+        let params = JSONValue.parse(Data((row["parameters"] as String).utf8))?.objectValue ?? [:]
         let submitted: Double? = row["submitted_at"]
         let finished: Double? = row["finished_at"]
         return ImageRecord(
@@ -601,7 +637,7 @@ public final class ImageGallery: Sendable {
                         db,
                         sql: "SELECT * FROM image_records\(whereSQL) ORDER BY id DESC LIMIT \(limit) OFFSET \(offset)",
                         arguments: StatementArguments(args))
-                    return (try rows.map { try record(db, $0) }, total)
+                    return (try records(db, rows), total)
                 }
                 guard !terms.isEmpty else { return ([], 0) }
                 // BM25 (k1 1.2, b 0.75) over prompt + tag terms.
@@ -633,15 +669,13 @@ public final class ImageGallery: Sendable {
                 }
                 let ranked = scores.filter { allowed?.contains($0.key) ?? true }
                     .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key > $1.key }
-                let page = ranked.dropFirst(offset).prefix(limit)
-                var out: [ImageRecord] = []
-                for (id, _) in page {
-                    if let row = try Row.fetchOne(db, sql: "SELECT * FROM image_records WHERE id = ?", arguments: [id])
-                    {
-                        out.append(try record(db, row))
-                    }
-                }
-                return (out, ranked.count)
+                let page = ranked.dropFirst(offset).prefix(limit).map(\.key)
+                guard !page.isEmpty else { return ([], ranked.count) }
+                let marks = Array(repeating: "?", count: page.count).joined(separator: ",")
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM image_records WHERE id IN (\(marks))", arguments: StatementArguments(page))
+                let byID = Dictionary(uniqueKeysWithValues: try records(db, rows).map { ($0.id, $0) })
+                return (page.compactMap { byID[$0] }, ranked.count)
             }
         }
     }
