@@ -69,9 +69,13 @@ public enum ImagePixels {
         return try decode(data, info: info)
     }
 
-    static func decode(_ data: Data, info: ImageInfo) throws(WendaoError) -> RGB {
+    static func decode(_ data: Data, info: ImageInfo, refuseDamaged: Bool = false) throws(WendaoError) -> RGB {
         do {
-            let image = try OCRImageDecoder.decodePageData(data).image
+            let (image, damaged) = try OCRImageDecoder.decodePageData(data)
+            if damaged, refuseDamaged {
+                throw WendaoError(
+                    .corrupt, "damaged \(info.format.rawValue.uppercased()) picture (truncated or corrupt data)")
+            }
             return RGB(width: image.width, height: image.height, pixels: image.pixels)
         } catch let e as WendaoError {
             throw WendaoError(e.code == .limitExceeded ? .limitExceeded : .corrupt, e.message)
@@ -138,13 +142,15 @@ public enum ImagePixels {
     /// so nothing turns it a second time); nil for anything else (PNG, WebP, a JPEG without orientation
     /// or with orientation 1), which is sent byte for byte as it is.
     ///
-    /// - Throws: ``WendaoError`` when the picture is too large to decode or damaged.
+    /// - Throws: ``WendaoError`` when the picture is too large to decode, or damaged (a truncated JPEG is
+    ///   refused rather than sent with its missing part filled in).
     public static func upright(_ data: Data, info: ImageInfo, quality: Int = 92) throws(WendaoError) -> (
         data: Data, info: ImageInfo
     )? {
         guard info.format == .jpeg, (2...8).contains(info.orientation) else { return nil }
         try checkDecodable(info, purpose: "turning it upright")
-        let image = try decode(data, info: info)
+        // A damaged input would go to the provider with grey where the data is missing: refused instead.
+        let image = try decode(data, info: info, refuseDamaged: true)
         let out = try encodeJPEG(image, quality: quality)
         return (out, ImageInfo(format: .jpeg, width: image.width, height: image.height, orientation: 1))
     }

@@ -109,6 +109,30 @@ struct PixelsAndThumbnailTests {
         #expect(try ImagePixels.upright(Data(), info: webp) == nil)
     }
 
+    @Test("A truncated JPEG with an orientation is refused, naming the file, before anything is sent")
+    func truncatedUpright() async throws {
+        let scratch = try ScratchDirectory("img")
+        defer { scratch.remove() }
+        let whole = Quadrants.withOrientation(try ImagePixels.encodeJPEG(Quadrants.image(width: 320, height: 200)), 8)
+        let cut = whole.prefix(whole.count * 2 / 3)
+        let info = try ImageSniffer.inspect(cut)
+        #expect(info.orientation == 8)
+        let error = thrownWendaoError { _ = try ImagePixels.upright(cut, info: info) }
+        #expect(error?.code == .corrupt)
+        let server = try await FakeProviderServer.start { _, _ in task("PENDING") }
+        defer { Task { await server.shutdown() } }
+        let studio = try makeStudio(scratch, server: server) { $0.publicBaseURL = "https://studio.example.com" }
+        let person = try scratch.write("sideways.jpg", cut)
+        let top = try scratch.write("shirt.png", TestImages.png(width: 200, height: 200, seed: 2))
+        await #expect { try await studio.tryOn(TryOnRequest(person: person.path, top: top.path)) } throws: {
+            let m = ($0 as? WendaoError)?.message ?? ""
+            return m.contains("sideways.jpg") && m.contains("upright") && m.contains("damaged")
+        }
+        await studio.shutdown()
+        #expect(server.requests.isEmpty)
+        #expect(try studio.gallery.list(GalleryQuery()).total == 0)
+    }
+
     @Test("Try-on: a person photo with orientation 6 reaches the provider upright; other inputs byte for byte")
     func tryOnUpright() async throws {
         let scratch = try ScratchDirectory("img")
