@@ -3,8 +3,8 @@
 
 A fake DashScope on loopback (a task that goes PENDING → SUCCEEDED, a result PNG made here) stands in
 for the provider. On the Images page a prompt is generated (the POST answers 202 and the page follows the
-task), the picture's JPEG thumbnail appears in the gallery and the record's details (with "Run again"); on the Try-on page a person and a top are uploaded and the result
-shows beside them. Both pages are checked at desktop size and on a 390×844 phone screen (no sideways
+task), the picture's JPEG thumbnail appears in the gallery and the record's details (with "Run again");
+on the Try-on page a person and a top are uploaded and the result shows beside them. Both pages are checked at desktop size and on a 390×844 phone screen (no sideways
 scrolling); screenshots go to $WENDAO_ARTIFACTS. Prints `ok: …`; the first failure prints `FAIL: …`.
 """
 import http.server
