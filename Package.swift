@@ -214,11 +214,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The image studio: image providers (OpenAI-compatible, DashScope tasks, SD WebUI, ComfyUI), the task
-        // engine, the gallery (its own SQLite file under images/) and signed upload URLs.
+        // engine, the gallery (its own SQLite file under images/) and signed upload URLs; pictures are decoded
+        // and encoded (try-on inputs turned upright, thumbnails) by the same C codecs as OCR.
         .target(
             name: "WendaoImages",
             dependencies: [
-                "WendaoCore", "WendaoText", "WendaoWeb", "WendaoModels",
+                "WendaoCore", "WendaoText", "WendaoWeb", "WendaoModels", "WendaoOCR", "WendaoImageCodecs",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,9 +2,9 @@
 """Headless Chromium: the image studio's Images and Try-on pages (run by scripts/test.sh).
 
 A fake DashScope on loopback (a task that goes PENDING → SUCCEEDED, a result PNG made here) stands in
-for the provider. On the Images page a prompt is generated, the picture appears in the gallery and the
-record's details (with "Run again"); on the Try-on page a person and a top are uploaded and the result
-shows beside them. Both pages are checked at desktop size and on a 390×844 phone screen (no sideways
+for the provider. On the Images page a prompt is generated (the POST answers 202 and the page follows the
+task), the picture's JPEG thumbnail appears in the gallery and the record's details (with "Run again");
+on the Try-on page a person and a top are uploaded and the result shows beside them. Both pages are checked at desktop size and on a 390×844 phone screen (no sideways
 scrolling); screenshots go to $WENDAO_ARTIFACTS. Prints `ok: …`; the first failure prints `FAIL: …`.
 """
 import http.server
@@ -81,7 +81,7 @@ def checks(s):
     b.wait(lambda _: b.visible('section[data-view="images"]'), "the Images page")
     d.find_element(By.ID, "images-prompt").send_keys("白色背景上的真丝连衣裙，电商主图")
     d.find_element(By.CSS_SELECTOR, "[data-testid=images-submit]").click()
-    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#images-grid img[src^='data:image/png']"), "the picture in the gallery")
+    b.wait(lambda _: d.find_elements(By.CSS_SELECTOR, "#images-grid img[src^='data:image/jpeg']"), "the picture's JPEG thumbnail in the gallery")
     b.wait(lambda _: b.visible("[data-testid=images-detail]"), "the record's details")
     check("白色背景" in b.text("[data-testid=images-detail]"), "the details show the prompt")
     check(d.find_elements(By.CSS_SELECTOR, "[data-testid=image-again]"), "the details offer Run again")

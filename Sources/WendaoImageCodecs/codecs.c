@@ -217,3 +217,134 @@ int wendao_decode_tiff(const char *path, int page, long long max_pixels, int *wi
     *rgb = buf;
     return 0;
 }
+
+/* Encoding. The output of libjpeg's memory destination lives in a heap holder, so the buffer it
+ * (re)allocates is still known after a longjmp from an error. */
+struct jpeg_output {
+    unsigned char *buf;
+    unsigned long size;
+};
+
+int wendao_encode_jpeg(const unsigned char *rgb, int width, int height, int quality, unsigned char **out,
+                       size_t *outsize, char *err, size_t errlen) {
+    if (!rgb || width <= 0 || height <= 0) {
+        set_err(err, errlen, "no pixels to encode");
+        return 1;
+    }
+    struct jpeg_output *volatile output = calloc(1, sizeof(struct jpeg_output));
+    if (!output) {
+        set_err(err, errlen, "out of memory");
+        return 1;
+    }
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_failure failure;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&failure.mgr);
+    failure.mgr.error_exit = jpeg_fail;
+    failure.mgr.emit_message = jpeg_quiet;
+    failure.message[0] = 0;
+    if (setjmp(failure.jump)) {
+        set_err(err, errlen, failure.message[0] ? failure.message : "JPEG encoding failed");
+        jpeg_destroy_compress(&cinfo);
+        free(output->buf);
+        free(output);
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &output->buf, &output->size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality < 1 ? 1 : quality > 100 ? 100 : quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW rows[1] = {(JSAMPROW)(rgb + (size_t)cinfo.next_scanline * (size_t)width * 3)};
+        jpeg_write_scanlines(&cinfo, rows, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = output->buf;
+    *outsize = (size_t)output->size;
+    free(output);
+    return 0;
+}
+
+int wendao_encode_png(const unsigned char *rgb, int width, int height, unsigned char **out, size_t *outsize,
+                      char *err, size_t errlen) {
+    if (!rgb || width <= 0 || height <= 0) {
+        set_err(err, errlen, "no pixels to encode");
+        return 1;
+    }
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)width;
+    image.height = (png_uint_32)height;
+    image.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&image, NULL, &size, 0, rgb, 0, NULL)) {
+        set_err(err, errlen, image.message[0] ? image.message : "PNG encoding failed");
+        png_image_free(&image);
+        return 1;
+    }
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        png_image_free(&image);
+        set_err(err, errlen, "out of memory");
+        return 1;
+    }
+    if (!png_image_write_to_memory(&image, buf, &size, 0, rgb, 0, NULL)) {
+        set_err(err, errlen, image.message[0] ? image.message : "PNG encoding failed");
+        free(buf);
+        png_image_free(&image);
+        return 1;
+    }
+    png_image_free(&image);
+    *out = buf;
+    *outsize = (size_t)size;
+    return 0;
+}
+
+int wendao_reduce_rgb(const unsigned char *src, int width, int height, unsigned char *dst, int out_width,
+                      int out_height) {
+    if (!src || !dst || out_width <= 0 || out_height <= 0 || out_width > width || out_height > height) return 1;
+    unsigned long long *sums = calloc((size_t)out_width * 3, sizeof(unsigned long long));
+    if (!sums) return 1;
+    for (int oy = 0; oy < out_height; oy++) {
+        int y0 = (int)((long long)oy * height / out_height);
+        int y1 = (int)((long long)(oy + 1) * height / out_height);
+        if (y1 <= y0) y1 = y0 + 1;
+        memset(sums, 0, (size_t)out_width * 3 * sizeof(unsigned long long));
+        for (int y = y0; y < y1; y++) {
+            const unsigned char *row = src + (size_t)y * width * 3;
+            for (int ox = 0; ox < out_width; ox++) {
+                int x0 = (int)((long long)ox * width / out_width);
+                int x1 = (int)((long long)(ox + 1) * width / out_width);
+                if (x1 <= x0) x1 = x0 + 1;
+                unsigned long long r = 0, g = 0, b = 0;
+                for (int x = x0; x < x1; x++) {
+                    r += row[3 * x];
+                    g += row[3 * x + 1];
+                    b += row[3 * x + 2];
+                }
+                sums[3 * ox] += r;
+                sums[3 * ox + 1] += g;
+                sums[3 * ox + 2] += b;
+            }
+        }
+        for (int ox = 0; ox < out_width; ox++) {
+            int x0 = (int)((long long)ox * width / out_width);
+            int x1 = (int)((long long)(ox + 1) * width / out_width);
+            if (x1 <= x0) x1 = x0 + 1;
+            unsigned long long n = (unsigned long long)(x1 - x0) * (unsigned long long)(y1 - y0);
+            unsigned char *d = dst + ((size_t)oy * out_width + ox) * 3;
+            d[0] = (unsigned char)((sums[3 * ox] + n / 2) / n);
+            d[1] = (unsigned char)((sums[3 * ox + 1] + n / 2) / n);
+            d[2] = (unsigned char)((sums[3 * ox + 2] + n / 2) / n);
+        }
+    }
+    free(sums);
+    return 0;
+}

@@ -22,11 +22,17 @@ public struct ImageFile: Sendable, Equatable, Codable {
     public var path: String
     /// Where it was downloaded from (query removed: provider URLs carry signatures), if anywhere.
     public var sourceURL: String?
+    /// Absolute path of the thumbnail (a JPEG of ``ImagePixels/thumbnailSide`` pixels on the long side
+    /// beside the file), once made.
+    public var thumbnailPath: String?
+    /// Why no thumbnail was made (a WebP, more pixels than are decoded, a damaged file); nil when one was
+    /// made or none was tried yet (it is then made when first asked for).
+    public var thumbnailSkipped: String?
 
     /// Creates a file entry.
     public init(
         index: Int, sha256: String, format: ImageFormat, bytes: Int, width: Int, height: Int, path: String,
-        sourceURL: String?
+        sourceURL: String?, thumbnailPath: String? = nil, thumbnailSkipped: String? = nil
     ) {
         self.index = index
         self.sha256 = sha256
@@ -36,11 +42,15 @@ public struct ImageFile: Sendable, Equatable, Codable {
         self.height = height
         self.path = path
         self.sourceURL = sourceURL
+        self.thumbnailPath = thumbnailPath
+        self.thumbnailSkipped = thumbnailSkipped
     }
 
     enum CodingKeys: String, CodingKey {
         case index, sha256, format, bytes, width, height, path
         case sourceURL = "source_url"
+        case thumbnailPath = "thumbnail_path"
+        case thumbnailSkipped = "thumbnail_skipped"
     }
 }
 
@@ -210,6 +220,10 @@ public final class ImageGallery: Sendable {
                     CREATE INDEX image_shares_record ON image_shares(record_id);
                     """)
         }
+        // thumb: NULL not tried yet, '' made (files/ab/<sha256>.thumb.jpg), else why none was made.
+        m.registerMigration("images-v3-thumbnails") { db in
+            try db.execute(sql: "ALTER TABLE image_files ADD COLUMN thumb TEXT")
+        }
         return m
     }
 
@@ -252,10 +266,106 @@ public final class ImageGallery: Sendable {
         return (sha, url)
     }
 
+    /// Where the thumbnail of the file with `sha256` lives (beside it: `<sha256>.thumb.jpg`).
+    public func thumbnailPath(sha256: String) -> URL {
+        directory.appendingPathComponent("files").appendingPathComponent(String(sha256.prefix(2)))
+            .appendingPathComponent("\(sha256).thumb.jpg")
+    }
+
+    /// Makes the thumbnail of stored bytes (already inspected) unless it exists; returns its path, or
+    /// the reason none can be made (recorded with the file, never a thrown error: a result is kept
+    /// even when its thumbnail cannot be made).
+    public func makeThumbnail(_ data: Data, sha256: String, info: ImageInfo) -> (path: URL?, skipped: String?) {
+        let url = thumbnailPath(sha256: sha256)
+        if FileManager.default.fileExists(atPath: url.path) { return (url, nil) }
+        let thumb: Data
+        do { thumb = try ImagePixels.thumbnail(data, info: info) } catch { return (nil, error.message) }
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(sha256).\(UUID().uuidString).tmp")
+        do {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try thumb.write(to: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            return (nil, "the thumbnail cannot be written: \(error.localizedDescription)")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            try? FileManager.default.removeItem(at: tmp)
+            if !FileManager.default.fileExists(atPath: url.path) {
+                return (nil, "the thumbnail cannot be written to \(url.lastPathComponent)")
+            }
+        }
+        return (url, nil)
+    }
+
+    /// The thumbnail of picture `index` of record `id`, made now if it was never tried (records stored
+    /// before thumbnails existed) and recorded either way.
+    ///
+    /// - Throws: ``WendaoError`` `notFound` (no such record or picture), `unsupported` with the recorded
+    ///   reason when no thumbnail can be made (a WebP, a picture over ``ImagePixels/maxDecodedPixels``:
+    ///   its header is read, nothing decoded).
+    public func thumbnail(recordID id: Int64, index: Int) throws -> URL {
+        // One row of image_files, not the whole record: the gallery grid asks for 50 of these at once.
+        let row = try wrap("cannot read image record \(id)") {
+            try pool.read { db in
+                try Row.fetchOne(
+                    db, sql: "SELECT sha256, format, thumb FROM image_files WHERE record_id = ? AND idx = ?",
+                    arguments: [id, index])
+            }
+        }
+        guard let row else { throw WendaoError(.notFound, "image record \(id) has no picture \(index)") }
+        let sha: String = row["sha256"]
+        let format = ImageFormat(rawValue: row["format"]) ?? .png
+        let thumb: String? = row["thumb"]
+        let made = thumbnailPath(sha256: sha)
+        if thumb == "", FileManager.default.fileExists(atPath: made.path) { return made }
+        if let reason = thumb, !reason.isEmpty {
+            throw WendaoError(.unsupported, "no thumbnail for picture \(index) of image \(id): \(reason)")
+        }
+        let file = (sha256: sha, path: path(sha256: sha, format: format).path)
+        // Header first: a bomb is refused before its bytes are even read in full.
+        let handle = FileHandle(forReadingAtPath: file.path)
+        defer { try? handle?.close() }
+        guard let handle, let head = try? handle.read(upToCount: 512 * 1024) else {
+            throw WendaoError(.notFound, "the file of picture \(index) of image \(id) is missing")
+        }
+        var outcome: (path: URL?, skipped: String?)
+        do {
+            let info = try ImageSniffer.inspect(head)
+            try ImagePixels.checkDecodable(info, purpose: "a thumbnail")
+            // nil at the end of the file: all of it was in the head.
+            let rest: Data?
+            do { rest = try handle.readToEnd() } catch { throw WendaoError(.unreadable, "the file cannot be read") }
+            outcome = makeThumbnail(head + (rest ?? Data()), sha256: file.sha256, info: info)
+        } catch let e as WendaoError {
+            outcome = (nil, e.message)
+        } catch {
+            outcome = (nil, "the file cannot be read")
+        }
+        let mark = outcome.path == nil ? (outcome.skipped ?? "no thumbnail") : ""
+        try wrap("cannot record the thumbnail") {
+            try pool.write { db in
+                try db.execute(
+                    sql: "UPDATE image_files SET thumb = ? WHERE sha256 = ?", arguments: [mark, file.sha256])
+            }
+        }
+        guard let path = outcome.path else {
+            throw WendaoError(.unsupported, "no thumbnail for picture \(index) of image \(id): \(mark)")
+        }
+        return path
+    }
+
     // MARK: Records
 
+    /// `2026-12-07T11:00:00Z` (what `ISO8601DateFormatter` writes), without making a formatter per call.
     static func iso(_ t: Double?) -> String? {
-        t.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
+        guard let t, t.isFinite else { return nil }
+        var seconds = time_t(t.rounded(.down))
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return nil }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
+            + "\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     /// The UTC day of a time, `2026-12-07`: the unit of the spending cap.
@@ -375,29 +485,57 @@ public final class ImageGallery: Sendable {
                 for f in files {
                     try db.execute(
                         sql: """
-                            INSERT INTO image_files (record_id, idx, sha256, format, bytes, width, height, source_url)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            INSERT INTO image_files (record_id, idx, sha256, format, bytes, width, height, source_url,
+                                thumb)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [id, f.index, f.sha256, f.format.rawValue, f.bytes, f.width, f.height, f.sourceURL])
+                        arguments: [
+                            id, f.index, f.sha256, f.format.rawValue, f.bytes, f.width, f.height, f.sourceURL,
+                            f.thumbnailPath != nil ? "" : f.thumbnailSkipped,
+                        ])
                 }
             }
         }
     }
 
     func record(_ db: Database, _ row: Row) throws -> ImageRecord {
-        let id: Int64 = row["id"]
-        let params = JSONValue.parse(Data((row["parameters"] as String).utf8))?.objectValue ?? [:]
-        let files = try Row.fetchAll(
-            db, sql: "SELECT * FROM image_files WHERE record_id = ? ORDER BY idx", arguments: [id]
-        ).map { f -> ImageFile in
+        try records(db, [row])[0]
+    }
+
+    /// Records from their rows, with the files and tags of all of them read in two queries (a page of 50
+    /// is three queries, not 101).
+    func records(_ db: Database, _ rows: [Row]) throws -> [ImageRecord] {
+        guard !rows.isEmpty else { return [] }
+        let ids = rows.map { $0["id"] as Int64 }
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        var files: [Int64: [ImageFile]] = [:]
+        for f in try Row.fetchAll(
+            db, sql: "SELECT * FROM image_files WHERE record_id IN (\(marks)) ORDER BY record_id, idx",
+            arguments: StatementArguments(ids))
+        {
             let format = ImageFormat(rawValue: f["format"]) ?? .png
             let sha: String = f["sha256"]
-            return ImageFile(
-                index: f["idx"], sha256: sha, format: format, bytes: f["bytes"], width: f["width"], height: f["height"],
-                path: path(sha256: sha, format: format).path, sourceURL: f["source_url"])
+            let thumb: String? = f["thumb"]
+            files[f["record_id"], default: []].append(
+                ImageFile(
+                    index: f["idx"], sha256: sha, format: format, bytes: f["bytes"], width: f["width"],
+                    height: f["height"], path: path(sha256: sha, format: format).path, sourceURL: f["source_url"],
+                    thumbnailPath: thumb == "" ? thumbnailPath(sha256: sha).path : nil,
+                    thumbnailSkipped: thumb.flatMap { $0.isEmpty ? nil : $0 }))
         }
-        let tags = try String.fetchAll(
-            db, sql: "SELECT tag FROM image_tags WHERE record_id = ? ORDER BY tag", arguments: [id])
+        var tags: [Int64: [String]] = [:]
+        for t in try Row.fetchAll(
+            db, sql: "SELECT record_id, tag FROM image_tags WHERE record_id IN (\(marks)) ORDER BY record_id, tag",
+            arguments: StatementArguments(ids))
+        {
+            tags[t["record_id"], default: []].append(t["tag"])
+        }
+        return rows.map { record($0, files: files[$0["id"]] ?? [], tags: tags[$0["id"]] ?? []) }
+    }
+
+    func record(_ row: Row, files: [ImageFile], tags: [String]) -> ImageRecord {
+        let id: Int64 = row["id"]
+        let params = JSONValue.parse(Data((row["parameters"] as String).utf8))?.objectValue ?? [:]
         let submitted: Double? = row["submitted_at"]
         let finished: Double? = row["finished_at"]
         return ImageRecord(
@@ -499,7 +637,7 @@ public final class ImageGallery: Sendable {
                         db,
                         sql: "SELECT * FROM image_records\(whereSQL) ORDER BY id DESC LIMIT \(limit) OFFSET \(offset)",
                         arguments: StatementArguments(args))
-                    return (try rows.map { try record(db, $0) }, total)
+                    return (try records(db, rows), total)
                 }
                 guard !terms.isEmpty else { return ([], 0) }
                 // BM25 (k1 1.2, b 0.75) over prompt + tag terms.
@@ -531,15 +669,13 @@ public final class ImageGallery: Sendable {
                 }
                 let ranked = scores.filter { allowed?.contains($0.key) ?? true }
                     .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key > $1.key }
-                let page = ranked.dropFirst(offset).prefix(limit)
-                var out: [ImageRecord] = []
-                for (id, _) in page {
-                    if let row = try Row.fetchOne(db, sql: "SELECT * FROM image_records WHERE id = ?", arguments: [id])
-                    {
-                        out.append(try record(db, row))
-                    }
-                }
-                return (out, ranked.count)
+                let page = ranked.dropFirst(offset).prefix(limit).map(\.key)
+                guard !page.isEmpty else { return ([], ranked.count) }
+                let marks = Array(repeating: "?", count: page.count).joined(separator: ",")
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM image_records WHERE id IN (\(marks))", arguments: StatementArguments(page))
+                let byID = Dictionary(uniqueKeysWithValues: try records(db, rows).map { ($0.id, $0) })
+                return (page.compactMap { byID[$0] }, ranked.count)
             }
         }
     }
@@ -648,7 +784,10 @@ public final class ImageGallery: Sendable {
                         db, sql: "SELECT COUNT(*) FROM image_files WHERE sha256 = ?", arguments: [f.sha256]) ?? 0
                 }
             }
-            if others == 0 { try? FileManager.default.removeItem(atPath: f.path) }
+            if others == 0 {
+                try? FileManager.default.removeItem(atPath: f.path)
+                try? FileManager.default.removeItem(at: thumbnailPath(sha256: f.sha256))
+            }
         }
     }
 }

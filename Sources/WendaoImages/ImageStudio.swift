@@ -79,6 +79,25 @@ public struct TryOnRequest: Sendable {
     }
 }
 
+/// A request checked and ready to run: what is sent to the provider and what is recorded.
+struct PreparedTask: Sendable {
+    var job: ImageJob
+    var provider: any ImageProvider
+    var modelID: String
+    var parameters: [String: JSONValue]
+    var tags: [String]
+    var label: String?
+    var owner: String?
+}
+
+/// A task recorded and left running in the background (``ImageStudio/startGenerate(_:progress:)``).
+public struct StartedImageTask: Sendable {
+    /// The record as written before anything was sent (status `submitting`).
+    public let record: ImageRecord
+    /// Ends with the finished record (also when the provider refused: the record says how).
+    public let finished: Task<ImageRecord, Never>
+}
+
 /// The image studio's task engine: checks a request before any money is spent (prompt, count,
 /// size, inputs, the daily cap), records it, submits it, polls with back-off (no thread per task),
 /// downloads the results through the guarded web client, stores them by SHA-256 and records cost
@@ -243,6 +262,33 @@ public final class ImageStudio: Sendable {
     public func generate(
         _ r: GenerateRequest, progress: (@Sendable (ImageProgress) -> Void)? = nil
     ) async throws -> ImageRecord {
+        try await run(try prepare(r), progress: progress)
+    }
+
+    /// Checks and records a text-to-image request like ``generate(_:progress:)``, then leaves it running
+    /// in the background (submitted, polled with back-off, stored: the same engine, no thread held while
+    /// it waits) and returns at once with the record as written (status `submitting`). Follow it in the
+    /// gallery (``ImageGallery/record(_:)``) or await ``StartedImageTask/finished``.
+    ///
+    /// - Throws: what ``generate(_:progress:)`` throws before anything is sent; the provider's answer is
+    ///   recorded, never thrown.
+    public func startGenerate(
+        _ r: GenerateRequest, progress: (@Sendable (ImageProgress) -> Void)? = nil
+    ) throws -> StartedImageTask {
+        try start(try prepare(r), progress: progress)
+    }
+
+    /// Checks and records a try-on request like ``tryOn(_:progress:)`` (inputs checked, turned upright
+    /// and made reachable before it returns), then leaves it running in the background as
+    /// ``startGenerate(_:progress:)`` does.
+    public func startTryOn(
+        _ r: TryOnRequest, progress: (@Sendable (ImageProgress) -> Void)? = nil
+    ) async throws -> StartedImageTask {
+        try start(try await prepare(r), progress: progress)
+    }
+
+    /// A text-to-image request checked and turned into what is sent and what is recorded.
+    func prepare(_ r: GenerateRequest) throws -> PreparedTask {
         let (provider, id, wire) = try self.provider(for: r.model, workflow: r.workflow)
         let prompt = r.prompt.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !prompt.isEmpty else { throw WendaoError(.invalidArgument, "the prompt is empty") }
@@ -279,14 +325,20 @@ public final class ImageStudio: Sendable {
         if let c = r.cfgScale { params["cfg_scale"] = .number(c) }
         if !r.extra.isEmpty { params["extra"] = .object(r.extra) }
         if let i = inputs.first, let d = i.data { params["inputs"] = ["init": .string(Self.sha(d))] }
-        return try await run(
-            job, provider: provider, modelID: id, parameters: params, tags: r.tags, progress: progress, owner: r.owner)
+        return PreparedTask(
+            job: job, provider: provider, modelID: id, parameters: params, tags: r.tags, label: nil, owner: r.owner)
     }
 
-    /// Dresses a person in garments; returns the finished record.
+    /// Dresses a person in garments; returns the finished record. A JPEG input with an EXIF orientation
+    /// is turned upright before it is sent (other inputs go byte for byte).
     public func tryOn(_ r: TryOnRequest, progress: (@Sendable (ImageProgress) -> Void)? = nil) async throws
         -> ImageRecord
     {
+        try await run(try await prepare(r), progress: progress)
+    }
+
+    /// A try-on request checked, its inputs made reachable, turned into what is sent and recorded.
+    func prepare(_ r: TryOnRequest) async throws -> PreparedTask {
         let (provider, id, wire) = try self.provider(for: r.model, workflow: r.workflow)
         guard r.top != nil || r.bottom != nil || r.data["top"] != nil || r.data["bottom"] != nil else {
             throw WendaoError(.invalidArgument, "try-on needs --top and/or --bottom besides --person")
@@ -319,8 +371,8 @@ public final class ImageStudio: Sendable {
                 return "\(role) \(URL(fileURLWithPath: s).lastPathComponent)"
             }
             .joined(separator: ", ")
-        return try await run(
-            job, provider: provider, modelID: id, parameters: params, tags: r.tags, progress: progress, label: label)
+        return PreparedTask(
+            job: job, provider: provider, modelID: id, parameters: params, tags: r.tags, label: label, owner: nil)
     }
 
     /// Checks one input (a local file, or an http(s) URL fetched through the guarded client and
@@ -336,8 +388,20 @@ public final class ImageStudio: Sendable {
             guard case .fetched(let page) = try await fetcher.fetch(url) else {
                 throw WendaoError(.unavailable, "\(role) URL answered 304 without a body")
             }
-            let info = try InputChecks.check(
-                data: page.body, name: WebFetcherShown.shown(url), role: role, limits: limits)
+            let shown = WebFetcherShown.shown(url)
+            let info = try InputChecks.check(data: page.body, name: shown, role: role, limits: limits)
+            if info.format == .jpeg, (2...8).contains(info.orientation) {
+                // Turned upright, the bytes are new: they need a URL of ours (or go as bytes).
+                if !needsURL || configuration.publicBaseURL != nil
+                    || (configuration.dashScopeTemporaryUploads && provider is DashScopeImages)
+                {
+                    return try await prepareInput(
+                        data: page.body, name: shown, role: role, limits: limits, provider: provider, model: model)
+                }
+                logger.warning(
+                    "input URL has an EXIF orientation but no public_base_url is set to offer it turned upright; sent as is",
+                    metadata: ["role": "\(role)", "orientation": "\(info.orientation)"])
+            }
             return ImageInput(role: role, url: source, data: needsURL ? nil : page.body, info: info)
         }
         let (data, _) = try InputChecks.check(file: URL(fileURLWithPath: source), role: role, limits: limits)
@@ -352,7 +416,11 @@ public final class ImageStudio: Sendable {
         data: Data, name: String, role: String, limits: InputLimits, provider: any ImageProvider, model: String
     ) async throws -> ImageInput {
         let needsURL = provider.needsInputURLs
-        let info = try InputChecks.check(data: data, name: name, role: role, limits: limits)
+        var data = data
+        var info = try InputChecks.check(data: data, name: name, role: role, limits: limits)
+        if let turned = try Self.upright(data, info: info, name: name, role: role, limits: limits) {
+            (data, info) = turned
+        }
         guard needsURL else { return ImageInput(role: role, data: data, info: info) }
         if configuration.publicBaseURL == nil, configuration.dashScopeTemporaryUploads,
             let dashScope = provider as? DashScopeImages
@@ -372,6 +440,24 @@ public final class ImageStudio: Sendable {
         let signer = try URLSigner.open(dataDirectory: dataDirectory, baseURL: base)
         let url = signer.url(for: "\(sha).\(info.format.fileExtension)", ttl: configuration.signedURLTTL)
         return ImageInput(role: role, url: url, data: data, info: info)
+    }
+
+    /// A JPEG input with EXIF orientation 2–8 decoded, turned upright and encoded again, then checked
+    /// against the limits once more (the new file's size in bytes differs); nil when nothing needs turning.
+    static func upright(_ data: Data, info: ImageInfo, name: String, role: String, limits: InputLimits) throws
+        -> (Data, ImageInfo)?
+    {
+        let turned: (data: Data, info: ImageInfo)?
+        do { turned = try ImagePixels.upright(data, info: info) } catch {
+            throw WendaoError(
+                .invalidArgument,
+                "\(role) image \(name) cannot be turned upright by its EXIF orientation \(info.orientation): \(error.message)"
+            )
+        }
+        guard let turned else { return nil }
+        let checked = try InputChecks.check(
+            data: turned.data, name: "\(name) (turned upright by its EXIF orientation)", role: role, limits: limits)
+        return (turned.data, checked)
     }
 
     func checkCount(_ n: Int, _ provider: any ImageProvider) throws {
@@ -416,10 +502,36 @@ public final class ImageStudio: Sendable {
 
     // MARK: Running
 
-    func run(
-        _ job: ImageJob, provider: any ImageProvider, modelID: String, parameters: [String: JSONValue], tags: [String],
-        progress: (@Sendable (ImageProgress) -> Void)?, label: String? = nil, owner: String? = nil
-    ) async throws -> ImageRecord {
+    /// Runs a prepared task to its end.
+    func run(_ p: PreparedTask, progress: (@Sendable (ImageProgress) -> Void)?) async throws -> ImageRecord {
+        let id = try admit(p)
+        return try await execute(id, p, progress: progress)
+    }
+
+    /// Records a prepared task and runs it in an unstructured task (it outlives the caller's request).
+    func start(_ p: PreparedTask, progress: (@Sendable (ImageProgress) -> Void)?) throws -> StartedImageTask {
+        let id = try admit(p)
+        let recorded = try gallery.record(id)
+        let finished = Task { [self] () -> ImageRecord in
+            do {
+                return try await execute(id, p, progress: progress)
+            } catch {
+                // The failure is in the record already (a refused submission); this is for the log.
+                logger.warning(
+                    "image task ended with an error",
+                    metadata: ["record": "\(id)", "reason": "\(Self.wendao(error).message)"])
+                return (try? gallery.record(id)) ?? recorded
+            }
+        }
+        return StartedImageTask(record: recorded, finished: finished)
+    }
+
+    /// Checks the daily cap and the key's quota and writes the record (status `submitting`); returns its id.
+    func admit(_ p: PreparedTask) throws -> Int64 {
+        let job = p.job
+        let provider = p.provider
+        let modelID = p.modelID
+        let owner = p.owner
         let estimate = estimate(modelID, provider: provider.name, count: job.count)
         try checkCap(estimate)
         let quota = owner == nil ? nil : configuration.keyDailyImages
@@ -437,10 +549,19 @@ public final class ImageStudio: Sendable {
             }
             if let cap { try Self.checkCap(spent: spent, cost: estimate ?? 0, cap: cap, currency: currency) }
         }
-        let id = try gallery.create(
-            kind: job.kind, prompt: label ?? job.prompt, negativePrompt: job.negativePrompt, parameters: parameters,
-            seed: job.seed, model: modelID, provider: provider.name, estimatedCost: estimate,
-            currency: configuration.currency, tags: tags, owner: owner, admit: admit)
+        return try gallery.create(
+            kind: job.kind, prompt: p.label ?? job.prompt, negativePrompt: job.negativePrompt,
+            parameters: p.parameters, seed: job.seed, model: modelID, provider: provider.name, estimatedCost: estimate,
+            currency: configuration.currency, tags: p.tags, owner: owner, admit: admit)
+    }
+
+    /// Submits a recorded task, follows it and stores its pictures.
+    func execute(_ id: Int64, _ p: PreparedTask, progress: (@Sendable (ImageProgress) -> Void)?) async throws
+        -> ImageRecord
+    {
+        let job = p.job
+        let provider = p.provider
+        let modelID = p.modelID
         progress?(ImageProgress(recordID: id, status: .submitting, note: "submitting to \(provider.name)"))
         let submission: ImageSubmission
         do {
@@ -601,10 +722,15 @@ public final class ImageStudio: Sendable {
                     throw WendaoError(.badResponse, "result is \(error.message)")
                 }
                 let (sha, path) = try gallery.storeFile(data, info: info)
+                let thumbnail = gallery.makeThumbnail(data, sha256: sha, info: info)
+                if let reason = thumbnail.skipped {
+                    logger.info("no thumbnail", metadata: ["record": "\(id)", "reason": "\(reason)"])
+                }
                 files.append(
                     ImageFile(
                         index: index, sha256: sha, format: info.format, bytes: data.count, width: info.width,
-                        height: info.height, path: path.path, sourceURL: source))
+                        height: info.height, path: path.path, sourceURL: source, thumbnailPath: thumbnail.path?.path,
+                        thumbnailSkipped: thumbnail.skipped))
             } catch {
                 failures += 1
                 let e = Self.wendao(error)

@@ -84,6 +84,20 @@ extension WendaoAPI {
         return d
     }
 
+    /// `?wait=true|false` of the generate and try-on routes (absent: false).
+    static func waitParameter(_ request: Request) throws -> Bool {
+        guard let wait = request.uri.queryParameters.get("wait") else { return false }
+        guard wait == "true" || wait == "false" else { throw APIError.badRequest("wait must be true or false") }
+        return wait == "true"
+    }
+
+    /// 202 Accepted with the record as written and where to follow it.
+    static func accepted(_ record: ImageRecord) throws -> Response {
+        var response = try JSON.response(record, status: .accepted)
+        response.headers[.location] = "/api/v1/images/\(record.id)"
+        return response
+    }
+
     static func imageRequest(_ body: ImageGenerationBody, defaultModel: String) throws -> GenerateRequest {
         var r = GenerateRequest(model: body.model ?? defaultModel, prompt: body.prompt)
         if let size = body.size {
@@ -149,17 +163,22 @@ extension WendaoAPI {
             }
             return try JSON.response(Page(total: total, records: records))
         }
+        // Both answer 202 with the record as written the moment the request is checked and recorded; the
+        // task engine goes on submitting and polling, and GET /api/v1/images/{id} shows where it is.
+        // `?wait=true` answers 201 with the finished record instead.
         api.post("images") { request, context in
             try requireAdmin(context)
+            let wait = try Self.waitParameter(request)
             let body = try await JSON.decode(ImageGenerationBody.self, from: request, limit: 1 << 20)
             let studio = try imageStudio(parts)
             let r = try Self.imageRequest(body, defaultModel: studio.configuration.defaultModel)
             try studio.validate(model: r.model)
-            let record = try await studio.generate(r)
-            return try JSON.response(record, status: .created)
+            if wait { return try JSON.response(try await studio.generate(r), status: .created) }
+            return try Self.accepted(try studio.startGenerate(r).record)
         }
         api.post("tryon") { request, context in
             try requireAdmin(context)
+            let wait = try Self.waitParameter(request)
             let body = try await JSON.decode(TryOnBody.self, from: request, limit: 24 << 20)
             let studio = try imageStudio(parts)
             var r = TryOnRequest(person: "")
@@ -174,8 +193,8 @@ extension WendaoAPI {
             guard r.data["person"] != nil else { throw APIError.badRequest("person is required") }
             r.tags = body.tags ?? []
             try studio.validate(model: r.model)
-            let record = try await studio.tryOn(r)
-            return try JSON.response(record, status: .created)
+            if wait { return try JSON.response(try await studio.tryOn(r), status: .created) }
+            return try Self.accepted(try await studio.startTryOn(r).record)
         }
         api.get("images/:id") { _, context in
             try requireAdmin(context)
@@ -220,6 +239,33 @@ extension WendaoAPI {
                 status: .ok,
                 headers: [
                     .contentType: file.format.mimeType, .cacheControl: "private, max-age=86400",
+                    HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        api.get("images/:id/files/:index/thumbnail") { _, context in
+            try requireAdmin(context)
+            let id = try id(context)
+            guard let index = Int(try context.parameters.require("index")) else {
+                throw APIError.notFound("no such file")
+            }
+            let (gallery, _) = try parts.parts()
+            let data = try await service.blocking { () throws -> Data in
+                let url: URL
+                do { url = try gallery.thumbnail(recordID: id, index: index) } catch let e as WendaoError
+                    where e.code == .unsupported
+                {
+                    throw APIError(status: .notFound, code: "no_thumbnail", message: e.message)
+                }
+                guard let data = FileManager.default.contents(atPath: url.path) else {
+                    throw APIError.notFound("no such thumbnail")
+                }
+                return data
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/jpeg", .cacheControl: "private, max-age=86400",
                     HTTPField.Name("X-Content-Type-Options")!: "nosniff",
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))

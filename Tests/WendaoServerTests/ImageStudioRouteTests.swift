@@ -6,7 +6,9 @@ import Logging
 import NIOCore
 import Testing
 import WendaoApp
+import Synchronization
 import WendaoCore
+import WendaoImages
 import WendaoModels
 import WendaoRAG
 @testable import WendaoServer
@@ -65,7 +67,7 @@ struct ImageStudioRouteTests {
         let srv = try WendaoServer(configuration: c, logger: Logger(label: "test.images"))
         try await srv.application().test(.router) { client in
             let made = try await client.execute(
-                uri: "/api/v1/images", method: .post, headers: admin,
+                uri: "/api/v1/images?wait=true", method: .post, headers: admin,
                 body: ByteBuffer(string: #"{"prompt":"白底 保温杯","size":"1024*1024","tags":["电商"]}"#))
             #expect(made.status == .created)
             let record = object(made)
@@ -76,6 +78,15 @@ struct ImageStudioRouteTests {
             #expect(object(list)["total"] as? Int == 1)
             let file = try await client.execute(uri: "/api/v1/images/\(id)/files/0", method: .get, headers: admin)
             #expect(file.status == .ok && Data(file.body.readableBytesView) == tinyPNG)
+            // Its thumbnail (made when it was stored): a JPEG of the 2×2 picture.
+            let thumb = try await client.execute(
+                uri: "/api/v1/images/\(id)/files/0/thumbnail", method: .get, headers: admin)
+            #expect(thumb.status == .ok && thumb.headers[.contentType] == "image/jpeg")
+            let thumbInfo = try ImageSniffer.inspect(Data(thumb.body.readableBytesView))
+            #expect(thumbInfo.format == .jpeg && thumbInfo.width == 2 && thumbInfo.height == 2)
+            #expect(
+                try await client.execute(uri: "/api/v1/images/\(id)/files/7/thumbnail", method: .get, headers: admin)
+                    .status == .notFound)
             let patched = try await client.execute(
                 uri: "/api/v1/images/\(id)", method: .patch, headers: admin,
                 body: ByteBuffer(string: #"{"add_tags":["夏季"],"favourite":true}"#))
@@ -129,4 +140,102 @@ struct ImageStudioRouteTests {
                 try await client.execute(uri: "/api/v1/images/\(id)", method: .get, headers: admin).status == .notFound)
         }
     }
+
+    @Test("POST /api/v1/images and /api/v1/tryon answer 202 at once; the task finishes in the background")
+    func asynchronous() async throws {
+        let scratch = try ScratchDirectory("imgasync")
+        defer { scratch.remove() }
+        let data = scratch.child("data")
+        _ = try Library(directory: data)
+        let release = Mutex(false)
+        let server = try await FakeProviderServer.start { req, _ in
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            if req.path.hasSuffix("/image-synthesis") {
+                return .json(#"{"output":{"task_id":"t-1","task_status":"PENDING"}}"#)
+            }
+            if req.path.hasPrefix("/r/") {
+                return FakeResponse(
+                    headers: [("Content-Type", "image/png"), ("Content-Length", "\(tinyPNG.count)")],
+                    parts: [.data(tinyPNG)])
+            }
+            guard release.withLock({ $0 }) else {
+                return .json(#"{"output":{"task_id":"t-1","task_status":"RUNNING"}}"#)
+            }
+            return .json(
+                #"{"output":{"task_id":"t-1","task_status":"SUCCEEDED","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}],"image_url":"http://127.0.0.1:\#(port)/r/a.png"}}"#
+            )
+        }
+        defer { Task { await server.shutdown() } }
+        try """
+        images:
+          download: { allow: ["127.0.0.1/32"] }
+          poll: { initial: 0.02, max: 0.05 }
+          task_timeout: 120
+          public_base_url: https://studio.example.com
+        """.write(to: data.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        var c = ServerConfiguration(dataDirectory: data)
+        c.port = 0
+        c.adminKey = Secret("admin-key-0123456789abcdef")
+        c.environment = [
+            "WENDAO_DASHSCOPE_BASE_URL": "http://127.0.0.1:\(server.port)/compatible-mode/v1",
+            "DASHSCOPE_API_KEY": "sk-test-0123456789abcdef0123456789",
+        ]
+        let admin: HTTPFields = [.authorization: "Bearer admin-key-0123456789abcdef", .contentType: "application/json"]
+        let srv = try WendaoServer(configuration: c, logger: Logger(label: "test.images"))
+        try await srv.application().test(.router) { client in
+            func record(_ id: Int) async throws -> [String: Any] {
+                object(try await client.execute(uri: "/api/v1/images/\(id)", method: .get, headers: admin))
+            }
+            func finished(_ id: Int) async throws -> [String: Any] {
+                for _ in 0..<1000 {
+                    let r = try await record(id)
+                    if let s = r["status"] as? String, !["submitting", "pending", "running"].contains(s) { return r }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return try await record(id)
+            }
+            let made = try await client.execute(
+                uri: "/api/v1/images", method: .post, headers: admin, body: ByteBuffer(string: #"{"prompt":"白底 保温杯"}"#))
+            #expect(made.status == .accepted)
+            let accepted = object(made)
+            #expect(accepted["status"] as? String == "submitting")
+            let id = try #require(accepted["id"] as? Int)
+            #expect(made.headers[.location] == "/api/v1/images/\(id)")
+            // The provider is still working: the record says so (with the task id once it is known).
+            var seen = try await record(id)
+            for _ in 0..<500 where seen["task_id"] == nil {
+                try await Task.sleep(for: .milliseconds(10))
+                seen = try await record(id)
+            }
+            #expect(seen["task_id"] as? String == "t-1")
+            #expect(["pending", "running"].contains(seen["status"] as? String ?? ""))
+            // Try-on, also 202: inputs are checked first (a bad one is still a 400 at once).
+            let person = "data:image/png;base64," + (try ImagePixels.encodePNG(noise(200, 300))).base64EncodedString()
+            let top = "data:image/png;base64," + (try ImagePixels.encodePNG(noise(200, 200))).base64EncodedString()
+            let tryon = try await client.execute(
+                uri: "/api/v1/tryon", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"person":"\#(person)","top":"\#(top)"}"#))
+            #expect(tryon.status == .accepted, "\(String(buffer: tryon.body))")
+            let tryonID = try #require(object(tryon)["id"] as? Int)
+            release.withLock { $0 = true }
+            #expect(try await finished(id)["status"] as? String == "succeeded")
+            let done = try await finished(tryonID)
+            #expect(done["status"] as? String == "succeeded" && done["kind"] as? String == "tryon")
+            // wait must be true or false.
+            let bad = try await client.execute(
+                uri: "/api/v1/images?wait=maybe", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"prompt":"x"}"#))
+            #expect(bad.status == .badRequest)
+        }
+    }
+}
+
+/// An RGB picture of noise (large enough in bytes for DashScope's 5 KB minimum as a PNG).
+private func noise(_ width: Int, _ height: Int) -> ImagePixels.RGB {
+    var seed: UInt32 = 7
+    let px = (0..<(width * height * 3)).map { _ -> UInt8 in
+        seed = seed &* 1_103_515_245 &+ 12345
+        return UInt8(truncatingIfNeeded: seed >> 16)
+    }
+    return ImagePixels.RGB(width: width, height: height, pixels: px)
 }

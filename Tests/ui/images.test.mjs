@@ -1,7 +1,7 @@
 // The image studio's data helpers (Sources/WendaoServer/UI/imagedata.js): run with `node --test Tests/ui/`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSize, generationBody, valuesFromRecord, statusKey, isRunning, costText, filePath } from '../../Sources/WendaoServer/UI/imagedata.js';
+import { parseSize, generationBody, valuesFromRecord, statusKey, isRunning, costText, filePath, thumbnailPath, gridPicture } from '../../Sources/WendaoServer/UI/imagedata.js';
 
 test('sizes in DashScope, OpenAI and typographic spellings; out-of-range sides refused', () => {
   assert.equal(parseSize('1024*1024'), '1024*1024');
@@ -35,4 +35,14 @@ test('statuses, costs and file paths', () => {
   assert.equal(costText({ cost: 0.28, currency: 'CNY' }), '0.28 CNY');
   assert.equal(costText({}), '');
   assert.equal(filePath(12, 0), '/api/v1/images/12/files/0');
+});
+
+test('the grid shows thumbnails, the small original when none could be made, nothing for a huge one', () => {
+  assert.equal(thumbnailPath(12, 1), '/api/v1/images/12/files/1/thumbnail');
+  assert.deepEqual(gridPicture(12, { index: 0, bytes: 1000 }),
+    { path: '/api/v1/images/12/files/0/thumbnail', fallback: '/api/v1/images/12/files/0' });
+  assert.deepEqual(gridPicture(12, { index: 0, bytes: 50 << 20 }), { path: '/api/v1/images/12/files/0/thumbnail', fallback: null });
+  assert.deepEqual(gridPicture(12, { index: 0, bytes: 1000, thumbnail_skipped: 'a WebP picture' }), { path: '/api/v1/images/12/files/0', fallback: null });
+  assert.equal(gridPicture(12, { index: 0, bytes: 50 << 20, thumbnail_skipped: 'too large' }), null);
+  assert.equal(gridPicture(12, undefined), null);
 });

@@ -18,6 +18,20 @@ int wendao_decode_jpeg(const unsigned char *data, size_t size, long long max_pix
 int wendao_decode_tiff(const char *path, int page, long long max_pixels, int *width, int *height,
                        unsigned char **rgb, int *pages, char *err, size_t errlen);
 
+/* Encoding, for pictures Wendao rewrites (try-on inputs turned upright, gallery thumbnails). rgb holds
+ * width*height*3 bytes. Returns 0 and *out (free with wendao_codecs_free) of *outsize bytes, or 1 with a
+ * reason in err. No EXIF or other metadata is written. quality is 1-100. */
+int wendao_encode_jpeg(const unsigned char *rgb, int width, int height, int quality, unsigned char **out,
+                       size_t *outsize, char *err, size_t errlen);
+
+int wendao_encode_png(const unsigned char *rgb, int width, int height, unsigned char **out, size_t *outsize,
+                      char *err, size_t errlen);
+
+/* Box-filter (area average) reduction of an RGB image to out_width*out_height (each at most the source's
+ * side); dst holds out_width*out_height*3 bytes. Returns 0, or 1 when the sizes are not a reduction. */
+int wendao_reduce_rgb(const unsigned char *src, int width, int height, unsigned char *dst, int out_width,
+                      int out_height);
+
 void wendao_codecs_free(void *p);
 
 #endif

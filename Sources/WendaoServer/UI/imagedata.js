@@ -72,3 +72,19 @@ export function costText(r) {
 export function filePath(id, index) {
   return '/api/v1/images/' + encodeURIComponent(String(id)) + '/files/' + encodeURIComponent(String(index));
 }
+
+/** The path of the thumbnail (256 px JPEG) of a record's picture `index`. */
+export function thumbnailPath(id, index) {
+  return filePath(id, index) + '/thumbnail';
+}
+
+/**
+ * What the gallery grid shows for a file: its thumbnail, or — when none could be made (a WebP, a
+ * picture too large to decode) — the file itself if it is small enough to send whole (≤ 4 MB), else
+ * nothing (null).
+ */
+export function gridPicture(id, file) {
+  if (!file) return null;
+  if (!file.thumbnail_skipped) return { path: thumbnailPath(id, file.index), fallback: file.bytes <= 4 << 20 ? filePath(id, file.index) : null };
+  return file.bytes <= 4 << 20 ? { path: filePath(id, file.index), fallback: null } : null;
+}

@@ -7,7 +7,7 @@
 import { t } from './i18n.js';
 import { $, el, toast, confirmAction } from './dom.js';
 import { apiJSON, apiFetch } from './api.js';
-import { SIZES, generationBody, valuesFromRecord, statusKey, isRunning, costText, filePath } from './imagedata.js';
+import { SIZES, generationBody, valuesFromRecord, statusKey, isRunning, costText, filePath, gridPicture } from './imagedata.js';
 
 const gallery = { records: [], total: 0, query: '', selected: null };
 let liveTimer = null;
@@ -29,10 +29,36 @@ async function picture(path) {
   return url;
 }
 
-function image(path, alt, cls) {
+function image(path, alt, cls, fallback) {
   const img = el('img', { alt, class: cls || 'thumb', loading: 'lazy' });
-  picture(path).then((url) => { img.src = url; }).catch(() => { img.alt = t('images.noPicture'); });
+  const missing = () => { img.alt = t('images.noPicture'); };
+  picture(path).then((url) => { img.src = url; }).catch(() => {
+    if (fallback) picture(fallback).then((url) => { img.src = url; }).catch(missing);
+    else missing();
+  });
   return img;
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/**
+ * Follows a task the server accepted (202) by polling its record every second until it ends (or 15
+ * minutes pass); `onChange` sees each new status.
+ */
+async function follow(record, onChange) {
+  const started = Date.now();
+  let r = record;
+  let last = '';
+  for (;;) {
+    if (r.status !== last) { last = r.status; onChange(r); }
+    if (!isRunning(r.status) || Date.now() - started > 15 * 60 * 1000) return r;
+    await sleep(1000);
+    r = await apiJSON('/api/v1/images/' + encodeURIComponent(String(r.id)));
+  }
+}
+
+function liveText(r) {
+  return t('images.following', { id: r.id, status: t(statusKey(r.status)) });
 }
 
 function statusBadge(status) {
@@ -65,7 +91,8 @@ async function generate() {
   $('images-submit').disabled = true;
   startLive();
   try {
-    const record = await apiJSON('/api/v1/images', { method: 'POST', json: made.body });
+    const accepted = await apiJSON('/api/v1/images', { method: 'POST', json: made.body });
+    const record = await follow(accepted, (r) => { status.textContent = liveText(r); });
     status.textContent = record && record.status === 'succeeded'
       ? t('images.done', { n: record.files.length }) : t(statusKey(record && record.status)) + (record && record.error_message ? ' — ' + record.error_message : '');
     if (record && record.status !== 'succeeded') status.className = 'error-box';
@@ -121,10 +148,10 @@ export function renderImages() {
   $('images-grid-status').className = 'hint';
   $('images-grid-status').textContent = gallery.records.length ? t('images.count', { n: gallery.records.length, total: gallery.total }) : t('images.empty');
   grid.replaceChildren(...gallery.records.map((r) => {
-    const first = r.files && r.files[0];
+    const shown = gridPicture(r.id, r.files && r.files[0]);
     return el('li', { class: 'image-card card', dataset: { id: String(r.id) } },
       el('button', { type: 'button', class: 'image-open', 'aria-label': t('images.open', { id: r.id }), onclick: () => showDetail(r) },
-        first ? image(filePath(r.id, first.index), r.prompt) : el('span', { class: 'thumb empty' }, t(statusKey(r.status)))),
+        shown ? image(shown.path, r.prompt, 'thumb', shown.fallback) : el('span', { class: 'thumb empty' }, t(statusKey(r.status)))),
       el('div', { class: 'image-meta' },
         statusBadge(r.status), r.favourite ? el('span', { class: 'fav', 'aria-label': t('images.favourite') }, '★') : null,
         el('p', { class: 'image-prompt' }, r.prompt)));
@@ -214,7 +241,8 @@ async function tryOn() {
   status.textContent = t('images.working');
   $('tryon-submit').disabled = true;
   try {
-    const r = await apiJSON('/api/v1/tryon', { method: 'POST', json });
+    const accepted = await apiJSON('/api/v1/tryon', { method: 'POST', json });
+    const r = await follow(accepted, (x) => { status.textContent = liveText(x); });
     const out = $('tryon-result');
     out.replaceChildren(statusBadge(r.status), ...(r.files || []).map((f) => image(filePath(r.id, f.index), t('tryon.result'), 'full')));
     status.textContent = r.status === 'succeeded' ? t('images.done', { n: r.files.length }) : (r.error_message || t(statusKey(r.status)));
