@@ -227,6 +227,11 @@ public enum DatasetExporter {
     }
 
     static func json(_ o: Any, pretty: Bool = false) throws(WendaoError) -> Data {
+        if !pretty {
+            var d = Data(try jsonLine(o).utf8)
+            d.append(0x0A)
+            return d
+        }
         do {
             var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
             if pretty { options.insert(.prettyPrinted) }

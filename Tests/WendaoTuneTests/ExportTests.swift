@@ -3,7 +3,7 @@ import Testing
 import WendaoCore
 import WendaoEval
 import WendaoTestSupport
-import WendaoTune
+@testable import WendaoTune
 
 @Suite struct ExportTests {
     /// 30 kept examples over 10 documents (split by document), one dropped, one with reasoning and a
@@ -164,5 +164,32 @@ func thrownError(_ body: () throws -> Void) -> WendaoError? {
         return e
     } catch {
         return nil
+    }
+}
+
+/// The export's own JSON writer reads back as the same value JSONSerialization wrote, for every
+/// kind of value and text the export holds (quotes, backslashes, control characters, Chinese,
+/// emoji, slashes, nested arrays and dictionaries).
+@Suite struct TuneJSONWriterTests {
+    @Test func writesWhatJSONSerializationReadsBack() throws {
+        let value: [String: Any] = [
+            "question": "运费怎么算？\"quoted\" back\\slash\ttab\nline\u{01}\u{1F} 😀 a/b",
+            "answerable": true, "refusal": false, "count": 42, "big": Int64(9_007_199_254_740_993),
+            "ratio": 0.125, "whole": 3.0, "none": NSNull(),
+            "messages": [["role": "user", "content": "包裹"], ["role": "assistant", "content": "[1] 36 元"]],
+            "tags": ["tune", "factual"], "empty": [String](), "nested": ["b": ["z": 1, "a": [1, 2]], "a": "x"],
+        ]
+        let line = try TuneJSON.objectLine(value)
+        #expect(!line.contains("\n") && !line.contains("\\/"))
+        let ours = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? NSDictionary
+        let reference = try JSONSerialization.jsonObject(
+            with: JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])) as? NSDictionary
+        #expect(ours != nil && ours == reference)
+        // Keys sorted at every level, as `.sortedKeys` writes them.
+        #expect(line.hasPrefix("{\"answerable\":true,\"big\":9007199254740993,\"count\":42,\"empty\":[]"))
+        #expect(line.contains("\"nested\":{\"a\":\"x\",\"b\":{\"a\":[1,2],\"z\":1}}"))
+        #expect(line.contains("\\u0001") && line.contains("\\u001f") && line.contains("\\t"))
+        #expect(throws: WendaoError.self) { try TuneJSON.objectLine(["x": Double.nan]) }
+        #expect(throws: WendaoError.self) { try TuneJSON.objectLine(["x": Date()]) }
     }
 }
