@@ -229,6 +229,31 @@ enum TuneJSON {
             guard d.isFinite else { throw WendaoError(.invalidArgument, "JSON has no \(d)") }
             out += d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
         case is NSNull: out += "null"
+        // The shapes export builds most (messages, tags) first: casting them to `[String: Any]` or
+        // `[Any]` would copy every element.
+        case let o as [String: String]:
+            out += "{"
+            for (n, key) in o.keys.sorted().enumerated() {
+                if n > 0 { out += "," }
+                writeString(key, into: &out)
+                out += ":"
+                writeString(o[key]!, into: &out)
+            }
+            out += "}"
+        case let a as [[String: String]]:
+            out += "["
+            for (n, v) in a.enumerated() {
+                if n > 0 { out += "," }
+                try write(v, into: &out)
+            }
+            out += "]"
+        case let a as [String]:
+            out += "["
+            for (n, v) in a.enumerated() {
+                if n > 0 { out += "," }
+                writeString(v, into: &out)
+            }
+            out += "]"
         case let o as [String: Any]:
             out += "{"
             for (n, key) in o.keys.sorted().enumerated() {
