@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 import WendaoCore
@@ -63,6 +64,27 @@ final class ImageStudioParts: Sendable {
 }
 
 extension WendaoAPI {
+    /// Tasks a stopped server was following (submitted to a provider, not finished) are followed again
+    /// in the background as the server starts, as `wendao image resume` does: their results are
+    /// stored, a task the provider no longer knows is recorded as such. Nothing is opened when the data
+    /// directory has no gallery yet.
+    func resumeImageTasks(_ parts: ImageStudioParts) {
+        let galleryFile = parts.dataDirectory.appendingPathComponent("images/gallery.sqlite")
+        guard FileManager.default.fileExists(atPath: galleryFile.path) else { return }
+        let logger = service.logger
+        Task {
+            do {
+                let (gallery, _) = try parts.parts()
+                guard try !gallery.unfinished().isEmpty else { return }
+                let records = try await imageStudio(parts).resume()
+                logger.notice("image tasks resumed", metadata: ["records": "\(records.count)"])
+            } catch {
+                logger.warning(
+                    "image tasks could not be resumed", metadata: ["reason": "\((error as? WendaoError)?.message ?? "\(error)")"])
+            }
+        }
+    }
+
     func imageStudio(_ parts: ImageStudioParts) throws -> ImageStudio {
         let (gallery, images) = try parts.parts()
         return try ImageStudio(
@@ -119,6 +141,7 @@ extension WendaoAPI {
     /// search the gallery, read a record and its files, tag, favourite, delete.
     func addImageRoutes(_ api: RouterGroup<WendaoContext>, v1: RouterGroup<WendaoContext>) {
         let parts = ImageStudioParts(configuration: service.configuration)
+        resumeImageTasks(parts)
         @Sendable func requireAdmin(_ context: WendaoContext) throws {
             guard context.principal.isAdmin else { throw APIError.notFound("no such route for this key") }
         }

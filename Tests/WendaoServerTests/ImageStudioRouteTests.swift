@@ -228,6 +228,59 @@ struct ImageStudioRouteTests {
             #expect(bad.status == .badRequest)
         }
     }
+
+    @Test("A task a stopped server was following is followed again when the server starts")
+    func resumedAtStart() async throws {
+        let scratch = try ScratchDirectory("imgresume")
+        defer { scratch.remove() }
+        let data = scratch.child("data")
+        _ = try Library(directory: data)
+        let server = try await FakeProviderServer.start { req, _ in
+            let port = req.header("host")?.split(separator: ":").last ?? ""
+            if req.path.hasPrefix("/r/") {
+                return FakeResponse(
+                    headers: [("Content-Type", "image/png"), ("Content-Length", "\(tinyPNG.count)")],
+                    parts: [.data(tinyPNG)])
+            }
+            return .json(
+                #"{"output":{"task_id":"t-7","task_status":"SUCCEEDED","results":[{"url":"http://127.0.0.1:\#(port)/r/a.png"}]}}"#
+            )
+        }
+        defer { Task { await server.shutdown() } }
+        try """
+        images:
+          download: { allow: ["127.0.0.1/32"] }
+          poll: { initial: 0.02, max: 0.05 }
+        """.write(to: data.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        // What a server killed while polling leaves behind: submitted (a task id), still running.
+        let gallery = try ImageGallery(dataDirectory: data)
+        let id = try gallery.create(
+            kind: .generate, prompt: "白底 保温杯", negativePrompt: nil, parameters: ["n": .number(1)], seed: nil,
+            model: "dashscope:wanx2.1-t2i-turbo", provider: "dashscope", estimatedCost: nil, currency: "CNY")
+        try gallery.markSubmitted(id, taskID: "t-7")
+        try gallery.markStatus(id, .running)
+        var c = ServerConfiguration(dataDirectory: data)
+        c.port = 0
+        c.adminKey = Secret("admin-key-0123456789abcdef")
+        c.environment = [
+            "WENDAO_DASHSCOPE_BASE_URL": "http://127.0.0.1:\(server.port)/compatible-mode/v1",
+            "DASHSCOPE_API_KEY": "sk-test-0123456789abcdef0123456789",
+        ]
+        let admin: HTTPFields = [.authorization: "Bearer admin-key-0123456789abcdef"]
+        let srv = try WendaoServer(configuration: c, logger: Logger(label: "test.images.resume"))
+        try await srv.application().test(.router) { client in
+            var status = ""
+            for _ in 0..<500 {
+                let r = object(try await client.execute(uri: "/api/v1/images/\(id)", method: .get, headers: admin))
+                status = r["status"] as? String ?? ""
+                if status == "succeeded" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // No request asked for it: the server picked the task up as it started, and stored the picture.
+            #expect(status == "succeeded")
+            #expect(try gallery.record(id).files.count == 1)
+        }
+    }
 }
 
 /// An RGB picture of noise (large enough in bytes for DashScope's 5 KB minimum as a PNG).
