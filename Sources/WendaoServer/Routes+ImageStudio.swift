@@ -79,8 +79,8 @@ extension WendaoAPI {
                 let records = try await imageStudio(parts).resume()
                 logger.notice("image tasks resumed", metadata: ["records": "\(records.count)"])
             } catch {
-                logger.warning(
-                    "image tasks could not be resumed", metadata: ["reason": "\((error as? WendaoError)?.message ?? "\(error)")"])
+                let reason = (error as? WendaoError)?.message ?? "\(error)"
+                logger.warning("image tasks could not be resumed", metadata: ["reason": "\(reason)"])
             }
         }
     }
