@@ -24,7 +24,9 @@ enum JSON {
     /// The request body decoded as `T`, at most `limit` bytes (413 beyond). The body must be
     /// declared `application/json` (415 otherwise): a cross-site page can send `text/plain` or a
     /// form without asking the server first, but not JSON.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+    static func decode<T: Decodable>(
+        _ type: T.Type, from request: Request, limit: Int, repairingUTF8: Bool = false
+    ) async throws -> T {
         guard isJSON(request.headers[.contentType]) else {
             throw APIError(
                 status: .unsupportedMediaType, code: "unsupported",
@@ -33,8 +35,11 @@ enum JSON {
         var request = request
         let buffer = try await request.collectBody(upTo: limit)
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; JSON expected") }
+        // Repairing: bytes that are not UTF-8 become U+FFFD instead of refusing the whole body.
+        var data = Data(buffer: buffer)
+        if repairingUTF8 { data = Data(String(decoding: data, as: UTF8.self).utf8) }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError.badRequest("the JSON body lacks '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, ctx) {

@@ -219,26 +219,7 @@ extension WendaoAPI {
     /// not UTF-8 become U+FFFD first (a review's sanitising then removes them) instead of refusing the
     /// whole edit.
     static func lenientJSON<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        guard JSON.isJSON(request.headers[.contentType]) else {
-            throw APIError(
-                status: .unsupportedMediaType, code: "unsupported",
-                message: "send the request body as JSON with 'Content-Type: application/json'")
-        }
-        var request = request
-        let buffer = try await request.collectBody(upTo: limit)
-        guard buffer.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; JSON expected") }
-        let text = String(decoding: Data(buffer: buffer), as: UTF8.self)
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw APIError.badRequest("the JSON body lacks '\(key.stringValue)'")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw APIError.badRequest("'\(JSON.path(ctx.codingPath))' has the wrong type")
-        } catch let DecodingError.valueNotFound(_, ctx) {
-            throw APIError.badRequest("'\(JSON.path(ctx.codingPath))' must not be null")
-        } catch {
-            throw APIError.badRequest("the request body is not valid JSON")
-        }
+        try await JSON.decode(type, from: request, limit: limit, repairingUTF8: true)
     }
 }
 
