@@ -14,9 +14,15 @@ Writes small files only (the models are never committed):
   blank.png          a page with no text
   page-cmyk.jpg, page-16bit.tiff, page-exif6.jpg   the page as CMYK JPEG, 16-bit TIFF, EXIF-rotated JPEG
   wrong-op.onnx      a valid ONNX model using an operator the native runtime does not implement
+  preprocessing.json OpenCV's resize of page-zh.png to several sizes (SHA-256 of the RGB bytes) and
+                     RapidOCR's unclip (pyclipper) of a few boxes, for the bit-exact preprocessing tests
+
+`--preprocessing-only` writes preprocessing.json alone (the other fixtures stay as they are).
 """
+import hashlib
 import json
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -92,5 +98,39 @@ def main():
     print("wrote", OUT)
 
 
+def preprocessing():
+    """OpenCV's INTER_LINEAR resize and RapidOCR's unclip on fixed inputs, as the tests' expectations."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
+
+    page = cv2.imread(os.path.join(OUT, "page-zh.png"))
+    h, w = page.shape[:2]
+    sizes = [(w * 2 - 7, h * 2 + 5), (w // 2, h // 2), (1120, 736), (517, 333), (97, 48), (w, 48), (13, 7)]
+    resizes = []
+    for ow, oh in sizes:
+        rgb = np.ascontiguousarray(cv2.resize(page, (ow, oh))[:, :, ::-1])
+        resizes.append({"width": ow, "height": oh, "sha256": hashlib.sha256(rgb.tobytes()).hexdigest()})
+    post = DBPostProcess(thresh=0.3, box_thresh=0.5, unclip_ratio=1.6, use_dilation=True)
+    boxes = [
+        [[94, 318], [142, 318], [142, 336], [94, 336]],
+        [[121.0, 1204.9999], [648.9999, 1204.9999], [648.9999, 1215.9999], [121.0, 1215.9999]],
+        [[10.5, 20.25], [200.75, 31.5], [199.0, 60.125], [8.75, 48.875]],
+        [[300.2, 40.7], [320.9, 38.1], [330.4, 240.6], [309.8, 243.3]],
+        [[5, 5], [9, 5], [9, 8], [5, 8]],
+    ]
+    unclips = []
+    for box in boxes:
+        b = np.array(box, dtype=np.float32)
+        expanded = post.unclip(b).reshape((-1, 1, 2))
+        mini, sside = post.get_mini_boxes(expanded)
+        unclips.append({"box": [[float(x), float(y)] for x, y in b], "expanded": expanded.reshape(-1, 2).tolist(),
+                        "mini_box": np.array(mini).tolist(), "short_side": float(sside)})
+    with open(os.path.join(OUT, "preprocessing.json"), "w", encoding="utf-8") as f:
+        json.dump({"opencv": cv2.__version__, "engine": "rapidocr_onnxruntime==1.4.4", "resize": resizes,
+                   "unclip": unclips}, f, indent=1)
+    print("wrote", os.path.join(OUT, "preprocessing.json"))
+
+
 if __name__ == "__main__":
-    main()
+    if "--preprocessing-only" not in sys.argv:
+        main()
+    preprocessing()

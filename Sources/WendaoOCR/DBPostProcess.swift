@@ -32,14 +32,11 @@ enum DBPostProcess {
             let expanded = unclip(box, ratio: unclipRatio)
             let (box2, sside2) = miniBox(expanded)
             if sside2 < minSize + 2 { continue }
-            out.append(
-                box2.map { p in
-                    Point(
-                        min(max((p.x / Double(w) * Double(destWidth)).rounded(.toNearestOrEven), 0), Double(destWidth)),
-                        min(
-                            max((p.y / Double(h) * Double(destHeight)).rounded(.toNearestOrEven), 0), Double(destHeight)
-                        ))
-                })
+            // Scaled back in single precision, as RapidOCR scales OpenCV's float32 corners.
+            func scaled(_ v: Double, _ from: Int, _ to: Int) -> Double {
+                Double(min(max((Float(v) / Float(from) * Float(to)).rounded(.toNearestOrEven), 0), Float(to)))
+            }
+            out.append(box2.map { p in Point(scaled(p.x, w, destWidth), scaled(p.y, h, destHeight)) })
         }
         return out
     }
@@ -138,31 +135,100 @@ enum DBPostProcess {
         return lo <= hi ? (lo, hi) : nil
     }
 
-    /// The box grown by `area × ratio / perimeter` on every side (the rounded offset's bounding
-    /// rectangle, which is what its minimum-area rectangle is).
+    /// The box grown by `area × ratio / perimeter` on every side with rounded corners, the way
+    /// RapidOCR's `unclip` gets it from pyclipper: the corners truncated to whole pixels, the offset
+    /// polygon's vertices (edge points and arc steps, Clipper's round join with an arc tolerance of a
+    /// quarter pixel) rounded to whole pixels. Its minimum-area rectangle is the expanded box; computed
+    /// exactly, rather than as the rectangle grown by the offset, because the half pixel the rounding
+    /// moves an edge is often the pixel that decides where a tight table cell's crop begins.
     static func unclip(_ box: [Point], ratio: Double) -> [Point] {
         var area = 0.0, perimeter = 0.0
-        for i in 0..<4 {
-            let a = box[i], b = box[(i + 1) % 4]
+        for i in 0..<box.count {
+            let a = box[i], b = box[(i + 1) % box.count]
             area += a.x * b.y - b.x * a.y
             perimeter += ((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y)).squareRoot()
         }
         area = abs(area) / 2
         guard perimeter > 0 else { return box }
-        let d = area * ratio / perimeter
-        let cx = box.map(\.x).reduce(0, +) / 4, cy = box.map(\.y).reduce(0, +) / 4
-        // Unit vectors along the two sides.
-        func unit(_ a: Point, _ b: Point) -> (Double, Double) {
-            let l = ((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y)).squareRoot()
-            return l == 0 ? (0, 0) : ((b.x - a.x) / l, (b.y - a.y) / l)
+        let offset = roundOffset(box.map { (x: Int64($0.x), y: Int64($0.y)) }, delta: area * ratio / perimeter)
+        return offset.isEmpty ? box : offset.map { Point(Double($0.x), Double($0.y)) }
+    }
+
+    /// A closed polygon offset outwards by `delta` with round joins, vertices on whole pixels
+    /// (Clipper 6.4's `ClipperOffset` with `jtRound`, `etClosedPolygon`, arc tolerance 0.25).
+    static func roundOffset(_ path: [(x: Int64, y: Int64)], delta: Double) -> [(x: Int64, y: Int64)] {
+        // Consecutive duplicates (and a closing duplicate) removed.
+        var poly: [(x: Int64, y: Int64)] = []
+        for p in path where poly.last.map({ $0 != p }) ?? true { poly.append(p) }
+        while poly.count > 1, poly[0] == poly[poly.count - 1] { poly.removeLast() }
+        guard poly.count >= 3 else { return [] }
+        // Clipper's orientation test (its signed area, y pointing down); a negative path is reversed.
+        var a = 0.0
+        var j = poly.count - 1
+        for i in poly.indices {
+            a += (Double(poly[j].x) + Double(poly[i].x)) * (Double(poly[j].y) - Double(poly[i].y))
+            j = i
         }
-        let (ux, uy) = unit(box[0], box[1])
-        let (vx, vy) = unit(box[0], box[3])
-        return box.map { p in
-            let su = ((p.x - cx) * ux + (p.y - cy) * uy) >= 0 ? 1.0 : -1.0
-            let sv = ((p.x - cx) * vx + (p.y - cy) * vy) >= 0 ? 1.0 : -1.0
-            return Point(p.x + su * d * ux + sv * d * vx, p.y + su * d * uy + sv * d * vy)
+        if -a * 0.5 < 0 { poly.reverse() }
+        if abs(delta) < 0.5 { return poly }
+        func round(_ v: Double) -> Int64 { v < 0 ? Int64(v - 0.5) : Int64(v + 0.5) }
+
+        let tolerance = min(0.25, abs(delta) * 0.25)
+        var steps = Double.pi / acos(1 - tolerance / abs(delta))
+        if steps > abs(delta) * Double.pi { steps = abs(delta) * Double.pi }
+        var sinStep = sin(2 * Double.pi / steps)
+        let cosStep = cos(2 * Double.pi / steps)
+        let stepsPerRadian = steps / (2 * Double.pi)
+        if delta < 0 { sinStep = -sinStep }
+
+        let n = poly.count
+        let normals: [(x: Double, y: Double)] = (0..<n).map { i in
+            let p = poly[i], q = poly[(i + 1) % n]
+            if p == q { return (0, 0) }
+            var dx = Double(q.x - p.x), dy = Double(q.y - p.y)
+            let f = 1 / (dx * dx + dy * dy).squareRoot()
+            dx *= f
+            dy *= f
+            return (dy, -dx)
         }
+        var out: [(x: Int64, y: Int64)] = []
+        func push(_ j: Int, _ nx: Double, _ ny: Double) {
+            out.append((round(Double(poly[j].x) + nx * delta), round(Double(poly[j].y) + ny * delta)))
+        }
+        var k = n - 1
+        for j in 0..<n {
+            let nk = normals[k], nj = normals[j]
+            var sinA = nk.x * nj.y - nj.x * nk.y
+            let cosA = nk.x * nj.x + nk.y * nj.y
+            defer { k = j }
+            if abs(sinA * delta) < 1 {
+                if cosA > 0 {
+                    push(j, nk.x, nk.y)
+                    continue
+                }
+            } else if sinA > 1 {
+                sinA = 1
+            } else if sinA < -1 {
+                sinA = -1
+            }
+            if sinA * delta < 0 {
+                push(j, nk.x, nk.y)
+                out.append(poly[j])
+                push(j, nj.x, nj.y)
+            } else {
+                let angle = atan2(sinA, cosA)
+                let count = max(Int(round(stepsPerRadian * abs(angle))), 1)
+                var x = nk.x, y = nk.y
+                for _ in 0..<count {
+                    push(j, x, y)
+                    let x2 = x
+                    x = x * cosStep - sinStep * y
+                    y = x2 * sinStep + y * cosStep
+                }
+                push(j, nj.x, nj.y)
+            }
+        }
+        return out
     }
 
     /// RapidOCR's `order_points_clockwise` and `clip_det_res`, dropping boxes 3 pixels or less across.

@@ -33,52 +33,85 @@ public struct OCRImage: Sendable {
         }
     }
 
-    /// Bilinear resize with pixel centres aligned (OpenCV's `INTER_LINEAR`).
+    /// Bilinear resize with pixel centres aligned, bit for bit as OpenCV's `INTER_LINEAR` does it for
+    /// 8-bit images (the resize the PP-OCR models were trained and are run with): source positions in
+    /// single precision, weights rounded to 11-bit fixed point, each row filtered horizontally into
+    /// integers, then the two rows blended with OpenCV's vectorised rounding. A pixel one level off
+    /// moves the detector's probability map enough, on a tight table cell, to shift a box's edge by a
+    /// pixel and change what the recogniser reads.
     func resized(width ow: Int, height oh: Int) -> OCRImage {
         if ow == width && oh == height { return self }
+        let cols = Self.linearTaps(destination: ow, source: width)
+        let rows = Self.linearTaps(destination: oh, source: height)
         var out = [UInt8](repeating: 0, count: ow * oh * 3)
-        let sx = Double(width) / Double(ow), sy = Double(height) / Double(oh)
-        var x0s = [Int](repeating: 0, count: ow), x1s = x0s
-        var fxs = [Float](repeating: 0, count: ow)
-        for x in 0..<ow {
-            var fx = (Double(x) + 0.5) * sx - 0.5
-            if fx < 0 { fx = 0 }
-            var x0 = Int(fx)
-            var f = Float(fx - Double(x0))
-            if x0 >= width - 1 {
-                x0 = width - 1
-                f = 0
-            }
-            x0s[x] = x0
-            x1s[x] = min(x0 + 1, width - 1)
-            fxs[x] = f
-        }
+        let rowLength = ow * 3
+        // The two most recent horizontally filtered source rows (values up to 255 × 2048).
+        var buffers = [[Int32]](repeating: [Int32](repeating: 0, count: rowLength), count: 2)
+        var held = [-1, -1]
         pixels.withUnsafeBufferPointer { src in
+            func filtered(_ sy: Int) -> Int {
+                if held[0] == sy { return 0 }
+                if held[1] == sy { return 1 }
+                let slot = held[0] < held[1] ? 0 : 1
+                held[slot] = sy
+                buffers[slot].withUnsafeMutableBufferPointer { row in
+                    let base = sy * width * 3
+                    for x in 0..<ow {
+                        let a = base + Int(cols.index[x]) * 3
+                        let b = base + min(Int(cols.index[x]) + 1, width - 1) * 3
+                        let w0 = cols.weight0[x], w1 = cols.weight1[x]
+                        for c in 0..<3 {
+                            row[x * 3 + c] = Int32(src[a + c]) * w0 + Int32(src[b + c]) * w1
+                        }
+                    }
+                }
+                return slot
+            }
             out.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<oh {
-                    var fy = (Double(y) + 0.5) * sy - 0.5
-                    if fy < 0 { fy = 0 }
-                    var y0 = Int(fy)
-                    var wy = Float(fy - Double(y0))
-                    if y0 >= height - 1 {
-                        y0 = height - 1
-                        wy = 0
-                    }
-                    let y1 = min(y0 + 1, height - 1)
-                    let r0 = y0 * width * 3, r1 = y1 * width * 3
-                    for x in 0..<ow {
-                        let a = x0s[x] * 3, b = x1s[x] * 3, wx = fxs[x]
-                        for c in 0..<3 {
-                            let top = Float(src[r0 + a + c]) * (1 - wx) + Float(src[r0 + b + c]) * wx
-                            let bottom = Float(src[r1 + a + c]) * (1 - wx) + Float(src[r1 + b + c]) * wx
-                            let v = top * (1 - wy) + bottom * wy
-                            dst[(y * ow + x) * 3 + c] = UInt8(min(255, max(0, v.rounded())))
+                    let sy = Int(rows.index[y])
+                    let i0 = filtered(min(max(sy, 0), height - 1))
+                    let i1 = filtered(min(max(sy + 1, 0), height - 1))
+                    let b0 = rows.weight0[y], b1 = rows.weight1[y]
+                    buffers[i0].withUnsafeBufferPointer { r0 in
+                        buffers[i1].withUnsafeBufferPointer { r1 in
+                            let d = y * rowLength
+                            for x in 0..<rowLength {
+                                let v = (((b0 * (r0[x] >> 4)) >> 16) + ((b1 * (r1[x] >> 4)) >> 16) + 2) >> 2
+                                dst[d + x] = UInt8(min(255, max(0, v)))
+                            }
                         }
                     }
                 }
             }
         }
         return OCRImage(width: ow, height: oh, pixels: out)
+    }
+
+    /// OpenCV's linear-resize taps along one axis: for each destination position, the first source
+    /// position and the two weights in 11-bit fixed point (each rounded half to even from single
+    /// precision). Positions before the first source pixel or at the last one take that pixel alone.
+    static func linearTaps(destination: Int, source: Int) -> (index: [Int32], weight0: [Int32], weight1: [Int32]) {
+        let scale = 1.0 / (Double(destination) / Double(source))
+        var index = [Int32](repeating: 0, count: destination)
+        var w0 = index, w1 = index
+        for d in 0..<destination {
+            var f = Float((Double(d) + 0.5) * scale - 0.5)
+            var s = Int(f.rounded(.down))
+            f -= Float(s)
+            if s < 0 {
+                s = 0
+                f = 0
+            }
+            if s >= source - 1 {
+                s = source - 1
+                f = 0
+            }
+            index[d] = Int32(s)
+            w0[d] = Int32(((1 - f) * 2048).rounded(.toNearestOrEven))
+            w1[d] = Int32((f * 2048).rounded(.toNearestOrEven))
+        }
+        return (index, w0, w1)
     }
 
     /// The image with `top` and `bottom` rows of black added.
@@ -118,17 +151,34 @@ public struct OCRImage: Sendable {
         return OCRImage(width: width, height: height, pixels: out)
     }
 
-    /// Writes the normalised pixels `(v / 255 − 0.5) / 0.5` in BGR plane order (as the PP-OCR models
-    /// were trained on OpenCV images) into `dst`, a `3 × planeHeight × planeWidth` area, from column 0.
-    func writeNormalisedBGR(into dst: UnsafeMutablePointer<Float>, planeWidth: Int, planeHeight: Int) {
+    /// How a byte becomes the network's input value, `(v / 255 − 0.5) / 0.5`, rounded as RapidOCR's
+    /// NumPy code rounds it: the detector's input is scaled in single precision and shifted in double
+    /// (``Levels/detector``), the line recogniser's and the classifier's entirely in single precision
+    /// (``Levels/line``). The two differ from each other, and from `v / 127.5 − 1`, by a unit in the last
+    /// place for some bytes.
+    enum Levels {
+        static let detector: [Float] = (0..<256).map { v in
+            Float((Double(Float(v) * Float(1 / 255.0)) - 0.5) / 0.5)
+        }
+        static let line: [Float] = (0..<256).map { v in (Float(v) / 255 - 0.5) / 0.5 }
+    }
+
+    /// Writes the normalised pixels (`levels`, one value per byte) in BGR plane order (as the PP-OCR
+    /// models were trained on OpenCV images) into `dst`, a `3 × planeHeight × planeWidth` area, from
+    /// column 0.
+    func writeNormalisedBGR(
+        into dst: UnsafeMutablePointer<Float>, planeWidth: Int, planeHeight: Int, levels: [Float]
+    ) {
         let plane = planeWidth * planeHeight
-        for y in 0..<min(height, planeHeight) {
-            for x in 0..<min(width, planeWidth) {
-                let s = (y * width + x) * 3
-                let d = y * planeWidth + x
-                dst[d] = Float(pixels[s + 2]) / 127.5 - 1
-                dst[plane + d] = Float(pixels[s + 1]) / 127.5 - 1
-                dst[2 * plane + d] = Float(pixels[s]) / 127.5 - 1
+        levels.withUnsafeBufferPointer { level in
+            for y in 0..<min(height, planeHeight) {
+                for x in 0..<min(width, planeWidth) {
+                    let s = (y * width + x) * 3
+                    let d = y * planeWidth + x
+                    dst[d] = level[Int(pixels[s + 2])]
+                    dst[plane + d] = level[Int(pixels[s + 1])]
+                    dst[2 * plane + d] = level[Int(pixels[s])]
+                }
             }
         }
     }

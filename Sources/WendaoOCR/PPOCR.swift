@@ -250,7 +250,8 @@ public final class PPOCREngine: Sendable {
         let resized = img.resized(width: dw, height: dh)
         var input = Tensor(zeros: [1, 3, dh, dw])
         input.data.withUnsafeMutableBufferPointer {
-            resized.writeNormalisedBGR(into: $0.baseAddress!, planeWidth: dw, planeHeight: dh)
+            resized.writeNormalisedBGR(
+                into: $0.baseAddress!, planeWidth: dw, planeHeight: dh, levels: OCRImage.Levels.detector)
         }
         let prob = try detector.run(input, threads: threads)
         guard prob.shape.count == 4, prob.shape[2] == dh, prob.shape[3] == dw else {
@@ -290,7 +291,7 @@ public final class PPOCREngine: Sendable {
         let ratio = Double(img.width) / Double(img.height)
         let rw = min(maxW, Int((Double(h) * ratio).rounded(.up)))
         let r = img.resized(width: max(1, rw), height: h)
-        r.writeNormalisedBGR(into: dst, planeWidth: planeWidth, planeHeight: h)
+        r.writeNormalisedBGR(into: dst, planeWidth: planeWidth, planeHeight: h, levels: OCRImage.Levels.line)
     }
 
     /// Turns crops the classifier reads as upside down (score above 0.9) by 180°; `flipped` says which.

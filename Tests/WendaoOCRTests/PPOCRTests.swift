@@ -188,6 +188,62 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
     }
 }
 
+// MARK: - Preprocessing, bit for bit with OpenCV and pyclipper
+
+private struct PreprocessingFixture: Decodable {
+    struct Resize: Decodable {
+        var width: Int
+        var height: Int
+        var sha256: String
+    }
+    struct Unclip: Decodable {
+        var box: [[Double]]
+        var expanded: [[Int64]]
+        var miniBox: [[Double]]
+        enum CodingKeys: String, CodingKey {
+            case box, expanded
+            case miniBox = "mini_box"
+        }
+    }
+    var resize: [Resize]
+    var unclip: [Unclip]
+}
+
+@Suite struct OCRPreprocessingTests {
+    fileprivate let expected: PreprocessingFixture = {
+        // A missing or damaged fixture leaves the lists empty, which the tests' first expectation catches.
+        (try? JSONDecoder().decode(PreprocessingFixture.self, from: Data(contentsOf: fixture("preprocessing.json"))))
+            ?? PreprocessingFixture(resize: [], unclip: [])
+    }()
+
+    @Test func resizeIsOpenCVsBitForBit() throws {
+        #expect(expected.resize.count >= 5)
+        let page = try OCRImageDecoder.decode(fileAt: fixture("page-zh.png"))
+        for r in expected.resize {
+            var hash = SHA256()
+            hash.update(page.resized(width: r.width, height: r.height).pixels)
+            #expect(hash.hexDigest() == r.sha256, "\(page.width)×\(page.height) → \(r.width)×\(r.height)")
+        }
+    }
+
+    @Test func unclipIsPyclippersRoundOffset() {
+        #expect(expected.unclip.count >= 4)
+        for u in expected.unclip {
+            let box = u.box.map { Point($0[0], $0[1]) }
+            let got = DBPostProcess.unclip(box, ratio: 1.6)
+            // Clipper's union may start the polygon elsewhere and drop collinear points: compare the hulls.
+            let want = u.expanded.map { Point(Double($0[0]), Double($0[1])) }
+            #expect(
+                Set(Geometry.convexHull(got).map { "\($0.x),\($0.y)" })
+                    == Set(Geometry.convexHull(want).map { "\($0.x),\($0.y)" }), "\(u.box)")
+            let (mini, _) = DBPostProcess.miniBox(got)
+            for (p, q) in zip(mini, u.miniBox) {
+                #expect(abs(p.x - q[0]) < 1e-3 && abs(p.y - q[1]) < 1e-3, "\(u.box): \(p) vs \(q)")
+            }
+        }
+    }
+}
+
 // MARK: - Models, parity with RapidOCR
 
 @Suite(.serialized) struct PPOCRParityTests {
@@ -198,7 +254,7 @@ private func close(_ a: [Float], _ b: [Float], tolerance: Float = 1e-3) -> Bool 
         #expect(lines.map(\.text) == expected.lines.map(\.text))
         for (got, want) in zip(lines, expected.lines) {
             for (p, q) in zip(got.box, want.box) {
-                #expect(abs(p.x - q[0]) <= 3 && abs(p.y - q[1]) <= 3, "\(got.text): \(p) vs \(q)")
+                #expect(abs(p.x - q[0]) <= 1 && abs(p.y - q[1]) <= 1, "\(got.text): \(p) vs \(q)")
             }
         }
     }
