@@ -17,7 +17,10 @@ Writes small files only (the models are never committed):
   preprocessing.json OpenCV's resize of page-zh.png to several sizes (SHA-256 of the RGB bytes) and
                      RapidOCR's unclip (pyclipper) of a few boxes, for the bit-exact preprocessing tests
 
-`--preprocessing-only` writes preprocessing.json alone (the other fixtures stay as they are).
+  page-vertical.png  vertical writing (our own text): a horizontal title over five columns read right to left
+
+`--preprocessing-only` writes preprocessing.json and page-vertical.png alone (the other fixtures stay as
+they are).
 """
 import hashlib
 import json
@@ -130,7 +133,30 @@ def preprocessing():
     print("wrote", os.path.join(OUT, "preprocessing.json"))
 
 
+VERTICAL_TITLE = "迅达快运生鲜寄递须知"
+VERTICAL_COLUMNS = ["冷链包裹请在寄件时注明", "生鲜类物品需使用保温箱", "签收时请当面检查外包装", "破损请拍照并联系客服",
+                    "理赔须在七日内提出申请"]
+
+
+def vertical(size=30):
+    """A page of vertical writing: the title across the top, then columns of upright characters from the right."""
+    font = ImageFont.truetype(FONT, size)
+    step, advance = int(size * 1.8), int(size * 1.15)
+    top = 40 + int(size * 1.6)
+    width = len(VERTICAL_COLUMNS) * step + 120
+    height = max(len(c) for c in VERTICAL_COLUMNS) * advance + top + 60
+    img = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(img)
+    draw.text((60, 30), VERTICAL_TITLE, font=ImageFont.truetype(FONT, int(size * 0.9)), fill=0)
+    for i, column in enumerate(VERTICAL_COLUMNS):
+        x = width - 60 - (i + 1) * step + int(size * 0.4)
+        for j, ch in enumerate(column):
+            draw.text((x, top + j * advance), ch, font=font, fill=0)
+    img.save(os.path.join(OUT, "page-vertical.png"), optimize=True)
+
+
 if __name__ == "__main__":
     if "--preprocessing-only" not in sys.argv:
         main()
     preprocessing()
+    vertical()

@@ -134,10 +134,11 @@ public final class PPOCREngine: Sendable {
         var lines: [OCRTextLine] = []
         for (box, (text, score)) in zip(boxes, texts) where score >= Self.textScore {
             let original = work.toOriginal(box, rawWidth: image.width, rawHeight: image.height)
-            lines.append(
-                OCRTextLine(
-                    box: original.map { Self.upright($0, turn: turn, width: image.width, height: image.height) },
-                    text: text, score: score))
+            // Turned back, the corners start a quarter turn further on for each quarter the page was
+            // turned: rotate the list so that it starts at the upright page's top-left again.
+            let turned = original.map { Self.upright($0, turn: turn, width: image.width, height: image.height) }
+            let shift = turn / 90
+            lines.append(OCRTextLine(box: Array(turned[shift...] + turned[..<shift]), text: text, score: score))
         }
         if turn != 0 {
             // Sorted as the detector's boxes are; a fifth point carries each line's index along.
@@ -161,7 +162,12 @@ public final class PPOCREngine: Sendable {
     /// most boxes tall means a page on its side (its lines read downwards when the quarter turn made
     /// them upright, upwards when the classifier had to turn them over as well); most flat lines
     /// turned over means a page upside down. Fewer than three lines, or no clear majority (two
-    /// thirds), is read as upright: a page of vertical or mixed text is not turned.
+    /// thirds), is read as upright: a page of mixed text is not turned.
+    ///
+    /// Vertical writing (columns of upright characters, read top to bottom and right to left) has
+    /// the tall boxes of a page turned a quarter clockwise, and is read as one: the recogniser reads a
+    /// column turned a quarter, and in the turned-back frame the rightmost column is the first line,
+    /// a horizontal title above the columns the first of all.
     static func pageTurn(tall: [Bool], flipped: [Bool]) -> Int {
         let n = tall.count
         guard n >= 3, flipped.count == n else { return 0 }

@@ -65,14 +65,24 @@ public enum ReadingOrder {
     }
 
     /// The widest vertical gutter splitting `items` into two column groups, unless they form a table.
+    /// A narrower gutter (half a line height) is enough beside a side made only of lines standing
+    /// across the others (a horizontal title over vertical writing, once the page is turned back; a
+    /// sideways label in a margin): such a line never shares a row with the lines it stands across.
     private static func columnSplit(_ items: [Item], lineHeight h: Double) -> ([Item], [Item])? {
-        let g = gaps(items.map { ($0.minX, $0.maxX) }).filter { $0.1 - $0.0 >= 1.5 * h }
-        guard let widest = g.max(by: { $0.1 - $0.0 < $1.1 - $1.0 }) else { return nil }
-        let x = (widest.0 + widest.1) / 2
-        let left = items.filter { $0.maxX <= x }, right = items.filter { $0.minX >= x }
-        guard !left.isEmpty, !right.isEmpty else { return nil }
-        if looksLikeTable(left, right, gutter: widest.1 - widest.0, lineHeight: h) { return nil }
-        return (left, right)
+        func across(_ i: Item) -> Bool { i.height >= 2 * h && i.height >= 2 * (i.maxX - i.minX) }
+        let candidates = gaps(items.map { ($0.minX, $0.maxX) }).filter { $0.1 - $0.0 >= 0.5 * h }
+            .sorted { $0.1 - $0.0 > $1.1 - $1.0 }
+        for gap in candidates {
+            let x = (gap.0 + gap.1) / 2
+            let left = items.filter { $0.maxX <= x }, right = items.filter { $0.minX >= x }
+            guard !left.isEmpty, !right.isEmpty else { continue }
+            if left.allSatisfy(across) != right.allSatisfy(across) { return (left, right) }
+            if gap.1 - gap.0 >= 1.5 * h {
+                if looksLikeTable(left, right, gutter: gap.1 - gap.0, lineHeight: h) { return nil }
+                return (left, right)
+            }
+        }
+        return nil
     }
 
     /// Two sides whose lines pair up row by row and are short: compared with their side's width, or with

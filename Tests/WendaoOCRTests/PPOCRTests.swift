@@ -276,6 +276,23 @@ private struct PreprocessingFixture: Decodable {
         #expect(text.contains("客服热线400-820-5566") || text.contains("客服热线 400-820-5566"))
     }
 
+    /// Columns of upright characters read right to left, each top to bottom, under a horizontal title
+    /// (the fixture's text is in scripts/make-ocr-fixtures.py).
+    @Test func verticalWritingIsReadColumnByColumnFromTheRight() throws {
+        let image = try OCRImageDecoder.decode(fileAt: fixture("page-vertical.png"))
+        let lines = try engine().recognize(image, threads: 2)
+        let want = [
+            "迅达快运生鲜寄递须知", "冷链包裹请在寄件时注明", "生鲜类物品需使用保温箱", "签收时请当面检查外包装", "破损请拍照并联系客服",
+            "理赔须在七日内提出申请",
+        ]
+        #expect(Set(lines.map(\.text)) == Set(want))
+        #expect(ReadingOrder.blocks(lines).flatMap { $0 } == want)
+        for l in lines {
+            let topLeft = l.box.min { $0.x + $0.y < $1.x + $1.y }
+            #expect(l.box[0] == topLeft, "\(l.text): the box starts at its top-left corner")
+        }
+    }
+
     @Test func upsideDownLinesAreTurned() throws {
         let image = try OCRImageDecoder.decode(fileAt: fixture("page-zh.png")).rotated180()
         let text = try engine().recognize(image, threads: 2).map(\.text).joined(separator: "\n")
@@ -424,6 +441,14 @@ private struct PreprocessingFixture: Decodable {
         let order = ["标题横跨两栏", "左0", "左1", "左2", "左3", "右0", "右1", "右2", "右3"]
         let positions = order.map { text.range(of: $0)!.lowerBound }
         #expect(positions == positions.sorted(), "\(text)")
+    }
+
+    @Test func aLineStandingAcrossTheOthersIsReadOnItsOwn() {
+        // A tall strip (a title over vertical writing, the page turned back) a little left of five
+        // rows: read before them, never joined to the row it crosses.
+        var lines = [line(0, 0, 30, "竖排标题", h: 150)]
+        for i in 0..<5 { lines.append(line(60, Double(i) * 30, 380, "第\(i)行")) }
+        #expect(ReadingOrder.blocks(lines.shuffled()) == [["竖排标题"], (0..<5).map { "第\($0)行" }])
     }
 
     @Test func indentedLinesStartParagraphs() {
