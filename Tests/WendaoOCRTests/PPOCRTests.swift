@@ -314,7 +314,8 @@ private struct PreprocessingFixture: Decodable {
         var last = text.startIndex
         // (A line's final full stop may be lost on a sideways page: the crop is resampled differently.)
         for want in expected.lines.map({ $0.text.trimmingCharacters(in: .punctuationCharacters) }) {
-            let range = try #require(text.range(of: want, range: last..<text.endIndex), "\(want) after the previous line")
+            let range = try #require(
+                text.range(of: want, range: last..<text.endIndex), "\(want) after the previous line")
             last = range.upperBound
         }
         // Boxes are in the upright page's coordinates.
