@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Two runs of a workbench suite compared variant by variant (matched by name): each shared metric's
 /// difference (the second run minus the first) over the questions both answered, with a paired bootstrap
