@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import Synchronization
 public import WendaoCore
 
 /// The shared store: one PostgreSQL database that several Wendao servers use at once.
@@ -34,6 +35,8 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// How a direct connection (the probe) is set up: at start, and when a call waits long enough to
     /// suspect the server is gone (see ``run(_:_:)``).
     private let probeTLS: PostgresConnection.Configuration.TLS
+    /// The pgvector indexes this process has made or found (see ``ensureVectorIndex(kb:dimension:)``).
+    let vectorIndexesMade = Mutex<Set<String>>([])
 
     /// Connects to `url`, checks that the server answers and the credentials work, and runs pending
     /// migrations (once, under an advisory lock, whatever other servers do at the same moment).

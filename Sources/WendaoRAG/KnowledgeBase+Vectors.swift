@@ -155,6 +155,17 @@ extension KnowledgeBase {
         let index = try vectorIndex(embedder)
         guard index.count > 0 else { return ([], nil) }
         let q = try queryVector ?? embedder.embedBlocking([query], as: .query).vectors[0]
+        let settings = library.vectorSearch
+        if settings.mode == .pgvector, let database = store as? any DatabaseVectorSearch {
+            guard q.count == index.dimension else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "the query vector has \(q.count) values, the vectors of \(embedder.id) \(index.dimension)")
+            }
+            let hits = try database.nearestChunks(
+                kb: record.id, embedder: embedder.id, query: q, k: k, efSearch: settings.efSearch)
+            return (hits.map { ScoredID(id: $0.id, score: $0.similarity) }, q)
+        }
         return (try index.search(q, k: k, embedder: embedder.id), q)
     }
 
