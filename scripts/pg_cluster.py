@@ -1,6 +1,7 @@
 """A private PostgreSQL cluster for scripts (the two-server test, the benchmarks).
 
-Debian's postgresql (`/usr/lib/postgresql/*/bin`, or `WENDAO_PG_BIN`): `initdb` in a temporary
+`WENDAO_PG_BIN` (scripts/test.sh points it at PostgreSQL 16 with pgvector from
+scripts/pgvector-postgres.sh), else Debian's postgresql (`/usr/lib/postgresql/*/bin`): `initdb` in a temporary
 folder, password authentication, a loopback port; as `nobody` when run as root (PostgreSQL refuses
 to run as root). `stop()`/`start()`/`restart()` for outage tests; `close()` removes everything.
 """

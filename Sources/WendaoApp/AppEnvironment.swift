@@ -130,7 +130,7 @@ public final class AppEnvironment: Sendable {
     /// `pgvector` or `pgvector:EF` is an error naming where it came from.
     public func vectorSearch() throws -> VectorSearchSettings {
         if let text = environment[Library.vectorSearchVariable], !text.isEmpty {
-            return try VectorSearchSettings(parsing: text, source: Library.vectorSearchVariable)
+            return try VectorSearchSettings(parsing: text, source: "--vector-search / \(Library.vectorSearchVariable)")
         }
         if let configuration = try? models.configuration(), let text = configuration.vectorSearch, !text.isEmpty {
             return try VectorSearchSettings(

@@ -166,7 +166,8 @@ extension PostgresStore: DatabaseVectorSearch {
         // Integers only in the DDL (a statement that cannot take parameters): the id and the dimension.
         let k = String(kb)
         let d = String(dimension)
-        try transaction("cannot create the vector index of knowledge base \(kb)") { c in
+        // Building over many stored vectors takes minutes, not the usual call's time limit.
+        try transaction("cannot create the vector index of knowledge base \(kb)", timeout: .seconds(3600)) { c in
             try await c.exec("SELECT pg_advisory_xact_lock(\(Self.vectorIndexLockKey), \(Int32(truncatingIfNeeded: kb)))", logger: logger)
             try await c.exec(
                 """

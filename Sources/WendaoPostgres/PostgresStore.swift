@@ -149,9 +149,11 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// with a connection of its own, and fails at once with the probe's reason (unreachable, refusing
     /// the password, starting up) when that fails too. The pool reconnects by itself when the server
     /// is back.
-    func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) throws -> T {
+    func run<T: Sendable>(
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+    ) throws -> T {
         let client = self.client
-        let timeout = operationTimeout
+        let timeout = timeout ?? operationTimeout
         let url = self.url
         let tls = probeTLS
         let logger = self.logger
@@ -186,10 +188,10 @@ public final class PostgresStore: KnowledgeStore, Sendable {
 
     /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
     func transaction<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) throws -> T {
         let logger = self.logger
-        return try run(what) { client in
+        return try run(what, timeout: timeout) { client in
             try await client.withConnection { connection in
                 _ = try await connection.query("BEGIN", logger: logger).collect()
                 do {
