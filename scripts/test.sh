@@ -83,6 +83,19 @@ if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
 fi
 PATH="$PATH:/usr/sbin" python3 scripts/two_server_test.py --bin "$WENDAO_BIN"
 
+# TLS to PostgreSQL: sslmode verify-full/require/disable and sslrootcert against a TLS-only cluster whose
+# certificate a private CA (made with openssl) signed; Debian's postgresql, since the pgserver wheel's
+# is built without OpenSSL.
+echo "== TLS to PostgreSQL"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null
+  fi
+fi
+python3 scripts/pg_tls_test.py --bin "$WENDAO_BIN" >/dev/null
+
 # The evaluation gate: the sample suite against a fake OpenAI-compatible server, compared with the committed
 # baseline (exit 1 naming the metric and the questions that got worse).
 echo "== evaluation gate (wendao eval run)"

@@ -96,13 +96,30 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     ) {
         var unverified = TLSConfiguration.makeClientConfiguration()
         unverified.certificateVerification = .none
+        // A private CA (`sslrootcert`): its file must be there and readable, said by name.
+        var roots: NIOSSLTrustRoots?
+        if let path = url.rootCertificatePath, url.tls != .disable {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw WendaoError(.invalidArgument, "sslrootcert \(path): no such file, or it cannot be read")
+            }
+            roots = .file(path)
+        }
         do {
             switch url.tls {
             case .disable: return (.disable, .disable)
             case .prefer: return (.prefer(unverified), .prefer(try NIOSSLContext(configuration: unverified)))
-            case .require: return (.require(unverified), .require(try NIOSSLContext(configuration: unverified)))
+            case .require:
+                guard let roots else {
+                    return (.require(unverified), .require(try NIOSSLContext(configuration: unverified)))
+                }
+                // As libpq: with a root certificate, require checks the chain (not the host name).
+                var chain = TLSConfiguration.makeClientConfiguration()
+                chain.trustRoots = roots
+                chain.certificateVerification = .noHostnameVerification
+                return (.require(chain), .require(try NIOSSLContext(configuration: chain)))
             case .verifyFull:
-                let verified = TLSConfiguration.makeClientConfiguration()
+                var verified = TLSConfiguration.makeClientConfiguration()
+                if let roots { verified.trustRoots = roots }
                 return (.require(verified), .require(try NIOSSLContext(configuration: verified)))
             }
         } catch {
@@ -248,6 +265,14 @@ public final class PostgresStore: KnowledgeStore, Sendable {
             let underlying = e.underlying.map { ": \(String(describing: $0).prefix(300))" } ?? ""
             switch e.code {
             case .connectionError:
+                // A certificate that is not trusted, or not for this host: not an outage, and it will
+                // not pass by itself.
+                if underlying.contains("CERTIFICATE_VERIFY_FAILED") || underlying.contains("failedToValidateHostname") {
+                    return WendaoError(
+                        .storage,
+                        "\(what): the server's TLS certificate was not accepted (not signed by a trusted CA "
+                            + "— sslrootcert names a private one — or not for this host name)\(underlying)")
+                }
                 return WendaoError(.storageUnavailable, "\(what): the server cannot be reached\(underlying)")
             case .serverClosedConnection, .uncleanShutdown:
                 return WendaoError(.storageUnavailable, "\(what): the server closed the connection\(underlying)")
