@@ -45,6 +45,16 @@ struct DatabaseCLITests {
         #expect(created.status == 0, "\(created.stderr)")
         let ingested = try await f.run("ingest", "--kb", "客服", src, "--database", url)
         #expect(ingested.status == 0, "\(ingested.stderr)")
+        guard cluster.hasPgvector else {
+            // Without pgvector (Debian's PostgreSQL) the mode is refused, saying why; under
+            // WENDAO_REQUIRE_PGVECTOR=1 (scripts/test.sh with the pgserver build) that is a failure.
+            let refused = try await f.run("search", "--kb", "客服", "首重", "--database", url, "--vector-search", "pgvector")
+            #expect(refused.status != 0 && refused.stderr.contains("no pgvector extension"), "\(refused.stderr)")
+            if ProcessInfo.processInfo.environment["WENDAO_REQUIRE_PGVECTOR"] == "1" {
+                Issue.record("WENDAO_REQUIRE_PGVECTOR=1 but this PostgreSQL (\(cluster.bin)) has no pgvector")
+            }
+            return
+        }
         func ids(_ r: RunResult) throws -> [Int64] {
             try #require((try r.json()["results"] as? [[String: Any]])).compactMap { ($0["chunk_id"] as? NSNumber)?.int64Value }
         }
