@@ -146,7 +146,8 @@ extension PostgresStore: DatabaseVectorSearch {
             throw WendaoError(
                 .unsupported,
                 "the database \(url.redacted) has no pgvector extension (vector search pgvector needs it: "
-                    + "install pgvector on the PostgreSQL server, or search with --vector-search local)")
+                    + "pgvector installed on the PostgreSQL server, then CREATE EXTENSION vector in this database "
+                    + "by a superuser, once; or search with --vector-search local)")
         }
     }
 
