@@ -2,13 +2,18 @@
 """Team-scale figures (issue 18): PostgreSQL against SQLite on this machine; prints JSON.
 
     python3 scripts/bench_team.py --bin PATH/release/wendao [--seconds 10] [--ingest-docs 1000]
-        [--catchup-chunks 1000000] [--skip search,ingest,catchup]
+        [--catchup-chunks 1000000] [--pgvector-vectors 100000] [--pgvector-ef 40,100,200]
+        [--skip search,ingest,pgvector,catchup]
 
 - search: requests/s and latency (wrk, 32 connections, 2 threads) for BM25, dense and hybrid on the
   sample knowledge base (Samples/logistics, e5-small) served by one server on SQLite, one server on
   PostgreSQL, and two servers on PostgreSQL behind nginx (docs/nginx-wendao.conf): same knowledge
   base, same load, everything (PostgreSQL, servers, nginx, wrk) on the same machine;
 - ingest: `wendao ingest` of synthetic Markdown documents (BM25 only) into SQLite and into PostgreSQL;
+- pgvector: `wendao bench pgvector` on a database of the same cluster: N synthetic clustered vectors
+  (the generator of `wendao bench vectors`, 384 dimensions by default) stored as Wendao stores them,
+  pgvector's HNSW index (what `--vector-search pgvector` searches) against Wendao's own HNSW index on
+  the same vectors, recall@10 against the exact top 10 and queries/s for each ef_search;
 - catch-up: a knowledge base of N synthetic chunks written into PostgreSQL with SQL (generate_series,
   a 5,000-word vocabulary, BM25 only: no vectors), then a server from an empty disk: the time to its
   first answer (it builds its index from the database), and its RSS afterwards.
@@ -206,6 +211,28 @@ def ingest_bench(binary, cluster, docs):
     return out
 
 
+def pgvector_bench(binary, cluster, vectors, efs, queries=200):
+    url = cluster.make_database("bench_pgvector")
+    data = tempfile.mkdtemp(prefix="wendao-bench-pgvector-")
+    try:
+        t0 = time.time()
+        r = run([binary, "bench", "pgvector", "--database", url, "--data", data, "--count", str(vectors),
+                 "--dim", "384", "--queries", str(queries), "--ef", f"{max(map(int, efs.split(',')))},{efs}", "--keep"])
+        out = json.loads(r.stdout)
+        # The first sweep point is a warm-up (a fresh index is not yet in PostgreSQL's cache: the first
+        # pass over the queries measured 28 queries/s where a warm one gives 300): kept apart.
+        for side in ("pgvector", "wendao"):
+            out[side]["warm_up"] = out[side]["sweep"].pop(0)
+        out["wall_seconds"] = round(time.time() - t0, 1)
+        out["sizes"] = dict(zip(("chunk_vector_table", "hnsw_index"), cluster.psql(
+            "SELECT pg_size_pretty(pg_table_size('chunk_vector')) || '|' || (SELECT pg_size_pretty("
+            "pg_relation_size(indexname::regclass)) FROM pg_indexes WHERE indexname LIKE 'chunk_vector_hnsw_kb%')",
+            "bench_pgvector").split("|")))
+        return out
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def catchup_bench(binary, cluster, chunks):
     url = cluster.make_database("bench_catchup")
     data = tempfile.mkdtemp(prefix="wendao-bench-catchup-")
@@ -281,17 +308,22 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--ingest-docs", type=int, default=1000)
     ap.add_argument("--catchup-chunks", type=int, default=1_000_000)
+    ap.add_argument("--pgvector-vectors", type=int, default=100_000)
+    ap.add_argument("--pgvector-ef", default="40,100,200")
     ap.add_argument("--skip", default="")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     binary = os.path.abspath(a.bin)
-    cluster = Cluster(extra_settings=("shared_buffers=256MB", "synchronous_commit=on"))
+    # maintenance_work_mem: pgvector builds an HNSW graph in memory while it fits (100,000 × 384 does in 1 GB).
+    cluster = Cluster(extra_settings=("shared_buffers=256MB", "synchronous_commit=on", "maintenance_work_mem=1GB"))
     out = {"cpus": os.cpu_count(), "postgres": cluster.bin}
     try:
         if "search" not in skip:
             out["search"] = search_bench(binary, cluster, a.seconds)
         if "ingest" not in skip:
             out["ingest"] = ingest_bench(binary, cluster, a.ingest_docs)
+        if "pgvector" not in skip:
+            out["pgvector"] = pgvector_bench(binary, cluster, a.pgvector_vectors, a.pgvector_ef)
         if "catchup" not in skip:
             out["catch_up"] = catchup_bench(binary, cluster, a.catchup_chunks)
     finally:

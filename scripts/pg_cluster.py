@@ -1,6 +1,7 @@
 """A private PostgreSQL cluster for scripts (the two-server test, the benchmarks).
 
-Debian's postgresql (`/usr/lib/postgresql/*/bin`, or `WENDAO_PG_BIN`): `initdb` in a temporary
+`WENDAO_PG_BIN` (scripts/test.sh points it at PostgreSQL 16 with pgvector from
+scripts/pgvector-postgres.sh), else Debian's postgresql (`/usr/lib/postgresql/*/bin`): `initdb` in a temporary
 folder, password authentication, a loopback port; as `nobody` when run as root (PostgreSQL refuses
 to run as root). `stop()`/`start()`/`restart()` for outage tests; `close()` removes everything.
 """
@@ -33,8 +34,11 @@ def pg_bin():
 class Cluster:
     user = "wendao"
 
-    def __init__(self, extra_settings=()):
-        self.bin = pg_bin()
+    def __init__(self, extra_settings=(), bin=None, hba=None, files=None):
+        """`bin`: the PostgreSQL binaries (default: `pg_bin()`); `hba`: the pg_hba.conf to use instead
+        of initdb's; `files`: {name: bytes} written into the cluster's folder before it starts, owned by
+        the server's user, mode 0600 (TLS keys), referred to in `extra_settings` as `{root}/name`."""
+        self.bin = bin or pg_bin()
         self.root = tempfile.mkdtemp(prefix="wendao-pg-")
         self.data = os.path.join(self.root, "data")
         os.mkdir(self.data)
@@ -49,9 +53,19 @@ class Cluster:
         self._run([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.user, "--pwfile=" + pwfile,
                    "-A", "scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         os.remove(pwfile)
+        for name, data in (files or {}).items():
+            path = os.path.join(self.root, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o600)
+            if os.getuid() == 0:
+                os.chown(path, 65534, 65534)
+        if hba is not None:
+            with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+                f.write(hba)
         self.port = free_port()
         self.options = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                        + " ".join(f"-c {s}" for s in extra_settings))
+                        + " ".join(f"-c {s.format(root=self.root)}" for s in extra_settings))
         self.start()
 
     def _run(self, argv, env=None, check=True):

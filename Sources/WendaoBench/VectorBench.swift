@@ -200,6 +200,21 @@ public enum VectorBench {
             int8ScanGBPerSecond: int8QPS.map { Double(int8Bytes) * $0 / 1e9 }, hnswSweep: sweep)
     }
 
+    /// `count` synthetic clustered unit vectors of `dimension`, row after row, exactly as ``run(count:dimension:int8:hnsw:queries:seed:)``
+    /// makes them: `stream` 0 gives the indexed vectors, 1 the queries. For benchmarks that compare
+    /// another index (pgvector) on the same vectors.
+    public static func syntheticVectors(count: Int, dimension: Int, seed: UInt64, stream: UInt64) -> [Float] {
+        let n = max(0, count)
+        let d = max(1, dimension)
+        var out = [Float](repeating: 0, count: n * d)
+        guard n > 0 else { return out }
+        out.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            SyntheticEmbeddings(dimension: d, seed: seed).fill(base, rows: n, stream: stream)
+        }
+        return out
+    }
+
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     private static func makeIndex(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Ingest jobs shared by several servers over one database: a server claims a job with a lease and
 /// renews the lease while it works (a heartbeat); when a server dies, its lease runs out and
 /// another server claims the job and finishes it.
@@ -36,6 +38,79 @@ public protocol VectorStore: Sendable {
     /// The stored vectors of `embedder` for the chunks `ids` of `kb`, in ascending id order (chunks
     /// without one are left out).
     func storedVectors(kb: Int64, embedder: String, ids: [Int64]) throws -> [(id: Int64, vector: [Float])]
+}
+
+/// Dense search inside the shared database (pgvector's HNSW index on cosine distance) rather than
+/// in a server's own vector index: what ``VectorSearchSettings/Mode/pgvector`` uses.
+///
+/// Every search names the knowledge base and the embedder (only vectors stamped with both, and with
+/// the query's dimension, are candidates).
+public protocol DatabaseVectorSearch: VectorStore {
+    /// Makes the database ready for dense search (creates the extension when the server offers it);
+    /// throws naming what is missing when it cannot.
+    func prepareDatabaseVectorSearch() throws
+    /// The `k` chunks of `kb` whose `embedder` vectors are nearest to `query` (cosine similarity,
+    /// best first), searched with an approximate index keeping `efSearch` candidates.
+    func nearestChunks(kb: Int64, embedder: String, query: [Float], k: Int, efSearch: Int) throws
+        -> [(id: Int64, similarity: Float)]
+}
+
+/// Where dense retrieval (and hybrid's dense half) runs: each server's own vector index (the
+/// default), or the shared PostgreSQL database with pgvector.
+///
+/// Written `local`, `pgvector` or `pgvector:EF` (EF: pgvector's `hnsw.ef_search`, 1…1000, set per
+/// query; default ``defaultEfSearch``), in `--vector-search`, `WENDAO_VECTOR_SEARCH` or
+/// `vector_search:` in `config.yaml`.
+public struct VectorSearchSettings: Sendable, Equatable, CustomStringConvertible {
+    /// Where searches run.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// The server's own vector index (a file under the data directory, rebuilt from the store).
+        case local
+        /// pgvector's HNSW index inside the PostgreSQL database.
+        case pgvector
+    }
+
+    /// Where searches run.
+    public var mode: Mode
+    /// pgvector's `hnsw.ef_search` for each query (``Mode/pgvector`` only).
+    public var efSearch: Int
+
+    /// `hnsw.ef_search` when none is written: recall@10 ≥ 0.99 on 100,000 × 384 clustered vectors
+    /// (BENCHMARKS.md, "pgvector").
+    public static let defaultEfSearch = 100
+
+    /// The default: each server's own index.
+    public static let local = VectorSearchSettings(mode: .local, efSearch: defaultEfSearch)
+
+    /// Settings with `mode` and `efSearch`.
+    public init(mode: Mode, efSearch: Int = VectorSearchSettings.defaultEfSearch) {
+        self.mode = mode
+        self.efSearch = efSearch
+    }
+
+    /// Reads `local`, `pgvector` or `pgvector:EF`; `source` names where the text came from in the
+    /// error (``WendaoError/Code/invalidArgument``) that anything else gets.
+    public init(parsing text: String, source: String) throws(WendaoError) {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = t.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let mode = Mode(rawValue: parts[0]) else {
+            throw WendaoError(
+                .invalidArgument, "\(source): '\(text)' is not a vector search (local, pgvector or pgvector:EF)")
+        }
+        self.mode = mode
+        efSearch = Self.defaultEfSearch
+        if parts.count == 2 {
+            guard mode == .pgvector, let ef = Int(parts[1]), (1...1000).contains(ef) else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "\(source): '\(text)': only pgvector takes an ef_search, a whole number 1…1000 (pgvector:200)")
+            }
+            efSearch = ef
+        }
+    }
+
+    /// `local`, or `pgvector:EF`.
+    public var description: String { mode == .local ? "local" : "pgvector:\(efSearch)" }
 }
 
 /// A per-knowledge-base change log: which chunks each committed change added and removed, so that a

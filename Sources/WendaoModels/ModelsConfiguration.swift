@@ -203,6 +203,10 @@ public struct ModelsConfiguration: Sendable, Equatable {
     /// `database_url`: the PostgreSQL database several servers share (`WENDAO_DATABASE_URL` and
     /// `--database` take precedence); nil: the data directory's SQLite store.
     public var databaseURL: String?
+    /// `vector_search`: where dense retrieval runs with the PostgreSQL store (`local`, `pgvector` or
+    /// `pgvector:EF`; see `VectorSearchSettings`). `WENDAO_VECTOR_SEARCH` and `--vector-search` take
+    /// precedence; nil: each server's own index.
+    public var vectorSearch: String?
 
     /// Defaults: built-in presets only.
     public init() {}
@@ -240,6 +244,7 @@ public struct ModelsConfiguration: Sendable, Equatable {
             switch key {
             case "default_model": c.defaultModel = try r.string(value, key)
             case "database_url": c.databaseURL = try r.string(value, key)
+            case "vector_search": c.vectorSearch = try r.string(value, key)
             case "providers":
                 for (name, v) in try r.map(value, key) {
                     c.providers[name.lowercased()] = try r.provider(v, "providers.\(name)")

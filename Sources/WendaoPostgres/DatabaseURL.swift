@@ -16,9 +16,11 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         case disable
         /// TLS when the server offers it, without checking its certificate (libpq's default).
         case prefer
-        /// TLS required, the certificate not checked.
+        /// TLS required, the certificate not checked — unless `sslrootcert` names a root certificate:
+        /// then (as with libpq) the certificate's chain is checked against it, not the host name.
         case require
-        /// TLS required, the certificate checked against the system's roots and the host name.
+        /// TLS required, the certificate checked against the system's roots (or `sslrootcert`) and
+        /// the host name.
         case verifyFull = "verify-full"
     }
 
@@ -38,6 +40,9 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var poolSize: Int
     /// Seconds to wait for a connection.
     public var connectTimeout: Int
+    /// `sslrootcert`: a PEM file of the certificate authorities to trust instead of the system's
+    /// (a private CA); nil: the system's roots.
+    public var rootCertificatePath: String?
 
     /// Reads `url`; throws ``WendaoError/Code/invalidArgument`` naming what is wrong (never the password).
     public init(_ url: String) throws {
@@ -128,13 +133,16 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
                     throw WendaoError(.invalidArgument, "connect_timeout must be a number of seconds from 1 to 600")
                 }
                 connectTimeout = n
+            case "sslrootcert":
+                guard !value.isEmpty else { throw WendaoError(.invalidArgument, "sslrootcert names no file") }
+                rootCertificatePath = value
             case "application_name":
                 continue
             default:
                 throw WendaoError(
                     .invalidArgument,
                     "the database URL has an unknown parameter '\(key.prefix(40))' "
-                        + "(known: sslmode, pool_size, connect_timeout, application_name)")
+                        + "(known: sslmode, sslrootcert, pool_size, connect_timeout, application_name)")
             }
         }
     }

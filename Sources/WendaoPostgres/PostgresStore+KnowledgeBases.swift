@@ -80,6 +80,7 @@ extension PostgresStore: KnowledgeBaseStore {
         let logger = self.logger
         try transaction("cannot delete knowledge base") { c in
             try await c.exec("DELETE FROM kb WHERE id = \(id)", logger: logger)
+            try await self.dropVectorIndexes(kb: id, connection: c)
             try await c.exec("SELECT pg_notify('wendao_kb', \(String(id)))", logger: logger)
         }
     }

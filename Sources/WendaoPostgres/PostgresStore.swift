@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import Synchronization
 public import WendaoCore
 
 /// The shared store: one PostgreSQL database that several Wendao servers use at once.
@@ -34,6 +35,8 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// How a direct connection (the probe) is set up: at start, and when a call waits long enough to
     /// suspect the server is gone (see ``run(_:_:)``).
     private let probeTLS: PostgresConnection.Configuration.TLS
+    /// The pgvector indexes this process has made or found (see ``ensureVectorIndex(kb:dimension:)``).
+    let vectorIndexesMade = Mutex<Set<String>>([])
 
     /// Connects to `url`, checks that the server answers and the credentials work, and runs pending
     /// migrations (once, under an advisory lock, whatever other servers do at the same moment).
@@ -93,13 +96,30 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     ) {
         var unverified = TLSConfiguration.makeClientConfiguration()
         unverified.certificateVerification = .none
+        // A private CA (`sslrootcert`): its file must be there and readable, said by name.
+        var roots: NIOSSLTrustRoots?
+        if let path = url.rootCertificatePath, url.tls != .disable {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw WendaoError(.invalidArgument, "sslrootcert \(path): no such file, or it cannot be read")
+            }
+            roots = .file(path)
+        }
         do {
             switch url.tls {
             case .disable: return (.disable, .disable)
             case .prefer: return (.prefer(unverified), .prefer(try NIOSSLContext(configuration: unverified)))
-            case .require: return (.require(unverified), .require(try NIOSSLContext(configuration: unverified)))
+            case .require:
+                guard let roots else {
+                    return (.require(unverified), .require(try NIOSSLContext(configuration: unverified)))
+                }
+                // As libpq: with a root certificate, require checks the chain (not the host name).
+                var chain = TLSConfiguration.makeClientConfiguration()
+                chain.trustRoots = roots
+                chain.certificateVerification = .noHostnameVerification
+                return (.require(chain), .require(try NIOSSLContext(configuration: chain)))
             case .verifyFull:
-                let verified = TLSConfiguration.makeClientConfiguration()
+                var verified = TLSConfiguration.makeClientConfiguration()
+                if let roots { verified.trustRoots = roots }
                 return (.require(verified), .require(try NIOSSLContext(configuration: verified)))
             }
         } catch {
@@ -146,9 +166,11 @@ public final class PostgresStore: KnowledgeStore, Sendable {
     /// with a connection of its own, and fails at once with the probe's reason (unreachable, refusing
     /// the password, starting up) when that fails too. The pool reconnects by itself when the server
     /// is back.
-    func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) throws -> T {
+    func run<T: Sendable>(
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+    ) throws -> T {
         let client = self.client
-        let timeout = operationTimeout
+        let timeout = timeout ?? operationTimeout
         let url = self.url
         let tls = probeTLS
         let logger = self.logger
@@ -183,10 +205,10 @@ public final class PostgresStore: KnowledgeStore, Sendable {
 
     /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
     func transaction<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) throws -> T {
         let logger = self.logger
-        return try run(what) { client in
+        return try run(what, timeout: timeout) { client in
             try await client.withConnection { connection in
                 _ = try await connection.query("BEGIN", logger: logger).collect()
                 do {
@@ -243,6 +265,14 @@ public final class PostgresStore: KnowledgeStore, Sendable {
             let underlying = e.underlying.map { ": \(String(describing: $0).prefix(300))" } ?? ""
             switch e.code {
             case .connectionError:
+                // A certificate that is not trusted, or not for this host: not an outage, and it will
+                // not pass by itself.
+                if underlying.contains("CERTIFICATE_VERIFY_FAILED") || underlying.contains("failedToValidateHostname") {
+                    return WendaoError(
+                        .storage,
+                        "\(what): the server's TLS certificate was not accepted (not signed by a trusted CA "
+                            + "— sslrootcert names a private one — or not for this host name)\(underlying)")
+                }
                 return WendaoError(.storageUnavailable, "\(what): the server cannot be reached\(underlying)")
             case .serverClosedConnection, .uncleanShutdown:
                 return WendaoError(.storageUnavailable, "\(what): the server closed the connection\(underlying)")

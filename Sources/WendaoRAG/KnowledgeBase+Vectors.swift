@@ -144,18 +144,73 @@ extension KnowledgeBase {
     /// Dense candidates for `query`: (chunk id, cosine) best first, and the query's vector (nil when
     /// there was nothing to search). `queryVector`, when given, is the query's vector already made by
     /// the embedder (see ``denseQuery(_:mode:)``); else the query is embedded here, blocking.
+    ///
+    /// Searched where ``Library/vectorSearch`` says: in the database (pgvector), or in this server's
+    /// own vector index, which first takes the vectors other servers stored since it last looked.
     func denseCandidates(_ query: String, k: Int, queryVector: [Float]? = nil) throws -> (
         hits: [ScoredID], queryVector: [Float]?
     ) {
         let embedder = try embedder()
+        let settings = library.vectorSearch
+        if settings.mode == .pgvector, let database = store as? any DatabaseVectorSearch {
+            let q = try queryVector ?? embedder.embedBlocking([query], as: .query).vectors[0]
+            let hits = try database.nearestChunks(
+                kb: record.id, embedder: embedder.id, query: q, k: k, efSearch: settings.efSearch)
+            // On the local index's scale (stored vectors unit length, the query as the embedder gave
+            // it: cosine × the query's norm, which hybrid fusion weighs), ties by ascending id as there.
+            let norm = q.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            let scored = hits.map { ScoredID(id: $0.id, score: $0.similarity * norm) }
+                .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+            return (scored, q)
+        }
+        let shared = store is any VectorStore
         // No vectors yet and nothing known about a remote embedder: nothing to search, no call made.
-        if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
+        if embedder.knownDimension == nil, vectors == nil, !shared, !FileManager.default.fileExists(atPath: vectorPath) {
+            return ([], nil)
+        }
+        if embedder.knownDimension == nil, vectors == nil, shared, !FileManager.default.fileExists(atPath: vectorPath),
+            try store.chunkIDs(kb: record.id).isEmpty
+        {
             return ([], nil)
         }
         let index = try vectorIndex(embedder)
+        try catchUpSharedVectors(index, embedder: embedder)
         guard index.count > 0 else { return ([], nil) }
         let q = try queryVector ?? embedder.embedBlocking([query], as: .query).vectors[0]
         return (try index.search(q, k: k, embedder: embedder.id), q)
+    }
+
+    /// With a shared store (PostgreSQL): adds to `index` the vectors other servers stored for chunks
+    /// it lacks, and drops those of chunks gone, so that every server's dense search sees what any
+    /// server embedded. Nothing is embedded here. Done once per generation of the knowledge base;
+    /// while chunks of it still have no stored vector (their server is embedding them), asked again
+    /// at most every 2 s.
+    func catchUpSharedVectors(_ index: VectorIndex, embedder: any TextEmbedder) throws {
+        guard let shared = store as? any VectorStore, sharedVectorsGeneration != record.generation else { return }
+        let now = Date().timeIntervalSince1970
+        // The same generation asked already and found incomplete: again only after 2 s.
+        if sharedVectorsAskedGeneration == record.generation, now - sharedVectorsAskedAt < 2 { return }
+        sharedVectorsAskedAt = now
+        sharedVectorsAskedGeneration = record.generation
+        let live = Set(self.index.ids())
+        let have = Set(index.ids())
+        index.remove(ids: have.subtracting(live))
+        let missing = live.subtracting(have).sorted()
+        var loaded = 0
+        for start in stride(from: 0, to: missing.count, by: 5000) {
+            let ids = Array(missing[start..<min(start + 5000, missing.count)])
+            for v in try shared.storedVectors(kb: record.id, embedder: embedder.id, ids: ids)
+            where v.vector.count == index.dimension {
+                try index.add(id: v.id, vector: v.vector)
+                loaded += 1
+            }
+        }
+        if loaded == missing.count { sharedVectorsGeneration = record.generation }
+        if loaded > 0 {
+            library.logger.info(
+                "vectors caught up from the shared store",
+                metadata: ["kb": "\(name)", "added": "\(loaded)", "still_missing": "\(missing.count - loaded)"])
+        }
     }
 
     /// What a search of `query` by `mode` (default: the knowledge base's) must embed before it runs:
@@ -168,10 +223,14 @@ extension KnowledgeBase {
         guard (mode ?? defaultRetrievalMode) != .bm25, record.settings.embedder != nil,
             let embedder = try? embedder()
         else { return nil }
+        let text = String(query.prefix(QueryLimits.maxCharacters))
+        // In the database (pgvector) or over a shared store's vectors: whether there are any is the
+        // search's to find out; the query is embedded either way.
+        if library.vectorSearch.mode == .pgvector || store is any VectorStore { return (embedder, text) }
         if embedder.knownDimension == nil, vectors == nil, !FileManager.default.fileExists(atPath: vectorPath) {
             return nil
         }
         guard let index = try? vectorIndex(embedder), index.count > 0 else { return nil }
-        return (embedder, String(query.prefix(QueryLimits.maxCharacters)))
+        return (embedder, text)
     }
 }

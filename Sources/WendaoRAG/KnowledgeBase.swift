@@ -25,6 +25,11 @@ public final class KnowledgeBase {
     var chunkCache: [Int64: ChunkRecord] = [:]
     /// The dense vector index, opened on first use when an embedder is set.
     var vectors: VectorIndex?
+    /// The generation whose vectors the shared store (PostgreSQL) has given the vector index in
+    /// full, and when it was last asked (see ``catchUpSharedVectors(_:embedder:)``).
+    var sharedVectorsGeneration: Int64?
+    var sharedVectorsAskedAt: Double = 0
+    var sharedVectorsAskedGeneration: Int64?
     /// Most chunks kept in ``chunkCache``.
     let chunkCacheLimit = 20_000
     /// Analysed curated questions by entry id, with the entry's change time they were made at.

@@ -32,6 +32,12 @@ public final class Library: Sendable {
     /// `indexes/NAMESPACE` for a shared store (see ``init(directory:store:embedders:logger:cacheNamespace:)``).
     public let indexDirectory: URL
 
+    /// Where dense retrieval runs: this server's own vector index (``VectorSearchSettings/local``)
+    /// or the shared database (``VectorSearchSettings/Mode/pgvector``, a store that offers
+    /// ``DatabaseVectorSearch``). The vector files are kept either way (they are how a server learns
+    /// which chunks still need embedding).
+    public let vectorSearch: VectorSearchSettings
+
     /// A library over `store`, keeping its indexes under `directory` (created if needed).
     ///
     /// - Parameters:
@@ -39,10 +45,24 @@ public final class Library: Sendable {
     ///   - cacheNamespace: a folder of `indexes` for this store's caches alone. A shared store
     ///     (PostgreSQL) names one per database, so that its knowledge bases' index files never meet
     ///     those of the data directory's own SQLite store, or of another database, under the same id.
+    ///   - vectorSearch: where dense retrieval runs. `pgvector` needs a store that searches vectors
+    ///     itself (PostgreSQL with the pgvector extension): the extension is created here, and its
+    ///     absence is an error (``WendaoError/Code/unsupported``) rather than a silent fallback.
     public init(
         directory: URL, store: any KnowledgeStore, embedders: any EmbedderProvider,
-        logger: Logger = Logger(label: "wendao"), cacheNamespace: String? = nil
+        logger: Logger = Logger(label: "wendao"), cacheNamespace: String? = nil,
+        vectorSearch: VectorSearchSettings = .local
     ) throws {
+        if vectorSearch.mode == .pgvector {
+            guard let database = store as? any DatabaseVectorSearch else {
+                throw WendaoError(
+                    .invalidArgument,
+                    "vector search pgvector needs the PostgreSQL store (--database postgres://… or "
+                        + "WENDAO_DATABASE_URL); this library uses the data directory's SQLite store")
+            }
+            try database.prepareDatabaseVectorSearch()
+        }
+        self.vectorSearch = vectorSearch
         self.directory = directory
         self.logger = logger
         self.embedders = embedders

@@ -123,6 +123,15 @@ struct GlobalOptions: ParsableArguments {
             discussion: "Default: $WENDAO_DATABASE_URL; without either, the data directory's SQLite store."))
     var database: String?
 
+    @Option(
+        name: .customLong("vector-search"),
+        help: ArgumentHelp(
+            "Where dense search runs with --database: local (each server's own index) or pgvector[:EF].",
+            discussion:
+                "pgvector searches the database's HNSW index (ef_search EF, default 100). "
+                + "Default: $WENDAO_VECTOR_SEARCH, then vector_search in config.yaml, then local."))
+    var vectorSearch: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
 
@@ -130,6 +139,7 @@ struct GlobalOptions: ParsableArguments {
     var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
         if let database, !database.isEmpty { environment[Library.databaseURLVariable] = database }
+        if let vectorSearch, !vectorSearch.isEmpty { environment[Library.vectorSearchVariable] = vectorSearch }
         return environment
     }
 

@@ -1,4 +1,5 @@
 import Testing
+import WendaoCore
 import WendaoPostgres
 
 /// A server keeps a database's index files in a folder named after the database, so that they never
@@ -20,5 +21,13 @@ struct CacheNamespaceTests {
         let slash = try DatabaseURL("postgres://u:p@h:5432/a%2Fb")
         let underscore = try DatabaseURL("postgres://u:p@h:5432/a_b")
         #expect(slash.cacheNamespace != underscore.cacheNamespace)
+    }
+
+    @Test("sslrootcert names a private CA's file (percent-encoded in the URL); empty is an error")
+    func rootCertificate() throws {
+        let u = try DatabaseURL("postgres://u:p@h:5432/d?sslmode=verify-full&sslrootcert=%2Fetc%2Fwendao%2Fca.pem")
+        #expect(u.rootCertificatePath == "/etc/wendao/ca.pem" && u.tls == .verifyFull)
+        #expect(try DatabaseURL("postgres://u:p@h/d").rootCertificatePath == nil)
+        #expect(throws: WendaoError.self) { try DatabaseURL("postgres://u:p@h/d?sslrootcert=") }
     }
 }

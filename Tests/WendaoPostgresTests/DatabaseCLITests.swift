@@ -32,6 +32,56 @@ struct DatabaseCLITests {
         #expect(search.stdout.contains("运费.md"), "\(search.stderr)")
     }
 
+    @Test("search --vector-search pgvector finds what local finds (e5-small); bad values are clear errors")
+    func vectorSearchOption() async throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let database = try cluster.makeDatabase()
+        let url = cluster.url(database: database)
+        let f = try CLIFixture()
+        defer { f.scratch.remove() }
+        let src = try f.writeFacts()
+        try f.scratch.write("src/kb/退货.md", "# 退货\n\n签收后七天内可以无理由退货，运费由买家承担。\n")
+        let created = try await f.run("kb", "create", "客服", "--embedder", "e5-small", "--database", url)
+        #expect(created.status == 0, "\(created.stderr)")
+        let ingested = try await f.run("ingest", "--kb", "客服", src, "--database", url)
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+        guard cluster.hasPgvector else {
+            // Without pgvector (Debian's PostgreSQL) the mode is refused, saying why; under
+            // WENDAO_REQUIRE_PGVECTOR=1 (scripts/test.sh with the pgserver build) that is a failure.
+            let refused = try await f.run("search", "--kb", "客服", "首重", "--database", url, "--vector-search", "pgvector")
+            #expect(refused.status != 0 && refused.stderr.contains("no pgvector extension"), "\(refused.stderr)")
+            if ProcessInfo.processInfo.environment["WENDAO_REQUIRE_PGVECTOR"] == "1" {
+                Issue.record("WENDAO_REQUIRE_PGVECTOR=1 but this PostgreSQL (\(cluster.bin)) has no pgvector")
+            }
+            return
+        }
+        func ids(_ r: RunResult) throws -> [Int64] {
+            try #require((try r.json()["results"] as? [[String: Any]])).compactMap { ($0["chunk_id"] as? NSNumber)?.int64Value }
+        }
+        for q in ["首重多少钱", "客服电话几点有人接", "可以退货吗"] {
+            for mode in ["dense", "hybrid"] {
+                let args = ["search", "--kb", "客服", q, "--mode", mode, "--json", "--database", url]
+                let local = try await f.run(args + ["--vector-search", "local"])
+                let pg = try await f.run(args + ["--vector-search", "pgvector:64"])
+                #expect(local.status == 0 && pg.status == 0, "\(local.stderr) \(pg.stderr)")
+                #expect(try !ids(local).isEmpty)
+                #expect(try ids(local) == ids(pg), "\(q) \(mode)")
+                let env = try await f.runAsync(args, environment: ["WENDAO_VECTOR_SEARCH": "pgvector"])
+                #expect(try ids(env) == ids(local), "\(q) \(mode) (WENDAO_VECTOR_SEARCH)")
+            }
+        }
+        // The pgvector searches went through the database: the knowledge base's HNSW index exists.
+        let indexes = try cluster.psql(
+            "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'chunk_vector_hnsw_kb%_d384'", database: database)
+        #expect(indexes.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let bogus = try await f.run("search", "--kb", "客服", "首重", "--database", url, "--vector-search", "faiss")
+        #expect(bogus.status == 2 && bogus.stderr.contains("faiss") && bogus.stderr.contains("pgvector"), "\(bogus.stderr)")
+        // pgvector needs the database: over the SQLite data directory it is refused, naming why.
+        let noDatabase = try await f.run("kb", "list", "--vector-search", "pgvector")
+        #expect(noDatabase.status == 2 && noDatabase.stderr.contains("PostgreSQL"), "\(noDatabase.stderr)")
+        #expect(!bogus.stderr.contains(cluster.password) && !noDatabase.stderr.contains(cluster.password))
+    }
+
     @Test("A database that cannot be used is a clear error naming the host, never the password")
     func clearErrors() async throws {
         let cluster = try #require(PostgresTestCluster.shared)

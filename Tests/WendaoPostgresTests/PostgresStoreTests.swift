@@ -255,43 +255,107 @@ struct PostgresStoreTests {
         #expect(try store.integrityProblems(kb: kb.id).isEmpty)
     }
 
+    /// Stores `n` one-chunk-each chunks in `kb`; returns their ids.
+    private func chunks(_ store: PostgresStore, _ kb: Int64, _ n: Int) throws -> [Int64] {
+        try store.replaceDocument(
+            kb: kb, NewDocument(path: "d", title: "d", format: "text", contentHash: "h", byteCount: 1)
+        ) { insert in
+            for i in 0..<n {
+                _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2))
+            }
+        }.addedChunkIDs
+    }
+
     @Test("pgvector: an HNSW index on cosine distance finds the nearest stored vectors")
     func pgvectorSearch() throws {
         let cluster = try cluster()
-        let store = try PostgresStore(url: cluster.url(database: try cluster.makeDatabase()))
+        let database = try cluster.makeDatabase()
+        let store = try PostgresStore(url: cluster.url(database: database))
         defer { store.close() }
-        guard try store.enablePgvector() else {
-            // This PostgreSQL has no pgvector (Debian's, for one): nothing to search with.
-            #expect(try !store.hasPgvector())
-            return
-        }
+        guard try requirePgvector(store) else { return }
         #expect(try store.hasPgvector())
         let kb = try store.createKnowledgeBase(name: "kb", settings: .default)
         let other = try store.createKnowledgeBase(name: "other", settings: .default)
-        func chunks(_ kb: Int64, _ n: Int) throws -> [Int64] {
-            try store.replaceDocument(
-                kb: kb, NewDocument(path: "d", title: "d", format: "text", contentHash: "h", byteCount: 1)
-            ) { insert in
-                for i in 0..<n {
-                    _ = try insert(ChunkDraft(text: "c\(i)", sectionPath: [], page: nil, start: 0, end: 2))
-                }
-            }.addedChunkIDs
-        }
-        let ids = try chunks(kb.id, 300)
-        let otherIDs = try chunks(other.id, 50)
+        let ids = try chunks(store, kb.id, 300)
+        let otherIDs = try chunks(store, other.id, 50)
         // Deterministic vectors on a circle's worth of directions in 8 dimensions.
         func vector(_ i: Int) -> [Float] { (0..<8).map { Float(sin(Double(i * (3 + $0)) * 0.37 + Double($0))) } }
         try store.storeVectors(
             embedder: "e", dimension: 8, ids.enumerated().map { (id: $0.element, vector: vector($0.offset)) })
         try store.storeVectors(embedder: "e", dimension: 8, otherIDs.map { (id: $0, vector: vector(17)) })
-        try store.ensureVectorIndex(dimension: 8)
-        try store.ensureVectorIndex(dimension: 8)
+        try store.ensureVectorIndex(kb: kb.id, dimension: 8)
+        try store.ensureVectorIndex(kb: kb.id, dimension: 8)
         let hits = try store.nearestVectors(kb: kb.id, embedder: "e", query: vector(17), k: 5, efSearch: 200)
         #expect(hits.first?.id == ids[17])
         #expect(abs(hits.first?.distance ?? 1) < 1e-5)
         #expect(hits.count == 5 && hits.allSatisfy { ids.contains($0.id) })
         #expect(hits.map(\.distance) == hits.map(\.distance).sorted())
+        // The exact nearest five, by brute force here, are what the index found (300 vectors, ef 200).
+        func cosine(_ a: [Float], _ b: [Float]) -> Double {
+            let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let na = a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let nb = b.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return dot / (na * nb)
+        }
+        let exact = ids.indices.sorted { cosine(vector($0), vector(17)) > cosine(vector($1), vector(17)) }
+            .prefix(5).map { ids[$0] }
+        #expect(hits.map(\.id) == exact)
         #expect(try store.nearestVectors(kb: kb.id, embedder: "other-embedder", query: vector(1), k: 5).isEmpty)
+        // Another dimension has no vectors here: nothing, not an error.
+        #expect(try store.nearestVectors(kb: kb.id, embedder: "e", query: [1, 0, 0], k: 5).isEmpty)
+        // One index per knowledge base and dimension, dropped with the knowledge base.
+        let indexes = {
+            try cluster.psql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'chunk_vector' AND indexname LIKE 'chunk_vector_hnsw%' ORDER BY 1",
+                database: database
+            ).split(separator: "\n").map(String.init)
+        }
+        #expect(try indexes() == ["chunk_vector_hnsw_kb\(kb.id)_d3", "chunk_vector_hnsw_kb\(kb.id)_d8"])
+        try store.deleteKnowledgeBase(id: kb.id)
+        #expect(try indexes() == [])
+        #expect(thrownWendaoError { _ = try store.nearestVectors(kb: other.id, embedder: "e", query: [], k: 5) }?.code
+            == .invalidArgument)
+    }
+
+    @Test("pgvector: a small knowledge base beside a large one gets its own nearest vectors, all k of them")
+    func pgvectorTenantRecall() throws {
+        let cluster = try cluster()
+        let store = try PostgresStore(url: cluster.url(database: try cluster.makeDatabase()))
+        defer { store.close() }
+        guard try requirePgvector(store) else { return }
+        // A large tenant whose vectors all sit right next to the query, and a small one whose vectors
+        // are farther: a single index filtered afterwards would hand the small one its ef_search
+        // candidates from the large one's and return (almost) nothing.
+        let large = try store.createKnowledgeBase(name: "large", settings: .default)
+        let small = try store.createKnowledgeBase(name: "small", settings: .default)
+        let largeIDs = try chunks(store, large.id, 3000)
+        let smallIDs = try chunks(store, small.id, 30)
+        func near(_ i: Int) -> [Float] { [1, Float(i % 97) * 1e-4, Float(i / 97) * 1e-4, 0] }
+        func far(_ i: Int) -> [Float] { [0.5, 0.5, Float(i) * 0.01, 0.5] }
+        try store.storeVectors(
+            embedder: "e", dimension: 4, largeIDs.enumerated().map { (id: $0.element, vector: near($0.offset)) })
+        try store.storeVectors(
+            embedder: "e", dimension: 4, smallIDs.enumerated().map { (id: $0.element, vector: far($0.offset)) })
+        let hits = try store.nearestVectors(kb: small.id, embedder: "e", query: [1, 0, 0, 0], k: 10, efSearch: 40)
+        #expect(hits.count == 10)
+        #expect(hits.allSatisfy { smallIDs.contains($0.id) })
+        let largeHits = try store.nearestVectors(kb: large.id, embedder: "e", query: [1, 0, 0, 0], k: 10, efSearch: 40)
+        #expect(largeHits.count == 10 && largeHits.allSatisfy { largeIDs.contains($0.id) })
+        // Hostile names stay data: an embedder made of SQL finds nothing and breaks nothing.
+        #expect(
+            try store.nearestVectors(kb: small.id, embedder: "e' OR '1'='1", query: [1, 0, 0, 0], k: 10).isEmpty)
+    }
+
+    /// Whether pgvector is here (creating the extension). Without it the test has nothing to search
+    /// with and ends, unless `WENDAO_REQUIRE_PGVECTOR=1` (scripts/test.sh sets it when it installed
+    /// PostgreSQL with pgvector): then its absence is a failure.
+    private func requirePgvector(_ store: PostgresStore) throws -> Bool {
+        if try store.enablePgvector() { return true }
+        #expect(try !store.hasPgvector())
+        if ProcessInfo.processInfo.environment["WENDAO_REQUIRE_PGVECTOR"] == "1" {
+            Issue.record("WENDAO_REQUIRE_PGVECTOR=1 but this PostgreSQL (\(PostgresTestCluster.shared?.bin ?? "?")) has no pgvector")
+        }
+        return false
     }
 
     @Test("Uploads are kept in the database for any server's job")

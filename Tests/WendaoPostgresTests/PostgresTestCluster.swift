@@ -7,7 +7,8 @@ import WendaoPostgres
 /// a loopback port with password authentication, stopped when the test process exits. Each test
 /// gets a database of its own (``makeDatabase()``).
 ///
-/// The binaries come from `WENDAO_PG_BIN` (scripts/test.sh points it at Debian's postgresql), else
+/// The binaries come from `WENDAO_PG_BIN` (scripts/test.sh points it at PostgreSQL 16 with pgvector
+/// from the pinned pgserver wheel, scripts/pgvector-postgres.sh; Debian's when that fails), else
 /// the newest `/usr/lib/postgresql/*/bin`, else `initdb` on the PATH. PostgreSQL refuses to run as
 /// root: as root the cluster runs as `nobody` (through `runuser`). Outside CI, tests skip PostgreSQL
 /// only when no `initdb` is found; under CI (`CI` set) they run and fail without one.

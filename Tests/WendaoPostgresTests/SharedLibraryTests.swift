@@ -60,6 +60,138 @@ struct SharedLibraryTests {
         #expect(try kbC.doctor().problems.isEmpty)
     }
 
+    /// A deterministic embedder for the tests: each word (and each CJK character) hashed into one
+    /// of 48 dimensions, counted, the vector then made unit length.
+    struct HashingEmbedder: TextEmbedder {
+        var id: String { "hash-48" }
+        var knownDimension: Int? { 48 }
+
+        static func vector(_ text: String) -> [Float] {
+            var v = [Float](repeating: 0, count: 48)
+            for word in text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }) {
+                let units = word.unicodeScalars.contains { $0.value > 0x2E80 } ? word.map(String.init) : [String(word)]
+                for u in units {
+                    var h: UInt32 = 2_166_136_261
+                    for b in u.utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+                    v[Int(h % 48)] += 1
+                }
+            }
+            // Unit length, as every embedder gives them (the local index scores by dot product).
+            let norm = v.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            return norm > 0 ? v.map { $0 / norm } : v
+        }
+
+        func embed(_ texts: [String], as kind: EmbeddingKind) async throws -> EmbeddingResult {
+            try embedBlocking(texts, as: kind)
+        }
+
+        func embedBlocking(_ texts: [String], as kind: EmbeddingKind) throws -> EmbeddingResult {
+            EmbeddingResult(
+                vectors: texts.map(Self.vector), tokenCount: texts.count,
+                truncated: [Bool](repeating: false, count: texts.count))
+        }
+    }
+
+    /// Knows `hash-48` only.
+    struct HashingProvider: EmbedderProvider {
+        func open(_ spec: String) throws -> any TextEmbedder {
+            guard spec == "hash-48" else { throw WendaoError(.invalidArgument, "unknown embedder '\(spec)'") }
+            return HashingEmbedder()
+        }
+    }
+
+    @Test("Dense and hybrid search in pgvector return the same hits as each server's own vector index")
+    func pgvectorMatchesLocal() throws {
+        let cluster = try #require(PostgresTestCluster.shared)
+        let database = try cluster.makeDatabase()
+        let url = cluster.url(database: database)
+        let scratch = try ScratchDirectory("pgvector-mode")
+        defer { scratch.remove() }
+        func library(_ name: String, _ search: VectorSearchSettings) throws -> Library {
+            let directory = scratch.child(name)
+            let store = try Library.openStore(
+                directory: directory, environment: [Library.databaseURLVariable: url], logger: Logger(label: "test"))
+            return try Library(
+                directory: directory, store: store, embedders: HashingProvider(), vectorSearch: search)
+        }
+        let local = try library("local", .local)
+        let pgvector: Library
+        do {
+            pgvector = try library("pgvector", VectorSearchSettings(mode: .pgvector, efSearch: 100))
+        } catch let e as WendaoError where e.code == .unsupported {
+            // No pgvector in this PostgreSQL: the error says so; with WENDAO_REQUIRE_PGVECTOR=1 it fails.
+            #expect(e.message.contains("pgvector"), "\(e.message)")
+            if ProcessInfo.processInfo.environment["WENDAO_REQUIRE_PGVECTOR"] == "1" {
+                Issue.record("WENDAO_REQUIRE_PGVECTOR=1 but the database has no pgvector: \(e.message)")
+            }
+            return
+        }
+        var settings = KnowledgeBaseSettings.default
+        settings.embedder = "hash-48"
+        try local.create("物流", settings: settings)
+        let topics = [
+            "首重 收费 十二 元", "续重 每 公斤 三 元", "保价 费率 百分之一", "偏远 地区 另加 十 元",
+            "lithium battery travels by road only", "chilled parcels stay cold in the fridge",
+            "the depot opens at eight in the morning", "returns within seven days of delivery",
+            "customer hotline answers from eight to ten", "oversized parcels need a forklift",
+        ]
+        for (i, t) in topics.enumerated() {
+            try scratch.write("docs/d\(i).md", "# 第\(i)篇\n\n\(t)。\n\n## 附注 \(i)\n\n\(topics[(i * 3 + 1) % topics.count]) \(i) 号。\n")
+        }
+        _ = try local.open("物流").ingest([scratch.child("docs").path])
+        let kbLocal = try local.open("物流")
+        let kbPG = try pgvector.open("物流")
+        // A server with an empty disk searching locally: the vectors the first server stored are
+        // loaded into its own index (not embedded again), so it answers the same.
+        let kbFresh = try library("fresh", .local).open("物流")
+        // Hits as (id, score to 4 decimals), best first, equal scores by id: hashed word counts tie
+        // often, and which of two equal hits comes first is not a difference.
+        func ranked(_ hits: [SearchHit]) -> [String] {
+            hits.map { (id: $0.chunkID, score: ($0.score * 10_000).rounded()) }
+                .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+                .map { "\($0.id):\(Int($0.score))" }
+        }
+        var compared = 0
+        for q in ["首重 多少 钱", "battery by road", "cold fridge parcels", "hotline hours", "保价 费率", "forklift"] {
+            for mode in [RetrievalMode.dense, .hybrid] {
+                // Every chunk (the knowledge base has fewer than 50), so that no tie is cut in two.
+                let a = try kbLocal.search(q, topK: 50, mode: mode)
+                let b = try kbPG.search(q, topK: 50, mode: mode)
+                #expect(a.count >= 10, "\(q) \(mode)")
+                #expect(ranked(b) == ranked(a), "\(q) \(mode)")
+                #expect(ranked(try kbFresh.search(q, topK: 50, mode: mode)) == ranked(a), "\(q) \(mode) (fresh)")
+                // The best five by score are the same chunks.
+                #expect(Set(ranked(a).prefix(5)) == Set(ranked(b).prefix(5)), "\(q) \(mode)")
+                compared += a.count
+            }
+        }
+        #expect(compared >= 120)
+        // The search went through the database: the knowledge base's HNSW index now exists.
+        let indexName = "chunk_vector_hnsw_kb\(kbPG.record.id)_d48"
+        #expect(
+            try cluster.psql(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = '\(indexName)'", database: database
+            ).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        // pgvector over the SQLite store is a clear error, not a silent fallback.
+        let sqlite = thrownWendaoError {
+            _ = try Library(
+                directory: scratch.child("sqlite"), store: try Library.openSQLiteStore(directory: scratch.child("sqlite")),
+                embedders: HashingProvider(), vectorSearch: VectorSearchSettings(mode: .pgvector))
+        }
+        #expect(sqlite?.code == .invalidArgument && sqlite?.message.contains("PostgreSQL") == true)
+    }
+
+    @Test("Vector search settings: local, pgvector, pgvector:EF; anything else a clear error")
+    func vectorSearchSettings() throws {
+        #expect(try VectorSearchSettings(parsing: "local", source: "t") == .local)
+        #expect(try VectorSearchSettings(parsing: " PGVector ", source: "t") == VectorSearchSettings(mode: .pgvector))
+        #expect(try VectorSearchSettings(parsing: "pgvector:200", source: "t").efSearch == 200)
+        for bad in ["faiss", "pgvector:0", "pgvector:1001", "pgvector:x", "local:100", ""] {
+            let e = thrownWendaoError { _ = try VectorSearchSettings(parsing: bad, source: "WENDAO_VECTOR_SEARCH") }
+            #expect(e?.code == .invalidArgument && e?.message.contains("WENDAO_VECTOR_SEARCH") == true, "\(bad)")
+        }
+    }
+
     @Test("Another server writing in the middle of an ingest: both writes end up in every index")
     func interleavedWriters() throws {
         let cluster = try #require(PostgresTestCluster.shared)

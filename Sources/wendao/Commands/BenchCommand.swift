@@ -13,7 +13,9 @@ import WendaoRAG
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Speed benchmarks (print JSON; compare with the peers in the same run).",
-        subcommands: [BM25.self, Loaders.self, Embed.self, Vectors.self, LLM.self, OCR.self, Tune.self])
+        subcommands: [
+            BM25.self, Loaders.self, Embed.self, Vectors.self, Pgvector.self, LLM.self, OCR.self, Tune.self,
+        ])
 
     struct Embed: ParsableCommand {
         static let configuration = CommandConfiguration(

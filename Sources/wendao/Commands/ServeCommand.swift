@@ -84,8 +84,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let server = try WendaoServer(configuration: config, app: app, logger: logger)
         let shown = host.contains(":") ? "[\(host)]" : host
+        let dense = library.vectorSearch.mode == .pgvector ? "; dense search: \(library.vectorSearch) in the database" : ""
         let folder =
-            app.databaseDescription.map { "\($0) (caches in \(setup.dataDirectory.path))" } ?? setup.dataDirectory.path
+            app.databaseDescription.map { "\($0) (caches in \(setup.dataDirectory.path)\(dense))" }
+            ?? setup.dataDirectory.path
         // Said once the socket is bound, so a busy port is reported as such rather than after a
         // claim to serve.
         try await server.run { bound in Output.err("wendao: serving \(folder) on http://\(shown):\(bound)/") }

@@ -644,6 +644,7 @@ extension TuneCommand {
             var args = [suite.path, "--results", folder.appendingPathComponent("results.jsonl").path]
             if let data = global.data { args += ["--data", data] }
             if let database = global.database { args += ["--database", database] }
+            if let vectorSearch = global.vectorSearch { args += ["--vector-search", vectorSearch] }
             if global.json { args.append("--json") }
             if let limit { args += ["--limit", String(limit)] }
             if let concurrency { args += ["--concurrency", String(concurrency)] }
