@@ -69,7 +69,8 @@ final class WorkerPool: @unchecked Sendable {
         self.threads = threads
         nextChunk = .allocate(byteCount: threads * Self.counterSpacing, alignment: Self.counterSpacing)
         for p in 0..<threads {
-            (nextChunk + p * Self.counterSpacing).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+            (nextChunk + p * Self.counterSpacing).bindMemory(to: Atomic<Int>.self, capacity: 1)
+                .initialize(to: Atomic(0))
         }
         partEnd = .allocate(capacity: threads)
         partEnd.initialize(repeating: 0, count: threads)
