@@ -69,8 +69,11 @@ let package = Package(
         // The quantised matrix kernels of the local language models for Haswell-class CPUs (AVX2 + FMA).
         // WendaoLLM itself stays baseline x86-64 (its portable kernels are the fallback and the tests'
         // reference) and calls these only after checking the CPU.
+        // A software prefetch for the kernels (a C header: Swift cannot spell the instruction).
+        .target(name: "WendaoPrefetch"),
         .target(
             name: "WendaoLLMKernels",
+            dependencies: ["WendaoPrefetch"],
             swiftSettings: kernelSettings
         ),
         // Local language models: the GGUF reader (checked, memory-mapped) and the runtime.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WendaoCore
 import WendaoTestSupport
@@ -310,4 +311,37 @@ final class OrderLog: @unchecked Sendable {
     private var items: [Int] = []
     func add(_ v: Int) { lock.withLock { items.append(v) } }
     var values: [Int] { lock.withLock { items } }
+}
+
+/// ``Parallel``'s worker pool hands each thread one contiguous part of the range first and lets it
+/// take what is left of the others' parts: every index must still be covered exactly once, with
+/// participants in range, whatever the count, the grain and the number of threads.
+@Suite struct ParallelCoverageTests {
+    @Test(arguments: [2, 3])
+    func everyIndexOnce(threads: Int) {
+        let parallel = Parallel(threads: threads)
+        for count in [1, 2, 3, 7, 64, 1000, 4099] {
+            for grain in [1, 5, 32, Int.max] {
+                let hits = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+                hits.initialize(repeating: 0, count: count)
+                defer { hits.deallocate() }
+                let shared = SharedPointer(hits)
+                let bad = ParticipantFlag()
+                for _ in 0..<20 {
+                    parallel.forEachChunk(count, grain: grain) { range, participant in
+                        if participant < 0 || participant >= threads { bad.set.withLock { $0 = true } }
+                        // Chunks are disjoint: each index is written by one thread only.
+                        for i in range { shared.p[i] += 1 }
+                    }
+                }
+                #expect(!bad.set.withLock { $0 })
+                #expect((0..<count).allSatisfy { hits[$0] == 20 }, "count \(count), grain \(grain)")
+            }
+        }
+    }
+}
+
+/// Set by any chunk that got a participant number out of range.
+private final class ParticipantFlag: Sendable {
+    let set = Mutex(false)
 }
