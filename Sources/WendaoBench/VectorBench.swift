@@ -236,7 +236,7 @@ public enum VectorBench {
     }
 
     /// Mean fraction of the true top 10 found.
-    static func recall(_ found: [[Int64]], _ truth: [[Int64]]) -> Double {
+    public static func recall(_ found: [[Int64]], _ truth: [[Int64]]) -> Double {
         var total = 0.0
         for (f, t) in zip(found, truth) where !t.isEmpty {
             let want = Set(t)

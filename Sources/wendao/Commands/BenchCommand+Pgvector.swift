@@ -26,7 +26,8 @@ extension BenchCommand {
         @Option(help: "Queries.") var queries = 200
         @Option(help: "ef_search values to sweep, comma-separated.") var ef = "40,100,200"
         @Option(help: "Random seed.") var seed: UInt64 = 42
-        @Flag(help: "Keep the benchmark's knowledge base (to measure its size); by default it is deleted.") var keep = false
+        @Flag(help: "Keep the benchmark's knowledge base (to measure its size); by default it is deleted.") var keep =
+            false
         @OptionGroup var global: GlobalOptions
 
         struct SweepPoint: Encodable {
@@ -100,8 +101,10 @@ extension BenchCommand {
             func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
             // Wendao: the exact scan (the truth) and the HNSW graph over the same rows.
-            let exact = try VectorIndex(embedder: "bench", dimension: d, configuration: .init(kind: .exact, int8: false, seed: seed))
-            let graph = try VectorIndex(embedder: "bench", dimension: d, configuration: .init(kind: .hnsw, int8: false, seed: seed))
+            let exact = try VectorIndex(
+                embedder: "bench", dimension: d, configuration: .init(kind: .exact, int8: false, seed: seed))
+            let graph = try VectorIndex(
+                embedder: "bench", dimension: d, configuration: .init(kind: .hnsw, int8: false, seed: seed))
             for r in 0..<n {
                 try exact.add(id: Int64(r), vector: Array(data[r * d..<(r + 1) * d]))
             }
@@ -120,7 +123,8 @@ extension BenchCommand {
                 var found: [[Int64]] = []
                 for q in queryVectors { found.append(try graph.search(q, k: 10, method: .graph).map(\.id)) }
                 let qps = Double(queries) / (clock() - start)
-                wendaoSweep.append(.init(efSearch: e, queriesPerSecond: qps, recallAt10: recall(found, truth)))
+                wendaoSweep.append(
+                    .init(efSearch: e, queriesPerSecond: qps, recallAt10: VectorBench.recall(found, truth)))
             }
 
             // pgvector: the same rows as chunks of a knowledge base, the index --vector-search pgvector uses.
@@ -176,7 +180,7 @@ extension BenchCommand {
                             .compactMap { row[$0.id] })
                 }
                 let qps = Double(queries) / (clock() - start)
-                pgSweep.append(.init(efSearch: e, queriesPerSecond: qps, recallAt10: recall(found, truth)))
+                pgSweep.append(.init(efSearch: e, queriesPerSecond: qps, recallAt10: VectorBench.recall(found, truth)))
             }
             Output.json(
                 Result(
@@ -192,16 +196,6 @@ extension BenchCommand {
                             + "cosine; through PostgresStore.nearestVectors, one query at a time on one connection",
                         database: store.url.redacted, chunksWriteSeconds: chunksSeconds,
                         vectorsWriteSeconds: vectorsSeconds, indexBuildSeconds: indexSeconds, sweep: pgSweep)))
-        }
-
-        /// Mean fraction of the true top 10 found.
-        private func recall(_ found: [[Int64]], _ truth: [[Int64]]) -> Double {
-            var total = 0.0
-            for (f, t) in zip(found, truth) where !t.isEmpty {
-                let want = Set(t)
-                total += Double(f.filter { want.contains($0) }.count) / Double(t.count)
-            }
-            return truth.isEmpty ? 0 : total / Double(truth.count)
         }
     }
 }
