@@ -136,6 +136,9 @@ public struct ExtractiveAnswerer: Sendable {
         /// A Latin word or a year (four digits) that no passage contains, in a question that is not
         /// mainly English.
         var isUnknownIdentifier = false
+        /// A quantity the question states (`两天`, `3kg`, `第二`): it describes the asker's case, not
+        /// the topic, so not being in the knowledge base does not make the question off-topic.
+        var isQuantity = false
 
         func isFound(in terms: Set<UInt64>) -> Bool {
             alternatives.contains { alt in !alt.isEmpty && alt.allSatisfy { terms.contains($0) } }
@@ -175,6 +178,7 @@ public struct ExtractiveAnswerer: Sendable {
             let known = w < unknownIDF - 1e-4
             let scalars = Array(t.unicodeScalars)
             let cjk = scalars.allSatisfy { $0.value >= 0x2E80 }
+            let quantity = Self.isQuantity(scalars)
             if cjk && scalars.count == 1 {
                 p.concepts.append(Concept(kind: .unigram, alternatives: [[h]], weight: w, known: known))
             } else if cjk && scalars.count == 2 {
@@ -185,8 +189,9 @@ public struct ExtractiveAnswerer: Sendable {
                 }
                 // A pair that occurs nowhere may be phrasing rather than a missing topic: it counts
                 // half.
-                p.concepts.append(
-                    Concept(kind: .bigram, alternatives: [[h]], weight: known ? w : w * 0.5, known: known))
+                var c = Concept(kind: .bigram, alternatives: [[h]], weight: known ? w : w * 0.5, known: known)
+                c.isQuantity = quantity
+                p.concepts.append(c)
             } else {
                 // Like a pair, a word no passage contains may be phrasing (or the question's language):
                 // for the answer it counts half (the grounded answerer's relevance gate keeps full weight).
@@ -198,6 +203,7 @@ public struct ExtractiveAnswerer: Sendable {
                     && (t.hasPrefix("19") || t.hasPrefix("20"))
                 c.isUnknownIdentifier =
                     !known && ((englishQuestion ? namesInEnglish.contains(h) : letters && scalars.count >= 2) || year)
+                c.isQuantity = quantity && !year
                 p.concepts.append(c)
             }
         }
@@ -241,12 +247,23 @@ public struct ExtractiveAnswerer: Sendable {
         return ut > 0 ? 0.5 * uni + 0.5 * bi : bi
     }
 
+    /// True for a term that states a quantity: it has a digit, or starts with a Chinese numeral
+    /// other than `一` (`两天`, `三公斤`; `一` starts too many ordinary words, `一直`, `一般`), or with
+    /// `第` and a numeral (`第二`).
+    static func isQuantity(_ scalars: [Unicode.Scalar]) -> Bool {
+        guard let first = scalars.first else { return false }
+        if scalars.contains(where: { $0.value >= 0x30 && $0.value <= 0x39 }) { return true }
+        if "两二三四五六七八九十半".unicodeScalars.contains(first) { return true }
+        return first == "第" && scalars.count > 1 && "一二三四五六七八九十".unicodeScalars.contains(scalars[1])
+    }
+
     /// The share of the question's pair and word weight (full idf) that no passage of the knowledge
-    /// base contains.
+    /// base contains. Unknown quantities (`两天` where the documents write `48 小时`) are left out:
+    /// they say what the asker's case is, not what the question is about.
     static func unknownShare(_ p: QueryProfile) -> Double {
         var unknown = 0.0
         var all = 0.0
-        for c in p.concepts where c.kind != .unigram {
+        for c in p.concepts where c.kind != .unigram && !(c.isQuantity && !c.known) {
             // Unknown pairs and words were entered at half weight.
             let w = c.known ? c.weight : c.weight * 2
             all += w

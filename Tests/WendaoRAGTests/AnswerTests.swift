@@ -234,6 +234,31 @@ import WendaoIndex
         #expect(names == Set(["paypal", "fedex", "ceo"].flatMap { a.tokens($0) }.map { Analyzer.hash(term: $0) }))
     }
 
+    @Test func aQuantityTheDocumentsWriteOtherwiseIsNotAnUnknownTopic() {
+        for q in ["两天", "三公斤", "3kg", "48小时", "第二", "半年"] {
+            #expect(ExtractiveAnswerer.isQuantity(Array(q.unicodeScalars)), "\(q)")
+        }
+        for w in ["一直", "快件", "保价", "物流", "更新"] {
+            #expect(!ExtractiveAnswerer.isQuantity(Array(w.unicodeScalars)), "\(w)")
+        }
+        // "快件两天都没有物流更新了怎么办？" where the documents say "48 小时": the unknown "两天" would be
+        // most of the question's weight; as a quantity it is left out, while an unknown topic word counts.
+        typealias Concept = ExtractiveAnswerer.Concept
+        var p = ExtractiveAnswerer.QueryProfile()
+        p.concepts = [
+            Concept(kind: .word, alternatives: [[1]], weight: 2, known: true),
+            Concept(kind: .word, alternatives: [[2]], weight: 2, known: true),
+        ]
+        var days = Concept(kind: .bigram, alternatives: [[3]], weight: 4.5, known: false)
+        #expect(ExtractiveAnswerer.unknownShare(p) == 0)
+        var topic = p
+        topic.concepts.append(days)
+        #expect(ExtractiveAnswerer.unknownShare(topic) > ExtractiveAnswerer().maximumUnknownShare)
+        days.isQuantity = true
+        p.concepts.append(days)
+        #expect(ExtractiveAnswerer.unknownShare(p) == 0)
+    }
+
     @Test func englishQuestionsAreAnsweredFromChineseDocuments() throws {
         try #require(
             BilingualGlossary.isAvailable,
