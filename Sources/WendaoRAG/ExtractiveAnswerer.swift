@@ -252,7 +252,7 @@ public struct ExtractiveAnswerer: Sendable {
     /// `第` and a numeral (`第二`).
     static func isQuantity(_ scalars: [Unicode.Scalar]) -> Bool {
         guard let first = scalars.first else { return false }
-        if scalars.contains(where: { $0.value >= 0x30 && $0.value <= 0x39 }) { return true }
+        if scalars.contains(where: FactScanner.isDigit) { return true }
         if "两二三四五六七八九十半".unicodeScalars.contains(first) { return true }
         return first == "第" && scalars.count > 1 && "一二三四五六七八九十".unicodeScalars.contains(scalars[1])
     }
